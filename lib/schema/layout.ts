@@ -1,0 +1,204 @@
+// The layout the gem's migrations give on MariaDB (SPEC.md section 5) as data,
+// the same layout read back from a live database, and the comparison `migrate
+// adopt` uses before it trusts tables it did not create.
+import { QueryTypes, type Sequelize } from 'sequelize';
+import { isMysql } from './ddl';
+
+export interface ColumnLayout {
+  name: string;
+  /** As information_schema.COLUMNS.COLUMN_TYPE prints it on MariaDB: `int(11)`, `varchar(255)`. */
+  type: string;
+  nullable: boolean;
+  /** COLUMN_DEFAULT as text, null when there is none or it is NULL. */
+  default: string | null;
+  autoIncrement: boolean;
+}
+
+export interface IndexLayout {
+  name: string;
+  columns: string[];
+  unique: boolean;
+}
+
+export interface TableLayout {
+  name: string;
+  engine: string;
+  collation: string;
+  columns: ColumnLayout[];
+  /** Sorted by name; the primary key is the index named PRIMARY. */
+  indexes: IndexLayout[];
+}
+
+const col = (name: string, type: string, nullable: boolean, dflt: string | null = null, autoIncrement = false): ColumnLayout =>
+  ({ name, type, nullable, default: dflt, autoIncrement });
+const id = col('id', 'int(11)', false, null, true);
+const timestamps = [col('created_at', 'datetime', false), col('updated_at', 'datetime', false)];
+const primary: IndexLayout = { name: 'PRIMARY', columns: ['id'], unique: true };
+const COLLATION = 'utf8mb3_general_ci';
+
+export const EXPECTED_LAYOUT: readonly TableLayout[] = [
+  {
+    name: 'faye_channels', engine: 'MyISAM', collation: COLLATION,
+    columns: [id, col('name', 'varchar(255)', true), ...timestamps],
+    indexes: [{ name: 'index_faye_channels_on_name', columns: ['name'], unique: true }, primary],
+  },
+  {
+    name: 'faye_channel_online_lists', engine: 'InnoDB', collation: COLLATION,
+    columns: [id, col('channel_id', 'int(11)', true, '0'), col('user_info_list', 'text', true), col('lock_version', 'int(11)', true, '0'), ...timestamps],
+    indexes: [{ name: 'index_faye_channel_online_lists_on_channel_id', columns: ['channel_id'], unique: false }, primary],
+  },
+  {
+    name: 'faye_user_online_times', engine: 'InnoDB', collation: COLLATION,
+    columns: [id, col('user_id', 'int(11)', true, '0'), col('online_times', 'text', true), col('lock_version', 'int(11)', true, '0'), ...timestamps],
+    indexes: [{ name: 'index_faye_user_online_times_on_user_id', columns: ['user_id'], unique: true }, primary],
+  },
+  {
+    name: 'faye_user_login_logs', engine: 'InnoDB', collation: COLLATION,
+    columns: [col('status', 'smallint(6)', true), col('uid', 'int(11)', true), col('t', 'datetime', true), col('channel_id', 'int(11)', true), col('clientId', 'varchar(255)', true)],
+    indexes: [{ name: 'idx_all', columns: ['t', 'channel_id', 'uid'], unique: false }],
+  },
+];
+
+export function expectedTable(name: string): TableLayout {
+  const table = EXPECTED_LAYOUT.find((t) => t.name === name);
+  if (!table) throw new Error(`no expected layout for table ${name}`);
+  return table;
+}
+
+/** Which of `names` exist in the connected database. */
+export async function existingTables(sequelize: Sequelize, names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const rows = isMysql(sequelize)
+    ? await sequelize.query<{ name: string }>('SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)', { replacements: [names], type: QueryTypes.SELECT })
+    : await sequelize.query<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?)", { replacements: [names], type: QueryTypes.SELECT });
+  const found = new Set(rows.map((r) => r.name));
+  return names.filter((n) => found.has(n));
+}
+
+/**
+ * Reads the layout of `names` from the database (missing tables are left out).
+ * On SQLite, engine and collation are '' and column types are as declared.
+ */
+export async function readLayout(sequelize: Sequelize, names: readonly string[]): Promise<TableLayout[]> {
+  return isMysql(sequelize) ? readMysqlLayout(sequelize, names) : readSqliteLayout(sequelize, names);
+}
+
+async function readMysqlLayout(sequelize: Sequelize, names: readonly string[]): Promise<TableLayout[]> {
+  const select = <T extends object>(sql: string) => sequelize.query<T>(sql, { replacements: [names], type: QueryTypes.SELECT });
+  const [tables, columns, statistics] = await Promise.all([
+    select<{ tableName: string; engine: string; collation: string }>(
+      'SELECT TABLE_NAME AS tableName, ENGINE AS engine, TABLE_COLLATION AS collation FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)'),
+    select<{ tableName: string; name: string; type: string; nullable: string; dflt: string | null; extra: string }>(
+      'SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, COLUMN_DEFAULT AS dflt, EXTRA AS extra FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?) ORDER BY TABLE_NAME, ORDINAL_POSITION'),
+    select<{ tableName: string; name: string; nonUnique: number | string; column: string }>(
+      'SELECT TABLE_NAME AS tableName, INDEX_NAME AS name, NON_UNIQUE AS nonUnique, COLUMN_NAME AS `column` FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?) ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX'),
+  ]);
+  return names.flatMap((name) => {
+    const table = tables.find((t) => t.tableName === name);
+    if (!table) return [];
+    return [{
+      name,
+      engine: table.engine,
+      collation: table.collation,
+      columns: columns.filter((c) => c.tableName === name).map((c) => ({
+        name: c.name,
+        type: c.type,
+        nullable: c.nullable === 'YES',
+        // MariaDB reports an explicit DEFAULT NULL as the text 'NULL', MySQL as NULL.
+        default: c.dflt === null || c.dflt === 'NULL' ? null : String(c.dflt).replace(/^'(.*)'$/, '$1'),
+        autoIncrement: /auto_increment/i.test(c.extra),
+      })),
+      indexes: groupIndexes(statistics.filter((s) => s.tableName === name).map((s) => ({ name: s.name, unique: Number(s.nonUnique) === 0, column: s.column }))),
+    }];
+  });
+}
+
+async function readSqliteLayout(sequelize: Sequelize, names: readonly string[]): Promise<TableLayout[]> {
+  const present = await existingTables(sequelize, names);
+  const layouts: TableLayout[] = [];
+  for (const name of present) {
+    const pragma = <T extends object>(sql: string) => sequelize.query<T>(sql, { type: QueryTypes.SELECT });
+    const columns = await pragma<{ name: string; type: string; notnull: number; dflt_value: string | null; pk: number }>(`PRAGMA table_info(${quote(name)})`);
+    const indexList = await pragma<{ name: string; unique: number; origin: string }>(`PRAGMA index_list(${quote(name)})`);
+    const entries: { name: string; unique: boolean; column: string }[] = [];
+    for (const index of indexList.filter((i) => i.origin === 'c')) {
+      const info = await pragma<{ seqno: number; name: string }>(`PRAGMA index_info(${quote(index.name)})`);
+      for (const c of info.sort((a, b) => a.seqno - b.seqno)) entries.push({ name: index.name, unique: index.unique === 1, column: c.name });
+    }
+    for (const c of columns.filter((c) => c.pk > 0)) entries.push({ name: 'PRIMARY', unique: true, column: c.name });
+    layouts.push({
+      name,
+      engine: '',
+      collation: '',
+      columns: columns.map((c) => ({
+        name: c.name,
+        type: c.type.toLowerCase(),
+        nullable: c.notnull === 0 && c.pk === 0,
+        default: c.dflt_value === null || /^null$/i.test(c.dflt_value) ? null : c.dflt_value.replace(/^'(.*)'$/, '$1'),
+        autoIncrement: c.pk > 0 && /^integer$/i.test(c.type),
+      })),
+      indexes: groupIndexes(entries),
+    });
+  }
+  return layouts;
+}
+
+function groupIndexes(entries: { name: string; unique: boolean; column: string }[]): IndexLayout[] {
+  const byName = new Map<string, IndexLayout>();
+  for (const e of entries) {
+    const index = byName.get(e.name) ?? { name: e.name, columns: [], unique: e.unique };
+    index.columns.push(e.column);
+    byName.set(e.name, index);
+  }
+  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function quote(identifier: string): string {
+  return `"${identifier.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Differences between the expected and an actual table, as sentences. Tolerated,
+ * as SPEC.md says they are the same layout for our purposes: integer display
+ * widths (MySQL 8 prints `int`), nullable timestamps (Rails 4.2), another
+ * collation of the same character set. On SQLite only columns, nullability and
+ * indexes are compared (it has no engines, and types are mere affinities).
+ */
+export function compareLayout(expected: TableLayout, actual: TableLayout | undefined, dialect: 'mysql' | 'sqlite'): string[] {
+  const t = expected.name;
+  if (!actual) return [`table ${t} is missing`];
+  const diffs: string[] = [];
+  if (dialect === 'mysql') {
+    if (actual.engine.toLowerCase() !== expected.engine.toLowerCase()) diffs.push(`${t}: ENGINE=${actual.engine}, expected ${expected.engine}`);
+    if (charsetOf(actual.collation) !== charsetOf(expected.collation)) diffs.push(`${t}: collation ${actual.collation}, expected a ${charsetOf(expected.collation)} collation`);
+  }
+  const actualNames = actual.columns.map((c) => c.name).join(', ');
+  const expectedNames = expected.columns.map((c) => c.name).join(', ');
+  if (actualNames !== expectedNames) diffs.push(`${t}: columns (${actualNames}), expected (${expectedNames})`);
+  for (const want of expected.columns) {
+    const have = actual.columns.find((c) => c.name === want.name);
+    if (!have) continue;
+    const where = `${t}.${want.name}`;
+    if (dialect === 'mysql' && stripWidth(have.type) !== stripWidth(want.type)) diffs.push(`${where}: type ${have.type}, expected ${want.type}`);
+    const timestampMayBeNull = want.name === 'created_at' || want.name === 'updated_at';
+    if (have.nullable !== want.nullable && !(timestampMayBeNull && have.nullable)) diffs.push(`${where}: ${have.nullable ? 'NULL' : 'NOT NULL'}, expected ${want.nullable ? 'NULL' : 'NOT NULL'}`);
+    if (have.default !== want.default) diffs.push(`${where}: DEFAULT ${have.default ?? 'NULL'}, expected DEFAULT ${want.default ?? 'NULL'}`);
+    if (have.autoIncrement !== want.autoIncrement) diffs.push(`${where}: ${have.autoIncrement ? 'AUTO_INCREMENT' : 'not AUTO_INCREMENT'}, expected ${want.autoIncrement ? 'AUTO_INCREMENT' : 'not AUTO_INCREMENT'}`);
+  }
+  for (const want of expected.indexes) {
+    const have = actual.indexes.find((i) => i.name === want.name);
+    const describe = (i: IndexLayout) => `${i.unique ? 'UNIQUE ' : ''}(${i.columns.join(', ')})`;
+    if (!have) diffs.push(`${t}: index ${want.name} ${describe(want)} is missing`);
+    else if (describe(have) !== describe(want)) diffs.push(`${t}: index ${want.name} is ${describe(have)}, expected ${describe(want)}`);
+  }
+  return diffs;
+}
+
+function stripWidth(type: string): string {
+  return type.toLowerCase().replace(/^(tinyint|smallint|mediumint|int|bigint)\(\d+\)/, '$1');
+}
+
+function charsetOf(collation: string): string {
+  const charset = collation.toLowerCase().split('_', 1)[0];
+  return charset === 'utf8' ? 'utf8mb3' : charset;
+}

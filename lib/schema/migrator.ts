@@ -1,0 +1,161 @@
+// Running the gem's migrations with umzug, recorded in Rails' schema_migrations,
+// and the startup check that the schema is up to date.
+//
+// The one dangerous case is a database whose tables exist but whose
+// schema_migrations does not say so (tables created by hand, or a schema.rb
+// load without versions): running the migrations would fail half-way, and
+// recording them blindly could hide a different layout. So `up` refuses
+// (SCHEMA_UNTRACKED) and `adopt` records them only after checking the layout.
+import type { Sequelize } from 'sequelize';
+import { Umzug } from 'umzug';
+import { migrations } from '../../migrations';
+import { FayeOnlineError } from '../errors';
+import { toDatabaseError } from '../records/database';
+import { isMysql, versionOf, type LegacyMigration, type MigrationContext } from './ddl';
+import { compareLayout, existingTables, expectedTable, readLayout } from './layout';
+import { RailsSchemaMigrations } from './rails-storage';
+
+export interface MigrationState {
+  /** `<version>_<name>`, e.g. `20130326113504_faye_create_user_list`. */
+  name: string;
+  version: string;
+  applied: boolean;
+}
+
+export type MigrationEvent =
+  | { type: 'migrating' | 'reverting'; name: string }
+  | { type: 'migrated' | 'reverted'; name: string; durationMs: number };
+
+export interface MigrateOptions {
+  /** Called as each migration starts and ends (the CLI prints these). */
+  onEvent?: (event: MigrationEvent) => void;
+  /** down only: revert every applied migration instead of the last one. */
+  all?: boolean;
+}
+
+export interface MigrateResult {
+  /** Names of the migrations run (applied for up, reverted for down), in order. */
+  names: string[];
+  durationMs: number;
+}
+
+export interface AdoptResult {
+  /** Migrations whose tables were found with the expected layout and are now recorded. */
+  adopted: string[];
+  /** Migrations still pending because none of their tables exist (`migrate up` creates them). */
+  pending: string[];
+}
+
+const UP_HINT = 'run `npx faye-online migrate up` (with --url or DATABASE_URL)';
+
+/** Applied/pending state of every migration, oldest first. */
+export async function migrationStatus(sequelize: Sequelize): Promise<MigrationState[]> {
+  return withDatabaseErrors(sequelize, async () => {
+    const applied = new Set(await storageFor(sequelize).executed());
+    return migrations.map(({ name }) => ({ name, version: versionOf(name), applied: applied.has(name) }));
+  });
+}
+
+/**
+ * `up` applies every pending migration; `down` reverts the last applied one
+ * (or all with `{ all: true }`). `up` refuses with SCHEMA_UNTRACKED when a
+ * pending migration's tables already exist.
+ */
+export async function migrate(sequelize: Sequelize, direction: 'up' | 'down', options: MigrateOptions = {}): Promise<MigrateResult> {
+  return withDatabaseErrors(sequelize, async () => {
+    const started = Date.now();
+    if (direction === 'up') await refuseUntracked(sequelize);
+    const umzug = createUmzug(sequelize);
+    const began = new Map<string, number>();
+    umzug.on('migrating', ({ name }) => { began.set(name, Date.now()); options.onEvent?.({ type: 'migrating', name }); });
+    umzug.on('reverting', ({ name }) => { began.set(name, Date.now()); options.onEvent?.({ type: 'reverting', name }); });
+    umzug.on('migrated', ({ name }) => options.onEvent?.({ type: 'migrated', name, durationMs: Date.now() - (began.get(name) ?? started) }));
+    umzug.on('reverted', ({ name }) => options.onEvent?.({ type: 'reverted', name, durationMs: Date.now() - (began.get(name) ?? started) }));
+    try {
+      const ran = direction === 'up' ? await umzug.up() : await umzug.down(options.all ? { to: 0 } : {});
+      return { names: ran.map((m) => m.name), durationMs: Date.now() - started };
+    } catch (error) {
+      // umzug wraps the failure in a MigrationError; the cause is what matters.
+      throw (error as Error).name === 'MigrationError' && (error as Error).cause ? (error as Error).cause : error;
+    }
+  });
+}
+
+/**
+ * The startup check: resolves when every migration is recorded, else throws
+ * SCHEMA_NOT_MIGRATED or SCHEMA_UNTRACKED saying what to run; connection
+ * failures come as DATABASE_UNREACHABLE / DATABASE_AUTH / DATABASE_URL.
+ */
+export async function ensureMigrated(sequelize: Sequelize): Promise<void> {
+  return withDatabaseErrors(sequelize, async () => {
+    await refuseUntracked(sequelize);
+    const pending = (await migrationStatus(sequelize)).filter((m) => !m.applied);
+    if (pending.length > 0) {
+      throw new FayeOnlineError('SCHEMA_NOT_MIGRATED', `the faye-online tables are not migrated (pending: ${pending.map((m) => m.version).join(', ')}); ${UP_HINT}`);
+    }
+  });
+}
+
+/**
+ * Records in schema_migrations the migrations whose tables already exist, after
+ * checking that they have the gem's layout; throws SCHEMA_MISMATCH naming every
+ * difference otherwise (and records nothing).
+ */
+export async function adoptSchema(sequelize: Sequelize): Promise<AdoptResult> {
+  return withDatabaseErrors(sequelize, async () => {
+    const storage = storageFor(sequelize);
+    const applied = new Set(await storage.executed());
+    const adoptable: LegacyMigration[] = [];
+    const pending: string[] = [];
+    const differences: string[] = [];
+    for (const migration of migrations.filter((m) => !applied.has(m.name))) {
+      if ((await existingTables(sequelize, migration.tables)).length === 0) {
+        pending.push(migration.name);
+        continue;
+      }
+      const actual = await readLayout(sequelize, migration.tables);
+      for (const table of migration.tables) {
+        differences.push(...compareLayout(expectedTable(table), actual.find((t) => t.name === table), isMysql(sequelize) ? 'mysql' : 'sqlite'));
+      }
+      adoptable.push(migration);
+    }
+    if (differences.length > 0) {
+      throw new FayeOnlineError('SCHEMA_MISMATCH', `the existing tables differ from the faye-online layout, nothing was recorded: ${differences.join('; ')}. Fix the tables (see SPEC.md section 5) and run adopt again`);
+    }
+    for (const migration of adoptable) await storage.logMigration({ name: migration.name });
+    return { adopted: adoptable.map((m) => m.name), pending };
+  });
+}
+
+function storageFor(sequelize: Sequelize): RailsSchemaMigrations {
+  return new RailsSchemaMigrations(sequelize, migrations.map((m) => m.name));
+}
+
+function createUmzug(sequelize: Sequelize): Umzug<MigrationContext> {
+  return new Umzug<MigrationContext>({
+    migrations: migrations.map((m) => ({ name: m.name, up: m.up, down: m.down })),
+    context: { sequelize },
+    storage: storageFor(sequelize),
+    logger: undefined,
+  });
+}
+
+async function refuseUntracked(sequelize: Sequelize): Promise<void> {
+  const applied = new Set(await storageFor(sequelize).executed());
+  for (const migration of migrations.filter((m) => !applied.has(m.name))) {
+    const present = await existingTables(sequelize, migration.tables);
+    if (present.length > 0) {
+      throw new FayeOnlineError('SCHEMA_UNTRACKED',
+        `table${present.length > 1 ? 's' : ''} ${present.join(', ')} already exist${present.length > 1 ? '' : 's'} but schema_migrations does not record version ${versionOf(migration.name)}; ` +
+        'if they are the faye-online tables (created by hand or by a schema load), run `npx faye-online migrate adopt`, which checks their layout and records them');
+    }
+  }
+}
+
+async function withDatabaseErrors<T>(sequelize: Sequelize, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw toDatabaseError(error, sequelize);
+  }
+}

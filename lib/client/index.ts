@@ -1,0 +1,22 @@
+// `faye-online/client`: the typed browser client for bundlers. It takes Faye's
+// module as a parameter, so it needs no globals; pages without a bundler load
+// the same logic from the script the server serves at /faye-online.js.
+export { createOnlineClient } from './online-client';
+export { BEFORE_LEAVE_CHANNEL } from './wire';
+export { FayeOnlineError, isFayeOnlineError } from '../errors';
+export type { ErrorCode } from '../errors';
+export type {
+  ConnectionState,
+  FayeClient,
+  FayeClientOptions,
+  FayeModule,
+  OnlineClient,
+  OnlineClientEvents,
+  OnlineClientOptions,
+  OnlineIdentity,
+  OnlineSubscription,
+  OnlineUser,
+  PageLifecycleTarget,
+  PresenceChange,
+  UserList,
+} from './types';

@@ -1,0 +1,184 @@
+// The browser side of presence: one Faye client that carries the page's `auth`
+// on every message, announces page closes, and reads what the server publishes
+// about the room. Both entries build on it: `createOnlineClient` (typed, camel
+// case) and the legacy `Faye.init_online_client` (the gem's snake_case options).
+import { FayeOnlineError } from '../errors';
+import { watchPageClose } from './page-close';
+import type {
+  ConnectionState,
+  FayeClient,
+  FayeClientOptions,
+  FayeMessage,
+  FayeModule,
+  OnlineClient,
+  OnlineClientEvents,
+  OnlineClientOptions,
+  OnlineIdentity,
+  OnlineSubscription,
+  PageLifecycleTarget,
+} from './types';
+import { MODERN_FIELD_NAMES, readClientOptions, readFayeUrl, readIdentity } from './validate';
+import { BEFORE_LEAVE_CHANNEL, presenceChannel, readPresenceChange, readUserList, toWireAuth, userListChannel } from './wire';
+
+/** What both entries hand over once their options are validated. */
+export interface OnlineClientSetup {
+  Faye: FayeModule;
+  url: string;
+  clientOptions: FayeClientOptions;
+  identity: OnlineIdentity;
+  pageLifecycle: PageLifecycleTarget | null;
+}
+
+export function readFayeModule(value: unknown, hint: string): FayeModule {
+  const Faye = value as FayeModule | undefined;
+  if (!Faye || typeof Faye.Client !== 'function') {
+    throw new FayeOnlineError('INVALID_OPTION', `faye-online: Faye's client is missing; ${hint}`);
+  }
+  return Faye;
+}
+
+export function defaultPageLifecycle(): PageLifecycleTarget | null {
+  return typeof window === 'undefined' ? null : window;
+}
+
+/** Typed entry: `createOnlineClient({ Faye, url, room, timeChannel, user })`. */
+export function createOnlineClient(options: OnlineClientOptions): OnlineClient {
+  if (typeof options !== 'object' || options === null) {
+    throw new FayeOnlineError('INVALID_OPTION', 'faye-online: createOnlineClient needs an options object { Faye, url, room, timeChannel, user }');
+  }
+  return startOnlineClient({
+    Faye: readFayeModule(options.Faye, "pass it as the Faye option (window.Faye from <mount>/client.js, or require('faye') in a bundle)"),
+    url: readFayeUrl(options.url, 'url'),
+    clientOptions: readClientOptions(options.clientOptions, 'clientOptions'),
+    identity: readIdentity(options, MODERN_FIELD_NAMES),
+    pageLifecycle: options.pageLifecycle === undefined ? defaultPageLifecycle() : options.pageLifecycle,
+  });
+}
+
+function settled(thenable: PromiseLike<unknown>): Promise<void> {
+  return new Promise((resolve, reject) => thenable.then(() => resolve(), reject));
+}
+
+export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
+  const { identity } = setup;
+  const client: FayeClient = new setup.Faye.Client(setup.url, setup.clientOptions);
+  client.disable('autodisconnect');
+
+  const auth = toWireAuth(identity);
+  let state: ConnectionState = 'connecting';
+  let clientId: string | undefined;
+  const stateListeners = new Set<(state: ConnectionState) => void>();
+  const setState = (next: ConnectionState) => {
+    if (state === next || state === 'left') return;
+    state = next;
+    for (const listener of [...stateListeners]) listener(next);
+  };
+
+  client.addExtension({
+    outgoing(message: FayeMessage, callback: (message: FayeMessage) => void) {
+      // Merged like the gem did, so that another extension's auth fields survive.
+      const existing = typeof message.auth === 'object' && message.auth !== null ? message.auth : {};
+      message.auth = { ...existing, ...auth };
+      callback(message);
+    },
+    incoming(message: FayeMessage, callback: (message: FayeMessage) => void) {
+      if (message.channel === '/meta/handshake') {
+        if (message.successful) {
+          clientId = message.clientId;
+          setState('online');
+        } else {
+          setState('offline');
+        }
+      }
+      callback(message);
+    },
+  });
+  client.bind('transport:up', () => {
+    if (clientId !== undefined) setState('online');
+  });
+  client.bind('transport:down', () => setState('offline'));
+
+  const stopWatchingClose = setup.pageLifecycle
+    ? watchPageClose(setup.pageLifecycle, () => {
+        // Publishing while not connected would start a handshake on a closing page.
+        if (state === 'online') client.publish(BEFORE_LEAVE_CHANNEL, {});
+      })
+    : () => undefined;
+
+  const subscribe = (channel: string, onData: (data: unknown) => void): OnlineSubscription => {
+    if (state === 'left') {
+      return { ready: Promise.reject(new FayeOnlineError('CLOSED', 'faye-online: this client has left; create a new one')), cancel() {} };
+    }
+    const subscription = client.subscribe(channel, onData);
+    const ready = settled(subscription);
+    ready.catch(() => undefined); // a caller who ignores `ready` should not get an unhandled rejection
+    return { ready, cancel: () => subscription.cancel() };
+  };
+
+  function on<E extends keyof OnlineClientEvents>(event: E, listener: OnlineClientEvents[E]): OnlineSubscription {
+    switch (event) {
+      case 'state': {
+        const onState = listener as OnlineClientEvents['state'];
+        stateListeners.add(onState);
+        return { ready: Promise.resolve(), cancel: () => stateListeners.delete(onState) };
+      }
+      case 'userList': {
+        const onList = listener as OnlineClientEvents['userList'];
+        return subscribe(userListChannel(identity.room), (data) => {
+          const list = readUserList(data);
+          if (list) onList(list);
+        });
+      }
+      case 'presence':
+      case 'join':
+      case 'leave': {
+        const onChange = listener as OnlineClientEvents['presence'];
+        return subscribe(presenceChannel(identity.room), (data) => {
+          const change = readPresenceChange(data);
+          if (change && (event === 'presence' || change.event === event)) onChange(change);
+        });
+      }
+      default:
+        throw new FayeOnlineError('INVALID_OPTION', `faye-online: unknown event ${JSON.stringify(event)}; use state, userList, presence, join or leave`);
+    }
+  }
+
+  // Faye connects lazily, on the first subscribe or publish; a page that only
+  // wants to be counted online subscribes to nothing, so connect now.
+  client.connect();
+
+  return {
+    client,
+    room: identity.room,
+    timeChannel: identity.timeChannel,
+    user: identity.user,
+    get state() {
+      return state;
+    },
+    get clientId() {
+      return clientId;
+    },
+    onUserList: (listener) => on('userList', listener),
+    onPresence: (listener) => on('presence', listener),
+    on,
+    async leave() {
+      if (state === 'left') return;
+      stopWatchingClose();
+      setState('left');
+      stateListeners.clear();
+      const disconnected = client.disconnect();
+      if (!disconnected) return;
+      // Faye settles the disconnect when the server answers; an unreachable
+      // server would leave it pending, so do not wait longer than a poll.
+      const timeoutMs = 1000 * (Number(setup.clientOptions.timeout) || 10);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        settled(disconnected).catch(() => undefined),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,31 @@
+// The improved auto-disconnect (SPEC section 3). Faye's own autodisconnect sends
+// /meta/disconnect on `beforeunload`, which kills the client even when the user
+// then cancels the close. Instead the page announces that it may be leaving,
+// and the server checks a few seconds later whether this clientId is still
+// connected.
+import type { PageLifecycleTarget } from './types';
+
+// `beforeunload` and `pagehide` of one close arrive within milliseconds of each
+// other: that is one close attempt, announced once. A close that was cancelled
+// in the "Leave site?" dialog and retried later is a new attempt and must be
+// announced again, since the server's check after the first one found the page
+// alive. The window is well under the server's 3 s check delay, so a close
+// confirmed quickly is still covered by the first notice.
+const SAME_ATTEMPT_MS = 1000;
+
+/** Calls `notify` once per close attempt; returns a function that stops watching. */
+export function watchPageClose(target: PageLifecycleTarget, notify: () => void): () => void {
+  let lastNotice = -Infinity;
+  const onClose = () => {
+    const now = Date.now();
+    if (now - lastNotice < SAME_ATTEMPT_MS) return;
+    lastNotice = now;
+    notify();
+  };
+  target.addEventListener('beforeunload', onClose);
+  target.addEventListener('pagehide', onClose);
+  return () => {
+    target.removeEventListener('beforeunload', onClose);
+    target.removeEventListener('pagehide', onClose);
+  };
+}

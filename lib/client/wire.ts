@@ -1,0 +1,94 @@
+// The browser client's only contact with wire names: the `auth` object the
+// server reads (snake_case, as the Ruby gem's client sent it) and the payloads
+// the server publishes to `<room>/user_list` and `<room>/presence`.
+import type { OnlineIdentity, OnlineUser, PresenceChange, UserList } from './types';
+
+/** Published when the page is being closed; the server checks a few seconds later whether this clientId is gone. */
+export const BEFORE_LEAVE_CHANNEL = '/faye_online/before_leave';
+
+export function userListChannel(room: string): string {
+  return `${room}/user_list`;
+}
+
+export function presenceChannel(room: string): string {
+  return `${room}/presence`;
+}
+
+/** `auth` as the server reads it (SPEC section 2). */
+export interface WireAuth {
+  room_channel: string;
+  time_channel: string;
+  current_user: OnlineUser;
+  expires_at?: unknown;
+  signature?: unknown;
+  [key: string]: unknown;
+}
+
+/** The gem's `auth_opts`, before validation: the fields the legacy entry reads by their wire names. */
+export interface LegacyAuthOptions {
+  room_channel?: unknown;
+  time_channel?: unknown;
+  current_user?: unknown;
+  expires_at?: unknown;
+  signature?: unknown;
+  [key: string]: unknown;
+}
+
+/** The caller-facing names of each auth field, for error messages (the legacy entry's are the wire names). */
+export const LEGACY_FIELD_NAMES = {
+  room: 'auth_opts.room_channel',
+  timeChannel: 'auth_opts.time_channel',
+  user: 'auth_opts.current_user',
+  expiresAt: 'auth_opts.expires_at',
+  signature: 'auth_opts.signature',
+} as const;
+
+/** Unvalidated: the legacy entry validates the result with the legacy field names. */
+export function identityFromLegacyAuth(auth: LegacyAuthOptions): Record<keyof OnlineIdentity, unknown> {
+  return {
+    room: auth.room_channel,
+    timeChannel: auth.time_channel,
+    user: auth.current_user,
+    expiresAt: auth.expires_at,
+    signature: auth.signature,
+  };
+}
+
+export function toWireAuth(identity: OnlineIdentity): WireAuth {
+  const wire: WireAuth = {
+    room_channel: identity.room,
+    time_channel: identity.timeChannel,
+    current_user: { ...identity.user },
+  };
+  // The signature covers these exact values, so they travel untouched.
+  if (identity.expiresAt !== undefined) wire.expires_at = identity.expiresAt;
+  if (identity.signature !== undefined) wire.signature = identity.signature;
+  return wire;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isUid(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+/** `{"count": N, "user_list": [uid, ...]}`; null for anything else (ignored, never thrown at a subscriber). */
+export function readUserList(data: unknown): UserList | null {
+  if (!isRecord(data) || !Array.isArray(data.user_list)) return null;
+  const uids = data.user_list.filter(isUid);
+  const count = typeof data.count === 'number' ? data.count : uids.length;
+  return { count, uids };
+}
+
+/** `{"event": "join"|"leave", "uid": 1, "user": {"uid": 1, "uname": "ann"}}`; null for anything else. */
+export function readPresenceChange(data: unknown): PresenceChange | null {
+  if (!isRecord(data) || (data.event !== 'join' && data.event !== 'leave') || !isUid(data.uid)) return null;
+  const user = isRecord(data.user) ? data.user : {};
+  return {
+    event: data.event,
+    uid: data.uid,
+    user: { ...user, uid: data.uid, uname: typeof user.uname === 'string' ? user.uname : String(data.uid) },
+  };
+}

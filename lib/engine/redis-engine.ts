@@ -1,0 +1,622 @@
+// A Faye engine on ioredis that shares its Redis layout with faye-redis (the
+// Node engine and the Ruby gem), so that servers running any of the three can
+// serve one cluster together while an app migrates (SPEC.md section 6).
+//
+// Usage:
+//   new faye.NodeAdapter({ mount: '/faye', timeout: 10,
+//     engine: { type: RedisEngine, redis: 'redis://127.0.0.1:6379', namespace: 'faye', gc: 60 } })
+//
+// Layout (ns = namespace, written without a leading slash):
+//   <ns>/clients                      sorted set: clientId -> time of its last ping (ms)
+//   <ns>/clients/<clientId>/channels  set of the client's subscriptions
+//   <ns>/channels<channel>            set of the channel's subscribers (channel starts with '/')
+//   <ns>/clients/<clientId>/messages  list of JSON messages waiting for the client
+//   <ns>/locks/gc                     GC lock; value = its expiry time (ms)
+//   Pub/Sub <ns>/notifications/messages  payload: a clientId whose queue has messages
+//   Pub/Sub <ns>/notifications/close     payload: a clientId that was destroyed
+//   Pub/Sub <ns>/notifications/flush     payload: a clientId whose held connection must return now
+//                                        (ours only; faye-redis servers do not subscribe to it)
+// A client exists while its last ping is newer than 1.6 x timeout; GC destroys
+// clients whose last ping is older than 2 x timeout.
+//
+// What this engine adds to Faye's engine verbs, for the presence layer:
+//   - the 'disconnect' event carries a second argument, DisconnectInfo:
+//       server.trigger('disconnect', clientId, { reason: 'timeout', lastSeen })  (destroyed by GC)
+//       server.trigger('disconnect', clientId, { reason: 'disconnect', lastSeen }) (explicit destroy)
+//     lastSeen = ms of the client's last ping (absent if unknown). Exactly one process of
+//     the cluster reports a client's destruction, because destruction is one Lua script.
+//   - lastSeen(clientId): Promise<number | null>
+//   - flush(clientId): Promise<void>: the process holding the client's /meta/connect returns it now.
+//   - ready(): Promise<void>: resolves once the notifications are subscribed.
+//   - gc(): Promise<number>: one sweep of all expired clients, in batches, under the lock;
+//     resolves to how many were destroyed (0 if another process holds the lock).
+//   - RedisEngine.fromAdapter(adapter): the engine behind a faye NodeAdapter, if it is ours.
+//
+// Redis round trips (each is one request/response; several sent together count once):
+//   createClient (handshake)  1   ZADD NX (faye-redis needs 2)
+//   clientExists              1   ZSCORE
+//   ping                      1   ZADD XX, not awaited
+//   /meta/connect             clientExists (1), then ping + emptyQueue sent together (1)
+//   subscribe / unsubscribe   1   Lua script / MULTI
+//   publish                   1   Lua script: SUNION, RPUSH + PUBLISH per live subscriber;
+//                                 then 1 (emptyQueue) on each process holding a recipient
+//   emptyQueue                1   MULTI LRANGE + DEL
+//   destroyClient             1   Lua script
+//   gc                        1 lock + 2 per batch of 100 clients (ZRANGEBYSCORE, pipelined scripts) + 1 release
+// After a Redis restart the script cache is empty; ioredis then falls back from
+// EVALSHA to EVAL once per script (one extra round trip).
+//
+// Errors: no verb that Faye calls ever throws or rejects. Redis failures are
+// logged; clientExists answers false when Redis cannot be asked; a handshake
+// whose client cannot be stored gets no reply (the Faye client retries).
+// The Lua scripts build some keys from others, so this engine needs a single
+// Redis (or a primary with replicas), not Redis Cluster, like faye-redis.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import Redis, { type RedisOptions } from 'ioredis';
+import { FayeOnlineError } from '../errors';
+import { createLogger, type Logger } from '../log';
+
+/** Options of the engine, given beside `type: RedisEngine` in Faye's `engine` option. */
+export interface RedisEngineOptions {
+  /** A URL (`redis://host:port/db`), ioredis options, or an ioredis instance (which the engine never closes). Default `redis://127.0.0.1:6379`. */
+  redis?: string | RedisOptions | Redis;
+  /** Key prefix shared by every server of the cluster, without a leading slash. Default `faye`. */
+  namespace?: string;
+  /** Redis database number; overrides the URL's. Not allowed with an ioredis instance (select it there). */
+  database?: number;
+  /** Seconds between GC sweeps. Default 60. */
+  gc?: number;
+  /** Pino-compatible logger. Default: a pino logger. */
+  logger?: Logger;
+}
+
+export type DisconnectReason = 'timeout' | 'disconnect';
+
+/** Second argument of the engine's 'disconnect' event. */
+export interface DisconnectInfo {
+  reason: DisconnectReason;
+  /** Time (ms since the epoch) of the client's last ping, when known. */
+  lastSeen?: number;
+}
+
+/** The part of Faye's engine proxy (src/engines/proxy.js) that an engine talks to. */
+export interface FayeEngineServer {
+  timeout: number;
+  generateId(): string;
+  hasConnection(clientId: string): boolean;
+  deliver(clientId: string, messages: object[]): boolean;
+  flushConnection(clientId: string, close?: boolean): void;
+  trigger(event: string, ...args: unknown[]): void;
+  bind(event: string, listener: (...args: any[]) => void, context?: unknown): void;
+  unbind(event: string, listener: (...args: any[]) => void, context?: unknown): void;
+}
+
+/** A Bayeux message as Faye hands it to `publish`. */
+export interface EngineMessage {
+  channel: string;
+  clientId?: string;
+  data?: unknown;
+  [key: string]: unknown;
+}
+
+type Callback<A extends unknown[]> = (this: unknown, ...args: A) => void;
+
+const DEFAULT_URL = 'redis://127.0.0.1:6379';
+const DEFAULT_NAMESPACE = 'faye';
+const DEFAULT_GC_SECONDS = 60;
+/** faye-redis' LOCK_TIMEOUT: a GC lock older than this may be taken over. */
+const LOCK_TIMEOUT_MS = 120_000;
+/** Clients destroyed per GC round trip. */
+const GC_BATCH = 100;
+/** How long disconnect() lets pending commands finish before closing the sockets. */
+const QUIT_GRACE_MS = 1000;
+
+// ---------------------------------------------------------------------------
+// Lua scripts: one file each beside this module. The build copies them to
+// dist/lib/engine (scripts/copy-assets.js); if a build skipped that step, the
+// source folder lib/engine/ (shipped in the package's files) is the fallback.
+
+const SCRIPTS = {
+  fayeEngineDestroyClient: { file: 'destroy-client.lua', numberOfKeys: 3 },
+  fayeEngineSubscribe: { file: 'subscribe.lua', numberOfKeys: 3 },
+  fayeEnginePublish: { file: 'publish.lua', numberOfKeys: undefined },
+  fayeEngineRequeue: { file: 'requeue.lua', numberOfKeys: 2 },
+  fayeEngineAcquireLock: { file: 'acquire-lock.lua', numberOfKeys: 1 },
+  fayeEngineReleaseLock: { file: 'release-lock.lua', numberOfKeys: 1 },
+} as const;
+
+type RedisArg = string | number;
+
+/** The commands defineCommand adds; names are prefixed so they cannot clash on a shared instance. */
+interface EngineCommands {
+  fayeEngineDestroyClient(...args: RedisArg[]): Promise<[string | null, string[]]>;
+  fayeEngineSubscribe(...args: RedisArg[]): Promise<number>;
+  fayeEnginePublish(numberOfKeys: number, ...args: RedisArg[]): Promise<number>;
+  fayeEngineRequeue(...args: RedisArg[]): Promise<number>;
+  fayeEngineAcquireLock(...args: RedisArg[]): Promise<number>;
+  fayeEngineReleaseLock(...args: RedisArg[]): Promise<number>;
+}
+
+type EngineRedis = Redis & EngineCommands;
+
+const scriptSources = new Map<string, string>();
+
+function scriptSource(file: string): string {
+  const cached = scriptSources.get(file);
+  if (cached !== undefined) return cached;
+  const candidates = [path.join(__dirname, file), path.resolve(__dirname, '..', '..', '..', 'lib', 'engine', file)];
+  const found = candidates.find((candidate) => existsSync(candidate));
+  if (!found) throw new Error(`faye-online: the engine script ${file} is missing (looked in ${candidates.join(', ')})`);
+  const source = readFileSync(found, 'utf8');
+  scriptSources.set(file, source);
+  return source;
+}
+
+function defineScripts(redis: Redis): EngineRedis {
+  for (const [name, { file, numberOfKeys }] of Object.entries(SCRIPTS)) {
+    redis.defineCommand(name, numberOfKeys === undefined ? { lua: scriptSource(file) } : { lua: scriptSource(file), numberOfKeys });
+  }
+  return redis as EngineRedis;
+}
+
+// ---------------------------------------------------------------------------
+// Options
+
+interface ResolvedOptions {
+  namespace: string;
+  gcSeconds: number;
+  logger: Logger;
+  redis: Redis;
+  ownsRedis: boolean;
+}
+
+function invalid(option: string, message: string): FayeOnlineError {
+  return new FayeOnlineError('INVALID_OPTION', `engine option \`${option}\` ${message}`);
+}
+
+function isRedisInstance(value: unknown): value is Redis {
+  return typeof value === 'object' && value !== null
+    && typeof (value as Redis).duplicate === 'function'
+    && typeof (value as Redis).defineCommand === 'function';
+}
+
+function urlWithDatabase(url: string, database: number | undefined): string {
+  if (database === undefined) return url;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalid('redis', `is not a valid URL: ${url}`);
+  }
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+function resolveOptions(options: RedisEngineOptions): ResolvedOptions {
+  const namespace = (options.namespace ?? DEFAULT_NAMESPACE).replace(/^\/+/, '');
+  if (typeof options.namespace !== 'undefined' && typeof options.namespace !== 'string') throw invalid('namespace', 'must be a string');
+  if (!namespace || /\s/.test(namespace)) throw invalid('namespace', 'must be a non-empty string without spaces');
+
+  const gcSeconds = options.gc ?? DEFAULT_GC_SECONDS;
+  if (typeof gcSeconds !== 'number' || !(gcSeconds > 0) || !Number.isFinite(gcSeconds)) throw invalid('gc', 'must be a positive number of seconds');
+
+  const { database } = options;
+  if (database !== undefined && !(Number.isInteger(database) && database >= 0)) throw invalid('database', 'must be a non-negative integer');
+
+  const logger = options.logger ?? createLogger();
+  const source = options.redis ?? DEFAULT_URL;
+
+  if (isRedisInstance(source)) {
+    if (database !== undefined && (source.options.db ?? 0) !== database) {
+      throw invalid('database', 'cannot change the database of a given ioredis instance; select it when creating the instance');
+    }
+    if (source.options.keyPrefix) throw invalid('redis', 'must not use ioredis `keyPrefix`; use the engine `namespace`');
+    return { namespace, gcSeconds, logger, redis: source, ownsRedis: false };
+  }
+  if (typeof source === 'string') {
+    return { namespace, gcSeconds, logger, redis: new Redis(urlWithDatabase(source, database)), ownsRedis: true };
+  }
+  if (typeof source === 'object' && source !== null) {
+    if (source.keyPrefix) throw invalid('redis', 'must not use ioredis `keyPrefix`; use the engine `namespace`');
+    const redisOptions = database === undefined ? source : { ...source, db: database };
+    return { namespace, gcSeconds, logger, redis: new Redis(redisOptions), ownsRedis: true };
+  }
+  throw invalid('redis', 'must be a URL string, ioredis options or an ioredis instance');
+}
+
+// ---------------------------------------------------------------------------
+
+/** The engine behind each Faye engine proxy, so the presence layer can find it. */
+const enginesByServer = new WeakMap<object, RedisEngine>();
+
+export class RedisEngine {
+  /** Faye's engine factory: called by Faye's engine proxy with the `engine` options (plus `timeout`). */
+  static create(server: FayeEngineServer, options: RedisEngineOptions = {}): RedisEngine {
+    return new RedisEngine(server, options);
+  }
+
+  /** The RedisEngine behind a faye NodeAdapter (or its engine proxy), or undefined if it uses another engine. */
+  static fromAdapter(adapter: unknown): RedisEngine | undefined {
+    const host = adapter as { _server?: { _engine?: object } } | null | undefined;
+    const proxy = host?._server?._engine ?? (adapter as object | null | undefined);
+    return proxy ? enginesByServer.get(proxy) : undefined;
+  }
+
+  readonly namespace: string;
+  private readonly server: FayeEngineServer;
+  private readonly logger: Logger;
+  private readonly redis: EngineRedis;
+  private readonly subscriber: Redis;
+  private readonly ownsRedis: boolean;
+  private readonly gcTimer: NodeJS.Timeout;
+  /** clientIds whose connection this process holds (from the proxy's connection:open/close). */
+  private readonly localClients = new Set<string>();
+  private readonly subscribed: Promise<void>;
+  private readonly topics: { messages: string; close: string; flush: string };
+  private sweeping = false;
+  private closing: Promise<void> | null = null;
+
+  constructor(server: FayeEngineServer, options: RedisEngineOptions = {}) {
+    const resolved = resolveOptions(options);
+    this.server = server;
+    this.namespace = resolved.namespace;
+    this.logger = resolved.logger.child?.({ component: 'redis-engine', namespace: resolved.namespace }) ?? resolved.logger;
+    this.ownsRedis = resolved.ownsRedis;
+    this.redis = defineScripts(resolved.redis);
+    // Pub/Sub needs a connection of its own; it is always ours to close.
+    this.subscriber = resolved.redis.duplicate({ autoResubscribe: true });
+
+    if (this.ownsRedis) this.redis.on('error', (error: Error) => this.logger.warn({ err: error }, 'redis connection error'));
+    this.subscriber.on('error', (error: Error) => this.logger.warn({ err: error }, 'redis subscriber connection error'));
+
+    const ns = this.namespace;
+    this.topics = { messages: `${ns}/notifications/messages`, close: `${ns}/notifications/close`, flush: `${ns}/notifications/flush` };
+    this.subscriber.on('message', (topic: string, payload: string) => this.onNotification(topic, payload));
+    this.subscribed = this.subscribeTopics();
+    this.subscribed.catch(() => {}); // logged in subscribeTopics; ready() reports it
+    this.watchReconnects();
+
+    server.bind('connection:open', this.onConnectionOpen, this);
+    server.bind('connection:close', this.onConnectionClose, this);
+
+    this.gcTimer = setInterval(() => void this.gc(), resolved.gcSeconds * 1000);
+    this.gcTimer.unref();
+    enginesByServer.set(server, this);
+  }
+
+  // --- keys ----------------------------------------------------------------
+
+  private get clientsKey(): string {
+    return `${this.namespace}/clients`;
+  }
+
+  private clientKey(clientId: string, part: 'channels' | 'messages'): string {
+    return `${this.namespace}/clients/${clientId}/${part}`;
+  }
+
+  private channelKey(channel: string): string {
+    return `${this.namespace}/channels${channel}`;
+  }
+
+  // --- Faye's engine verbs ---------------------------------------------------
+
+  createClient(callback: Callback<[string]>, context?: unknown): void {
+    this.addClient().then(
+      (clientId) => {
+        this.logger.debug({ clientId }, 'created client');
+        this.trigger('handshake', clientId);
+        this.callBack('createClient', callback, context, clientId);
+      },
+      (error) => this.logger.error({ err: error }, 'could not create a client; the handshake gets no reply'),
+    );
+  }
+
+  clientExists(clientId: string, callback: Callback<[boolean]>, context?: unknown): void {
+    const cutoff = Date.now() - 1000 * 1.6 * this.server.timeout;
+    this.redis.zscore(this.clientsKey, clientId).then(
+      (score) => this.callBack('clientExists', callback, context, score !== null && Number(score) > cutoff),
+      (error) => {
+        this.logger.error({ err: error, clientId }, 'could not check whether a client exists; answering no');
+        this.callBack('clientExists', callback, context, false);
+      },
+    );
+  }
+
+  destroyClient(clientId: string, callback?: Callback<[]>, context?: unknown): void {
+    this.destroy(clientId, 'disconnect').then(
+      () => this.callBack('destroyClient', callback, context),
+      (error) => {
+        this.logger.error({ err: error, clientId }, 'could not destroy a client');
+        this.callBack('destroyClient', callback, context);
+      },
+    );
+  }
+
+  ping(clientId: string): void {
+    if (typeof this.server.timeout !== 'number') return;
+    // XX: a ping racing with the client's destruction must not bring it back.
+    this.redis.zadd(this.clientsKey, 'XX', Date.now(), clientId).catch((error) => {
+      this.logger.error({ err: error, clientId }, 'could not record a ping');
+    });
+  }
+
+  subscribe(clientId: string, channel: string, callback?: Callback<[boolean]>, context?: unknown): void {
+    this.redis.fayeEngineSubscribe(this.clientsKey, this.clientKey(clientId, 'channels'), this.channelKey(channel), clientId, channel).then(
+      (result) => {
+        if (result === 1) this.trigger('subscribe', clientId, channel);
+        if (result === -1) this.logger.debug({ clientId, channel }, 'subscribe for a client that does not exist ignored');
+        this.callBack('subscribe', callback, context, result !== -1);
+      },
+      (error) => {
+        this.logger.error({ err: error, clientId, channel }, 'could not subscribe');
+        this.callBack('subscribe', callback, context, false);
+      },
+    );
+  }
+
+  unsubscribe(clientId: string, channel: string, callback?: Callback<[boolean]>, context?: unknown): void {
+    this.redis.multi()
+      .srem(this.clientKey(clientId, 'channels'), channel)
+      .srem(this.channelKey(channel), clientId)
+      .exec()
+      .then(
+        (results) => {
+          if (results?.[0]?.[1] === 1) this.trigger('unsubscribe', clientId, channel);
+          this.callBack('unsubscribe', callback, context, true);
+        },
+        (error) => {
+          this.logger.error({ err: error, clientId, channel }, 'could not unsubscribe');
+          this.callBack('unsubscribe', callback, context, false);
+        },
+      );
+  }
+
+  /** `channels`: the message's channel and its wildcard expansions (Faye's proxy computes them). */
+  publish(message: EngineMessage, channels: string[]): void {
+    if (channels.length > 0) {
+      const cutoff = Date.now() - 1000 * 1.6 * this.server.timeout;
+      const keys = channels.map((channel) => this.channelKey(channel));
+      this.redis
+        .fayeEnginePublish(keys.length, ...keys, this.clientsKey, `${this.namespace}/clients/`, JSON.stringify(message), cutoff, this.topics.messages)
+        .catch((error) => this.logger.error({ err: error, channel: message.channel }, 'could not publish a message'));
+    }
+    this.trigger('publish', message.clientId, message.channel, message.data);
+  }
+
+  emptyQueue(clientId: string): void {
+    if (!this.server.hasConnection(clientId)) return;
+    const key = this.clientKey(clientId, 'messages');
+    this.redis.multi().lrange(key, 0, -1).del(key).exec().then(
+      (results) => {
+        const [error, queued] = results?.[0] ?? [null, []];
+        if (error) throw error;
+        this.deliver(clientId, queued as string[]);
+      },
+    ).catch((error) => this.logger.error({ err: error, clientId }, 'could not take the queued messages of a client'));
+  }
+
+  /** One GC sweep; Faye does not call it, the engine's timer does (every `gc` seconds). */
+  gc(): Promise<number> {
+    return this.sweep().catch((error) => {
+      this.logger.error({ err: error }, 'GC sweep failed');
+      return 0;
+    });
+  }
+
+  disconnect(): Promise<void> {
+    if (this.closing) return this.closing;
+    clearInterval(this.gcTimer);
+    this.server.unbind('connection:open', this.onConnectionOpen, this);
+    this.server.unbind('connection:close', this.onConnectionClose, this);
+    enginesByServer.delete(this.server);
+    const connections = this.ownsRedis ? [this.subscriber, this.redis] : [this.subscriber];
+    this.closing = Promise.all(connections.map((connection) => closeConnection(connection))).then(() => undefined);
+    return this.closing;
+  }
+
+  // --- extras for the presence layer ------------------------------------------
+
+  /** Time (ms) of the client's last ping, or null if the engine does not know it. Rejects if Redis fails. */
+  async lastSeen(clientId: string): Promise<number | null> {
+    const score = await this.redis.zscore(this.clientsKey, clientId);
+    return score === null ? null : Number(score);
+  }
+
+  /**
+   * Makes whichever process of the cluster holds the client's /meta/connect
+   * return it now, so a live client reconnects at once. Rejects if Redis fails.
+   */
+  async flush(clientId: string): Promise<void> {
+    await this.redis.publish(this.topics.flush, clientId);
+  }
+
+  /** Resolves once this process listens to the cluster's notifications. */
+  ready(): Promise<void> {
+    return this.subscribed;
+  }
+
+  // --- internals -------------------------------------------------------------
+
+  private async addClient(): Promise<string> {
+    // NX: a freshly generated id that already exists is drawn again.
+    for (;;) {
+      const clientId = this.server.generateId();
+      if ((await this.redis.zadd(this.clientsKey, 'NX', Date.now(), clientId)) === 1) return clientId;
+    }
+  }
+
+  private destroyArgs(clientId: string): RedisArg[] {
+    return [
+      this.clientsKey, this.clientKey(clientId, 'channels'), this.clientKey(clientId, 'messages'),
+      clientId, `${this.namespace}/channels`, this.topics.close,
+    ];
+  }
+
+  private async destroy(clientId: string, reason: DisconnectReason): Promise<boolean> {
+    const [score, channels] = await this.redis.fayeEngineDestroyClient(...this.destroyArgs(clientId));
+    return this.reportDestroyed(clientId, score, channels, reason);
+  }
+
+  /** Faye's events for a destroyed client, once, by the process whose script removed it. */
+  private reportDestroyed(clientId: string, score: string | null, channels: string[], reason: DisconnectReason): boolean {
+    if (score === null) return false;
+    for (const channel of channels) this.trigger('unsubscribe', clientId, channel);
+    const lastSeen = Number(score);
+    // A score of 0 is a client that faye-redis was still creating or destroying: no ping time.
+    const info: DisconnectInfo = lastSeen > 0 ? { reason, lastSeen } : { reason };
+    this.logger.debug({ clientId, ...info }, 'destroyed client');
+    this.trigger('disconnect', clientId, info);
+    return true;
+  }
+
+  private async sweep(): Promise<number> {
+    const timeout = this.server.timeout;
+    if (typeof timeout !== 'number' || this.sweeping || this.closing) return 0;
+    this.sweeping = true;
+    try {
+      const startedAt = Date.now();
+      const expiry = String(startedAt + LOCK_TIMEOUT_MS);
+      const lockKey = `${this.namespace}/locks/gc`;
+      if ((await this.redis.fayeEngineAcquireLock(lockKey, startedAt, expiry, LOCK_TIMEOUT_MS)) !== 1) return 0;
+      try {
+        return await this.sweepExpired(Date.now() - 1000 * 2 * timeout, startedAt + LOCK_TIMEOUT_MS);
+      } finally {
+        await this.redis.fayeEngineReleaseLock(lockKey, expiry);
+      }
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /** Destroys every client whose last ping is at or before `cutoff`, batch by batch, while the lock is ours. */
+  private async sweepExpired(cutoff: number, lockExpiry: number): Promise<number> {
+    let destroyed = 0;
+    while (!this.closing && Date.now() < lockExpiry) {
+      const clientIds = await this.redis.zrangebyscore(this.clientsKey, '-inf', cutoff, 'LIMIT', 0, GC_BATCH);
+      if (clientIds.length === 0) break;
+
+      const pipeline = this.redis.pipeline() as unknown as EngineCommands & { exec(): Promise<[Error | null, unknown][] | null> };
+      for (const clientId of clientIds) void pipeline.fayeEngineDestroyClient(...this.destroyArgs(clientId));
+      const results = (await pipeline.exec()) ?? [];
+
+      let removedAny = false;
+      results.forEach(([error, result], i) => {
+        const clientId = clientIds[i]!;
+        if (error) {
+          this.logger.error({ err: error, clientId }, 'GC could not destroy a client');
+          return;
+        }
+        removedAny = true;
+        const [score, channels] = result as [string | null, string[]];
+        if (this.reportDestroyed(clientId, score, channels, 'timeout')) destroyed += 1;
+      });
+      // A batch that failed entirely would be fetched again forever; the next sweep retries.
+      if (!removedAny || clientIds.length < GC_BATCH) break;
+    }
+    if (destroyed > 0) this.logger.info({ destroyed }, 'GC destroyed expired clients');
+    return destroyed;
+  }
+
+  private deliver(clientId: string, queued: string[]): void {
+    if (queued.length === 0) return;
+    // The connection may have closed while the queue was being read: put the messages back.
+    if (!this.server.hasConnection(clientId)) {
+      this.redis.fayeEngineRequeue(this.clientsKey, this.clientKey(clientId, 'messages'), clientId, ...queued)
+        .catch((error) => this.logger.error({ err: error, clientId, lost: queued.length }, 'could not put undelivered messages back'));
+      return;
+    }
+    const messages: object[] = [];
+    for (const json of queued) {
+      try {
+        messages.push(JSON.parse(json));
+      } catch (error) {
+        this.logger.warn({ err: error, clientId }, 'dropped a queued message that is not JSON');
+      }
+    }
+    try {
+      this.server.deliver(clientId, messages);
+    } catch (error) {
+      this.logger.error({ err: error, clientId }, 'Faye failed to deliver messages');
+    }
+  }
+
+  private async subscribeTopics(): Promise<void> {
+    try {
+      await this.subscriber.subscribe(this.topics.messages, this.topics.close, this.topics.flush);
+    } catch (error) {
+      this.logger.error({ err: error }, 'could not subscribe to the cluster notifications');
+      throw error;
+    }
+  }
+
+  /**
+   * ioredis reconnects by itself and re-subscribes, but notifications published
+   * while this process was away are lost: once listening again, empty the queues
+   * of the clients this process holds.
+   */
+  private watchReconnects(): void {
+    let connectedBefore = false;
+    this.subscriber.on('ready', () => {
+      if (!connectedBefore) {
+        connectedBefore = true;
+        return;
+      }
+      this.logger.info({}, 'reconnected to redis; resuming notifications');
+      // Queued behind ioredis' own re-subscription on the same connection.
+      this.subscribeTopics().then(
+        () => {
+          for (const clientId of this.localClients) this.emptyQueue(clientId);
+        },
+        () => {},
+      );
+    });
+  }
+
+  private onNotification(topic: string, clientId: string): void {
+    try {
+      if (topic === this.topics.messages) this.emptyQueue(clientId);
+      else if (topic === this.topics.close) this.server.trigger('close', clientId);
+      else if (topic === this.topics.flush && this.server.hasConnection(clientId)) this.server.flushConnection(clientId, false);
+    } catch (error) {
+      this.logger.error({ err: error, topic, clientId }, 'handling a cluster notification failed');
+    }
+  }
+
+  private onConnectionOpen(clientId: string): void {
+    this.localClients.add(clientId);
+  }
+
+  private onConnectionClose(clientId: string): void {
+    this.localClients.delete(clientId);
+  }
+
+  /** Emits a Faye event; a throwing listener is logged, never thrown into the engine. */
+  private trigger(event: string, ...args: unknown[]): void {
+    try {
+      this.server.trigger(event, ...args);
+    } catch (error) {
+      this.logger.error({ err: error, event }, 'a Faye event listener threw');
+    }
+  }
+
+  private callBack<A extends unknown[]>(verb: string, callback: Callback<A> | undefined, context: unknown, ...args: A): void {
+    if (!callback) return;
+    try {
+      callback.apply(context, args);
+    } catch (error) {
+      this.logger.error({ err: error, verb }, 'a Faye callback threw');
+    }
+  }
+}
+
+async function closeConnection(connection: Redis): Promise<void> {
+  if (connection.status === 'end') return;
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, QUIT_GRACE_MS);
+  });
+  await Promise.race([connection.quit().then(() => undefined, () => undefined), grace]);
+  clearTimeout(timer);
+  connection.disconnect();
+}

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FayeOnlineError } from '../../lib/errors';
 import { canonicalAuthPayload, signAuth, verifyAuth } from '../../lib/security';
 import type { SignableAuth, SignedAuth, VerifyAuthResult } from '../../lib/security';
@@ -56,6 +58,9 @@ test('the canonical string and signature match the vector shown in the README', 
   const result = signAuth(auth, { secret, now: new Date((vector.expiresAt - 3600) * 1000), expiresIn: 3600 });
   assert.equal(result.expires_at, vector.expiresAt);
   assert.equal(result.signature, vector.signature);
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+  assert.ok(readme.includes(vector.signature), 'README "Security" shows the same signature');
+  assert.ok(readme.includes(`\n${vector.payload}\n`), 'README "Security" shows the same payload');
 });
 
 const ruby = spawnSync('ruby', ['--version'], { encoding: 'utf8' });

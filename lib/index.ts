@@ -1,6 +1,13 @@
 export { FayeOnlineError, isFayeOnlineError } from './errors';
 export type { ErrorCode } from './errors';
 export type { Logger } from './log';
+export { attachFayeOnline } from './edge/attach';
+export type { FayeOnlineHandle, FayeOnlineEvents, Member } from './edge/attach';
+export type { FayeOnlineOptions } from './options';
+export { DEFAULTS } from './options';
+export type { PresenceEvent, DepartureReason } from './core/presence';
+export type { User } from './core/auth';
+export type { OnlineTime } from './records';
 export { signAuth, verifyAuth, canonicalAuthPayload } from './security';
 export type { SignableAuth, SignedAuth, AuthSecret, SignAuthOptions, VerifyAuthOptions, VerifyAuthResult, VerifyAuthFailureReason } from './security';
 export { unionIntervals, totalDuration } from './reports/intervals';

@@ -18,11 +18,15 @@ declare module 'faye' {
 
   export type Callback<T> = (value: T) => void;
 
+  // Faye passes the HTTP request (null for in-process messages) when the
+  // function declares three parameters, and only (message, callback) otherwise.
+  type ExtensionFn =
+    | ((message: BayeuxMessage, request: IncomingMessage | null, callback: Callback<BayeuxMessage>) => void)
+    | ((message: BayeuxMessage, callback: Callback<BayeuxMessage>) => void);
+
   export interface Extension {
-    incoming?(message: BayeuxMessage, request: IncomingMessage | null, callback: Callback<BayeuxMessage>): void;
-    incoming?(message: BayeuxMessage, callback: Callback<BayeuxMessage>): void;
-    outgoing?(message: BayeuxMessage, request: IncomingMessage | null, callback: Callback<BayeuxMessage>): void;
-    outgoing?(message: BayeuxMessage, callback: Callback<BayeuxMessage>): void;
+    incoming?: ExtensionFn;
+    outgoing?: ExtensionFn;
     added?(host: unknown): void;
     removed?(host: unknown): void;
   }

@@ -1,0 +1,113 @@
+// The `auth` object the browser client attaches to every Bayeux message is read
+// here and nowhere else: wire names (room_channel, time_channel, current_user)
+// become the domain's (room, timeChannel, user).
+
+/** MySQL INT upper bound: uids are stored in int(11) columns. */
+export const MAX_UID = 2147483647;
+/** faye_channels.name is varchar(255). */
+export const MAX_CHANNEL_LENGTH = 255;
+export const MAX_UNAME_LENGTH = 255;
+/** The whole auth object, serialized, must fit this many bytes. */
+export const MAX_AUTH_BYTES = 4096;
+
+export interface User {
+  uid: number;
+  uname: string;
+  /** Extra keys of current_user are kept as the app sent them. */
+  [key: string]: unknown;
+}
+
+export interface Auth {
+  room: string;
+  timeChannel: string;
+  user: User;
+  /** Present when the auth was signed by the app (see lib/security). */
+  expiresAt?: number;
+  signature?: string;
+  /** The auth exactly as it came on the wire, re-serialized: stored for dead-client cleanup. */
+  json: string;
+}
+
+export type AuthReading =
+  | { kind: 'absent' }
+  | { kind: 'incomplete'; reason: string }
+  | { kind: 'invalid'; reason: string }
+  | { kind: 'valid'; auth: Auth };
+
+// Letters, digits and '/', as in the gem; segments must be non-empty and the name
+// must start with '/', so that "<room>/user_list" is a valid Bayeux channel too.
+const CHANNEL = /^(\/[A-Za-z0-9]+)+$/;
+
+export function isValidChannelName(name: unknown): name is string {
+  return typeof name === 'string' && name.length <= MAX_CHANNEL_LENGTH && CHANNEL.test(name);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function readUid(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isInteger(value) && value > 0 && value <= MAX_UID ? value : null;
+  // Rails views often render ids as strings; accept plain decimal strings only.
+  if (typeof value === 'string' && /^[1-9][0-9]{0,9}$/.test(value)) {
+    const n = Number(value);
+    return n <= MAX_UID ? n : null;
+  }
+  return null;
+}
+
+function safeJson(value: unknown): string | null {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Reads a message's `auth`. Rules (SPEC section 3): no auth → not ours (plain
+ * pub/sub); auth without a room, time channel or user → not tracked; a user
+ * without uid or uname, or any malformed value → invalid (an error to the client).
+ */
+export function readAuth(wire: unknown): AuthReading {
+  if (wire === undefined || wire === null) return { kind: 'absent' };
+  if (!isPlainObject(wire)) return { kind: 'invalid', reason: 'auth must be an object' };
+
+  const json = safeJson(wire);
+  if (json === null) return { kind: 'invalid', reason: 'auth is not serializable' };
+  if (Buffer.byteLength(json) > MAX_AUTH_BYTES) return { kind: 'invalid', reason: `auth is larger than ${MAX_AUTH_BYTES} bytes` };
+
+  const room = wire.room_channel;
+  const timeChannel = wire.time_channel;
+  const currentUser = wire.current_user;
+  if (room === undefined || room === null || room === '') return { kind: 'incomplete', reason: 'auth has no room_channel' };
+  if (timeChannel === undefined || timeChannel === null || timeChannel === '') return { kind: 'incomplete', reason: 'auth has no time_channel' };
+  if (currentUser === undefined || currentUser === null) return { kind: 'incomplete', reason: 'auth has no current_user' };
+
+  if (!isValidChannelName(room)) {
+    return { kind: 'invalid', reason: `room_channel must be '/'-separated letters and digits, at most ${MAX_CHANNEL_LENGTH} characters` };
+  }
+  if (!isValidChannelName(timeChannel)) {
+    return { kind: 'invalid', reason: `time_channel must be '/'-separated letters and digits, at most ${MAX_CHANNEL_LENGTH} characters` };
+  }
+  if (!isPlainObject(currentUser)) return { kind: 'invalid', reason: 'current_user must be an object like {"uid": 470700, "uname": "mvj3"}' };
+  if (currentUser.uid === undefined || currentUser.uname === undefined) {
+    return { kind: 'invalid', reason: 'current_user needs uid and uname, e.g. {"uid": 470700, "uname": "mvj3"}' };
+  }
+  const uid = readUid(currentUser.uid);
+  if (uid === null) return { kind: 'invalid', reason: `current_user.uid must be a positive integer up to ${MAX_UID}` };
+  const uname = currentUser.uname;
+  if (typeof uname !== 'string' || uname.length === 0 || uname.length > MAX_UNAME_LENGTH) {
+    return { kind: 'invalid', reason: `current_user.uname must be a non-empty string of at most ${MAX_UNAME_LENGTH} characters` };
+  }
+
+  const auth: Auth = { room, timeChannel, user: { ...currentUser, uid, uname }, json };
+  if (wire.expires_at !== undefined) auth.expiresAt = wire.expires_at as number;
+  if (wire.signature !== undefined) auth.signature = wire.signature as string;
+  return { kind: 'valid', auth };
+}
+
+/** Two auths describe the same presence (same user, room and time channel). */
+export function presenceKey(auth: Auth): string {
+  return `${auth.user.uid} ${auth.room} ${auth.timeChannel}`;
+}

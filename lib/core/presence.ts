@@ -1,0 +1,255 @@
+// The presence rules (SPEC section 3): a clientId's arrival and departure, the
+// transitions they cause (a user joins or leaves a room, a timer starts or
+// stops, a login or logout is logged) and the records those transitions write.
+// Work happens on transitions only: a repeated /meta/connect of a known clientId
+// is answered from memory.
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../log';
+import type { PresenceStore } from '../stores/store';
+import { presenceKey, readAuth, type Auth, type User } from './auth';
+import { KeyedQueue } from './keyed-queue';
+
+/** What presence needs of the SQL records (implemented by lib/records). */
+export interface PresenceRecords {
+  addToOnlineList(room: string, uid: number): Promise<number[]>;
+  removeFromOnlineList(room: string, uid: number): Promise<number[]>;
+  startTimer(uid: number, timeChannel: string, at: Date): Promise<boolean>;
+  stopTimer(uid: number, timeChannel: string, at: Date): Promise<number | null>;
+  writeLoginLog(entry: { status: 0 | 1; uid: number; timeChannel: string; clientId: string; at: Date }): Promise<void>;
+}
+
+export interface PresenceEvent {
+  room: string;
+  timeChannel: string;
+  uid: number;
+  user: User;
+  clientId: string;
+  at: Date;
+}
+
+export type DepartureReason = 'disconnect' | 'timeout' | 'before_leave' | 'evicted' | 'moved';
+
+export interface PresenceEvents {
+  /** A user's first clientId arrived in a room. */
+  join: [PresenceEvent];
+  /** A user's last clientId left a room. */
+  leave: [PresenceEvent & { reason: DepartureReason }];
+  /** A clientId arrived (any, not only the user's first). */
+  arrive: [PresenceEvent];
+  /** A clientId departed. */
+  depart: [PresenceEvent & { reason: DepartureReason }];
+  /** A room's online list changed; `list` is the list now stored. */
+  roomList: [room: string, list: number[]];
+  /** A write failed for good after its retries (logged too). */
+  writeFailed: [Error];
+}
+
+export interface PresenceOptions {
+  store: PresenceStore;
+  records: PresenceRecords;
+  logger: Logger;
+  now?: () => number;
+  /** Attempts for an SQL write that fails with a transient error. */
+  writeAttempts?: number;
+  /** First retry delay in ms; doubles each attempt. */
+  retryDelay?: number;
+}
+
+interface KnownClient {
+  auth: Auth;
+  key: string;
+  /** ms of the last message from this clientId seen by this process */
+  lastSeen: number;
+  /** the arrival's work, while it runs */
+  arriving?: Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class Presence extends EventEmitter<PresenceEvents> {
+  private readonly known = new Map<string, KnownClient>();
+  private readonly queue = new KeyedQueue<number>();
+  private readonly store: PresenceStore;
+  private readonly records: PresenceRecords;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly writeAttempts: number;
+  private readonly retryDelay: number;
+
+  constructor(options: PresenceOptions) {
+    super();
+    this.store = options.store;
+    this.records = options.records;
+    this.logger = options.logger;
+    this.now = options.now ?? Date.now;
+    this.writeAttempts = options.writeAttempts ?? 5;
+    this.retryDelay = options.retryDelay ?? 100;
+  }
+
+  /**
+   * A message from `clientId` with a valid auth was seen (a /meta/connect).
+   * Returns null when nothing had to be done (the clientId is known with the
+   * same auth), else a promise of the arrival's work.
+   */
+  seen(clientId: string, auth: Auth): Promise<void> | null {
+    const at = this.now();
+    const known = this.known.get(clientId);
+    const key = presenceKey(auth);
+    if (known && known.key === key) {
+      known.lastSeen = at;
+      return null;
+    }
+    const entry: KnownClient = { auth, key, lastSeen: at };
+    this.known.set(clientId, entry);
+    const previous = known?.auth;
+    const work = (async () => {
+      // The same page now says it is elsewhere (another room, lesson or user):
+      // that is a departure from where it was, then an arrival.
+      if (previous) await this.runDeparture(clientId, previous, at, 'moved');
+      await this.runArrival(clientId, auth, at);
+    })();
+    entry.arriving = work;
+    work.then(
+      () => {
+        if (entry.arriving === work) entry.arriving = undefined;
+      },
+      () => {
+        // The store did not answer: forget the clientId so that its next
+        // /meta/connect tries again.
+        if (this.known.get(clientId) === entry) this.known.delete(clientId);
+      },
+    );
+    return work;
+  }
+
+  /** Any message from clientId: it is alive now (a map lookup, nothing more). */
+  touch(clientId: string): void {
+    const known = this.known.get(clientId);
+    if (known) known.lastSeen = this.now();
+  }
+
+  /** The last time this process saw a message from clientId (ms), if it knows it. */
+  lastSeen(clientId: string): number | undefined {
+    return this.known.get(clientId)?.lastSeen;
+  }
+
+  knownClientIds(): string[] {
+    return [...this.known.keys()];
+  }
+
+  isKnown(clientId: string): boolean {
+    return this.known.has(clientId);
+  }
+
+  /** Another process took over this clientId's departure: forget it here. */
+  forgetLocally(clientId: string): void {
+    this.known.delete(clientId);
+  }
+
+  /**
+   * clientId is gone. `at` is when it was last known alive (ms); the auth comes
+   * from this process's memory or, failing that, from the store.
+   */
+  async gone(clientId: string, reason: DepartureReason, at?: number): Promise<void> {
+    const known = this.known.get(clientId);
+    this.known.delete(clientId);
+    if (known?.arriving) await known.arriving.catch(() => undefined);
+    let auth = known?.auth;
+    if (!auth) {
+      const json = await this.store.rememberedAuth(clientId);
+      if (json === null) return; // never tracked, or already cleaned up
+      let wire: unknown;
+      try {
+        wire = JSON.parse(json);
+      } catch {
+        this.logger.warn({ clientId }, 'remembered auth is not JSON; nothing to clean up');
+        return;
+      }
+      const reading = readAuth(wire);
+      if (reading.kind !== 'valid') return;
+      auth = reading.auth;
+    }
+    const when = at ?? (reason === 'timeout' ? known?.lastSeen : undefined) ?? this.now();
+    await this.runDeparture(clientId, auth, when, reason);
+  }
+
+  /** Resolves when every arrival and departure started so far has finished. */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  private event(clientId: string, auth: Auth, at: number): PresenceEvent {
+    return { room: auth.room, timeChannel: auth.timeChannel, uid: auth.user.uid, user: auth.user, clientId, at: new Date(at) };
+  }
+
+  private runArrival(clientId: string, auth: Auth, at: number): Promise<void> {
+    const uid = auth.user.uid;
+    return this.queue.run(uid, async () => {
+      const result = await this.store.arrive({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, authJson: auth.json });
+      const date = new Date(at);
+      const event = this.event(clientId, auth, at);
+      const writes: Array<Promise<unknown>> = [];
+      if (result.joinedRoom) {
+        writes.push(this.write('add to online list', () => this.records.addToOnlineList(auth.room, uid)).then((list) => {
+          if (list) this.emit('roomList', auth.room, list);
+        }));
+      }
+      if (result.startedTimer) writes.push(this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, date)));
+      if (result.logLogin) {
+        writes.push(this.write('write login log', () => this.records.writeLoginLog({ status: 1, uid, timeChannel: auth.timeChannel, clientId, at: date })));
+      }
+      await Promise.all(writes);
+      if (result.added) this.emit('arrive', event);
+      if (result.joinedRoom) this.emit('join', event);
+      for (const evicted of result.evicted) {
+        this.logger.warn({ clientId: evicted, uid, room: auth.room }, 'too many clientIds for one user in a room: the oldest was dropped');
+        this.known.delete(evicted);
+        await this.departNow(evicted, auth, at, 'evicted');
+      }
+    });
+  }
+
+  private runDeparture(clientId: string, auth: Auth, at: number, reason: DepartureReason): Promise<void> {
+    return this.queue.run(auth.user.uid, () => this.departNow(clientId, auth, at, reason));
+  }
+
+  // Runs inside the user's queue.
+  private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason): Promise<void> {
+    const uid = auth.user.uid;
+    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel });
+    const date = new Date(at);
+    const writes: Array<Promise<unknown>> = [];
+    if (result.leftRoom) {
+      writes.push(this.write('remove from online list', () => this.records.removeFromOnlineList(auth.room, uid)).then((list) => {
+        if (list) this.emit('roomList', auth.room, list);
+      }));
+    }
+    if (result.stoppedTimer) writes.push(this.write('stop timer', () => this.records.stopTimer(uid, auth.timeChannel, date)));
+    if (result.logLogout) {
+      writes.push(this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: date })));
+    }
+    await Promise.all(writes);
+    const event = { ...this.event(clientId, auth, at), reason };
+    if (result.removed) this.emit('depart', event);
+    if (result.leftRoom) this.emit('leave', event);
+  }
+
+  // SQL writes retry transient failures (a dropped connection, a deadlock);
+  // what still fails is logged and reported, and the reconciliation pass repairs
+  // online lists later.
+  private async write<T>(what: string, action: () => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await action();
+      } catch (error) {
+        if (attempt >= this.writeAttempts) {
+          this.logger.error({ err: error, attempts: attempt }, `presence: could not ${what}`);
+          this.emit('writeFailed', error as Error);
+          return undefined;
+        }
+        this.logger.warn({ err: error, attempt }, `presence: ${what} failed, retrying`);
+        await sleep(this.retryDelay * 2 ** (attempt - 1));
+      }
+    }
+  }
+}

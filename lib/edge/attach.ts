@@ -1,0 +1,266 @@
+// attachFayeOnline: mounts Faye on an Express app's HTTP server with the
+// presence extension, and wires the presence core to its stores, the SQL
+// records, the user_list broadcasts and before_leave.
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Express } from 'express';
+import faye, { type BayeuxMessage, type NodeAdapter } from 'faye';
+import type { IncomingMessage } from 'node:http';
+import { Presence, type DepartureReason, type PresenceEvent } from '../core/presence';
+import type { User } from '../core/auth';
+import { RedisEngine } from '../engine';
+import { FayeOnlineError } from '../errors';
+import { resolveOptions, type FayeOnlineOptions } from '../options';
+import { Records, openDatabase, type OnlineTime } from '../records';
+import { ensureMigrated, migrate } from '../schema';
+import { MemoryStore } from '../stores/memory-store';
+import { openRedis } from '../stores/redis-connection';
+import { RedisStore } from '../stores/redis-store';
+import type { PresenceStore } from '../stores/store';
+import { BeforeLeave, type Liveness } from './before-leave';
+import { PresenceExtension } from './extension';
+import { UserListBroadcaster } from './user-list';
+
+export interface Member {
+  uid: number;
+  uname: string;
+  clientIds: string[];
+}
+
+export interface FayeOnlineEvents {
+  join: [PresenceEvent];
+  leave: [PresenceEvent & { reason: DepartureReason }];
+  arrive: [PresenceEvent];
+  depart: [PresenceEvent & { reason: DepartureReason }];
+}
+
+export interface FayeOnlineHandle extends EventEmitter<FayeOnlineEvents> {
+  /** The Faye NodeAdapter (for getClient(), bind(), addExtension()...). */
+  readonly adapter: NodeAdapter;
+  /** Resolves when the database is migrated and Redis answers; rejects with the cause otherwise. */
+  readonly ready: Promise<void>;
+  /** uids online in a room, in the order they came (the gem's user_info_list). */
+  onlineUsers(room: string): Promise<number[]>;
+  onlineCount(room: string): Promise<number>;
+  /** Who is in a room right now, with their names and clientIds. */
+  members(room: string): Promise<Member[]>;
+  /** A user's online time in a time channel, including the running part. */
+  onlineTime(uid: number, timeChannel: string): Promise<OnlineTime>;
+  /** Resolves when every presence change started so far is fully written. */
+  settled(): Promise<void>;
+  /** Stops timers, finishes pending work, closes every connection it opened. */
+  close(): Promise<void>;
+}
+
+function clientBundlePath(): string | undefined {
+  // dist/lib/edge → dist/client; lib/edge (run from source) → dist/client
+  const candidates = [join(__dirname, '..', '..', 'client', 'faye-online.js'), join(__dirname, '..', '..', 'dist', 'client', 'faye-online.js')];
+  return candidates.find((file) => existsSync(file));
+}
+
+/** What the server tells subscribers about a user: the wire's current_user. */
+function publicUser(user: User): Record<string, unknown> {
+  return { ...user };
+}
+
+export function attachFayeOnline(app: Express, httpServer: HttpServer, options: FayeOnlineOptions = {}): FayeOnlineHandle {
+  const opts = resolveOptions(options);
+  const logger = opts.logger;
+  const embedded = opts.redis === undefined;
+
+  const sequelize = openDatabase(opts.database, { logger });
+  const ownsDatabase = typeof opts.database === 'string';
+  const records = new Records({ sequelize, timeZone: opts.timeZone, logger });
+
+  let store: PresenceStore;
+  let redisPing: (() => Promise<unknown>) | undefined;
+  if (embedded) {
+    store = new MemoryStore(opts.maxClientIdsPerUser);
+    if (ownsDatabase && sequelize.getDialect() !== 'sqlite') {
+      logger.warn({}, 'no `redis` option: presence state lives in this process only; run one process, or give `redis` to form a cluster');
+    }
+  } else {
+    const { redis, owned } = openRedis(opts.redis!);
+    store = new RedisStore({ redis, ownsConnection: owned, namespace: opts.namespace, maxClientIdsPerUser: opts.maxClientIdsPerUser });
+    redisPing = () => redis.ping();
+  }
+
+  const adapter = new faye.NodeAdapter({
+    mount: opts.mount,
+    timeout: opts.timeout,
+    ping: opts.ping,
+    engine: embedded ? {} : { type: RedisEngine, redis: opts.redis, namespace: opts.namespace, gc: opts.gc, logger },
+  });
+  const proxy = adapter._server._engine;
+  const redisEngine = embedded ? undefined : RedisEngine.fromAdapter(adapter);
+
+  const presence = new Presence({ store, records, logger });
+  const handle = new EventEmitter<FayeOnlineEvents>() as FayeOnlineHandle;
+  const inFlight = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>) => {
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+  };
+
+  // Server-side publishes go straight to the engine: no in-process client, no
+  // handshake, and in a cluster the engine delivers them on every process.
+  const publish = (channel: string, data: unknown) => proxy.publish({ channel, data, id: randomBytes(8).toString('hex') });
+
+  const userLists = new UserListBroadcaster({
+    windowMs: opts.userListWindow,
+    publish,
+    read: (room) => records.onlineList(room),
+    onError: (error, room) => logger.error({ err: error, room }, 'could not read the online list for <room>/user_list'),
+  });
+
+  presence.on('roomList', (room, list) => userLists.changed(room, list));
+  presence.on('join', (event) => {
+    publish(`${event.room}/presence`, { event: 'join', uid: event.uid, user: publicUser(event.user) });
+    handle.emit('join', event);
+  });
+  presence.on('leave', (event) => {
+    publish(`${event.room}/presence`, { event: 'leave', uid: event.uid, user: publicUser(event.user) });
+    handle.emit('leave', event);
+  });
+  presence.on('arrive', (event) => handle.emit('arrive', event));
+  presence.on('depart', (event) => handle.emit('depart', event));
+
+  // Departures decided here (before_leave) carry their own reason and time.
+  const decided = new Map<string, { reason: DepartureReason; at: number }>();
+  const explicitDisconnects = new Set<string>();
+
+  const liveness: Liveness = redisEngine
+    ? {
+        lastSeen: (clientId) => redisEngine.lastSeen(clientId),
+        flush: (clientId) => redisEngine.flush(clientId),
+        destroy,
+      }
+    : {
+        lastSeen: (clientId) =>
+          new Promise((resolve) => proxy.clientExists(clientId, (exists) => resolve(exists ? presence.lastSeen(clientId) ?? 0 : null))),
+        flush: (clientId) => {
+          if (proxy.hasConnection(clientId)) proxy.flushConnection(clientId, false);
+        },
+        destroy,
+      };
+
+  function destroy(clientId: string, at: number): void {
+    decided.set(clientId, { reason: 'before_leave', at });
+    proxy.destroyClient(clientId);
+  }
+
+  const beforeLeave = new BeforeLeave({
+    delayMs: opts.beforeLeaveDelay * 1000,
+    liveness,
+    onError: (error, clientId) => logger.error({ err: error, clientId }, 'before_leave check failed'),
+  });
+
+  // Every destroyed client (explicit /meta/disconnect, engine timeout, or our
+  // before_leave decision) leaves here, once.
+  adapter.bind('disconnect', (clientId: string, info?: { reason?: string; lastSeen?: number }) => {
+    const own = decided.get(clientId);
+    decided.delete(clientId);
+    const explicit = explicitDisconnects.delete(clientId) || info?.reason === 'disconnect';
+    const reason: DepartureReason = own?.reason ?? (explicit ? 'disconnect' : 'timeout');
+    const at = own?.at ?? info?.lastSeen ?? presence.lastSeen(clientId);
+    track(presence.gone(clientId, reason, at).catch((error) => logger.error({ err: error, clientId }, 'presence: could not record a departure')));
+  });
+  // In a cluster another process may have destroyed the client.
+  adapter.bind('close', (clientId: string) => presence.forgetLocally(clientId));
+
+  let isReady = false;
+  let closed = false;
+  const extension = new PresenceExtension({
+    presence,
+    beforeLeave,
+    logger,
+    secret: opts.secret,
+    validateMessage: opts.validateMessage,
+    track,
+    isReady: () => isReady && !closed,
+  });
+  adapter.addExtension({
+    incoming(message: BayeuxMessage, request: IncomingMessage | null, callback: (message: BayeuxMessage) => void) {
+      if (message.channel === '/meta/disconnect' && typeof message.clientId === 'string' && presence.isKnown(message.clientId)) {
+        explicitDisconnects.add(message.clientId);
+      }
+      extension.incoming(message, request, callback);
+    },
+  });
+  adapter.attach(httpServer);
+
+  const bundle = clientBundlePath();
+  app.get(opts.clientPath, (_req, res) => {
+    if (!bundle) {
+      res.status(404).type('text/plain').send('faye-online: the browser client is not built; run `npm run build` in the faye-online package');
+      return;
+    }
+    res.type('application/javascript').sendFile(bundle);
+  });
+
+  if (!opts.secret) logger.warn({}, 'no `secret`: auth is not signed, so any page can claim to be any user (the gem\'s behaviour); see README "Security"');
+
+  const ready = (async () => {
+    const useMigrations = opts.autoMigrate ?? sequelize.getDialect() === 'sqlite';
+    if (useMigrations) await migrate(sequelize, 'up');
+    else await ensureMigrated(sequelize);
+    if (redisPing) {
+      await redisPing().catch((error) => {
+        throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer (${(error as Error).message}); start it or fix the \`redis\` option`, { cause: error });
+      });
+    }
+    if (redisEngine) await redisEngine.ready();
+    isReady = true;
+    logger.info({ mount: opts.mount, embedded }, 'faye-online ready');
+  })();
+  ready.catch((error) => logger.error({ err: error }, `faye-online is not ready: ${(error as Error).message}`));
+
+  async function settled(): Promise<void> {
+    while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    await presence.idle();
+  }
+
+  Object.assign(handle, {
+    adapter,
+    ready,
+    onlineUsers: (room: string) => records.onlineList(room),
+    onlineCount: async (room: string) => (await records.onlineList(room)).length,
+    async members(room: string): Promise<Member[]> {
+      const [order, byUser] = await Promise.all([records.onlineList(room), store.clientIdsByUser(room)]);
+      const uids = [...order.filter((uid) => byUser.has(uid)), ...[...byUser.keys()].filter((uid) => !order.includes(uid))];
+      const names = await store.rememberedAuths(uids.map((uid) => byUser.get(uid)![0]));
+      return uids.map((uid, i) => {
+        let uname = '';
+        try {
+          uname = String(JSON.parse(names[i] ?? '{}')?.current_user?.uname ?? '');
+        } catch {
+          /* an unreadable remembered auth only loses the name */
+        }
+        return { uid, uname, clientIds: byUser.get(uid)! };
+      });
+    },
+    onlineTime: (uid: number, timeChannel: string) => records.onlineTime(uid, timeChannel),
+    settled,
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      beforeLeave.close();
+      await ready.catch(() => undefined);
+      await settled();
+      // Alone, this process is the whole truth: whoever is still connected
+      // leaves now, so that lists and timers do not stay open in the database.
+      // In a cluster the other processes take the clients over.
+      if (embedded) {
+        await Promise.all(presence.knownClientIds().map((clientId) => presence.gone(clientId, 'disconnect')));
+      }
+      await userLists.flush();
+      await Promise.resolve(adapter.close());
+      await store.close();
+      if (ownsDatabase) await sequelize.close();
+    },
+  });
+  return handle;
+}

@@ -1,0 +1,90 @@
+// Publishes a room's online list on <room>/user_list with the gem's payload,
+// {"count": N, "user_list": [uid, ...]}, coalescing bursts: a room gets at most
+// one message per window; the first change of a quiet room goes out at once,
+// later changes within the window are merged into one message at its end,
+// which re-reads the list so that the last message carries the final list even
+// when concurrent writes finished out of order.
+
+export interface UserListOptions {
+  windowMs: number;
+  publish(channel: string, data: { count: number; user_list: number[] }): void;
+  /** Reads the room's current list (for the trailing message of a window). */
+  read(room: string): Promise<number[]>;
+  onError(error: unknown, room: string): void;
+}
+
+interface RoomState {
+  lastSentAt: number;
+  /** the trailing message of the current window */
+  due?: NodeJS.Timeout;
+  /** drops the state of a room that stayed quiet for a window */
+  expire?: NodeJS.Timeout;
+}
+
+export function userListChannel(room: string): string {
+  return `${room}/user_list`;
+}
+
+export class UserListBroadcaster {
+  private readonly rooms = new Map<string, RoomState>();
+  private readonly sending = new Set<Promise<void>>();
+
+  constructor(private readonly options: UserListOptions) {}
+
+  changed(room: string, list: number[]): void {
+    const state = this.rooms.get(room);
+    if (!state) {
+      this.send(room, list);
+      const fresh: RoomState = { lastSentAt: Date.now() };
+      this.rooms.set(room, fresh);
+      this.scheduleExpiry(room, fresh);
+      return;
+    }
+    if (state.due) return;
+    if (state.expire) clearTimeout(state.expire);
+    state.expire = undefined;
+    const wait = Math.max(0, state.lastSentAt + this.options.windowMs - Date.now());
+    state.due = setTimeout(() => this.trailing(room, state), wait);
+  }
+
+  private send(room: string, list: number[]): void {
+    this.options.publish(userListChannel(room), { count: list.length, user_list: list });
+  }
+
+  private scheduleExpiry(room: string, state: RoomState): void {
+    state.expire = setTimeout(() => {
+      if (this.rooms.get(room) === state && !state.due) this.rooms.delete(room);
+    }, this.options.windowMs);
+    state.expire.unref();
+  }
+
+  private trailing(room: string, state: RoomState): void {
+    // The window starts now: a change during the read below schedules the next
+    // trailing message, which reads again.
+    state.due = undefined;
+    state.lastSentAt = Date.now();
+    const sending = this.options
+      .read(room)
+      .then((list) => this.send(room, list))
+      .catch((error) => this.options.onError(error, room))
+      .finally(() => {
+        this.sending.delete(sending);
+        if (!state.due) this.scheduleExpiry(room, state);
+      });
+    this.sending.add(sending);
+  }
+
+  /** Sends what is due now and stops; used by close(). */
+  async flush(): Promise<void> {
+    for (const [room, state] of this.rooms) {
+      if (state.expire) clearTimeout(state.expire);
+      if (state.due) {
+        clearTimeout(state.due);
+        this.trailing(room, state);
+      }
+    }
+    await Promise.all([...this.sending]);
+    for (const state of this.rooms.values()) if (state.expire) clearTimeout(state.expire);
+    this.rooms.clear();
+  }
+}

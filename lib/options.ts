@@ -1,0 +1,161 @@
+// attachFayeOnline's options: every default in one place, validated once, with
+// errors that name the option.
+import type { Sequelize } from 'sequelize';
+import { FayeOnlineError } from './errors';
+import { createLogger, type Logger } from './log';
+import type { RedisOption } from './stores/redis-connection';
+
+export interface FayeOnlineOptions {
+  /** Where Faye is mounted. Default '/faye'. */
+  mount?: string;
+  /** Faye's long-poll timeout, seconds. Default 10 (the gem's). */
+  timeout?: number;
+  /** WebSocket ping interval, seconds. Default 30. */
+  ping?: number;
+  /** Redis URL, ioredis options or instance. Omitted: in-process state (one process only). */
+  redis?: RedisOption;
+  /** Database URL (mysql://, sqlite:) or a Sequelize instance. Default: SQLite file ./faye-online.sqlite. */
+  database?: string | Sequelize;
+  /** Key namespace in Redis. Default 'faye'. */
+  namespace?: string;
+  /** Engine GC interval, seconds. Default 60. */
+  gc?: number;
+  /** The gem's valid_message_proc: return false to leave a message untracked. */
+  validateMessage?: (message: Record<string, unknown>) => boolean;
+  /** Secret (or secrets, newest first) that auth must be signed with. */
+  secret?: string | string[];
+  /** IANA time zone of the *_started_at strings. Default: the process's. */
+  timeZone?: string;
+  /** A pino-compatible logger. Default: pino, level from DEBUG/DEBUG_FAYE. */
+  logger?: Logger;
+  /** Seconds after /faye_online/before_leave before the sender is checked. Default 3 (the gem's). */
+  beforeLeaveDelay?: number;
+  /** Coalescing window of <room>/user_list messages, ms. Default 100. */
+  userListWindow?: number;
+  /** clientIds one user may have in one room; past it the oldest is dropped. Default 32. */
+  maxClientIdsPerUser?: number;
+  /** Run the migrations at startup. Default: true for SQLite, false for MySQL. */
+  autoMigrate?: boolean;
+  /** URL path of the browser client. Default '/faye-online.js'. */
+  clientPath?: string;
+}
+
+export interface ResolvedOptions {
+  mount: string;
+  timeout: number;
+  ping: number;
+  redis: RedisOption | undefined;
+  database: string | Sequelize;
+  namespace: string;
+  gc: number;
+  validateMessage: ((message: Record<string, unknown>) => boolean) | undefined;
+  secret: string[] | undefined;
+  timeZone: string;
+  logger: Logger;
+  beforeLeaveDelay: number;
+  userListWindow: number;
+  maxClientIdsPerUser: number;
+  autoMigrate: boolean | undefined;
+  clientPath: string;
+}
+
+export const DEFAULTS = {
+  mount: '/faye',
+  timeout: 10,
+  ping: 30,
+  database: 'sqlite:faye-online.sqlite',
+  namespace: 'faye',
+  gc: 60,
+  beforeLeaveDelay: 3,
+  userListWindow: 100,
+  maxClientIdsPerUser: 32,
+  clientPath: '/faye-online.js',
+} as const;
+
+const KNOWN = new Set<string>([
+  'mount', 'timeout', 'ping', 'redis', 'database', 'namespace', 'gc', 'validateMessage', 'secret', 'timeZone',
+  'logger', 'beforeLeaveDelay', 'userListWindow', 'maxClientIdsPerUser', 'autoMigrate', 'clientPath',
+]);
+
+function fail(option: string, message: string): never {
+  throw new FayeOnlineError('INVALID_OPTION', `faye-online option \`${option}\`: ${message}`);
+}
+
+function positive(option: string, value: unknown, fallback: number, { integer = false } = {}): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    fail(option, `must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function path(option: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !/^\/[A-Za-z0-9_\-/.]*$/.test(value) || value.length < 2) {
+    fail(option, `must be a URL path like "${fallback}", got ${JSON.stringify(value)}`);
+  }
+  return value.replace(/\/$/, '');
+}
+
+export function isValidTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
+  if (typeof input !== 'object' || input === null) fail('options', 'must be an object');
+  for (const key of Object.keys(input)) {
+    if (!KNOWN.has(key)) fail(key, `is not an option (known: ${[...KNOWN].join(', ')})`);
+  }
+
+  const namespace = input.namespace ?? DEFAULTS.namespace;
+  if (typeof namespace !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(namespace)) {
+    fail('namespace', `must be 1-64 letters, digits, "_", "-" or ".", got ${JSON.stringify(namespace)}`);
+  }
+
+  let secret: string[] | undefined;
+  if (input.secret !== undefined) {
+    const list = Array.isArray(input.secret) ? input.secret : [input.secret];
+    if (list.length === 0 || list.some((s) => typeof s !== 'string' || Buffer.byteLength(s) < 16)) {
+      fail('secret', 'must be a string (or a list of strings) of at least 16 bytes; generate one with `openssl rand -hex 32`');
+    }
+    secret = list;
+  }
+
+  const timeZone = input.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (typeof timeZone !== 'string' || !isValidTimeZone(timeZone)) fail('timeZone', `must be an IANA time zone like "Asia/Shanghai", got ${JSON.stringify(timeZone)}`);
+
+  if (input.validateMessage !== undefined && typeof input.validateMessage !== 'function') fail('validateMessage', 'must be a function (message) => boolean');
+  if (input.autoMigrate !== undefined && typeof input.autoMigrate !== 'boolean') fail('autoMigrate', 'must be true or false');
+  const database = input.database ?? DEFAULTS.database;
+  if (typeof database !== 'string' && (typeof database !== 'object' || database === null || typeof (database as Sequelize).query !== 'function')) {
+    fail('database', 'must be a database URL (mysql://user:pass@host/db or sqlite:path) or a Sequelize instance');
+  }
+  const logger = input.logger ?? createLogger();
+  for (const method of ['debug', 'info', 'warn', 'error'] as const) {
+    if (typeof logger[method] !== 'function') fail('logger', `must have a ${method}(fields, message) method (pino-compatible)`);
+  }
+
+  return {
+    mount: path('mount', input.mount, DEFAULTS.mount),
+    timeout: positive('timeout', input.timeout, DEFAULTS.timeout),
+    ping: positive('ping', input.ping, DEFAULTS.ping),
+    redis: input.redis,
+    database,
+    namespace,
+    gc: positive('gc', input.gc, DEFAULTS.gc),
+    validateMessage: input.validateMessage,
+    secret,
+    timeZone,
+    logger,
+    beforeLeaveDelay: positive('beforeLeaveDelay', input.beforeLeaveDelay, DEFAULTS.beforeLeaveDelay),
+    userListWindow: positive('userListWindow', input.userListWindow, DEFAULTS.userListWindow),
+    maxClientIdsPerUser: positive('maxClientIdsPerUser', input.maxClientIdsPerUser, DEFAULTS.maxClientIdsPerUser, { integer: true }),
+    autoMigrate: input.autoMigrate,
+    clientPath: path('clientPath', input.clientPath, DEFAULTS.clientPath),
+  };
+}

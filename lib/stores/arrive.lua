@@ -1,0 +1,76 @@
+-- A clientId arrives: add it to the user's clientIds in the room and in the time
+-- channel, remember its auth, and mark its login as logged. One atomic step, so
+-- that in a cluster exactly one caller sees each transition.
+--
+-- KEYS[1] room hash        /<ns>/uid_to_clientIds<room>
+-- KEYS[2] time hash        /<ns>/uid_to_clientIds<time_channel>
+-- KEYS[3] auth key         /<ns>/clientId_auth/<clientId>
+-- KEYS[4] status key       /<ns>/clientId_status/<clientId>
+-- ARGV[1] uid (decimal)
+-- ARGV[2] clientId
+-- ARGV[3] auth JSON
+-- ARGV[4] TTL of the auth and status keys, seconds
+-- ARGV[5] maximum clientIds per user in one room (the oldest are evicted past it)
+--
+-- Returns { added, joinedRoom, startedTimer, logLogin, evicted clientId... }
+
+local uid, clientId, ttl, limit = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
+
+-- Values are JSON arrays of clientIds, as the Ruby gem writes them; anything
+-- unreadable counts as empty rather than failing the arrival.
+local function read(key)
+  local raw = redis.call('HGET', key, uid)
+  if not raw then return {} end
+  local ok, list = pcall(cjson.decode, raw)
+  if not ok or type(list) ~= 'table' then return {} end
+  return list
+end
+
+local function write(key, list)
+  if #list == 0 then
+    redis.call('HDEL', key, uid)
+  else
+    redis.call('HSET', key, uid, cjson.encode(list))
+  end
+end
+
+local function contains(list, value)
+  for _, v in ipairs(list) do
+    if v == value then return true end
+  end
+  return false
+end
+
+local function add(key)
+  local list = read(key)
+  if contains(list, clientId) then return 0, 0, {} end
+  local first = (#list == 0) and 1 or 0
+  table.insert(list, clientId)
+  local evicted = {}
+  while #list > limit do
+    table.insert(evicted, table.remove(list, 1))
+  end
+  write(key, list)
+  return 1, first, evicted
+end
+
+local added, joinedRoom, evicted = add(KEYS[1])
+local startedTimer
+if KEYS[2] == KEYS[1] then
+  startedTimer = joinedRoom
+else
+  local _
+  _, startedTimer = add(KEYS[2])
+end
+
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ttl)
+
+local logLogin = 0
+if redis.call('GET', KEYS[4]) ~= '1' then
+  redis.call('SET', KEYS[4], '1', 'EX', ttl)
+  logLogin = 1
+end
+
+local result = { added, joinedRoom, startedTimer, logLogin }
+for _, id in ipairs(evicted) do table.insert(result, id) end
+return result

@@ -1,0 +1,83 @@
+// Presence state in this process only: the embedded default (one server process,
+// no Redis). Same semantics as the Redis store; JavaScript's single thread makes
+// each step atomic.
+import type { Arrival, ArrivalResult, DepartureResult, PresenceStore, PresenceTarget } from './store';
+
+export class MemoryStore implements PresenceStore {
+  /** channel → uid → clientIds in arrival order */
+  private readonly lists = new Map<string, Map<number, string[]>>();
+  private readonly auths = new Map<string, string>();
+  /** clientIds whose login was logged and whose logout was not */
+  private readonly loggedIn = new Set<string>();
+
+  constructor(private readonly maxClientIdsPerUser: number) {}
+
+  private add(channel: string, uid: number, clientId: string): { added: boolean; first: boolean; evicted: string[] } {
+    let users = this.lists.get(channel);
+    if (!users) this.lists.set(channel, (users = new Map()));
+    const list = users.get(uid) ?? [];
+    if (list.includes(clientId)) return { added: false, first: false, evicted: [] };
+    const first = list.length === 0;
+    list.push(clientId);
+    const evicted = list.length > this.maxClientIdsPerUser ? list.splice(0, list.length - this.maxClientIdsPerUser) : [];
+    users.set(uid, list);
+    return { added: true, first, evicted };
+  }
+
+  private remove(channel: string, uid: number, clientId: string): { removed: boolean; last: boolean } {
+    const users = this.lists.get(channel);
+    const list = users?.get(uid);
+    const index = list ? list.indexOf(clientId) : -1;
+    if (!users || !list || index < 0) return { removed: false, last: false };
+    list.splice(index, 1);
+    if (list.length > 0) return { removed: true, last: false };
+    users.delete(uid);
+    if (users.size === 0) this.lists.delete(channel);
+    return { removed: true, last: true };
+  }
+
+  async arrive(a: Arrival): Promise<ArrivalResult> {
+    const room = this.add(a.room, a.uid, a.clientId);
+    const time = a.timeChannel === a.room ? { first: room.first } : this.add(a.timeChannel, a.uid, a.clientId);
+    this.auths.set(a.clientId, a.authJson);
+    const logLogin = !this.loggedIn.has(a.clientId);
+    this.loggedIn.add(a.clientId);
+    return { added: room.added, joinedRoom: room.first, startedTimer: time.first, logLogin, evicted: room.evicted };
+  }
+
+  async depart(t: PresenceTarget): Promise<DepartureResult> {
+    const room = this.remove(t.room, t.uid, t.clientId);
+    const time = t.timeChannel === t.room ? { last: room.last } : this.remove(t.timeChannel, t.uid, t.clientId);
+    const logLogout = this.loggedIn.delete(t.clientId);
+    // Unlike Redis keys, nothing here expires: forget the clientId once it is gone.
+    this.auths.delete(t.clientId);
+    return { removed: room.removed, leftRoom: room.last, stoppedTimer: time.last, logLogout };
+  }
+
+  async rememberedAuth(clientId: string): Promise<string | null> {
+    return this.auths.get(clientId) ?? null;
+  }
+
+  async rememberedAuths(clientIds: string[]): Promise<Array<string | null>> {
+    return clientIds.map((id) => this.auths.get(id) ?? null);
+  }
+
+  async clientIdsByUser(channel: string): Promise<Map<number, string[]>> {
+    const users = this.lists.get(channel);
+    return new Map([...(users ?? new Map<number, string[]>())].map(([uid, ids]) => [uid, [...ids]]));
+  }
+
+  async channels(): Promise<string[]> {
+    return [...this.lists.keys()].sort();
+  }
+
+  async forget(channel: string, uid: number, clientIds: string[]): Promise<void> {
+    for (const clientId of clientIds) this.remove(channel, uid, clientId);
+  }
+
+  async close(): Promise<void> {
+    this.lists.clear();
+    this.auths.clear();
+    this.loggedIn.clear();
+  }
+}

@@ -1,0 +1,122 @@
+// Presence state in Redis, in the Ruby gem's keys (SPEC section 6). Every change
+// is one Lua script call: one round trip, atomic across processes.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type Redis from 'ioredis';
+import { CLIENT_RECORD_TTL_SECONDS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type PresenceTarget } from './store';
+
+type ScriptResult = Array<number | string>;
+
+interface PresenceCommands {
+  fayeOnlineArrive(room: string, time: string, auth: string, status: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number): Promise<ScriptResult>;
+  fayeOnlineDepart(room: string, time: string, status: string, uid: number, clientId: string, ttl: number): Promise<ScriptResult>;
+  fayeOnlineForget(channel: string, uid: number, ...clientIds: string[]): Promise<number>;
+}
+
+function script(name: string): string {
+  return readFileSync(join(__dirname, `${name}.lua`), 'utf8');
+}
+
+export interface RedisStoreOptions {
+  redis: Redis;
+  /** Closes the connection on close() (false when the app passed its own). */
+  ownsConnection: boolean;
+  namespace: string;
+  maxClientIdsPerUser: number;
+}
+
+export class RedisStore implements PresenceStore {
+  private readonly redis: Redis & PresenceCommands;
+  private readonly prefix: string;
+
+  constructor(private readonly options: RedisStoreOptions) {
+    const redis = options.redis as Redis & Partial<PresenceCommands>;
+    if (!redis.fayeOnlineArrive) {
+      redis.defineCommand('fayeOnlineArrive', { numberOfKeys: 4, lua: script('arrive') });
+      redis.defineCommand('fayeOnlineDepart', { numberOfKeys: 3, lua: script('depart') });
+      redis.defineCommand('fayeOnlineForget', { numberOfKeys: 1, lua: script('forget') });
+    }
+    this.redis = redis as Redis & PresenceCommands;
+    this.prefix = `/${options.namespace}`;
+  }
+
+  /** The gem's hash of uid → clientIds for a room or time channel. */
+  channelKey(channel: string): string {
+    return `${this.prefix}/uid_to_clientIds${channel}`;
+  }
+
+  authKey(clientId: string): string {
+    return `${this.prefix}/clientId_auth/${clientId}`;
+  }
+
+  statusKey(clientId: string): string {
+    return `${this.prefix}/clientId_status/${clientId}`;
+  }
+
+  async arrive(a: Arrival): Promise<ArrivalResult> {
+    const r = await this.redis.fayeOnlineArrive(
+      this.channelKey(a.room), this.channelKey(a.timeChannel), this.authKey(a.clientId), this.statusKey(a.clientId),
+      a.uid, a.clientId, a.authJson, CLIENT_RECORD_TTL_SECONDS, this.options.maxClientIdsPerUser,
+    );
+    return {
+      added: r[0] === 1,
+      joinedRoom: r[1] === 1,
+      startedTimer: r[2] === 1,
+      logLogin: r[3] === 1,
+      evicted: r.slice(4).map(String),
+    };
+  }
+
+  async depart(t: PresenceTarget): Promise<DepartureResult> {
+    const r = await this.redis.fayeOnlineDepart(
+      this.channelKey(t.room), this.channelKey(t.timeChannel), this.statusKey(t.clientId),
+      t.uid, t.clientId, CLIENT_RECORD_TTL_SECONDS,
+    );
+    return { removed: r[0] === 1, leftRoom: r[1] === 1, stoppedTimer: r[2] === 1, logLogout: r[3] === 1 };
+  }
+
+  rememberedAuth(clientId: string): Promise<string | null> {
+    return this.redis.get(this.authKey(clientId));
+  }
+
+  async rememberedAuths(clientIds: string[]): Promise<Array<string | null>> {
+    return clientIds.length ? this.redis.mget(clientIds.map((id) => this.authKey(id))) : [];
+  }
+
+  async clientIdsByUser(channel: string): Promise<Map<number, string[]>> {
+    const raw = await this.redis.hgetall(this.channelKey(channel));
+    const result = new Map<number, string[]>();
+    for (const [field, value] of Object.entries(raw)) {
+      const uid = Number(field);
+      if (!Number.isInteger(uid) || uid <= 0) continue;
+      let list: unknown;
+      try {
+        list = JSON.parse(value);
+      } catch {
+        continue;
+      }
+      if (Array.isArray(list) && list.length > 0) result.set(uid, list.map(String));
+    }
+    return result;
+  }
+
+  async channels(): Promise<string[]> {
+    const base = this.channelKey('');
+    const found = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${base}/*`, 'COUNT', 500);
+      for (const key of keys) found.add(key.slice(base.length));
+      cursor = next;
+    } while (cursor !== '0');
+    return [...found].sort();
+  }
+
+  async forget(channel: string, uid: number, clientIds: string[]): Promise<void> {
+    if (clientIds.length) await this.redis.fayeOnlineForget(this.channelKey(channel), uid, ...clientIds);
+  }
+
+  async close(): Promise<void> {
+    if (this.options.ownsConnection) await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

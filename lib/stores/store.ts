@@ -1,0 +1,59 @@
+// Presence state: which clientIds each user has in each room and time channel,
+// the auth remembered per clientId, and whether its login/logout was logged.
+// Each arrival and departure is one atomic step that reports the transitions it
+// caused, so that exactly one process acts on each transition in a cluster.
+
+export interface PresenceTarget {
+  clientId: string;
+  uid: number;
+  room: string;
+  timeChannel: string;
+}
+
+export interface Arrival extends PresenceTarget {
+  /** The auth JSON to remember for this clientId (for dead-client cleanup). */
+  authJson: string;
+}
+
+export interface ArrivalResult {
+  /** The clientId was not yet in the room: it was added. */
+  added: boolean;
+  /** It is the user's first clientId in the room: the user joined. */
+  joinedRoom: boolean;
+  /** It is the user's first clientId in the time channel: the timer starts. */
+  startedTimer: boolean;
+  /** No login was logged for this clientId yet: log it now. */
+  logLogin: boolean;
+  /** clientIds dropped because the user had more than the limit in this room. */
+  evicted: string[];
+}
+
+export interface DepartureResult {
+  /** The clientId was in the room and was removed. */
+  removed: boolean;
+  /** It was the user's last clientId in the room: the user left. */
+  leftRoom: boolean;
+  /** It was the user's last clientId in the time channel: the timer stops. */
+  stoppedTimer: boolean;
+  /** Its login was logged and its logout not yet: log the logout now. */
+  logLogout: boolean;
+}
+
+export interface PresenceStore {
+  arrive(arrival: Arrival): Promise<ArrivalResult>;
+  depart(target: PresenceTarget): Promise<DepartureResult>;
+  /** The auth JSON remembered for a clientId, or null. */
+  rememberedAuth(clientId: string): Promise<string | null>;
+  /** The same for several clientIds at once (one round trip). */
+  rememberedAuths(clientIds: string[]): Promise<Array<string | null>>;
+  /** uid → clientIds of a room or time channel (users without clientIds omitted). */
+  clientIdsByUser(channel: string): Promise<Map<number, string[]>>;
+  /** Names of every room and time channel that has a clientId map. */
+  channels(): Promise<string[]>;
+  /** Removes the given clientIds from every channel map (a sweep of orphans). */
+  forget(channel: string, uid: number, clientIds: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How long a clientId's remembered auth and login status live: 2 weeks, as the gem. */
+export const CLIENT_RECORD_TTL_SECONDS = 14 * 24 * 3600;

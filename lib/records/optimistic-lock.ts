@@ -1,0 +1,150 @@
+// Read-modify-write of one JSON column under ActiveRecord's optimistic locking.
+//
+// The gem's two JSON tables (online lists, online times) are written by Rails
+// and by every faye-online process. Rails bumps `lock_version` on each update
+// and only updates the version it read; we do exactly the same, so a write that
+// raced with another one (ours or Rails') affects no row, and we re-read and
+// apply our change again on top of theirs instead of overwriting it.
+import { UniqueConstraintError } from 'sequelize';
+import { FayeOnlineError } from '../errors';
+import { formatDateTime } from './legacy-format';
+import type { Sql } from './sql';
+
+export type LockedTableName = 'faye_channel_online_lists' | 'faye_user_online_times';
+
+export interface LockObserver {
+  /**
+   * Called after a row was read and before the UPDATE that relies on its
+   * lock_version: the place where another writer can interleave (tests use it).
+   */
+  beforeUpdate?(write: { table: LockedTableName; id: number; lockVersion: number | null }): void | Promise<void>;
+  /** Called when an UPDATE lost the race and the change is retried. */
+  onConflict?(conflict: { table: LockedTableName; id: number; attempt: number }): void;
+}
+
+/** What a change decides for the current value: the value to write (if any) and the caller's result. */
+export interface Change<R> {
+  write?: string;
+  result: R;
+}
+
+interface Row {
+  id: number;
+  lockVersion: number | null;
+  value: string | null;
+}
+
+export interface LockedTableOptions {
+  table: LockedTableName;
+  /** The column that names the row's owner: channel_id or user_id. */
+  keyColumn: 'channel_id' | 'user_id';
+  valueColumn: 'user_info_list' | 'online_times';
+  /**
+   * Whether keyColumn has a unique index. Without one (online lists), two
+   * processes may create a row for the same key at once; everybody then uses
+   * the row with the lowest id and the extra, untouched row is removed.
+   */
+  uniqueKey: boolean;
+  maxRetries: number;
+  observer: LockObserver;
+}
+
+export class LockedTable {
+  private readonly sql: Sql;
+  private readonly options: LockedTableOptions;
+
+  constructor(sql: Sql, options: LockedTableOptions) {
+    this.sql = sql;
+    this.options = options;
+  }
+
+  /** The current value for `key`, null when there is no row. */
+  async read(key: number): Promise<string | null> {
+    return (await this.findByKey(key))?.value ?? null;
+  }
+
+  /**
+   * Applies `change` to the value of `key`'s row (null when there is no row)
+   * and writes the result, retrying on conflicts. A change without `write`
+   * writes nothing (and creates no row).
+   */
+  async modify<R>(key: number, change: (value: string | null) => Change<R>): Promise<R> {
+    let row = await this.findByKey(key);
+    if (!row) {
+      const first = change(null);
+      if (first.write === undefined) return first.result;
+      const created = await this.create(key, first.write);
+      if (created === 'created') return first.result;
+      row = created;
+    }
+    const { table, maxRetries, observer } = this.options;
+    for (let attempt = 0; ; attempt++) {
+      const next = change(row.value);
+      if (next.write === undefined || next.write === row.value) return next.result;
+      await observer.beforeUpdate?.({ table, id: row.id, lockVersion: row.lockVersion });
+      if (await this.update(row, next.write)) return next.result;
+      if (attempt >= maxRetries) {
+        throw new FayeOnlineError('OPTIMISTIC_LOCK_EXHAUSTED', `${table} row ${row.id} kept changing under us: gave up after ${attempt + 1} attempts (maxRetries ${maxRetries})`);
+      }
+      observer.onConflict?.({ table, id: row.id, attempt: attempt + 1 });
+      await jitteredBackoff(attempt);
+      row = (await this.findById(row.id)) ?? (await this.findByKey(key));
+      if (!row) return this.modify(key, change);
+    }
+  }
+
+  /** Inserts the first row for `key`; on a lost creation race, returns the row to update instead. */
+  private async create(key: number, value: string): Promise<'created' | Row> {
+    const { table, keyColumn, valueColumn, uniqueKey } = this.options;
+    const now = formatDateTime(new Date());
+    let id: number;
+    try {
+      id = await this.sql.insert(`INSERT INTO ${table} (${keyColumn}, ${valueColumn}, lock_version, created_at, updated_at) VALUES (?, ?, 0, ?, ?)`, [key, value, now, now]);
+    } catch (error) {
+      if (!(uniqueKey && error instanceof UniqueConstraintError)) throw error;
+      const winner = await this.findByKey(key);
+      if (!winner) throw error;
+      return winner;
+    }
+    if (uniqueKey) return 'created';
+    const first = await this.findByKey(key);
+    if (!first || first.id === id) return 'created';
+    // Another process created a row for this key before ours: theirs wins.
+    // Ours is dropped unless somebody already wrote to it (lock_version moved).
+    await this.sql.change(`DELETE FROM ${table} WHERE id = ? AND lock_version = 0`, [id]);
+    return first;
+  }
+
+  /** ActiveRecord's locked update: true if our version was still current. */
+  private async update(row: Row, value: string): Promise<boolean> {
+    const { table, valueColumn } = this.options;
+    const now = formatDateTime(new Date());
+    // Rails treats a NULL lock_version as 0 when bumping it and matches it with IS NULL.
+    const [match, params] = row.lockVersion === null ? ['lock_version IS NULL', []] : ['lock_version = ?', [row.lockVersion]];
+    const changed = await this.sql.change(
+      `UPDATE ${table} SET ${valueColumn} = ?, lock_version = ?, updated_at = ? WHERE id = ? AND ${match}`,
+      [value, (row.lockVersion ?? 0) + 1, now, row.id, ...params],
+    );
+    return changed === 1;
+  }
+
+  private async findByKey(key: number): Promise<Row | null> {
+    return this.findOne(`${this.options.keyColumn} = ? ORDER BY id LIMIT 1`, key);
+  }
+
+  private async findById(id: number): Promise<Row | null> {
+    return this.findOne('id = ?', id);
+  }
+
+  private async findOne(where: string, param: number): Promise<Row | null> {
+    const { table, valueColumn } = this.options;
+    const [row] = await this.sql.select<{ id: number; lockVersion: number | null; value: string | null }>(
+      `SELECT id, lock_version AS lockVersion, ${valueColumn} AS value FROM ${table} WHERE ${where}`, [param]);
+    return row ? { id: Number(row.id), lockVersion: row.lockVersion === null ? null : Number(row.lockVersion), value: row.value } : null;
+  }
+}
+
+function jitteredBackoff(attempt: number): Promise<void> {
+  const ceiling = Math.min(100, 2 ** attempt * 2);
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}

@@ -1,0 +1,171 @@
+// Records: the gem's tables as the presence core needs them: channel ids, each
+// room's online list, each user's online time per time channel, and the
+// login/logout log. Rows are written exactly as the gem writes them
+// (legacy-format.ts) and every update of a JSON column goes through
+// ActiveRecord-style optimistic locking (optimistic-lock.ts).
+//
+// Records never closes the Sequelize instance: whoever opened it closes it.
+import type { Sequelize } from 'sequelize';
+import { FayeOnlineError } from '../errors';
+import { silentLogger, type Logger } from '../log';
+import { ChannelIds } from './channels';
+import {
+  checkTimeZone, defaultTimeZone, elapsedSeconds, formatDateTime, formatOnlineTimes, formatStartedAt, formatUserInfoList,
+  isUid, parseOnlineTimes, parseStartedAt, parseUserInfoList, timerState, withTimerStarted, withTimerStopped,
+} from './legacy-format';
+import { LockedTable, type Change, type LockObserver } from './optimistic-lock';
+import { Sql } from './sql';
+
+export interface OnlineTime {
+  /** Sum of finished sessions. */
+  spentSeconds: number;
+  /** When the running session started, null when the timer is stopped. */
+  runningSince: Date | null;
+  /** spentSeconds plus the running session up to `now`. */
+  totalSeconds: number;
+}
+
+export interface LoginLogEntry {
+  /** 1: the clientId came online; 0: it left. */
+  status: 0 | 1;
+  uid: number;
+  timeChannel: string;
+  clientId: string;
+  at: Date;
+}
+
+export interface RecordsOptions {
+  sequelize: Sequelize;
+  /** IANA zone of the `_started_at` strings; must match the Rails servers' TZ. Default: this process's zone. */
+  timeZone?: string;
+  logger?: Logger;
+  /** Retries of an update that lost an optimistic-lock race before OPTIMISTIC_LOCK_EXHAUSTED. Default 30. */
+  maxRetries?: number;
+  /** Hooks into the optimistic locking (metrics, tests). */
+  observer?: LockObserver;
+}
+
+export interface RecordsStats {
+  /** Optimistic-lock conflicts met (each one caused a retry). */
+  lockConflicts: number;
+}
+
+const DEFAULT_MAX_RETRIES = 30;
+
+export class Records {
+  readonly sequelize: Sequelize;
+  readonly timeZone: string;
+  readonly stats: RecordsStats = { lockConflicts: 0 };
+  private readonly sql: Sql;
+  private readonly channels: ChannelIds;
+  private readonly onlineLists: LockedTable;
+  private readonly onlineTimes: LockedTable;
+  private readonly logger: Logger;
+
+  constructor(options: RecordsOptions) {
+    const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+    if (!Number.isInteger(maxRetries) || maxRetries < 0) {
+      throw new FayeOnlineError('INVALID_OPTION', `maxRetries: expected a whole number >= 0, got ${String(options.maxRetries)}`);
+    }
+    this.sequelize = options.sequelize;
+    this.timeZone = checkTimeZone(options.timeZone ?? defaultTimeZone());
+    this.logger = options.logger ?? silentLogger;
+    this.sql = new Sql(options.sequelize);
+    this.channels = new ChannelIds(this.sql);
+    const observer: LockObserver = {
+      beforeUpdate: options.observer?.beforeUpdate,
+      onConflict: (conflict) => {
+        this.stats.lockConflicts++;
+        this.logger.debug(conflict, 'optimistic lock conflict, retrying');
+        options.observer?.onConflict?.(conflict);
+      },
+    };
+    this.onlineLists = new LockedTable(this.sql, {
+      table: 'faye_channel_online_lists', keyColumn: 'channel_id', valueColumn: 'user_info_list', uniqueKey: false, maxRetries, observer,
+    });
+    this.onlineTimes = new LockedTable(this.sql, {
+      table: 'faye_user_online_times', keyColumn: 'user_id', valueColumn: 'online_times', uniqueKey: true, maxRetries, observer,
+    });
+  }
+
+  /** The faye_channels id of a room or time channel, created on first use. */
+  channelId(name: string): Promise<number> {
+    return this.channels.idOf(name);
+  }
+
+  // -- online lists --------------------------------------------------------
+
+  async onlineList(room: string): Promise<number[]> {
+    return parseUserInfoList(await this.onlineLists.read(await this.channelId(room)));
+  }
+
+  /** Adds `uid` at the end of the room's list (no-op if present or not a uid); returns the list. */
+  async addToOnlineList(room: string, uid: number): Promise<number[]> {
+    return this.changeOnlineList(room, (uids) => (isUid(uid) && !uids.includes(uid) ? [...uids, uid] : uids));
+  }
+
+  async removeFromOnlineList(room: string, uid: number): Promise<number[]> {
+    return this.changeOnlineList(room, (uids) => uids.filter((u) => u !== uid));
+  }
+
+  /** Sets the room's list to `uids` (reconciliation after a restart); invalid and repeated uids are dropped. */
+  async replaceOnlineList(room: string, uids: readonly number[]): Promise<number[]> {
+    const wanted = [...new Set(uids.filter(isUid))];
+    return this.changeOnlineList(room, () => wanted);
+  }
+
+  private async changeOnlineList(room: string, edit: (uids: number[]) => number[]): Promise<number[]> {
+    const channelId = await this.channelId(room);
+    return this.onlineLists.modify(channelId, (value): Change<number[]> => {
+      const before = parseUserInfoList(value);
+      const after = edit(before);
+      const unchanged = value !== null && after.length === before.length && after.every((uid, i) => uid === before[i]);
+      // A room without a row gets one only when somebody joins it.
+      return unchanged || (value === null && after.length === 0) ? { result: before } : { write: formatUserInfoList(after), result: after };
+    });
+  }
+
+  // -- online times --------------------------------------------------------
+
+  /** Starts the user's timer for `timeChannel` at `at`; false if it was already running. */
+  async startTimer(uid: number, timeChannel: string, at: Date): Promise<boolean> {
+    return this.onlineTimes.modify(uid, (value): Change<boolean> => {
+      const times = parseOnlineTimes(value);
+      if (timerState(times, timeChannel).startedAt !== null) return { result: false };
+      return { write: formatOnlineTimes(withTimerStarted(times, timeChannel, formatStartedAt(at, this.timeZone))), result: true };
+    });
+  }
+
+  /** Stops the timer and adds the whole seconds since its start; null if it was not running. */
+  async stopTimer(uid: number, timeChannel: string, at: Date): Promise<number | null> {
+    return this.onlineTimes.modify(uid, (value): Change<number | null> => {
+      const times = parseOnlineTimes(value);
+      const since = this.runningSince(timerState(times, timeChannel).startedAt);
+      if (since === null) return { result: null };
+      const added = elapsedSeconds(since, at);
+      return { write: formatOnlineTimes(withTimerStopped(times, timeChannel, added)), result: added };
+    });
+  }
+
+  async onlineTime(uid: number, timeChannel: string, now: Date = new Date()): Promise<OnlineTime> {
+    const state = timerState(parseOnlineTimes(await this.onlineTimes.read(uid)), timeChannel);
+    const runningSince = this.runningSince(state.startedAt);
+    const running = runningSince === null ? 0 : elapsedSeconds(runningSince, now);
+    return { spentSeconds: state.spentSeconds, runningSince, totalSeconds: state.spentSeconds + running };
+  }
+
+  private runningSince(startedAt: string | null): Date | null {
+    return startedAt === null ? null : parseStartedAt(startedAt, this.timeZone);
+  }
+
+  // -- login logs ----------------------------------------------------------
+
+  /** One faye_user_login_logs row; channel_id is the time channel's id, `t` UTC whole seconds. */
+  async writeLoginLog(entry: LoginLogEntry): Promise<void> {
+    const channelId = await this.channelId(entry.timeChannel);
+    await this.sql.insert(
+      'INSERT INTO faye_user_login_logs (status, uid, t, channel_id, clientId) VALUES (?, ?, ?, ?, ?)',
+      [entry.status, entry.uid, formatDateTime(entry.at), channelId, entry.clientId],
+    );
+  }
+}

@@ -1,0 +1,249 @@
+// The Records scenarios, run against MariaDB (records-mariadb.test.ts) and
+// SQLite (records-sqlite.test.ts). Every format assertion reads the raw row, as
+// a Rails app would see it.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { isFayeOnlineError } from '../../lib/errors';
+import { countStatements, Records, type RecordsOptions } from '../../lib/records';
+import { migrate } from '../../lib/schema';
+import type { TestBackend } from '../support/databases';
+
+const ZONE = 'Asia/Shanghai'; // UTC+8 all year
+const LESSON = '/courses/5/lessons/1';
+const at = (iso: string) => new Date(iso);
+const DATETIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+
+export function recordsSuite(name: string, createBackend: () => Promise<TestBackend>): void {
+  describe(name, () => {
+    let backend: TestBackend;
+    let records: Records;
+    let room = 0;
+    const newRoom = () => `/classes/${++room}`;
+    const recordsOn = (options: Partial<RecordsOptions> = {}) => new Records({ sequelize: backend.open(), timeZone: ZONE, ...options });
+    const listRow = async (roomName: string) => {
+      const rows = await backend.rows<{ id: number; user_info_list: string; lock_version: number; created_at: string; updated_at: string }>(
+        'SELECT l.id, l.user_info_list, l.lock_version, l.created_at, l.updated_at FROM faye_channel_online_lists l JOIN faye_channels c ON c.id = l.channel_id WHERE c.name = ? ORDER BY l.id',
+        [roomName]);
+      assert.equal(rows.length, 1, `one online-list row for ${roomName}`);
+      return rows[0];
+    };
+    const timesOf = async (uid: number) => {
+      const rows = await backend.rows<{ online_times: string; lock_version: number }>('SELECT online_times, lock_version FROM faye_user_online_times WHERE user_id = ?', [uid]);
+      assert.equal(rows.length, 1);
+      return rows[0];
+    };
+
+    before(async () => {
+      backend = await createBackend();
+      await migrate(backend.open(), 'up');
+      records = recordsOn();
+    });
+    after(() => backend.cleanup());
+
+    describe('channels', () => {
+      it('creates a channel on first use, stripped, with UTC whole-second timestamps, and remembers its id', async () => {
+        const id = await records.channelId('  /classes/channels-1 ');
+        const rows = await backend.rows<{ id: number; name: string; created_at: string; updated_at: string }>('SELECT * FROM faye_channels WHERE id = ?', [id]);
+        assert.equal(rows[0].name, '/classes/channels-1');
+        assert.match(String(rows[0].created_at), DATETIME);
+        assert.equal(rows[0].updated_at, rows[0].created_at);
+        const counter = countStatements(records.sequelize);
+        assert.equal(await records.channelId('/classes/channels-1'), id);
+        assert.equal(counter.count, 0, 'a known channel costs no statement');
+        counter.stop();
+      });
+
+      it('20 processes using one new channel at once end with one row and one id', async () => {
+        const processes = Array.from({ length: 20 }, () => recordsOn());
+        const ids = await Promise.all(processes.map((p) => p.channelId('/classes/race')));
+        assert.equal(new Set(ids).size, 1);
+        const rows = await backend.rows('SELECT id FROM faye_channels WHERE name = ?', ['/classes/race']);
+        assert.equal(rows.length, 1);
+      });
+    });
+
+    describe('online lists', () => {
+      it('writes user_info_list as a JSON array of uids in join order, without spaces, [] when empty', async () => {
+        const r = newRoom();
+        assert.deepEqual(await records.addToOnlineList(r, 470700), [470700]);
+        assert.deepEqual(await records.addToOnlineList(r, 1), [470700, 1]);
+        let row = await listRow(r);
+        assert.equal(row.user_info_list, '[470700,1]');
+        assert.equal(Number(row.lock_version), 1, 'created at 0, bumped once by the second join');
+        assert.match(String(row.created_at), DATETIME);
+        assert.match(String(row.updated_at), DATETIME);
+        assert.deepEqual(await records.removeFromOnlineList(r, 470700), [1]);
+        assert.deepEqual(await records.removeFromOnlineList(r, 1), []);
+        row = await listRow(r);
+        assert.equal(row.user_info_list, '[]');
+        assert.equal(Number(row.lock_version), 3);
+        assert.deepEqual(await records.onlineList(r), []);
+      });
+
+      it('ignores uid 0 and repeated joins without writing', async () => {
+        const r = newRoom();
+        await records.addToOnlineList(r, 7);
+        const counter = countStatements(records.sequelize);
+        assert.deepEqual(await records.addToOnlineList(r, 7), [7]);
+        assert.deepEqual(await records.addToOnlineList(r, 0), [7]);
+        assert.ok(counter.statements.every((sql) => /^SELECT/i.test(sql)), `only reads: ${counter.statements.join(' | ')}`);
+        counter.stop();
+        assert.equal(Number((await listRow(r)).lock_version), 0);
+      });
+
+      it('costs one read and one locked update to add a user to a known room', async () => {
+        const r = newRoom();
+        await records.addToOnlineList(r, 1);
+        const counter = countStatements(records.sequelize);
+        await records.addToOnlineList(r, 2);
+        assert.equal(counter.count, 2, counter.statements.join('\n'));
+        assert.match(counter.statements[1], /^UPDATE faye_channel_online_lists .* WHERE id = \d+ AND lock_version = 0$/);
+        counter.stop();
+      });
+
+      it('does not create a row for a room nobody joined', async () => {
+        const r = newRoom();
+        assert.deepEqual(await records.removeFromOnlineList(r, 5), []);
+        assert.deepEqual(await records.onlineList(r), []);
+        const rows = await backend.rows('SELECT l.id FROM faye_channel_online_lists l JOIN faye_channels c ON c.id = l.channel_id WHERE c.name = ?', [r]);
+        assert.equal(rows.length, 0);
+      });
+
+      it('replaces a list for reconciliation, dropping invalid and repeated uids', async () => {
+        const r = newRoom();
+        await records.addToOnlineList(r, 1);
+        assert.deepEqual(await records.replaceOnlineList(r, [3, 0, 2, 3, -1]), [3, 2]);
+        assert.equal((await listRow(r)).user_info_list, '[3,2]');
+      });
+
+      it('reads what Rails may have left: NULL, garbage, uids as strings, spaces', async () => {
+        const r = newRoom();
+        const channelId = await records.channelId(r);
+        await backend.exec("INSERT INTO faye_channel_online_lists (channel_id, user_info_list, lock_version, created_at, updated_at) VALUES (?, NULL, 0, '2013-05-31 03:33:25', '2013-05-31 03:33:25')", [channelId]);
+        assert.deepEqual(await records.onlineList(r), []);
+        assert.deepEqual(await records.addToOnlineList(r, 9), [9]);
+        await backend.exec('UPDATE faye_channel_online_lists SET user_info_list = ? WHERE channel_id = ?', ['[ 4, "5", 4 ]', channelId]);
+        assert.deepEqual(await records.addToOnlineList(r, 6), [4, 5, 6]);
+        assert.equal((await listRow(r)).user_info_list, '[4,5,6]');
+        await backend.exec('UPDATE faye_channel_online_lists SET user_info_list = ? WHERE channel_id = ?', ['not json', channelId]);
+        assert.deepEqual(await records.onlineList(r), []);
+      });
+
+      it('20 processes adding 20 users to one new room lose none of them', async () => {
+        const r = newRoom();
+        const processes = Array.from({ length: 20 }, () => recordsOn());
+        await Promise.all(processes.map((p, i) => p.addToOnlineList(r, 1000 + i)));
+        const row = await listRow(r);
+        assert.deepEqual(JSON.parse(row.user_info_list).sort(), Array.from({ length: 20 }, (_, i) => 1000 + i));
+        const conflicts = processes.reduce((sum, p) => sum + p.stats.lockConflicts, 0);
+        assert.equal(Number(row.lock_version), 19, `every join but the creating one bumped the version once (conflicts: ${conflicts})`);
+      });
+
+      it('retries, never overwrites, when another app updates the row between our read and our write', async () => {
+        const r = newRoom();
+        await records.addToOnlineList(r, 470700);
+        let interfered = false;
+        const seen: number[] = [];
+        const contended = recordsOn({
+          observer: {
+            beforeUpdate: async ({ id, lockVersion }) => {
+              if (interfered) return;
+              interfered = true;
+              // Rails' own locked update, as ActiveRecord sends it.
+              const changed = await backend.exec('UPDATE faye_channel_online_lists SET user_info_list = ?, lock_version = ? WHERE id = ? AND lock_version = ?', ['[470700,99]', Number(lockVersion) + 1, id, lockVersion]);
+              assert.equal(changed, 1);
+            },
+            onConflict: ({ attempt }) => seen.push(attempt),
+          },
+        });
+        assert.deepEqual(await contended.addToOnlineList(r, 1), [470700, 99, 1]);
+        assert.deepEqual(seen, [1]);
+        assert.equal(contended.stats.lockConflicts, 1);
+        const row = await listRow(r);
+        assert.equal(row.user_info_list, '[470700,99,1]');
+        assert.equal(Number(row.lock_version), 2);
+      });
+
+      it('gives up with OPTIMISTIC_LOCK_EXHAUSTED when the row keeps changing', async () => {
+        const r = newRoom();
+        await records.addToOnlineList(r, 1);
+        const starved = recordsOn({
+          maxRetries: 2,
+          observer: {
+            beforeUpdate: async ({ id }) => {
+              await backend.exec('UPDATE faye_channel_online_lists SET lock_version = lock_version + 1 WHERE id = ?', [id]);
+            },
+          },
+        });
+        await assert.rejects(starved.addToOnlineList(r, 2), (error) => isFayeOnlineError(error, 'OPTIMISTIC_LOCK_EXHAUSTED'));
+        assert.equal(starved.stats.lockConflicts, 2);
+        assert.equal((await listRow(r)).user_info_list, '[1]');
+      });
+    });
+
+    describe('online times', () => {
+      it('writes _started_at in the configured zone and adds floor(stop - start) to _spended', async () => {
+        const uid = 470700;
+        assert.equal(await records.startTimer(uid, LESSON, at('2026-11-28T07:01:02.900Z')), true);
+        assert.equal((await timesOf(uid)).online_times, `{"${LESSON}_started_at":"20261128150102"}`);
+        assert.equal(await records.startTimer(uid, LESSON, at('2026-11-28T07:05:00Z')), false, 'already running');
+        // started_at keeps whole seconds (15:01:02), so 07:03:07.999 is 125.999 s later
+        assert.equal(await records.stopTimer(uid, LESSON, at('2026-11-28T07:03:07.999Z')), 125);
+        assert.equal((await timesOf(uid)).online_times, `{"${LESSON}_spended":125}`);
+        assert.equal(await records.stopTimer(uid, LESSON, at('2026-11-28T07:04:00Z')), null, 'not running');
+        await records.startTimer(uid, '/courses/5/lessons/2', at('2026-11-28T07:10:00Z'));
+        await records.startTimer(uid, LESSON, at('2026-11-28T07:20:00Z'));
+        assert.equal((await timesOf(uid)).online_times,
+          `{"${LESSON}_spended":125,"/courses/5/lessons/2_started_at":"20261128151000","${LESSON}_started_at":"20261128152000"}`);
+        await records.stopTimer(uid, LESSON, at('2026-11-28T07:20:10Z'));
+        assert.equal((await timesOf(uid)).online_times, `{"${LESSON}_spended":135,"/courses/5/lessons/2_started_at":"20261128151000"}`);
+        assert.equal(Number((await timesOf(uid)).lock_version), 4, 'created by the first start, then four locked updates');
+      });
+
+      it('reports online time including the running session', async () => {
+        const uid = 11;
+        assert.deepEqual(await records.onlineTime(uid, LESSON), { spentSeconds: 0, runningSince: null, totalSeconds: 0 });
+        await records.startTimer(uid, LESSON, at('2026-11-28T07:00:00Z'));
+        await records.stopTimer(uid, LESSON, at('2026-11-28T07:01:00Z'));
+        await records.startTimer(uid, LESSON, at('2026-11-28T08:00:00Z'));
+        assert.deepEqual(await records.onlineTime(uid, LESSON, at('2026-11-28T08:00:30.5Z')), {
+          spentSeconds: 60, runningSince: at('2026-11-28T08:00:00Z'), totalSeconds: 90,
+        });
+      });
+
+      it('reads _spended written as a string or missing, and a garbled _started_at as stopped', async () => {
+        const uid = 12;
+        await backend.exec("INSERT INTO faye_user_online_times (user_id, online_times, lock_version, created_at, updated_at) VALUES (?, ?, 0, '2013-05-31 03:33:25', '2013-05-31 03:33:25')",
+          [uid, `{"${LESSON}_spended":"40","/x_started_at":"","/y_started_at":"20261128150000"}`]);
+        assert.equal((await records.onlineTime(uid, LESSON)).spentSeconds, 40);
+        assert.equal((await records.onlineTime(uid, '/x')).runningSince, null);
+        assert.equal(await records.stopTimer(uid, '/y', at('2026-11-28T07:00:09Z')), 9);
+        assert.equal((await timesOf(uid)).online_times, `{"${LESSON}_spended":"40","/x_started_at":"","/y_spended":9}`);
+        assert.equal(await records.stopTimer(uid, LESSON, at('2026-11-28T07:00:09Z')), null);
+      });
+
+      it('20 time channels started at once for one user lose none', async () => {
+        const uid = 13;
+        const processes = Array.from({ length: 20 }, () => recordsOn());
+        const started = await Promise.all(processes.map((p, i) => p.startTimer(uid, `/lessons/${i}`, at('2026-11-28T07:00:00Z'))));
+        assert.ok(started.every(Boolean));
+        const times = JSON.parse((await timesOf(uid)).online_times) as Record<string, string>;
+        assert.equal(Object.keys(times).length, 20);
+        for (let i = 0; i < 20; i++) assert.equal(times[`/lessons/${i}_started_at`], '20261128150000');
+      });
+    });
+
+    describe('login logs', () => {
+      it('writes status, uid, t in UTC whole seconds, the time channel id and the clientId', async () => {
+        await records.writeLoginLog({ status: 1, uid: 470700, timeChannel: LESSON, clientId: 'sqq4oxlwhj84zw92n0e592j8iq989yy', at: at('2026-11-28T15:01:02.750Z') });
+        await records.writeLoginLog({ status: 0, uid: 470700, timeChannel: LESSON, clientId: 'sqq4oxlwhj84zw92n0e592j8iq989yy', at: at('2026-11-28T15:03:00Z') });
+        const rows = await backend.rows<Record<string, unknown>>('SELECT status, uid, t, channel_id, clientId FROM faye_user_login_logs ORDER BY t');
+        const lessonId = await records.channelId(LESSON);
+        assert.deepEqual(rows.map((r) => ({ ...r })), [
+          { status: 1, uid: 470700, t: '2026-11-28 15:01:02', channel_id: lessonId, clientId: 'sqq4oxlwhj84zw92n0e592j8iq989yy' },
+          { status: 0, uid: 470700, t: '2026-11-28 15:03:00', channel_id: lessonId, clientId: 'sqq4oxlwhj84zw92n0e592j8iq989yy' },
+        ]);
+      });
+    });
+  });
+}

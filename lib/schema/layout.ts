@@ -25,7 +25,7 @@ export interface TableLayout {
   engine: string;
   collation: string;
   columns: ColumnLayout[];
-  /** Sorted by name; the primary key is the index named PRIMARY. */
+  /** Sorted by name (code-unit order, so PRIMARY, the primary key, comes first). */
   indexes: IndexLayout[];
 }
 
@@ -40,17 +40,17 @@ export const EXPECTED_LAYOUT: readonly TableLayout[] = [
   {
     name: 'faye_channels', engine: 'MyISAM', collation: COLLATION,
     columns: [id, col('name', 'varchar(255)', true), ...timestamps],
-    indexes: [{ name: 'index_faye_channels_on_name', columns: ['name'], unique: true }, primary],
+    indexes: [primary, { name: 'index_faye_channels_on_name', columns: ['name'], unique: true }],
   },
   {
     name: 'faye_channel_online_lists', engine: 'InnoDB', collation: COLLATION,
     columns: [id, col('channel_id', 'int(11)', true, '0'), col('user_info_list', 'text', true), col('lock_version', 'int(11)', true, '0'), ...timestamps],
-    indexes: [{ name: 'index_faye_channel_online_lists_on_channel_id', columns: ['channel_id'], unique: false }, primary],
+    indexes: [primary, { name: 'index_faye_channel_online_lists_on_channel_id', columns: ['channel_id'], unique: false }],
   },
   {
     name: 'faye_user_online_times', engine: 'InnoDB', collation: COLLATION,
     columns: [id, col('user_id', 'int(11)', true, '0'), col('online_times', 'text', true), col('lock_version', 'int(11)', true, '0'), ...timestamps],
-    indexes: [{ name: 'index_faye_user_online_times_on_user_id', columns: ['user_id'], unique: true }, primary],
+    indexes: [primary, { name: 'index_faye_user_online_times_on_user_id', columns: ['user_id'], unique: true }],
   },
   {
     name: 'faye_user_login_logs', engine: 'InnoDB', collation: COLLATION,

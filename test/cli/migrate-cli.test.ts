@@ -1,0 +1,118 @@
+// needs: mysql
+// `faye-online migrate` as a user runs it: the compiled bin, real output, exit codes.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createMariadbBackend, createSqliteBackend, type TestBackend } from '../support/databases';
+
+const BIN = join(__dirname, '..', '..', 'bin', 'faye-online.js');
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A failure is one line on stderr, no stack trace. */
+function assertOneLineError(run: Run, pattern: RegExp): void {
+  assert.notEqual(run.code, 0);
+  const lines = run.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, run.stderr);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(run.stderr, /\n\s+at /);
+}
+
+describe('faye-online migrate', () => {
+  let mariadb: TestBackend;
+  before(async () => { mariadb = await createMariadbBackend('cli'); });
+  after(() => mariadb.cleanup());
+
+  it('prints help globally and per command', async () => {
+    const global = await cli(['--help']);
+    assert.equal(global.code, 0);
+    assert.match(global.stdout, /Usage: faye-online <command>/);
+    assert.match(global.stdout, /migrate\s+create, revert or inspect/);
+    const migrate = await cli(['migrate', '--help']);
+    assert.equal(migrate.code, 0);
+    assert.match(migrate.stdout, /Usage: faye-online migrate <up\|down\|status\|adopt>/);
+    assert.match(migrate.stdout, /--all/);
+  });
+
+  it('runs up, status, up again, down on MariaDB (URL from --url or DATABASE_URL)', async () => {
+    const up = await cli(['migrate', 'up', '--url', mariadb.url]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, /== 20130326113504 faye_create_user_list: migrating\n== 20130326113504 faye_create_user_list: migrated \(\d+\.\d\d s\)\n/);
+    assert.match(up.stdout, /== 20130531033325 add_faye_user_login_logs: migrated/);
+    assert.match(up.stdout, /\n2 migrations applied in \d+\.\d s\n$/);
+
+    const status = await cli(['migrate', 'status'], { DATABASE_URL: mariadb.url });
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /up {4}20130326113504  faye_create_user_list\nup {4}20130531033325  add_faye_user_login_logs\nUp to date: 2 applied\n$/);
+
+    const again = await cli(['migrate', 'up'], { DATABASE_URL: mariadb.url });
+    assert.match(again.stdout, /\nNothing to do: database is up to date \(2 applied\)\n$/);
+
+    const down = await cli(['migrate', 'down', '--url', mariadb.url]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, /== 20130531033325 add_faye_user_login_logs: reverted .*\n1 migration reverted in \d+\.\d s\n$/);
+    const after = await cli(['migrate', 'status', '--url', mariadb.url]);
+    assert.match(after.stdout, /down  20130531033325  add_faye_user_login_logs\n1 applied, 1 pending: run `faye-online migrate up`\n$/);
+  });
+
+  it('points at adopt when the tables exist but are not recorded, and adopts them', async () => {
+    await cli(['migrate', 'up', '--url', mariadb.url]);
+    await mariadb.exec('DELETE FROM schema_migrations');
+    const up = await cli(['migrate', 'up', '--url', mariadb.url]);
+    assertOneLineError(up, /^faye-online migrate: tables .* already exist .*faye-online migrate adopt.*\[SCHEMA_UNTRACKED\]$/);
+    const adopt = await cli(['migrate', 'adopt', '--url', mariadb.url]);
+    assert.equal(adopt.code, 0, adopt.stderr);
+    assert.match(adopt.stdout, /: adopted \(layout verified\)\n.*\n2 migrations adopted; database is up to date\n$/);
+  });
+
+  it('works on an SQLite file', async () => {
+    const sqlite = await createSqliteBackend();
+    try {
+      const up = await cli(['migrate', 'up', '--url', sqlite.url]);
+      assert.equal(up.code, 0, up.stderr);
+      assert.match(up.stdout, /2 migrations applied/);
+      const down = await cli(['migrate', 'down', '--all', '--url', sqlite.url]);
+      assert.match(down.stdout, /2 migrations reverted/);
+    } finally {
+      await sqlite.cleanup();
+    }
+  });
+
+  describe('says in one line what is wrong and how to fix it', () => {
+    it('no server on the port', async () => {
+      assertOneLineError(await cli(['migrate', 'up', '--url', 'mysql://root@127.0.0.1:1/x']), /connection refused; start the MySQL\/MariaDB server or fix host and port .*\[DATABASE_UNREACHABLE\]$/);
+    });
+    it('a URL that is not one', async () => {
+      assertOneLineError(await cli(['migrate', 'up', '--url', 'postgres://u@h/db']), /scheme "postgres:" is not supported; expected mysql:\/\/.*\[DATABASE_URL\]$/);
+      assertOneLineError(await cli(['migrate', 'up', '--url', 'mysql://127.0.0.1']), /must name a host and a database.*\[DATABASE_URL\]$/);
+    });
+    it('a wrong password', async () => {
+      const url = mariadb.url.replace('mysql://root', 'mysql://root:wrong-password');
+      assertOneLineError(await cli(['migrate', 'status', '--url', url]), /access denied; fix the user name and password .*\[DATABASE_AUTH\]$/);
+    });
+    it('an unknown database', async () => {
+      const url = mariadb.url.replace(/\/[^/]+$/, '/faye_online_no_such_db');
+      assertOneLineError(await cli(['migrate', 'up', '--url', url]), /database "faye_online_no_such_db" does not exist .*CREATE DATABASE .*\[DATABASE_URL\]$/);
+    });
+    it('no URL at all, or a wrong command line', async () => {
+      const none = await cli(['migrate', 'up']);
+      assert.equal(none.code, 2);
+      assertOneLineError(none, /no database given; pass --url .* or set DATABASE_URL/);
+      assertOneLineError(await cli(['migrate', 'sideways', '--url', mariadb.url]), /expected one of up, down, status, adopt/);
+      assertOneLineError(await cli(['frobnicate']), /unknown command "frobnicate"/);
+    });
+  });
+});

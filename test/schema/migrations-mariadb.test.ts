@@ -1,0 +1,149 @@
+// needs: mysql
+// The gem's migrations on MariaDB: the exact layout of SPEC.md section 5, Rails'
+// schema_migrations shared both ways, untracked tables refused and adopted.
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { Sequelize } from 'sequelize';
+import { isFayeOnlineError } from '../../lib/errors';
+import { adoptSchema, ensureMigrated, EXPECTED_LAYOUT, migrate, migrationStatus, readLayout } from '../../lib/schema';
+import { createMariadbBackend, type TestBackend } from '../support/databases';
+
+const TABLES = EXPECTED_LAYOUT.map((t) => t.name);
+const VERSIONS = ['20130326113504', '20130531033325'];
+
+// SHOW CREATE TABLE after Rails ran the gem's migrations (SPEC.md section 5).
+const SHOW_CREATE: Record<string, string> = {
+  faye_channels: `CREATE TABLE \`faye_channels\` (
+  \`id\` int(11) NOT NULL AUTO_INCREMENT,
+  \`name\` varchar(255) DEFAULT NULL,
+  \`created_at\` datetime NOT NULL,
+  \`updated_at\` datetime NOT NULL,
+  PRIMARY KEY (\`id\`),
+  UNIQUE KEY \`index_faye_channels_on_name\` (\`name\`)
+) ENGINE=MyISAM DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci`,
+  faye_channel_online_lists: `CREATE TABLE \`faye_channel_online_lists\` (
+  \`id\` int(11) NOT NULL AUTO_INCREMENT,
+  \`channel_id\` int(11) DEFAULT 0,
+  \`user_info_list\` text DEFAULT NULL,
+  \`lock_version\` int(11) DEFAULT 0,
+  \`created_at\` datetime NOT NULL,
+  \`updated_at\` datetime NOT NULL,
+  PRIMARY KEY (\`id\`),
+  KEY \`index_faye_channel_online_lists_on_channel_id\` (\`channel_id\`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci`,
+  faye_user_online_times: `CREATE TABLE \`faye_user_online_times\` (
+  \`id\` int(11) NOT NULL AUTO_INCREMENT,
+  \`user_id\` int(11) DEFAULT 0,
+  \`online_times\` text DEFAULT NULL,
+  \`lock_version\` int(11) DEFAULT 0,
+  \`created_at\` datetime NOT NULL,
+  \`updated_at\` datetime NOT NULL,
+  PRIMARY KEY (\`id\`),
+  UNIQUE KEY \`index_faye_user_online_times_on_user_id\` (\`user_id\`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci`,
+  faye_user_login_logs: `CREATE TABLE \`faye_user_login_logs\` (
+  \`status\` smallint(6) DEFAULT NULL,
+  \`uid\` int(11) DEFAULT NULL,
+  \`t\` datetime DEFAULT NULL,
+  \`channel_id\` int(11) DEFAULT NULL,
+  \`clientId\` varchar(255) DEFAULT NULL,
+  KEY \`idx_all\` (\`t\`,\`channel_id\`,\`uid\`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci`,
+};
+
+describe('migrations on MariaDB', () => {
+  let backend: TestBackend;
+  let sequelize: Sequelize;
+  const versions = async () => (await backend.rows<{ version: string }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version);
+  const tables = async () => (await backend.rows<{ name: string }>('SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()')).map((r) => r.name).sort();
+  const expectRejects = (promise: Promise<unknown>, code: Parameters<typeof isFayeOnlineError>[1], pattern: RegExp) =>
+    assert.rejects(promise, (error) => isFayeOnlineError(error, code) && pattern.test(error.message));
+
+  beforeEach(async () => {
+    backend = await createMariadbBackend('mig');
+    sequelize = backend.open();
+  });
+  afterEach(() => backend.cleanup());
+
+  it('creates exactly the tables of SPEC.md section 5, byte for byte', async () => {
+    const result = await migrate(sequelize, 'up');
+    assert.deepEqual(result.names, ['20130326113504_faye_create_user_list', '20130531033325_add_faye_user_login_logs']);
+    for (const table of TABLES) {
+      const [row] = await backend.rows<{ 'Create Table': string }>(`SHOW CREATE TABLE ${table}`);
+      assert.equal(row['Create Table'], SHOW_CREATE[table], table);
+    }
+  });
+
+  it('matches the expected layout in information_schema (columns, indexes, engines, collations)', async () => {
+    await migrate(sequelize, 'up');
+    assert.deepEqual(await readLayout(sequelize, TABLES), EXPECTED_LAYOUT);
+  });
+
+  it("records the versions in Rails' schema_migrations, created as Rails creates it", async () => {
+    await migrate(sequelize, 'up');
+    assert.deepEqual(await versions(), VERSIONS);
+    const [row] = await backend.rows<{ 'Create Table': string }>('SHOW CREATE TABLE schema_migrations');
+    assert.match(row['Create Table'], /`version` varchar\(255\) NOT NULL,\n {2}UNIQUE KEY `unique_schema_migrations` \(`version`\)/);
+    await ensureMigrated(sequelize);
+    assert.deepEqual((await migrate(sequelize, 'up')).names, [], 'a second up has nothing to do');
+  });
+
+  it('reverts the last migration, then all of them, leaving the app\'s own versions alone', async () => {
+    await migrate(sequelize, 'up');
+    await backend.exec("INSERT INTO schema_migrations (version) VALUES ('20120101000000')");
+    assert.deepEqual((await migrate(sequelize, 'down')).names, ['20130531033325_add_faye_user_login_logs']);
+    assert.deepEqual(await tables(), ['faye_channel_online_lists', 'faye_channels', 'faye_user_online_times', 'schema_migrations']);
+    await expectRejects(ensureMigrated(sequelize), 'SCHEMA_NOT_MIGRATED', /20130531033325.*migrate up/);
+    assert.deepEqual((await migrate(sequelize, 'down', { all: true })).names, ['20130326113504_faye_create_user_list']);
+    assert.deepEqual(await tables(), ['schema_migrations']);
+    assert.deepEqual(await versions(), ['20120101000000']);
+    assert.deepEqual((await migrate(sequelize, 'up')).names.length, 2, 'and up again');
+  });
+
+  it('is up to date on a database where Rails already ran the gem\'s migrations', async () => {
+    await migrate(sequelize, 'up');
+    // What the database of a Rails app looks like: its own versions around ours.
+    await backend.exec("INSERT INTO schema_migrations (version) VALUES ('20120101000000'), ('20140101000000')");
+    const states = await migrationStatus(sequelize);
+    assert.ok(states.every((s) => s.applied));
+    assert.deepEqual((await migrate(sequelize, 'up')).names, []);
+    assert.deepEqual(await versions(), ['20120101000000', ...VERSIONS, '20140101000000']);
+  });
+
+  it('refuses tables that exist without their schema_migrations rows (SCHEMA_UNTRACKED), and adopts them after checking', async () => {
+    await migrate(sequelize, 'up');
+    await backend.exec('DELETE FROM schema_migrations');
+    await expectRejects(migrate(sequelize, 'up'), 'SCHEMA_UNTRACKED', /faye_channels, faye_channel_online_lists, faye_user_online_times already exist.*20130326113504.*migrate adopt/);
+    await expectRejects(ensureMigrated(sequelize), 'SCHEMA_UNTRACKED', /migrate adopt/);
+    assert.deepEqual(await adoptSchema(sequelize), { adopted: ['20130326113504_faye_create_user_list', '20130531033325_add_faye_user_login_logs'], pending: [] });
+    assert.deepEqual(await versions(), VERSIONS);
+    await ensureMigrated(sequelize);
+  });
+
+  it('adopts the first migration and leaves the second pending when only its tables exist', async () => {
+    await migrate(sequelize, 'up');
+    await migrate(sequelize, 'down');
+    await backend.exec('DROP TABLE schema_migrations');
+    assert.deepEqual(await adoptSchema(sequelize), { adopted: ['20130326113504_faye_create_user_list'], pending: ['20130531033325_add_faye_user_login_logs'] });
+    assert.deepEqual((await migrate(sequelize, 'up')).names, ['20130531033325_add_faye_user_login_logs']);
+  });
+
+  it('tolerates what SPEC.md calls the same layout: nullable timestamps, another utf8mb3 collation', async () => {
+    await migrate(sequelize, 'up');
+    await backend.exec('DELETE FROM schema_migrations');
+    await backend.exec('ALTER TABLE faye_channels MODIFY created_at datetime NULL, MODIFY updated_at datetime NULL');
+    await backend.exec('ALTER TABLE faye_user_login_logs CONVERT TO CHARACTER SET utf8mb3 COLLATE utf8mb3_unicode_ci');
+    assert.equal((await adoptSchema(sequelize)).adopted.length, 2);
+  });
+
+  it('refuses to adopt a different layout (SCHEMA_MISMATCH naming each difference) and records nothing', async () => {
+    await migrate(sequelize, 'up');
+    await backend.exec('DELETE FROM schema_migrations');
+    await backend.exec('ALTER TABLE faye_channels MODIFY name varchar(100) DEFAULT NULL');
+    await backend.exec('ALTER TABLE faye_user_online_times DROP INDEX index_faye_user_online_times_on_user_id, ADD INDEX index_faye_user_online_times_on_user_id (user_id)');
+    await backend.exec('ALTER TABLE faye_user_login_logs ENGINE=MyISAM');
+    await expectRejects(adoptSchema(sequelize), 'SCHEMA_MISMATCH',
+      /faye_channels\.name: type varchar\(100\), expected varchar\(255\).*index_faye_user_online_times_on_user_id is \(user_id\), expected UNIQUE \(user_id\).*faye_user_login_logs: ENGINE=MyISAM, expected InnoDB/);
+    assert.deepEqual(await versions(), []);
+  });
+});

@@ -15,6 +15,6 @@ export type { Interval, ClosedInterval } from './reports/intervals';
 export { buildLoginReport } from './reports/sessions';
 export type { LoginLogRow, LoginReportOptions, LoginReport, ChannelLoginReport, ClientLoginHistory, LoginSession, LoginAnomaly } from './reports/sessions';
 export { Records, openDatabase, parseDatabaseUrl, countStatements, defineModels } from './records';
-export type { RecordsOptions, RecordsStats, OnlineTime, LoginLogEntry, LockObserver, OpenDatabaseOptions, StatementCounter, FayeModels } from './records';
+export type { RecordsOptions, RecordsStats, LoginLogEntry, LockObserver, OpenDatabaseOptions, StatementCounter, FayeModels } from './records';
 export { migrate, migrationStatus, ensureMigrated, adoptSchema, EXPECTED_LAYOUT } from './schema';
 export type { MigrationState, MigrationEvent, MigrateOptions, MigrateResult, AdoptResult, TableLayout } from './schema';

@@ -101,7 +101,9 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
   const stopWatchingClose = setup.pageLifecycle
     ? watchPageClose(setup.pageLifecycle, () => {
         // Publishing while not connected would start a handshake on a closing page.
-        if (state === 'online') client.publish(BEFORE_LEAVE_CHANNEL, {});
+        if (state !== 'online') return false;
+        client.publish(BEFORE_LEAVE_CHANNEL, {});
+        return true;
       })
     : () => undefined;
 

@@ -13,14 +13,16 @@ import type { PageLifecycleTarget } from './types';
 // confirmed quickly is still covered by the first notice.
 const SAME_ATTEMPT_MS = 1000;
 
-/** Calls `notify` once per close attempt; returns a function that stops watching. */
-export function watchPageClose(target: PageLifecycleTarget, notify: () => void): () => void {
+/**
+ * Calls `notify` on each close attempt until it reports that it announced one
+ * (it may decline, e.g. while not connected); returns a function that stops watching.
+ */
+export function watchPageClose(target: PageLifecycleTarget, notify: () => boolean): () => void {
   let lastNotice = -Infinity;
   const onClose = () => {
     const now = Date.now();
     if (now - lastNotice < SAME_ATTEMPT_MS) return;
-    lastNotice = now;
-    notify();
+    if (notify()) lastNotice = now;
   };
   target.addEventListener('beforeunload', onClose);
   target.addEventListener('pagehide', onClose);

@@ -1,0 +1,3 @@
+import { presenceScenarios } from './scenarios';
+
+presenceScenarios('sqlite+memory');

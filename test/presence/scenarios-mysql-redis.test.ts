@@ -1,0 +1,4 @@
+// needs: mysql, redis
+import { presenceScenarios } from './scenarios';
+
+presenceScenarios('mysql+redis');

@@ -1,0 +1,210 @@
+// A real presence server (Express 5 + http + attachFayeOnline) on an ephemeral
+// port, on one of the two backends, and real Faye clients that attach `auth`
+// the way the browser client does.
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import faye from 'faye';
+import Redis from 'ioredis';
+import type { Sequelize } from 'sequelize';
+import { attachFayeOnline, type FayeOnlineHandle, type FayeOnlineOptions } from '../../lib';
+import { silentLogger } from '../../lib/log';
+import { countStatements, openDatabase, type StatementCounter } from '../../lib/records';
+import { createTestDatabase, type TestDatabase } from './mariadb';
+import { createTestRedis, type TestRedis } from './redis';
+import { createTestSqlite, type TestSqlite } from './sqlite';
+
+export type Backend = 'mysql+redis' | 'sqlite+memory';
+export const BACKENDS: Backend[] = ['mysql+redis', 'sqlite+memory'];
+
+export interface PresenceServer {
+  backend: Backend;
+  url: string;
+  port: number;
+  handle: FayeOnlineHandle;
+  sequelize: Sequelize;
+  sql: StatementCounter;
+  /** Raw SQL for assertions, on either backend. */
+  query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  db?: TestDatabase;
+  redis?: TestRedis;
+  sqlite?: TestSqlite;
+  namespace: string;
+  close(): Promise<void>;
+}
+
+/** The infrastructure of one backend, shared by several server processes/instances. */
+export interface Backing {
+  backend: Backend;
+  databaseUrl: string;
+  db?: TestDatabase;
+  redis?: TestRedis;
+  sqlite?: TestSqlite;
+  namespace: string;
+  release(): Promise<void>;
+}
+
+export async function createBacking(backend: Backend): Promise<Backing> {
+  if (backend === 'mysql+redis') {
+    const db = await createTestDatabase('presence');
+    const redis = await createTestRedis();
+    return {
+      backend, db, redis, databaseUrl: db.url, namespace: redis.namespace,
+      async release() {
+        await redis.cleanup();
+        await db.drop();
+      },
+    };
+  }
+  const sqlite = createTestSqlite();
+  return { backend, sqlite, databaseUrl: sqlite.url, namespace: 'faye', async release() { sqlite.remove(); } };
+}
+
+export async function startPresenceServer(
+  backend: Backend,
+  options: FayeOnlineOptions = {},
+  backing?: Backing,
+): Promise<PresenceServer> {
+  const owned = !backing;
+  const b = backing ?? (await createBacking(backend));
+  const sequelize = openDatabase(b.databaseUrl);
+  const sql = countStatements(sequelize);
+  const app = express();
+  const server = http.createServer(app);
+  const handle = attachFayeOnline(app, server, {
+    logger: silentLogger,
+    database: sequelize,
+    autoMigrate: true,
+    ...(b.redis ? { redis: b.redis.url, namespace: b.namespace, gc: 1 } : {}),
+    ...options,
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  await handle.ready;
+  const port = (server.address() as AddressInfo).port;
+  return {
+    backend,
+    url: `http://127.0.0.1:${port}/faye`,
+    port,
+    handle,
+    sequelize,
+    sql,
+    async query<T>(text: string) {
+      const [rows] = await sequelize.query(text);
+      return rows as T[];
+    },
+    db: b.db,
+    redis: b.redis,
+    sqlite: b.sqlite,
+    namespace: b.namespace,
+    async close() {
+      await handle.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      sql.stop();
+      await sequelize.close();
+      if (owned) await b.release();
+    },
+  };
+}
+
+export interface WireAuth {
+  room_channel?: unknown;
+  time_channel?: unknown;
+  current_user?: unknown;
+  [key: string]: unknown;
+}
+
+export function auth(uid: number, uname: string, room = '/classes/4', timeChannel = '/courses/5/lessons/1'): WireAuth {
+  return { room_channel: room, time_channel: timeChannel, current_user: { uid, uname } };
+}
+
+export interface TestClient {
+  faye: faye.Client;
+  /** Resolves with the clientId once the client has handshaken and connected. */
+  connected(): Promise<string>;
+  clientId(): string | undefined;
+  /** Stops sending anything, as a page whose network died: no /meta/disconnect. */
+  vanish(): void;
+  /** Errors the server returned to this client (Bayeux `error` fields). */
+  errors: string[];
+  disconnect(): Promise<void>;
+}
+
+export function onlineClient(
+  url: string,
+  wireAuth: WireAuth,
+  options: { transport?: 'long-polling' | 'websocket'; connectTimeoutMs?: number } = {},
+): TestClient {
+  const client = new faye.Client(url, { timeout: 10, retry: 1 });
+  client.disable('autodisconnect');
+  if (options.transport === 'long-polling') client.disable('websocket');
+  const errors: string[] = [];
+  let vanished = false;
+  client.addExtension({
+    outgoing(message: faye.BayeuxMessage, callback: (m: faye.BayeuxMessage) => void) {
+      if (vanished) return; // dropped: nothing leaves this "page" any more
+      message.auth = { ...(message.auth as object), ...wireAuth };
+      callback(message);
+    },
+    incoming(message: faye.BayeuxMessage, callback: (m: faye.BayeuxMessage) => void) {
+      if (message.error) errors.push(String(message.error));
+      callback(message);
+    },
+  });
+  return {
+    faye: client,
+    errors,
+    clientId: () => (client as unknown as { _dispatcher: { clientId?: string } })._dispatcher.clientId,
+    connected() {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`client did not connect; errors: ${errors.join('; ')}`)), options.connectTimeoutMs ?? 10_000);
+        client.connect(() => {
+          clearTimeout(timer);
+          resolve((client as unknown as { _dispatcher: { clientId: string } })._dispatcher.clientId);
+        });
+      });
+    },
+    vanish() {
+      vanished = true;
+      const dispatcher = (client as unknown as { _dispatcher: { close(): void } })._dispatcher;
+      dispatcher.close();
+    },
+    async disconnect() {
+      if (!vanished) await client.disconnect();
+    },
+  };
+}
+
+/** Polls until `check` returns truthy (or throws its last failure after `timeoutMs`). */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000, label = 'condition'): Promise<T> {
+  const started = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+      last = new Error(`${label} not met`);
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() - started > timeoutMs) throw last instanceof Error ? last : new Error(String(last));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The clientIds per uid of a room or time channel, as the server's store holds them. */
+export async function clientIdsByUser(server: PresenceServer, channel: string): Promise<Record<string, string[]>> {
+  if (server.redis) {
+    // The Ruby gem's own key and JSON values (SPEC section 6), read raw.
+    const raw = await server.redis.redis.hgetall(`/${server.namespace}/uid_to_clientIds${channel}`);
+    return Object.fromEntries(Object.entries(raw).map(([uid, json]) => [uid, JSON.parse(json) as string[]]));
+  }
+  const members = await server.handle.members(channel);
+  return Object.fromEntries(members.map((m) => [String(m.uid), m.clientIds]));
+}
+
+export function newRedis(url: string): Redis {
+  return new Redis(url);
+}

@@ -12,8 +12,6 @@ const path = require('node:path');
 const express = require('express');
 
 const PUBLIC_DIR = path.join(__dirname, 'public');
-// attachFayeOnline's default when `database` is omitted (lib/options.ts), relative to the working directory.
-const EMBEDDED_SQLITE_FILE = path.resolve('faye-online.sqlite');
 
 function say(line) {
   process.stdout.write(`${line}\n`);
@@ -44,14 +42,14 @@ function redact(url) {
   }
 }
 
-function describeSetup(env) {
-  const url = env.DATABASE_URL;
-  let database;
-  if (!url) database = `SQLite file ${EMBEDDED_SQLITE_FILE}`;
-  else if (url.startsWith('sqlite:')) database = `SQLite file ${path.resolve(url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, ''))}`;
-  else database = `MySQL ${redact(url)}`;
+function describeSetup(env, defaults) {
+  // Without DATABASE_URL, attachFayeOnline uses its default (an SQLite file relative to the working directory).
+  const url = env.DATABASE_URL || defaults.database;
+  const database = url.startsWith('sqlite:')
+    ? `SQLite file ${path.resolve(url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, ''))}`
+    : `MySQL ${redact(url)}`;
   const state = env.REDIS_URL ? `Redis ${redact(env.REDIS_URL)}` : 'in-process state';
-  const embedded = !env.REDIS_URL && (!url || url.startsWith('sqlite:'));
+  const embedded = !env.REDIS_URL && url.startsWith('sqlite:');
   return `${embedded ? 'embedded: ' : ''}${database}, ${state}`;
 }
 
@@ -79,9 +77,17 @@ function fixFor(error, env) {
   }
 }
 
-/** Logs of the package, shortened to one line each; debug and info only with DEBUG. */
+/**
+ * Logs of the package, one line each; debug and info only with DEBUG. A warning
+ * that repeats (e.g. every reconnect attempt to a Redis that is down) is shown once.
+ */
 function demoLogger(verbose) {
+  const warned = new Set();
   const line = (level) => (fields, message) => {
+    if (level === 'warn') {
+      if (warned.has(message)) return;
+      warned.add(message);
+    }
     const extra = fields && Object.keys(fields).length ? ` ${JSON.stringify(fields, (k, v) => (v instanceof Error ? v.message : v))}` : '';
     (level === 'info' || level === 'debug' ? process.stdout : process.stderr).write(`  [${level}] ${message}${extra}\n`);
   };
@@ -133,8 +139,8 @@ function mountDemo(app, handle) {
 }
 
 async function main(env = process.env) {
-  const { attachFayeOnline } = loadPackage();
-  const setup = describeSetup(env);
+  const { attachFayeOnline, DEFAULTS } = loadPackage();
+  const setup = describeSetup(env, DEFAULTS);
   say(`faye-online demo: starting (${setup})`);
 
   const app = express();

@@ -1,16 +1,11 @@
 // Checks what a page passes in before anything is sent, so that a mistake shows
 // up in the console at once, naming the field as the caller spelled it, instead
 // of as a user who silently never appears online.
+// The channel and uid rules are the server's own (lib/core/auth.ts), so that
+// what passes here is what the server tracks.
+import { isValidChannelName, MAX_CHANNEL_LENGTH, MAX_UID, MAX_UNAME_LENGTH } from '../core/auth';
 import { FayeOnlineError } from '../errors';
 import type { FayeClientOptions, OnlineIdentity, OnlineUser } from './types';
-
-// The same limits as the server's reading of `auth` (lib/core/auth.ts): uids
-// live in int(11) columns and channel names in a varchar(255).
-const MAX_UID = 2147483647;
-const MAX_LENGTH = 255;
-// Letters, digits and '/', starting with '/' and without empty segments, so that
-// `<room>/user_list` is a valid Bayeux channel name as well.
-const CHANNEL = /^(\/[A-Za-z0-9]+)+$/;
 
 export type FieldNames = Record<keyof OnlineIdentity, string>;
 
@@ -38,8 +33,8 @@ function invalid(message: string): FayeOnlineError {
 
 function readChannel(value: unknown, name: string, example: string): string {
   if (value === undefined || value === null || value === '') throw invalid(`${name} is missing; pass a channel name like "${example}"`);
-  if (typeof value !== 'string' || value.length > MAX_LENGTH || !CHANNEL.test(value)) {
-    throw invalid(`${name} must be a channel name of letters, digits and "/" starting with "/", at most ${MAX_LENGTH} characters, like "${example}" (got ${describe(value)})`);
+  if (!isValidChannelName(value)) {
+    throw invalid(`${name} must be a channel name of letters, digits and "/" starting with "/", at most ${MAX_CHANNEL_LENGTH} characters, like "${example}" (got ${describe(value)})`);
   }
   return value;
 }
@@ -62,8 +57,8 @@ function readUser(value: unknown, name: string): OnlineUser {
   const uid = readUid(user.uid, `${name}.uid`);
   if (user.uname === undefined || user.uname === null) throw invalid(`${name}.uname is missing`);
   const uname = user.uname;
-  if (typeof uname !== 'string' || uname.trim() === '' || uname.length > MAX_LENGTH) {
-    throw invalid(`${name}.uname must be a non-empty string of at most ${MAX_LENGTH} characters (got ${describe(uname)})`);
+  if (typeof uname !== 'string' || uname.trim() === '' || uname.length > MAX_UNAME_LENGTH) {
+    throw invalid(`${name}.uname must be a non-empty string of at most ${MAX_UNAME_LENGTH} characters (got ${describe(uname)})`);
   }
   return { ...user, uid, uname };
 }

@@ -76,7 +76,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const records = new Records({ sequelize, timeZone: opts.timeZone, logger });
 
   let store: PresenceStore;
-  let redisPing: (() => Promise<unknown>) | undefined;
+  let prepareRedis: (() => Promise<unknown>) | undefined;
   if (embedded) {
     store = new MemoryStore(opts.maxClientIdsPerUser);
     if (ownsDatabase && sequelize.getDialect() !== 'sqlite') {
@@ -84,8 +84,9 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     }
   } else {
     const { redis, owned } = openRedis(opts.redis!);
-    store = new RedisStore({ redis, ownsConnection: owned, namespace: opts.namespace, maxClientIdsPerUser: opts.maxClientIdsPerUser });
-    redisPing = () => redis.ping();
+    const redisStore = new RedisStore({ redis, ownsConnection: owned, namespace: opts.namespace, maxClientIdsPerUser: opts.maxClientIdsPerUser });
+    store = redisStore;
+    prepareRedis = () => redisStore.ping();
   }
 
   const adapter = new faye.NodeAdapter({
@@ -207,8 +208,8 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     const useMigrations = opts.autoMigrate ?? sequelize.getDialect() === 'sqlite';
     if (useMigrations) await migrate(sequelize, 'up');
     else await ensureMigrated(sequelize);
-    if (redisPing) {
-      await redisPing().catch((error) => {
+    if (prepareRedis) {
+      await prepareRedis().catch((error) => {
         throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer (${(error as Error).message}); start it or fix the \`redis\` option`, { cause: error });
       });
     }

@@ -40,6 +40,11 @@ export class RedisStore implements PresenceStore {
     this.prefix = `/${options.namespace}`;
   }
 
+  /** Checks that Redis answers (ioredis sends each script's first call as EVAL, then EVALSHA: one round trip either way). */
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
   /** The gem's hash of uid → clientIds for a room or time channel. */
   channelKey(channel: string): string {
     return `${this.prefix}/uid_to_clientIds${channel}`;

@@ -1,0 +1,76 @@
+// needs: mysql, redis
+// Work belongs to transitions only (SPEC section 3): a repeated /meta/connect
+// of a known clientId costs no SQL statement and no presence Redis round trip;
+// a join and a leave cost exactly one presence round trip each. Redis commands
+// are counted by Redis itself (MONITOR), SQL statements by Sequelize's hook.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import Redis from 'ioredis';
+import { auth, eventually, onlineClient, startPresenceServer, type PresenceServer } from '../support/presence-server';
+import { userInfoList } from './sql-helpers';
+
+let server: PresenceServer;
+let monitor: Redis | undefined;
+const presenceCommands: string[][] = [];
+const engineCommands: string[][] = [];
+let connects = 0;
+
+before(async () => {
+  server = await startPresenceServer('mysql+redis', { timeout: 1 });
+  server.handle.adapter.addExtension({
+    incoming(message, callback) {
+      if (message.channel === '/meta/connect') connects += 1;
+      callback(message);
+    },
+  });
+  const conn = new Redis(server.redis!.url);
+  monitor = await conn.monitor();
+  const ns = server.namespace;
+  monitor.on('monitor', (_time: string, args: string[], source: string, database: string) => {
+    if (source === 'lua' || database !== '9') return;
+    // Presence keys are "/<ns>/..."; the engine's (faye-redis layout) "<ns>/...".
+    if (args.some((a) => a.startsWith(`/${ns}/`))) presenceCommands.push(args);
+    else if (args.some((a) => a.startsWith(`${ns}/`))) engineCommands.push(args);
+  });
+});
+
+after(async () => {
+  monitor?.disconnect();
+  await server.close();
+});
+
+// ioredis sends a script's first call on a connection as EVAL, later ones as EVALSHA.
+const scriptCalls = (commands: string[][]) => commands.map((c) => (c[0].toLowerCase() === 'eval' ? 'evalsha' : c[0].toLowerCase()));
+
+const settle = async () => {
+  await server.handle.settled();
+  await new Promise((resolve) => setTimeout(resolve, 200)); // MONITOR lines arrive asynchronously
+};
+
+test('a join costs one presence round trip, repeated connects cost none and no SQL, a leave costs one', async () => {
+  const client = onlineClient(server.url, auth(31, 'counted', '/rooms/counted', '/lessons/counted'));
+  presenceCommands.length = 0;
+  const id = await client.connected();
+  await eventually(async () => (await userInfoList(server, '/rooms/counted')) === '[31]', 5000, 'joined');
+  await settle();
+  assert.deepEqual(scriptCalls(presenceCommands), ['evalsha'], 'join: one call of arrive.lua');
+
+  presenceCommands.length = 0;
+  engineCommands.length = 0;
+  server.sql.reset();
+  const before = connects;
+  await new Promise((resolve) => setTimeout(resolve, 3500));
+  await settle();
+  const repeated = connects - before;
+  assert.ok(repeated >= 2, `the client re-connected ${repeated} times`);
+  assert.deepEqual(presenceCommands, [], 'no presence Redis command on repeated connects');
+  assert.deepEqual(server.sql.statements, [], 'no SQL statement on repeated connects');
+  // For the record (not an assertion on speed): what Faye's engine itself spends per connect.
+  console.log(`# ${repeated} repeated connects: 0 presence round trips, 0 SQL; the engine sent ${engineCommands.length} commands (${(engineCommands.length / repeated).toFixed(1)} per connect)`);
+
+  presenceCommands.length = 0;
+  await client.disconnect();
+  await eventually(async () => (await userInfoList(server, '/rooms/counted')) === '[]', 5000, 'left');
+  await settle();
+  assert.deepEqual(scriptCalls(presenceCommands), ['evalsha'], `leave: one call of depart.lua (clientId ${id})`);
+});

@@ -232,6 +232,13 @@
     renderClock();
   }
 
+  // Faye keeps retrying a refused handshake every few seconds; say it once.
+  function onRefused(refusal) {
+    if (session.lastRefusal === refusal.message) return;
+    session.lastRefusal = refusal.message;
+    addNote('The server refused this page (' + refusal.code + '): ' + refusal.message);
+  }
+
   // ---- joining and leaving -----------------------------------------------
 
   function showJoinForm(prefs, error) {
@@ -285,6 +292,7 @@
       return function (value) { if (session === current) handler(value); };
     };
     online.on('state', whileCurrent(onState));
+    online.on('refused', whileCurrent(onRefused));
     var subscriptions = [online.onPresence(whileCurrent(onPresence)), online.onUserList(whileCurrent(onUserList))];
     // Diffs that arrive after the subscriptions are acknowledged apply on top of this list.
     Promise.all(subscriptions.map(function (s) { return s.ready; }))

@@ -18,5 +18,6 @@ export type {
   OnlineUser,
   PageLifecycleTarget,
   PresenceChange,
+  Refusal,
   UserList,
 } from './types';

@@ -18,7 +18,7 @@ import type {
   PageLifecycleTarget,
 } from './types';
 import { MODERN_FIELD_NAMES, readClientOptions, readFayeUrl, readIdentity } from './validate';
-import { BEFORE_LEAVE_CHANNEL, presenceChannel, readPresenceChange, readUserList, toWireAuth, userListChannel } from './wire';
+import { BEFORE_LEAVE_CHANNEL, presenceChannel, readPresenceChange, readRefusal, readUserList, toWireAuth, userListChannel } from './wire';
 
 /** What both entries hand over once their options are validated. */
 export interface OnlineClientSetup {
@@ -68,6 +68,7 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
   let state: ConnectionState = 'connecting';
   let clientId: string | undefined;
   const stateListeners = new Set<(state: ConnectionState) => void>();
+  const refusalListeners = new Set<OnlineClientEvents['refused']>();
   const setState = (next: ConnectionState) => {
     if (state === next || state === 'left') return;
     state = next;
@@ -82,6 +83,8 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
       callback(message);
     },
     incoming(message: FayeMessage, callback: (message: FayeMessage) => void) {
+      const refusal = readRefusal(message);
+      if (refusal) for (const listener of [...refusalListeners]) listener(refusal);
       if (message.channel === '/meta/handshake') {
         if (message.successful) {
           clientId = message.clientId;
@@ -108,13 +111,10 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
     : () => undefined;
 
   const subscribe = (channel: string, onData: (data: unknown) => void): OnlineSubscription => {
-    if (state === 'left') {
-      return { ready: Promise.reject(new FayeOnlineError('CLOSED', 'faye-online: this client has left; create a new one')), cancel() {} };
-    }
-    const subscription = client.subscribe(channel, onData);
-    const ready = settled(subscription);
+    const subscription = state === 'left' ? null : client.subscribe(channel, onData);
+    const ready = subscription ? settled(subscription) : Promise.reject(new FayeOnlineError('CLOSED', 'faye-online: this client has left; create a new one'));
     ready.catch(() => undefined); // a caller who ignores `ready` should not get an unhandled rejection
-    return { ready, cancel: () => subscription.cancel() };
+    return { ready, cancel: () => subscription?.cancel() };
   };
 
   function on<E extends keyof OnlineClientEvents>(event: E, listener: OnlineClientEvents[E]): OnlineSubscription {
@@ -123,6 +123,11 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
         const onState = listener as OnlineClientEvents['state'];
         stateListeners.add(onState);
         return { ready: Promise.resolve(), cancel: () => stateListeners.delete(onState) };
+      }
+      case 'refused': {
+        const onRefusal = listener as OnlineClientEvents['refused'];
+        refusalListeners.add(onRefusal);
+        return { ready: Promise.resolve(), cancel: () => refusalListeners.delete(onRefusal) };
       }
       case 'userList': {
         const onList = listener as OnlineClientEvents['userList'];
@@ -141,7 +146,7 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
         });
       }
       default:
-        throw new FayeOnlineError('INVALID_OPTION', `faye-online: unknown event ${JSON.stringify(event)}; use state, userList, presence, join or leave`);
+        throw new FayeOnlineError('INVALID_OPTION', `faye-online: unknown event ${JSON.stringify(event)}; use state, refused, userList, presence, join or leave`);
     }
   }
 
@@ -168,6 +173,7 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
       stopWatchingClose();
       setState('left');
       stateListeners.clear();
+      refusalListeners.clear();
       const disconnected = client.disconnect();
       if (!disconnected) return;
       // Faye settles the disconnect when the server answers; an unreachable

@@ -86,8 +86,18 @@ export interface PresenceChange {
  */
 export type ConnectionState = 'connecting' | 'online' | 'offline' | 'left';
 
+/** The server refused a message of this page, e.g. an unsigned or expired `auth` (Faye retries regardless). */
+export interface Refusal {
+  /** The channel of the refused message, e.g. `/meta/handshake`. */
+  channel: string;
+  /** Bayeux error code: 401 for auth, 403 for a forbidden publish. */
+  code: number;
+  message: string;
+}
+
 export interface OnlineClientEvents {
   state: (state: ConnectionState) => void;
+  refused: (refusal: Refusal) => void;
   userList: (list: UserList) => void;
   presence: (change: PresenceChange) => void;
   join: (change: PresenceChange) => void;

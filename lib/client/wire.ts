@@ -1,7 +1,7 @@
 // The browser client's only contact with wire names: the `auth` object the
 // server reads (snake_case, as the Ruby gem's client sent it) and the payloads
 // the server publishes to `<room>/user_list` and `<room>/presence`.
-import type { OnlineIdentity, OnlineUser, PresenceChange, UserList } from './types';
+import type { OnlineIdentity, OnlineUser, PresenceChange, Refusal, UserList } from './types';
 
 /** Published when the page is being closed; the server checks a few seconds later whether this clientId is gone. */
 export const BEFORE_LEAVE_CHANNEL = '/faye_online/before_leave';
@@ -72,6 +72,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function isUid(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+/** A failed reply's Bayeux error, `"<code>:<args>:<message>"`; null when the reply succeeded or carries none. */
+export function readRefusal(reply: { channel: string; successful?: boolean; error?: unknown }): Refusal | null {
+  if (reply.successful !== false || typeof reply.error !== 'string') return null;
+  const match = /^(\d+):[^:]*:(.*)$/s.exec(reply.error);
+  return match ? { channel: reply.channel, code: Number(match[1]), message: match[2] } : { channel: reply.channel, code: 0, message: reply.error };
 }
 
 /** `{"count": N, "user_list": [uid, ...]}`; null for anything else (ignored, never thrown at a subscriber). */

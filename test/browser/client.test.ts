@@ -82,6 +82,16 @@ describe('createOnlineClient', () => {
     throwsNaming(() => createOnlineClient({ ...base, Faye: {} as FayeModule }), "Faye's client is missing");
   });
 
+  test('reports what the server refused, with the Bayeux code and message', () => {
+    const online = createOnlineClient({ Faye: FakeFaye, url: '/faye', ...identity, pageLifecycle: null });
+    const refusals: unknown[] = [];
+    online.on('refused', (refusal) => refusals.push(refusal));
+    lastFake().receive({ channel: '/meta/handshake', successful: false, error: '401::Auth not accepted: auth has no signature: see README' });
+    lastFake().receive({ channel: '/meta/connect', successful: true });
+    assert.deepEqual(refusals, [{ channel: '/meta/handshake', code: 401, message: 'Auth not accepted: auth has no signature: see README' }]);
+    assert.equal(online.state, 'offline');
+  });
+
   test('a decimal string uid is sent as a number', () => {
     createOnlineClient({ Faye: FakeFaye, url: '/faye', ...identity, user: { uid: '42' as unknown as number, uname: 'x' }, pageLifecycle: null });
     assert.deepEqual(lastFake().send({ channel: '/meta/connect' }).auth.current_user, { uid: 42, uname: 'x' });

@@ -1,0 +1,3 @@
+import { lifecycleScenarios } from './lifecycle';
+
+lifecycleScenarios('sqlite+memory');

@@ -1,0 +1,4 @@
+// needs: mysql, redis
+import { lifecycleScenarios } from './lifecycle';
+
+lifecycleScenarios('mysql+redis');

@@ -32,9 +32,9 @@ function needsOf(file) {
   return match ? match[1].split(',').map((s) => s.trim()).filter(Boolean) : [];
 }
 
-function probe(port) {
+function probe(host, port) {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = net.connect({ host, port });
     const done = (ok) => { socket.destroy(); resolve(ok); };
     socket.setTimeout(1500, () => done(false));
     socket.once('connect', () => done(true));
@@ -49,14 +49,40 @@ async function main() {
     process.exit(1);
   }
 
+  // Probe exactly what the test helpers will use (test/support/mariadb.ts,
+  // test/support/redis.ts, test/browser/demo.test.ts), read from the same variables.
+  const mysqlHost = process.env.MYSQL_HOST || '127.0.0.1';
+  const mysqlPort = Number(process.env.MYSQL_PORT || 3306);
+  const redisUrl = new URL(process.env.REDIS_TEST_URL || 'redis://127.0.0.1:6379/9');
+  const redisHost = redisUrl.hostname || '127.0.0.1';
+  const redisPort = Number(redisUrl.port || 6379);
+  const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
   const services = {
-    mysql: { up: await probe(Number(process.env.MYSQL_PORT || 3306)), how: 'start MariaDB: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd' },
-    redis: { up: await probe(Number(process.env.REDIS_PORT || 6379)), how: 'start Redis: redis-server --daemonize yes --port 6379 --save "" --appendonly no' },
-    chromium: { up: fs.existsSync(process.env.CHROMIUM_PATH || '/usr/bin/chromium'), how: 'install Chromium: apt-get install -y chromium' },
+    mysql: {
+      up: await probe(mysqlHost, mysqlPort),
+      what: `MariaDB/MySQL does not answer on ${mysqlHost}:${mysqlPort} (MYSQL_HOST, MYSQL_PORT)`,
+      how: 'start MariaDB (start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd) or point MYSQL_HOST/MYSQL_PORT at it',
+    },
+    redis: {
+      up: await probe(redisHost, redisPort),
+      what: `Redis does not answer on ${redisHost}:${redisPort} (REDIS_TEST_URL)`,
+      how: 'start Redis (redis-server --daemonize yes --port 6379 --save "" --appendonly no) or point REDIS_TEST_URL at it',
+    },
+    chromium: {
+      up: fs.existsSync(chromiumPath),
+      what: `no Chromium at ${chromiumPath} (CHROMIUM_PATH)`,
+      how: 'install Chromium (apt-get install -y chromium) or set CHROMIUM_PATH',
+    },
   };
 
   let files = findTests(path.join(root, 'test'));
-  if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
+  if (filters.length) {
+    files = files.filter((f) => filters.some((x) => path.relative(root, f).includes(x)));
+    if (files.length === 0) {
+      console.error(`test: no test file under test/ matches ${filters.map((x) => `"${x}"`).join(' or ')}.`);
+      process.exit(1);
+    }
+  }
 
   const run = [];
   const skipped = [];
@@ -66,22 +92,23 @@ async function main() {
     else skipped.push({ file: path.relative(root, file), missing });
   }
 
+  const missingServices = () => [...new Set(skipped.flatMap((s) => s.missing))];
+
   if (skipped.length && process.env.CI === 'true') {
-    for (const s of skipped) console.error(`test: ${s.file} needs ${s.missing.join(', ')}, which is not running.`);
+    for (const s of skipped) console.error(`test: ${s.file} needs ${s.missing.join(', ')}.`);
+    for (const need of missingServices()) console.error(`test: ${services[need].what}; ${services[need].how}.`);
     console.error('test: CI=true, so a missing service is a failure. .ci/run starts the services; see README "Running the tests".');
     process.exit(1);
   }
 
-  const args = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', '--test-timeout=180000', ...run];
+  const args = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', '--test-timeout=180000', '--test-force-exit', ...run];
   const result = run.length ? spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, FAYE_ONLINE_TEST: '1' } }) : { status: 0 };
 
   if (skipped.length) {
-    console.log('\nSkipped suites (their services are not running here):');
-    for (const s of skipped) {
-      console.log(`  ${s.file}: needs ${s.missing.join(', ')}`);
-    }
-    const needed = [...new Set(skipped.flatMap((s) => s.missing))];
-    for (const need of needed) console.log(`  to run them, ${services[need].how}`);
+    console.log(`\nSkipped ${skipped.length} of ${files.length} test files, because a service they need is missing:`);
+    for (const s of skipped) console.log(`  ${s.file}: needs ${s.missing.join(', ')}`);
+    for (const need of missingServices()) console.log(`  ${services[need].what}; ${services[need].how}.`);
+    console.log('  (With CI=true a missing service fails the run instead.)');
   }
   process.exit(result.status === null ? 1 : result.status);
 }

@@ -46,14 +46,29 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function readUid(value: unknown): number | null {
+/**
+ * The one rule for a uid on the wire, used by readAuth and by the signature
+ * check alike: a positive integer up to MAX_UID, as a JSON number or as its
+ * canonical decimal string (Rails views often render ids as strings). No
+ * leading zeros, signs, spaces or exponents, so that the string and the number
+ * are one value and sign the same.
+ */
+export function readUid(value: unknown): number | null {
   if (typeof value === 'number') return Number.isInteger(value) && value > 0 && value <= MAX_UID ? value : null;
-  // Rails views often render ids as strings; accept plain decimal strings only.
   if (typeof value === 'string' && /^[1-9][0-9]{0,9}$/.test(value)) {
     const n = Number(value);
     return n <= MAX_UID ? n : null;
   }
   return null;
+}
+
+// C0 controls and DEL: a uname is shown in pages and logs, and a line break
+// would make the signed payload (one field per line) ambiguous.
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/** A uname: a non-empty string of at most MAX_UNAME_LENGTH characters, without control characters. */
+export function isValidUname(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_UNAME_LENGTH && !CONTROL_CHARACTER.test(value);
 }
 
 function safeJson(value: unknown): string | null {
@@ -95,15 +110,16 @@ export function readAuth(wire: unknown): AuthReading {
     return { kind: 'invalid', reason: 'current_user needs uid and uname, e.g. {"uid": 470700, "uname": "mvj3"}' };
   }
   const uid = readUid(currentUser.uid);
-  if (uid === null) return { kind: 'invalid', reason: `current_user.uid must be a positive integer up to ${MAX_UID}` };
+  if (uid === null) return { kind: 'invalid', reason: `current_user.uid must be a positive integer up to ${MAX_UID} (a number, or a decimal string without leading zeros)` };
   const uname = currentUser.uname;
-  if (typeof uname !== 'string' || uname.length === 0 || uname.length > MAX_UNAME_LENGTH) {
-    return { kind: 'invalid', reason: `current_user.uname must be a non-empty string of at most ${MAX_UNAME_LENGTH} characters` };
+  if (!isValidUname(uname)) {
+    return { kind: 'invalid', reason: `current_user.uname must be a non-empty string of at most ${MAX_UNAME_LENGTH} characters, without control characters` };
   }
 
   const auth: Auth = { room, timeChannel, user: { ...currentUser, uid, uname }, json };
-  if (wire.expires_at !== undefined) auth.expiresAt = wire.expires_at as number;
-  if (wire.signature !== undefined) auth.signature = wire.signature as string;
+  // Their format is checked by verifyAuth when a secret is set; unsigned mode ignores them.
+  if (typeof wire.expires_at === 'number') auth.expiresAt = wire.expires_at;
+  if (typeof wire.signature === 'string') auth.signature = wire.signature;
   return { kind: 'valid', auth };
 }
 

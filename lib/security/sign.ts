@@ -6,6 +6,7 @@
 // The canonical string is built so that Rails can produce it with Array#join
 // (see README "Security"); change it only together with the version tag.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { MAX_UID, readUid } from '../core/auth';
 import { FayeOnlineError } from '../errors';
 
 /** Domain separation: a signature made with the same secret for anything else never verifies here. */
@@ -80,7 +81,8 @@ interface SignedFields {
  *
  *     faye-online-auth-v1\n<uid>\n<uname>\n<room_channel>\n<time_channel>\n<expires_at>
  *
- * uid and expires_at in decimal, strings as their UTF-8 bytes. No field may
+ * uid and expires_at in decimal (a uid given as the decimal string "470700"
+ * signs as the number 470700 does), strings as their UTF-8 bytes. No field may
  * contain "\n", so the string can be split back into exactly one tuple.
  */
 export function canonicalAuthPayload(auth: SignableAuth, expiresAt: number): string {
@@ -178,9 +180,11 @@ function readSignedFields(auth: unknown): SignedFields | string {
   if (!isRecord(auth)) return `auth must be an object, got ${describe(auth)}`;
   const user = auth.current_user;
   if (!isRecord(user)) return `auth.current_user must be an object, got ${describe(user)}`;
-  const { uid, uname } = user;
-  if (typeof uid !== 'number' || !Number.isSafeInteger(uid) || uid <= 0) {
-    return `auth.current_user.uid must be a positive integer, got ${describe(uid)}`;
+  const { uname } = user;
+  // The same rule as the server's reading of auth, so that what one accepts the other does too.
+  const uid = readUid(user.uid);
+  if (uid === null) {
+    return `auth.current_user.uid must be a positive integer up to ${MAX_UID} (a number, or a decimal string without leading zeros), got ${describe(user.uid)}`;
   }
   const strings: Array<[string, unknown]> = [
     ['auth.current_user.uname', uname],

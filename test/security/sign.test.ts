@@ -79,6 +79,14 @@ test('the Ruby snippet from the README produces the same signature', { skip: rub
   assert.equal(run.stdout, vector.signature);
 });
 
+test('a uid rendered as a decimal string signs and verifies as the number: the server reads both the same way', () => {
+  const asNumber = signed();
+  const asString = { ...asNumber, current_user: { ...asNumber.current_user, uid: '470700' } };
+  assert.deepEqual(verifyAuth(asString, { secret, now: signedAt }), { ok: true });
+  const signedFromString = signAuth({ ...auth, current_user: { ...auth.current_user, uid: '470700' as unknown as number } }, { secret, now: signedAt });
+  assert.equal(signedFromString.signature, asNumber.signature);
+});
+
 test('a uname outside ASCII is signed as its UTF-8 bytes', () => {
   const wang = signAuth({ ...auth, current_user: { uid: 1, uname: '王小明' } }, { secret, now: signedAt });
   assert.deepEqual(verifyAuth(JSON.parse(JSON.stringify(wang)), { secret, now: signedAt }), { ok: true });
@@ -175,7 +183,10 @@ test('values of the wrong type or size are malformed, with a message naming the 
     [{ ...good, expires_at: Number.MAX_SAFE_INTEGER }, /milliseconds/],
     [{ ...good, expires_at: Date.now() + 3_600_000 }, /milliseconds/],
     [{ ...good, current_user: 'mvj3' }, /auth\.current_user must be an object/],
-    [{ ...good, current_user: { ...good.current_user, uid: '470700' } }, /auth\.current_user\.uid must be a positive integer/],
+    [{ ...good, current_user: { ...good.current_user, uid: '0470700' } }, /auth\.current_user\.uid must be a positive integer/],
+    [{ ...good, current_user: { ...good.current_user, uid: '470700.0' } }, /auth\.current_user\.uid/],
+    [{ ...good, current_user: { ...good.current_user, uid: ' 470700' } }, /auth\.current_user\.uid/],
+    [{ ...good, current_user: { ...good.current_user, uid: 2147483648 } }, /up to 2147483647/],
     [{ ...good, current_user: { ...good.current_user, uid: 2 ** 60 } }, /auth\.current_user\.uid/],
     [{ ...good, current_user: { ...good.current_user, uid: 0 } }, /auth\.current_user\.uid/],
     [{ ...good, current_user: { uid: 470700 } }, /auth\.current_user\.uname must be a non-empty string, got nothing/],

@@ -2,7 +2,8 @@
 // errors that name the option.
 import type { Sequelize } from 'sequelize';
 import { FayeOnlineError } from './errors';
-import { createLogger, type Logger } from './log';
+import { createLogger, debugFromEnv, type Logger } from './log';
+import type { ReportsOptions, MetricsOptions } from './reports/http-options';
 import type { RedisOption } from './stores/redis-connection';
 
 export interface FayeOnlineOptions {
@@ -28,6 +29,12 @@ export interface FayeOnlineOptions {
   timeZone?: string;
   /** A pino-compatible logger. Default: pino, level from DEBUG/DEBUG_FAYE. */
   logger?: Logger;
+  /** One debug line per tracked message that changed presence (the gem's verbose mode). Default: on when DEBUG / DEBUG_FAYE say so. */
+  trace?: boolean;
+  /** JSON report endpoints under `prefix` (default '/faye-online/api'); every request is refused (403) until `authorize` allows it. */
+  reports?: ReportsOptions;
+  /** Prometheus metrics at `path` (default '/metrics'); off unless given (`true`: the defaults). */
+  metrics?: MetricsOptions | boolean;
   /** Seconds after /faye_online/before_leave before the sender is checked. Default 3 (the gem's). */
   beforeLeaveDelay?: number;
   /** Coalescing window of <room>/user_list messages, ms. Default 100. */
@@ -52,6 +59,9 @@ export interface ResolvedOptions {
   secret: string[] | undefined;
   timeZone: string;
   logger: Logger;
+  trace: boolean;
+  reports: { prefix: string; authorize: ReportsOptions['authorize'] };
+  metrics: { path: string; register: MetricsOptions['register'] } | undefined;
   beforeLeaveDelay: number;
   userListWindow: number;
   maxClientIdsPerUser: number;
@@ -70,10 +80,12 @@ export const DEFAULTS = {
   userListWindow: 100,
   maxClientIdsPerUser: 32,
   clientPath: '/faye-online.js',
+  reportsPrefix: '/faye-online/api',
+  metricsPath: '/metrics',
 } as const;
 
 const KNOWN = new Set<string>([
-  'mount', 'timeout', 'ping', 'redis', 'database', 'namespace', 'gc', 'validateMessage', 'secret', 'timeZone',
+  'mount', 'timeout', 'ping', 'redis', 'database', 'namespace', 'gc', 'validateMessage', 'secret', 'timeZone', 'trace', 'reports', 'metrics',
   'logger', 'beforeLeaveDelay', 'userListWindow', 'maxClientIdsPerUser', 'autoMigrate', 'clientPath',
 ]);
 
@@ -135,7 +147,9 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
   if (typeof database !== 'string' && (typeof database !== 'object' || database === null || typeof (database as Sequelize).query !== 'function')) {
     fail('database', 'must be a database URL (mysql://user:pass@host/db or sqlite:path) or a Sequelize instance');
   }
-  const logger = input.logger ?? createLogger();
+  if (input.trace !== undefined && typeof input.trace !== 'boolean') fail('trace', 'must be true or false');
+  const trace = input.trace ?? debugFromEnv();
+  const logger = input.logger ?? createLogger(trace ? { level: 'debug' } : {});
   for (const method of ['debug', 'info', 'warn', 'error'] as const) {
     if (typeof logger[method] !== 'function') fail('logger', `must have a ${method}(fields, message) method (pino-compatible)`);
   }
@@ -152,10 +166,33 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
     secret,
     timeZone,
     logger,
+    trace,
+    reports: resolveReports(input.reports),
+    metrics: resolveMetrics(input.metrics),
     beforeLeaveDelay: positive('beforeLeaveDelay', input.beforeLeaveDelay, DEFAULTS.beforeLeaveDelay),
     userListWindow: positive('userListWindow', input.userListWindow, DEFAULTS.userListWindow),
     maxClientIdsPerUser: positive('maxClientIdsPerUser', input.maxClientIdsPerUser, DEFAULTS.maxClientIdsPerUser, { integer: true }),
     autoMigrate: input.autoMigrate,
     clientPath: path('clientPath', input.clientPath, DEFAULTS.clientPath),
   };
+}
+
+function resolveReports(input: ReportsOptions | undefined): ResolvedOptions['reports'] {
+  if (input === undefined) return { prefix: DEFAULTS.reportsPrefix, authorize: undefined };
+  if (typeof input !== 'object' || input === null) fail('reports', 'must be an object { prefix?, authorize }');
+  for (const key of Object.keys(input)) if (key !== 'prefix' && key !== 'authorize') fail(`reports.${key}`, 'is not an option (known: prefix, authorize)');
+  if (input.authorize !== undefined && typeof input.authorize !== 'function') fail('reports.authorize', 'must be a function (req) => boolean | Promise<boolean>');
+  return { prefix: path('reports.prefix', input.prefix, DEFAULTS.reportsPrefix), authorize: input.authorize };
+}
+
+function resolveMetrics(input: MetricsOptions | boolean | undefined): ResolvedOptions['metrics'] {
+  if (input === undefined || input === false) return undefined;
+  if (input === true) return { path: DEFAULTS.metricsPath, register: undefined };
+  if (typeof input !== 'object' || input === null) fail('metrics', 'must be true or an object { path?, register? }');
+  for (const key of Object.keys(input)) if (key !== 'path' && key !== 'register') fail(`metrics.${key}`, 'is not an option (known: path, register)');
+  const register = input.register;
+  if (register !== undefined && (typeof register !== 'object' || register === null || typeof register.metrics !== 'function')) {
+    fail('metrics.register', 'must be a prom-client Registry');
+  }
+  return { path: path('metrics.path', input.path, DEFAULTS.metricsPath), register };
 }

@@ -1,0 +1,40 @@
+// "Is this clientId still connected?" for reports, asked of the Faye engine,
+// never of one process's memory: in a cluster another process may serve it.
+import type Redis from 'ioredis';
+
+/** Returns the subset of `clientIds` that are live. */
+export type Liveness = (clientIds: readonly string[]) => Promise<Set<string>>;
+
+interface EngineLike {
+  clientExists(clientId: string, callback: (exists: boolean) => void): void;
+}
+
+/** Liveness from a running server's Faye engine (in-process memory engine or the Redis engine). */
+export function engineLiveness(engine: EngineLike): Liveness {
+  return async (clientIds) => {
+    const answers = await Promise.all(clientIds.map((id) => new Promise<boolean>((resolve) => engine.clientExists(id, resolve))));
+    return new Set(clientIds.filter((_, i) => answers[i]));
+  };
+}
+
+/**
+ * Liveness without a running server: read faye-redis' sorted set `<ns>/clients`
+ * (clientId → last ping in ms). A client exists while its score is newer than
+ * 1.6 × timeout, the rule every faye-redis engine applies (SPEC section 6).
+ */
+export function fayeRedisLiveness(redis: Redis, namespace: string, timeoutSeconds: number, now: () => number = Date.now): Liveness {
+  const key = `${namespace}/clients`;
+  return async (clientIds) => {
+    if (!clientIds.length) return new Set();
+    const pipeline = redis.pipeline();
+    for (const id of clientIds) pipeline.zscore(key, id);
+    const replies = (await pipeline.exec()) ?? [];
+    const cutoff = now() - 1000 * 1.6 * timeoutSeconds;
+    const live = new Set<string>();
+    replies.forEach(([error, score], i) => {
+      if (error) throw error;
+      if (score !== null && Number(score) > cutoff) live.add(clientIds[i]);
+    });
+    return live;
+  };
+}

@@ -10,6 +10,7 @@ import type { Express } from 'express';
 import faye, { type BayeuxMessage, type NodeAdapter } from 'faye';
 import type { IncomingMessage } from 'node:http';
 import { Presence, type DepartureReason, type PresenceEvent } from '../core/presence';
+import { reconcile, type ReconcileReport } from '../core/reconcile';
 import type { User } from '../core/auth';
 import { RedisEngine } from '../engine';
 import { FayeOnlineError } from '../errors';
@@ -21,7 +22,11 @@ import { openRedis } from '../stores/redis-connection';
 import { RedisStore } from '../stores/redis-store';
 import type { PresenceStore } from '../stores/store';
 import { BeforeLeave, type Liveness } from './before-leave';
+import { PresenceMetrics, bayeuxMessageType } from '../metrics';
+import { createReports, engineLiveness, reportsRouter, type ReportsApi } from '../reports';
+import { tracePresence } from './trace';
 import { PresenceExtension } from './extension';
+import { bodyLimitFor, limitRequestBodies } from './request-limit';
 import { UserListBroadcaster } from './user-list';
 
 export interface Member {
@@ -37,7 +42,7 @@ export interface FayeOnlineEvents {
   depart: [PresenceEvent & { reason: DepartureReason }];
 }
 
-export interface FayeOnlineHandle extends EventEmitter<FayeOnlineEvents> {
+export interface FayeOnlineHandle extends EventEmitter<FayeOnlineEvents>, ReportsApi {
   /** The Faye NodeAdapter (for getClient(), bind(), addExtension()...). */
   readonly adapter: NodeAdapter;
   /** Resolves when the database is migrated and Redis answers; rejects with the cause otherwise. */
@@ -49,6 +54,10 @@ export interface FayeOnlineHandle extends EventEmitter<FayeOnlineEvents> {
   members(room: string): Promise<Member[]>;
   /** A user's online time in a time channel, including the running part. */
   onlineTime(uid: number, timeChannel: string): Promise<OnlineTime>;
+  /** The prom-client registry holding this server's metrics, when the `metrics` option is on. */
+  readonly metricsRegistry: import('prom-client').Registry | undefined;
+  /** Runs the reconciliation pass now (see README "Operations"); it also runs at startup and every `reconcileInterval`. */
+  reconcile(): Promise<ReconcileReport>;
   /** Resolves when every presence change started so far is fully written. */
   settled(): Promise<void>;
   /** Stops timers, finishes pending work, closes every connection it opened. */
@@ -73,7 +82,9 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
 
   const sequelize = openDatabase(opts.database, { logger });
   const ownsDatabase = typeof opts.database === 'string';
-  const records = new Records({ sequelize, timeZone: opts.timeZone, logger });
+  // Created before presence exists; it only asks presence when scraped.
+  const metrics = opts.metrics ? new PresenceMetrics(opts.metrics.register, { isTracked: (clientId) => presence.isKnown(clientId) }) : undefined;
+  const records = new Records({ sequelize, timeZone: opts.timeZone, logger, observer: { onConflict: () => metrics?.sqlLockConflict() } });
 
   let store: PresenceStore;
   let prepareRedis: (() => Promise<unknown>) | undefined;
@@ -84,6 +95,10 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     }
   } else {
     const { redis, owned } = openRedis(opts.redis!);
+    if (metrics) {
+      redis.on('error', () => metrics.redisError());
+      redis.on('reconnecting', () => metrics.redisReconnecting());
+    }
     const redisStore = new RedisStore({ redis, ownsConnection: owned, namespace: opts.namespace, maxClientIdsPerUser: opts.maxClientIdsPerUser });
     store = redisStore;
     prepareRedis = () => redisStore.ping();
@@ -103,6 +118,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const inFlight = new Set<Promise<unknown>>();
   const track = (work: Promise<unknown>) => {
     inFlight.add(work);
+    metrics?.time(work);
     void work.finally(() => inFlight.delete(work));
   };
 
@@ -128,6 +144,14 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   });
   presence.on('arrive', (event) => handle.emit('arrive', event));
   presence.on('depart', (event) => handle.emit('depart', event));
+  if (metrics) {
+    presence.on('arrive', (event) => metrics.arrived(event.clientId, event.uid));
+    presence.on('depart', (event) => metrics.departed(event.clientId, event.reason));
+    presence.on('join', () => metrics.joined());
+    presence.on('leave', (event) => metrics.left(event.reason));
+    presence.on('writeFailed', () => metrics.sqlWriteFailed());
+  }
+  if (opts.trace) tracePresence(presence, logger);
 
   // Departures decided here (before_leave) carry their own reason and time.
   const decided = new Map<string, { reason: DepartureReason; at: number }>();
@@ -180,6 +204,10 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     logger,
     secret: opts.secret,
     validateMessage: opts.validateMessage,
+    authorizeSubscription: opts.authorizeSubscription,
+    maxMessageBytes: opts.maxMessageBytes,
+    clientExists: (clientId) => new Promise((resolve) => proxy.clientExists(clientId, resolve)),
+    rememberedAuth: (clientId) => store.rememberedAuth(clientId),
     track,
     isReady: () => isReady && !closed,
   });
@@ -191,6 +219,15 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       extension.incoming(message, request, callback);
     },
   });
+  if (metrics) {
+    adapter.addExtension({
+      incoming(message: BayeuxMessage, callback: (message: BayeuxMessage) => void) {
+        metrics.bayeuxMessage(message.channel);
+        callback(message);
+      },
+    });
+  }
+  limitRequestBodies(adapter, bodyLimitFor(opts.maxMessageBytes), logger);
   adapter.attach(httpServer);
 
   const bundle = clientBundlePath();
@@ -201,6 +238,25 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     }
     res.type('application/javascript').sendFile(bundle);
   });
+
+  const reports = createReports({
+    sequelize,
+    timeZone: opts.timeZone,
+    status: {
+      store,
+      records,
+      isLive: engineLiveness(proxy),
+      settle: () => settled(),
+      onListChanged: (room, list) => userLists.changed(room, list),
+    },
+  });
+  app.use(opts.reports.prefix, reportsRouter(reports, { authorize: opts.reports.authorize, logger }));
+  if (metrics && opts.metrics) {
+    app.get(opts.metrics.path, async (_req, res) => {
+      const { contentType, body } = await metrics.scrape();
+      res.type(contentType).send(body);
+    });
+  }
 
   if (!opts.secret) logger.warn({}, 'no `secret`: auth is not signed, so any page can claim to be any user (the gem\'s behaviour); see README "Security"');
 
@@ -215,6 +271,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     }
     if (redisEngine) await redisEngine.ready();
     isReady = true;
+    startReconciling();
     logger.info({ mount: opts.mount, embedded }, 'faye-online ready');
   })();
   ready.catch((error) => logger.error({ err: error }, `faye-online is not ready: ${(error as Error).message}`));
@@ -224,9 +281,38 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     await presence.idle();
   }
 
+  // Reconciliation: once at startup (after a crash the records may still show
+  // users online) and then periodically, by one process of the cluster at a time.
+  const clientExists = (clientId: string) => new Promise<boolean>((resolve) => proxy.clientExists(clientId, resolve));
+  const reconcileNow = (): Promise<ReconcileReport> =>
+    reconcile({
+      store,
+      records,
+      logger,
+      clientExists,
+      departOrphan: (clientId) => presence.gone(clientId, 'timeout'),
+      forUser: (uid, task) => presence.forUser(uid, task),
+      onListChanged: (room, list) => userLists.changed(room, list),
+    });
+  let reconcileTimer: NodeJS.Timeout | undefined;
+  function startReconciling(): void {
+    const run = async () => {
+      if (closed || !(await store.lock('reconcile', Math.max(1000, opts.reconcileInterval * 900)))) return;
+      await reconcileNow();
+    };
+    track(run().catch((error) => logger.error({ err: error }, 'reconciliation failed; it runs again later')));
+    if (opts.reconcileInterval > 0) {
+      reconcileTimer = setInterval(() => track(run().catch((error) => logger.error({ err: error }, 'reconciliation failed; it runs again later'))), opts.reconcileInterval * 1000);
+      reconcileTimer.unref();
+    }
+  }
+
   Object.assign(handle, {
+    reconcile: reconcileNow,
     adapter,
     ready,
+    ...reports,
+    metricsRegistry: metrics?.register,
     onlineUsers: (room: string) => records.onlineList(room),
     onlineCount: async (room: string) => (await records.onlineList(room)).length,
     async members(room: string): Promise<Member[]> {
@@ -249,6 +335,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       if (closed) return;
       closed = true;
       beforeLeave.close();
+      if (reconcileTimer) clearInterval(reconcileTimer);
       await ready.catch(() => undefined);
       await settled();
       // Alone, this process is the whole truth: whoever is still connected
@@ -260,6 +347,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       await userLists.flush();
       await Promise.resolve(adapter.close());
       await store.close();
+      metrics?.close();
       if (ownsDatabase) await sequelize.close();
     },
   });

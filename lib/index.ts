@@ -18,3 +18,10 @@ export { Records, openDatabase, parseDatabaseUrl, countStatements, defineModels 
 export type { RecordsOptions, RecordsStats, LoginLogEntry, LockObserver, OpenDatabaseOptions, StatementCounter, FayeModels } from './records';
 export { migrate, migrationStatus, ensureMigrated, adoptSchema, EXPECTED_LAYOUT } from './schema';
 export type { MigrationState, MigrationEvent, MigrateOptions, MigrateResult, AdoptResult, TableLayout } from './schema';
+export { createReports, presenceStatus, userLoginReport, channelReport, loginLogList, engineLiveness, fayeRedisLiveness, reportsRouter } from './reports';
+export type {
+  ReportsApi, Authorize, ReportsOptions, MetricsOptions, Liveness, StatusReport, StatusOptions, StatusSources, ChannelStatus, StatusUser, StaleClientIds,
+  StaleListEntry, ChannelKind, ReportSource, UserLoginQuery, UserLoginReport, UserChannelLogins, ChannelReportQuery, ChannelReport, ChannelUserTime,
+  LoginLogListQuery, LoginLogListEntry,
+} from './reports';
+export { PresenceMetrics } from './metrics';

@@ -2,6 +2,7 @@
 // errors that name the option.
 import type { Sequelize } from 'sequelize';
 import { FayeOnlineError } from './errors';
+import type { Auth } from './core/auth';
 import { createLogger, debugFromEnv, type Logger } from './log';
 import type { ReportsOptions, MetricsOptions } from './reports/http-options';
 import type { RedisOption } from './stores/redis-connection';
@@ -45,6 +46,25 @@ export interface FayeOnlineOptions {
   autoMigrate?: boolean;
   /** URL path of the browser client. Default '/faye-online.js'. */
   clientPath?: string;
+  /** Seconds between reconciliation passes (one process of the cluster at a time); 0 turns them off. Default 300. */
+  reconcileInterval?: number;
+  /**
+   * Decides whether a client may subscribe to a channel (e.g. only members of a
+   * room to its user_list). False, a rejection or a throw refuses it with a 403
+   * error to that client. Default: every subscription is allowed (the gem's).
+   */
+  authorizeSubscription?: (request: SubscriptionRequest) => boolean | Promise<boolean>;
+  /** Largest incoming Bayeux message, bytes of its JSON; larger ones are refused. Default 65536. */
+  maxMessageBytes?: number;
+}
+
+/** What authorizeSubscription is asked about: one channel of one /meta/subscribe. */
+export interface SubscriptionRequest {
+  clientId: string;
+  channel: string;
+  /** The message's auth, validated (and its signature checked when `secret` is set); null without one. */
+  auth: Auth | null;
+  message: Record<string, unknown>;
 }
 
 export interface ResolvedOptions {
@@ -67,6 +87,9 @@ export interface ResolvedOptions {
   maxClientIdsPerUser: number;
   autoMigrate: boolean | undefined;
   clientPath: string;
+  reconcileInterval: number;
+  authorizeSubscription: ((request: SubscriptionRequest) => boolean | Promise<boolean>) | undefined;
+  maxMessageBytes: number;
 }
 
 export const DEFAULTS = {
@@ -80,13 +103,19 @@ export const DEFAULTS = {
   userListWindow: 100,
   maxClientIdsPerUser: 32,
   clientPath: '/faye-online.js',
+  reconcileInterval: 300,
   reportsPrefix: '/faye-online/api',
   metricsPath: '/metrics',
+  maxMessageBytes: 64 * 1024,
 } as const;
+
+/** maxMessageBytes below this could not carry a full auth (4 KiB) with a message around it. */
+export const MIN_MESSAGE_BYTES = 8 * 1024;
 
 const KNOWN = new Set<string>([
   'mount', 'timeout', 'ping', 'redis', 'database', 'namespace', 'gc', 'validateMessage', 'secret', 'timeZone', 'trace', 'reports', 'metrics',
-  'logger', 'beforeLeaveDelay', 'userListWindow', 'maxClientIdsPerUser', 'autoMigrate', 'clientPath',
+  'logger', 'beforeLeaveDelay', 'userListWindow', 'maxClientIdsPerUser', 'autoMigrate', 'clientPath', 'reconcileInterval',
+  'authorizeSubscription', 'maxMessageBytes',
 ]);
 
 function fail(option: string, message: string): never {
@@ -142,6 +171,11 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
   if (typeof timeZone !== 'string' || !isValidTimeZone(timeZone)) fail('timeZone', `must be an IANA time zone like "Asia/Shanghai", got ${JSON.stringify(timeZone)}`);
 
   if (input.validateMessage !== undefined && typeof input.validateMessage !== 'function') fail('validateMessage', 'must be a function (message) => boolean');
+  if (input.authorizeSubscription !== undefined && typeof input.authorizeSubscription !== 'function') {
+    fail('authorizeSubscription', 'must be a function ({ clientId, channel, auth, message }) => boolean | Promise<boolean>');
+  }
+  const maxMessageBytes = positive('maxMessageBytes', input.maxMessageBytes, DEFAULTS.maxMessageBytes, { integer: true });
+  if (maxMessageBytes < MIN_MESSAGE_BYTES) fail('maxMessageBytes', `must be at least ${MIN_MESSAGE_BYTES} bytes (an auth alone may take 4096), got ${maxMessageBytes}`);
   if (input.autoMigrate !== undefined && typeof input.autoMigrate !== 'boolean') fail('autoMigrate', 'must be true or false');
   const database = input.database ?? DEFAULTS.database;
   if (typeof database !== 'string' && (typeof database !== 'object' || database === null || typeof (database as Sequelize).query !== 'function')) {
@@ -174,6 +208,9 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
     maxClientIdsPerUser: positive('maxClientIdsPerUser', input.maxClientIdsPerUser, DEFAULTS.maxClientIdsPerUser, { integer: true }),
     autoMigrate: input.autoMigrate,
     clientPath: path('clientPath', input.clientPath, DEFAULTS.clientPath),
+    reconcileInterval: input.reconcileInterval === 0 ? 0 : positive('reconcileInterval', input.reconcileInterval, DEFAULTS.reconcileInterval),
+    authorizeSubscription: input.authorizeSubscription,
+    maxMessageBytes,
   };
 }
 

@@ -105,7 +105,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const work = (async () => {
       // The same page now says it is elsewhere (another room, lesson or user):
       // that is a departure from where it was, then an arrival.
-      if (previous) await this.runDeparture(clientId, previous, at, 'moved');
+      if (previous) await this.runDeparture(clientId, previous, at, 'moved', true);
       await this.runArrival(clientId, auth, at);
     })();
     entry.arriving = work;
@@ -141,6 +141,11 @@ export class Presence extends EventEmitter<PresenceEvents> {
     return this.known.has(clientId);
   }
 
+  /** The auth this process tracks clientId with, if it knows it. */
+  authOf(clientId: string): Auth | undefined {
+    return this.known.get(clientId)?.auth;
+  }
+
   /** Another process took over this clientId's departure: forget it here. */
   forgetLocally(clientId: string): void {
     this.known.delete(clientId);
@@ -148,29 +153,36 @@ export class Presence extends EventEmitter<PresenceEvents> {
 
   /**
    * clientId is gone. `at` is when it was last known alive (ms); the auth comes
-   * from this process's memory or, failing that, from the store.
+   * from this process's memory or, failing that, from the store. False when
+   * there was nothing to process (never tracked, or its auth is not remembered).
    */
-  async gone(clientId: string, reason: DepartureReason, at?: number): Promise<void> {
+  async gone(clientId: string, reason: DepartureReason, at?: number): Promise<boolean> {
     const known = this.known.get(clientId);
     this.known.delete(clientId);
     if (known?.arriving) await known.arriving.catch(() => undefined);
     let auth = known?.auth;
     if (!auth) {
       const json = await this.store.rememberedAuth(clientId);
-      if (json === null) return; // never tracked, or already cleaned up
+      if (json === null) return false; // never tracked, or already cleaned up
       let wire: unknown;
       try {
         wire = JSON.parse(json);
       } catch {
         this.logger.warn({ clientId }, 'remembered auth is not JSON; nothing to clean up');
-        return;
+        return false;
       }
       const reading = readAuth(wire);
-      if (reading.kind !== 'valid') return;
+      if (reading.kind !== 'valid') return false;
       auth = reading.auth;
     }
     const when = at ?? (reason === 'timeout' ? known?.lastSeen : undefined) ?? this.now();
-    await this.runDeparture(clientId, auth, when, reason);
+    await this.runDeparture(clientId, auth, when, reason, known !== undefined);
+    return true;
+  }
+
+  /** Runs `task` in the user's queue, after and before that user's arrivals and departures. */
+  forUser<T>(uid: number, task: () => Promise<T>): Promise<T> {
+    return this.queue.run(uid, task);
   }
 
   /** Resolves when every arrival and departure started so far has finished. */
@@ -209,14 +221,14 @@ export class Presence extends EventEmitter<PresenceEvents> {
     });
   }
 
-  private runDeparture(clientId: string, auth: Auth, at: number, reason: DepartureReason): Promise<void> {
-    return this.queue.run(auth.user.uid, () => this.departNow(clientId, auth, at, reason));
+  private runDeparture(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<void> {
+    return this.queue.run(auth.user.uid, () => this.departNow(clientId, auth, at, reason, sawLogin));
   }
 
   // Runs inside the user's queue.
-  private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason): Promise<void> {
+  private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<void> {
     const uid = auth.user.uid;
-    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel });
+    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin });
     const date = new Date(at);
     const writes: Array<Promise<unknown>> = [];
     if (result.leftRoom) {

@@ -290,6 +290,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       records,
       logger,
       clientExists,
+      localClientIds: () => presence.knownClientIds(),
       departOrphan: (clientId) => presence.gone(clientId, 'timeout'),
       forUser: (uid, task) => presence.forUser(uid, task),
       onListChanged: (room, list) => userLists.changed(room, list),

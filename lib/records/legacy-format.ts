@@ -64,6 +64,12 @@ export function formatOnlineTimes(times: OnlineTimes): string {
   return `{${members.join(',')}}`;
 }
 
+/** The time channels whose timer runs in these online times. */
+export function runningTimeChannels(times: OnlineTimes): string[] {
+  const suffix = '_started_at';
+  return [...times.keys()].filter((key) => key.endsWith(suffix)).map((key) => key.slice(0, -suffix.length));
+}
+
 export function timerState(times: OnlineTimes, timeChannel: string): TimerState {
   const started = times.get(startedKey(timeChannel));
   return {

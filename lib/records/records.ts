@@ -11,7 +11,7 @@ import { silentLogger, type Logger } from '../log';
 import { ChannelIds } from './channels';
 import {
   checkTimeZone, defaultTimeZone, elapsedSeconds, formatDateTime, formatOnlineTimes, formatStartedAt, formatUserInfoList,
-  isUid, parseOnlineTimes, parseStartedAt, parseUserInfoList, timerState, withTimerStarted, withTimerStopped,
+  isUid, parseOnlineTimes, parseStartedAt, parseUserInfoList, runningTimeChannels, timerState, withTimerStarted, withTimerStopped,
 } from './legacy-format';
 import { LockedTable, type Change, type LockObserver } from './optimistic-lock';
 import { Sql } from './sql';
@@ -125,7 +125,34 @@ export class Records {
     });
   }
 
+  /** Every room that has an online list row, with its uids (for reconciliation and status). */
+  async allOnlineLists(): Promise<Array<{ room: string; uids: number[] }>> {
+    const rows = await this.sql.select<{ name: string; user_info_list: string | null }>(
+      'SELECT c.name, l.user_info_list FROM faye_channel_online_lists l JOIN faye_channels c ON c.id = l.channel_id ORDER BY l.id',
+      [],
+    );
+    const seen = new Set<string>();
+    // The lowest id is the row everyone uses when concurrent creation left two.
+    return rows.filter((row) => !seen.has(row.name) && seen.add(row.name)).map((row) => ({ room: row.name, uids: parseUserInfoList(row.user_info_list) }));
+  }
+
   // -- online times --------------------------------------------------------
+
+  /** Every running timer (a `_started_at` key), for reconciliation. */
+  async runningTimers(): Promise<Array<{ uid: number; timeChannel: string; since: Date | null }>> {
+    const rows = await this.sql.select<{ user_id: number; online_times: string | null }>(
+      "SELECT user_id, online_times FROM faye_user_online_times WHERE online_times LIKE '%_started_at%'",
+      [],
+    );
+    return rows.flatMap((row) => {
+      const times = parseOnlineTimes(row.online_times);
+      return runningTimeChannels(times).map((timeChannel) => ({
+        uid: Number(row.user_id),
+        timeChannel,
+        since: this.runningSince(timerState(times, timeChannel).startedAt),
+      }));
+    });
+  }
 
   /** Starts the user's timer for `timeChannel` at `at`; false if it was already running. */
   async startTimer(uid: number, timeChannel: string, at: Date): Promise<boolean> {

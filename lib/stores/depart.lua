@@ -7,6 +7,8 @@
 -- ARGV[1] uid (decimal)
 -- ARGV[2] clientId
 -- ARGV[3] TTL of the status key, seconds
+-- ARGV[4] '1' when the caller saw this clientId's login itself: a missing status
+--         key (Redis lost its data) then still means "logged in"
 --
 -- Returns { removed, leftRoom, stoppedTimer, logLogout }
 
@@ -40,7 +42,8 @@ else
 end
 
 local logLogout = 0
-if redis.call('GET', KEYS[3]) == '1' then
+local status = redis.call('GET', KEYS[3])
+if status == '1' or (status == false and ARGV[4] == '1') then
   redis.call('SET', KEYS[3], '0', 'EX', ttl)
   logLogout = 1
 end

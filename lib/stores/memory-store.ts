@@ -75,6 +75,10 @@ export class MemoryStore implements PresenceStore {
     for (const clientId of clientIds) this.remove(channel, uid, clientId);
   }
 
+  async lock(): Promise<boolean> {
+    return true;
+  }
+
   async close(): Promise<void> {
     this.lists.clear();
     this.auths.clear();

@@ -9,7 +9,7 @@ type ScriptResult = Array<number | string>;
 
 interface PresenceCommands {
   fayeOnlineArrive(room: string, time: string, auth: string, status: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number): Promise<ScriptResult>;
-  fayeOnlineDepart(room: string, time: string, status: string, uid: number, clientId: string, ttl: number): Promise<ScriptResult>;
+  fayeOnlineDepart(room: string, time: string, status: string, uid: number, clientId: string, ttl: number, sawLogin: string): Promise<ScriptResult>;
   fayeOnlineForget(channel: string, uid: number, ...clientIds: string[]): Promise<number>;
 }
 
@@ -75,7 +75,7 @@ export class RedisStore implements PresenceStore {
   async depart(t: PresenceTarget): Promise<DepartureResult> {
     const r = await this.redis.fayeOnlineDepart(
       this.channelKey(t.room), this.channelKey(t.timeChannel), this.statusKey(t.clientId),
-      t.uid, t.clientId, CLIENT_RECORD_TTL_SECONDS,
+      t.uid, t.clientId, CLIENT_RECORD_TTL_SECONDS, t.sawLogin ? '1' : '0',
     );
     return { removed: r[0] === 1, leftRoom: r[1] === 1, stoppedTimer: r[2] === 1, logLogout: r[3] === 1 };
   }
@@ -119,6 +119,10 @@ export class RedisStore implements PresenceStore {
 
   async forget(channel: string, uid: number, clientIds: string[]): Promise<void> {
     if (clientIds.length) await this.redis.fayeOnlineForget(this.channelKey(channel), uid, ...clientIds);
+  }
+
+  async lock(name: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(`${this.prefix}/locks/${name}`, String(process.pid), 'PX', ttlMs, 'NX')) === 'OK';
   }
 
   async close(): Promise<void> {

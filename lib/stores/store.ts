@@ -8,6 +8,8 @@ export interface PresenceTarget {
   uid: number;
   room: string;
   timeChannel: string;
+  /** The caller tracked this clientId's arrival itself: log its logout even if the store lost the login mark. */
+  sawLogin?: boolean;
 }
 
 export interface Arrival extends PresenceTarget {
@@ -52,6 +54,8 @@ export interface PresenceStore {
   channels(): Promise<string[]>;
   /** Removes the given clientIds from every channel map (a sweep of orphans). */
   forget(channel: string, uid: number, clientIds: string[]): Promise<void>;
+  /** Takes a cluster-wide lock for `ttlMs` (false if another process holds it); one process is always true. */
+  lock(name: string, ttlMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

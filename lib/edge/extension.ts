@@ -1,11 +1,17 @@
-// The Faye server extension: reads `auth` from incoming messages, tells the
-// presence core when a tracked clientId is seen, guards the channels the server
-// owns, and turns /faye_online/before_leave into a liveness check.
+// The Faye server extension: the edge where nothing a client sends is trusted.
+// It checks the shape and size of every incoming message, reads and verifies
+// `auth`, tells the presence core when a tracked clientId is seen, guards the
+// channels the server owns, asks the app about subscriptions, and turns
+// /faye_online/before_leave into a liveness check.
+//
+// Every refusal is a Bayeux error in the reply to that client ("<code>::<text>")
+// and one structured log line; nothing thrown here reaches Faye.
 import type { IncomingMessage } from 'node:http';
 import type { BayeuxMessage } from 'faye';
 import { readAuth, type Auth } from '../core/auth';
 import type { Presence } from '../core/presence';
 import type { Logger } from '../log';
+import type { SubscriptionRequest } from '../options';
 import { verifyAuth } from '../security';
 import type { BeforeLeave } from './before-leave';
 
@@ -23,68 +29,192 @@ export interface ExtensionOptions {
   logger: Logger;
   secret?: string[];
   validateMessage?: (message: Record<string, unknown>) => boolean;
+  authorizeSubscription?: (request: SubscriptionRequest) => boolean | Promise<boolean>;
+  /** Largest incoming message accepted, bytes of its JSON. */
+  maxMessageBytes: number;
+  /** Whether the Faye engine knows this clientId (anywhere in the cluster). */
+  clientExists(clientId: string): Promise<boolean>;
+  /** The auth JSON the store remembers for a clientId (anywhere in the cluster), or null. */
+  rememberedAuth(clientId: string): Promise<string | null>;
   /** Called with each arrival's work so that close() can wait for it. */
   track(work: Promise<unknown>): void;
   /** False until the database and Redis are ready; messages are then not tracked. */
   isReady(): boolean;
 }
 
+type Message = BayeuxMessage & Record<string, unknown>;
+type Outcome = Message | Promise<Message>;
+
 // Bayeux errors are "code:args:message"; Faye sends them back in the reply.
 function bayeuxError(code: number, message: string): string {
   return `${code}::${message}`;
+}
+
+/** Where a refused message whose fields cannot be trusted is answered from (never published). */
+const REFUSED_CHANNEL = '/faye_online/refused';
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isStringList = (value: unknown): boolean => Array.isArray(value) && value.every(isString);
+
+// Faye reads these fields of a client's message and trusts their types: an
+// object where it expects an array of strings can make it loop for as long as
+// the object's "length" says, or throw inside an engine callback where nothing
+// catches it. So their types are checked before Faye sees the message.
+function envelopeProblem(message: Record<string, unknown>): string | undefined {
+  if (!isString(message.channel)) return 'channel must be a string';
+  if (message.clientId !== undefined && !isString(message.clientId)) return 'clientId must be a string';
+  if (message.id !== undefined && !isString(message.id) && typeof message.id !== 'number') return 'id must be a string';
+  if (message.subscription !== undefined && !isString(message.subscription) && !isStringList(message.subscription)) {
+    return 'subscription must be a channel name or a list of them';
+  }
+  if (message.connectionType !== undefined && !isString(message.connectionType)) return 'connectionType must be a string';
+  if (message.supportedConnectionTypes !== undefined && !isStringList(message.supportedConnectionTypes)) {
+    return 'supportedConnectionTypes must be a list of strings';
+  }
+  if (message.version !== undefined && !isString(message.version)) return 'version must be a string';
+  if (message.advice !== undefined) {
+    if (!isPlainObject(message.advice)) return 'advice must be an object';
+    for (const key of ['timeout', 'interval'] as const) {
+      const value = message.advice[key];
+      if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 2 ** 31 - 1)) {
+        return `advice.${key} must be a number of milliseconds`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** JSON size of a message, or Infinity when it cannot be serialized (too deep). */
+function jsonBytes(message: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(message));
+  } catch {
+    return Infinity;
+  }
+}
+
+/** The uid of a remembered auth JSON, or null when there is none or it is unreadable. */
+function rememberedUid(json: string | null): number | null {
+  if (json === null) return null;
+  try {
+    const reading = readAuth(JSON.parse(json));
+    return reading.kind === 'valid' ? reading.auth.user.uid : null;
+  } catch {
+    return null;
+  }
 }
 
 export class PresenceExtension {
   constructor(private readonly options: ExtensionOptions) {}
 
   incoming(message: BayeuxMessage, request: IncomingMessage | null, callback: (message: BayeuxMessage) => void): void {
+    let outcome: Outcome;
     try {
-      this.inspect(message, request === null);
+      outcome = this.inspect(message, request === null);
     } catch (error) {
-      // Nothing a client sends may break the server: log, refuse the message.
-      this.options.logger.error({ err: error, channel: message?.channel, clientId: message?.clientId }, 'presence extension failed on a message');
-      message.error = bayeuxError(500, 'Internal error');
+      outcome = this.failed(message, error);
     }
+    if (!(outcome instanceof Promise)) {
+      callback(outcome);
+      return;
+    }
+    outcome
+      .catch((error) => this.failed(message, error))
+      .then((answer) => {
+        // Called back outside Faye's own try/catch: a throw here would be uncaught.
+        try {
+          callback(answer);
+        } catch (error) {
+          this.options.logger.error({ err: error }, 'Faye failed on a message after the presence extension');
+        }
+      });
+  }
+
+  outgoing(message: BayeuxMessage, callback: (message: BayeuxMessage) => void): void {
     callback(message);
   }
 
-  private inspect(message: BayeuxMessage, local: boolean): void {
+  /** Nothing a client sends may break the server: log, refuse the message. */
+  private failed(message: unknown, error: unknown): Message {
+    const fields = isPlainObject(message) ? { channel: message.channel, clientId: message.clientId } : {};
+    this.options.logger.error({ err: error, ...fields }, 'presence extension failed on a message');
+    return this.refuse(message, 500, 'Internal error');
+  }
+
+  /**
+   * Sets a Bayeux error on the message. A message whose envelope is not sound is
+   * replaced by a small one carrying only its id, so that Faye answers with the
+   * error without reading anything else from it.
+   */
+  private refuse(message: unknown, code: number, text: string, { keep = true } = {}): Message {
+    const error = bayeuxError(code, text);
+    if (keep && isPlainObject(message) && envelopeProblem(message) === undefined) {
+      message.error = error;
+      return message as Message;
+    }
+    const id = isPlainObject(message) && (isString(message.id) || typeof message.id === 'number') ? String(message.id).slice(0, 64) : undefined;
+    return { ...(id === undefined ? {} : { id }), channel: REFUSED_CHANNEL, data: null, error } as Message;
+  }
+
+  private inspect(message: BayeuxMessage, local: boolean): Outcome {
+    const { logger } = this.options;
+    if (!isPlainObject(message)) {
+      logger.warn({ type: Array.isArray(message) ? 'array' : typeof message }, 'refused a Bayeux message that is not an object');
+      return this.refuse(message, 400, 'A Bayeux message must be a JSON object');
+    }
+    const msg = message as Message;
+    if (!local) {
+      const bytes = jsonBytes(msg);
+      if (bytes > this.options.maxMessageBytes) {
+        logger.warn({ bytes, limit: this.options.maxMessageBytes, channel: isString(msg.channel) ? msg.channel.slice(0, 300) : undefined }, 'refused a Bayeux message larger than maxMessageBytes');
+        // Not kept: the reply would otherwise carry (and the pipeline hold) the whole message.
+        return this.refuse(msg, 413, `Message larger than ${this.options.maxMessageBytes} bytes`, { keep: false });
+      }
+      const problem = envelopeProblem(msg);
+      if (problem) {
+        logger.warn({ problem }, 'refused a malformed Bayeux message');
+        return this.refuse(msg, 400, `Malformed message: ${problem}`);
+      }
+    }
+    return this.route(msg, local);
+  }
+
+  private route(message: Message, local: boolean): Outcome {
     const { presence, logger } = this.options;
-    const channel = message.channel;
-    const clientId = typeof message.clientId === 'string' ? message.clientId : undefined;
+    const channel = String(message.channel);
+    const clientId = isString(message.clientId) ? message.clientId : undefined;
     if (clientId) presence.touch(clientId);
 
-    if (!local && typeof channel === 'string' && !channel.startsWith('/meta/') && isServerOwnedChannel(channel)) {
-      message.error = bayeuxError(403, `${channel} is published by the server only`);
+    if (!local && !channel.startsWith('/meta/') && isServerOwnedChannel(channel)) {
       logger.warn({ clientId, channel }, 'refused a publish on a server-owned channel');
-      return;
+      return this.refuse(message, 403, `${channel} is published by the server only`);
     }
 
     const auth = this.readAuth(message, clientId);
     // Auth travels on every message of the page; it must not be relayed to the
     // other subscribers of a published message.
-    if (!String(channel).startsWith('/meta/')) delete message.auth;
-    if (!auth || message.error) return;
+    if (!channel.startsWith('/meta/')) delete message.auth;
+    if (message.error) return message;
 
-    if (channel === BEFORE_LEAVE_CHANNEL) {
-      if (clientId && presence.isKnown(clientId)) this.options.beforeLeave.closing(clientId);
-      return;
+    if (channel === '/meta/subscribe' && !local && this.options.authorizeSubscription) {
+      return this.authorizeSubscription(message, clientId, auth ?? null);
     }
-    if (channel !== '/meta/connect' || !clientId) return;
+    if (!auth || !clientId) return message;
+    if (channel === BEFORE_LEAVE_CHANNEL) return this.beforeLeave(message, clientId, auth);
+    if (channel !== '/meta/connect') return message;
     if (!this.options.isReady()) {
       logger.warn({ clientId }, 'not ready yet (database or Redis): this connect is not tracked; the next one will be');
-      return;
+      return message;
     }
-    const work = presence.seen(clientId, auth);
-    if (work) {
-      this.options.track(
-        work.catch((error) => logger.error({ err: error, clientId, uid: auth.user.uid }, 'presence: could not record an arrival; the next connect retries')),
-      );
-    }
+    return this.connect(message, clientId, auth);
   }
 
   /** A valid auth to track, or undefined (no auth, not tracked, or refused with message.error set). */
-  private readAuth(message: BayeuxMessage, clientId: string | undefined): Auth | undefined {
+  private readAuth(message: Message, clientId: string | undefined): Auth | undefined {
     const { logger } = this.options;
     const reading = readAuth(message.auth);
     switch (reading.kind) {
@@ -94,27 +224,105 @@ export class PresenceExtension {
         logger.debug({ clientId, reason: reading.reason }, 'auth incomplete: not tracked');
         return undefined;
       case 'invalid':
-        message.error = bayeuxError(401, `Invalid auth: ${reading.reason}`);
         logger.warn({ clientId, channel: message.channel, reason: reading.reason }, 'refused a message with invalid auth');
+        message.error = bayeuxError(401, `Invalid auth: ${reading.reason}`);
         return undefined;
     }
     const auth = reading.auth;
     if (this.options.secret) {
       const verdict = verifyAuth(message.auth, { secret: this.options.secret });
       if (!verdict.ok) {
-        message.error = bayeuxError(401, `Auth not accepted: ${verdict.message}`);
         logger.warn({ clientId, uid: auth.user.uid, reason: verdict.reason }, 'refused a message with an unsigned or bad signature');
+        message.error = bayeuxError(401, `Auth not accepted: ${verdict.message}`);
         return undefined;
       }
     }
-    if (this.options.validateMessage && !this.options.validateMessage(message as Record<string, unknown>)) {
+    if (this.options.validateMessage && !this.options.validateMessage(message)) {
       logger.debug({ clientId, uid: auth.user.uid }, 'validateMessage returned false: not tracked');
       return undefined;
     }
     return auth;
   }
 
-  outgoing(message: BayeuxMessage, callback: (message: BayeuxMessage) => void): void {
-    callback(message);
+  /**
+   * A /meta/connect with a valid auth. A clientId this process already tracks
+   * is answered from memory. Any other is first checked against the engine and
+   * the store: Faye validates the clientId only after the extensions ran, so a
+   * made-up clientId would otherwise be tracked forever, and someone else's
+   * clientId could be taken over by sending it with one's own auth.
+   */
+  private connect(message: Message, clientId: string, auth: Auth): Outcome {
+    const { presence } = this.options;
+    const current = presence.authOf(clientId);
+    if (current) {
+      if (current.user.uid !== auth.user.uid) return this.refuseForeignClientId(message, clientId, auth, current.user.uid);
+      this.arrive(clientId, auth);
+      return message;
+    }
+    return (async () => {
+      const [exists, remembered] = await Promise.all([this.options.clientExists(clientId), this.options.rememberedAuth(clientId)]);
+      // Unknown to the engine: Faye answers "client unknown" itself and the page handshakes again.
+      if (!exists) return message;
+      const owner = rememberedUid(remembered);
+      if (owner !== null && owner !== auth.user.uid) return this.refuseForeignClientId(message, clientId, auth, owner);
+      this.arrive(clientId, auth);
+      return message;
+    })();
+  }
+
+  private arrive(clientId: string, auth: Auth): void {
+    const work = this.options.presence.seen(clientId, auth);
+    if (work) {
+      this.options.track(
+        work.catch((error) => this.options.logger.error({ err: error, clientId, uid: auth.user.uid }, 'presence: could not record an arrival; the next connect retries')),
+      );
+    }
+  }
+
+  private refuseForeignClientId(message: Message, clientId: string, auth: Auth, owner: number): Message {
+    this.options.logger.warn({ clientId, uid: auth.user.uid, owner }, 'refused a message for a clientId tracked for another user');
+    return this.refuse(message, 401, 'This clientId is tracked for another user');
+  }
+
+  /**
+   * before_leave may only start the liveness check of the sender's own clientId:
+   * the one remembered for the same uid. Faye does not check the clientId of a
+   * publish, so without this anyone knowing a clientId could ask about it. Even
+   * then the check only ends clients that no longer answer (lib/edge/before-leave.ts).
+   */
+  private async beforeLeave(message: Message, clientId: string, auth: Auth): Promise<Message> {
+    const owner = rememberedUid(await this.options.rememberedAuth(clientId));
+    if (owner === null) {
+      this.options.logger.debug({ clientId }, 'before_leave for a clientId that is not tracked: nothing to check');
+      return message;
+    }
+    if (owner !== auth.user.uid) {
+      this.options.logger.warn({ clientId, uid: auth.user.uid, owner }, 'refused before_leave for a clientId of another user');
+      return this.refuse(message, 403, 'before_leave is accepted for your own clientId only');
+    }
+    this.options.beforeLeave.closing(clientId);
+    return message;
+  }
+
+  /** Asks the app's authorizeSubscription about each channel; one refusal refuses the message. */
+  private async authorizeSubscription(message: Message, clientId: string | undefined, auth: Auth | null): Promise<Message> {
+    const hook = this.options.authorizeSubscription!;
+    // Faye answers a subscribe without clientId or subscription itself.
+    if (!clientId || message.subscription === undefined) return message;
+    const channels = ([] as string[]).concat(message.subscription as string | string[]);
+    for (const channel of channels) {
+      let allowed: boolean;
+      try {
+        allowed = (await hook({ clientId, channel, auth, message })) === true;
+      } catch (error) {
+        this.options.logger.error({ err: error, clientId, channel }, 'authorizeSubscription failed: the subscription is refused');
+        return this.refuse(message, 403, `Subscription to ${channel} refused`);
+      }
+      if (!allowed) {
+        this.options.logger.warn({ clientId, channel, uid: auth?.user.uid }, 'refused a subscription (authorizeSubscription)');
+        return this.refuse(message, 403, `Subscription to ${channel} refused`);
+      }
+    }
+    return message;
   }
 }

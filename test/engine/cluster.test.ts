@@ -8,7 +8,7 @@ import { RedisEngine, type DisconnectInfo } from '../../lib/engine';
 import { silentLogger } from '../../lib/log';
 import { createTestRedis, type TestRedis } from '../support/redis';
 import { eventually, sleep } from './contract';
-import { clientIdOf, collect, fayeClient, rawConnect, rawHandshake, startFayeServer, transportOf, type FayeServer } from './servers';
+import { clientIdOf, closeClient, collect, fayeClient, rawConnect, rawHandshake, startFayeServer, transportOf, type FayeServer } from './servers';
 
 describe('two Faye servers sharing the Redis engine', () => {
   let testRedis: TestRedis;
@@ -34,7 +34,7 @@ describe('two Faye servers sharing the Redis engine', () => {
   });
 
   afterEach(async () => {
-    for (const c of clients) await c.disconnect();
+    for (const c of clients) await closeClient(c);
     for (const s of servers) await s.close();
     clients = [];
     servers = [];

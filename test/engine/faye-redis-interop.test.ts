@@ -9,7 +9,7 @@ import { RedisEngine, type DisconnectInfo } from '../../lib/engine';
 import { silentLogger } from '../../lib/log';
 import { createTestRedis, type TestRedis } from '../support/redis';
 import { eventually, sleep } from './contract';
-import { bayeux, clientIdOf, collect, fayeClient, rawConnect, rawHandshake, startFayeServer, type FayeServer } from './servers';
+import { bayeux, clientIdOf, closeClient, collect, fayeClient, rawConnect, rawHandshake, startFayeServer, type FayeServer } from './servers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const FayeRedis = require('faye-redis');
@@ -40,7 +40,7 @@ describe('a cluster of a faye-redis server and a RedisEngine server', () => {
   });
 
   afterEach(async () => {
-    for (const client of clients) await client.disconnect();
+    for (const client of clients) await closeClient(client);
     await theirs?.close();
     await ours?.close();
     await testRedis.cleanup();
@@ -140,7 +140,7 @@ describe("faye-redis' key layout, read and written directly", () => {
     assert.equal(queued[0].channel, '/courses/5/lessons/1');
     assert.deepEqual(queued[0].data, { n: 1 });
     assert.equal(queued[0].clientId, clientIdOf(publisher));
-    await publisher.disconnect();
+    await closeClient(publisher);
   });
 
   it('announces queued messages and destroyed clients on the notification channels', async () => {

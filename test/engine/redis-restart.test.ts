@@ -8,7 +8,7 @@ import Redis from 'ioredis';
 import { RedisEngine } from '../../lib/engine';
 import { silentLogger } from '../../lib/log';
 import { eventually, sleep } from './contract';
-import { collect, fayeClient, PrivateRedis, startFayeServer, type FayeServer } from './servers';
+import { closeClient, collect, fayeClient, PrivateRedis, startFayeServer, type FayeServer } from './servers';
 
 describe('the Redis engine when Redis goes away', () => {
   let redis: PrivateRedis;
@@ -36,7 +36,7 @@ describe('the Redis engine when Redis goes away', () => {
   }
 
   afterEach(async () => {
-    for (const client of clients) client.disconnect();
+    for (const client of clients) await closeClient(client);
     for (const server of servers) await server.close();
     await redis.stop();
   });

@@ -24,6 +24,8 @@ export async function startFayeServer(options: { timeout: number; engine: Record
     adapter,
     url: `http://127.0.0.1:${port}/faye`,
     async close() {
+      // The adapter's in-process client (getClient) would otherwise retry against the closed server forever.
+      await adapter._client?.disconnect();
       adapter.close();
       await engine.disconnect?.();
       server.closeAllConnections();
@@ -41,6 +43,16 @@ export function fayeClient(url: string, transport: Transport): any {
   client.disable('eventsource');
   client.disable('callback-polling');
   return client;
+}
+
+/**
+ * Disconnects a faye.Client and stops it for good: a client whose server is gone
+ * (or that is handshaking again) would otherwise retry forever and keep the test
+ * process alive.
+ */
+export async function closeClient(client: any): Promise<void> {
+  await Promise.race([Promise.resolve(client.disconnect()).catch(() => {}), sleep(1000)]);
+  client._dispatcher.close();
 }
 
 /** The transport a connected faye.Client actually uses. */

@@ -3,8 +3,9 @@
 import { isFayeOnlineError } from '../errors';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command';
 import { migrateCommand } from './migrate';
+import { serveCommand } from './serve';
 
-const commands: readonly Command[] = [migrateCommand];
+const commands: readonly Command[] = [migrateCommand, serveCommand];
 
 function globalHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

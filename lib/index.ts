@@ -25,3 +25,5 @@ export type {
   LoginLogListQuery, LoginLogListEntry,
 } from './reports';
 export { PresenceMetrics } from './metrics';
+export { RedisEngine } from './engine';
+export type { RedisEngineOptions, DisconnectInfo, DisconnectReason } from './engine';

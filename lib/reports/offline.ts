@@ -1,0 +1,67 @@
+// Reports without a running server (the CLI): the database and, for status,
+// the cluster's Redis. Liveness then comes from faye-redis' `<ns>/clients`
+// sorted set, which every server of the cluster keeps up to date.
+import { FayeOnlineError } from '../errors';
+import { defaultTimeZone } from '../records/legacy-format';
+import { openDatabase, Records } from '../records';
+import { ensureMigrated } from '../schema';
+import { openRedis } from '../stores/redis-connection';
+import { RedisStore } from '../stores/redis-store';
+import { DEFAULTS } from '../options';
+import type { ReportsApi } from './http';
+import { createReports } from './api';
+import { fayeRedisLiveness } from './liveness';
+
+export interface OfflineReportsOptions {
+  databaseUrl: string;
+  /** Needed for status only. */
+  redisUrl?: string;
+  namespace?: string;
+  /** The servers' Faye timeout, seconds (a client is live while pinged within 1.6 × timeout). Default 10. */
+  timeout?: number;
+  timeZone?: string;
+  /** Wait before cleanup removes what is stale, ms. Default 1000. */
+  graceMs?: number;
+}
+
+export interface OfflineReports extends ReportsApi {
+  close(): Promise<void>;
+}
+
+export async function openOfflineReports(options: OfflineReportsOptions): Promise<OfflineReports> {
+  const sequelize = openDatabase(options.databaseUrl);
+  const redis = options.redisUrl ? openRedis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null }).redis : undefined;
+  const close = async () => {
+    if (redis) await redis.quit().catch(() => redis.disconnect());
+    await sequelize.close();
+  };
+  try {
+    await ensureMigrated(sequelize);
+    if (redis) {
+      await redis.connect().catch((error: Error) => {
+        throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer at ${options.redisUrl} (${error.message}); start it or fix --redis / REDIS_URL`, { cause: error });
+      });
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const timeZone = options.timeZone ?? defaultTimeZone();
+  const records = new Records({ sequelize, timeZone });
+  const namespace = options.namespace ?? DEFAULTS.namespace;
+  const noRedis = async (): Promise<never> => {
+    throw new FayeOnlineError('INVALID_OPTION', 'status needs the cluster\'s Redis: pass --redis redis://host:6379/1 or set REDIS_URL (an embedded server keeps its state in its own process; ask its /faye-online/api/status endpoint)');
+  };
+  const store = redis ? new RedisStore({ redis, ownsConnection: false, namespace, maxClientIdsPerUser: DEFAULTS.maxClientIdsPerUser }) : undefined;
+  const reports = createReports({
+    sequelize,
+    timeZone,
+    status: {
+      store: store ?? { channels: noRedis, clientIdsByUser: noRedis, rememberedAuths: noRedis, forget: noRedis },
+      records,
+      isLive: redis ? fayeRedisLiveness(redis, namespace, options.timeout ?? DEFAULTS.timeout) : noRedis,
+      graceMs: options.graceMs,
+    },
+  });
+  return { ...reports, close };
+}

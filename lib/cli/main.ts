@@ -3,9 +3,11 @@
 import { isFayeOnlineError } from '../errors';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command';
 import { migrateCommand } from './migrate';
+import { statusCommand } from './status';
+import { logCommand } from './log';
 import { serveCommand } from './serve';
 
-const commands: readonly Command[] = [migrateCommand, serveCommand];
+const commands: readonly Command[] = [migrateCommand, serveCommand, statusCommand, logCommand];
 
 function globalHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

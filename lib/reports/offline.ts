@@ -31,6 +31,8 @@ export interface OfflineReports extends ReportsApi {
 export async function openOfflineReports(options: OfflineReportsOptions): Promise<OfflineReports> {
   const sequelize = openDatabase(options.databaseUrl);
   const redis = options.redisUrl ? openRedis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null }).redis : undefined;
+  // A refused connection rejects connect() below; the event would only print a second report of it.
+  redis?.on('error', () => undefined);
   const close = async () => {
     if (redis) await redis.quit().catch(() => redis.disconnect());
     await sequelize.close();

@@ -25,6 +25,8 @@ export interface PresenceEvent {
   user: User;
   clientId: string;
   at: Date;
+  /** The room's sequence number after a join or leave (0 for arrivals and departures that changed no list). */
+  seq: number;
 }
 
 export type DepartureReason = 'disconnect' | 'timeout' | 'before_leave' | 'evicted' | 'moved';
@@ -190,8 +192,8 @@ export class Presence extends EventEmitter<PresenceEvents> {
     return this.queue.idle();
   }
 
-  private event(clientId: string, auth: Auth, at: number): PresenceEvent {
-    return { room: auth.room, timeChannel: auth.timeChannel, uid: auth.user.uid, user: auth.user, clientId, at: new Date(at) };
+  private event(clientId: string, auth: Auth, at: number, seq: number): PresenceEvent {
+    return { room: auth.room, timeChannel: auth.timeChannel, uid: auth.user.uid, user: auth.user, clientId, at: new Date(at), seq };
   }
 
   private runArrival(clientId: string, auth: Auth, at: number): Promise<void> {
@@ -199,7 +201,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     return this.queue.run(uid, async () => {
       const result = await this.store.arrive({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, authJson: auth.json });
       const date = new Date(at);
-      const event = this.event(clientId, auth, at);
+      const event = this.event(clientId, auth, at, result.seq);
       const writes: Array<Promise<unknown>> = [];
       if (result.joinedRoom) {
         writes.push(this.write('add to online list', () => this.records.addToOnlineList(auth.room, uid)).then((list) => {
@@ -241,7 +243,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
       writes.push(this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: date })));
     }
     await Promise.all(writes);
-    const event = { ...this.event(clientId, auth, at), reason };
+    const event = { ...this.event(clientId, auth, at, result.seq), reason };
     if (result.removed) this.emit('depart', event);
     if (result.leftRoom) this.emit('leave', event);
   }

@@ -26,6 +26,7 @@ import { PresenceMetrics, bayeuxMessageType } from '../metrics';
 import { createReports, engineLiveness, reportsRouter, type ReportsApi } from '../reports';
 import { tracePresence } from './trace';
 import { PresenceExtension } from './extension';
+import { PresenceStateExtension, presenceChannel, presenceSnapshot, usersOf, type PresenceDiff, type PresenceSnapshot } from './presence-diffs';
 import { bodyLimitFor, limitRequestBodies } from './request-limit';
 import { UserListBroadcaster } from './user-list';
 
@@ -52,6 +53,8 @@ export interface FayeOnlineHandle extends EventEmitter<FayeOnlineEvents>, Report
   onlineCount(room: string): Promise<number>;
   /** Who is in a room right now, with their names and clientIds. */
   members(room: string): Promise<Member[]>;
+  /** A room's members with the sequence number of the last join/leave they reflect (what <room>/presence subscribers get first). */
+  presenceState(room: string): Promise<PresenceSnapshot>;
   /** A user's online time in a time channel, including the running part. */
   onlineTime(uid: number, timeChannel: string): Promise<OnlineTime>;
   /** The prom-client registry holding this server's metrics, when the `metrics` option is on. */
@@ -70,10 +73,6 @@ function clientBundlePath(): string | undefined {
   return candidates.find((file) => existsSync(file));
 }
 
-/** What the server tells subscribers about a user: the wire's current_user. */
-function publicUser(user: User): Record<string, unknown> {
-  return { ...user };
-}
 
 export function attachFayeOnline(app: Express, httpServer: HttpServer, options: FayeOnlineOptions = {}): FayeOnlineHandle {
   const opts = resolveOptions(options);
@@ -95,6 +94,9 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     }
   } else {
     const { redis, owned } = openRedis(opts.redis!);
+    // ioredis reconnects by itself; without a listener it would also print every
+    // connection error to stderr as "Unhandled error event".
+    if (owned) redis.on('error', (error) => logger.warn({ err: error }, 'Redis connection error (presence store); reconnecting'));
     if (metrics) {
       redis.on('error', () => metrics.redisError());
       redis.on('reconnecting', () => metrics.redisReconnecting());
@@ -135,11 +137,11 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
 
   presence.on('roomList', (room, list) => userLists.changed(room, list));
   presence.on('join', (event) => {
-    publish(`${event.room}/presence`, { event: 'join', uid: event.uid, user: publicUser(event.user) });
+    publish(presenceChannel(event.room), { event: 'join', uid: event.uid, user: event.user, seq: event.seq } satisfies PresenceDiff);
     handle.emit('join', event);
   });
   presence.on('leave', (event) => {
-    publish(`${event.room}/presence`, { event: 'leave', uid: event.uid, user: publicUser(event.user) });
+    publish(presenceChannel(event.room), { event: 'leave', uid: event.uid, user: event.user, seq: event.seq } satisfies PresenceDiff);
     handle.emit('leave', event);
   });
   presence.on('arrive', (event) => handle.emit('arrive', event));
@@ -228,6 +230,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     });
   }
   limitRequestBodies(adapter, bodyLimitFor(opts.maxMessageBytes), logger);
+  adapter.addExtension(new PresenceStateExtension(store, logger));
   adapter.attach(httpServer);
 
   const bundle = clientBundlePath();
@@ -319,17 +322,10 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     async members(room: string): Promise<Member[]> {
       const [order, byUser] = await Promise.all([records.onlineList(room), store.clientIdsByUser(room)]);
       const uids = [...order.filter((uid) => byUser.has(uid)), ...[...byUser.keys()].filter((uid) => !order.includes(uid))];
-      const names = await store.rememberedAuths(uids.map((uid) => byUser.get(uid)![0]));
-      return uids.map((uid, i) => {
-        let uname = '';
-        try {
-          uname = String(JSON.parse(names[i] ?? '{}')?.current_user?.uname ?? '');
-        } catch {
-          /* an unreadable remembered auth only loses the name */
-        }
-        return { uid, uname, clientIds: byUser.get(uid)! };
-      });
+      const users = await usersOf(store, byUser);
+      return uids.map((uid) => ({ uid, uname: users.get(uid)!.uname, clientIds: byUser.get(uid)! }));
     },
+    presenceState: (room: string) => presenceSnapshot(store, room),
     onlineTime: (uid: number, timeChannel: string) => records.onlineTime(uid, timeChannel),
     settled,
     async close(): Promise<void> {

@@ -6,13 +6,15 @@
 -- KEYS[2] time hash        /<ns>/uid_to_clientIds<time_channel>
 -- KEYS[3] auth key         /<ns>/clientId_auth/<clientId>
 -- KEYS[4] status key       /<ns>/clientId_status/<clientId>
+-- KEYS[5] room sequence    /<ns>/presence_seq<room> (counts the room's joins and leaves)
 -- ARGV[1] uid (decimal)
 -- ARGV[2] clientId
 -- ARGV[3] auth JSON
 -- ARGV[4] TTL of the auth and status keys, seconds
 -- ARGV[5] maximum clientIds per user in one room (the oldest are evicted past it)
 --
--- Returns { added, joinedRoom, startedTimer, logLogin, evicted clientId... }
+-- Returns { added, joinedRoom, startedTimer, logLogin, seq, evicted clientId... }
+-- (seq: the room's sequence number after this join, 0 when nobody joined)
 
 local uid, clientId, ttl, limit = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
 
@@ -71,6 +73,9 @@ if redis.call('GET', KEYS[4]) ~= '1' then
   logLogin = 1
 end
 
-local result = { added, joinedRoom, startedTimer, logLogin }
+local seq = 0
+if joinedRoom == 1 then seq = redis.call('INCR', KEYS[5]) end
+
+local result = { added, joinedRoom, startedTimer, logLogin, seq }
 for _, id in ipairs(evicted) do table.insert(result, id) end
 return result

@@ -4,13 +4,15 @@
 -- KEYS[1] room hash        /<ns>/uid_to_clientIds<room>
 -- KEYS[2] time hash        /<ns>/uid_to_clientIds<time_channel>
 -- KEYS[3] status key       /<ns>/clientId_status/<clientId>
+-- KEYS[4] room sequence    /<ns>/presence_seq<room>
 -- ARGV[1] uid (decimal)
 -- ARGV[2] clientId
 -- ARGV[3] TTL of the status key, seconds
 -- ARGV[4] '1' when the caller saw this clientId's login itself: a missing status
 --         key (Redis lost its data) then still means "logged in"
 --
--- Returns { removed, leftRoom, stoppedTimer, logLogout }
+-- Returns { removed, leftRoom, stoppedTimer, logLogout, seq }
+-- (seq: the room's sequence number after this leave, 0 when nobody left)
 
 local uid, clientId, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
@@ -48,4 +50,7 @@ if status == '1' or (status == false and ARGV[4] == '1') then
   logLogout = 1
 end
 
-return { removed, leftRoom, stoppedTimer, logLogout }
+local seq = 0
+if leftRoom == 1 then seq = redis.call('INCR', KEYS[4]) end
+
+return { removed, leftRoom, stoppedTimer, logLogout, seq }

@@ -1,7 +1,7 @@
 // Presence state in this process only: the embedded default (one server process,
 // no Redis). Same semantics as the Redis store; JavaScript's single thread makes
 // each step atomic.
-import type { Arrival, ArrivalResult, DepartureResult, PresenceStore, PresenceTarget } from './store';
+import type { Arrival, ArrivalResult, DepartureResult, PresenceStore, PresenceTarget, RoomState } from './store';
 
 export class MemoryStore implements PresenceStore {
   /** channel → uid → clientIds in arrival order */
@@ -9,6 +9,8 @@ export class MemoryStore implements PresenceStore {
   private readonly auths = new Map<string, string>();
   /** clientIds whose login was logged and whose logout was not */
   private readonly loggedIn = new Set<string>();
+  /** room → sequence number of its last join or leave */
+  private readonly seqs = new Map<string, number>();
 
   constructor(private readonly maxClientIdsPerUser: number) {}
 
@@ -42,7 +44,7 @@ export class MemoryStore implements PresenceStore {
     this.auths.set(a.clientId, a.authJson);
     const logLogin = !this.loggedIn.has(a.clientId);
     this.loggedIn.add(a.clientId);
-    return { added: room.added, joinedRoom: room.first, startedTimer: time.first, logLogin, evicted: room.evicted };
+    return { added: room.added, joinedRoom: room.first, startedTimer: time.first, logLogin, evicted: room.evicted, seq: room.first ? this.nextSeq(a.room) : 0 };
   }
 
   async depart(t: PresenceTarget): Promise<DepartureResult> {
@@ -51,7 +53,17 @@ export class MemoryStore implements PresenceStore {
     const logLogout = this.loggedIn.delete(t.clientId);
     // Unlike Redis keys, nothing here expires: forget the clientId once it is gone.
     this.auths.delete(t.clientId);
-    return { removed: room.removed, leftRoom: room.last, stoppedTimer: time.last, logLogout };
+    return { removed: room.removed, leftRoom: room.last, stoppedTimer: time.last, logLogout, seq: room.last ? this.nextSeq(t.room) : 0 };
+  }
+
+  private nextSeq(room: string): number {
+    const seq = (this.seqs.get(room) ?? 0) + 1;
+    this.seqs.set(room, seq);
+    return seq;
+  }
+
+  async roomState(room: string): Promise<RoomState> {
+    return { seq: this.seqs.get(room) ?? 0, users: await this.clientIdsByUser(room) };
   }
 
   async rememberedAuth(clientId: string): Promise<string | null> {
@@ -83,5 +95,6 @@ export class MemoryStore implements PresenceStore {
     this.lists.clear();
     this.auths.clear();
     this.loggedIn.clear();
+    this.seqs.clear();
   }
 }

@@ -3,14 +3,32 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { CLIENT_RECORD_TTL_SECONDS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type PresenceTarget } from './store';
+import { CLIENT_RECORD_TTL_SECONDS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type PresenceTarget, type RoomState } from './store';
 
 type ScriptResult = Array<number | string>;
 
 interface PresenceCommands {
-  fayeOnlineArrive(room: string, time: string, auth: string, status: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number): Promise<ScriptResult>;
-  fayeOnlineDepart(room: string, time: string, status: string, uid: number, clientId: string, ttl: number, sawLogin: string): Promise<ScriptResult>;
+  fayeOnlineArrive(room: string, time: string, auth: string, status: string, seq: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number): Promise<ScriptResult>;
+  fayeOnlineDepart(room: string, time: string, status: string, seq: string, uid: number, clientId: string, ttl: number, sawLogin: string): Promise<ScriptResult>;
   fayeOnlineForget(channel: string, uid: number, ...clientIds: string[]): Promise<number>;
+  fayeOnlineRoomState(room: string, seq: string): Promise<Array<number | string>>;
+}
+
+/** The gem's hash values (JSON arrays of clientIds) by uid; unreadable and empty entries are skipped. */
+function readClientIdLists(raw: Record<string, string>): Map<number, string[]> {
+  const result = new Map<number, string[]>();
+  for (const [field, value] of Object.entries(raw)) {
+    const uid = Number(field);
+    if (!Number.isInteger(uid) || uid <= 0) continue;
+    let list: unknown;
+    try {
+      list = JSON.parse(value);
+    } catch {
+      continue;
+    }
+    if (Array.isArray(list) && list.length > 0) result.set(uid, list.map(String));
+  }
+  return result;
 }
 
 function script(name: string): string {
@@ -32,8 +50,9 @@ export class RedisStore implements PresenceStore {
   constructor(private readonly options: RedisStoreOptions) {
     const redis = options.redis as Redis & Partial<PresenceCommands>;
     if (!redis.fayeOnlineArrive) {
-      redis.defineCommand('fayeOnlineArrive', { numberOfKeys: 4, lua: script('arrive') });
-      redis.defineCommand('fayeOnlineDepart', { numberOfKeys: 3, lua: script('depart') });
+      redis.defineCommand('fayeOnlineArrive', { numberOfKeys: 5, lua: script('arrive') });
+      redis.defineCommand('fayeOnlineDepart', { numberOfKeys: 4, lua: script('depart') });
+      redis.defineCommand('fayeOnlineRoomState', { numberOfKeys: 2, lua: script('room-state') });
       redis.defineCommand('fayeOnlineForget', { numberOfKeys: 1, lua: script('forget') });
     }
     this.redis = redis as Redis & PresenceCommands;
@@ -50,6 +69,11 @@ export class RedisStore implements PresenceStore {
     return `${this.prefix}/uid_to_clientIds${channel}`;
   }
 
+  /** Our own key (not the gem's): the room's join/leave sequence number for presence diffs. */
+  seqKey(room: string): string {
+    return `${this.prefix}/presence_seq${room}`;
+  }
+
   authKey(clientId: string): string {
     return `${this.prefix}/clientId_auth/${clientId}`;
   }
@@ -60,7 +84,7 @@ export class RedisStore implements PresenceStore {
 
   async arrive(a: Arrival): Promise<ArrivalResult> {
     const r = await this.redis.fayeOnlineArrive(
-      this.channelKey(a.room), this.channelKey(a.timeChannel), this.authKey(a.clientId), this.statusKey(a.clientId),
+      this.channelKey(a.room), this.channelKey(a.timeChannel), this.authKey(a.clientId), this.statusKey(a.clientId), this.seqKey(a.room),
       a.uid, a.clientId, a.authJson, CLIENT_RECORD_TTL_SECONDS, this.options.maxClientIdsPerUser,
     );
     return {
@@ -68,16 +92,17 @@ export class RedisStore implements PresenceStore {
       joinedRoom: r[1] === 1,
       startedTimer: r[2] === 1,
       logLogin: r[3] === 1,
-      evicted: r.slice(4).map(String),
+      seq: Number(r[4]),
+      evicted: r.slice(5).map(String),
     };
   }
 
   async depart(t: PresenceTarget): Promise<DepartureResult> {
     const r = await this.redis.fayeOnlineDepart(
-      this.channelKey(t.room), this.channelKey(t.timeChannel), this.statusKey(t.clientId),
+      this.channelKey(t.room), this.channelKey(t.timeChannel), this.statusKey(t.clientId), this.seqKey(t.room),
       t.uid, t.clientId, CLIENT_RECORD_TTL_SECONDS, t.sawLogin ? '1' : '0',
     );
-    return { removed: r[0] === 1, leftRoom: r[1] === 1, stoppedTimer: r[2] === 1, logLogout: r[3] === 1 };
+    return { removed: r[0] === 1, leftRoom: r[1] === 1, stoppedTimer: r[2] === 1, logLogout: r[3] === 1, seq: Number(r[4]) };
   }
 
   rememberedAuth(clientId: string): Promise<string | null> {
@@ -88,21 +113,15 @@ export class RedisStore implements PresenceStore {
     return clientIds.length ? this.redis.mget(clientIds.map((id) => this.authKey(id))) : [];
   }
 
+  async roomState(room: string): Promise<RoomState> {
+    const [seq, ...fields] = await this.redis.fayeOnlineRoomState(this.channelKey(room), this.seqKey(room));
+    const raw: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) raw[String(fields[i])] = String(fields[i + 1]);
+    return { seq: Number(seq), users: readClientIdLists(raw) };
+  }
+
   async clientIdsByUser(channel: string): Promise<Map<number, string[]>> {
-    const raw = await this.redis.hgetall(this.channelKey(channel));
-    const result = new Map<number, string[]>();
-    for (const [field, value] of Object.entries(raw)) {
-      const uid = Number(field);
-      if (!Number.isInteger(uid) || uid <= 0) continue;
-      let list: unknown;
-      try {
-        list = JSON.parse(value);
-      } catch {
-        continue;
-      }
-      if (Array.isArray(list) && list.length > 0) result.set(uid, list.map(String));
-    }
-    return result;
+    return readClientIdLists(await this.redis.hgetall(this.channelKey(channel)));
   }
 
   async channels(): Promise<string[]> {

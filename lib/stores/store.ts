@@ -28,6 +28,8 @@ export interface ArrivalResult {
   logLogin: boolean;
   /** clientIds dropped because the user had more than the limit in this room. */
   evicted: string[];
+  /** The room's sequence number after this join (0 when nobody joined). */
+  seq: number;
 }
 
 export interface DepartureResult {
@@ -39,6 +41,14 @@ export interface DepartureResult {
   stoppedTimer: boolean;
   /** Its login was logged and its logout not yet: log the logout now. */
   logLogout: boolean;
+  /** The room's sequence number after this leave (0 when nobody left). */
+  seq: number;
+}
+
+/** A room's members with the sequence number of the last join or leave they reflect. */
+export interface RoomState {
+  seq: number;
+  users: Map<number, string[]>;
 }
 
 export interface PresenceStore {
@@ -50,6 +60,8 @@ export interface PresenceStore {
   rememberedAuths(clientIds: string[]): Promise<Array<string | null>>;
   /** uid → clientIds of a room or time channel (users without clientIds omitted). */
   clientIdsByUser(channel: string): Promise<Map<number, string[]>>;
+  /** The room's members and sequence number, read atomically. */
+  roomState(room: string): Promise<RoomState>;
   /** Names of every room and time channel that has a clientId map. */
   channels(): Promise<string[]>;
   /** Removes the given clientIds from every channel map (a sweep of orphans). */

@@ -1,0 +1,3 @@
+import { diffScenarios } from './diffs';
+
+diffScenarios('sqlite+memory', 1);

@@ -1,0 +1,4 @@
+// needs: mysql, redis
+import { diffScenarios } from './diffs';
+
+diffScenarios('mysql+redis', 2);

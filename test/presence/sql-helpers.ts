@@ -1,6 +1,9 @@
 // Raw reads of the gem's tables, for assertions that hold to the byte.
 import type { PresenceServer } from '../support/presence-server';
 
+/** Anything that runs raw SQL: a PresenceServer, or the shared database of a cluster test. */
+export type SqlReader = Pick<PresenceServer, 'query'>;
+
 export interface LoginRow {
   status: number;
   uid: number;
@@ -9,19 +12,19 @@ export interface LoginRow {
   t: string;
 }
 
-export async function loginRows(server: PresenceServer, clientIds: string[]): Promise<LoginRow[]> {
+export async function loginRows(server: SqlReader, clientIds: string[]): Promise<LoginRow[]> {
   if (clientIds.length === 0) return [];
   const list = clientIds.map((id) => `'${id.replace(/[^a-z0-9]/gi, '')}'`).join(',');
   return server.query<LoginRow>(`SELECT status, uid, channel_id, clientId, t FROM faye_user_login_logs WHERE clientId IN (${list}) ORDER BY t, status DESC`);
 }
 
-export async function channelId(server: PresenceServer, name: string): Promise<number | undefined> {
+export async function channelId(server: SqlReader, name: string): Promise<number | undefined> {
   const rows = await server.query<{ id: number }>(`SELECT id FROM faye_channels WHERE name = '${name.replace(/[^A-Za-z0-9/]/g, '')}'`);
   return rows[0]?.id;
 }
 
 /** The stored user_info_list text of a room, exactly as written. */
-export async function userInfoList(server: PresenceServer, room: string): Promise<string | undefined> {
+export async function userInfoList(server: SqlReader, room: string): Promise<string | undefined> {
   const id = await channelId(server, room);
   if (id === undefined) return undefined;
   const rows = await server.query<{ user_info_list: string }>(`SELECT user_info_list FROM faye_channel_online_lists WHERE channel_id = ${id} ORDER BY id`);
@@ -29,7 +32,7 @@ export async function userInfoList(server: PresenceServer, room: string): Promis
 }
 
 /** The stored online_times JSON text of a user. */
-export async function onlineTimes(server: PresenceServer, uid: number): Promise<string | undefined> {
+export async function onlineTimes(server: SqlReader, uid: number): Promise<string | undefined> {
   const rows = await server.query<{ online_times: string }>(`SELECT online_times FROM faye_user_online_times WHERE user_id = ${Number(uid)}`);
   return rows[0]?.online_times;
 }

@@ -194,8 +194,8 @@ function urlWithDatabase(url: string, database: number | undefined): string {
 }
 
 function resolveOptions(options: RedisEngineOptions): ResolvedOptions {
+  if (options.namespace !== undefined && typeof options.namespace !== 'string') throw invalid('namespace', 'must be a string');
   const namespace = (options.namespace ?? DEFAULT_NAMESPACE).replace(/^\/+/, '');
-  if (typeof options.namespace !== 'undefined' && typeof options.namespace !== 'string') throw invalid('namespace', 'must be a string');
   if (!namespace || /\s/.test(namespace)) throw invalid('namespace', 'must be a non-empty string without spaces');
 
   const gcSeconds = options.gc ?? DEFAULT_GC_SECONDS;
@@ -374,11 +374,17 @@ export class RedisEngine {
 
   /** `channels`: the message's channel and its wildcard expansions (Faye's proxy computes them). */
   publish(message: EngineMessage, channels: string[]): void {
-    if (channels.length > 0) {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(message);
+    } catch (error) {
+      this.logger.error({ err: error, channel: message.channel }, 'dropped a message that cannot be written as JSON');
+    }
+    if (json !== undefined && channels.length > 0) {
       const cutoff = Date.now() - 1000 * 1.6 * this.server.timeout;
       const keys = channels.map((channel) => this.channelKey(channel));
       this.redis
-        .fayeEnginePublish(keys.length, ...keys, this.clientsKey, `${this.namespace}/clients/`, JSON.stringify(message), cutoff, this.topics.messages)
+        .fayeEnginePublish(keys.length, ...keys, this.clientsKey, `${this.namespace}/clients/`, json, cutoff, this.topics.messages)
         .catch((error) => this.logger.error({ err: error, channel: message.channel }, 'could not publish a message'));
     }
     this.trigger('publish', message.clientId, message.channel, message.data);
@@ -482,7 +488,10 @@ export class RedisEngine {
       try {
         return await this.sweepExpired(Date.now() - 1000 * 2 * timeout, startedAt + LOCK_TIMEOUT_MS);
       } finally {
-        await this.redis.fayeEngineReleaseLock(lockKey, expiry);
+        // Left in place, the lock only delays the next sweep until it expires.
+        await this.redis.fayeEngineReleaseLock(lockKey, expiry).catch((error) => {
+          this.logger.warn({ err: error }, 'could not release the GC lock');
+        });
       }
     } finally {
       this.sweeping = false;
@@ -618,5 +627,5 @@ async function closeConnection(connection: Redis): Promise<void> {
   });
   await Promise.race([connection.quit().then(() => undefined, () => undefined), grace]);
   clearTimeout(timer);
-  connection.disconnect();
+  if ((connection.status as Redis['status']) !== 'end') connection.disconnect();
 }

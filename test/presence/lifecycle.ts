@@ -51,12 +51,21 @@ export function lifecycleScenarios(backend: Backend): void {
 
       await sleep(WINDOW + 50);
       received.length = 0;
+      const joinedAt: number[] = [];
+      const onJoin = (e: { room: string }) => e.room === room && joinedAt.push(Date.now());
+      server.handle.on('join', onJoin);
       const burst = Array.from({ length: 8 }, (_, i) => onlineClient(server.url, auth(10 + i, `u${i}`, room, time)));
       clients.push(...burst);
       await Promise.all(burst.map((c) => c.connected()));
       await server.handle.settled();
       await sleep(WINDOW * 2 + 100);
-      assert.ok(received.length >= 1 && received.length <= 3, `${received.length} messages for a burst of 8 joins`);
+      server.handle.off('join', onJoin);
+      // However the 8 joins spread in time (a loaded machine spreads them more),
+      // the room gets at most one message per window they span, plus the first.
+      const spread = Math.max(...joinedAt) - Math.min(...joinedAt);
+      const allowed = Math.floor(spread / WINDOW) + 2;
+      assert.equal(joinedAt.length, 8);
+      assert.ok(received.length >= 1 && received.length <= allowed, `${received.length} messages for 8 joins spread over ${spread} ms (at most ${allowed})`);
       assert.equal(sentAt.length, received.length + 1, 'every publish was received');
       for (let i = 1; i < sentAt.length; i++) {
         assert.ok(sentAt[i] - sentAt[i - 1] >= WINDOW - 5, `published ${sentAt[i] - sentAt[i - 1]} ms apart`);

@@ -14,9 +14,14 @@ export interface UserListOptions {
 }
 
 interface RoomState {
+  /** when the last message was handed to the engine */
   lastSentAt: number;
   /** the trailing message of the current window */
   due?: NodeJS.Timeout;
+  /** a trailing message is reading the list */
+  reading: boolean;
+  /** the list changed while it was being read: one more message is needed */
+  dirty: boolean;
   /** drops the state of a room that stayed quiet for a window */
   expire?: NodeJS.Timeout;
 }
@@ -35,41 +40,55 @@ export class UserListBroadcaster {
     const state = this.rooms.get(room);
     if (!state) {
       this.send(room, list);
-      const fresh: RoomState = { lastSentAt: Date.now() };
+      const fresh: RoomState = { lastSentAt: Date.now(), reading: false, dirty: false };
       this.rooms.set(room, fresh);
       this.scheduleExpiry(room, fresh);
       return;
     }
     if (state.due) return;
-    if (state.expire) clearTimeout(state.expire);
-    state.expire = undefined;
-    const wait = Math.max(0, state.lastSentAt + this.options.windowMs - Date.now());
-    state.due = setTimeout(() => this.trailing(room, state), wait);
+    if (state.reading) {
+      state.dirty = true;
+      return;
+    }
+    this.scheduleTrailing(room, state);
   }
 
   private send(room: string, list: number[]): void {
     this.options.publish(userListChannel(room), { count: list.length, user_list: list });
   }
 
+  private scheduleTrailing(room: string, state: RoomState): void {
+    if (state.expire) clearTimeout(state.expire);
+    state.expire = undefined;
+    const wait = Math.max(0, state.lastSentAt + this.options.windowMs - Date.now());
+    state.due = setTimeout(() => this.trailing(room, state), wait);
+  }
+
   private scheduleExpiry(room: string, state: RoomState): void {
     state.expire = setTimeout(() => {
-      if (this.rooms.get(room) === state && !state.due) this.rooms.delete(room);
+      if (this.rooms.get(room) === state && !state.due && !state.reading) this.rooms.delete(room);
     }, this.options.windowMs);
     state.expire.unref();
   }
 
+  // Reads the list when the window ends, so that the message carries the list
+  // as it is now even if concurrent writes reported their lists out of order.
   private trailing(room: string, state: RoomState): void {
-    // The window starts now: a change during the read below schedules the next
-    // trailing message, which reads again.
     state.due = undefined;
-    state.lastSentAt = Date.now();
+    state.reading = true;
+    state.dirty = false;
     const sending = this.options
       .read(room)
-      .then((list) => this.send(room, list))
+      .then((list) => {
+        this.send(room, list);
+        state.lastSentAt = Date.now();
+      })
       .catch((error) => this.options.onError(error, room))
       .finally(() => {
+        state.reading = false;
         this.sending.delete(sending);
-        if (!state.due) this.scheduleExpiry(room, state);
+        if (state.dirty) this.scheduleTrailing(room, state);
+        else this.scheduleExpiry(room, state);
       });
     this.sending.add(sending);
   }

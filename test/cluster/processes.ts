@@ -10,6 +10,7 @@ import { migrate } from '../../lib/schema';
 import { openDatabase } from '../../lib/records';
 import type { FayeOnlineOptions } from '../../lib';
 import { createBacking, type Backing } from '../support/presence-server';
+import { userInfoList, type SqlReader } from '../presence/sql-helpers';
 
 /** What server-process.js is started with. */
 export interface ServerProcessConfig {
@@ -90,7 +91,7 @@ export async function startCluster(count: number, options: ServerProcessConfig['
 }
 
 async function startProcess(name: string, config: ServerProcessConfig, all: Received[]): Promise<ServerProcess> {
-  const env = { ...process.env, FAYE_ONLINE_TEST_SERVER: JSON.stringify(config) };
+  const env: NodeJS.ProcessEnv = { ...process.env, FAYE_ONLINE_TEST_SERVER: JSON.stringify(config) };
   delete env.NODE_TEST_CONTEXT; // the child is a server, not a test file of this run
   const child = fork(SCRIPT, [], { execArgv: [], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   running.add(child);
@@ -168,11 +169,16 @@ export async function clientIdsInAllHashes(cluster: Cluster): Promise<Set<string
 }
 
 /** Raw SQL on the shared database (for the helpers of test/presence/sql-helpers.ts). */
-export function sqlReader(cluster: Cluster): { query<T = Record<string, unknown>>(sql: string): Promise<T[]> } {
+export function sqlReader(cluster: Cluster): SqlReader {
   return {
     async query<T>(sql: string) {
       const [rows] = await cluster.backing.db!.raw.query(sql);
       return rows as T[];
     },
   };
+}
+
+/** The uids of a room's MySQL online list, sorted: arrivals handled by different processes may finish in any order. */
+export async function onlineUids(sql: SqlReader, room: string): Promise<number[]> {
+  return (JSON.parse((await userInfoList(sql, room)) ?? '[]') as number[]).sort((a, b) => a - b);
 }

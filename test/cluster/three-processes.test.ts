@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { auth, eventually, onlineClient, type TestClient } from '../support/presence-server';
 import { bayeux, closeClient, collect, fayeClient } from '../engine/servers';
 import { loginRows, userInfoList } from '../presence/sql-helpers';
-import { clientIdsByUser, reportsOf, sqlReader, startCluster, type Cluster, type ServerProcess } from './processes';
+import { clientIdsByUser, onlineUids, reportsOf, sqlReader, startCluster, type Cluster, type ServerProcess } from './processes';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -113,7 +113,7 @@ describe('three server processes, one user with tabs on two of them, GC', () => 
     const [p0, , p2] = cluster.processes;
     const stays = await clients.tab(p0!, auth(1, 'admin', room, time), 'websocket');
     const vanishes = await clients.tab(p2!, auth(2, 'iceskysl', room, time), 'long-polling');
-    await eventually(async () => (await userInfoList(sql, room)) === '[1,2]', 5000, 'both online');
+    await eventually(async () => (await onlineUids(sql, room)).join() === '1,2', 5000, 'both online');
 
     vanishes.client.vanish();
     const vanishedAt = Date.now();

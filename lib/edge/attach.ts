@@ -192,7 +192,11 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     decided.delete(clientId);
     const explicit = explicitDisconnects.delete(clientId) || info?.reason === 'disconnect';
     const reason: DepartureReason = own?.reason ?? (explicit ? 'disconnect' : 'timeout');
-    const at = own?.at ?? info?.lastSeen ?? presence.lastSeen(clientId);
+    // A page that sent /meta/disconnect was there until now; its last ping (the
+    // engine's lastSeen) can be a whole held long-poll earlier, and the process
+    // receiving the disconnect may not track it at all. Only a client that
+    // stopped answering ends when it was last seen.
+    const at = own?.at ?? (explicit ? Date.now() : info?.lastSeen ?? presence.lastSeen(clientId));
     track(presence.gone(clientId, reason, at).catch((error) => logger.error({ err: error, clientId }, 'presence: could not record a departure')));
   });
   // In a cluster another process may have destroyed the client.

@@ -142,8 +142,9 @@ describe('three server processes, one user with tabs on two of them, GC', () => 
   });
 });
 
-describe('three server processes: before_leave decides for the whole cluster', () => {
-  // A long timeout: anything that leaves within it was decided by before_leave, not by GC.
+describe('three server processes, a page\'s last message handled by another process than its long-poll', () => {
+  // A long timeout: anything that leaves within it was decided by before_leave or
+  // /meta/disconnect, not by GC, and a held long-poll pings only every 4 s.
   const timeout = 4;
   const beforeLeaveDelay = 1;
   let cluster: Cluster;
@@ -205,5 +206,29 @@ describe('three server processes: before_leave decides for the whole cluster', (
     assert.ok(lastPing > sentAt, 'the live page reconnected after before_leave');
     assert.equal(await userInfoList(sql, room), '[11]');
     assert.equal(reportsOf(cluster.reports, 'engine').filter((r) => r.clientId === gone.id).length, 1, 'destroyed once');
+  });
+
+  test('a page whose /meta/disconnect reaches another process leaves as of that moment, not its last long-poll', async () => {
+    const { room, time } = freshChannels();
+    const [p0, p1] = cluster.processes;
+    const wire = auth(13, 'closes', room, time);
+    const page = await clients.tab(p0!, wire, 'long-polling');
+    await eventually(async () => (await loginRows(sql, [page.id])).length === 1, 5000, 'tracked');
+    await sleep(2000); // its /meta/connect is held on P0: no ping since it arrived
+
+    // Its last request, routed to P1 by a load balancer.
+    page.client.vanish();
+    const sentAt = Date.now();
+    const [reply] = await bayeux(p1!.url, [{ channel: '/meta/disconnect', clientId: page.id, auth: wire, id: '3' }]);
+    assert.equal(reply.successful, true, JSON.stringify(reply));
+
+    const departure = await eventually(
+      () => reportsOf(cluster.reports, 'presence').find((r) => r.clientId === page.id && r.event === 'depart'),
+      5000, 'departed',
+    );
+    assert.equal(departure.from, 'P1');
+    assert.equal(departure.reason, 'disconnect');
+    assert.ok(departure.at >= sentAt, `left as of ${sentAt - departure.at} ms before its /meta/disconnect`);
+    assert.deepEqual((await loginRows(sql, [page.id])).map((r) => r.status), [1, 0]);
   });
 });

@@ -57,7 +57,7 @@ function primary() {
     if (stopping) {
       if (Object.keys(cluster.workers).length === 0) {
         say('all workers stopped');
-        process.exit(0);
+        process.exit(); // with the exitCode stop() set
       }
       return;
     }

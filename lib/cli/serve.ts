@@ -286,7 +286,7 @@ async function serve(config: ServeConfig, io: CliIo): Promise<number> {
   const signals = untilStopSignal();
   try {
     if (sqlite) {
-      io.out(`  database  ${describeDatabase(sequelize)}: embedded, migrated at startup; NOT shared with a Rails app (give --url or DATABASE_URL for that)`);
+      io.out(`  database  ${describeDatabase(sequelize)} (embedded, migrated at startup; NOT shared with a Rails app: give --url or DATABASE_URL for that)`);
     } else {
       await checkDatabase(sequelize, config);
       io.out(`  database  ${describeDatabase(sequelize)}: migrated`);

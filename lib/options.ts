@@ -49,6 +49,12 @@ export interface FayeOnlineOptions {
   /** Seconds between reconciliation passes (one process of the cluster at a time); 0 turns them off. Default 300. */
   reconcileInterval?: number;
   /**
+   * Seconds a user's leave waits after their last page disconnected or timed
+   * out; coming back within it (a reload, a re-handshake) is no leave at all.
+   * 0 leaves at once, as the gem did. Default 5.
+   */
+  leaveGrace?: number;
+  /**
    * Decides whether a client may subscribe to a channel (e.g. only members of a
    * room to its user_list). False, a rejection or a throw refuses it with a 403
    * error to that client. Default: every subscription is allowed (the gem's).
@@ -88,6 +94,7 @@ export interface ResolvedOptions {
   autoMigrate: boolean | undefined;
   clientPath: string;
   reconcileInterval: number;
+  leaveGrace: number;
   authorizeSubscription: ((request: SubscriptionRequest) => boolean | Promise<boolean>) | undefined;
   maxMessageBytes: number;
 }
@@ -104,6 +111,7 @@ export const DEFAULTS = {
   maxClientIdsPerUser: 32,
   clientPath: '/faye-online.js',
   reconcileInterval: 300,
+  leaveGrace: 5,
   reportsPrefix: '/faye-online/api',
   metricsPath: '/metrics',
   maxMessageBytes: 64 * 1024,
@@ -114,7 +122,7 @@ export const MIN_MESSAGE_BYTES = 8 * 1024;
 
 const KNOWN = new Set<string>([
   'mount', 'timeout', 'ping', 'redis', 'database', 'namespace', 'gc', 'validateMessage', 'secret', 'timeZone', 'trace', 'reports', 'metrics',
-  'logger', 'beforeLeaveDelay', 'userListWindow', 'maxClientIdsPerUser', 'autoMigrate', 'clientPath', 'reconcileInterval',
+  'logger', 'beforeLeaveDelay', 'userListWindow', 'maxClientIdsPerUser', 'autoMigrate', 'clientPath', 'reconcileInterval', 'leaveGrace',
   'authorizeSubscription', 'maxMessageBytes',
 ]);
 
@@ -209,6 +217,7 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
     autoMigrate: input.autoMigrate,
     clientPath: path('clientPath', input.clientPath, DEFAULTS.clientPath),
     reconcileInterval: input.reconcileInterval === 0 ? 0 : positive('reconcileInterval', input.reconcileInterval, DEFAULTS.reconcileInterval),
+    leaveGrace: input.leaveGrace === 0 ? 0 : positive('leaveGrace', input.leaveGrace, DEFAULTS.leaveGrace),
     authorizeSubscription: input.authorizeSubscription,
     maxMessageBytes,
   };

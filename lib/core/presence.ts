@@ -55,6 +55,8 @@ export interface PresenceOptions {
   writeAttempts?: number;
   /** First retry delay in ms; doubles each attempt. */
   retryDelay?: number;
+  /** Grace period of leaves after a disconnect or timeout, ms (0: at once, as in the gem). */
+  leaveGraceMs?: number;
 }
 
 interface KnownClient {
@@ -71,6 +73,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class Presence extends EventEmitter<PresenceEvents> {
   private readonly known = new Map<string, KnownClient>();
   private readonly queue = new KeyedQueue<number>();
+  // One room's online list is one SQL row under optimistic locking: writes of
+  // many users joining at once would each retry against all the others (a
+  // storm of U joins cost O(U) statements per join, and past maxRetries some
+  // failed). Within this process they go one after another instead.
+  private readonly roomLists = new KeyedQueue<string>();
+  private readonly pendingLeaves = new Map<string, { timer: NodeJS.Timeout; confirm: () => Promise<void> }>();
+  private readonly leaveGraceMs: number;
   private readonly store: PresenceStore;
   private readonly records: PresenceRecords;
   private readonly logger: Logger;
@@ -86,6 +95,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     this.now = options.now ?? Date.now;
     this.writeAttempts = options.writeAttempts ?? 5;
     this.retryDelay = options.retryDelay ?? 100;
+    this.leaveGraceMs = options.leaveGraceMs ?? 0;
   }
 
   /**
@@ -204,7 +214,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
       const event = this.event(clientId, auth, at, result.seq);
       const writes: Array<Promise<unknown>> = [];
       if (result.joinedRoom) {
-        writes.push(this.write('add to online list', () => this.records.addToOnlineList(auth.room, uid)).then((list) => {
+        writes.push(this.write('add to online list', () => this.roomLists.run(auth.room, () => this.records.addToOnlineList(auth.room, uid))).then((list) => {
           if (list) this.emit('roomList', auth.room, list);
         }));
       }
@@ -230,22 +240,55 @@ export class Presence extends EventEmitter<PresenceEvents> {
   // Runs inside the user's queue.
   private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<void> {
     const uid = auth.user.uid;
-    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin });
-    const date = new Date(at);
+    // Leaves of pages that may come right back (a reload, a re-handshake after
+    // the server forgot the client) wait out the grace period. before_leave has
+    // waited already; a page moving elsewhere or evicted leaves at once.
+    const deferLeave = this.leaveGraceMs > 0 && (reason === 'disconnect' || reason === 'timeout');
+    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave });
+    const logout = result.logLogout
+      ? this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: new Date(at) }))
+      : undefined;
+    await Promise.all([logout, this.applyLeave(clientId, auth, at, reason, result)]);
+    if (result.removed) this.emit('depart', { ...this.event(clientId, auth, at, result.seq), reason });
+    if (result.roomLeavePending || result.timerStopPending) this.scheduleConfirm(clientId, auth, at, reason);
+  }
+
+  /** The user-level effects of a leave: list, timer (stopped as of `at`), events. */
+  private async applyLeave(
+    clientId: string, auth: Auth, at: number, reason: DepartureReason, effects: { leftRoom: boolean; stoppedTimer: boolean; seq: number },
+  ): Promise<void> {
+    const uid = auth.user.uid;
     const writes: Array<Promise<unknown>> = [];
-    if (result.leftRoom) {
-      writes.push(this.write('remove from online list', () => this.records.removeFromOnlineList(auth.room, uid)).then((list) => {
+    if (effects.leftRoom) {
+      writes.push(this.write('remove from online list', () => this.roomLists.run(auth.room, () => this.records.removeFromOnlineList(auth.room, uid))).then((list) => {
         if (list) this.emit('roomList', auth.room, list);
       }));
     }
-    if (result.stoppedTimer) writes.push(this.write('stop timer', () => this.records.stopTimer(uid, auth.timeChannel, date)));
-    if (result.logLogout) {
-      writes.push(this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: date })));
-    }
+    if (effects.stoppedTimer) writes.push(this.write('stop timer', () => this.records.stopTimer(uid, auth.timeChannel, new Date(at))));
     await Promise.all(writes);
-    const event = { ...this.event(clientId, auth, at, result.seq), reason };
-    if (result.removed) this.emit('depart', event);
-    if (result.leftRoom) this.emit('leave', event);
+    if (effects.leftRoom) this.emit('leave', { ...this.event(clientId, auth, at, effects.seq), reason });
+  }
+
+  private scheduleConfirm(clientId: string, auth: Auth, at: number, reason: DepartureReason): void {
+    const key = `${presenceKey(auth)} ${at}`;
+    const confirm = () => {
+      this.pendingLeaves.delete(key);
+      return this.queue.run(auth.user.uid, async () => {
+        const pending = { uid: auth.user.uid, room: auth.room, timeChannel: auth.timeChannel, at };
+        await this.applyLeave(clientId, auth, at, reason, await this.store.confirmLeave(pending));
+      });
+    };
+    const timer = setTimeout(() => {
+      confirm().catch((error) => this.logger.error({ err: error, uid: auth.user.uid, room: auth.room }, 'presence: could not confirm a leave'));
+    }, this.leaveGraceMs);
+    this.pendingLeaves.set(key, { timer, confirm });
+  }
+
+  /** Confirms every leave still in its grace period now (shutdown). */
+  async confirmPendingLeaves(): Promise<void> {
+    const pending = [...this.pendingLeaves.values()];
+    for (const { timer } of pending) clearTimeout(timer);
+    await Promise.all(pending.map(({ confirm }) => confirm()));
   }
 
   // SQL writes retry transient failures (a dropped connection, a deadlock);

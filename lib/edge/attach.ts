@@ -88,7 +88,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   let store: PresenceStore;
   let prepareRedis: (() => Promise<unknown>) | undefined;
   if (embedded) {
-    store = new MemoryStore(opts.maxClientIdsPerUser);
+    store = new MemoryStore(opts.maxClientIdsPerUser, opts.leaveGrace * 1000);
     if (ownsDatabase && sequelize.getDialect() !== 'sqlite') {
       logger.warn({}, 'no `redis` option: presence state lives in this process only; run one process, or give `redis` to form a cluster');
     }
@@ -101,7 +101,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       redis.on('error', () => metrics.redisError());
       redis.on('reconnecting', () => metrics.redisReconnecting());
     }
-    const redisStore = new RedisStore({ redis, ownsConnection: owned, namespace: opts.namespace, maxClientIdsPerUser: opts.maxClientIdsPerUser });
+    const redisStore = new RedisStore({ redis, ownsConnection: owned, namespace: opts.namespace, maxClientIdsPerUser: opts.maxClientIdsPerUser, leaveGraceMs: opts.leaveGrace * 1000 });
     store = redisStore;
     prepareRedis = () => redisStore.ping();
   }
@@ -115,7 +115,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const proxy = adapter._server._engine;
   const redisEngine = embedded ? undefined : RedisEngine.fromAdapter(adapter);
 
-  const presence = new Presence({ store, records, logger });
+  const presence = new Presence({ store, records, logger, leaveGraceMs: opts.leaveGrace * 1000 });
   const handle = new EventEmitter<FayeOnlineEvents>() as FayeOnlineHandle;
   const inFlight = new Set<Promise<unknown>>();
   const track = (work: Promise<unknown>) => {
@@ -345,6 +345,8 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       if (embedded) {
         await Promise.all(presence.knownClientIds().map((clientId) => presence.gone(clientId, 'disconnect')));
       }
+      // Nobody here will be around when their grace periods end.
+      await presence.confirmPendingLeaves();
       await userLists.flush();
       await Promise.resolve(adapter.close());
       await store.close();

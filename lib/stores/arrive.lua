@@ -7,16 +7,32 @@
 -- KEYS[3] auth key         /<ns>/clientId_auth/<clientId>
 -- KEYS[4] status key       /<ns>/clientId_status/<clientId>
 -- KEYS[5] room sequence    /<ns>/presence_seq<room> (counts the room's joins and leaves)
+-- KEYS[6] room leaving     /<ns>/leaving<room>: uid → ms of a leave still in its grace period
+-- KEYS[7] time leaving     /<ns>/leaving<time_channel>
 -- ARGV[1] uid (decimal)
 -- ARGV[2] clientId
 -- ARGV[3] auth JSON
 -- ARGV[4] TTL of the auth and status keys, seconds
 -- ARGV[5] maximum clientIds per user in one room (the oldest are evicted past it)
+-- ARGV[6] now, ms
+-- ARGV[7] grace period of leaves, ms: a user coming back while their leave is
+--         pending did not leave at all (no join, the timer never stopped)
 --
 -- Returns { added, joinedRoom, startedTimer, logLogin, seq, evicted clientId... }
 -- (seq: the room's sequence number after this join, 0 when nobody joined)
 
 local uid, clientId, ttl, limit = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
+local now, grace = tonumber(ARGV[6]), tonumber(ARGV[7])
+
+-- A pending leave of this user is cancelled. It counts only while fresh: a
+-- marker much older than the grace period belongs to a process that died
+-- before confirming it, and the user did leave.
+local function resumes(leavingKey)
+  local at = redis.call('HGET', leavingKey, uid)
+  if not at then return false end
+  redis.call('HDEL', leavingKey, uid)
+  return tonumber(at) + 2 * grace + 10000 >= now
+end
 
 -- Values are JSON arrays of clientIds, as the Ruby gem writes them; anything
 -- unreadable counts as empty rather than failing the arrival.
@@ -57,12 +73,14 @@ local function add(key)
 end
 
 local added, joinedRoom, evicted = add(KEYS[1])
+if joinedRoom == 1 and resumes(KEYS[6]) then joinedRoom = 0 end
 local startedTimer
 if KEYS[2] == KEYS[1] then
   startedTimer = joinedRoom
 else
   local _
   _, startedTimer = add(KEYS[2])
+  if startedTimer == 1 and resumes(KEYS[7]) then startedTimer = 0 end
 end
 
 redis.call('SET', KEYS[3], ARGV[3], 'EX', ttl)

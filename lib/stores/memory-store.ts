@@ -1,7 +1,7 @@
 // Presence state in this process only: the embedded default (one server process,
 // no Redis). Same semantics as the Redis store; JavaScript's single thread makes
 // each step atomic.
-import type { Arrival, ArrivalResult, DepartureResult, PresenceStore, PresenceTarget, RoomState } from './store';
+import type { Arrival, ArrivalResult, Departure, DepartureResult, LeaveConfirmation, PendingLeave, PresenceStore, RoomState } from './store';
 
 export class MemoryStore implements PresenceStore {
   /** channel → uid → clientIds in arrival order */
@@ -12,7 +12,31 @@ export class MemoryStore implements PresenceStore {
   /** room → sequence number of its last join or leave */
   private readonly seqs = new Map<string, number>();
 
-  constructor(private readonly maxClientIdsPerUser: number) {}
+  /** channel → uid → ms: leaves in their grace period */
+  private readonly leaving = new Map<string, Map<number, number>>();
+
+  constructor(private readonly maxClientIdsPerUser: number, private readonly leaveGraceMs = 0) {}
+
+  /** A pending leave of this user is cancelled; it counts while fresh (see arrive.lua). */
+  private resumes(channel: string, uid: number): boolean {
+    const at = this.leaving.get(channel)?.get(uid);
+    if (at === undefined) return false;
+    this.leaving.get(channel)!.delete(uid);
+    return at + 2 * this.leaveGraceMs + 10_000 >= Date.now();
+  }
+
+  private markLeaving(channel: string, uid: number, at: number): void {
+    if (!this.leaving.has(channel)) this.leaving.set(channel, new Map());
+    this.leaving.get(channel)!.set(uid, at);
+  }
+
+  private confirm(channel: string, uid: number, at: number): boolean {
+    const marks = this.leaving.get(channel);
+    if (marks?.get(uid) !== at) return false;
+    marks.delete(uid);
+    if (marks.size === 0) this.leaving.delete(channel);
+    return !this.lists.get(channel)?.has(uid);
+  }
 
   private add(channel: string, uid: number, clientId: string): { added: boolean; first: boolean; evicted: string[] } {
     let users = this.lists.get(channel);
@@ -40,20 +64,39 @@ export class MemoryStore implements PresenceStore {
 
   async arrive(a: Arrival): Promise<ArrivalResult> {
     const room = this.add(a.room, a.uid, a.clientId);
+    if (room.first && this.resumes(a.room, a.uid)) room.first = false;
     const time = a.timeChannel === a.room ? { first: room.first } : this.add(a.timeChannel, a.uid, a.clientId);
+    if (a.timeChannel !== a.room && time.first && this.resumes(a.timeChannel, a.uid)) time.first = false;
     this.auths.set(a.clientId, a.authJson);
     const logLogin = !this.loggedIn.has(a.clientId);
     this.loggedIn.add(a.clientId);
     return { added: room.added, joinedRoom: room.first, startedTimer: time.first, logLogin, evicted: room.evicted, seq: room.first ? this.nextSeq(a.room) : 0 };
   }
 
-  async depart(t: PresenceTarget): Promise<DepartureResult> {
+  async depart(t: Departure): Promise<DepartureResult> {
     const room = this.remove(t.room, t.uid, t.clientId);
     const time = t.timeChannel === t.room ? { last: room.last } : this.remove(t.timeChannel, t.uid, t.clientId);
+    const roomLeavePending = room.last && t.deferLeave;
+    const timerStopPending = time.last && t.deferLeave;
+    if (roomLeavePending) this.markLeaving(t.room, t.uid, t.at);
+    if (timerStopPending && t.timeChannel !== t.room) this.markLeaving(t.timeChannel, t.uid, t.at);
+    if (t.deferLeave) {
+      room.last = false;
+      time.last = false;
+    }
     const logLogout = this.loggedIn.delete(t.clientId);
     // Unlike Redis keys, nothing here expires: forget the clientId once it is gone.
     this.auths.delete(t.clientId);
-    return { removed: room.removed, leftRoom: room.last, stoppedTimer: time.last, logLogout, seq: room.last ? this.nextSeq(t.room) : 0 };
+    return {
+      removed: room.removed, leftRoom: room.last, stoppedTimer: time.last, logLogout, seq: room.last ? this.nextSeq(t.room) : 0,
+      roomLeavePending, timerStopPending,
+    };
+  }
+
+  async confirmLeave(p: PendingLeave): Promise<LeaveConfirmation> {
+    const leftRoom = this.confirm(p.room, p.uid, p.at);
+    const stoppedTimer = p.timeChannel === p.room ? leftRoom : this.confirm(p.timeChannel, p.uid, p.at);
+    return { leftRoom, stoppedTimer, seq: leftRoom ? this.nextSeq(p.room) : 0 };
   }
 
   private nextSeq(room: string): number {
@@ -96,5 +139,6 @@ export class MemoryStore implements PresenceStore {
     this.auths.clear();
     this.loggedIn.clear();
     this.seqs.clear();
+    this.leaving.clear();
   }
 }

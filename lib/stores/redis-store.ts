@@ -3,13 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { CLIENT_RECORD_TTL_SECONDS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type PresenceTarget, type RoomState } from './store';
+import { CLIENT_RECORD_TTL_SECONDS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState } from './store';
 
 type ScriptResult = Array<number | string>;
 
 interface PresenceCommands {
-  fayeOnlineArrive(room: string, time: string, auth: string, status: string, seq: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number): Promise<ScriptResult>;
-  fayeOnlineDepart(room: string, time: string, status: string, seq: string, uid: number, clientId: string, ttl: number, sawLogin: string): Promise<ScriptResult>;
+  fayeOnlineArrive(room: string, time: string, auth: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number, now: number, graceMs: number): Promise<ScriptResult>;
+  fayeOnlineDepart(room: string, time: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, uid: number, clientId: string, ttl: number, sawLogin: string, at: number, defer: string): Promise<ScriptResult>;
+  fayeOnlineConfirmLeave(room: string, roomLeaving: string, time: string, timeLeaving: string, seq: string, uid: number, at: number): Promise<ScriptResult>;
   fayeOnlineForget(channel: string, uid: number, ...clientIds: string[]): Promise<number>;
   fayeOnlineRoomState(room: string, seq: string): Promise<Array<number | string>>;
 }
@@ -41,6 +42,8 @@ export interface RedisStoreOptions {
   ownsConnection: boolean;
   namespace: string;
   maxClientIdsPerUser: number;
+  /** Grace period of leaves, ms (default 0: leaves take effect at once, as in the gem). */
+  leaveGraceMs?: number;
 }
 
 export class RedisStore implements PresenceStore {
@@ -50,8 +53,9 @@ export class RedisStore implements PresenceStore {
   constructor(private readonly options: RedisStoreOptions) {
     const redis = options.redis as Redis & Partial<PresenceCommands>;
     if (!redis.fayeOnlineArrive) {
-      redis.defineCommand('fayeOnlineArrive', { numberOfKeys: 5, lua: script('arrive') });
-      redis.defineCommand('fayeOnlineDepart', { numberOfKeys: 4, lua: script('depart') });
+      redis.defineCommand('fayeOnlineArrive', { numberOfKeys: 7, lua: script('arrive') });
+      redis.defineCommand('fayeOnlineDepart', { numberOfKeys: 6, lua: script('depart') });
+      redis.defineCommand('fayeOnlineConfirmLeave', { numberOfKeys: 5, lua: script('confirm-leave') });
       redis.defineCommand('fayeOnlineRoomState', { numberOfKeys: 2, lua: script('room-state') });
       redis.defineCommand('fayeOnlineForget', { numberOfKeys: 1, lua: script('forget') });
     }
@@ -74,6 +78,11 @@ export class RedisStore implements PresenceStore {
     return `${this.prefix}/presence_seq${room}`;
   }
 
+  /** Our own key: users of a room or time channel whose leave is in its grace period (uid → ms). */
+  leavingKey(channel: string): string {
+    return `${this.prefix}/leaving${channel}`;
+  }
+
   authKey(clientId: string): string {
     return `${this.prefix}/clientId_auth/${clientId}`;
   }
@@ -85,7 +94,8 @@ export class RedisStore implements PresenceStore {
   async arrive(a: Arrival): Promise<ArrivalResult> {
     const r = await this.redis.fayeOnlineArrive(
       this.channelKey(a.room), this.channelKey(a.timeChannel), this.authKey(a.clientId), this.statusKey(a.clientId), this.seqKey(a.room),
-      a.uid, a.clientId, a.authJson, CLIENT_RECORD_TTL_SECONDS, this.options.maxClientIdsPerUser,
+      this.leavingKey(a.room), this.leavingKey(a.timeChannel),
+      a.uid, a.clientId, a.authJson, CLIENT_RECORD_TTL_SECONDS, this.options.maxClientIdsPerUser, Date.now(), this.options.leaveGraceMs ?? 0,
     );
     return {
       added: r[0] === 1,
@@ -97,12 +107,24 @@ export class RedisStore implements PresenceStore {
     };
   }
 
-  async depart(t: PresenceTarget): Promise<DepartureResult> {
+  async depart(t: Departure): Promise<DepartureResult> {
     const r = await this.redis.fayeOnlineDepart(
       this.channelKey(t.room), this.channelKey(t.timeChannel), this.statusKey(t.clientId), this.seqKey(t.room),
-      t.uid, t.clientId, CLIENT_RECORD_TTL_SECONDS, t.sawLogin ? '1' : '0',
+      this.leavingKey(t.room), this.leavingKey(t.timeChannel),
+      t.uid, t.clientId, CLIENT_RECORD_TTL_SECONDS, t.sawLogin ? '1' : '0', Math.round(t.at), t.deferLeave ? '1' : '0',
     );
-    return { removed: r[0] === 1, leftRoom: r[1] === 1, stoppedTimer: r[2] === 1, logLogout: r[3] === 1, seq: Number(r[4]) };
+    return {
+      removed: r[0] === 1, leftRoom: r[1] === 1, stoppedTimer: r[2] === 1, logLogout: r[3] === 1, seq: Number(r[4]),
+      roomLeavePending: r[5] === 1, timerStopPending: r[6] === 1,
+    };
+  }
+
+  async confirmLeave(p: PendingLeave): Promise<LeaveConfirmation> {
+    const r = await this.redis.fayeOnlineConfirmLeave(
+      this.channelKey(p.room), this.leavingKey(p.room), this.channelKey(p.timeChannel), this.leavingKey(p.timeChannel), this.seqKey(p.room),
+      p.uid, Math.round(p.at),
+    );
+    return { leftRoom: r[0] === 1, stoppedTimer: r[1] === 1, seq: Number(r[2]) };
   }
 
   rememberedAuth(clientId: string): Promise<string | null> {

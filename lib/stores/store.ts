@@ -12,6 +12,27 @@ export interface PresenceTarget {
   sawLogin?: boolean;
 }
 
+export interface Departure extends PresenceTarget {
+  /** When the clientId was last seen, ms. */
+  at: number;
+  /** Defer the user's leave (the grace period): if it was their last clientId, mark the leave as pending. */
+  deferLeave: boolean;
+}
+
+export interface PendingLeave {
+  uid: number;
+  room: string;
+  timeChannel: string;
+  /** The mark the departure set: when the user was last seen, ms. */
+  at: number;
+}
+
+export interface LeaveConfirmation {
+  leftRoom: boolean;
+  stoppedTimer: boolean;
+  seq: number;
+}
+
 export interface Arrival extends PresenceTarget {
   /** The auth JSON to remember for this clientId (for dead-client cleanup). */
   authJson: string;
@@ -43,6 +64,10 @@ export interface DepartureResult {
   logLogout: boolean;
   /** The room's sequence number after this leave (0 when nobody left). */
   seq: number;
+  /** The user's leave of the room was deferred: confirmLeave decides it after the grace period. */
+  roomLeavePending: boolean;
+  /** Likewise for the timer. */
+  timerStopPending: boolean;
 }
 
 /** A room's members with the sequence number of the last join or leave they reflect. */
@@ -53,7 +78,9 @@ export interface RoomState {
 
 export interface PresenceStore {
   arrive(arrival: Arrival): Promise<ArrivalResult>;
-  depart(target: PresenceTarget): Promise<DepartureResult>;
+  depart(departure: Departure): Promise<DepartureResult>;
+  /** After the grace period: the pending leave takes effect unless the user came back. */
+  confirmLeave(pending: PendingLeave): Promise<LeaveConfirmation>;
   /** The auth JSON remembered for a clientId, or null. */
   rememberedAuth(clientId: string): Promise<string | null>;
   /** The same for several clientIds at once (one round trip). */

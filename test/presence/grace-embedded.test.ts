@@ -1,0 +1,3 @@
+import { graceScenarios } from './grace';
+
+graceScenarios('sqlite+memory');

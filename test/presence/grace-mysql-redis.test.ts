@@ -1,0 +1,4 @@
+// needs: mysql, redis
+import { graceScenarios } from './grace';
+
+graceScenarios('mysql+redis');

@@ -1,0 +1,109 @@
+// One bench server, run as its own child process so that its CPU and memory
+// are measured apart from the clients. Two kinds, built the same way:
+//   presence: Express + attachFayeOnline (Faye NodeAdapter, RedisEngine, presence extension)
+//   plain:    Express + a Faye NodeAdapter with the same RedisEngine and no extension
+// Configuration comes as JSON in argv[2]; the parent talks to it over IPC:
+//   -> { type: 'stats' }     <- { type: 'stats', cpuMicros, rss, heapUsed, sqlStatements, connects }
+//   -> { type: 'reset' }     zeroes the SQL statement and /meta/connect counters
+//   -> { type: 'settled' }   <- { type: 'settled' } once presence work in flight is written
+//   -> { type: 'close' }     closes everything and exits
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import faye from 'faye';
+import { attachFayeOnline, type FayeOnlineHandle } from '../lib';
+import { RedisEngine } from '../lib/engine';
+import { silentLogger } from '../lib/log';
+import { countStatements, openDatabase, type StatementCounter } from '../lib/records';
+
+export interface ServerConfig {
+  kind: 'presence' | 'plain';
+  redisUrl: string;
+  namespace: string;
+  databaseUrl?: string;
+  /** Faye long-poll timeout, seconds. */
+  timeout: number;
+  userListWindow?: number;
+}
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.argv[2]!) as ServerConfig;
+  const app = express();
+  const server = http.createServer(app);
+  let handle: FayeOnlineHandle | undefined;
+  let sql: StatementCounter | undefined;
+  let adapter: faye.NodeAdapter;
+  let connects = 0;
+
+  if (config.kind === 'presence') {
+    const sequelize = openDatabase(config.databaseUrl!);
+    sql = countStatements(sequelize);
+    handle = attachFayeOnline(app, server, {
+      logger: silentLogger,
+      database: sequelize,
+      autoMigrate: true,
+      redis: config.redisUrl,
+      namespace: config.namespace,
+      timeout: config.timeout,
+      ...(config.userListWindow ? { userListWindow: config.userListWindow } : {}),
+    });
+    adapter = handle.adapter;
+    await handle.ready;
+  } else {
+    adapter = new faye.NodeAdapter({
+      mount: '/faye',
+      timeout: config.timeout,
+      engine: { type: RedisEngine, redis: config.redisUrl, namespace: config.namespace, logger: silentLogger },
+    });
+    adapter.attach(server);
+    await RedisEngine.fromAdapter(adapter)!.ready();
+  }
+  adapter.addExtension({
+    incoming(message: faye.BayeuxMessage, callback: (m: faye.BayeuxMessage) => void) {
+      if (message.channel === '/meta/connect') connects += 1;
+      callback(message);
+    },
+  });
+
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+
+  const close = async () => {
+    if (handle) await handle.close();
+    else await Promise.resolve(adapter.close());
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    process.exit(0);
+  };
+
+  process.on('message', (message: { type: string }) => {
+    switch (message.type) {
+      case 'stats': {
+        const cpu = process.cpuUsage();
+        const memory = process.memoryUsage();
+        process.send!({ type: 'stats', cpuMicros: cpu.user + cpu.system, rss: memory.rss, heapUsed: memory.heapUsed, sqlStatements: sql?.count ?? 0, connects });
+        break;
+      }
+      case 'reset':
+        sql?.reset();
+        connects = 0;
+        break;
+      case 'settled':
+        void (handle ? handle.settled() : Promise.resolve()).then(() => process.send!({ type: 'settled' }));
+        break;
+      case 'close':
+        void close();
+        break;
+    }
+  });
+  // The parent is gone: nothing will ever ask this server anything again.
+  process.on('disconnect', () => void close());
+  process.send!({ type: 'ready', port });
+}
+
+main().catch((error) => {
+  console.error('bench server failed:', error);
+  process.exit(1);
+});

@@ -1,0 +1,82 @@
+// bench:steady: N clients held connected, presence vs plain Faye in the same
+// run: server CPU seconds per second, publish latency p50/p99, memory.
+//   npm run bench:steady -- --clients 250,500,1000,2000 --seconds 20 --repeat 2
+// With several client counts it draws bench/results/chart.svg.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { numberList, parseFlags } from './support/args';
+import { steadyChart } from './support/chart';
+import { runLoad, type LoadResult } from './support/load';
+import { killChildren } from './support/processes';
+import { RESULTS_DIR, commit, progress, saveResult, table } from './support/report';
+
+const flags = parseFlags({
+  clients: '2000',
+  rooms: 100,
+  'two-tabs': 0.25,
+  'long-polling': 0.25,
+  seconds: 20,
+  rate: 20,
+  timeout: 10,
+  workers: 2,
+  repeat: 1,
+  profile: false,
+});
+
+/** Of several runs of one measurement, the one with the least server CPU (the others were disturbed more). */
+function best(runs: LoadResult[]): LoadResult {
+  return runs.reduce((a, b) => (b.cpu < a.cpu ? b : a));
+}
+
+async function main(): Promise<void> {
+  const counts = numberList(flags.clients);
+  const rows: Array<{ clients: number; presence: LoadResult; plain: LoadResult }> = [];
+  for (const clients of counts) {
+    const runs: Record<'presence' | 'plain', LoadResult[]> = { presence: [], plain: [] };
+    for (let r = 0; r < flags.repeat; r += 1) {
+      for (const kind of ['presence', 'plain'] as const) {
+        runs[kind].push(await runLoad({
+          kind, clients, rooms: flags.rooms, twoTabs: flags['two-tabs'], longPolling: flags['long-polling'], servers: 1, workers: flags.workers,
+          seconds: flags.seconds, rate: flags.rate, timeout: flags.timeout, profileDir: flags.profile ? path.join(RESULTS_DIR, 'profiles') : undefined,
+        }));
+      }
+    }
+    rows.push({ clients, presence: best(runs.presence), plain: best(runs.plain) });
+  }
+
+  const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? a / b : null);
+  console.log(`\nSteady state, ${flags.seconds} s measured, Faye timeout ${flags.timeout} s, ${flags.rate} publishes/s; best of ${flags.repeat} by server CPU; commit ${commit()}\n`);
+  console.log(table(
+    ['clients', 'users', 'server', 'connected', 'connects/s', 'CPU s/s', 'p50 ms', 'p99 ms', 'RSS MB', 'heap MB', 'SQL in steady', 'lost msgs'],
+    rows.flatMap(({ presence, plain }) => [presence, plain].map((r) => [
+      r.clients, r.users, r.kind, `${r.connected}${r.failed ? ` (${r.failed} failed)` : ''}`, r.connectsPerSecond, r.cpu, r.latency.p50, r.latency.p99, r.rssMB, r.heapMB, r.sqlDuringSteady, r.latency.sent - r.latency.received,
+    ])),
+  ));
+  console.log('\nPresence / plain Faye\n');
+  console.log(table(
+    ['clients', 'CPU ratio', 'p50 ratio', 'p99 ratio', 'RSS ratio', 'CPU target (<= 1.10)'],
+    rows.map(({ clients, presence, plain }) => {
+      const cpu = ratio(presence.cpu, plain.cpu);
+      return [clients, cpu, ratio(presence.latency.p50, plain.latency.p50), ratio(presence.latency.p99, plain.latency.p99), ratio(presence.rssMB, plain.rssMB), cpu === null ? null : cpu <= 1.1 ? 'met' : 'missed'];
+    }),
+  ));
+  const file = saveResult('steady', { flags, rows });
+  if (rows.length > 1) {
+    const svg = steadyChart([
+      { name: 'faye-online (presence)', color: '#d9480f', points: rows.map((r) => ({ clients: r.clients, cpu: r.presence.cpu, p50: r.presence.latency.p50, p99: r.presence.latency.p99 })) },
+      { name: 'plain Faye (same engine)', color: '#1c7ed6', points: rows.map((r) => ({ clients: r.clients, cpu: r.plain.cpu, p50: r.plain.latency.p50, p99: r.plain.latency.p99 })) },
+    ], `bench:steady, ${new Date().toISOString().slice(0, 10)}, commit ${commit()}, best of ${flags.repeat}`);
+    writeFileSync(path.join(RESULTS_DIR, 'chart.svg'), svg);
+    progress(`chart: ${path.join(RESULTS_DIR, 'chart.svg')}`);
+  }
+  progress(`results: ${file}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    killChildren();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,53 @@
+// Bayeux round-trip latency of a published message: one plain Faye client
+// publishes timestamped messages at a fixed rate, another (possibly on another
+// server of the cluster) receives them; both live in this process, so the
+// timestamps share one clock.
+import { performance } from 'node:perf_hooks';
+import faye from 'faye';
+import { percentile, sleep } from './report';
+
+export interface LatencyResult {
+  sent: number;
+  received: number;
+  p50: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
+export interface LatencyProbe {
+  /** Publishes `rate` messages a second for `seconds`, then waits up to 5 s for stragglers. */
+  run(seconds: number, rate: number): Promise<LatencyResult>;
+  close(): Promise<void>;
+}
+
+export async function startLatencyProbe(publishUrl: string, receiveUrl: string, channel: string): Promise<LatencyProbe> {
+  const publisher = new faye.Client(publishUrl, { timeout: 10, retry: 1 });
+  const subscriber = new faye.Client(receiveUrl, { timeout: 10, retry: 1 });
+  let sink: ((sentAt: number) => void) | undefined;
+  await subscriber.subscribe(channel, (data: { sentAt: number; warmup?: boolean }) => {
+    if (!data.warmup) sink?.(data.sentAt);
+  });
+  // One message through first, so the handshakes are not part of the numbers.
+  await publisher.publish(channel, { sentAt: performance.now(), warmup: true });
+  return {
+    async run(seconds, rate) {
+      const latencies: number[] = [];
+      sink = (sentAt) => latencies.push(performance.now() - sentAt);
+      const total = Math.max(1, Math.round(seconds * rate));
+      const started = performance.now();
+      for (let i = 0; i < total; i += 1) {
+        void publisher.publish(channel, { sentAt: performance.now(), seq: i });
+        const due = started + ((i + 1) * 1000) / rate;
+        await sleep(Math.max(0, due - performance.now()));
+      }
+      const until = Date.now() + 5000;
+      while (latencies.length < total && Date.now() < until) await sleep(50);
+      sink = undefined;
+      const sorted = [...latencies].sort((a, b) => a - b);
+      return { sent: total, received: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? null };
+    },
+    async close() {
+      await Promise.all([publisher.disconnect(), subscriber.disconnect()].map((p) => Promise.resolve(p).catch(() => undefined)));
+    },
+  };
+}

@@ -1,0 +1,70 @@
+// Counts the Redis commands of one namespace with MONITOR, split into the
+// presence keys ("/<ns>/...", the Ruby gem's) and the engine keys ("<ns>/...",
+// faye-redis' layout). Commands run inside Lua scripts are not counted (they
+// cost no round trip). A MULTI ... EXEC block counts as one round trip.
+import Redis from 'ioredis';
+
+export interface Counts {
+  presenceCommands: number;
+  presenceRoundTrips: number;
+  engineCommands: number;
+  engineRoundTrips: number;
+  /** Engine commands by name, e.g. { zscore: 1000, zadd: 1000, ... } */
+  engineByName: Record<string, number>;
+}
+
+export interface RedisCounter {
+  counts(): Counts;
+  reset(): void;
+  stop(): void;
+}
+
+const empty = (): Counts => ({ presenceCommands: 0, presenceRoundTrips: 0, engineCommands: 0, engineRoundTrips: 0, engineByName: {} });
+
+export async function countRedis(url: string, namespace: string, database = '9'): Promise<RedisCounter> {
+  // No database in the monitor's URL: ioredis would send SELECT after MONITOR,
+  // and its reply would be mixed up with the monitored lines. MONITOR sees every database anyway.
+  const { hostname, port } = new URL(url);
+  const connection = new Redis({ host: hostname, port: Number(port || 6379), lazyConnect: true });
+  const monitor = await connection.monitor();
+  monitor.on('error', () => undefined);
+  let counts = empty();
+  const inMulti = new Map<string, 'presence' | 'engine' | null>();
+  monitor.on('monitor', (_time: string, args: string[], source: string, db: string) => {
+    if (source === 'lua' || db !== database) return;
+    const name = String(args[0]).toLowerCase();
+    if (name === 'multi') {
+      inMulti.set(source, null);
+      return;
+    }
+    const open = inMulti.has(source);
+    if (name === 'exec') {
+      const kind = inMulti.get(source);
+      inMulti.delete(source);
+      if (kind === 'presence') counts.presenceRoundTrips += 1;
+      if (kind === 'engine') counts.engineRoundTrips += 1;
+      return;
+    }
+    const kind = args.some((a) => a.startsWith(`/${namespace}/`)) ? 'presence' : args.some((a) => a.startsWith(`${namespace}/`)) ? 'engine' : null;
+    if (!kind) return;
+    if (kind === 'presence') counts.presenceCommands += 1;
+    else {
+      counts.engineCommands += 1;
+      const label = name === 'eval' ? 'evalsha' : name;
+      counts.engineByName[label] = (counts.engineByName[label] ?? 0) + 1;
+    }
+    if (open) inMulti.set(source, kind);
+    else if (kind === 'presence') counts.presenceRoundTrips += 1;
+    else counts.engineRoundTrips += 1;
+  });
+  return {
+    counts: () => structuredClone(counts),
+    reset: () => {
+      counts = empty();
+    },
+    stop: () => {
+      monitor.disconnect();
+      connection.disconnect();
+    },
+  };
+}

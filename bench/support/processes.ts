@@ -1,0 +1,122 @@
+// Child processes of a bench run: servers (bench/server.ts) and client
+// workers (bench/client-worker.ts), started with tsx, talked to over IPC,
+// and always ended by the run that started them.
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { ServerConfig } from '../server';
+import type { ClientSpec } from '../client-worker';
+import { progress } from './report';
+
+const BENCH = path.resolve(__dirname, '..');
+const children = new Set<ChildProcess>();
+
+function start(script: string, args: string[], execArgv: string[] = []): ChildProcess {
+  const child = fork(path.join(BENCH, script), args, { execArgv: ['--import', 'tsx', ...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** Waits for the next IPC message of `type` from `child`, at most `limitMs`. */
+function next<T>(child: ChildProcess, type: string, limitMs: number, onOther?: (message: any) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`child ${child.pid} sent no '${type}' within ${limitMs} ms`)), limitMs);
+    const onMessage = (message: any) => {
+      if (message?.type === type) finish(null, message);
+      else onOther?.(message);
+    };
+    const onExit = (code: number | null) => finish(new Error(`child ${child.pid} exited (${code}) before '${type}'`));
+    function finish(error: Error | null, message?: T) {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (error) reject(error);
+      else resolve(message!);
+    }
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+export interface ServerStats {
+  cpuMicros: number;
+  rss: number;
+  heapUsed: number;
+  sqlStatements: number;
+  connects: number;
+}
+
+export interface BenchServer {
+  pid: number;
+  url: string;
+  stats(): Promise<ServerStats>;
+  reset(): void;
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig, options: { profileDir?: string } = {}): Promise<BenchServer> {
+  const execArgv = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
+  const child = start('server.ts', [JSON.stringify(config)], execArgv);
+  const { port } = await next<{ port: number }>(child, 'ready', 60_000);
+  return {
+    pid: child.pid!,
+    url: `http://127.0.0.1:${port}/faye`,
+    stats() {
+      const reply = next<ServerStats>(child, 'stats', 10_000);
+      child.send({ type: 'stats' });
+      return reply;
+    },
+    reset: () => child.send({ type: 'reset' }),
+    async settled() {
+      const reply = next(child, 'settled', 120_000);
+      child.send({ type: 'settled' });
+      await reply;
+    },
+    async close() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.send({ type: 'close' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export interface ClientWorker {
+  open(clients: ClientSpec[], label: string): Promise<{ connected: number; failed: number; ms: number }>;
+  close(): Promise<{ ms: number }>;
+  end(): void;
+}
+
+export async function startClientWorker(): Promise<ClientWorker> {
+  const child = start('client-worker.ts', []);
+  await next(child, 'ready', 60_000);
+  return {
+    async open(clients, label) {
+      const opened = next<{ connected: number; failed: number; ms: number }>(child, 'opened', 300_000, (message) => {
+        if (message.type === 'progress') progress(`${label}: ${message.connected}/${clients.length} connected${message.failed ? `, ${message.failed} failed` : ''}`);
+      });
+      child.send({ type: 'open', clients, concurrency: 50 });
+      return opened;
+    },
+    async close() {
+      const closed = next<{ ms: number }>(child, 'closed', 300_000);
+      child.send({ type: 'close', concurrency: 100 });
+      return closed;
+    },
+    end() {
+      child.disconnect();
+    },
+  };
+}
+
+/** Ends every child still running (on error or interrupt), so that nothing outlives the run. */
+export function killChildren(): void {
+  for (const child of children) child.kill('SIGKILL');
+}
+process.once('SIGINT', () => {
+  killChildren();
+  process.exit(130);
+});

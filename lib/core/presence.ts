@@ -248,14 +248,17 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const logout = result.logLogout
       ? this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: new Date(at) }))
       : undefined;
-    await Promise.all([logout, this.applyLeave(clientId, auth, at, reason, result)]);
-    if (result.removed) this.emit('depart', { ...this.event(clientId, auth, at, result.seq), reason });
+    const departed = () => {
+      if (result.removed) this.emit('depart', { ...this.event(clientId, auth, at, result.seq), reason });
+    };
+    await Promise.all([logout, this.applyLeave(clientId, auth, at, reason, result, departed)]);
     if (result.roomLeavePending || result.timerStopPending) this.scheduleConfirm(clientId, auth, at, reason);
   }
 
   /** The user-level effects of a leave: list, timer (stopped as of `at`), events. */
   private async applyLeave(
     clientId: string, auth: Auth, at: number, reason: DepartureReason, effects: { leftRoom: boolean; stoppedTimer: boolean; seq: number },
+    beforeLeaveEvent?: () => void,
   ): Promise<void> {
     const uid = auth.user.uid;
     const writes: Array<Promise<unknown>> = [];
@@ -266,6 +269,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     }
     if (effects.stoppedTimer) writes.push(this.write('stop timer', () => this.records.stopTimer(uid, auth.timeChannel, new Date(at))));
     await Promise.all(writes);
+    beforeLeaveEvent?.(); // a clientId's depart comes before its user's leave
     if (effects.leftRoom) this.emit('leave', { ...this.event(clientId, auth, at, effects.seq), reason });
   }
 

@@ -17,7 +17,7 @@ export interface ServerProcessConfig {
   database: string;
   redis: string;
   namespace: string;
-  options: Pick<FayeOnlineOptions, 'timeout' | 'gc' | 'beforeLeaveDelay' | 'userListWindow' | 'reconcileInterval' | 'timeZone'>;
+  options: Pick<FayeOnlineOptions, 'timeout' | 'gc' | 'beforeLeaveDelay' | 'userListWindow' | 'reconcileInterval' | 'timeZone' | 'leaveGrace'>;
 }
 
 export type Report =

@@ -37,6 +37,8 @@ async function main() {
   const app = express();
   const server = http.createServer(app);
   const handle = attachFayeOnline(app, server, {
+    // Leaves at once, as the gem: these tests time departures against GC and kills.
+    leaveGrace: 0,
     ...config.options,
     database: config.database,
     redis: config.redis,

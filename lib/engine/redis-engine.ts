@@ -40,7 +40,7 @@
 //   subscribe / unsubscribe   1   Lua script / MULTI
 //   publish                   1   Lua script: SUNION, RPUSH + PUBLISH per live subscriber;
 //                                 then 1 (emptyQueue) on each process holding a recipient
-//   emptyQueue                1   MULTI LRANGE + DEL
+//   emptyQueue                1   Lua script: LRANGE + DEL
 //   destroyClient             1   Lua script
 //   gc                        1 lock + 2 per batch of 100 clients (ZRANGEBYSCORE, pipelined scripts) + 1 release
 // After a Redis restart the script cache is empty; ioredis then falls back from
@@ -122,6 +122,7 @@ const SCRIPTS = {
   fayeEngineSubscribe: { file: 'subscribe.lua', numberOfKeys: 3 },
   fayeEnginePublish: { file: 'publish.lua', numberOfKeys: undefined },
   fayeEngineRequeue: { file: 'requeue.lua', numberOfKeys: 2 },
+  fayeEngineTakeQueue: { file: 'take-queue.lua', numberOfKeys: 1 },
   fayeEngineAcquireLock: { file: 'acquire-lock.lua', numberOfKeys: 1 },
   fayeEngineReleaseLock: { file: 'release-lock.lua', numberOfKeys: 1 },
 } as const;
@@ -134,6 +135,7 @@ interface EngineCommands {
   fayeEngineSubscribe(...args: RedisArg[]): Promise<number>;
   fayeEnginePublish(numberOfKeys: number, ...args: RedisArg[]): Promise<number>;
   fayeEngineRequeue(...args: RedisArg[]): Promise<number>;
+  fayeEngineTakeQueue(...args: RedisArg[]): Promise<string[]>;
   fayeEngineAcquireLock(...args: RedisArg[]): Promise<number>;
   fayeEngineReleaseLock(...args: RedisArg[]): Promise<number>;
 }
@@ -392,13 +394,8 @@ export class RedisEngine {
 
   emptyQueue(clientId: string): void {
     if (!this.server.hasConnection(clientId)) return;
-    const key = this.clientKey(clientId, 'messages');
-    this.redis.multi().lrange(key, 0, -1).del(key).exec().then(
-      (results) => {
-        const [error, queued] = results?.[0] ?? [null, []];
-        if (error) throw error;
-        this.deliver(clientId, queued as string[]);
-      },
+    this.redis.fayeEngineTakeQueue(this.clientKey(clientId, 'messages')).then(
+      (queued) => this.deliver(clientId, queued),
     ).catch((error) => this.logger.error({ err: error, clientId }, 'could not take the queued messages of a client'));
   }
 

@@ -14,11 +14,13 @@ import type {
   OnlineClientEvents,
   OnlineClientOptions,
   OnlineIdentity,
+  OnlineUser,
   OnlineSubscription,
   PageLifecycleTarget,
 } from './types';
 import { MODERN_FIELD_NAMES, readClientOptions, readFayeUrl, readIdentity } from './validate';
-import { BEFORE_LEAVE_CHANNEL, presenceChannel, readPresenceChange, readRefusal, readUserList, toWireAuth, userListChannel } from './wire';
+import { MemberList } from './member-list';
+import { BEFORE_LEAVE_CHANNEL, presenceChannel, readPresenceChange, readPresenceState, readRefusal, readUserList, toWireAuth, userListChannel } from './wire';
 
 /** What both entries hand over once their options are validated. */
 export interface OnlineClientSetup {
@@ -69,6 +71,14 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
   let clientId: string | undefined;
   const stateListeners = new Set<(state: ConnectionState) => void>();
   const refusalListeners = new Set<OnlineClientEvents['refused']>();
+  // The room's members, fed by every <room>/presence subscribe reply (the
+  // state; Faye subscribes again after a re-handshake) and message (the diffs).
+  const members = new MemberList();
+  const memberListeners = new Set<(list: OnlineUser[]) => void>();
+  const roomPresence = presenceChannel(identity.room);
+  const membersChanged = () => {
+    for (const listener of [...memberListeners]) listener(members.list());
+  };
   const setState = (next: ConnectionState) => {
     if (state === next || state === 'left') return;
     state = next;
@@ -83,6 +93,14 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
       callback(message);
     },
     incoming(message: FayeMessage, callback: (message: FayeMessage) => void) {
+      const state = readPresenceState(message, roomPresence);
+      if (state) {
+        members.reset(state);
+        membersChanged();
+      } else if (message.channel === roomPresence) {
+        const change = readPresenceChange(message.data);
+        if (change && members.apply(change)) membersChanged();
+      }
       const refusal = readRefusal(message);
       if (refusal) for (const listener of [...refusalListeners]) listener(refusal);
       if (message.channel === '/meta/handshake') {
@@ -167,6 +185,18 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
     },
     onUserList: (listener) => on('userList', listener),
     onPresence: (listener) => on('presence', listener),
+    onMembers(listener) {
+      memberListeners.add(listener);
+      if (members.ready) listener(members.list());
+      const subscription = subscribe(roomPresence, () => undefined);
+      return {
+        ready: subscription.ready,
+        cancel: () => {
+          memberListeners.delete(listener);
+          subscription.cancel();
+        },
+      };
+    },
     on,
     async leave() {
       if (state === 'left') return;

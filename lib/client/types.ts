@@ -76,6 +76,8 @@ export interface PresenceChange {
   event: 'join' | 'leave';
   uid: number;
   user: OnlineUser;
+  /** The room's sequence number of this join or leave (see MemberList). */
+  seq?: number;
 }
 
 /**
@@ -142,6 +144,11 @@ export interface OnlineClient {
   onUserList(listener: (list: UserList) => void): OnlineSubscription;
   /** Subscribes to `<room>/presence` diffs. */
   onPresence(listener: (change: PresenceChange) => void): OnlineSubscription;
+  /**
+   * The room's members, kept exact from the state in the subscribe reply and
+   * the diffs after it (never the whole list again); called on every change.
+   */
+  onMembers(listener: (members: OnlineUser[]) => void): OnlineSubscription;
   on<E extends keyof OnlineClientEvents>(event: E, listener: OnlineClientEvents[E]): OnlineSubscription;
   /** Disconnects cleanly: the server processes this page's departure at once. */
   leave(): Promise<void>;

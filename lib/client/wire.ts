@@ -1,6 +1,7 @@
 // The browser client's only contact with wire names: the `auth` object the
 // server reads (snake_case, as the Ruby gem's client sent it) and the payloads
 // the server publishes to `<room>/user_list` and `<room>/presence`.
+import type { PresenceState } from './member-list';
 import type { OnlineIdentity, OnlineUser, PresenceChange, Refusal, UserList } from './types';
 
 /** Published when the page is being closed; the server checks a few seconds later whether this clientId is gone. */
@@ -97,5 +98,20 @@ export function readPresenceChange(data: unknown): PresenceChange | null {
     event: data.event,
     uid: data.uid,
     user: { ...user, uid: data.uid, uname: typeof user.uname === 'string' ? user.uname : String(data.uid) },
+    ...(typeof data.seq === 'number' && Number.isSafeInteger(data.seq) ? { seq: data.seq } : {}),
   };
+}
+
+/** The state of a <room>/presence channel in a subscribe reply (ext.faye_online_presence), or null. */
+export function readPresenceState(message: { channel?: unknown; ext?: unknown }, channel: string): PresenceState | null {
+  if (message.channel !== '/meta/subscribe' || !isRecord(message.ext)) return null;
+  const all = message.ext.faye_online_presence;
+  const state = isRecord(all) ? all[channel] : undefined;
+  if (!isRecord(state) || typeof state.seq !== 'number' || !Array.isArray(state.members)) return null;
+  const members: PresenceState['members'] = [];
+  for (const member of state.members) {
+    const change = readPresenceChange({ event: 'join', ...(isRecord(member) ? member : {}) });
+    if (change) members.push({ uid: change.uid, user: change.user });
+  }
+  return { seq: state.seq, members };
 }

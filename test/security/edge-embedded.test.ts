@@ -1,0 +1,3 @@
+import { securityScenarios } from './edge';
+
+securityScenarios('sqlite+memory');

@@ -1,0 +1,4 @@
+// needs: mysql, redis
+import { securityScenarios } from './edge';
+
+securityScenarios('mysql+redis');

@@ -8,6 +8,7 @@ import type { Logger } from '../log';
 import type { PresenceStore } from '../stores/store';
 import { presenceKey, readAuth, type Auth, type User } from './auth';
 import { KeyedQueue } from './keyed-queue';
+import { FayeOnlineError } from '../errors';
 
 /** What presence needs of the SQL records (implemented by lib/records). */
 export interface PresenceRecords {
@@ -210,6 +211,10 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const uid = auth.user.uid;
     return this.queue.run(uid, async () => {
       const result = await this.store.arrive({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, authJson: auth.json });
+      if (result.refused) {
+        this.known.delete(clientId);
+        throw new FayeOnlineError('FORBIDDEN', `clientId ${clientId} is tracked for another user; uid ${uid} cannot take it over`);
+      }
       const date = new Date(at);
       const event = this.event(clientId, auth, at, result.seq);
       const writes: Array<Promise<unknown>> = [];

@@ -18,7 +18,8 @@
 -- ARGV[7] grace period of leaves, ms: a user coming back while their leave is
 --         pending did not leave at all (no join, the timer never stopped)
 --
--- Returns { added, joinedRoom, startedTimer, logLogin, seq, evicted clientId... }
+-- Returns { added, joinedRoom, startedTimer, logLogin, seq, evicted clientId... },
+-- or { -1 } when the clientId is remembered for another user (nothing changes)
 -- (seq: the room's sequence number after this join, 0 when nobody joined)
 
 local uid, clientId, ttl, limit = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -70,6 +71,17 @@ local function add(key)
   end
   write(key, list)
   return 1, first, evicted
+end
+
+-- A clientId belongs to the user it first arrived as: one page cannot take
+-- over another user's clientId by sending it with its own auth.
+local remembered = redis.call('GET', KEYS[3])
+if remembered then
+  local ok, previous = pcall(cjson.decode, remembered)
+  if ok and type(previous) == 'table' and type(previous.current_user) == 'table'
+    and previous.current_user.uid ~= nil and tostring(previous.current_user.uid) ~= uid then
+    return { -1 }
+  end
 end
 
 local added, joinedRoom, evicted = add(KEYS[1])

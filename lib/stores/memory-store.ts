@@ -3,6 +3,15 @@
 // each step atomic.
 import type { Arrival, ArrivalResult, Departure, DepartureResult, LeaveConfirmation, PendingLeave, PresenceStore, RoomState } from './store';
 
+function rememberedUid(json: string): number | null {
+  try {
+    const uid = Number(JSON.parse(json)?.current_user?.uid);
+    return Number.isInteger(uid) ? uid : null;
+  } catch {
+    return null;
+  }
+}
+
 export class MemoryStore implements PresenceStore {
   /** channel → uid → clientIds in arrival order */
   private readonly lists = new Map<string, Map<number, string[]>>();
@@ -63,6 +72,10 @@ export class MemoryStore implements PresenceStore {
   }
 
   async arrive(a: Arrival): Promise<ArrivalResult> {
+    const remembered = this.auths.get(a.clientId);
+    if (remembered !== undefined && rememberedUid(remembered) !== null && rememberedUid(remembered) !== a.uid) {
+      return { refused: true, added: false, joinedRoom: false, startedTimer: false, logLogin: false, seq: 0, evicted: [] };
+    }
     const room = this.add(a.room, a.uid, a.clientId);
     if (room.first && this.resumes(a.room, a.uid)) room.first = false;
     const time = a.timeChannel === a.room ? { first: room.first } : this.add(a.timeChannel, a.uid, a.clientId);

@@ -97,6 +97,7 @@ export class RedisStore implements PresenceStore {
       this.leavingKey(a.room), this.leavingKey(a.timeChannel),
       a.uid, a.clientId, a.authJson, CLIENT_RECORD_TTL_SECONDS, this.options.maxClientIdsPerUser, Date.now(), this.options.leaveGraceMs ?? 0,
     );
+    if (r[0] === -1) return { refused: true, added: false, joinedRoom: false, startedTimer: false, logLogin: false, seq: 0, evicted: [] };
     return {
       added: r[0] === 1,
       joinedRoom: r[1] === 1,

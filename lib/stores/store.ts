@@ -39,6 +39,8 @@ export interface Arrival extends PresenceTarget {
 }
 
 export interface ArrivalResult {
+  /** The clientId is remembered for another user: nothing was changed. */
+  refused?: boolean;
   /** The clientId was not yet in the room: it was added. */
   added: boolean;
   /** It is the user's first clientId in the room: the user joined. */

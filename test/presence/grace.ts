@@ -9,7 +9,7 @@ import faye from 'faye';
 import { auth, eventually, onlineClient, startPresenceServer, type Backend, type PresenceServer, type TestClient } from '../support/presence-server';
 import { loginRows, onlineTimes, userInfoList } from './sql-helpers';
 
-const GRACE_MS = 1500;
+const GRACE_MS = 3000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let counter = 0;
 

@@ -25,6 +25,8 @@ export interface ServerConfig {
   /** Faye long-poll timeout, seconds. */
   timeout: number;
   userListWindow?: number;
+  /** Seconds a leave after a disconnect waits for the user to come back (faye-online's default 5); undefined: the default. */
+  leaveGrace?: number;
 }
 
 async function main(): Promise<void> {
@@ -47,6 +49,7 @@ async function main(): Promise<void> {
       namespace: config.namespace,
       timeout: config.timeout,
       ...(config.userListWindow ? { userListWindow: config.userListWindow } : {}),
+      ...(config.leaveGrace !== undefined ? { leaveGrace: config.leaveGrace } : {}),
     });
     adapter = handle.adapter;
     await handle.ready;

@@ -9,8 +9,9 @@ export interface Counts {
   presenceRoundTrips: number;
   engineCommands: number;
   engineRoundTrips: number;
-  /** Engine commands by name, e.g. { zscore: 1000, zadd: 1000, ... } */
+  /** Commands by name, e.g. { zscore: 1000, zadd: 1000, ... } */
   engineByName: Record<string, number>;
+  presenceByName: Record<string, number>;
 }
 
 export interface RedisCounter {
@@ -19,9 +20,11 @@ export interface RedisCounter {
   stop(): void;
 }
 
-const empty = (): Counts => ({ presenceCommands: 0, presenceRoundTrips: 0, engineCommands: 0, engineRoundTrips: 0, engineByName: {} });
+const empty = (): Counts => ({ presenceCommands: 0, presenceRoundTrips: 0, engineCommands: 0, engineRoundTrips: 0, engineByName: {}, presenceByName: {} });
 
-export async function countRedis(url: string, namespace: string, database = '9'): Promise<RedisCounter> {
+/** `ignore`: connections (e.g. the bench's own, polling the keys) whose commands are not the server's. */
+export async function countRedis(url: string, namespace: string, ignore: Redis[] = [], database = '9'): Promise<RedisCounter> {
+  const ignored = new Set(ignore.map((r) => `${r.stream.localAddress}:${r.stream.localPort}`));
   // No database in the monitor's URL: ioredis would send SELECT after MONITOR,
   // and its reply would be mixed up with the monitored lines. MONITOR sees every database anyway.
   const { hostname, port } = new URL(url);
@@ -31,7 +34,7 @@ export async function countRedis(url: string, namespace: string, database = '9')
   let counts = empty();
   const inMulti = new Map<string, 'presence' | 'engine' | null>();
   monitor.on('monitor', (_time: string, args: string[], source: string, db: string) => {
-    if (source === 'lua' || db !== database) return;
+    if (source === 'lua' || db !== database || ignored.has(source)) return;
     const name = String(args[0]).toLowerCase();
     if (name === 'multi') {
       inMulti.set(source, null);
@@ -47,12 +50,12 @@ export async function countRedis(url: string, namespace: string, database = '9')
     }
     const kind = args.some((a) => a.startsWith(`/${namespace}/`)) ? 'presence' : args.some((a) => a.startsWith(`${namespace}/`)) ? 'engine' : null;
     if (!kind) return;
+    // ioredis sends a script's first call on a connection as EVAL, later ones as EVALSHA.
+    const label = name === 'eval' ? 'evalsha' : name;
+    const byName = kind === 'presence' ? counts.presenceByName : counts.engineByName;
+    byName[label] = (byName[label] ?? 0) + 1;
     if (kind === 'presence') counts.presenceCommands += 1;
-    else {
-      counts.engineCommands += 1;
-      const label = name === 'eval' ? 'evalsha' : name;
-      counts.engineByName[label] = (counts.engineByName[label] ?? 0) + 1;
-    }
+    else counts.engineCommands += 1;
     if (open) inMulti.set(source, kind);
     else if (kind === 'presence') counts.presenceRoundTrips += 1;
     else counts.engineRoundTrips += 1;

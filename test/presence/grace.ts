@@ -77,7 +77,7 @@ export function graceScenarios(backend: Backend): void {
       // The engine drops the client (as after a too-long network hiccup); the
       // page is alive, gets "401::Unknown client" and handshakes again.
       server.handle.adapter._server._engine.destroyClient(w.firstId);
-      await eventually(() => w.first.clientId() !== undefined && w.first.clientId() !== w.firstId, 10_000, 'new clientId');
+      await eventually(() => Boolean(w.first.clientId()) && w.first.clientId() !== w.firstId, 10_000, 'new clientId');
       const newId = w.first.clientId()!;
       await eventually(async () => (await loginRows(server, [newId])).length === 1, 10_000, 'new login');
       await sleep(GRACE_MS + 500);

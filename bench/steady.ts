@@ -15,12 +15,16 @@ const flags = parseFlags({
   rooms: 100,
   'two-tabs': 0.25,
   'long-polling': 0.25,
+  // A multiple of the Faye timeout: clients connected in one burst send their
+  // /meta/connect in step, so another window would catch one burst or two.
   seconds: 20,
   rate: 20,
   timeout: 10,
   workers: 2,
   repeat: 1,
   profile: false,
+  /** Which server runs first in each repeat (to see whether the order matters). */
+  order: 'presence,plain',
 });
 
 /** Of several runs of one measurement, the one with the least server CPU (the others were disturbed more). */
@@ -34,7 +38,7 @@ async function main(): Promise<void> {
   for (const clients of counts) {
     const runs: Record<'presence' | 'plain', LoadResult[]> = { presence: [], plain: [] };
     for (let r = 0; r < flags.repeat; r += 1) {
-      for (const kind of ['presence', 'plain'] as const) {
+      for (const kind of String(flags.order).split(',') as Array<'presence' | 'plain'>) {
         runs[kind].push(await runLoad({
           kind, clients, rooms: flags.rooms, twoTabs: flags['two-tabs'], longPolling: flags['long-polling'], servers: 1, workers: flags.workers,
           seconds: flags.seconds, rate: flags.rate, timeout: flags.timeout, profileDir: flags.profile ? path.join(RESULTS_DIR, 'profiles') : undefined,
@@ -47,17 +51,17 @@ async function main(): Promise<void> {
   const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? a / b : null);
   console.log(`\nSteady state, ${flags.seconds} s measured, Faye timeout ${flags.timeout} s, ${flags.rate} publishes/s; best of ${flags.repeat} by server CPU; commit ${commit()}\n`);
   console.log(table(
-    ['clients', 'users', 'server', 'connected', 'connects/s', 'CPU s/s', 'p50 ms', 'p99 ms', 'RSS MB', 'heap MB', 'SQL in steady', 'lost msgs'],
+    ['clients', 'users', 'server', 'connected', 'connects/s', 'CPU ms/connect', 'CPU s/s', 'p50 ms', 'p99 ms', 'RSS MB', 'heap MB', 'SQL in steady', 'lost msgs'],
     rows.flatMap(({ presence, plain }) => [presence, plain].map((r) => [
-      r.clients, r.users, r.kind, `${r.connected}${r.failed ? ` (${r.failed} failed)` : ''}`, r.connectsPerSecond, r.cpu, r.latency.p50, r.latency.p99, r.rssMB, r.heapMB, r.sqlDuringSteady, r.latency.sent - r.latency.received,
+      r.clients, r.users, r.kind, `${r.connected}${r.failed ? ` (${r.failed} failed)` : ''}`, r.connectsPerSecond, (1000 * r.cpu) / r.connectsPerSecond, r.cpu, r.latency.p50, r.latency.p99, r.rssMB, r.heapMB, r.sqlDuringSteady, r.latency.sent - r.latency.received,
     ])),
   ));
   console.log('\nPresence / plain Faye\n');
   console.log(table(
-    ['clients', 'CPU ratio', 'p50 ratio', 'p99 ratio', 'RSS ratio', 'CPU target (<= 1.10)'],
+    ['clients', 'CPU ratio', 'CPU per connect ratio', 'p50 ratio', 'p99 ratio', 'RSS ratio', 'CPU target (<= 1.10)'],
     rows.map(({ clients, presence, plain }) => {
       const cpu = ratio(presence.cpu, plain.cpu);
-      return [clients, cpu, ratio(presence.latency.p50, plain.latency.p50), ratio(presence.latency.p99, plain.latency.p99), ratio(presence.rssMB, plain.rssMB), cpu === null ? null : cpu <= 1.1 ? 'met' : 'missed'];
+      return [clients, cpu, ratio(presence.cpu / presence.connectsPerSecond, plain.cpu / plain.connectsPerSecond), ratio(presence.latency.p50, plain.latency.p50), ratio(presence.latency.p99, plain.latency.p99), ratio(presence.rssMB, plain.rssMB), cpu === null ? null : cpu <= 1.1 ? 'met' : 'missed'];
     }),
   ));
   const file = saveResult('steady', { flags, rows });

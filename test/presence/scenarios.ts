@@ -132,7 +132,7 @@ export function presenceScenarios(backend: Backend): void {
       clients.push(noUid);
       await assert.rejects(noUid.connected(), /did not connect/);
       assert.ok(noUid.errors.some((e) => /^401::Invalid auth: current_user needs uid and uname/.test(e)), noUid.errors.join('; '));
-      await noUid.faye.disconnect();
+      await noUid.disconnect();
 
       const noRoom = await connect({ time_channel: time, current_user: { uid: 5, uname: 'x' } });
       await new Promise((resolve) => setTimeout(resolve, 300));

@@ -2,53 +2,56 @@
 // Work belongs to transitions only (SPEC section 3): a repeated /meta/connect
 // of a known clientId costs no SQL statement and no presence Redis round trip;
 // a join and a leave cost exactly one presence round trip each. Redis commands
-// are counted by Redis itself (MONITOR), SQL statements by Sequelize's hook.
+// are counted where they are sent (every command of the server's ioredis
+// connection, sorted by key: presence keys are "/<ns>/...", the engine's
+// "<ns>/..."), SQL statements by Sequelize's hook.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Redis from 'ioredis';
-import { auth, eventually, onlineClient, startPresenceServer, type PresenceServer } from '../support/presence-server';
+import { auth, createBacking, eventually, onlineClient, startPresenceServer, type Backing, type PresenceServer } from '../support/presence-server';
 import { userInfoList } from './sql-helpers';
 
 let server: PresenceServer;
-let monitor: Redis | undefined;
+let backing: Backing;
+let redis: Redis;
 const presenceCommands: string[][] = [];
 const engineCommands: string[][] = [];
 let connects = 0;
 
 before(async () => {
-  server = await startPresenceServer('mysql+redis', { timeout: 1 });
+  backing = await createBacking('mysql+redis');
+  redis = new Redis(backing.redis!.url);
+  const send = redis.sendCommand.bind(redis);
+  const ns = backing.namespace;
+  redis.sendCommand = ((command: { name: string; args: unknown[] }) => {
+    const args = command.args.map(String);
+    if (args.some((a) => a.startsWith(`/${ns}/`))) presenceCommands.push([command.name, ...args]);
+    else if (args.some((a) => a.startsWith(`${ns}/`))) engineCommands.push([command.name, ...args]);
+    return send(command as never);
+  }) as typeof redis.sendCommand;
+  server = await startPresenceServer('mysql+redis', { timeout: 1, redis, reconcileInterval: 0 }, backing);
   server.handle.adapter.addExtension({
     incoming(message, callback) {
       if (message.channel === '/meta/connect') connects += 1;
       callback(message);
     },
   });
-  const conn = new Redis(server.redis!.url);
-  monitor = await conn.monitor();
-  const ns = server.namespace;
-  monitor.on('monitor', (_time: string, args: string[], source: string, database: string) => {
-    if (source === 'lua' || database !== '9') return;
-    // Presence keys are "/<ns>/..."; the engine's (faye-redis layout) "<ns>/...".
-    if (args.some((a) => a.startsWith(`/${ns}/`))) presenceCommands.push(args);
-    else if (args.some((a) => a.startsWith(`${ns}/`))) engineCommands.push(args);
-  });
 });
 
 after(async () => {
-  monitor?.disconnect();
   await server.close();
+  redis.disconnect();
+  await backing.release();
 });
 
 // ioredis sends a script's first call on a connection as EVAL, later ones as EVALSHA.
 const scriptCalls = (commands: string[][]) => commands.map((c) => (c[0].toLowerCase() === 'eval' ? 'evalsha' : c[0].toLowerCase()));
 
-const settle = async () => {
-  await server.handle.settled();
-  await new Promise((resolve) => setTimeout(resolve, 200)); // MONITOR lines arrive asynchronously
-};
+const settle = () => server.handle.settled();
 
 test('a join costs one presence round trip, repeated connects cost none and no SQL, a leave costs one', async () => {
   const client = onlineClient(server.url, auth(31, 'counted', '/rooms/counted', '/lessons/counted'));
+  await settle(); // the startup reconciliation pass reads the store too
   presenceCommands.length = 0;
   const id = await client.connected();
   await eventually(async () => (await userInfoList(server, '/rooms/counted')) === '[31]', 5000, 'joined');

@@ -81,6 +81,13 @@ export async function startPresenceServer(
     ...(b.redis ? { redis: b.redis.url, namespace: b.namespace, gc: 1 } : {}),
     ...options,
   });
+  // Every socket, upgraded WebSockets included (the HTTP server forgets those),
+  // so that close() can end them all.
+  const sockets = new Set<import('node:net').Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   await handle.ready;
@@ -102,8 +109,9 @@ export async function startPresenceServer(
     namespace: b.namespace,
     async close() {
       await handle.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      const closed = new Promise((resolve) => server.close(resolve));
+      for (const socket of sockets) socket.destroy();
+      await closed;
       sql.stop();
       await sequelize.close();
       if (owned) await b.release();
@@ -174,7 +182,19 @@ export function onlineClient(
       dispatcher.close();
     },
     async disconnect() {
-      if (!vanished) await client.disconnect();
+      if (vanished) return;
+      // Faye settles a disconnect when the server answers; a client that never
+      // got a clientId (refused at handshake) would wait for ever.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.resolve(client.disconnect()).catch(() => undefined),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, 3000);
+        }),
+      ]);
+      clearTimeout(timer);
+      vanished = true;
+      (client as unknown as { _dispatcher: { close(): void } })._dispatcher.close();
     },
   };
 }

@@ -1,11 +1,10 @@
 // `faye-online log --user UID`: a user's logins per time channel, each tab's
 // sessions and the channel total (overlapping tabs counted once), from
 // faye_user_login_logs (the gem's FayeOnline.log).
-import { parseArgs } from 'node:util';
 import { parseIsoDate } from '../reports/http';
 import type { UserLoginReport } from '../reports/login-report';
 import { openOfflineReports } from '../reports/offline';
-import { EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command';
+import { EXIT_OK, readFlags, usageError, type CliIo, type Command } from './command';
 import { duration, table, utc } from './table';
 
 const help = `Usage: faye-online log --user UID [--channel NAME] [--from ISO] [--to ISO] [--url DATABASE_URL] [--json]
@@ -28,23 +27,15 @@ export const logCommand: Command = {
   summary: 'a user\'s logins per time channel: sessions of each tab and the total',
   help,
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        options: {
+    const values = readFlags<{ user?: string; channel?: string; from?: string; to?: string; url?: string; json?: boolean }>(
+      { name: 'log', help }, args,
+      {
           user: { type: 'string' }, channel: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
-          url: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (error) {
-      return usage(io, (error as Error).message);
-    }
-    const { values } = parsed;
-    if (values.help) {
-      io.out(help);
-      return EXIT_OK;
-    }
+          url: { type: 'string' }, json: { type: 'boolean' },
+      },
+      io,
+    );
+    if (typeof values === 'number') return values;
     if (values.user === undefined) return usage(io, '--user UID is required');
     if (!/^[1-9][0-9]{0,9}$/.test(values.user)) return usage(io, `--user must be a positive integer, got "${values.user}"`);
     let from: Date | undefined;
@@ -70,10 +61,7 @@ export const logCommand: Command = {
   },
 };
 
-function usage(io: CliIo, message: string): number {
-  io.err(`faye-online log: ${message} (see faye-online log --help)`);
-  return EXIT_USAGE;
-}
+const usage = (io: CliIo, message: string) => usageError(io, 'log', message);
 
 function describe(report: UserLoginReport): string[] {
   const range = report.from || report.to ? ` from ${utc(report.from)} to ${report.to ? utc(report.to) : 'now'}` : '';

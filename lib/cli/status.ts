@@ -1,11 +1,10 @@
 // `faye-online status`: who is online in every room and time channel of a
 // cluster, read from its database and Redis (no server needs to run), and what
 // is stale; --cleanup removes the stale entries.
-import { parseArgs } from 'node:util';
 import { DEFAULTS } from '../options';
 import { openOfflineReports } from '../reports/offline';
 import type { StatusReport } from '../reports/status';
-import { EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command';
+import { EXIT_OK, readFlags, usageError, type CliIo, type Command } from './command';
 import { plural, table } from './table';
 
 const help = `Usage: faye-online status [--url DATABASE_URL] [--redis REDIS_URL] [--namespace NS] [--cleanup] [--json]
@@ -29,23 +28,15 @@ export const statusCommand: Command = {
   summary: 'who is online in each room and time channel; --cleanup removes stale entries',
   help,
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        options: {
+    const values = readFlags<{ url?: string; redis?: string; namespace?: string; timeout?: string; cleanup?: boolean; json?: boolean }>(
+      { name: 'status', help }, args,
+      {
           url: { type: 'string' }, redis: { type: 'string' }, namespace: { type: 'string' }, timeout: { type: 'string' },
-          cleanup: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (error) {
-      return usage(io, `${(error as Error).message}`);
-    }
-    const { values } = parsed;
-    if (values.help) {
-      io.out(help);
-      return EXIT_OK;
-    }
+          cleanup: { type: 'boolean' }, json: { type: 'boolean' },
+      },
+      io,
+    );
+    if (typeof values === 'number') return values;
     const url = values.url ?? io.env.DATABASE_URL;
     if (!url) return usage(io, 'no database given; pass --url mysql://user:pass@host:3306/db or set DATABASE_URL');
     const redisUrl = values.redis ?? io.env.REDIS_URL;
@@ -65,10 +56,7 @@ export const statusCommand: Command = {
   },
 };
 
-function usage(io: CliIo, message: string): number {
-  io.err(`faye-online status: ${message} (see faye-online status --help)`);
-  return EXIT_USAGE;
-}
+const usage = (io: CliIo, message: string) => usageError(io, 'status', message);
 
 function describe(report: StatusReport, cleanup: boolean): string[] {
   const { totals } = report;

@@ -35,6 +35,7 @@ export function diffScenarios(backend: Backend, serverCount: number): void {
       let watcher: ReturnType<typeof createOnlineClient> | undefined;
       const diffBytes: number[] = [];
       const live: TestClient[] = [];
+      const pending: Array<Promise<unknown>> = [];
       for (let step = 0; step < 40; step++) {
         if (step === 12) {
           watcher = createOnlineClient({
@@ -50,13 +51,15 @@ export function diffScenarios(backend: Backend, serverCount: number): void {
           const client = onlineClient(servers[Math.floor(rand() * servers.length)].url, auth(uid, `user${uid}`, room, time));
           clients.push(client);
           live.push(client);
-          void client.connected().catch(() => undefined);
+          pending.push(client.connected().catch(() => undefined));
         } else {
           const [gone] = live.splice(Math.floor(rand() * live.length), 1);
-          void gone.disconnect().catch(() => undefined);
+          pending.push(gone.disconnect().catch(() => undefined));
         }
         await new Promise((resolve) => setTimeout(resolve, rand() * 60));
       }
+      // Let every page finish connecting or leaving before comparing.
+      await Promise.all(pending);
       await eventually(async () => {
         for (const s of servers) await s.handle.settled();
         const truth = (await servers[0].handle.members(room)).map((m) => m.uid).sort();
@@ -66,7 +69,9 @@ export function diffScenarios(backend: Backend, serverCount: number): void {
         const truth = (await servers[0].handle.members(room)).map((m) => m.uid).sort();
         assert.deepEqual(watcherMembers.map((m) => m.uid).sort(), truth, `seed ${seed}: ${String(error)}`);
       });
+      for (const s of servers) await s.handle.settled();
       const truth = await servers[0].handle.members(room);
+      assert.deepEqual(watcherMembers.map((m) => m.uid).sort(), truth.map((m) => m.uid).sort());
       assert.ok(truth.some((m) => m.uid === 99), 'the watcher is a member too');
       for (const m of truth) assert.equal(watcherMembers.find((w) => w.uid === m.uid)?.uname, m.uname, `names come with the diffs: ${JSON.stringify(watcherMembers)} vs ${JSON.stringify(truth)}`);
       assert.ok(diffBytes.length > 0, 'diffs were received');

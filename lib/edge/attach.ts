@@ -199,8 +199,14 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     const at = own?.at ?? (explicit ? Date.now() : info?.lastSeen ?? presence.lastSeen(clientId));
     track(presence.gone(clientId, reason, at).catch((error) => logger.error({ err: error, clientId }, 'presence: could not record a departure')));
   });
-  // In a cluster another process may have destroyed the client.
-  adapter.bind('close', (clientId: string) => presence.forgetLocally(clientId));
+  // In a cluster another process may have destroyed the client: forget it here.
+  // Not at once: the Redis engine's `close` notification can overtake the
+  // local `disconnect` of a client this very process destroyed, whose
+  // departure then still finds the auth and last-seen time in memory instead
+  // of reading them back from Redis.
+  adapter.bind('close', (clientId: string) => {
+    setTimeout(() => presence.forgetLocally(clientId), 1000).unref();
+  });
 
   let isReady = false;
   let closed = false;

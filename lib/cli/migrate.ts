@@ -5,7 +5,7 @@ import type { Sequelize } from 'sequelize';
 import { describeDatabase, openDatabase } from '../records/database';
 import { adoptSchema, ensureMigrated, migrate, migrationStatus, type MigrationEvent } from '../schema';
 import { isFayeOnlineError } from '../errors';
-import { EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command';
+import { EXIT_OK, EXIT_USAGE, type Command } from './command';
 
 const help = `Usage: faye-online migrate <up|down|status|adopt> [--url DATABASE_URL] [--all]
 

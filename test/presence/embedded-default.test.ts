@@ -36,7 +36,8 @@ test('no options: an SQLite file in the working directory, migrated at startup, 
     const served = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/faye-online.js`);
     assert.equal(served.status, 200, 'the browser client is served');
     await client.disconnect();
-    await eventually(async () => (await online.onlineCount('/embedded/room')) === 0, 5000, 'offline');
+    // The default leaveGrace (5 s) holds the leave back first.
+    await eventually(async () => (await online.onlineCount('/embedded/room')) === 0, 15_000, 'offline');
   } finally {
     await online.close();
     server.closeAllConnections();

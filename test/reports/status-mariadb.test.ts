@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { openOfflineReports } from '../../lib/reports';
 import { Records } from '../../lib/records';
-import { auth, clientIdsByUser, onlineClient, startPresenceServer, type PresenceServer, type TestClient } from '../support/presence-server';
+import { auth, clientIdsByUser, eventually, onlineClient, startPresenceServer, type PresenceServer, type TestClient } from '../support/presence-server';
 
 const ROOM = '/classes/4';
 const LESSON = '/courses/5/lessons/1';
@@ -31,6 +31,12 @@ describe('status report (mysql+redis)', () => {
     records = new Records({ sequelize: server.sequelize });
     ann = [await connect(1, 'ann'), await connect(1, 'ann')];
     bob = await connect(2, 'bob');
+    // A client's connect callback can run before the server handled its first
+    // /meta/connect: wait until all three pages are tracked.
+    await eventually(async () => {
+      const byUser = await clientIdsByUser(server, ROOM);
+      return byUser['1']?.length === 2 && byUser['2']?.length === 1 && (await server.handle.onlineUsers(ROOM)).length === 2;
+    }, 10_000, 'three pages tracked');
     await server.handle.settled();
   });
   after(async () => {

@@ -152,10 +152,15 @@ export function onlineClient(
   if (options.transport === 'long-polling') client.disable('websocket');
   const errors: string[] = [];
   let vanished = false;
+  let connectSent: () => void = () => undefined;
+  const firstConnectSent = new Promise<void>((resolve) => {
+    connectSent = resolve;
+  });
   client.addExtension({
     outgoing(message: faye.BayeuxMessage, callback: (m: faye.BayeuxMessage) => void) {
       if (vanished) return; // dropped: nothing leaves this "page" any more
       message.auth = { ...(message.auth as object), ...wireAuth };
+      if (message.channel === '/meta/connect') connectSent();
       callback(message);
     },
     incoming(message: faye.BayeuxMessage, callback: (m: faye.BayeuxMessage) => void) {
@@ -171,8 +176,13 @@ export function onlineClient(
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`client did not connect; errors: ${errors.join('; ')}`)), options.connectTimeoutMs ?? 10_000);
         client.connect(() => {
-          clearTimeout(timer);
-          resolve((client as unknown as { _dispatcher: { clientId: string } })._dispatcher.clientId);
+          // Faye calls back once the handshake succeeded, which can be before
+          // the first /meta/connect (the one presence tracks) left the client:
+          // wait for it to be sent, and a moment for it to reach the server.
+          void firstConnectSent.then(() => setTimeout(() => {
+            clearTimeout(timer);
+            resolve((client as unknown as { _dispatcher: { clientId: string } })._dispatcher.clientId);
+          }, 100));
         });
       });
     },

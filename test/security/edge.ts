@@ -174,6 +174,10 @@ export function securityScenarios(backend: Backend): void {
 
       const lists: unknown[] = [];
       await member.faye.subscribe(`${room}/user_list`, (data) => lists.push(data));
+      // Someone else joins the room: the member, subscribed, gets the new list.
+      const joiner = onlineClient(server.url, auth(63, 'joiner', room, time));
+      opened.clients.push(joiner);
+      await joiner.connected();
       await eventually(() => lists.length > 0, 5000, 'a user_list for the member');
 
       const from = log.lines.length;

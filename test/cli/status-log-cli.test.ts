@@ -3,33 +3,10 @@
 // compiled bin against a live cluster's database and Redis, readable tables,
 // JSON, and one-line errors with non-zero exit codes.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { auth, eventually, onlineClient, startPresenceServer, type PresenceServer, type TestClient } from '../support/presence-server';
+import { assertOneLineError, cli } from '../support/cli';
 
-const BIN = join(__dirname, '..', '..', 'bin', 'faye-online.js');
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function assertOneLineError(run: Run, pattern: RegExp): void {
-  assert.notEqual(run.code, 0);
-  const lines = run.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, run.stderr);
-  assert.match(lines[0], pattern);
-}
 
 describe('faye-online status and log', () => {
   let server: PresenceServer;

@@ -62,6 +62,12 @@ export interface FayeOnlineOptions {
   authorizeSubscription?: (request: SubscriptionRequest) => boolean | Promise<boolean>;
   /** Largest incoming Bayeux message, bytes of its JSON; larger ones are refused. Default 65536. */
   maxMessageBytes?: number;
+  /**
+   * Record engaged time (pages report whether they are visible and in use) in
+   * faye_online_engaged_times, our own table. false ignores the reports and
+   * does not require that table's migration. Default true.
+   */
+  engagement?: boolean;
 }
 
 /** What authorizeSubscription is asked about: one channel of one /meta/subscribe. */
@@ -97,6 +103,7 @@ export interface ResolvedOptions {
   leaveGrace: number;
   authorizeSubscription: ((request: SubscriptionRequest) => boolean | Promise<boolean>) | undefined;
   maxMessageBytes: number;
+  engagement: boolean;
 }
 
 export const DEFAULTS = {
@@ -123,7 +130,7 @@ export const MIN_MESSAGE_BYTES = 8 * 1024;
 const KNOWN = new Set<string>([
   'mount', 'timeout', 'ping', 'redis', 'database', 'namespace', 'gc', 'validateMessage', 'secret', 'timeZone', 'trace', 'reports', 'metrics',
   'logger', 'beforeLeaveDelay', 'userListWindow', 'maxClientIdsPerUser', 'autoMigrate', 'clientPath', 'reconcileInterval', 'leaveGrace',
-  'authorizeSubscription', 'maxMessageBytes',
+  'authorizeSubscription', 'maxMessageBytes', 'engagement',
 ]);
 
 function fail(option: string, message: string): never {
@@ -190,6 +197,7 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
     fail('database', 'must be a database URL (mysql://user:pass@host/db or sqlite:path) or a Sequelize instance');
   }
   if (input.trace !== undefined && typeof input.trace !== 'boolean') fail('trace', 'must be true or false');
+  if (input.engagement !== undefined && typeof input.engagement !== 'boolean') fail('engagement', 'must be true or false');
   const trace = input.trace ?? debugFromEnv();
   const logger = input.logger ?? createLogger(trace ? { level: 'debug' } : {});
   for (const method of ['debug', 'info', 'warn', 'error'] as const) {
@@ -220,6 +228,7 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
     leaveGrace: input.leaveGrace === 0 ? 0 : positive('leaveGrace', input.leaveGrace, DEFAULTS.leaveGrace),
     authorizeSubscription: input.authorizeSubscription,
     maxMessageBytes,
+    engagement: input.engagement ?? true,
   };
 }
 

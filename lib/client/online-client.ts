@@ -18,9 +18,10 @@ import type {
   OnlineSubscription,
   PageLifecycleTarget,
 } from './types';
-import { MODERN_FIELD_NAMES, readClientOptions, readFayeUrl, readIdentity } from './validate';
+import { MODERN_FIELD_NAMES, readClientOptions, readEngagement, readFayeUrl, readIdentity, type EngagementSetup } from './validate';
+import { watchEngagement, type EngagementWatch } from './engagement';
 import { MemberList } from './member-list';
-import { BEFORE_LEAVE_CHANNEL, presenceChannel, readPresenceChange, readPresenceState, readRefusal, readUserList, toWireAuth, userListChannel } from './wire';
+import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL, presenceChannel, readPresenceChange, readPresenceState, readRefusal, readUserList, toWireAuth, userListChannel } from './wire';
 
 /** What both entries hand over once their options are validated. */
 export interface OnlineClientSetup {
@@ -29,6 +30,8 @@ export interface OnlineClientSetup {
   clientOptions: FayeClientOptions;
   identity: OnlineIdentity;
   pageLifecycle: PageLifecycleTarget | null;
+  /** null: engagement is not reported. */
+  engagement: EngagementSetup | null;
 }
 
 export function readFayeModule(value: unknown, hint: string): FayeModule {
@@ -54,6 +57,7 @@ export function createOnlineClient(options: OnlineClientOptions): OnlineClient {
     clientOptions: readClientOptions(options.clientOptions, 'clientOptions'),
     identity: readIdentity(options, MODERN_FIELD_NAMES),
     pageLifecycle: options.pageLifecycle === undefined ? defaultPageLifecycle() : options.pageLifecycle,
+    engagement: readEngagement(options.engagement, { option: 'engagement', idleAfter: 'idleAfter' }),
   });
 }
 
@@ -107,6 +111,8 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
         if (message.successful) {
           clientId = message.clientId;
           setState('online');
+          // The server starts every new clientId as not engaged.
+          if (engagement?.engaged) reportEngagement(true);
         } else {
           setState('offline');
         }
@@ -114,6 +120,17 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
       callback(message);
     },
   });
+  // Engagement reports carry a number that grows with each report of this page,
+  // so that the server applies them in order even when they overtake each other.
+  let reportSeq = 0;
+  function reportEngagement(engaged: boolean): void {
+    if (clientId === undefined || state === 'left') return; // the handshake reports the state then
+    client.publish(ENGAGEMENT_CHANNEL, { engaged, seq: ++reportSeq });
+  }
+  const engagement: EngagementWatch | null = setup.engagement
+    ? watchEngagement(setup.engagement.target, setup.engagement.idleAfterMs, reportEngagement)
+    : null;
+
   client.bind('transport:up', () => {
     if (clientId !== undefined) setState('online');
   });
@@ -183,6 +200,9 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
     get clientId() {
       return clientId;
     },
+    get engaged() {
+      return engagement?.engaged ?? false;
+    },
     onUserList: (listener) => on('userList', listener),
     onPresence: (listener) => on('presence', listener),
     onMembers(listener) {
@@ -201,6 +221,7 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
     async leave() {
       if (state === 'left') return;
       stopWatchingClose();
+      engagement?.stop();
       setState('left');
       stateListeners.clear();
       refusalListeners.clear();

@@ -118,6 +118,25 @@ export interface PageLifecycleTarget {
   removeEventListener(type: string, listener: () => void): void;
 }
 
+/** Where visibility and input are watched: `document` in a browser. */
+export interface EngagementTarget {
+  /** 'visible' or 'hidden' (the Page Visibility API); anything but 'hidden' counts as visible. */
+  readonly visibilityState?: string;
+  addEventListener(type: string, listener: () => void, options?: { passive?: boolean; capture?: boolean }): void;
+  removeEventListener(type: string, listener: () => void, options?: { capture?: boolean }): void;
+}
+
+export interface EngagementOptions {
+  /**
+   * Milliseconds without input (pointer, keys, wheel, touch, scroll) after
+   * which a visible page counts as idle, i.e. not engaged. Default 0: idleness
+   * is not watched, a visible page is engaged.
+   */
+  idleAfter?: number;
+  /** Where to watch visibility and input; default `document` when there is one. */
+  target?: EngagementTarget;
+}
+
 export interface OnlineClientOptions extends OnlineIdentity {
   /** Faye's module: `window.Faye`, or `require('faye')` in a bundle. */
   Faye: FayeModule;
@@ -129,6 +148,11 @@ export interface OnlineClientOptions extends OnlineIdentity {
    * is one. `null` turns the before-leave notice off.
    */
   pageLifecycle?: PageLifecycleTarget | null;
+  /**
+   * Reports to the server whether the page is engaged (visible, and in use when
+   * `idleAfter` is set), for engaged time. Default on; `false` reports nothing.
+   */
+  engagement?: EngagementOptions | false;
 }
 
 export interface OnlineClient {
@@ -140,6 +164,8 @@ export interface OnlineClient {
   readonly state: ConnectionState;
   /** The clientId Faye got at the last handshake (it changes after a reconnect). */
   readonly clientId: string | undefined;
+  /** Whether the page counts as engaged now (false when engagement reporting is off). */
+  readonly engaged: boolean;
   /** Subscribes to `<room>/user_list`. */
   onUserList(listener: (list: UserList) => void): OnlineSubscription;
   /** Subscribes to `<room>/presence` diffs. */

@@ -5,7 +5,7 @@
 // what passes here is what the server tracks.
 import { isValidChannelName, MAX_CHANNEL_LENGTH, MAX_UID, MAX_UNAME_LENGTH } from '../core/auth';
 import { FayeOnlineError } from '../errors';
-import type { FayeClientOptions, OnlineIdentity, OnlineUser } from './types';
+import type { EngagementTarget, FayeClientOptions, OnlineIdentity, OnlineUser } from './types';
 
 export type FieldNames = Record<keyof OnlineIdentity, string>;
 
@@ -88,4 +88,40 @@ export function readClientOptions(value: unknown, name: string): FayeClientOptio
     throw new FayeOnlineError('INVALID_OPTION', `faye-online: ${name} must be an object of Faye client options (got ${describe(value)})`);
   }
   return { ...DEFAULT_CLIENT_OPTIONS, ...(value as FayeClientOptions) };
+}
+
+/** Engagement reporting as validated: where to watch, and the idle time (0: not watched). */
+export interface EngagementSetup {
+  target: EngagementTarget;
+  idleAfterMs: number;
+}
+
+export function defaultEngagementTarget(): EngagementTarget | null {
+  return typeof document === 'undefined' ? null : (document as unknown as EngagementTarget);
+}
+
+/**
+ * `false` turns reporting off; otherwise `{ idleAfter?, target? }` (names as the
+ * caller spells them). Without a target (no document, as in Node) nothing is reported.
+ */
+export function readEngagement(value: unknown, names: { option: string; idleAfter: string }): EngagementSetup | null {
+  if (value === false) return null;
+  if (value === undefined || value === null || value === true) {
+    const target = defaultEngagementTarget();
+    return target ? { target, idleAfterMs: 0 } : null;
+  }
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new FayeOnlineError('INVALID_OPTION', `faye-online: ${names.option} must be false or an object like { ${names.idleAfter}: 60000 } (got ${describe(value)})`);
+  }
+  const options = value as Record<string, unknown>;
+  const idle = options[names.idleAfter] ?? 0;
+  if (typeof idle !== 'number' || !Number.isFinite(idle) || idle < 0 || idle > 2 ** 31 - 1) {
+    throw new FayeOnlineError('INVALID_OPTION', `faye-online: ${names.option}.${names.idleAfter} must be milliseconds >= 0, e.g. 60000 (got ${describe(idle)})`);
+  }
+  const target = (options.target as EngagementTarget | undefined) ?? defaultEngagementTarget();
+  if (target === null || typeof target !== 'object' || typeof target.addEventListener !== 'function' || typeof target.removeEventListener !== 'function') {
+    if (options.target === undefined) return null;
+    throw new FayeOnlineError('INVALID_OPTION', `faye-online: ${names.option}.target must be an event target with visibilityState, like document`);
+  }
+  return { target, idleAfterMs: idle };
 }

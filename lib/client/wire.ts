@@ -7,6 +7,9 @@ import type { OnlineIdentity, OnlineUser, PresenceChange, Refusal, UserList } fr
 /** Published when the page is being closed; the server checks a few seconds later whether this clientId is gone. */
 export const BEFORE_LEAVE_CHANNEL = '/faye_online/before_leave';
 
+/** Published with `{"engaged": true|false, "seq": n}` when the page becomes engaged or stops being so. */
+export const ENGAGEMENT_CHANNEL = '/faye_online/engagement';
+
 export function userListChannel(room: string): string {
   return `${room}/user_list`;
 }

@@ -17,6 +17,10 @@ export interface PresenceRecords {
   startTimer(uid: number, timeChannel: string, at: Date): Promise<boolean>;
   stopTimer(uid: number, timeChannel: string, at: Date): Promise<number | null>;
   writeLoginLog(entry: { status: 0 | 1; uid: number; timeChannel: string; clientId: string; at: Date }): Promise<void>;
+  /** An engaged session starting at `session` (ms). */
+  startEngaged(uid: number, timeChannel: string, session: number): Promise<boolean>;
+  /** The engaged session that started at `session` (ms) ended at `at`. */
+  stopEngaged(uid: number, timeChannel: string, session: number, at: Date): Promise<boolean>;
 }
 
 export interface PresenceEvent {
@@ -30,6 +34,17 @@ export interface PresenceEvent {
   seq: number;
 }
 
+/** A user started or stopped being engaged in a time channel (their first engaged page, or their last one going). */
+export interface EngagementEvent {
+  uid: number;
+  user: User;
+  timeChannel: string;
+  /** The clientId whose report or departure caused it. */
+  clientId: string;
+  engaged: boolean;
+  at: Date;
+}
+
 export type DepartureReason = 'disconnect' | 'timeout' | 'before_leave' | 'evicted' | 'moved';
 
 export interface PresenceEvents {
@@ -41,6 +56,8 @@ export interface PresenceEvents {
   arrive: [PresenceEvent];
   /** A clientId departed. */
   depart: [PresenceEvent & { reason: DepartureReason }];
+  /** A user's engaged time in a time channel started or stopped. */
+  engagement: [EngagementEvent];
   /** A room's online list changed; `list` is the list now stored. */
   roomList: [room: string, list: number[]];
   /** A write failed for good after its retries (logged too). */
@@ -58,7 +75,11 @@ export interface PresenceOptions {
   retryDelay?: number;
   /** Grace period of leaves after a disconnect or timeout, ms (0: at once, as in the gem). */
   leaveGraceMs?: number;
+  /** Whether engagement reports are recorded (default true). */
+  engagement?: boolean;
 }
+
+export type EngageOutcome = 'applied' | 'absent' | 'stale' | 'off';
 
 interface KnownClient {
   auth: Auth;
@@ -81,6 +102,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
   private readonly roomLists = new KeyedQueue<string>();
   private readonly pendingLeaves = new Map<string, { timer: NodeJS.Timeout; confirm: () => Promise<void> }>();
   private readonly leaveGraceMs: number;
+  private readonly engagement: boolean;
   private readonly store: PresenceStore;
   private readonly records: PresenceRecords;
   private readonly logger: Logger;
@@ -97,6 +119,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     this.writeAttempts = options.writeAttempts ?? 5;
     this.retryDelay = options.retryDelay ?? 100;
     this.leaveGraceMs = options.leaveGraceMs ?? 0;
+    this.engagement = options.engagement ?? true;
   }
 
   /**
@@ -117,9 +140,11 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const previous = known?.auth;
     const work = (async () => {
       // The same page now says it is elsewhere (another room, lesson or user):
-      // that is a departure from where it was, then an arrival.
-      if (previous) await this.runDeparture(clientId, previous, at, 'moved', true);
+      // that is a departure from where it was, then an arrival. A page that
+      // was engaged there is engaged here too.
+      const wasEngaged = previous ? await this.runDeparture(clientId, previous, at, 'moved', true) : false;
       await this.runArrival(clientId, auth, at);
+      if (wasEngaged) await this.engageNow(clientId, auth, true, null, at);
     })();
     entry.arriving = work;
     work.then(
@@ -193,6 +218,40 @@ export class Presence extends EventEmitter<PresenceEvents> {
     return true;
   }
 
+  /**
+   * A page reports whether it is engaged. `seq` orders one page's reports;
+   * null carries a state over without an order check. Call it after the
+   * clientId's arrival (attach waits for it): a clientId not in its time
+   * channel yet is 'absent' and nothing changes.
+   */
+  async engage(clientId: string, auth: Auth, engaged: boolean, seq: number | null): Promise<EngageOutcome> {
+    if (!this.engagement) return 'off';
+    // A failed arrival leaves the clientId absent, which the store reports.
+    const arriving = this.known.get(clientId)?.arriving;
+    if (arriving) await arriving.catch(() => undefined);
+    return this.engageNow(clientId, auth, engaged, seq, this.now());
+  }
+
+  private engageNow(clientId: string, auth: Auth, engaged: boolean, seq: number | null, at: number): Promise<EngageOutcome> {
+    const uid = auth.user.uid;
+    return this.queue.run(uid, async () => {
+      const result = await this.store.engage({ clientId, uid, timeChannel: auth.timeChannel, engaged, seq, at });
+      if (result.absent) return 'absent';
+      if (result.stale) return 'stale';
+      if (result.started || result.stopped) await this.applyEngagement(clientId, auth, result.started, result.session, at);
+      return 'applied';
+    });
+  }
+
+  // The writes name their session (its start), so that a stop and the next
+  // start written by two processes land right in either order.
+  private async applyEngagement(clientId: string, auth: Auth, engaged: boolean, session: number, at: number): Promise<void> {
+    const { uid, timeChannel } = { uid: auth.user.uid, timeChannel: auth.timeChannel };
+    await this.write(engaged ? 'start engaged time' : 'stop engaged time', () =>
+      engaged ? this.records.startEngaged(uid, timeChannel, session) : this.records.stopEngaged(uid, timeChannel, session, new Date(at)));
+    this.emit('engagement', { uid, user: auth.user, timeChannel, clientId, engaged, at: new Date(at) });
+  }
+
   /** Runs `task` in the user's queue, after and before that user's arrivals and departures. */
   forUser<T>(uid: number, task: () => Promise<T>): Promise<T> {
     return this.queue.run(uid, task);
@@ -238,12 +297,13 @@ export class Presence extends EventEmitter<PresenceEvents> {
     });
   }
 
-  private runDeparture(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<void> {
+  /** Resolves to whether the clientId had reported itself engaged. */
+  private runDeparture(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<boolean> {
     return this.queue.run(auth.user.uid, () => this.departNow(clientId, auth, at, reason, sawLogin));
   }
 
   // Runs inside the user's queue.
-  private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<void> {
+  private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<boolean> {
     const uid = auth.user.uid;
     // Leaves of pages that may come right back (a reload, a re-handshake after
     // the server forgot the client) wait out the grace period. before_leave has
@@ -256,8 +316,11 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const departed = () => {
       if (result.removed) this.emit('depart', { ...this.event(clientId, auth, at, result.seq), reason });
     };
-    await Promise.all([logout, this.applyLeave(clientId, auth, at, reason, result, departed)]);
+    // A page that is gone is not engaged: no grace period for engaged time.
+    const disengaged = result.disengaged ? this.applyEngagement(clientId, auth, false, result.engagedSession, at) : undefined;
+    await Promise.all([logout, disengaged, this.applyLeave(clientId, auth, at, reason, result, departed)]);
     if (result.roomLeavePending || result.timerStopPending) this.scheduleConfirm(clientId, auth, at, reason);
+    return result.wasEngaged;
   }
 
   /** The user-level effects of a leave: list, timer (stopped as of `at`), events. */

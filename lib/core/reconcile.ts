@@ -10,6 +10,8 @@
 //      clientId in the room (kept in its order; newcomers appended).
 //   3. Timers: a timer running for a user without a clientId in its time channel
 //      is stopped now (when the user was last seen is unknown at this point).
+//   4. Engaged time: likewise, a running engaged session of a user without an
+//      engaged clientId in its time channel is stopped now.
 import type { Logger } from '../log';
 import type { PresenceStore } from '../stores/store';
 
@@ -19,6 +21,8 @@ export interface ReconcileRecords {
   addToOnlineList(room: string, uid: number): Promise<number[]>;
   removeFromOnlineList(room: string, uid: number): Promise<number[]>;
   stopTimer(uid: number, timeChannel: string, at: Date): Promise<number | null>;
+  runningEngagements(): Promise<Array<{ uid: number; timeChannel: string; session: number }>>;
+  stopEngaged(uid: number, timeChannel: string, session: number, at: Date): Promise<boolean>;
 }
 
 export interface ReconcileOptions {
@@ -35,6 +39,8 @@ export interface ReconcileOptions {
   forUser<T>(uid: number, task: () => Promise<T>): Promise<T>;
   /** A room's list changed (to publish <room>/user_list). */
   onListChanged(room: string, list: number[]): void;
+  /** Whether engaged time is recorded (step 4 runs only then; its table may not exist otherwise). Default true. */
+  engagement?: boolean;
   now?: () => number;
 }
 
@@ -42,12 +48,13 @@ export interface ReconcileReport {
   orphanClientIds: string[];
   lists: Array<{ room: string; added: number[]; removed: number[] }>;
   timersStopped: Array<{ uid: number; timeChannel: string }>;
+  engagementsStopped: Array<{ uid: number; timeChannel: string }>;
 }
 
 export async function reconcile(options: ReconcileOptions): Promise<ReconcileReport> {
   const { store, records, logger } = options;
   const now = options.now ?? Date.now;
-  const report: ReconcileReport = { orphanClientIds: [], lists: [], timersStopped: [] };
+  const report: ReconcileReport = { orphanClientIds: [], lists: [], timersStopped: [], engagementsStopped: [] };
 
   // 1. Orphans.
   const dead = new Map<string, Array<{ channel: string; uid: number }>>();
@@ -101,9 +108,21 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     if (stopped !== null) report.timersStopped.push({ uid, timeChannel });
   }
 
-  if (report.orphanClientIds.length || report.lists.length || report.timersStopped.length) {
+  // 4. Engaged time.
+  const engagedByChannel = new Map<string, Map<number, string[]>>();
+  for (const { uid, timeChannel, session } of options.engagement === false ? [] : await records.runningEngagements()) {
+    if (!engagedByChannel.has(timeChannel)) engagedByChannel.set(timeChannel, await store.engagedByUser(timeChannel));
+    if (engagedByChannel.get(timeChannel)!.has(uid)) continue;
+    const stopped = await options.forUser(uid, async () => {
+      if ((await store.engagedByUser(timeChannel)).has(uid)) return false;
+      return records.stopEngaged(uid, timeChannel, session, new Date(now()));
+    });
+    if (stopped) report.engagementsStopped.push({ uid, timeChannel });
+  }
+
+  if (report.orphanClientIds.length || report.lists.length || report.timersStopped.length || report.engagementsStopped.length) {
     logger.info(
-      { orphans: report.orphanClientIds.length, lists: report.lists.length, timers: report.timersStopped.length },
+      { orphans: report.orphanClientIds.length, lists: report.lists.length, timers: report.timersStopped.length, engagements: report.engagementsStopped.length },
       'reconciliation repaired presence records',
     );
   }

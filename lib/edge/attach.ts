@@ -9,12 +9,12 @@ import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
 import faye, { type BayeuxMessage, type NodeAdapter } from 'faye';
 import type { IncomingMessage } from 'node:http';
-import { Presence, type DepartureReason, type PresenceEvent } from '../core/presence';
+import { Presence, type DepartureReason, type EngagementEvent, type PresenceEvent } from '../core/presence';
 import { reconcile, type ReconcileReport } from '../core/reconcile';
 import { RedisEngine } from '../engine';
 import { FayeOnlineError } from '../errors';
 import { resolveOptions, type FayeOnlineOptions } from '../options';
-import { Records, openDatabase, type OnlineTime } from '../records';
+import { Records, openDatabase, type EngagedTime, type OnlineTime } from '../records';
 import { ensureMigrated, migrate } from '../schema';
 import { MemoryStore } from '../stores/memory-store';
 import { openRedis } from '../stores/redis-connection';
@@ -40,6 +40,8 @@ export interface FayeOnlineEvents {
   leave: [PresenceEvent & { reason: DepartureReason }];
   arrive: [PresenceEvent];
   depart: [PresenceEvent & { reason: DepartureReason }];
+  /** A user's engaged time in a time channel started (their first engaged page) or stopped (their last one). */
+  engagement: [EngagementEvent];
 }
 
 export interface FayeOnlineHandle extends EventEmitter<FayeOnlineEvents>, ReportsApi {
@@ -56,6 +58,8 @@ export interface FayeOnlineHandle extends EventEmitter<FayeOnlineEvents>, Report
   presenceState(room: string): Promise<PresenceSnapshot>;
   /** A user's online time in a time channel, including the running part. */
   onlineTime(uid: number, timeChannel: string): Promise<OnlineTime>;
+  /** A user's engaged time in a time channel (pages visible and in use), including the running part. */
+  engagedTime(uid: number, timeChannel: string): Promise<EngagedTime>;
   /** The prom-client registry holding this server's metrics, when the `metrics` option is on. */
   readonly metricsRegistry: import('prom-client').Registry | undefined;
   /** Runs the reconciliation pass now (see README "Operations"); it also runs at startup and every `reconcileInterval`. */
@@ -114,7 +118,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const proxy = adapter._server._engine;
   const redisEngine = embedded ? undefined : RedisEngine.fromAdapter(adapter);
 
-  const presence = new Presence({ store, records, logger, leaveGraceMs: opts.leaveGrace * 1000 });
+  const presence = new Presence({ store, records, logger, leaveGraceMs: opts.leaveGrace * 1000, engagement: opts.engagement });
   const handle = new EventEmitter<FayeOnlineEvents>() as FayeOnlineHandle;
   const inFlight = new Set<Promise<unknown>>();
   const track = (work: Promise<unknown>) => {
@@ -145,6 +149,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   });
   presence.on('arrive', (event) => handle.emit('arrive', event));
   presence.on('depart', (event) => handle.emit('depart', event));
+  presence.on('engagement', (event) => handle.emit('engagement', event));
   if (metrics) {
     presence.on('arrive', (event) => metrics.arrived(event.clientId, event.uid));
     presence.on('depart', (event) => metrics.departed(event.clientId, event.reason));
@@ -254,6 +259,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const reports = createReports({
     sequelize,
     timeZone: opts.timeZone,
+    engagement: opts.engagement,
     status: {
       store,
       records,
@@ -275,7 +281,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const ready = (async () => {
     const useMigrations = opts.autoMigrate ?? sequelize.getDialect() === 'sqlite';
     if (useMigrations) await migrate(sequelize, 'up');
-    else await ensureMigrated(sequelize);
+    else await ensureMigrated(sequelize, { engagement: opts.engagement });
     if (prepareRedis) {
       await prepareRedis().catch((error) => {
         throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer (${(error as Error).message}); start it or fix the \`redis\` option`, { cause: error });
@@ -306,6 +312,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       departOrphan: (clientId) => presence.gone(clientId, 'timeout'),
       forUser: (uid, task) => presence.forUser(uid, task),
       onListChanged: (room, list) => userLists.changed(room, list),
+      engagement: opts.engagement,
     });
   let reconcileTimer: NodeJS.Timeout | undefined;
   function startReconciling(): void {
@@ -336,6 +343,10 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     },
     presenceState: (room: string) => presenceSnapshot(store, room),
     onlineTime: (uid: number, timeChannel: string) => records.onlineTime(uid, timeChannel),
+    async engagedTime(uid: number, timeChannel: string): Promise<EngagedTime> {
+      if (!opts.engagement) throw new FayeOnlineError('INVALID_OPTION', 'engaged time is not recorded: the `engagement` option is false');
+      return records.engagedTime(uid, timeChannel);
+    },
     settled,
     async close(): Promise<void> {
       if (closed) return;

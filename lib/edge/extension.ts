@@ -2,7 +2,8 @@
 // It checks the shape and size of every incoming message, reads and verifies
 // `auth`, tells the presence core when a tracked clientId is seen, guards the
 // channels the server owns, asks the app about subscriptions, and turns
-// /faye_online/before_leave into a liveness check.
+// /faye_online/before_leave into a liveness check and /faye_online/engagement
+// into engaged time.
 //
 // Every refusal is a Bayeux error in the reply to that client ("<code>::<text>")
 // and one structured log line; nothing thrown here reaches Faye.
@@ -16,11 +17,36 @@ import { verifyAuth } from '../security';
 import type { BeforeLeave } from './before-leave';
 
 export const BEFORE_LEAVE_CHANNEL = '/faye_online/before_leave';
+/** Pages publish `{"engaged": true|false, "seq": n}` here when they become visible/in use or stop being so. */
+export const ENGAGEMENT_CHANNEL = '/faye_online/engagement';
+
+/** Channels pages publish on to talk to the server; nobody may subscribe to them. */
+const CLIENT_REPORT_CHANNELS = new Set([BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL]);
 
 /** Channels only the server may publish on: a room's lists and our own namespace. */
 export function isServerOwnedChannel(channel: string): boolean {
-  if (channel === BEFORE_LEAVE_CHANNEL) return false;
+  if (CLIENT_REPORT_CHANNELS.has(channel)) return false;
   return channel.startsWith('/faye_online/') || channel.endsWith('/user_list') || channel.endsWith('/presence');
+}
+
+/** A subscription that would receive other pages' reports (before_leave, engagement). */
+function receivesClientReports(subscription: string): boolean {
+  return CLIENT_REPORT_CHANNELS.has(subscription) || subscription === '/faye_online/*' || subscription === '/faye_online/**';
+}
+
+export interface EngagementReport {
+  engaged: boolean;
+  /** The page's report number (orders its reports); null when the page sent none. */
+  seq: number | null;
+}
+
+/** `{"engaged": boolean, "seq"?: positive integer}`, or a sentence saying what is wrong. */
+export function readEngagementReport(data: unknown): EngagementReport | string {
+  if (!isPlainObject(data)) return 'data must be an object {"engaged": true|false, "seq": n}';
+  if (typeof data.engaged !== 'boolean') return 'data.engaged must be true or false';
+  const seq = data.seq;
+  if (seq !== undefined && (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1)) return 'data.seq must be a positive integer';
+  return { engaged: data.engaged, seq: seq ?? null };
 }
 
 export interface ExtensionOptions {
@@ -200,11 +226,19 @@ export class PresenceExtension {
     if (!channel.startsWith('/meta/')) delete message.auth;
     if (message.error) return message;
 
+    if (channel === '/meta/subscribe' && !local) {
+      const refused = ([] as unknown[]).concat(message.subscription ?? []).find((sub) => isString(sub) && receivesClientReports(sub));
+      if (refused !== undefined) {
+        logger.warn({ clientId, channel: refused }, 'refused a subscription to the pages\' reports');
+        return this.refuse(message, 403, `${String(refused)} carries other pages' reports and cannot be subscribed to`);
+      }
+    }
     if (channel === '/meta/subscribe' && !local && this.options.authorizeSubscription) {
       return this.authorizeSubscription(message, clientId, auth ?? null);
     }
     if (!auth || !clientId) return message;
     if (channel === BEFORE_LEAVE_CHANNEL) return this.beforeLeave(message, clientId, auth);
+    if (channel === ENGAGEMENT_CHANNEL) return this.engagement(message, clientId, auth);
     if (channel !== '/meta/connect') return message;
     if (!this.options.isReady()) {
       logger.warn({ clientId }, 'not ready yet (database or Redis): this connect is not tracked; the next one will be');
@@ -267,6 +301,39 @@ export class PresenceExtension {
       if (exists) this.arrive(clientId, auth);
       return message;
     });
+  }
+
+  /**
+   * An engagement report. The report counts as a sighting of the page (like a
+   * /meta/connect), so a report that overtakes the page's first connect, or
+   * reaches another process of the cluster, still finds the page arrived.
+   */
+  private engagement(message: Message, clientId: string, auth: Auth): Outcome {
+    const { presence, logger } = this.options;
+    const report = readEngagementReport(message.data);
+    if (typeof report === 'string') {
+      logger.warn({ clientId, uid: auth.user.uid, problem: report }, 'refused a malformed engagement report');
+      return this.refuse(message, 400, `Malformed engagement report: ${report}`);
+    }
+    if (!this.options.isReady()) {
+      logger.warn({ clientId }, 'not ready yet (database or Redis): engagement report refused; the page reports again');
+      return this.refuse(message, 503, 'Not ready yet; report again later');
+    }
+    const current = presence.authOf(clientId);
+    if (current && current.user.uid !== auth.user.uid) return this.refuseForeignClientId(message, clientId, auth, current.user.uid);
+    const exists = current ? Promise.resolve(true) : this.options.clientExists(clientId);
+    const work = exists.then(async (known): Promise<Message> => {
+      if (!known) return this.refuse(message, 401, `Unknown client ${clientId}; handshake again`);
+      this.arrive(clientId, auth);
+      const outcome = await presence.engage(clientId, auth, report.engaged, report.seq);
+      if (outcome === 'absent') {
+        logger.warn({ clientId, uid: auth.user.uid, timeChannel: auth.timeChannel }, 'engagement report of a page that is not online: ignored');
+        return this.refuse(message, 409, `This page is not online in ${auth.timeChannel}`);
+      }
+      return message;
+    });
+    this.options.track(work.catch(() => undefined));
+    return work;
   }
 
   private arrive(clientId: string, auth: Auth): void {

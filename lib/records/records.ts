@@ -13,6 +13,7 @@ import {
   checkTimeZone, defaultTimeZone, elapsedSeconds, formatDateTime, formatOnlineTimes, formatStartedAt, formatUserInfoList,
   isUid, parseOnlineTimes, parseStartedAt, parseUserInfoList, runningTimeChannels, timerState, withTimerStarted, withTimerStopped,
 } from './legacy-format';
+import { EngagedTimes, type EngagedTime, type RunningEngagement } from './engaged-times';
 import { LockedTable, type Change, type LockObserver } from './optimistic-lock';
 import { Sql } from './sql';
 
@@ -60,6 +61,7 @@ export class Records {
   private readonly channels: ChannelIds;
   private readonly onlineLists: LockedTable;
   private readonly onlineTimes: LockedTable;
+  private readonly engagedTimes: EngagedTimes;
   private readonly logger: Logger;
 
   constructor(options: RecordsOptions) {
@@ -86,6 +88,7 @@ export class Records {
     this.onlineTimes = new LockedTable(this.sql, {
       table: 'faye_user_online_times', keyColumn: 'user_id', valueColumn: 'online_times', uniqueKey: true, maxRetries, observer,
     });
+    this.engagedTimes = new EngagedTimes(this.sql, this.channels);
   }
 
   /** The faye_channels id of a room or time channel, created on first use. */
@@ -183,6 +186,33 @@ export class Records {
 
   private runningSince(startedAt: string | null): Date | null {
     return startedAt === null ? null : parseStartedAt(startedAt, this.timeZone);
+  }
+
+  // -- engaged times (our own table, faye_online_engaged_times) -------------
+
+  /** Starts the user's engaged session that began at `session` (ms); false when that or a later session was written already. */
+  startEngaged(uid: number, timeChannel: string, session: number): Promise<boolean> {
+    return this.engagedTimes.start(uid, timeChannel, session);
+  }
+
+  /** Ends the engaged session that began at `session` (ms) at `at`, adding its duration (in either order with its start). */
+  stopEngaged(uid: number, timeChannel: string, session: number, at: Date): Promise<boolean> {
+    return this.engagedTimes.stop(uid, timeChannel, session, at);
+  }
+
+  /** A user's engaged time in a time channel, including the running part. */
+  engagedTime(uid: number, timeChannel: string, now: Date = new Date()): Promise<EngagedTime> {
+    return this.engagedTimes.read(uid, timeChannel, now);
+  }
+
+  /** Every user's engaged time in one time channel, by uid. */
+  engagedTimesOf(timeChannel: string, now: Date = new Date()): Promise<Map<number, EngagedTime>> {
+    return this.engagedTimes.ofChannel(timeChannel, now);
+  }
+
+  /** Every running engaged session, for reconciliation. */
+  runningEngagements(): Promise<RunningEngagement[]> {
+    return this.engagedTimes.running();
   }
 
   // -- login logs ----------------------------------------------------------

@@ -7,11 +7,16 @@ import { isValidChannelName, MAX_UID } from '../core/auth';
 import { FayeOnlineError } from '../errors';
 import { channelNames, findChannelId, loginLogPage, loginLogRowsForReport, onlineTimesOf, type LoginLogQuery } from './queries';
 import { buildLoginReport, type ChannelLoginReport, type LoginLogRow } from './sessions';
+import { ENGAGED_TIMES_TABLE, engagedTimesOf } from '../records/engaged-times';
+import { Sql } from '../records/sql';
+import { existingTables } from '../schema/layout';
 
 export interface ReportSource {
   sequelize: Sequelize;
   /** IANA zone of the `_started_at` strings (the `timeZone` option). */
   timeZone: string;
+  /** Whether engaged time is recorded (faye_online_engaged_times). Default: whether that table exists. */
+  engagement?: boolean;
 }
 
 export interface UserLoginQuery {
@@ -52,7 +57,11 @@ export async function userLoginReport(source: ReportSource, query: UserLoginQuer
 export interface ChannelReportQuery {
   /** A time channel. */
   channel: string;
-  /** Without from/to: all-time totals from faye_user_online_times. With either: the union of logged sessions inside the range. */
+  /**
+   * Without from/to: all-time totals from faye_user_online_times (and engaged
+   * time). With either: the union of logged sessions inside the range (engaged
+   * time has no history to cut a range from).
+   */
   from?: Date;
   to?: Date;
   now?: Date;
@@ -64,6 +73,8 @@ export interface ChannelUserTime {
   /** All-time reports only: finished sessions, and the start of the running one. */
   spentSeconds?: number;
   runningSince?: Date | null;
+  /** All-time reports with engaged time recorded: the user's engaged time, including the running part (0 when never engaged). */
+  engagedSeconds?: number;
 }
 
 export interface ChannelReport {
@@ -85,6 +96,10 @@ export async function channelReport(source: ReportSource, query: ChannelReportQu
   let users: ChannelUserTime[];
   if (!ranged) {
     users = await onlineTimesOf(source.sequelize, query.channel, source.timeZone, now);
+    if (source.engagement ?? (await existingTables(source.sequelize, [ENGAGED_TIMES_TABLE])).length > 0) {
+      const engaged = await engagedTimesOf(new Sql(source.sequelize), query.channel, now);
+      for (const user of users) user.engagedSeconds = engaged.get(user.uid)?.totalSeconds ?? 0;
+    }
   } else {
     const channelId = await findChannelId(source.sequelize, query.channel);
     const rows = channelId === null ? [] : await loginLogRowsForReport(source.sequelize, { channelId, from: query.from, to: query.to });

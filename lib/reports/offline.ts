@@ -38,7 +38,8 @@ export async function openOfflineReports(options: OfflineReportsOptions): Promis
     await sequelize.close();
   };
   try {
-    await ensureMigrated(sequelize);
+    // Engaged time is reported when its table exists; the gem's tables are required.
+    await ensureMigrated(sequelize, { engagement: false });
     if (redis) {
       await redis.connect().catch((error: Error) => {
         throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer at ${options.redisUrl} (${error.message}); start it or fix --redis / REDIS_URL`, { cause: error });

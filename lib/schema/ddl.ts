@@ -12,6 +12,11 @@ export interface LegacyMigration {
   name: string;
   /** Tables this migration creates: used to spot tables that exist but were never recorded. */
   tables: readonly string[];
+  /**
+   * Set on our own migrations (not the gem's): the feature that needs them. The
+   * startup check requires them only while that feature is on.
+   */
+  feature?: 'engagement';
   up(params: { context: MigrationContext }): Promise<void>;
   down(params: { context: MigrationContext }): Promise<void>;
 }

@@ -57,6 +57,19 @@ export const EXPECTED_LAYOUT: readonly TableLayout[] = [
     columns: [col('status', 'smallint(6)', true), col('uid', 'int(11)', true), col('t', 'datetime', true), col('channel_id', 'int(11)', true), col('clientId', 'varchar(255)', true)],
     indexes: [{ name: 'idx_all', columns: ['t', 'channel_id', 'uid'], unique: false }],
   },
+  // Ours, not the gem's (migrations/20261128190000_create_faye_online_engaged_times.ts).
+  {
+    name: 'faye_online_engaged_times', engine: 'InnoDB', collation: COLLATION,
+    columns: [
+      col('id', 'int(11)', false, null, true), col('user_id', 'int(11)', false), col('channel_id', 'int(11)', false),
+      col('engaged_ms', 'bigint(20)', false, '0'), col('engaged_since_ms', 'bigint(20)', true), col('last_session_ms', 'bigint(20)', true), col('lock_version', 'int(11)', false, '0'), ...timestamps,
+    ],
+    indexes: [
+      primary,
+      { name: 'index_faye_online_engaged_times_on_channel_id', columns: ['channel_id'], unique: false },
+      { name: 'index_faye_online_engaged_times_on_user_id_and_channel_id', columns: ['user_id', 'channel_id'], unique: true },
+    ],
+  },
 ];
 
 export function expectedTable(name: string): TableLayout {

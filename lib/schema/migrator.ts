@@ -81,15 +81,21 @@ export async function migrate(sequelize: Sequelize, direction: 'up' | 'down', op
   });
 }
 
+/** Features whose own migrations the startup check requires (each on unless false). */
+export interface EnsureMigratedOptions {
+  engagement?: boolean;
+}
+
 /**
  * The startup check: resolves when every migration is recorded, else throws
  * SCHEMA_NOT_MIGRATED or SCHEMA_UNTRACKED saying what to run; connection
  * failures come as DATABASE_UNREACHABLE / DATABASE_AUTH / DATABASE_URL.
  */
-export async function ensureMigrated(sequelize: Sequelize): Promise<void> {
+export async function ensureMigrated(sequelize: Sequelize, features: EnsureMigratedOptions = {}): Promise<void> {
+  const needed = new Set(migrations.filter((m) => m.feature === undefined || features[m.feature] !== false).map((m) => m.name));
   return withDatabaseErrors(sequelize, async () => {
     await refuseUntracked(sequelize);
-    const pending = (await migrationStatus(sequelize)).filter((m) => !m.applied);
+    const pending = (await migrationStatus(sequelize)).filter((m) => !m.applied && needed.has(m.name));
     if (pending.length > 0) {
       throw new FayeOnlineError('SCHEMA_NOT_MIGRATED', `the faye-online tables are not migrated (pending: ${pending.map((m) => m.version).join(', ')}); ${UP_HINT}`);
     }

@@ -1,7 +1,7 @@
 // Presence state in this process only: the embedded default (one server process,
 // no Redis). Same semantics as the Redis store; JavaScript's single thread makes
 // each step atomic.
-import type { Arrival, ArrivalResult, Departure, DepartureResult, LeaveConfirmation, PendingLeave, PresenceStore, RoomState } from './store';
+import type { Arrival, ArrivalResult, Departure, DepartureResult, Engagement, EngagementResult, LeaveConfirmation, PendingLeave, PresenceStore, RoomState } from './store';
 
 function rememberedUid(json: string): number | null {
   try {
@@ -23,6 +23,11 @@ export class MemoryStore implements PresenceStore {
 
   /** channel → uid → ms: leaves in their grace period */
   private readonly leaving = new Map<string, Map<number, number>>();
+
+  /** time channel → uid → the running engaged session: its start (ms) and engaged clientIds */
+  private readonly engaged = new Map<string, Map<number, { since: number; clientIds: string[] }>>();
+  /** clientId → number of its last engagement report applied */
+  private readonly reports = new Map<string, number>();
 
   constructor(private readonly maxClientIdsPerUser: number, private readonly leaveGraceMs = 0) {}
 
@@ -86,7 +91,53 @@ export class MemoryStore implements PresenceStore {
     return { added: room.added, joinedRoom: room.first, startedTimer: time.first, logLogin, evicted: room.evicted, seq: room.first ? this.nextSeq(a.room) : 0 };
   }
 
+  /** The user's engaged clientIds still in the time channel (see engage.lua). */
+  private liveEngaged(timeChannel: string, uid: number): string[] {
+    const present = this.lists.get(timeChannel)?.get(uid) ?? [];
+    return (this.engaged.get(timeChannel)?.get(uid)?.clientIds ?? []).filter((id) => present.includes(id));
+  }
+
+  private setEngaged(timeChannel: string, uid: number, clientIds: string[], since: number): void {
+    let users = this.engaged.get(timeChannel);
+    if (clientIds.length > 0) {
+      if (!users) this.engaged.set(timeChannel, (users = new Map()));
+      users.set(uid, { since, clientIds });
+    } else if (users) {
+      users.delete(uid);
+      if (users.size === 0) this.engaged.delete(timeChannel);
+    }
+  }
+
+  async engage(e: Engagement): Promise<EngagementResult> {
+    const result = { absent: false, stale: false, started: false, stopped: false, session: 0 };
+    if (!this.lists.get(e.timeChannel)?.get(e.uid)?.includes(e.clientId)) return { ...result, absent: true };
+    if (e.seq !== null) {
+      if ((this.reports.get(e.clientId) ?? -Infinity) >= e.seq) return { ...result, stale: true };
+      this.reports.set(e.clientId, e.seq);
+    }
+    const before = this.liveEngaged(e.timeChannel, e.uid);
+    const after = before.filter((id) => id !== e.clientId);
+    if (e.engaged) after.push(e.clientId);
+    const started = before.length === 0 && after.length > 0;
+    const stopped = before.length > 0 && after.length === 0;
+    const since = started ? e.at : this.engaged.get(e.timeChannel)?.get(e.uid)?.since ?? e.at;
+    this.setEngaged(e.timeChannel, e.uid, after, since);
+    return { ...result, started, stopped, session: started || stopped ? since : 0 };
+  }
+
+  async engagedByUser(timeChannel: string): Promise<Map<number, string[]>> {
+    const result = new Map<number, string[]>();
+    for (const uid of this.engaged.get(timeChannel)?.keys() ?? []) {
+      const live = this.liveEngaged(timeChannel, uid);
+      if (live.length > 0) result.set(uid, live);
+    }
+    return result;
+  }
+
   async depart(t: Departure): Promise<DepartureResult> {
+    const engagedBefore = this.liveEngaged(t.timeChannel, t.uid);
+    const session = this.engaged.get(t.timeChannel)?.get(t.uid);
+    const wasEngaged = session?.clientIds.includes(t.clientId) ?? false;
     const room = this.remove(t.room, t.uid, t.clientId);
     const time = t.timeChannel === t.room ? { last: room.last } : this.remove(t.timeChannel, t.uid, t.clientId);
     const roomLeavePending = room.last && t.deferLeave;
@@ -97,12 +148,16 @@ export class MemoryStore implements PresenceStore {
       room.last = false;
       time.last = false;
     }
+    const engagedAfter = this.liveEngaged(t.timeChannel, t.uid);
+    this.setEngaged(t.timeChannel, t.uid, engagedAfter, session?.since ?? t.at);
+    const disengaged = engagedBefore.length > 0 && engagedAfter.length === 0;
     const logLogout = this.loggedIn.delete(t.clientId);
     // Unlike Redis keys, nothing here expires: forget the clientId once it is gone.
     this.auths.delete(t.clientId);
+    this.reports.delete(t.clientId);
     return {
       removed: room.removed, leftRoom: room.last, stoppedTimer: time.last, logLogout, seq: room.last ? this.nextSeq(t.room) : 0,
-      roomLeavePending, timerStopPending,
+      roomLeavePending, timerStopPending, wasEngaged, disengaged, engagedSession: disengaged ? session?.since ?? t.at : 0,
     };
   }
 
@@ -153,5 +208,7 @@ export class MemoryStore implements PresenceStore {
     this.loggedIn.clear();
     this.seqs.clear();
     this.leaving.clear();
+    this.engaged.clear();
+    this.reports.clear();
   }
 }

@@ -3,14 +3,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { CLIENT_RECORD_TTL_SECONDS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState } from './store';
+import { CLIENT_RECORD_TTL_SECONDS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult } from './store';
 
 type ScriptResult = Array<number | string>;
 
 interface PresenceCommands {
   fayeOnlineArrive(room: string, time: string, auth: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number, now: number, graceMs: number): Promise<ScriptResult>;
-  fayeOnlineDepart(room: string, time: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, uid: number, clientId: string, ttl: number, sawLogin: string, at: number, defer: string): Promise<ScriptResult>;
+  fayeOnlineDepart(room: string, time: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeEngaged: string, uid: number, clientId: string, ttl: number, sawLogin: string, at: number, defer: string): Promise<ScriptResult>;
   fayeOnlineConfirmLeave(room: string, roomLeaving: string, time: string, timeLeaving: string, seq: string, uid: number, at: number): Promise<ScriptResult>;
+  fayeOnlineEngage(time: string, engaged: string, report: string, uid: number, clientId: string, engagedFlag: string, seq: string, ttl: number, now: number): Promise<ScriptResult>;
   fayeOnlineForget(channel: string, uid: number, ...clientIds: string[]): Promise<number>;
   fayeOnlineRoomState(room: string, seq: string): Promise<Array<number | string>>;
 }
@@ -30,6 +31,17 @@ function readClientIdLists(raw: Record<string, string>): Map<number, string[]> {
     if (Array.isArray(list) && list.length > 0) result.set(uid, list.map(String));
   }
   return result;
+}
+
+/** A value of the engaged hash: `{"since": ms, "clientIds": [...]}`; null when unreadable. */
+function readEngagedState(raw: string): { since: number; clientIds: string[] } | null {
+  try {
+    const value = JSON.parse(raw) as { since?: unknown; clientIds?: unknown };
+    if (!Array.isArray(value.clientIds)) return null;
+    return { since: Number(value.since), clientIds: value.clientIds.map(String) };
+  } catch {
+    return null;
+  }
 }
 
 function script(name: string): string {
@@ -54,7 +66,8 @@ export class RedisStore implements PresenceStore {
     const redis = options.redis as Redis & Partial<PresenceCommands>;
     if (!redis.fayeOnlineArrive) {
       redis.defineCommand('fayeOnlineArrive', { numberOfKeys: 7, lua: script('arrive') });
-      redis.defineCommand('fayeOnlineDepart', { numberOfKeys: 6, lua: script('depart') });
+      redis.defineCommand('fayeOnlineDepart', { numberOfKeys: 7, lua: script('depart') });
+      redis.defineCommand('fayeOnlineEngage', { numberOfKeys: 3, lua: script('engage') });
       redis.defineCommand('fayeOnlineConfirmLeave', { numberOfKeys: 5, lua: script('confirm-leave') });
       redis.defineCommand('fayeOnlineRoomState', { numberOfKeys: 2, lua: script('room-state') });
       redis.defineCommand('fayeOnlineForget', { numberOfKeys: 1, lua: script('forget') });
@@ -81,6 +94,16 @@ export class RedisStore implements PresenceStore {
   /** Our own key: users of a room or time channel whose leave is in its grace period (uid → ms). */
   leavingKey(channel: string): string {
     return `${this.prefix}/leaving${channel}`;
+  }
+
+  /** Our own key: a time channel's engaged clientIds by uid (JSON arrays, as the gem's maps). */
+  engagedKey(timeChannel: string): string {
+    return `${this.prefix}/engaged${timeChannel}`;
+  }
+
+  /** Our own key: the number of the last engagement report applied for a clientId. */
+  engagementReportKey(clientId: string): string {
+    return `${this.prefix}/clientId_engagement/${clientId}`;
   }
 
   authKey(clientId: string): string {
@@ -111,13 +134,33 @@ export class RedisStore implements PresenceStore {
   async depart(t: Departure): Promise<DepartureResult> {
     const r = await this.redis.fayeOnlineDepart(
       this.channelKey(t.room), this.channelKey(t.timeChannel), this.statusKey(t.clientId), this.seqKey(t.room),
-      this.leavingKey(t.room), this.leavingKey(t.timeChannel),
+      this.leavingKey(t.room), this.leavingKey(t.timeChannel), this.engagedKey(t.timeChannel),
       t.uid, t.clientId, CLIENT_RECORD_TTL_SECONDS, t.sawLogin ? '1' : '0', Math.round(t.at), t.deferLeave ? '1' : '0',
     );
     return {
       removed: r[0] === 1, leftRoom: r[1] === 1, stoppedTimer: r[2] === 1, logLogout: r[3] === 1, seq: Number(r[4]),
-      roomLeavePending: r[5] === 1, timerStopPending: r[6] === 1,
+      roomLeavePending: r[5] === 1, timerStopPending: r[6] === 1, wasEngaged: r[7] === 1, disengaged: r[8] === 1, engagedSession: Number(r[9]),
     };
+  }
+
+  async engage(e: Engagement): Promise<EngagementResult> {
+    const r = await this.redis.fayeOnlineEngage(
+      this.channelKey(e.timeChannel), this.engagedKey(e.timeChannel), this.engagementReportKey(e.clientId),
+      e.uid, e.clientId, e.engaged ? '1' : '0', e.seq === null ? '' : String(e.seq), CLIENT_RECORD_TTL_SECONDS, Math.round(e.at),
+    );
+    return { absent: r[0] === 1, stale: r[1] === 1, started: r[2] === 1, stopped: r[3] === 1, session: Number(r[4]) };
+  }
+
+  async engagedByUser(timeChannel: string): Promise<Map<number, string[]>> {
+    const [present, engaged] = await Promise.all([this.clientIdsByUser(timeChannel), this.redis.hgetall(this.engagedKey(timeChannel))]);
+    const result = new Map<number, string[]>();
+    for (const [field, value] of Object.entries(engaged)) {
+      const uid = Number(field);
+      const clientIds = readEngagedState(value)?.clientIds ?? [];
+      const live = clientIds.filter((id) => present.get(uid)?.includes(id));
+      if (live.length > 0) result.set(uid, live);
+    }
+    return result;
   }
 
   async confirmLeave(p: PendingLeave): Promise<LeaveConfirmation> {

@@ -70,6 +70,44 @@ export interface DepartureResult {
   roomLeavePending: boolean;
   /** Likewise for the timer. */
   timerStopPending: boolean;
+  /** The clientId had reported itself engaged. */
+  wasEngaged: boolean;
+  /** It was the user's last engaged clientId in the time channel: engaged time stops (never deferred). */
+  disengaged: boolean;
+  /** When disengaged: the start (ms) of the engaged session that ended. */
+  engagedSession: number;
+}
+
+/** A page's report of whether it is engaged (visible, and in use when it watches for idleness). */
+export interface Engagement {
+  clientId: string;
+  uid: number;
+  timeChannel: string;
+  engaged: boolean;
+  /**
+   * The page's report number: a report not newer than the last one applied for
+   * this clientId is ignored (reports can overtake each other in a cluster).
+   * null when the server carries a state over (no order check).
+   */
+  seq: number | null;
+  /** Now, ms: the start of a session that starts with this report. */
+  at: number;
+}
+
+export interface EngagementResult {
+  /** The clientId is not in the time channel (not arrived yet, or gone): nothing changed. */
+  absent: boolean;
+  /** Older than a report already applied: ignored. */
+  stale: boolean;
+  /** The user's first engaged clientId in the time channel: engaged time starts. */
+  started: boolean;
+  /** The user's last engaged clientId stopped being engaged: engaged time stops. */
+  stopped: boolean;
+  /**
+   * The start (ms) of the session that started or stopped: it identifies the
+   * session in the SQL writes, which then do not depend on arriving in order.
+   */
+  session: number;
 }
 
 /** A room's members with the sequence number of the last join or leave they reflect. */
@@ -81,6 +119,10 @@ export interface RoomState {
 export interface PresenceStore {
   arrive(arrival: Arrival): Promise<ArrivalResult>;
   depart(departure: Departure): Promise<DepartureResult>;
+  /** Applies an engagement report of a clientId that is in its time channel. */
+  engage(engagement: Engagement): Promise<EngagementResult>;
+  /** uid → engaged clientIds of a time channel (only clientIds still in the channel; users without any omitted). */
+  engagedByUser(timeChannel: string): Promise<Map<number, string[]>>;
   /** After the grace period: the pending leave takes effect unless the user came back. */
   confirmLeave(pending: PendingLeave): Promise<LeaveConfirmation>;
   /** The auth JSON remembered for a clientId, or null. */

@@ -27,20 +27,21 @@ describe('faye-online migrate', () => {
     assert.equal(up.code, 0, up.stderr);
     assert.match(up.stdout, /== 20130326113504 faye_create_user_list: migrating\n== 20130326113504 faye_create_user_list: migrated \(\d+\.\d\d s\)\n/);
     assert.match(up.stdout, /== 20130531033325 add_faye_user_login_logs: migrated/);
-    assert.match(up.stdout, /\n2 migrations applied in \d+\.\d s\n$/);
+    assert.match(up.stdout, /== 20261128190000 create_faye_online_engaged_times: migrated/);
+    assert.match(up.stdout, /\n3 migrations applied in \d+\.\d s\n$/);
 
     const status = await cli(['migrate', 'status'], { DATABASE_URL: mariadb.url });
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, /up {4}20130326113504  faye_create_user_list\nup {4}20130531033325  add_faye_user_login_logs\nUp to date: 2 applied\n$/);
+    assert.match(status.stdout, /up {4}20130326113504  faye_create_user_list\nup {4}20130531033325  add_faye_user_login_logs\nup {4}20261128190000  create_faye_online_engaged_times\nUp to date: 3 applied\n$/);
 
     const again = await cli(['migrate', 'up'], { DATABASE_URL: mariadb.url });
-    assert.match(again.stdout, /\nNothing to do: database is up to date \(2 applied\)\n$/);
+    assert.match(again.stdout, /\nNothing to do: database is up to date \(3 applied\)\n$/);
 
     const down = await cli(['migrate', 'down', '--url', mariadb.url]);
     assert.equal(down.code, 0, down.stderr);
-    assert.match(down.stdout, /== 20130531033325 add_faye_user_login_logs: reverted .*\n1 migration reverted in \d+\.\d s\n$/);
+    assert.match(down.stdout, /== 20261128190000 create_faye_online_engaged_times: reverted .*\n1 migration reverted in \d+\.\d s\n$/);
     const after = await cli(['migrate', 'status', '--url', mariadb.url]);
-    assert.match(after.stdout, /down  20130531033325  add_faye_user_login_logs\n1 applied, 1 pending: run `faye-online migrate up`\n$/);
+    assert.match(after.stdout, /down  20261128190000  create_faye_online_engaged_times\n2 applied, 1 pending: run `faye-online migrate up`\n$/);
   });
 
   it('points at adopt when the tables exist but are not recorded, and adopts them', async () => {
@@ -50,7 +51,7 @@ describe('faye-online migrate', () => {
     assertOneLineError(up, /^faye-online migrate: tables .* already exist .*faye-online migrate adopt.*\[SCHEMA_UNTRACKED\]$/);
     const adopt = await cli(['migrate', 'adopt', '--url', mariadb.url]);
     assert.equal(adopt.code, 0, adopt.stderr);
-    assert.match(adopt.stdout, /: adopted \(layout verified\)\n.*\n2 migrations adopted; database is up to date\n$/);
+    assert.match(adopt.stdout, /: adopted \(layout verified\)\n.*\n3 migrations adopted; database is up to date\n$/);
   });
 
   it('works on an SQLite file', async () => {
@@ -58,9 +59,9 @@ describe('faye-online migrate', () => {
     try {
       const up = await cli(['migrate', 'up', '--url', sqlite.url]);
       assert.equal(up.code, 0, up.stderr);
-      assert.match(up.stdout, /2 migrations applied/);
+      assert.match(up.stdout, /3 migrations applied/);
       const down = await cli(['migrate', 'down', '--all', '--url', sqlite.url]);
-      assert.match(down.stdout, /2 migrations reverted/);
+      assert.match(down.stdout, /3 migrations reverted/);
     } finally {
       await sqlite.cleanup();
     }

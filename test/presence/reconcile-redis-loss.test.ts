@@ -67,5 +67,5 @@ test('Redis loses its data: clients come back, records converge, the lost client
   for (const id of newIds) assert.deepEqual(rows.filter((r) => r.clientId === id).map((r) => r.status), [1], `new ${id}: login`);
 
   const again = await server.handle.reconcile();
-  assert.deepEqual(again, { orphanClientIds: [], lists: [], timersStopped: [] }, 'a second pass has nothing to do');
+  assert.deepEqual(again, { orphanClientIds: [], lists: [], timersStopped: [], engagementsStopped: [] }, 'a second pass has nothing to do');
 });

@@ -93,6 +93,12 @@ describe('login and channel reports on hand-written rows (mysql)', () => {
         JSON.stringify({ '/courses/9/lessons/10_spended': 999 }),
       ],
     );
+    // Engaged time (our own table): uid 50 finished 61.5 s, uid 51 has 4 s and a session running for 30 s.
+    await db.raw.query(
+      `INSERT INTO faye_online_engaged_times (user_id, channel_id, engaged_ms, engaged_since_ms, last_session_ms, lock_version, created_at, updated_at) VALUES
+         (50, ?, 61500, NULL, 1, 0, NOW(), NOW()), (51, ?, 4000, ?, ?, 0, NOW(), NOW())`,
+      [lessonId, lessonId, now.getTime() - 30_000, now.getTime() - 30_000],
+    );
   });
   after(async () => {
     await sequelize.close();
@@ -133,8 +139,9 @@ describe('login and channel reports on hand-written rows (mysql)', () => {
     assert.equal(report.source, 'onlineTimes');
     assert.deepEqual(report.users.map((u) => u.uid), [50, 51]);
     const [ann, running] = report.users;
-    assert.deepEqual(ann, { uid: 50, spentSeconds: 125, runningSince: null, totalSeconds: 125 });
+    assert.deepEqual(ann, { uid: 50, spentSeconds: 125, runningSince: null, totalSeconds: 125, engagedSeconds: 61 });
     assert.equal(running.spentSeconds, 10);
+    assert.ok(running.engagedSeconds! >= 34 && running.engagedSeconds! <= 39, `running engaged ${running.engagedSeconds}`);
     assert.ok(running.runningSince instanceof Date);
     assert.ok(running.totalSeconds >= 70 && running.totalSeconds <= 75, `running total ${running.totalSeconds}`);
   });

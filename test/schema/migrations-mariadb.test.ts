@@ -1,6 +1,7 @@
 // needs: mysql
-// The gem's migrations on MariaDB: the exact layout of SPEC.md section 5, Rails'
-// schema_migrations shared both ways, untracked tables refused and adopted.
+// The migrations on MariaDB: the gem's two give the exact layout of SPEC.md
+// section 5, ours adds the engaged-time table; Rails' schema_migrations is
+// shared both ways; untracked tables are refused and adopted.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Sequelize } from 'sequelize';
@@ -9,7 +10,10 @@ import { adoptSchema, ensureMigrated, EXPECTED_LAYOUT, migrate, migrationStatus,
 import { createMariadbBackend, type TestBackend } from '../support/databases';
 
 const TABLES = EXPECTED_LAYOUT.map((t) => t.name);
-const VERSIONS = ['20130326113504', '20130531033325'];
+const GEM_VERSIONS = ['20130326113504', '20130531033325'];
+const OUR_VERSION = '20261128190000';
+const VERSIONS = [...GEM_VERSIONS, OUR_VERSION];
+const NAMES = ['20130326113504_faye_create_user_list', '20130531033325_add_faye_user_login_logs', '20261128190000_create_faye_online_engaged_times'];
 
 // SHOW CREATE TABLE after Rails ran the gem's migrations (SPEC.md section 5).
 const SHOW_CREATE: Record<string, string> = {
@@ -49,6 +53,21 @@ const SHOW_CREATE: Record<string, string> = {
   \`clientId\` varchar(255) DEFAULT NULL,
   KEY \`idx_all\` (\`t\`,\`channel_id\`,\`uid\`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci`,
+  // Ours: not in SPEC.md, but pinned here as well so that a change is deliberate.
+  faye_online_engaged_times: `CREATE TABLE \`faye_online_engaged_times\` (
+  \`id\` int(11) NOT NULL AUTO_INCREMENT,
+  \`user_id\` int(11) NOT NULL,
+  \`channel_id\` int(11) NOT NULL,
+  \`engaged_ms\` bigint(20) NOT NULL DEFAULT 0,
+  \`engaged_since_ms\` bigint(20) DEFAULT NULL,
+  \`last_session_ms\` bigint(20) DEFAULT NULL,
+  \`lock_version\` int(11) NOT NULL DEFAULT 0,
+  \`created_at\` datetime NOT NULL,
+  \`updated_at\` datetime NOT NULL,
+  PRIMARY KEY (\`id\`),
+  UNIQUE KEY \`index_faye_online_engaged_times_on_user_id_and_channel_id\` (\`user_id\`,\`channel_id\`),
+  KEY \`index_faye_online_engaged_times_on_channel_id\` (\`channel_id\`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci`,
 };
 
 describe('migrations on MariaDB', () => {
@@ -65,9 +84,9 @@ describe('migrations on MariaDB', () => {
   });
   afterEach(() => backend.cleanup());
 
-  it('creates exactly the tables of SPEC.md section 5, byte for byte', async () => {
+  it('creates exactly the tables of SPEC.md section 5, byte for byte, and our engaged-time table', async () => {
     const result = await migrate(sequelize, 'up');
-    assert.deepEqual(result.names, ['20130326113504_faye_create_user_list', '20130531033325_add_faye_user_login_logs']);
+    assert.deepEqual(result.names, NAMES);
     for (const table of TABLES) {
       const [row] = await backend.rows<{ 'Create Table': string }>(`SHOW CREATE TABLE ${table}`);
       assert.equal(row['Create Table'], SHOW_CREATE[table], table);
@@ -91,13 +110,26 @@ describe('migrations on MariaDB', () => {
   it('reverts the last migration, then all of them, leaving the app\'s own versions alone', async () => {
     await migrate(sequelize, 'up');
     await backend.exec("INSERT INTO schema_migrations (version) VALUES ('20120101000000')");
-    assert.deepEqual((await migrate(sequelize, 'down')).names, ['20130531033325_add_faye_user_login_logs']);
+    assert.deepEqual((await migrate(sequelize, 'down')).names, [NAMES[2]]);
+    assert.deepEqual(await tables(), ['faye_channel_online_lists', 'faye_channels', 'faye_user_login_logs', 'faye_user_online_times', 'schema_migrations']);
+    await expectRejects(ensureMigrated(sequelize), 'SCHEMA_NOT_MIGRATED', new RegExp(`pending: ${OUR_VERSION}\\).*migrate up`));
+    assert.deepEqual((await migrate(sequelize, 'down')).names, [NAMES[1]]);
     assert.deepEqual(await tables(), ['faye_channel_online_lists', 'faye_channels', 'faye_user_online_times', 'schema_migrations']);
     await expectRejects(ensureMigrated(sequelize), 'SCHEMA_NOT_MIGRATED', /20130531033325.*migrate up/);
-    assert.deepEqual((await migrate(sequelize, 'down', { all: true })).names, ['20130326113504_faye_create_user_list']);
+    assert.deepEqual((await migrate(sequelize, 'down', { all: true })).names, [NAMES[0]]);
     assert.deepEqual(await tables(), ['schema_migrations']);
     assert.deepEqual(await versions(), ['20120101000000']);
-    assert.deepEqual((await migrate(sequelize, 'up')).names.length, 2, 'and up again');
+    assert.deepEqual((await migrate(sequelize, 'up')).names.length, 3, 'and up again');
+  });
+
+  it('requires the engaged-time table at startup only while engagement is on', async () => {
+    await migrate(sequelize, 'up');
+    await migrate(sequelize, 'down');
+    assert.deepEqual(await versions(), GEM_VERSIONS, "a database with the gem's migrations only");
+    await ensureMigrated(sequelize, { engagement: false });
+    await expectRejects(ensureMigrated(sequelize), 'SCHEMA_NOT_MIGRATED', new RegExp(`pending: ${OUR_VERSION}\\)`));
+    assert.deepEqual((await migrate(sequelize, 'up')).names, [NAMES[2]], 'up adds only ours');
+    await ensureMigrated(sequelize);
   });
 
   it('is up to date on a database where Rails already ran the gem\'s migrations', async () => {
@@ -107,7 +139,7 @@ describe('migrations on MariaDB', () => {
     const states = await migrationStatus(sequelize);
     assert.ok(states.every((s) => s.applied));
     assert.deepEqual((await migrate(sequelize, 'up')).names, []);
-    assert.deepEqual(await versions(), ['20120101000000', ...VERSIONS, '20140101000000']);
+    assert.deepEqual(await versions(), ['20120101000000', ...GEM_VERSIONS, '20140101000000', OUR_VERSION]);
   });
 
   it('refuses tables that exist without their schema_migrations rows (SCHEMA_UNTRACKED), and adopts them after checking', async () => {
@@ -115,17 +147,18 @@ describe('migrations on MariaDB', () => {
     await backend.exec('DELETE FROM schema_migrations');
     await expectRejects(migrate(sequelize, 'up'), 'SCHEMA_UNTRACKED', /faye_channels, faye_channel_online_lists, faye_user_online_times already exist.*20130326113504.*migrate adopt/);
     await expectRejects(ensureMigrated(sequelize), 'SCHEMA_UNTRACKED', /migrate adopt/);
-    assert.deepEqual(await adoptSchema(sequelize), { adopted: ['20130326113504_faye_create_user_list', '20130531033325_add_faye_user_login_logs'], pending: [] });
+    assert.deepEqual(await adoptSchema(sequelize), { adopted: NAMES, pending: [] });
     assert.deepEqual(await versions(), VERSIONS);
     await ensureMigrated(sequelize);
   });
 
-  it('adopts the first migration and leaves the second pending when only its tables exist', async () => {
+  it('adopts the first migration and leaves the others pending when only its tables exist', async () => {
     await migrate(sequelize, 'up');
     await migrate(sequelize, 'down');
+    await migrate(sequelize, 'down');
     await backend.exec('DROP TABLE schema_migrations');
-    assert.deepEqual(await adoptSchema(sequelize), { adopted: ['20130326113504_faye_create_user_list'], pending: ['20130531033325_add_faye_user_login_logs'] });
-    assert.deepEqual((await migrate(sequelize, 'up')).names, ['20130531033325_add_faye_user_login_logs']);
+    assert.deepEqual(await adoptSchema(sequelize), { adopted: [NAMES[0]], pending: [NAMES[1], NAMES[2]] });
+    assert.deepEqual((await migrate(sequelize, 'up')).names, [NAMES[1], NAMES[2]]);
   });
 
   it('tolerates what SPEC.md calls the same layout: nullable timestamps, another utf8mb3 collation', async () => {
@@ -133,7 +166,7 @@ describe('migrations on MariaDB', () => {
     await backend.exec('DELETE FROM schema_migrations');
     await backend.exec('ALTER TABLE faye_channels MODIFY created_at datetime NULL, MODIFY updated_at datetime NULL');
     await backend.exec('ALTER TABLE faye_user_login_logs CONVERT TO CHARACTER SET utf8mb3 COLLATE utf8mb3_unicode_ci');
-    assert.equal((await adoptSchema(sequelize)).adopted.length, 2);
+    assert.equal((await adoptSchema(sequelize)).adopted.length, 3);
   });
 
   it('refuses to adopt a different layout (SCHEMA_MISMATCH naming each difference) and records nothing', async () => {

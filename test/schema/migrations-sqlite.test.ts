@@ -1,4 +1,4 @@
-// The gem's migrations on an SQLite file (the embedded default): same tables,
+// The migrations on an SQLite file (the embedded default): the same tables,
 // columns and indexes without MySQL's options, recorded in schema_migrations.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -20,21 +20,23 @@ describe('migrations on SQLite', () => {
   });
   afterEach(() => backend.cleanup());
 
-  it('creates the four tables with the gem\'s columns and indexes', async () => {
+  it('creates the gem\'s four tables with their columns and indexes, and our engaged-time table', async () => {
     await migrate(sequelize, 'up');
-    assert.deepEqual(await tables(), ['faye_channel_online_lists', 'faye_channels', 'faye_user_login_logs', 'faye_user_online_times', 'schema_migrations']);
+    assert.deepEqual(await tables(), ['faye_channel_online_lists', 'faye_channels', 'faye_online_engaged_times', 'faye_user_login_logs', 'faye_user_online_times', 'schema_migrations']);
     const layout = await readLayout(sequelize, TABLES);
     for (const expected of EXPECTED_LAYOUT) {
       assert.deepEqual(compareLayout(expected, layout.find((t) => t.name === expected.name), 'sqlite'), [], expected.name);
     }
     const versions = await backend.rows<{ version: string }>('SELECT version FROM schema_migrations ORDER BY version');
-    assert.deepEqual(versions.map((r) => r.version), ['20130326113504', '20130531033325']);
+    assert.deepEqual(versions.map((r) => r.version), ['20130326113504', '20130531033325', '20261128190000']);
     assert.ok((await migrationStatus(sequelize)).every((s) => s.applied));
     await ensureMigrated(sequelize);
   });
 
   it('reverts one migration at a time, then all', async () => {
     await migrate(sequelize, 'up');
+    await migrate(sequelize, 'down');
+    assert.deepEqual(await tables(), ['faye_channel_online_lists', 'faye_channels', 'faye_user_login_logs', 'faye_user_online_times', 'schema_migrations']);
     await migrate(sequelize, 'down');
     assert.deepEqual(await tables(), ['faye_channel_online_lists', 'faye_channels', 'faye_user_online_times', 'schema_migrations']);
     await migrate(sequelize, 'down', { all: true });
@@ -46,7 +48,7 @@ describe('migrations on SQLite', () => {
     await migrate(sequelize, 'up');
     await backend.exec('DELETE FROM schema_migrations');
     await assert.rejects(migrate(sequelize, 'up'), (error) => isFayeOnlineError(error, 'SCHEMA_UNTRACKED'));
-    assert.equal((await adoptSchema(sequelize)).adopted.length, 2);
+    assert.equal((await adoptSchema(sequelize)).adopted.length, 3);
     await ensureMigrated(sequelize);
   });
 });

@@ -2,18 +2,20 @@
 // faye-online.js, without its jQuery requirement. Load it after Faye's own
 // browser client (<mount>/client.js), which defines window.Faye.
 //
-//   Faye.init_online_client({ faye_url, client_opts, auth_opts })  the gem's API, returns the Faye client
+//   Faye.init_online_client({ faye_url, client_opts, auth_opts, engagement_opts })  the gem's API, returns the Faye client
 //   FayeOnline.connect({ url, room, timeChannel, user, ... })      the typed API, window.Faye implied
 import { FayeOnlineError, isFayeOnlineError } from '../../errors';
 import { createOnlineClient, defaultPageLifecycle, readFayeModule, startOnlineClient } from '../online-client';
 import type { FayeClient, OnlineClient, OnlineClientOptions } from '../types';
-import { readClientOptions, readFayeUrl, readIdentity } from '../validate';
+import { readClientOptions, readEngagement, readFayeUrl, readIdentity } from '../validate';
 import { identityFromLegacyAuth, LEGACY_FIELD_NAMES, type LegacyAuthOptions } from '../wire';
 
 interface LegacyOptions {
   faye_url?: unknown;
   client_opts?: unknown;
   auth_opts?: LegacyAuthOptions;
+  /** `{ idle_after: ms }`, or false to report no engagement. */
+  engagement_opts?: unknown;
 }
 
 type FayeGlobal = { Client?: unknown; init_online_client?: (options: LegacyOptions) => FayeClient };
@@ -41,6 +43,7 @@ function initOnlineClient(options: LegacyOptions): FayeClient {
     clientOptions: readClientOptions(options.client_opts, 'client_opts'),
     identity: readIdentity(identityFromLegacyAuth(authOptions), LEGACY_FIELD_NAMES),
     pageLifecycle: defaultPageLifecycle(),
+    engagement: readEngagement(options.engagement_opts, { option: 'engagement_opts', idleAfter: 'idle_after' }),
   }).client;
 }
 

@@ -77,3 +77,31 @@ test('a join costs one presence round trip, repeated connects cost none and no S
   await settle();
   assert.deepEqual(scriptCalls(presenceCommands), ['evalsha'], `leave: one call of depart.lua (clientId ${id})`);
 });
+
+test('an engagement report costs one presence round trip; SQL only when the user\'s engaged session starts or ends', async () => {
+  const lesson = '/lessons/engagedcount';
+  const first = onlineClient(server.url, auth(32, 'engaged', '/rooms/engagedcount', lesson));
+  const second = onlineClient(server.url, auth(32, 'engaged', '/rooms/engagedcount', lesson));
+  await first.connected();
+  await second.connected();
+  await settle();
+  const measure = async (client: typeof first, data: { engaged: boolean; seq: number }) => {
+    presenceCommands.length = 0;
+    server.sql.reset();
+    await client.faye.publish('/faye_online/engagement', data);
+    await settle();
+    return { redis: scriptCalls(presenceCommands), sql: server.sql.statements.map((s) => s.split(' ')[0]) };
+  };
+  // The user's first session here: no row yet, so the UPDATE finds none, then SELECT and INSERT.
+  assert.deepEqual(await measure(first, { engaged: true, seq: 1 }), { redis: ['evalsha'], sql: ['UPDATE', 'SELECT', 'INSERT'] }, 'first session');
+  assert.deepEqual(await measure(second, { engaged: true, seq: 1 }), { redis: ['evalsha'], sql: [] }, 'a second engaged tab changes nothing in SQL');
+  assert.deepEqual(await measure(first, { engaged: false, seq: 2 }), { redis: ['evalsha'], sql: [] }, 'one tab still engaged');
+  assert.deepEqual(await measure(second, { engaged: false, seq: 2 }), { redis: ['evalsha'], sql: ['UPDATE'] }, 'the session ends: one statement');
+  assert.deepEqual(await measure(first, { engaged: true, seq: 3 }), { redis: ['evalsha'], sql: ['UPDATE'] }, 'the next session starts: one statement');
+
+  presenceCommands.length = 0;
+  await first.disconnect();
+  await second.disconnect();
+  await settle();
+  assert.deepEqual(scriptCalls(presenceCommands), ['evalsha', 'evalsha'], 'each departure is still one call of depart.lua, engaged or not');
+});

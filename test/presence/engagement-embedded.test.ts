@@ -1,0 +1,3 @@
+import { engagementScenarios } from './engagement';
+
+engagementScenarios('sqlite+memory');

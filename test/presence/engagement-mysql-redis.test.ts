@@ -1,0 +1,4 @@
+// needs: mysql, redis
+import { engagementScenarios } from './engagement';
+
+engagementScenarios('mysql+redis');

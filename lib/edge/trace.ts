@@ -65,4 +65,10 @@ export function tracePresence(presence: Presence, logger: Logger): void {
     fields(event, { left: true, reason: event.reason }),
     `trace: ${who(event)} left ${event.room} (${event.reason}); ${list(event)}`,
   )));
+  presence.on('engagement', (event) => logger.debug(
+    { clientId: event.clientId, uid: event.uid, uname: event.user.uname, timeChannel: event.timeChannel, engaged: event.engaged },
+    event.engaged
+      ? `trace: user ${event.uid} (${event.user.uname}) is engaged in ${event.timeChannel} (clientId ${event.clientId})`
+      : `trace: user ${event.uid} (${event.user.uname}) is no longer engaged in ${event.timeChannel} (clientId ${event.clientId})`,
+  ));
 }

@@ -82,7 +82,9 @@ export class EngagedTimes {
     if ((await update()) > 0) return true;
     const [uid, channelId] = insert;
     const [row] = await this.sql.select<{ id: number }>(`SELECT id FROM ${TABLE} WHERE user_id = ? AND channel_id = ?`, [uid, channelId]);
-    if (row) return false; // the row exists and the UPDATE's condition said no: a later session is written
+    // The row exists: another writer created it since our UPDATE, or its condition
+    // said no (a later session is written). Asking again tells them apart.
+    if (row) return (await update()) > 0;
     const now = formatDateTime(new Date());
     try {
       await this.sql.insert(

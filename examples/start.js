@@ -118,13 +118,16 @@ function mountDemo(app, handle) {
   app.get('/api/time', async (req, res) => {
     const uid = Number(queryString(req, 'uid'));
     const timeChannel = queryString(req, 'time_channel');
-    const time = await handle.onlineTime(uid, timeChannel);
+    const [time, engaged] = await Promise.all([handle.onlineTime(uid, timeChannel), handle.engagedTime(uid, timeChannel)]);
     res.json({
       uid,
       timeChannel,
       spentSeconds: time.spentSeconds,
       runningSince: time.runningSince,
       totalSeconds: time.totalSeconds,
+      // Engaged time: only while one of the user's tabs is visible.
+      engagedSeconds: engaged.totalSeconds,
+      engagedRunning: engaged.runningSince !== null,
     });
   });
 

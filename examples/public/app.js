@@ -195,7 +195,9 @@
   }
 
   function renderClock() {
-    if (session) $('clock').textContent = clockText(clockSeconds(session.clock));
+    if (!session) return;
+    $('clock').textContent = clockText(clockSeconds(session.clock));
+    $('engaged-clock').textContent = clockText(clockSeconds(session.engagedClock));
   }
 
   function syncClock() {
@@ -209,6 +211,7 @@
       .then(function (time) {
         if (session !== current || current.state !== 'online') return;
         current.clock = { base: time.totalSeconds, since: performance.now() };
+        current.engagedClock = { base: time.engagedSeconds, since: time.engagedRunning ? performance.now() : null };
         renderClock();
       })
       .catch(function (error) { addNote('Could not load your online time: ' + error.message); });
@@ -221,12 +224,16 @@
     if (state === 'online') {
       if (session.clock.since === null) session.clock.since = performance.now();
       syncClock();
+      // The page's first engagement report goes out with its first messages; read the time again once it is counted.
+      var current = session;
+      setTimeout(function () { if (session === current && current.state === 'online') syncClock(); }, 1000);
       if (wasOffline) {
         addNote('Reconnected.');
         refreshMembers();
       }
     } else if (state === 'offline') {
       session.clock = { base: clockSeconds(session.clock), since: null };
+      session.engagedClock = { base: clockSeconds(session.engagedClock), since: null };
       addNote('Connection lost; reconnecting…');
     }
     renderClock();
@@ -270,7 +277,7 @@
     }
     session = {
       online: online, uid: uid, name: name, room: room, timeChannel: timeChannel,
-      state: 'connecting', members: new Map(), clock: { base: 0, since: null },
+      state: 'connecting', members: new Map(), clock: { base: 0, since: null }, engagedClock: { base: 0, since: null },
     };
     savePrefs({ name: name, room: prefs.room, lesson: prefs.lesson, joined: true });
 
@@ -322,6 +329,16 @@
   });
 
   setInterval(renderClock, 250);
+
+  // The client reports visibility changes to the server; ask for the engaged
+  // time once the report has been handled, so the clock shows the server's count.
+  document.addEventListener('visibilitychange', function () {
+    if (!session || session.state !== 'online') return;
+    if (document.visibilityState === 'hidden') {
+      session.engagedClock = { base: clockSeconds(session.engagedClock), since: null };
+    }
+    setTimeout(function () { if (session && session.state === 'online') syncClock(); }, 500);
+  });
 
   var prefs = loadPrefs();
   if (prefs.joined) join(prefs);

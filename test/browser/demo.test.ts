@@ -157,6 +157,10 @@ describe('the demo in Chromium', () => {
     const time = await (await fetch(`${demo.url}/api/time?uid=${uid}&time_channel=/demo/lessons/intro`)).json() as { runningSince: string | null; totalSeconds: number };
     assert.notEqual(time.runningSince, null, 'the server runs a timer for Ann in the lesson');
     assert.ok(time.totalSeconds >= 2, `the server counted ${time.totalSeconds} s`);
+    // Ann's page is visible: her engaged time runs too, on the server and on the page.
+    const engaged = await (await fetch(`${demo.url}/api/time?uid=${uid}&time_channel=/demo/lessons/intro`)).json() as { engagedRunning: boolean; engagedSeconds: number };
+    assert.equal(engaged.engagedRunning, true, 'the server counts Ann as engaged');
+    assert.ok(clockSeconds((await ann.page.locator('#engaged-clock').textContent()) ?? '') >= 1, 'the page shows her engaged time');
 
     // The picture README shows, cut to the content. Every run takes it (a page
     // that renders is part of the test); it replaces docs/demo.png only when

@@ -68,6 +68,12 @@ export interface FayeOnlineOptions {
    * does not require that table's migration. Default true.
    */
   engagement?: boolean;
+  /**
+   * Publish joins and leaves on <room>/presence and put the room's state in
+   * its subscribe replies. false publishes only the gem's <room>/user_list.
+   * Default true.
+   */
+  presenceDiffs?: boolean;
 }
 
 /** What authorizeSubscription is asked about: one channel of one /meta/subscribe. */
@@ -104,6 +110,7 @@ export interface ResolvedOptions {
   authorizeSubscription: ((request: SubscriptionRequest) => boolean | Promise<boolean>) | undefined;
   maxMessageBytes: number;
   engagement: boolean;
+  presenceDiffs: boolean;
 }
 
 export const DEFAULTS = {
@@ -130,7 +137,7 @@ export const MIN_MESSAGE_BYTES = 8 * 1024;
 const KNOWN = new Set<string>([
   'mount', 'timeout', 'ping', 'redis', 'database', 'namespace', 'gc', 'validateMessage', 'secret', 'timeZone', 'trace', 'reports', 'metrics',
   'logger', 'beforeLeaveDelay', 'userListWindow', 'maxClientIdsPerUser', 'autoMigrate', 'clientPath', 'reconcileInterval', 'leaveGrace',
-  'authorizeSubscription', 'maxMessageBytes', 'engagement',
+  'authorizeSubscription', 'maxMessageBytes', 'engagement', 'presenceDiffs',
 ]);
 
 function fail(option: string, message: string): never {
@@ -198,6 +205,7 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
   }
   if (input.trace !== undefined && typeof input.trace !== 'boolean') fail('trace', 'must be true or false');
   if (input.engagement !== undefined && typeof input.engagement !== 'boolean') fail('engagement', 'must be true or false');
+  if (input.presenceDiffs !== undefined && typeof input.presenceDiffs !== 'boolean') fail('presenceDiffs', 'must be true or false');
   const trace = input.trace ?? debugFromEnv();
   const logger = input.logger ?? createLogger(trace ? { level: 'debug' } : {});
   for (const method of ['debug', 'info', 'warn', 'error'] as const) {
@@ -229,6 +237,7 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
     authorizeSubscription: input.authorizeSubscription,
     maxMessageBytes,
     engagement: input.engagement ?? true,
+    presenceDiffs: input.presenceDiffs ?? true,
   };
 }
 

@@ -140,11 +140,11 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
 
   presence.on('roomList', (room, list) => userLists.changed(room, list));
   presence.on('join', (event) => {
-    publish(presenceChannel(event.room), { event: 'join', uid: event.uid, user: event.user, seq: event.seq } satisfies PresenceDiff);
+    if (opts.presenceDiffs) publish(presenceChannel(event.room), { event: 'join', uid: event.uid, user: event.user, seq: event.seq } satisfies PresenceDiff);
     handle.emit('join', event);
   });
   presence.on('leave', (event) => {
-    publish(presenceChannel(event.room), { event: 'leave', uid: event.uid, user: event.user, seq: event.seq } satisfies PresenceDiff);
+    if (opts.presenceDiffs) publish(presenceChannel(event.room), { event: 'leave', uid: event.uid, user: event.user, seq: event.seq } satisfies PresenceDiff);
     handle.emit('leave', event);
   });
   presence.on('arrive', (event) => handle.emit('arrive', event));
@@ -244,7 +244,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     });
   }
   limitRequestBodies(adapter, bodyLimitFor(opts.maxMessageBytes), logger);
-  adapter.addExtension(new PresenceStateExtension(store, logger));
+  if (opts.presenceDiffs) adapter.addExtension(new PresenceStateExtension(store, logger));
   adapter.attach(httpServer);
 
   const bundle = clientBundlePath();

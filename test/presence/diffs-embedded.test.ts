@@ -1,3 +1,4 @@
-import { diffScenarios } from './diffs';
+import { diffScenarios, diffsOffScenario } from './diffs';
 
 diffScenarios('sqlite+memory', 1);
+diffsOffScenario('sqlite+memory');

@@ -1,4 +1,5 @@
 // needs: mysql, redis
-import { diffScenarios } from './diffs';
+import { diffScenarios, diffsOffScenario } from './diffs';
 
 diffScenarios('mysql+redis', 2);
+diffsOffScenario('mysql+redis');

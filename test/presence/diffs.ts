@@ -84,3 +84,37 @@ export function diffScenarios(backend: Backend, serverCount: number): void {
     }
   });
 }
+
+/** `presenceDiffs: false`: only the gem's <room>/user_list; <room>/presence stays silent and subscribe replies carry no state. */
+export function diffsOffScenario(backend: Backend): void {
+  test(`presenceDiffs: false publishes no diffs and no state (${backend})`, async () => {
+    const server = await startPresenceServer(backend, { timeout: 2, userListWindow: 50, presenceDiffs: false });
+    const room = `/diffsoff/room${process.pid}`;
+    const watcher = new faye.Client(server.url);
+    const replies: unknown[] = [];
+    watcher.addExtension({
+      incoming(message: faye.BayeuxMessage, callback: (m: faye.BayeuxMessage) => void) {
+        if (message.channel === '/meta/subscribe') replies.push(message.ext);
+        callback(message);
+      },
+    });
+    const diffs: unknown[] = [];
+    const lists: unknown[] = [];
+    const page = onlineClient(server.url, auth(61, 'quiet', room, `/diffsoff/lesson${process.pid}`));
+    try {
+      await watcher.subscribe(`${room}/presence`, (data) => diffs.push(data));
+      await watcher.subscribe(`${room}/user_list`, (data) => lists.push(data));
+      await page.connected();
+      await eventually(() => lists.length > 0, 5000, 'the gem\'s user_list still comes');
+      await server.handle.settled();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(diffs, [], 'no join on <room>/presence');
+      assert.ok(replies.every((ext) => !(ext && typeof ext === 'object' && 'faye_online_presence' in ext)), 'no state in subscribe replies');
+      assert.deepEqual(lists.at(-1), { count: 1, user_list: [61] });
+    } finally {
+      await page.disconnect();
+      await watcher.disconnect();
+      await server.close();
+    }
+  });
+}

@@ -246,7 +246,8 @@ export class Presence extends EventEmitter<PresenceEvents> {
   // The writes name their session (its start), so that a stop and the next
   // start written by two processes land right in either order.
   private async applyEngagement(clientId: string, auth: Auth, engaged: boolean, session: number, at: number): Promise<void> {
-    const { uid, timeChannel } = { uid: auth.user.uid, timeChannel: auth.timeChannel };
+    const uid = auth.user.uid;
+    const timeChannel = auth.timeChannel;
     await this.write(engaged ? 'start engaged time' : 'stop engaged time', () =>
       engaged ? this.records.startEngaged(uid, timeChannel, session) : this.records.stopEngaged(uid, timeChannel, session, new Date(at)));
     this.emit('engagement', { uid, user: auth.user, timeChannel, clientId, engaged, at: new Date(at) });

@@ -27,14 +27,20 @@
 local uid, clientId, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local at, defer = ARGV[5], ARGV[6] == '1'
 
+-- A JSON value the gem or we wrote; anything unreadable counts as empty.
+local function decode(raw)
+  if not raw then return {} end
+  local ok, value = pcall(cjson.decode, raw)
+  if not ok or type(value) ~= 'table' then return {} end
+  return value
+end
+
 -- Returns removed, last (the user's last clientId left), pending (that leave is deferred)
 local function remove(key, leavingKey)
   local raw = redis.call('HGET', key, uid)
   if not raw then return 0, 0, 0 end
-  local ok, list = pcall(cjson.decode, raw)
-  if not ok or type(list) ~= 'table' then list = {} end
   local kept, found = {}, false
-  for _, v in ipairs(list) do
+  for _, v in ipairs(decode(raw)) do
     if v == clientId then found = true else table.insert(kept, v) end
   end
   if not found then return 0, 0, 0 end
@@ -48,13 +54,6 @@ local function remove(key, leavingKey)
   end
   redis.call('HSET', key, uid, cjson.encode(kept))
   return 1, 0, 0
-end
-
-local function decode(raw)
-  if not raw then return {} end
-  local ok, value = pcall(cjson.decode, raw)
-  if not ok or type(value) ~= 'table' then return {} end
-  return value
 end
 
 -- The time channel's clientIds before this departure, for the engaged list.

@@ -33,14 +33,13 @@ function readClientIdLists(raw: Record<string, string>): Map<number, string[]> {
   return result;
 }
 
-/** A value of the engaged hash: `{"since": ms, "clientIds": [...]}`; null when unreadable. */
-function readEngagedState(raw: string): { since: number; clientIds: string[] } | null {
+/** The clientIds of an engaged hash value `{"since": ms, "clientIds": [...]}`; none when unreadable. */
+function engagedClientIds(raw: string): string[] {
   try {
-    const value = JSON.parse(raw) as { since?: unknown; clientIds?: unknown };
-    if (!Array.isArray(value.clientIds)) return null;
-    return { since: Number(value.since), clientIds: value.clientIds.map(String) };
+    const { clientIds } = JSON.parse(raw) as { clientIds?: unknown };
+    return Array.isArray(clientIds) ? clientIds.map(String) : [];
   } catch {
-    return null;
+    return [];
   }
 }
 
@@ -156,8 +155,7 @@ export class RedisStore implements PresenceStore {
     const result = new Map<number, string[]>();
     for (const [field, value] of Object.entries(engaged)) {
       const uid = Number(field);
-      const clientIds = readEngagedState(value)?.clientIds ?? [];
-      const live = clientIds.filter((id) => present.get(uid)?.includes(id));
+      const live = engagedClientIds(value).filter((id) => present.get(uid)?.includes(id));
       if (live.length > 0) result.set(uid, live);
     }
     return result;

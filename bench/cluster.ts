@@ -5,7 +5,7 @@
 //   npm run bench:cluster -- --clients 1000 --servers 1,3
 import { numberList, parseFlags } from './support/args';
 import { runLoad, type LoadResult } from './support/load';
-import { killChildren } from './support/processes';
+import { runBenchmark } from './support/processes';
 import { commit, progress, saveResult, table } from './support/report';
 
 const flags = parseFlags({ clients: 1000, servers: '1,3', rooms: 100, 'two-tabs': 0.25, 'long-polling': 0.25, seconds: 20, rate: 20, timeout: 10, workers: 2, repeat: 1 });
@@ -30,11 +30,4 @@ async function main(): Promise<void> {
   progress(`results: ${saveResult('cluster', { flags, rows })}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error);
-    killChildren();
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { numberList, parseFlags } from './support/args';
 import { steadyChart } from './support/chart';
 import { runLoad, type LoadResult } from './support/load';
-import { killChildren } from './support/processes';
+import { runBenchmark } from './support/processes';
 import { RESULTS_DIR, commit, progress, saveResult, table } from './support/report';
 
 const flags = parseFlags({
@@ -76,11 +76,4 @@ async function main(): Promise<void> {
   progress(`results: ${file}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error);
-    killChildren();
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -11,7 +11,7 @@ import type { ClientSpec } from './client-worker';
 import { numberList, parseFlags } from './support/args';
 import { createBacking, type Backing } from './support/backing';
 import { countRedis, type Counts } from './support/monitor';
-import { killChildren, startClientWorker, startServer, type BenchServer, type ClientWorker } from './support/processes';
+import { runBenchmark, startClientWorker, startServer, type BenchServer, type ClientWorker } from './support/processes';
 import { commit, progress, saveResult, sleep, table, waitFor } from './support/report';
 
 // --leave-grace 0: leaves are final at once, so the storm measures the work; faye-online's
@@ -193,11 +193,4 @@ async function main(): Promise<void> {
   progress(`results: ${saveResult('storm', { flags, results })}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error);
-    killChildren();
-    process.exit(1);
-  },
-);
+runBenchmark(main);

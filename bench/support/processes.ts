@@ -116,6 +116,18 @@ export async function startClientWorker(): Promise<ClientWorker> {
 export function killChildren(): void {
   for (const child of children) child.kill('SIGKILL');
 }
+/** Runs a benchmark's main: exits 0 when it is done, or prints the error, ends every child and exits 1. */
+export function runBenchmark(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error);
+      killChildren();
+      process.exit(1);
+    },
+  );
+}
+
 process.once('SIGINT', () => {
   killChildren();
   process.exit(130);

@@ -48,6 +48,12 @@ async function main() {
     console.error('test: the build failed (see above); fix it before the tests can run.');
     process.exit(1);
   }
+  // tsx runs the tests without checking their types: check them (and the benchmarks) here.
+  const typecheck = spawnSync('npm', ['run', '--silent', 'typecheck'], { cwd: root, stdio: 'inherit' });
+  if (typecheck.status !== 0) {
+    console.error('test: the tests or benchmarks do not type-check (see above); fix them before the tests can run.');
+    process.exit(1);
+  }
 
   // Probe exactly what the test helpers will use (test/support/mariadb.ts,
   // test/support/redis.ts, test/browser/demo.test.ts), read from the same variables.

@@ -92,9 +92,23 @@ declare module 'faye' {
     bind(event: string, listener: (...args: any[]) => void): void;
     unbind(event: string, listener: (...args: any[]) => void): void;
     close(): void;
+    /** The in-process client, once getClient() made it. */
+    _client?: Client;
     _server: { _engine: EngineProxy; process(messages: unknown, request: unknown, callback: (replies: unknown[]) => void): void };
   }
 
   const Faye: { Client: typeof Client; NodeAdapter: typeof NodeAdapter; logger?: unknown };
+  // The same names as types on the default export, so that `import faye from
+  // 'faye'` can say `faye.Client` and `faye.BayeuxMessage`.
+  type ClientType = Client;
+  type NodeAdapterType = NodeAdapter;
+  type MessageType = BayeuxMessage;
+  type ExtensionType = Extension;
+  namespace Faye {
+    type Client = ClientType;
+    type NodeAdapter = NodeAdapterType;
+    type BayeuxMessage = MessageType;
+    type Extension = ExtensionType;
+  }
   export default Faye;
 }

@@ -188,7 +188,7 @@ describe('the bundled legacy script (dist/client/faye-online.js)', () => {
 
   function load(withFaye = true) {
     const page = new EventTarget();
-    const window: Record<string, unknown> = Object.assign(page, { Faye: withFaye ? { Client: FakeFayeClient } : undefined });
+    const window = Object.assign(page, { Faye: withFaye ? { Client: FakeFayeClient } : undefined }) as unknown as Record<string, unknown>;
     const context = vm.createContext({ window, console, setTimeout, clearTimeout, Date });
     vm.runInContext(bundle, context);
     return { window: window as any, page };

@@ -7,6 +7,7 @@
 // "<ns>/..."), SQL statements by Sequelize's hook.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { BayeuxMessage } from 'faye';
 import Redis from 'ioredis';
 import { auth, createBacking, eventually, onlineClient, startPresenceServer, type Backing, type PresenceServer } from '../support/presence-server';
 import { userInfoList } from './sql-helpers';
@@ -31,7 +32,7 @@ before(async () => {
   }) as typeof redis.sendCommand;
   server = await startPresenceServer('mysql+redis', { timeout: 1, redis, reconcileInterval: 0 }, backing);
   server.handle.adapter.addExtension({
-    incoming(message, callback) {
+    incoming(message: BayeuxMessage, callback: (message: BayeuxMessage) => void) {
       if (message.channel === '/meta/connect') connects += 1;
       callback(message);
     },

@@ -210,7 +210,7 @@ export function onlineClient(
 }
 
 /** Polls until `check` returns truthy (or throws its last failure after `timeoutMs`). */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000, label = 'condition'): Promise<T> {
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000, label = 'condition'): Promise<NonNullable<T>> {
   const started = Date.now();
   let last: unknown;
   for (;;) {

@@ -42,7 +42,7 @@ export interface EngagementReport {
 
 /** `{"engaged": boolean, "seq"?: positive integer}`, or a sentence saying what is wrong. */
 export function readEngagementReport(data: unknown): EngagementReport | string {
-  if (!isPlainObject(data)) return 'data must be an object {"engaged": true|false, "seq": n}';
+  if (!isPlainObject(data)) return 'data must be an object with engaged (true or false) and seq (a positive integer)';
   if (typeof data.engaged !== 'boolean') return 'data.engaged must be true or false';
   const seq = data.seq;
   if (seq !== undefined && (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1)) return 'data.seq must be a positive integer';
@@ -72,8 +72,19 @@ type Message = BayeuxMessage & Record<string, unknown>;
 type Outcome = Message | Promise<Message>;
 
 // Bayeux errors are "code:args:message"; Faye sends them back in the reply.
-function bayeuxError(code: number, message: string): string {
-  return `${code}::${message}`;
+// Faye's clients split one into `code` and `message` only when the text keeps
+// to the Bayeux error grammar (letters, digits, space and -_!~()$@/*.), and
+// otherwise hand the page the whole string with no code. So the text is
+// written in that alphabet: ": " and ", " become " - ", quotes go.
+export function bayeuxError(code: number, message: string): string {
+  const text = message
+    .replace(/[:,]\s+/g, ' - ')
+    .replace(/:/g, '.')
+    .replace(/["'`]/g, '')
+    .replace(/[^A-Za-z0-9\-_!~()$@ /*.]/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim();
+  return `${code}::${text}`;
 }
 
 /** Where a refused message whose fields cannot be trusted is answered from (never published). */
@@ -230,7 +241,7 @@ export class PresenceExtension {
       const refused = ([] as unknown[]).concat(message.subscription ?? []).find((sub) => isString(sub) && receivesClientReports(sub));
       if (refused !== undefined) {
         logger.warn({ clientId, channel: refused }, 'refused a subscription to the pages\' reports');
-        return this.refuse(message, 403, `${String(refused)} carries other pages' reports and cannot be subscribed to`);
+        return this.refuse(message, 403, `${String(refused)} carries the reports of other pages and cannot be subscribed to`);
       }
     }
     if (channel === '/meta/subscribe' && !local && this.options.authorizeSubscription) {

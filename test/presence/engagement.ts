@@ -152,21 +152,20 @@ export function engagementScenarios(backend: Backend): void {
 
     test('bad reports get a clear error and change nothing; nobody can subscribe to the reports', async () => {
       const { client, time } = await page(47);
-      // Faye's client parses an error into code and text only when the text
-      // avoids ':' and quotes; otherwise the whole "<code>::<text>" is its message.
-      const errorText = (error: { code?: number | null; message?: string }) => (error.code ? `${error.code}::${error.message}` : String(error.message));
+      // Faye's client splits the error into code and text (the server keeps to the Bayeux error grammar).
+      const errorText = (error: { code?: number | null; message?: string }) => `${error.code}::${error.message}`;
       const refused = async (data: unknown, pattern: RegExp) => {
         await assert.rejects(Promise.resolve(client.faye.publish(ENGAGEMENT_CHANNEL, data)), (error: { code?: number | null; message?: string }) => {
           assert.match(errorText(error), pattern);
           return true;
         });
       };
-      await refused({ engaged: 'yes' }, /^400::Malformed engagement report: data\.engaged must be true or false$/);
-      await refused({ engaged: true, seq: -1 }, /^400::Malformed engagement report: data\.seq must be a positive integer$/);
-      await refused('visible', /^400::Malformed engagement report: data must be an object/);
+      await refused({ engaged: 'yes' }, /^400::Malformed engagement report - data\.engaged must be true or false$/);
+      await refused({ engaged: true, seq: -1 }, /^400::Malformed engagement report - data\.seq must be a positive integer$/);
+      await refused('visible', /^400::Malformed engagement report - data must be an object with engaged \(true or false\) and seq \(a positive integer\)$/);
       for (const channel of [ENGAGEMENT_CHANNEL, '/faye_online/**', '/faye_online/before_leave']) {
         await assert.rejects(Promise.resolve(client.faye.subscribe(channel, () => undefined)), (error: { code?: number | null; message?: string }) => {
-          assert.match(errorText(error), /^403::.*carries other pages' reports and cannot be subscribed to$/, channel);
+          assert.match(errorText(error), /^403::.*carries the reports of other pages and cannot be subscribed to$/, channel);
           return true;
         });
       }

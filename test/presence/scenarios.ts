@@ -131,7 +131,7 @@ export function presenceScenarios(backend: Backend): void {
       const noUid = onlineClient(server.url, { room_channel: room, time_channel: time, current_user: { uname: 'mvj3' } }, { connectTimeoutMs: 1500 });
       clients.push(noUid);
       await assert.rejects(noUid.connected(), /did not connect/);
-      assert.ok(noUid.errors.some((e) => /^401::Invalid auth: current_user needs uid and uname/.test(e)), noUid.errors.join('; '));
+      assert.ok(noUid.errors.some((e) => /^401::Invalid auth - current_user needs uid and uname/.test(e)), noUid.errors.join('; '));
       await noUid.disconnect();
 
       const noRoom = await connect({ time_channel: time, current_user: { uid: 5, uname: 'x' } });

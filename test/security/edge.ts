@@ -73,12 +73,12 @@ export function securityScenarios(backend: Backend): void {
     });
 
     const refusals: Array<[string, (room: string, time: string) => unknown, RegExp]> = [
-      ['unsigned', (room, time) => auth(40, 'eve', room, time), /^401::Auth not accepted: auth has no signature/],
-      ['tampered (uname changed)', (room, time) => ({ ...signed(41, 'eve', room, time), current_user: { uid: 41, uname: 'admin' } }), /^401::Auth not accepted: auth\.signature does not match/],
-      ['replayed for another user', (room, time) => ({ ...signed(42, 'eve', room, time), current_user: { uid: 1, uname: 'eve' } }), /^401::Auth not accepted: auth\.signature does not match/],
-      ['replayed in another room', (room, time) => ({ ...signed(43, 'eve', '/sec/other', time), room_channel: room }), /^401::Auth not accepted: auth\.signature does not match/],
-      ['expired', (room, time) => signed(44, 'eve', room, time, new Date(Date.now() - 3600_000), 60), /^401::Auth not accepted: auth expired at/],
-      ['with half a signature', (room, time) => ({ ...signed(45, 'eve', room, time), signature: 'ab' }), /^401::Auth not accepted: auth\.signature must be 64 lowercase hex/],
+      ['unsigned', (room, time) => auth(40, 'eve', room, time), /^401::Auth not accepted - auth has no signature/],
+      ['tampered (uname changed)', (room, time) => ({ ...signed(41, 'eve', room, time), current_user: { uid: 41, uname: 'admin' } }), /^401::Auth not accepted - auth\.signature does not match/],
+      ['replayed for another user', (room, time) => ({ ...signed(42, 'eve', room, time), current_user: { uid: 1, uname: 'eve' } }), /^401::Auth not accepted - auth\.signature does not match/],
+      ['replayed in another room', (room, time) => ({ ...signed(43, 'eve', '/sec/other', time), room_channel: room }), /^401::Auth not accepted - auth\.signature does not match/],
+      ['expired', (room, time) => signed(44, 'eve', room, time, new Date(Date.now() - 3600_000), 60), /^401::Auth not accepted - auth expired at/],
+      ['with half a signature', (room, time) => ({ ...signed(45, 'eve', room, time), signature: 'ab' }), /^401::Auth not accepted - auth\.signature must be 64 lowercase hex/],
     ];
     for (const [name, make, expected] of refusals) {
       test(`an ${name} auth is refused with a 401 error, one log line, and is never tracked`, async () => {
@@ -260,7 +260,7 @@ export function securityScenarios(backend: Backend): void {
         const from = log.lines.length;
         const reply = await rawConnect(server, clientId, bad);
         assert.equal(reply.successful, false, JSON.stringify(reply));
-        assert.match(String(reply.error), /^401::Invalid auth: /);
+        assert.match(String(reply.error), /^401::Invalid auth - /);
         const loud = loudLines(log.lines, from);
         assert.equal(loud.length, 1, loud.map((l: LogLine) => l.message).join('; '));
         assert.equal(loud[0].message, 'refused a message with invalid auth');
@@ -274,19 +274,19 @@ export function securityScenarios(backend: Backend): void {
       const { replies } = await postBayeux(server, [{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'], id: 'h', auth: withUser({ uid: -1, uname: 'x' }) }]);
       assert.equal(replies[0].successful, false);
       assert.equal(replies[0].clientId, undefined);
-      assert.match(String(replies[0].error), /^401::Invalid auth: current_user\.uid/);
+      assert.match(String(replies[0].error), /^401::Invalid auth - current_user\.uid/);
       assert.deepEqual(await writtenState(server), beforeState);
     });
 
     const malformed: Array<[string, unknown, RegExp]> = [
       ['a message that is a number', [42], /^400::A Bayeux message must be a JSON object/],
       ['a message that is a string', ['/meta/connect'], /^400::A Bayeux message must be a JSON object/],
-      ['a channel that is an object', [{ channel: { toString: 1 }, data: {} }], /^400::Malformed message: channel/],
-      ['a clientId that is an array', [{ channel: '/chat/x', clientId: ['a'], data: {} }], /^400::Malformed message: clientId/],
+      ['a channel that is an object', [{ channel: { toString: 1 }, data: {} }], /^400::Malformed message - channel/],
+      ['a clientId that is an array', [{ channel: '/chat/x', clientId: ['a'], data: {} }], /^400::Malformed message - clientId/],
       // Faye would loop up to this "length" (a hang of the whole server) without the check.
-      ['supportedConnectionTypes an object with a huge length', [{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: { length: 1e12 } }], /^400::Malformed message: supportedConnectionTypes/],
-      ['a subscription list with an object', [{ channel: '/meta/subscribe', clientId: 'x', subscription: [{}] }], /^400::Malformed message: subscription/],
-      ['advice.timeout a string', [{ channel: '/meta/connect', clientId: 'x', connectionType: 'long-polling', advice: { timeout: 'forever' } }], /^400::Malformed message: advice\.timeout/],
+      ['supportedConnectionTypes an object with a huge length', [{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: { length: 1e12 } }], /^400::Malformed message - supportedConnectionTypes/],
+      ['a subscription list with an object', [{ channel: '/meta/subscribe', clientId: 'x', subscription: [{}] }], /^400::Malformed message - subscription/],
+      ['advice.timeout a string', [{ channel: '/meta/connect', clientId: 'x', connectionType: 'long-polling', advice: { timeout: 'forever' } }], /^400::Malformed message - advice\.timeout/],
     ];
     for (const [name, body, expected] of malformed) {
       test(`${name}: a 400 error, one log line, the server keeps serving`, async () => {

@@ -6,7 +6,8 @@
 // request, keep serving a real client, and once things settle:
 //   - every uid in a room's user_info_list has a clientId in Redis, and every
 //     user with a clientId is in the list;
-//   - no timer runs for a user without clientIds in that time channel;
+//   - no timer runs for a user without clientIds in that time channel, and no
+//     engaged session either;
 //   - login rows pair up: a clientId has one more login than logouts while it is
 //     live, as many once it is gone.
 // The seed is printed (and can be given with FUZZ_SEED) so a failure reproduces.
@@ -63,7 +64,7 @@ const brokenAuth = fc.tuple(validAuth, fc.constantFrom('room_channel', 'time_cha
   return { ...a, [field]: value };
 });
 const clientIdArb = fc.oneof(fc.integer({ min: 0, max: 3 }).map((i) => ({ pick: i })), anyValue);
-const channel = fc.oneof(fc.constantFrom('/meta/handshake', '/meta/connect', '/meta/subscribe', '/meta/unsubscribe', '/meta/disconnect', '/faye_online/before_leave', '/fuzz/r1/user_list', '/chat/x'), anyValue);
+const channel = fc.oneof(fc.constantFrom('/meta/handshake', '/meta/connect', '/meta/subscribe', '/meta/unsubscribe', '/meta/disconnect', '/faye_online/before_leave', '/faye_online/engagement', '/fuzz/r1/user_list', '/chat/x'), anyValue);
 const message = fc.record(
   {
     channel,
@@ -79,10 +80,12 @@ const message = fc.record(
   },
   { requiredKeys: ['channel'] },
 );
-// Valid traffic interleaved: a tracked connect, a before_leave or a disconnect of one of the raw clients.
-const validMessage = fc.tuple(fc.integer({ min: 0, max: 3 }), validAuth, fc.constantFrom('/meta/connect', '/meta/connect', '/faye_online/before_leave', '/meta/disconnect')).map(
-  ([pick, a, ch]) => ({ channel: ch, clientId: { pick }, connectionType: 'long-polling', data: {}, auth: a }),
-);
+// Valid traffic interleaved: a tracked connect, a before_leave, an engagement report or a disconnect of one of the raw clients.
+const engagementReport = fc.record({ engaged: fc.boolean(), seq: fc.integer({ min: 1, max: 1_000_000 }) });
+const validMessage = fc.tuple(
+  fc.integer({ min: 0, max: 3 }), validAuth,
+  fc.constantFrom('/meta/connect', '/meta/connect', '/faye_online/before_leave', '/faye_online/engagement', '/meta/disconnect'), engagementReport,
+).map(([pick, a, ch, report]) => ({ channel: ch, clientId: { pick }, connectionType: 'long-polling', data: ch === '/faye_online/engagement' ? report : {}, auth: a }));
 const batch = fc.tuple(fc.oneof(fc.array(message, { minLength: 1, maxLength: 4 }), anyValue.map((v) => [v])), fc.option(validMessage, { nil: undefined })).map(
   ([messages, valid]) => (valid === undefined ? messages : [...(messages as unknown[]), valid]),
 );
@@ -141,6 +144,15 @@ test('random and malformed Bayeux traffic never breaks the server, and presence 
       const running = `${time}_started_at` in (JSON.parse(row.online_times) as Record<string, unknown>);
       assert.equal(running, String(row.user_id) in byUser, `timer of ${row.user_id} in ${time} runs only while the user has a clientId there`);
     }
+  }
+
+  const engaged = await server.query<{ user_id: number; name: string; engaged_ms: number }>(
+    'SELECT e.user_id, c.name, e.engaged_ms FROM faye_online_engaged_times e JOIN faye_channels c ON c.id = e.channel_id WHERE e.engaged_since_ms IS NOT NULL',
+  );
+  const [{ sessions }] = await server.query<{ sessions: number }>('SELECT COUNT(*) AS sessions FROM faye_online_engaged_times');
+  console.log(`fuzz: ${sessions} engaged-time rows written, ${engaged.length} still running`);
+  for (const row of engaged) {
+    assert.ok(String(row.user_id) in (await clientIdsByUser(server, row.name)), `engaged session of ${row.user_id} in ${row.name} runs only while the user has a clientId there`);
   }
 
   const rows = await server.query<{ clientId: string; status: number }>('SELECT clientId, status FROM faye_user_login_logs');

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // Copies non-TypeScript assets that the compiled code reads at run time (Lua
-// scripts) from lib/ to dist/lib/, keeping their folders.
+// scripts, the dashboard's pages) from lib/ to dist/lib/, keeping their folders.
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -13,7 +13,7 @@ function copy(dir) {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) copy(full);
-    else if (entry.name.endsWith('.lua')) {
+    else if (entry.name.endsWith('.lua') || path.basename(dir) === 'assets') {
       const target = path.join(to, path.relative(from, full));
       fs.mkdirSync(path.dirname(target), { recursive: true });
       fs.copyFileSync(full, target);

@@ -28,6 +28,8 @@ import { PresenceExtension } from './extension';
 import { PresenceStateExtension, presenceChannel, presenceSnapshot, usersOf, type PresenceDiff, type PresenceSnapshot } from './presence-diffs';
 import { bodyLimitFor, limitRequestBodies } from './request-limit';
 import { UserListBroadcaster } from './user-list';
+import { createDashboard, type Dashboard } from '../dashboard';
+import { systemClock } from '../core/clock';
 
 export interface Member {
   uid: number;
@@ -64,6 +66,8 @@ export interface FayeOnlineHandle extends EventEmitter<FayeOnlineEvents>, Report
   readonly metricsRegistry: import('prom-client').Registry | undefined;
   /** Runs the reconciliation pass now (see README "Operations"); it also runs at startup and every `reconcileInterval`. */
   reconcile(): Promise<ReconcileReport>;
+  /** The dashboard (pages and their data) as an Express router, behind `reports.authorize`: `app.use('/faye-online', online.dashboard())`. */
+  dashboard(): import('express').Router;
   /** Resolves when every presence change started so far is fully written. */
   settled(): Promise<void>;
   /** Stops timers, finishes pending work, closes every connection it opened. */
@@ -212,6 +216,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     setTimeout(() => presence.forgetLocally(clientId), 1000).unref();
   });
 
+  let dashboard: Dashboard | undefined;
   let isReady = false;
   let closed = false;
   const extension = new PresenceExtension({
@@ -302,6 +307,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   // Reconciliation: once at startup (after a crash the records may still show
   // users online) and then periodically, by one process of the cluster at a time.
   const clientExists = (clientId: string) => new Promise<boolean>((resolve) => proxy.clientExists(clientId, resolve));
+  let lastReconciliation: { at: Date; report: ReconcileReport } | null = null;
   const reconcileNow = (): Promise<ReconcileReport> =>
     reconcile({
       store,
@@ -313,7 +319,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       forUser: (uid, task) => presence.forUser(uid, task),
       onListChanged: (room, list) => userLists.changed(room, list),
       engagement: opts.engagement,
-    });
+    }).then((report) => (lastReconciliation = { at: new Date(), report }).report);
   let reconcileTimer: NodeJS.Timeout | undefined;
   function startReconciling(): void {
     const run = async () => {
@@ -348,9 +354,15 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       return records.engagedTime(uid, timeChannel);
     },
     settled,
+    dashboard: () =>
+      (dashboard ??= createDashboard({
+        ...opts, reports, store, records, sequelize, events: handle, members: handle.members, clock: systemClock, authorize: opts.reports.authorize,
+        metrics: metrics?.register, tracked: () => presence.knownClientIds().length, lastReconciliation: () => lastReconciliation,
+      })).router,
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      await dashboard?.close();
       beforeLeave.close();
       if (reconcileTimer) clearInterval(reconcileTimer);
       await ready.catch(() => undefined);

@@ -25,12 +25,13 @@ export interface ReportsApi {
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
 
-class BadRequest extends Error {}
+/** Bad input from the request: answered with 400 and the message. */
+export class BadRequest extends Error {}
 
 type Params = Record<string, string | undefined>;
 
 /** Query parameters as single strings; unknown or repeated ones are the caller's mistake. */
-function readQuery(req: Request, known: readonly string[]): Params {
+export function readQuery(req: Request, known: readonly string[]): Params {
   const params: Params = {};
   for (const [key, value] of Object.entries(req.query as Record<string, unknown>)) {
     if (!known.includes(key)) throw new BadRequest(`unknown parameter "${key}"${known.length ? ` (known: ${known.join(', ')})` : ' (this endpoint takes none)'}`);
@@ -40,7 +41,7 @@ function readQuery(req: Request, known: readonly string[]): Params {
   return params;
 }
 
-function uidParam(value: string | undefined, name: string): number | undefined {
+export function uidParam(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^[1-9][0-9]{0,9}$/.test(value)) throw new BadRequest(`${name} must be a positive integer, got "${value}"`);
   return Number(value);
@@ -57,18 +58,24 @@ export function parseIsoDate(value: string | undefined, name: string): Date | un
   return date;
 }
 
-function intParam(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+export function intParam(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new BadRequest(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
   return n;
 }
 
-export function reportsRouter(api: ReportsApi, options: { authorize?: Authorize; logger: Logger }): express.Router {
-  const router = express.Router();
-  const { authorize, logger } = options;
+/** Errors that are the request's fault (answered 400 with their message), not the server's. */
+export function isBadRequest(error: unknown): error is Error {
+  return error instanceof BadRequest || isFayeOnlineError(error, 'INVALID_OPTION') || isFayeOnlineError(error, 'INVALID_CHANNEL');
+}
 
-  router.use(async (req, res, next) => {
+/**
+ * The gate in front of the reports (and the dashboard): deny by default, and
+ * the `authorize` hook must return exactly `true` for the request to pass.
+ */
+export function requireAuthorization(authorize: Authorize | undefined, logger: Logger): express.RequestHandler {
+  return async (req, res, next) => {
     if (!authorize) {
       res.status(403).json({
         error: 'faye-online reports are disabled: pass `reports: { authorize: (req) => boolean }` to attachFayeOnline to allow the requests it approves',
@@ -77,7 +84,7 @@ export function reportsRouter(api: ReportsApi, options: { authorize?: Authorize;
     }
     let allowed = false;
     try {
-      allowed = Boolean(await authorize(req));
+      allowed = (await authorize(req)) === true;
     } catch (error) {
       logger.error({ err: error, path: req.originalUrl }, 'reports: the authorize hook threw; request refused');
     }
@@ -86,14 +93,21 @@ export function reportsRouter(api: ReportsApi, options: { authorize?: Authorize;
       return;
     }
     next();
-  });
+  };
+}
+
+export function reportsRouter(api: ReportsApi, options: { authorize?: Authorize; logger: Logger }): express.Router {
+  const router = express.Router();
+  const { authorize, logger } = options;
+
+  router.use(requireAuthorization(authorize, logger));
 
   const handle = (work: (req: Request, res: Response) => Promise<unknown>) => async (req: Request, res: Response) => {
     try {
       res.json(await work(req, res));
     } catch (error) {
-      if (error instanceof BadRequest || isFayeOnlineError(error, 'INVALID_OPTION') || isFayeOnlineError(error, 'INVALID_CHANNEL')) {
-        res.status(400).json({ error: (error as Error).message });
+      if (isBadRequest(error)) {
+        res.status(400).json({ error: error.message });
         return;
       }
       logger.error({ err: error, path: req.originalUrl }, 'reports: request failed');

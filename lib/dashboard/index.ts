@@ -145,9 +145,9 @@ export function createDashboard(s: DashboardSources): Dashboard {
   }));
 
   router.get('/data/time', table('time', ['channel', 'from', 'to'], async (params) => {
-    const report = await timeReport(s, channelParam(params.channel, 'channel'), rangeParams(params, s.timeZone));
-    const { table: rows, ...extra } = report;
-    return { table: rows, extra };
+    const range = rangeParams(params, s.timeZone);
+    const { table: rows, ...extra } = await timeReport(s, channelParam(params.channel, 'channel'), range);
+    return { table: rows, extra: { ...extra, from: range.from ?? null, to: range.to ?? null } };
   }));
 
   router.get('/data/user', table('user', ['uid', 'channel', 'from', 'to'], async (params) => {

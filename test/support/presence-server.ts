@@ -23,6 +23,8 @@ export interface PresenceServer {
   url: string;
   port: number;
   handle: FayeOnlineHandle;
+  /** The Express app the server runs (to mount more on it, e.g. the dashboard). */
+  app: express.Express;
   sequelize: Sequelize;
   sql: StatementCounter;
   /** Raw SQL for assertions, on either backend. */
@@ -97,6 +99,7 @@ export async function startPresenceServer(
     url: `http://127.0.0.1:${port}/faye`,
     port,
     handle,
+    app,
     sequelize,
     sql,
     async query<T>(text: string) {

@@ -45,8 +45,9 @@ export async function roomsTable(s: DataSources): Promise<Table> {
  * to the rows a page shows.
  */
 export async function membersTable(s: DataSources, room: string, only?: { offset: number; limit: number }): Promise<{ table: Table; total: number }> {
+  // Checked first: reading an unknown room's list would create its channel row.
+  if ((await findChannelId(s.sequelize, room)) === null) throw new BadRequest(`there is no room named "${room}"`);
   const members = await s.members(room);
-  if (members.length === 0 && (await findChannelId(s.sequelize, room)) === null) throw new BadRequest(`there is no room named "${room}"`);
   const shown = only ? members.slice(only.offset, only.offset + only.limit) : members;
 
   const clientIds = shown.flatMap((m) => m.clientIds);
@@ -211,13 +212,15 @@ export async function attendanceTable(s: DataSources, channel: string, range: Re
   const rows = await loginLogRowsForReport(s.sequelize, { channelId, ...range });
   const report = buildLoginReport(rows, { now, ...range });
   const users: Row[] = report.channels
-    .filter((c) => c.online.length > 0)
-    .map((c) => ({
+    .map((c) => ({ c, sessions: c.clients.flatMap((tab) => tab.sessions) }))
+    // A visit shorter than a second is still a visit: sessions count, not only time.
+    .filter(({ sessions }) => sessions.length > 0)
+    .map(({ c, sessions }) => ({
       uid: c.uid,
-      firstSeen: c.online[0].start,
-      lastSeen: c.online[c.online.length - 1].end,
-      tabs: c.clients.length,
-      sessions: c.clients.reduce((n, tab) => n + tab.sessions.length, 0),
+      firstSeen: new Date(Math.max(range.from.getTime(), Math.min(...sessions.map((x) => x.login.getTime())))),
+      lastSeen: new Date(Math.min(range.to.getTime(), Math.max(...sessions.map((x) => (x.logout ?? now).getTime())))),
+      tabs: c.clients.filter((tab) => tab.sessions.length > 0).length,
+      sessions: sessions.length,
       onlineSeconds: c.totalSeconds,
     }))
     .sort((a, b) => Number(b.onlineSeconds) - Number(a.onlineSeconds) || Number(a.uid) - Number(b.uid));

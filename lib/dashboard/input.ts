@@ -6,7 +6,7 @@
 import type { Request } from 'express';
 import { BadRequest, intParam, parseIsoDate, readQuery, uidParam } from '../reports/http';
 import { isValidChannelName } from '../core/auth';
-import { parseStartedAt } from '../records/legacy-format';
+import { formatStartedAt, parseStartedAt } from '../records/legacy-format';
 
 export { BadRequest, readQuery, uidParam };
 
@@ -25,7 +25,8 @@ export function zonedDate(value: string | undefined, name: string, timeZone: str
   const [h, m, s = '00'] = time.split(':');
   const digits = `${date.replace(/-/g, '')}${h}${m}${s.slice(0, 2)}`;
   const instant = parseStartedAt(digits, timeZone);
-  if (!instant) throw new BadRequest(`${name} is not a time that exists in ${timeZone}: "${value}"`);
+  // Date rolls 2026-02-30 over into March, and a wall-clock time inside a DST gap does not exist: both fail the round trip.
+  if (!instant || formatStartedAt(instant, timeZone) !== digits) throw new BadRequest(`${name} is not a time that exists in ${timeZone}: "${value}"`);
   return instant;
 }
 

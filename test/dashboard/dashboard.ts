@@ -17,7 +17,6 @@ const LESSON = '/courses/5/lessons/1';
 const TIME_ZONE = 'Asia/Shanghai';
 /** Shorter than the pages' periodic refresh (10 s): a change seen within it came through the live stream. */
 const LIVE_MS = 8000;
-const WAIT_MS = 15_000;
 
 /** The app's admin check: a teacher's cookie opens the dashboard; anything else stays out. */
 function authorize(req: Request): boolean | Promise<boolean> {
@@ -28,7 +27,7 @@ function authorize(req: Request): boolean | Promise<boolean> {
 
 async function rowsOf(page: Page, table: string): Promise<Array<Record<string, string>>> {
   return page.$$eval(`[data-table="${table}"] tbody tr[data-key]`, (rows) =>
-    rows.map((row) => Object.fromEntries([...row.querySelectorAll('td')].map((td) => [td.getAttribute('data-column') ?? '', td.textContent ?? '']))));
+    rows.map((row) => Object.fromEntries(Array.from(row.querySelectorAll('td'), (td) => [td.getAttribute('data-column') ?? '', td.textContent ?? '']))));
 }
 
 function hms(seconds: number): string {

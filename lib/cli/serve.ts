@@ -17,10 +17,12 @@ import { DEFAULTS, resolveOptions, type FayeOnlineOptions } from '../options';
 import { describeDatabase, openDatabase } from '../records/database';
 import { ensureMigrated } from '../schema';
 import { openRedis } from '../stores/redis-connection';
+import { basicAuth, MIN_PASSWORD_LENGTH } from '../dashboard/basic-auth';
 import { EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command';
 
 const DEFAULT_PORT = 9292; // the gem's `rackup faye.ru -p 9292`
 const HEALTH_PATH = '/healthz';
+const DASHBOARD_PATH = '/faye-online';
 const REDIS_CHECK_TIMEOUT_MS = 3000;
 
 /** One setting: its flag, the environment variable read when the flag is absent, and its help. */
@@ -46,6 +48,7 @@ const SETTINGS: readonly Setting[] = [
   { flag: 'gc', env: 'FAYE_ONLINE_GC', placeholder: 'SECONDS', fallback: String(DEFAULTS.gc), help: 'how often the Redis engine looks for dead clients; the gem\'s :gc', option: 'gc' },
   { flag: 'before-leave-delay', env: 'FAYE_ONLINE_BEFORE_LEAVE_DELAY', placeholder: 'SECONDS', fallback: String(DEFAULTS.beforeLeaveDelay), help: 'wait after a page announces it is closing before checking it is gone', option: 'beforeLeaveDelay' },
   { flag: 'secret', env: 'FAYE_ONLINE_SECRET', placeholder: 'SECRET', fallback: 'none: auth is not signed (the gem\'s behaviour)', help: 'secret that auth must be signed with (at least 16 bytes). To rotate, repeat the flag or separate secrets by spaces, newest first. Prefer the variable: flags are visible to every user in `ps`', option: 'secret' },
+  { flag: 'dashboard-password', env: 'FAYE_ONLINE_DASHBOARD_PASSWORD', placeholder: 'PASSWORD', fallback: 'none: no dashboard, reports closed', help: `serve the dashboard at ${DASHBOARD_PATH}/ and open the JSON reports to whoever gives this password (HTTP Basic, any user name; put HTTPS in front); at least ${MIN_PASSWORD_LENGTH} characters` },
   { flag: 'time-zone', env: 'FAYE_ONLINE_TIME_ZONE', placeholder: 'ZONE', fallback: 'this process\'s zone (TZ)', help: 'IANA zone of the *_started_at strings; must match the TZ of the Rails servers', option: 'timeZone' },
 ];
 
@@ -93,6 +96,7 @@ function helpText(): string {
     '  <mount>/client.js       Faye\'s browser client',
     `  ${DEFAULTS.clientPath.padEnd(22)}  faye-online's client, for the gem's faye-online.js`,
     `  ${HEALTH_PATH.padEnd(22)}  200 JSON while serving, 503 while stopping`,
+    `  ${`${DASHBOARD_PATH}/`.padEnd(22)}  the dashboard, with --dashboard-password`,
     '',
     'Faye answers cross-origin requests (CORS preflights included) for any page by',
     'itself, and WebSockets are not subject to CORS: pages on the Rails host can',
@@ -115,6 +119,7 @@ interface ServeConfig {
   databaseFromFlag: boolean;
   redisUrl: string | undefined;
   secretFromFlag: boolean;
+  dashboardPassword: string | undefined;
   options: FayeOnlineOptions;
 }
 
@@ -160,6 +165,7 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ServeConfig {
     databaseFromFlag: typeof values.url === 'string',
     redisUrl,
     secretFromFlag: values.secret !== undefined,
+    dashboardPassword: dashboardPassword(pick(values, env, 'dashboard-password')),
     options: {
       mount: pick(values, env, 'mount'),
       redis: redisUrl,
@@ -172,6 +178,11 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ServeConfig {
       timeZone: pick(values, env, 'time-zone'),
     },
   };
+}
+
+function dashboardPassword(password: string | undefined): string | undefined {
+  if (password !== undefined && password.length < MIN_PASSWORD_LENGTH) throw new UsageError(`${source('dashboard-password')} must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  return password;
 }
 
 /** resolveOptions names the option (`timeZone`); on the command line, name the flag and its variable. */
@@ -303,7 +314,10 @@ async function serve(config: ServeConfig, io: CliIo): Promise<number> {
     app.get(HEALTH_PATH, (_req, res) => {
       res.status(serving ? 200 : 503).set('Cache-Control', 'no-store').json({ status: serving ? 'ok' : 'stopping', mount, redis: Boolean(config.redisUrl), uptimeSeconds: Math.round(process.uptime()) });
     });
-    handle = attachFayeOnline(app, server, { ...config.options, database: sequelize, logger });
+    const dashboard = config.dashboardPassword === undefined ? undefined : basicAuth(config.dashboardPassword);
+    if (dashboard) app.use(DASHBOARD_PATH, dashboard.challenge);
+    handle = attachFayeOnline(app, server, { ...config.options, ...(dashboard && { reports: { authorize: dashboard.authorize } }), database: sequelize, logger });
+    if (dashboard) app.use(DASHBOARD_PATH, handle.dashboard());
     await handle.ready;
 
     // Upgraded (WebSocket) sockets are not closed by server.close(): track every socket.

@@ -7,6 +7,7 @@
 // tracks and its last reconciliation (only one process reconciles at a time,
 // so the cluster's last one is the newest over all heartbeats). A field not
 // refreshed for three beats is a process that is gone; readers drop it.
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
@@ -86,7 +87,8 @@ export class Health {
   constructor(private readonly s: HealthSources) {
     this.key = `/${s.namespace}/faye_online/processes`;
     this.startedAt = s.clock.now();
-    this.id = `${hostname()}:${process.pid}:${this.startedAt}`;
+    // Several servers can share a process (tests, or an app serving two mounts).
+    this.id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   }
 
   /** Starts the heartbeat (a no-op without Redis: this process is the whole cluster). */

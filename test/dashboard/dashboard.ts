@@ -8,12 +8,16 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Request } from 'express';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { Records } from '../../lib/records';
 import { launchChromium } from '../support/browser';
 import { auth, eventually, onlineClient, startPresenceServer, type Backend, type PresenceServer, type TestClient } from '../support/presence-server';
 
 const root = resolve(__dirname, '..', '..');
 const ROOM = '/classes/4';
 const LESSON = '/courses/5/lessons/1';
+/** A lesson with a morning's history written straight into the tables (what a class leaves behind). */
+const PAST_LESSON = '/courses/5/lessons/0';
+const STUDENTS = 12;
 const TIME_ZONE = 'Asia/Shanghai';
 /** Shorter than the pages' periodic refresh (10 s): a change seen within it came through the live stream. */
 const LIVE_MS = 8000;
@@ -107,6 +111,8 @@ export function dashboardSuite(backend: Backend): void {
       assert.match(both[0].onlineSince, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
       assert.equal(await page.locator('[data-table="rooms"] tr[data-key="/classes/4"] td[data-column="users"]').textContent(), '2');
 
+      await takeScreenshot(page, 'live', backend);
+
       await bob.disconnect();
       await server.handle.settled();
       bobLeftAt = new Date();
@@ -115,7 +121,6 @@ export function dashboardSuite(backend: Backend): void {
         return rows.length === 1 && rows[0].uname === 'ann';
       }, LIVE_MS, 'the live page drops bob');
       assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page was not reloaded');
-      await takeScreenshot(page, 'live', backend);
     });
 
     test('the time report matches the REST report for the same range, in the page and in its JSON', async () => {
@@ -147,7 +152,36 @@ export function dashboardSuite(backend: Backend): void {
       assert.deepEqual(rows.map((r) => r.uid), ['1', '2']);
       assert.ok(rows[0].engagedSeconds !== undefined, 'an engaged column');
       assert.ok(await page.locator('svg[data-chart="distribution"] rect.bar-engaged').count() > 0, 'engaged bars are drawn');
+    });
+
+    test('a morning class from the tables: time and its distribution, attendance typed in the server\'s wall clock, one student\'s two tabs', async () => {
+      const expected = await seedMorningClass(server);
+      await page.goto(`${base}#time?channel=${PAST_LESSON}`);
+      await page.waitForSelector('[data-table="time"] tbody tr[data-key]');
+      const times = await rowsOf(page, 'time');
+      assert.equal(await page.locator('[data-table="time"] [data-role="range"]').textContent(), `1–${STUDENTS} of ${STUDENTS}`);
+      assert.deepEqual(times.map((r) => [r.uid, r.onlineSeconds, r.engagedSeconds]), expected.map((e) => [String(e.uid), hms(e.onlineSeconds), hms(e.engagedSeconds)]));
+      const bars = await page.$$eval('svg[data-chart="distribution"] rect.bar-online', (rects) => rects.reduce((n, r) => n + Number(r.getAttribute('data-online')), 0));
+      assert.equal(bars, STUDENTS, 'every student is in the distribution once');
       await takeScreenshot(page, 'time', backend);
+
+      await page.goto(`${base}#attendance`);
+      await page.fill('input[name="channel"]', PAST_LESSON);
+      await page.fill('input[name="from"]', '2026-11-23T09:00');
+      await page.fill('input[name="to"]', '2026-11-23T12:00');
+      await page.click('button[type="submit"]');
+      await page.waitForSelector('[data-table="attendance"] tbody tr[data-key]');
+      const attendance = await rowsOf(page, 'attendance');
+      assert.equal(attendance.length, STUDENTS);
+      const first = attendance.find((r) => r.uid === '100')!;
+      assert.deepEqual([first.firstSeen, first.tabs, first.onlineSeconds], ['2026-11-23 09:00:00', '2', hms(expected.find((e) => e.uid === 100)!.onlineSeconds)]);
+      await takeScreenshot(page, 'attendance', backend);
+
+      await page.click('[data-table="attendance"] tr[data-key="100"]');
+      await page.waitForSelector('svg[data-chart="timeline"]');
+      assert.equal(await page.locator('svg[data-chart="timeline"] rect.session').count(), 2, 'two tabs, one session each');
+      assert.equal(await page.locator('svg[data-chart="timeline"] rect.merged').count(), 1, 'their union');
+      await takeScreenshot(page, 'user', backend);
     });
 
     test('one user: sessions per tab on a timeline, their union, totals, and a CSV of the sessions', async () => {
@@ -167,7 +201,6 @@ export function dashboardSuite(backend: Backend): void {
       const csv = await (await fetch(`${base}data/user?uid=3&channel=${LESSON}&format=csv`, { headers: { cookie: 'role=teacher' } })).text();
       assert.equal(csv.split('\r\n')[0], 'Time channel,Tab (clientId),Login,Logout,Counted');
       assert.equal(csv.trim().split('\r\n').length, 3);
-      await takeScreenshot(page, 'user', backend);
     });
 
     test('attendance between two times lists who was there, from the login log, and exports CSV', async () => {
@@ -226,6 +259,39 @@ export function dashboardSuite(backend: Backend): void {
       await takeScreenshot(page, 'health', backend);
     });
   });
+}
+
+/**
+ * A class of STUDENTS on 2026-11-23 from 09:00 in the server's zone (01:00 UTC),
+ * written through Records as the presence server writes it: login log rows per
+ * tab, the online timer, engaged sessions. Every third student had a second tab
+ * overlapping the first. Returns what each student's all-time times must be, in
+ * the report's order (most online time first).
+ */
+async function seedMorningClass(server: PresenceServer): Promise<Array<{ uid: number; onlineSeconds: number; engagedSeconds: number }>> {
+  const records = new Records({ sequelize: server.sequelize, timeZone: TIME_ZONE });
+  const nine = Date.UTC(2026, 10, 23, 1, 0, 0);
+  const minutes = (n: number) => n * 60_000;
+  const expected = [];
+  for (let i = 0; i < STUDENTS; i++) {
+    const uid = 100 + i;
+    const start = nine + minutes(i * 3);
+    const end = start + minutes(20 + ((i * 37) % 100));
+    const tabs = [{ clientId: `past${uid}a`, login: start, logout: end }];
+    if (i % 3 === 0) tabs.push({ clientId: `past${uid}b`, login: start + minutes(10), logout: end + minutes(15) });
+    for (const tab of tabs) {
+      await records.writeLoginLog({ status: 1, uid, timeChannel: PAST_LESSON, clientId: tab.clientId, at: new Date(tab.login) });
+      await records.writeLoginLog({ status: 0, uid, timeChannel: PAST_LESSON, clientId: tab.clientId, at: new Date(tab.logout) });
+    }
+    const last = Math.max(...tabs.map((t) => t.logout));
+    await records.startTimer(uid, PAST_LESSON, new Date(start));
+    await records.stopTimer(uid, PAST_LESSON, new Date(last));
+    const engagedEnd = start + Math.floor((last - start) * (0.5 + (i % 4) / 10) / 1000) * 1000;
+    await records.startEngaged(uid, PAST_LESSON, start);
+    await records.stopEngaged(uid, PAST_LESSON, start, new Date(engagedEnd));
+    expected.push({ uid, onlineSeconds: (last - start) / 1000, engagedSeconds: (engagedEnd - start) / 1000 });
+  }
+  return expected.sort((a, b) => b.onlineSeconds - a.onlineSeconds || a.uid - b.uid);
 }
 
 /** docs/dashboard-<name>.png from the embedded run when UPDATE_SCREENSHOT is set; otherwise a file in the temp folder (the page must render either way). */

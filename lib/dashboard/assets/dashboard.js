@@ -121,6 +121,7 @@
       }) : [el('tr', {}, [el('td', { colspan: String(page.columns.length), className: 'muted', text: options.empty || 'nothing here' })])]);
       box.appendChild(el('table', {}, [el('thead', {}, [head]), body]));
       var end = Math.min(page.offset + page.rows.length, page.total);
+      if (options.pager === false) return;
       box.appendChild(el('div', { className: 'pager' }, [
         el('button', { className: 'secondary', type: 'button', 'data-action': 'previous', onclick: function () { move(-1); } }, ['‹ previous']),
         el('span', { 'data-role': 'range', text: page.total ? (page.offset + 1) + '–' + end + ' of ' + page.total : '0 rows' }),
@@ -430,7 +431,7 @@
         }
         box.appendChild(cards);
         box.appendChild(el('h3', { text: 'Processes' }));
-        var processes = pagedTable({ name: 'processes', load: function () { return Promise.resolve(null); } });
+        var processes = pagedTable({ name: 'processes', pager: false, load: function () { return Promise.resolve(null); } });
         processes.draw({
           columns: [
             { key: 'id', label: 'Process', kind: 'text' }, { key: 'startedAt', label: 'Started', kind: 'time' },

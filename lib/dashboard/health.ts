@@ -6,8 +6,12 @@
 // `/<namespace>/faye_online/processes` every HEARTBEAT_MS, with what it
 // tracks and its last reconciliation (only one process reconciles at a time,
 // so the cluster's last one is the newest over all heartbeats). A field not
-// refreshed for three beats is a process that is gone; readers drop it.
+// refreshed for three beats is a process that is gone; readers leave it out,
+// and delete it once it is much older (processes.lua, atomic against a beat
+// written meanwhile).
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
@@ -77,6 +81,11 @@ export function summarize(report: ReconcileReport): ReconcileSummary {
   };
 }
 
+interface ProcessesCommand {
+  /** processes.lua: the heartbeats newer than `forgetBefore`, flat [field, json, ...]; older ones are deleted. */
+  fayeOnlineProcesses(key: string, forgetBefore: number): Promise<string[]>;
+}
+
 export class Health {
   private readonly key: string;
   private readonly id: string;
@@ -85,6 +94,10 @@ export class Health {
   private closed = false;
 
   constructor(private readonly s: HealthSources) {
+    const redis = s.redis as (Redis & Partial<ProcessesCommand>) | undefined;
+    if (redis && !redis.fayeOnlineProcesses) {
+      redis.defineCommand('fayeOnlineProcesses', { numberOfKeys: 1, lua: readFileSync(join(__dirname, 'processes.lua'), 'utf8') });
+    }
     this.key = `/${s.namespace}/faye_online/processes`;
     this.startedAt = s.clock.now();
     // Several servers can share a process (tests, or an app serving two mounts).
@@ -130,27 +143,20 @@ export class Health {
     if (!this.s.redis) return [this.own()];
     await this.beat();
     const now = this.s.clock.now();
+    const flat = await (this.s.redis as Redis & ProcessesCommand).fayeOnlineProcesses(this.key, now - FORGET_AFTER_MS);
     const beats: ProcessBeat[] = [];
-    const forgotten: string[] = [];
-    for (const [field, json] of Object.entries(await this.s.redis.hgetall(this.key))) {
-      let beat: ProcessBeat | null = null;
-      try {
-        beat = JSON.parse(json) as ProcessBeat;
-      } catch {
-        /* not ours to read: dropped below */
-      }
-      if (!beat || typeof beat.beatAt !== 'number' || now - beat.beatAt > FORGET_AFTER_MS) forgotten.push(field);
-      else if (now - beat.beatAt <= GONE_AFTER_MS) beats.push(beat);
+    for (let i = 0; i < flat.length; i += 2) {
+      const beat = JSON.parse(flat[i + 1]) as ProcessBeat;
+      if (now - beat.beatAt <= GONE_AFTER_MS) beats.push(beat);
     }
-    if (forgotten.length) await this.s.redis.hdel(this.key, ...forgotten);
     return beats.sort((a, b) => a.startedAt - b.startedAt);
   }
 
   async report() {
     const [processes, redis, database, lists, metrics] = await Promise.all([
       this.processes().catch(() => [this.own()]),
-      this.s.redis ? probe(() => this.s.redis!.ping()) : Promise.resolve(null),
-      probe(() => this.s.sequelize.query('SELECT 1')),
+      this.s.redis ? probe(this.s.clock, () => this.s.redis!.ping()) : Promise.resolve(null),
+      probe(this.s.clock, () => this.s.sequelize.query('SELECT 1')),
       this.s.allOnlineLists().catch(() => null),
       this.metricValues(),
     ]);
@@ -187,18 +193,18 @@ export class Health {
   }
 }
 
-async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; latencyMs: number | null; error: string | null }> {
+async function probe(clock: Clock, check: () => Promise<unknown>): Promise<{ ok: boolean; latencyMs: number | null; error: string | null }> {
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
+  let timer: ClockTimer | undefined;
   try {
     await Promise.race([
       check(),
-      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer in ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS); }),
+      new Promise((_, reject) => { timer = clock.after(PROBE_TIMEOUT_MS, () => reject(new Error(`no answer in ${PROBE_TIMEOUT_MS} ms`))); }),
     ]);
     return { ok: true, latencyMs: Math.round((performance.now() - started) * 10) / 10, error: null };
   } catch (error) {
     return { ok: false, latencyMs: null, error: (error as Error).message };
   } finally {
-    clearTimeout(timer);
+    timer?.cancel();
   }
 }

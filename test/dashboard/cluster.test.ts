@@ -64,4 +64,22 @@ describe('dashboard in a cluster of two servers', () => {
     assert.equal(one.processes.length, 1);
     assert.equal(one.processes[0].self, true);
   });
+
+  test('a reader forgetting old heartbeats never deletes one written meanwhile (raced)', async () => {
+    const redis = backing.redis!.redis;
+    const key = `/${backing.namespace}/faye_online/processes`;
+    const beat = (beatAt: number) => JSON.stringify({ id: 'ghost', host: 'elsewhere', pid: 1, startedAt: beatAt, beatAt, trackedClientIds: 0, reconciliation: null });
+    for (let i = 0; i < 30; i++) {
+      await redis.hset(key, 'ghost', beat(Date.now() - 3_600_000));
+      const fresh = beat(Date.now());
+      // The reader's cleanup and the process coming back, in either order.
+      await Promise.all([data(a, 'health'), redis.hset(key, 'ghost', fresh)]);
+      assert.equal(await redis.hget(key, 'ghost'), fresh, `round ${i}`);
+    }
+    await redis.hset(key, 'ghost', beat(Date.now() - 3_600_000));
+    await redis.hset(key, 'unreadable', 'not json');
+    const health = await data(a, 'health');
+    assert.deepEqual(health.processes.map((p: { self: boolean }) => p.self), [true], 'only this server is alive');
+    assert.deepEqual(await redis.hkeys(key).then((k) => k.length), 1, 'the long-gone and the unreadable are deleted');
+  });
 });

@@ -26,6 +26,7 @@ const LIVE_MS = 8000;
 function authorize(req: Request): boolean | Promise<boolean> {
   // A hook answering something truthy that is not `true` must not open anything.
   if (req.headers['x-sloppy-hook']) return 'yes' as unknown as boolean;
+  if (req.headers['x-broken-hook']) throw new Error('the session store is down');
   return /(?:^|;\s*)role=teacher(?:;|$)/.test(req.headers.cookie ?? '');
 }
 
@@ -73,13 +74,15 @@ export function dashboardSuite(backend: Backend): void {
       assert.deepEqual(pageErrors, [], 'the pages ran without errors');
     });
 
-    test('the hook denies: no cookie, a hook answering anything but true, pages and data alike', async () => {
+    test('the hook denies: no cookie, a hook answering anything but true, a hook that throws; pages and data alike', async () => {
       for (const path of ['', 'data/rooms', 'data/health', 'data/events', 'assets/dashboard.js']) {
         const anonymous = await fetch(base + path);
         assert.equal(anonymous.status, 403, `${path || 'the page'} without the cookie`);
         assert.match((await anonymous.json()).error, /not authorized/);
         const sloppy = await fetch(base + path, { headers: { cookie: 'role=teacher', 'x-sloppy-hook': '1' } });
         assert.equal(sloppy.status, 403, `${path || 'the page'} when the hook answers "yes"`);
+        const broken = await fetch(base + path, { headers: { cookie: 'role=teacher', 'x-broken-hook': '1' } });
+        assert.equal(broken.status, 403, `${path || 'the page'} when the hook throws`);
       }
     });
 
@@ -230,7 +233,11 @@ export function dashboardSuite(backend: Backend): void {
         [`#attendance?channel=${LESSON}`, `attendance?channel=${LESSON}`, /from and to are both required/],
         [`#user?uid=abc`, `user?uid=abc`, /uid must be a positive integer/],
         [`#time?channel=not a channel`, `time?channel=not%20a%20channel`, /channel must be a channel name/],
+        [`#time?channel=${LESSON}&from=2026-02-30`, `time?channel=${LESSON}&from=2026-02-30`, /from is not a time that exists in Asia\/Shanghai/],
       ];
+      const tables = ['faye_channels', 'faye_channel_online_lists', 'faye_user_online_times', 'faye_user_login_logs'];
+      const count = async () => Promise.all(tables.map(async (t) => Number((await server.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${t}`))[0].n)));
+      const before = await count();
       for (const [hash, data, message] of cases) {
         const res = await fetch(`${base}data/${data}`, { headers: { cookie: 'role=teacher' } });
         assert.equal(res.status, 400, data);
@@ -242,6 +249,10 @@ export function dashboardSuite(backend: Backend): void {
         await page.waitForSelector('#message:not([hidden])');
         assert.match((await page.textContent('#message')) ?? '', message, hash);
       }
+      assert.deepEqual(await count(), before, `no rows written in ${tables.join(', ')}`);
+      const unknown = await fetch(`${base}data/rooms?sort=name`, { headers: { cookie: 'role=teacher' } });
+      assert.equal(unknown.status, 400);
+      assert.match((await unknown.json()).error, /unknown parameter "sort"/);
     });
 
     test('health: processes, the database and Redis answer, the last reconciliation, metrics', async () => {

@@ -17,7 +17,8 @@ export interface ServerProcessConfig {
   database: string;
   redis: string;
   namespace: string;
-  options: Pick<FayeOnlineOptions, 'timeout' | 'gc' | 'beforeLeaveDelay' | 'userListWindow' | 'reconcileInterval' | 'timeZone' | 'leaveGrace'>;
+  /** `dashboard`: mount it at /faye-online, open to requests with the header `x-dashboard: open`. */
+  options: Pick<FayeOnlineOptions, 'timeout' | 'gc' | 'beforeLeaveDelay' | 'userListWindow' | 'reconcileInterval' | 'timeZone' | 'leaveGrace'> & { dashboard?: boolean };
 }
 
 export type Report =

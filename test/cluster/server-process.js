@@ -34,12 +34,14 @@ const ipcLogger = Object.fromEntries(
 
 async function main() {
   const config = JSON.parse(process.env.FAYE_ONLINE_TEST_SERVER || '');
+  const { dashboard, ...options } = config.options;
   const app = express();
   const server = http.createServer(app);
   const handle = attachFayeOnline(app, server, {
     // Leaves at once, as the gem: these tests time departures against GC and kills.
     leaveGrace: 0,
-    ...config.options,
+    ...options,
+    ...(dashboard ? { reports: { authorize: (req) => req.headers['x-dashboard'] === 'open' } } : {}),
     database: config.database,
     redis: config.redis,
     namespace: config.namespace,
@@ -56,6 +58,7 @@ async function main() {
     });
   }
 
+  if (dashboard) app.use('/faye-online', handle.dashboard());
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   await handle.ready;

@@ -343,7 +343,8 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     onlineCount: async (room: string) => (await records.onlineList(room)).length,
     async members(room: string): Promise<Member[]> {
       const [order, byUser] = await Promise.all([records.onlineList(room), store.clientIdsByUser(room)]);
-      const uids = [...order.filter((uid) => byUser.has(uid)), ...[...byUser.keys()].filter((uid) => !order.includes(uid))];
+      const listed = new Set(order);
+      const uids = [...order.filter((uid) => byUser.has(uid)), ...[...byUser.keys()].filter((uid) => !listed.has(uid))];
       const users = await usersOf(store, byUser);
       return uids.map((uid) => ({ uid, uname: users.get(uid)!.uname, clientIds: byUser.get(uid)! }));
     },

@@ -3,7 +3,8 @@
 // page calls channelReport, the user page userLoginReport, so the dashboard
 // and the JSON endpoints cannot disagree.
 import type { Sequelize } from 'sequelize';
-import { readAuth } from '../core/auth';
+import { readAuth, type Auth } from '../core/auth';
+import { inArrivalOrder } from '../edge/presence-diffs';
 import type { Clock } from '../core/clock';
 import type { ReportsApi } from '../reports/http';
 import { findChannelId, loginLogRowsForReport, runningSinceOf } from '../reports/queries';
@@ -14,10 +15,9 @@ import { column, type Row, type Table } from './table';
 
 export interface DataSources {
   reports: Pick<ReportsApi, 'channelReport' | 'userLoginReport'>;
-  /** Who is in a room, in the order they came (the handle's `members`). */
-  members(room: string): Promise<Array<{ uid: number; uname: string; clientIds: string[] }>>;
-  store: Pick<PresenceStore, 'rememberedAuths' | 'engagedByUser'>;
+  store: Pick<PresenceStore, 'clientIdsByUser' | 'rememberedAuths' | 'engagedByUser'>;
   records: {
+    onlineList(room: string): Promise<number[]>;
     allOnlineLists(): Promise<Array<{ room: string; uids: number[] }>>;
     onlineTime(uid: number, timeChannel: string): Promise<{ totalSeconds: number }>;
     engagedTime(uid: number, timeChannel: string): Promise<{ totalSeconds: number }>;
@@ -39,25 +39,27 @@ export async function roomsTable(s: DataSources): Promise<Table> {
 }
 
 /**
- * A room's members, one row per user: their tabs (clientIds), which of them
- * are engaged, and since when the user is online in their time channel (their
- * running timer). `only` limits the costly part (auths, engaged state, timers)
- * to the rows a page shows.
+ * A room's members, one row per user in the order they came: their name, tabs
+ * (clientIds), which of them are engaged, and since when the user is online in
+ * their time channel (their running timer). `only` limits everything past the
+ * order (auths, engaged state, timers) to the rows a page shows.
  */
 export async function membersTable(s: DataSources, room: string, only?: { offset: number; limit: number }): Promise<{ table: Table; total: number }> {
   // Checked first: reading an unknown room's list would create its channel row.
   if ((await findChannelId(s.sequelize, room)) === null) throw new BadRequest(`there is no room named "${room}"`);
-  const members = await s.members(room);
-  const shown = only ? members.slice(only.offset, only.offset + only.limit) : members;
+  const [list, byUser] = await Promise.all([s.records.onlineList(room), s.store.clientIdsByUser(room)]);
+  const order = inArrivalOrder(list, byUser);
+  const shown = (only ? order.slice(only.offset, only.offset + only.limit) : order).map((uid) => ({ uid, clientIds: byUser.get(uid)! }));
 
   const clientIds = shown.flatMap((m) => m.clientIds);
   const auths = await s.store.rememberedAuths(clientIds);
-  const timeChannelOf = new Map<string, string>();
+  const authOf = new Map<string, Auth>();
   clientIds.forEach((clientId, i) => {
-    const timeChannel = timeChannelIn(auths[i]);
-    if (timeChannel) timeChannelOf.set(clientId, timeChannel);
+    const auth = authIn(auths[i]);
+    if (auth) authOf.set(clientId, auth);
   });
-  const userChannel = new Map(shown.map((m) => [m.uid, m.clientIds.map((id) => timeChannelOf.get(id)).find(Boolean) ?? null]));
+  const firstAuth = (clientIds: string[]) => clientIds.map((id) => authOf.get(id)).find(Boolean) ?? null;
+  const userChannel = new Map(shown.map((m) => [m.uid, firstAuth(m.clientIds)?.timeChannel ?? null]));
   const timeChannels = [...new Set([...userChannel.values()].filter((c): c is string => c !== null))];
 
   const engaged = new Set<string>();
@@ -76,7 +78,7 @@ export async function membersTable(s: DataSources, room: string, only?: { offset
     const engagedTabs = m.clientIds.filter((id) => engaged.has(id));
     return {
       uid: m.uid,
-      uname: m.uname,
+      uname: firstAuth(m.clientIds)?.user.uname ?? null,
       tabs: m.clientIds.length,
       clientIds: m.clientIds.map((id) => (engaged.has(id) ? `${id} (engaged)` : id)).join(' '),
       engaged: s.engagement ? engagedTabs.length > 0 : null,
@@ -88,15 +90,15 @@ export async function membersTable(s: DataSources, room: string, only?: { offset
     column('uid', 'uid', 'number'), column('uname', 'Name'), column('tabs', 'Tabs', 'number'), column('clientIds', 'Tabs (clientIds)'),
     ...(s.engagement ? [column('engaged', 'Engaged')] : []), column('timeChannel', 'Time channel'), column('onlineSince', 'Online since', 'time'),
   ];
-  return { table: { columns, rows }, total: members.length };
+  return { table: { columns, rows }, total: order.length };
 }
 
-function timeChannelIn(json: string | null): string | null {
+function authIn(json: string | null): Auth | null {
   try {
     const reading = readAuth(JSON.parse(json ?? 'null'));
-    return reading.kind === 'valid' ? reading.auth.timeChannel : null;
+    return reading.kind === 'valid' ? reading.auth : null;
   } catch {
-    return null; // an unreadable remembered auth only loses the time channel
+    return null; // an unreadable remembered auth only loses the name and time channel
   }
 }
 

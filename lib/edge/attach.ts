@@ -25,7 +25,7 @@ import { PresenceMetrics } from '../metrics';
 import { createReports, engineLiveness, reportsRouter, type ReportsApi } from '../reports';
 import { tracePresence } from './trace';
 import { PresenceExtension } from './extension';
-import { PresenceStateExtension, presenceChannel, presenceSnapshot, usersOf, type PresenceDiff, type PresenceSnapshot } from './presence-diffs';
+import { PresenceStateExtension, inArrivalOrder, presenceChannel, presenceSnapshot, usersOf, type PresenceDiff, type PresenceSnapshot } from './presence-diffs';
 import { bodyLimitFor, limitRequestBodies } from './request-limit';
 import { UserListBroadcaster } from './user-list';
 import { createDashboard, type Dashboard } from '../dashboard';
@@ -343,8 +343,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     onlineCount: async (room: string) => (await records.onlineList(room)).length,
     async members(room: string): Promise<Member[]> {
       const [order, byUser] = await Promise.all([records.onlineList(room), store.clientIdsByUser(room)]);
-      const listed = new Set(order);
-      const uids = [...order.filter((uid) => byUser.has(uid)), ...[...byUser.keys()].filter((uid) => !listed.has(uid))];
+      const uids = inArrivalOrder(order, byUser);
       const users = await usersOf(store, byUser);
       return uids.map((uid) => ({ uid, uname: users.get(uid)!.uname, clientIds: byUser.get(uid)! }));
     },
@@ -357,7 +356,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     settled,
     dashboard: () =>
       (dashboard ??= createDashboard({
-        ...opts, reports, store, records, sequelize, events: handle, members: handle.members, clock: systemClock, authorize: opts.reports.authorize,
+        ...opts, reports, store, records, sequelize, events: handle, clock: systemClock, authorize: opts.reports.authorize,
         metrics: metrics?.register, tracked: () => presence.knownClientIds().length, lastReconciliation: () => lastReconciliation,
       })).router,
     async close(): Promise<void> {

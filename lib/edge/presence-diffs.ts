@@ -36,6 +36,16 @@ export interface PresenceSnapshot {
   members: Array<{ uid: number; user: User; clientIds: string[] }>;
 }
 
+/**
+ * A room's users in the order they came: the online list's order for those
+ * with clientIds, then anyone with clientIds the list does not name yet (an
+ * arrival writes the store before the list).
+ */
+export function inArrivalOrder(list: readonly number[], byUser: Map<number, string[]>): number[] {
+  const listed = new Set(list);
+  return [...list.filter((uid) => byUser.has(uid)), ...[...byUser.keys()].filter((uid) => !listed.has(uid))];
+}
+
 /** The public user of each listed user, from the auth remembered for one of their clientIds. */
 export async function usersOf(store: PresenceStore, byUser: Map<number, string[]>): Promise<Map<number, User>> {
   const uids = [...byUser.keys()];

@@ -21,7 +21,7 @@ describe('a room of 10,000 members', () => {
   let sqlite: TestSqlite;
   let sequelize: Sequelize;
   let sql: StatementCounter;
-  const asked = { auths: [] as number[], engaged: [] as string[] };
+  const asked = { auths: [] as number[], engaged: [] as string[], rooms: 0 };
   let sources: DataSources;
 
   before(async () => {
@@ -29,17 +29,21 @@ describe('a room of 10,000 members', () => {
     sequelize = openDatabase(sqlite.url);
     await migrate(sequelize, 'up');
     const records = new Records({ sequelize, timeZone: 'UTC' });
-    await records.channelId(ROOM);
+    // The list names the users in the order they came; the last hundred arrived but are not listed yet.
+    await records.replaceOnlineList(ROOM, Array.from({ length: MEMBERS - 100 }, (_, i) => MEMBERS - 100 - i));
     const started = new Date(Date.UTC(2026, 4, 1, 8, 0, 0));
     for (const uid of [1, 2, 5000]) await records.startTimer(uid, LESSON, started);
-    const members = Array.from({ length: MEMBERS }, (_, i) => ({ uid: i + 1, uname: `user${i + 1}`, clientIds: [`c${i + 1}a`, `c${i + 1}b`] }));
+    const byUser = new Map(Array.from({ length: MEMBERS }, (_, i) => [i + 1, [`c${i + 1}a`, `c${i + 1}b`]]));
     sources = {
       reports: { channelReport: () => assert.fail('not used'), userLoginReport: () => assert.fail('not used') },
-      members: async () => members,
       store: {
+        async clientIdsByUser() {
+          asked.rooms++;
+          return byUser;
+        },
         async rememberedAuths(clientIds) {
           asked.auths.push(clientIds.length);
-          return clientIds.map((id) => JSON.stringify({ room_channel: ROOM, time_channel: LESSON, current_user: { uid: Number(id.slice(1, -1)), uname: 'x' } }));
+          return clientIds.map((id) => JSON.stringify({ room_channel: ROOM, time_channel: LESSON, current_user: { uid: Number(id.slice(1, -1)), uname: `user ${id.slice(1, -1)}` } }));
         },
         async engagedByUser(timeChannel) {
           asked.engaged.push(timeChannel);
@@ -61,21 +65,25 @@ describe('a room of 10,000 members', () => {
     sqlite.remove();
   });
 
-  test('a page of 50 asks the store about those 50 users only, and the database twice', async () => {
+  test('a page of 50 reads the room\'s order once, and asks about those 50 users only', async () => {
     asked.auths.length = 0;
     asked.engaged.length = 0;
+    asked.rooms = 0;
     sql.reset();
     const { table, total } = await membersTable(sources, ROOM, { offset: 0, limit: 50 });
     assert.equal(total, MEMBERS);
     assert.equal(table.rows.length, 50);
-    assert.deepEqual(asked.auths, [100], 'one round trip for the 100 tabs of the page');
+    assert.equal(asked.rooms, 1, 'one round trip for the room\'s clientIds');
+    assert.deepEqual(asked.auths, [100], 'one round trip for the 100 tabs of the page (names, time channels)');
     assert.deepEqual(asked.engaged, [LESSON], 'one round trip for the engaged tabs of the time channel');
-    assert.equal(sql.count, 2, `the room's existence and the page's timers: ${sql.statements.join(' | ')}`);
-    assert.deepEqual(table.rows.slice(0, 3).map((r) => [r.uid, r.engaged, r.clientIds, (r.onlineSince as Date | null)?.toISOString() ?? null]), [
-      [1, false, 'c1a c1b', '2026-05-01T08:00:00.000Z'],
+    assert.equal(sql.count, 3, `the room's existence, its online list and the page's timers: ${sql.statements.join(' | ')}`);
+    assert.deepEqual(table.rows.slice(0, 2).map((r) => [r.uid, r.uname]), [[9900, 'user 9900'], [9899, 'user 9899']], 'in the order they came');
+    const page = await membersTable(sources, ROOM, { offset: 9898, limit: 3 });
+    assert.deepEqual(page.table.rows.map((r) => [r.uid, r.engaged, r.clientIds, (r.onlineSince as Date | null)?.toISOString() ?? null]), [
       [2, true, 'c2a c2b (engaged)', '2026-05-01T08:00:00.000Z'],
-      [3, false, 'c3a c3b', null],
-    ]);
+      [1, false, 'c1a c1b', '2026-05-01T08:00:00.000Z'],
+      [9901, false, 'c9901a c9901b', null],
+    ], 'listed users first, then those not listed yet');
     const last = await membersTable(sources, ROOM, { offset: 9950, limit: 50 });
     assert.deepEqual([last.table.rows[0].uid, last.table.rows[49].uid], [9951, 10000]);
   });
@@ -86,8 +94,8 @@ describe('a room of 10,000 members', () => {
     const { table } = await membersTable(sources, ROOM);
     assert.equal(table.rows.length, MEMBERS);
     assert.deepEqual(asked.auths, [2 * MEMBERS]);
-    assert.equal(sql.count, 1 + MEMBERS / 1000);
-    assert.equal(table.rows[4999].onlineSince instanceof Date, true, 'uid 5000 is online since their timer started');
+    assert.equal(sql.count, 2 + MEMBERS / 1000, 'the room, its list, and the timers of 1,000 users per statement');
+    assert.equal(table.rows.find((r) => r.uid === 5000)!.onlineSince instanceof Date, true, 'uid 5000 is online since their timer started');
   });
 });
 

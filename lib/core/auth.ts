@@ -80,7 +80,7 @@ function safeJson(value: unknown): string | null {
 }
 
 /**
- * Reads a message's `auth`. Rules (SPEC section 3): no auth → not ours (plain
+ * Reads a message's `auth`. Rules (docs/protocol.md): no auth → not ours (plain
  * pub/sub); auth without a room, time channel or user → not tracked; a user
  * without uid or uname, or any malformed value → invalid (an error to the client).
  */

@@ -1,4 +1,4 @@
-// The presence rules (SPEC section 3): a clientId's arrival and departure, the
+// The presence rules (docs/protocol.md): a clientId's arrival and departure, the
 // transitions they cause (a user joins or leaves a room, a timer starts or
 // stops, a login or logout is logged) and the records those transitions write.
 // Work happens on transitions only: a repeated /meta/connect of a known clientId

@@ -1,4 +1,4 @@
-// The improved auto-disconnect (SPEC section 3): a page being closed publishes
+// The improved auto-disconnect (docs/protocol.md): a page being closed publishes
 // /faye_online/before_leave instead of disconnecting, because the user may still
 // cancel the close. We then find out whether the page is really gone:
 //

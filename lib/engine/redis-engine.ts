@@ -1,6 +1,6 @@
 // A Faye engine on ioredis that shares its Redis layout with faye-redis (the
 // Node engine and the Ruby gem), so that servers running any of the three can
-// serve one cluster together while an app migrates (SPEC.md section 6).
+// serve one cluster together while an app migrates (layout: docs/rails.md).
 //
 // Usage:
 //   new faye.NodeAdapter({ mount: '/faye', timeout: 10,

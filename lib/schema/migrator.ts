@@ -126,7 +126,7 @@ export async function adoptSchema(sequelize: Sequelize): Promise<AdoptResult> {
       adoptable.push(migration);
     }
     if (differences.length > 0) {
-      throw new FayeOnlineError('SCHEMA_MISMATCH', `the existing tables differ from the faye-online layout, nothing was recorded: ${differences.join('; ')}. Fix the tables (see SPEC.md section 5) and run adopt again`);
+      throw new FayeOnlineError('SCHEMA_MISMATCH', `the existing tables differ from the faye-online layout, nothing was recorded: ${differences.join('; ')}. Fix the tables to the layout in faye-online's docs/rails.md and run adopt again`);
     }
     for (const migration of adoptable) await storage.logMigration({ name: migration.name });
     return { adopted: adoptable.map((m) => m.name), pending };

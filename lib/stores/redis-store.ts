@@ -1,4 +1,4 @@
-// Presence state in Redis, in the Ruby gem's keys (SPEC section 6). Every change
+// Presence state in Redis, in the Ruby gem's keys (docs/rails.md). Every change
 // is one Lua script call: one round trip, atomic across processes.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

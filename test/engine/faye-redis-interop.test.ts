@@ -1,6 +1,6 @@
 // needs: redis
 // A server on the original faye-redis Node engine and a server on ours share one
-// Redis namespace as one cluster (SPEC.md section 6): messages cross both ways,
+// Redis namespace as one cluster (docs/rails.md): messages cross both ways,
 // clients created by one are known to the other, our GC collects the other's
 // dead clients, and the keys are exactly faye-redis' layout.
 import assert from 'node:assert/strict';

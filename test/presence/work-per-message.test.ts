@@ -1,5 +1,5 @@
 // needs: mysql, redis
-// Work belongs to transitions only (SPEC section 3): a repeated /meta/connect
+// Work belongs to transitions only (docs/protocol.md): a repeated /meta/connect
 // of a known clientId costs no SQL statement and no presence Redis round trip;
 // a join and a leave cost exactly one presence round trip each. Redis commands
 // are counted where they are sent (every command of the server's ioredis

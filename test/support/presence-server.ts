@@ -229,7 +229,7 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_
 /** The clientIds per uid of a room or time channel, as the server's store holds them. */
 export async function clientIdsByUser(server: PresenceServer, channel: string): Promise<Record<string, string[]>> {
   if (server.redis) {
-    // The Ruby gem's own key and JSON values (SPEC section 6), read raw.
+    // The Ruby gem's own key and JSON values (docs/rails.md), read raw.
     const raw = await server.redis.redis.hgetall(`/${server.namespace}/uid_to_clientIds${channel}`);
     return Object.fromEntries(Object.entries(raw).map(([uid, json]) => [uid, JSON.parse(json) as string[]]));
   }

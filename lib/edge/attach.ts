@@ -62,7 +62,7 @@ export interface FayeOnlineHandle extends EventEmitter<FayeOnlineEvents>, Report
   engagedTime(uid: number, timeChannel: string): Promise<EngagedTime>;
   /** The prom-client registry holding this server's metrics, when the `metrics` option is on. */
   readonly metricsRegistry: import('prom-client').Registry | undefined;
-  /** Runs the reconciliation pass now (see README "Operations"); it also runs at startup and every `reconcileInterval`. */
+  /** Runs the reconciliation pass now (see docs/operations.md); it also runs at startup and every `reconcileInterval`. */
   reconcile(): Promise<ReconcileReport>;
   /** Resolves when every presence change started so far is fully written. */
   settled(): Promise<void>;
@@ -276,7 +276,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     });
   }
 
-  if (!opts.secret) logger.warn({}, 'no `secret`: auth is not signed, so any page can claim to be any user (the gem\'s behaviour); see README "Security"');
+  if (!opts.secret) logger.warn({}, 'no `secret`: auth is not signed, so any page can claim to be any user (the gem\'s behaviour); see faye-online\'s docs/security.md');
 
   const ready = (async () => {
     const useMigrations = opts.autoMigrate ?? sequelize.getDialect() === 'sqlite';

@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import faye from 'faye';
 import { cli } from '../support/cli';
 import { createTestDatabase, type TestDatabase } from '../support/mariadb';
-import { eventually } from '../support/presence-server';
+import { eventually } from '../support/wait';
 
 const ROOT = join(__dirname, '..', '..');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');

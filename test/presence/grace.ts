@@ -8,9 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import faye from 'faye';
 import { auth, eventually, onlineClient, startPresenceServer, type Backend, type PresenceServer, type TestClient } from '../support/presence-server';
 import { loginRows, onlineTimes, userInfoList } from './sql-helpers';
+import { sleep } from '../support/wait';
 
 const GRACE_MS = 3000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let counter = 0;
 
 export function graceScenarios(backend: Backend): void {

@@ -12,7 +12,8 @@ import {
   type Backend, type PresenceServer, type TestClient,
 } from '../support/presence-server';
 import { loginRows, userInfoList } from '../presence/sql-helpers';
-import { loudLines, postBayeux, rawConnect, rawHandshake, rawPublish, recordingLogger, sleep, writtenState, type LogLine } from './support';
+import { loudLines, postBayeux, rawConnect, rawHandshake, rawPublish, recordingLogger, writtenState, type LogLine } from './support';
+import { sleep } from '../support/wait';
 
 const SECRET = 'security-suite-secret-0123456789abcdef';
 

@@ -8,6 +8,7 @@ import type { Logger } from '../log';
 import type { PresenceStore } from '../stores/store';
 import { presenceKey, readAuth, type Auth, type User } from './auth';
 import { KeyedQueue } from './keyed-queue';
+import { systemClock, type Clock, type ClockTimer } from './clock';
 import { FayeOnlineError } from '../errors';
 
 /** What presence needs of the SQL records (implemented by lib/records). */
@@ -68,7 +69,8 @@ export interface PresenceOptions {
   store: PresenceStore;
   records: PresenceRecords;
   logger: Logger;
-  now?: () => number;
+  /** Every time decision (last sightings, arrivals, the leave grace). Default: the system clock. */
+  clock?: Clock;
   /** Attempts for an SQL write that fails with a transient error. */
   writeAttempts?: number;
   /** First retry delay in ms; doubles each attempt. */
@@ -100,13 +102,13 @@ export class Presence extends EventEmitter<PresenceEvents> {
   // storm of U joins cost O(U) statements per join, and past maxRetries some
   // failed). Within this process they go one after another instead.
   private readonly roomLists = new KeyedQueue<string>();
-  private readonly pendingLeaves = new Map<string, { timer: NodeJS.Timeout; confirm: () => Promise<void> }>();
+  private readonly pendingLeaves = new Map<string, { timer: ClockTimer; confirm: () => Promise<void> }>();
   private readonly leaveGraceMs: number;
   private readonly engagement: boolean;
   private readonly store: PresenceStore;
   private readonly records: PresenceRecords;
   private readonly logger: Logger;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly writeAttempts: number;
   private readonly retryDelay: number;
 
@@ -115,7 +117,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     this.store = options.store;
     this.records = options.records;
     this.logger = options.logger;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.writeAttempts = options.writeAttempts ?? 5;
     this.retryDelay = options.retryDelay ?? 100;
     this.leaveGraceMs = options.leaveGraceMs ?? 0;
@@ -128,7 +130,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
    * same auth), else a promise of the arrival's work.
    */
   seen(clientId: string, auth: Auth): Promise<void> | null {
-    const at = this.now();
+    const at = this.clock.now();
     const known = this.known.get(clientId);
     const key = presenceKey(auth);
     if (known && known.key === key) {
@@ -163,7 +165,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
   /** Any message from clientId: it is alive now (a map lookup, nothing more). */
   touch(clientId: string): void {
     const known = this.known.get(clientId);
-    if (known) known.lastSeen = this.now();
+    if (known) known.lastSeen = this.clock.now();
   }
 
   /** The last time this process saw a message from clientId (ms), if it knows it. */
@@ -213,7 +215,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
       if (reading.kind !== 'valid') return false;
       auth = reading.auth;
     }
-    const when = at ?? (reason === 'timeout' ? known?.lastSeen : undefined) ?? this.now();
+    const when = at ?? (reason === 'timeout' ? known?.lastSeen : undefined) ?? this.clock.now();
     await this.runDeparture(clientId, auth, when, reason, known !== undefined);
     return true;
   }
@@ -229,7 +231,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     // A failed arrival leaves the clientId absent, which the store reports.
     const arriving = this.known.get(clientId)?.arriving;
     if (arriving) await arriving.catch(() => undefined);
-    return this.engageNow(clientId, auth, engaged, seq, this.now());
+    return this.engageNow(clientId, auth, engaged, seq, this.clock.now());
   }
 
   private engageNow(clientId: string, auth: Auth, engaged: boolean, seq: number | null, at: number): Promise<EngageOutcome> {
@@ -270,7 +272,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
   private runArrival(clientId: string, auth: Auth, at: number): Promise<void> {
     const uid = auth.user.uid;
     return this.queue.run(uid, async () => {
-      const result = await this.store.arrive({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, authJson: auth.json });
+      const result = await this.store.arrive({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, authJson: auth.json, at });
       if (result.refused) {
         this.known.delete(clientId);
         throw new FayeOnlineError('FORBIDDEN', `clientId ${clientId} is tracked for another user; uid ${uid} cannot take it over`);
@@ -351,16 +353,16 @@ export class Presence extends EventEmitter<PresenceEvents> {
         await this.applyLeave(clientId, auth, at, reason, await this.store.confirmLeave(pending));
       });
     };
-    const timer = setTimeout(() => {
+    const timer = this.clock.after(this.leaveGraceMs, () => {
       confirm().catch((error) => this.logger.error({ err: error, uid: auth.user.uid, room: auth.room }, 'presence: could not confirm a leave'));
-    }, this.leaveGraceMs);
+    });
     this.pendingLeaves.set(key, { timer, confirm });
   }
 
   /** Confirms every leave still in its grace period now (shutdown). */
   async confirmPendingLeaves(): Promise<void> {
     const pending = [...this.pendingLeaves.values()];
-    for (const { timer } of pending) clearTimeout(timer);
+    for (const { timer } of pending) timer.cancel();
     await Promise.all(pending.map(({ confirm }) => confirm()));
   }
 

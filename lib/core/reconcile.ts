@@ -14,6 +14,7 @@
 //      engaged clientId in its time channel is stopped now.
 import type { Logger } from '../log';
 import type { PresenceStore } from '../stores/store';
+import { systemClock, type Clock } from './clock';
 
 export interface ReconcileRecords {
   allOnlineLists(): Promise<Array<{ room: string; uids: number[] }>>;
@@ -41,7 +42,8 @@ export interface ReconcileOptions {
   onListChanged(room: string, list: number[]): void;
   /** Whether engaged time is recorded (step 4 runs only then; its table may not exist otherwise). Default true. */
   engagement?: boolean;
-  now?: () => number;
+  /** When timers and engaged sessions found running without a page stop. Default: the system clock. */
+  clock?: Clock;
 }
 
 export interface ReconcileReport {
@@ -53,7 +55,7 @@ export interface ReconcileReport {
 
 export async function reconcile(options: ReconcileOptions): Promise<ReconcileReport> {
   const { store, records, logger } = options;
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const report: ReconcileReport = { orphanClientIds: [], lists: [], timersStopped: [], engagementsStopped: [] };
 
   // 1. Orphans.
@@ -103,7 +105,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     if (byChannel.get(timeChannel)!.has(uid)) continue;
     const stopped = await options.forUser(uid, async () => {
       if ((await store.clientIdsByUser(timeChannel)).has(uid)) return null;
-      return records.stopTimer(uid, timeChannel, new Date(now()));
+      return records.stopTimer(uid, timeChannel, new Date(clock.now()));
     });
     if (stopped !== null) report.timersStopped.push({ uid, timeChannel });
   }
@@ -115,7 +117,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     if (engagedByChannel.get(timeChannel)!.has(uid)) continue;
     const stopped = await options.forUser(uid, async () => {
       if ((await store.engagedByUser(timeChannel)).has(uid)) return false;
-      return records.stopEngaged(uid, timeChannel, session, new Date(now()));
+      return records.stopEngaged(uid, timeChannel, session, new Date(clock.now()));
     });
     if (stopped) report.engagementsStopped.push({ uid, timeChannel });
   }

@@ -32,11 +32,11 @@ export class MemoryStore implements PresenceStore {
   constructor(private readonly maxClientIdsPerUser: number, private readonly leaveGraceMs = 0) {}
 
   /** A pending leave of this user is cancelled; it counts while fresh (see arrive.lua). */
-  private resumes(channel: string, uid: number): boolean {
+  private resumes(channel: string, uid: number, now: number): boolean {
     const at = this.leaving.get(channel)?.get(uid);
     if (at === undefined) return false;
     this.leaving.get(channel)!.delete(uid);
-    return at + 2 * this.leaveGraceMs + 10_000 >= Date.now();
+    return at + 2 * this.leaveGraceMs + 10_000 >= now;
   }
 
   private markLeaving(channel: string, uid: number, at: number): void {
@@ -82,9 +82,9 @@ export class MemoryStore implements PresenceStore {
       return { refused: true, added: false, joinedRoom: false, startedTimer: false, logLogin: false, seq: 0, evicted: [] };
     }
     const room = this.add(a.room, a.uid, a.clientId);
-    if (room.first && this.resumes(a.room, a.uid)) room.first = false;
+    if (room.first && this.resumes(a.room, a.uid, a.at)) room.first = false;
     const time = a.timeChannel === a.room ? { first: room.first } : this.add(a.timeChannel, a.uid, a.clientId);
-    if (a.timeChannel !== a.room && time.first && this.resumes(a.timeChannel, a.uid)) time.first = false;
+    if (a.timeChannel !== a.room && time.first && this.resumes(a.timeChannel, a.uid, a.at)) time.first = false;
     this.auths.set(a.clientId, a.authJson);
     const logLogin = !this.loggedIn.has(a.clientId);
     this.loggedIn.add(a.clientId);

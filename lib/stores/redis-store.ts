@@ -117,7 +117,7 @@ export class RedisStore implements PresenceStore {
     const r = await this.redis.fayeOnlineArrive(
       this.channelKey(a.room), this.channelKey(a.timeChannel), this.authKey(a.clientId), this.statusKey(a.clientId), this.seqKey(a.room),
       this.leavingKey(a.room), this.leavingKey(a.timeChannel),
-      a.uid, a.clientId, a.authJson, CLIENT_RECORD_TTL_SECONDS, this.options.maxClientIdsPerUser, Date.now(), this.options.leaveGraceMs ?? 0,
+      a.uid, a.clientId, a.authJson, CLIENT_RECORD_TTL_SECONDS, this.options.maxClientIdsPerUser, Math.round(a.at), this.options.leaveGraceMs ?? 0,
     );
     if (r[0] === -1) return { refused: true, added: false, joinedRoom: false, startedTimer: false, logLogin: false, seq: 0, evicted: [] };
     return {

@@ -36,6 +36,8 @@ export interface LeaveConfirmation {
 export interface Arrival extends PresenceTarget {
   /** The auth JSON to remember for this clientId (for dead-client cleanup). */
   authJson: string;
+  /** Now, ms (from the caller's clock): decides whether a pending leave is still fresh. */
+  at: number;
 }
 
 export interface ArrivalResult {

@@ -1,3 +1,4 @@
+// needs: mysql, redis
 // Issue 13's first case once end to end, at the real defaults (Faye timeout
 // 10 s, leave grace 5 s; only the engine's GC interval is short, to shorten the
 // wait), with real Faye clients over HTTP on MariaDB and Redis. About 35 s.

@@ -1,3 +1,4 @@
+// needs: redis
 // The presence core at the default settings (Faye timeout 10 s, leave grace
 // 5 s) in simulated time: a ManualClock moves time, the stores are real (in
 // memory, and Redis), the records are real (SQLite). Each case is one of the

@@ -32,7 +32,7 @@ async function populate(backing: Awaited<ReturnType<typeof createBacking>>): Pro
   await inPool(uids, 100, async (uid) => {
     const clientId = `bench${uid}`;
     const authJson = JSON.stringify({ room_channel: ROOM, time_channel: LESSON, current_user: { uid, uname: `user ${uid}` } });
-    await store.arrive({ clientId, uid, room: ROOM, timeChannel: LESSON, authJson });
+    await store.arrive({ clientId, uid, room: ROOM, timeChannel: LESSON, authJson, at: now });
   });
   for (let i = 0; i < uids.length; i += 1000) {
     await redis.zadd(`${backing.namespace}/clients`, ...uids.slice(i, i + 1000).flatMap((uid) => [now, `bench${uid}`]));

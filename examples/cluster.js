@@ -5,8 +5,8 @@
 // Express app with attachFayeOnline on the same Redis and MySQL. node:cluster
 // hands each incoming connection to the next worker (round-robin), so the
 // requests of one long-polling page land on different workers; that is fine,
-// because every worker reads and writes the same state in Redis (see README
-// "Running a cluster").
+// because every worker reads and writes the same state in Redis (see
+// docs/operations.md "Running a cluster").
 //
 //   REDIS_URL     redis://host:6379/1 (required: the workers' shared state)
 //   DATABASE_URL  mysql://user:pass@host:3306/db (required; migrate it first:

@@ -71,7 +71,7 @@ function fixFor(error, env) {
     case 'REDIS_UNREACHABLE':
       return 'start Redis or correct REDIS_URL (or unset it for in-process state)';
     case 'INVALID_OPTION':
-      return 'see the option named above in README "Options"';
+      return 'see the option named above in docs/options.md';
     default:
       return 'run with DEBUG=faye-online for details';
   }

@@ -3,6 +3,7 @@
 import type { Sequelize } from 'sequelize';
 import { FayeOnlineError } from './errors';
 import type { Auth } from './core/auth';
+import { systemClock, type Clock } from './core/clock';
 import { createLogger, debugFromEnv, type Logger } from './log';
 import type { ReportsOptions, MetricsOptions } from './reports/http-options';
 import type { RedisOption } from './stores/redis-connection';
@@ -74,6 +75,13 @@ export interface FayeOnlineOptions {
    * Default true.
    */
   presenceDiffs?: boolean;
+  /**
+   * Where every time decision gets the time (grace, before_leave, user_list
+   * window, reconciliation, engine liveness, departures). For tests and
+   * simulations (a ManualClock runs the defaults in simulated time). Default:
+   * the system clock.
+   */
+  clock?: Clock;
 }
 
 /** What authorizeSubscription is asked about: one channel of one /meta/subscribe. */
@@ -111,6 +119,7 @@ export interface ResolvedOptions {
   maxMessageBytes: number;
   engagement: boolean;
   presenceDiffs: boolean;
+  clock: Clock;
 }
 
 export const DEFAULTS = {
@@ -137,7 +146,7 @@ export const MIN_MESSAGE_BYTES = 8 * 1024;
 const KNOWN = new Set<string>([
   'mount', 'timeout', 'ping', 'redis', 'database', 'namespace', 'gc', 'validateMessage', 'secret', 'timeZone', 'trace', 'reports', 'metrics',
   'logger', 'beforeLeaveDelay', 'userListWindow', 'maxClientIdsPerUser', 'autoMigrate', 'clientPath', 'reconcileInterval', 'leaveGrace',
-  'authorizeSubscription', 'maxMessageBytes', 'engagement', 'presenceDiffs',
+  'authorizeSubscription', 'maxMessageBytes', 'engagement', 'presenceDiffs', 'clock',
 ]);
 
 function fail(option: string, message: string): never {
@@ -206,6 +215,10 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
   if (input.trace !== undefined && typeof input.trace !== 'boolean') fail('trace', 'must be true or false');
   if (input.engagement !== undefined && typeof input.engagement !== 'boolean') fail('engagement', 'must be true or false');
   if (input.presenceDiffs !== undefined && typeof input.presenceDiffs !== 'boolean') fail('presenceDiffs', 'must be true or false');
+  const clock = input.clock ?? systemClock;
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.after !== 'function') {
+    fail('clock', 'must be an object with now() and after(ms, callback) (see lib/core/clock.ts)');
+  }
   const trace = input.trace ?? debugFromEnv();
   const logger = input.logger ?? createLogger(trace ? { level: 'debug' } : {});
   for (const method of ['debug', 'info', 'warn', 'error'] as const) {
@@ -238,6 +251,7 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
     maxMessageBytes,
     engagement: input.engagement ?? true,
     presenceDiffs: input.presenceDiffs ?? true,
+    clock,
   };
 }
 

@@ -103,7 +103,7 @@ async function main() {
   if (skipped.length && process.env.CI === 'true') {
     for (const s of skipped) console.error(`test: ${s.file} needs ${s.missing.join(', ')}.`);
     for (const need of missingServices()) console.error(`test: ${services[need].what}; ${services[need].how}.`);
-    console.error('test: CI=true, so a missing service is a failure. .ci/run starts the services; see README "Running the tests".');
+    console.error('test: CI=true, so a missing service is a failure. .ci/run starts the services; see docs/development.md "Running the tests".');
     process.exit(1);
   }
 

@@ -1,4 +1,4 @@
-// The improved auto-disconnect (SPEC section 3). Faye's own autodisconnect sends
+// The improved auto-disconnect (docs/protocol.md). Faye's own autodisconnect sends
 // /meta/disconnect on `beforeunload`, which kills the client even when the user
 // then cancels the close. Instead the page announces that it may be leaving,
 // and the server checks a few seconds later whether this clientId is still

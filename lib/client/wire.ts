@@ -18,7 +18,7 @@ export function presenceChannel(room: string): string {
   return `${room}/presence`;
 }
 
-/** `auth` as the server reads it (SPEC section 2). */
+/** `auth` as the server reads it (docs/protocol.md). */
 export interface WireAuth {
   room_channel: string;
   time_channel: string;

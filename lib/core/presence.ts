@@ -1,13 +1,14 @@
-// The presence rules (SPEC section 3): a clientId's arrival and departure, the
+// The presence rules (docs/protocol.md): a clientId's arrival and departure, the
 // transitions they cause (a user joins or leaves a room, a timer starts or
 // stops, a login or logout is logged) and the records those transitions write.
 // Work happens on transitions only: a repeated /meta/connect of a known clientId
 // is answered from memory.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log';
-import type { PresenceStore } from '../stores/store';
+import type { ArrivalResult, DepartureResult, PresenceStore } from '../stores/store';
 import { presenceKey, readAuth, type Auth, type User } from './auth';
 import { KeyedQueue } from './keyed-queue';
+import { systemClock, type Clock, type ClockTimer } from './clock';
 import { FayeOnlineError } from '../errors';
 
 /** What presence needs of the SQL records (implemented by lib/records). */
@@ -21,6 +22,8 @@ export interface PresenceRecords {
   startEngaged(uid: number, timeChannel: string, session: number): Promise<boolean>;
   /** The engaged session that started at `session` (ms) ended at `at`. */
   stopEngaged(uid: number, timeChannel: string, session: number, at: Date): Promise<boolean>;
+  /** Whether a failed write may succeed when tried again; a refusal of the statement itself is not retried. Default: every failure is. */
+  isTransient?(error: unknown): boolean;
 }
 
 export interface PresenceEvent {
@@ -68,7 +71,8 @@ export interface PresenceOptions {
   store: PresenceStore;
   records: PresenceRecords;
   logger: Logger;
-  now?: () => number;
+  /** Every time decision (last sightings, arrivals, the leave grace). Default: the system clock. */
+  clock?: Clock;
   /** Attempts for an SQL write that fails with a transient error. */
   writeAttempts?: number;
   /** First retry delay in ms; doubles each attempt. */
@@ -92,6 +96,26 @@ interface KnownClient {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Online time is kept in whole seconds: a user who came back within a pending
+ * leave after a shorter gap than this keeps their timer running; after a
+ * longer one the timer stops at the last sighting and starts again now.
+ */
+const TIMER_RESOLUTION_MS = 1000;
+
+/** An auth remembered in the store (JSON), read back; null when unreadable. */
+function rememberedAuthOf(json: string | null): Auth | null {
+  if (json === null) return null;
+  let wire: unknown;
+  try {
+    wire = JSON.parse(json);
+  } catch {
+    return null;
+  }
+  const reading = readAuth(wire);
+  return reading.kind === 'valid' ? reading.auth : null;
+}
+
 export class Presence extends EventEmitter<PresenceEvents> {
   private readonly known = new Map<string, KnownClient>();
   private readonly queue = new KeyedQueue<number>();
@@ -100,13 +124,13 @@ export class Presence extends EventEmitter<PresenceEvents> {
   // storm of U joins cost O(U) statements per join, and past maxRetries some
   // failed). Within this process they go one after another instead.
   private readonly roomLists = new KeyedQueue<string>();
-  private readonly pendingLeaves = new Map<string, { timer: NodeJS.Timeout; confirm: () => Promise<void> }>();
+  private readonly pendingLeaves = new Map<string, { timer: ClockTimer; confirm: () => Promise<void> }>();
   private readonly leaveGraceMs: number;
   private readonly engagement: boolean;
   private readonly store: PresenceStore;
   private readonly records: PresenceRecords;
   private readonly logger: Logger;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly writeAttempts: number;
   private readonly retryDelay: number;
 
@@ -115,7 +139,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     this.store = options.store;
     this.records = options.records;
     this.logger = options.logger;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.writeAttempts = options.writeAttempts ?? 5;
     this.retryDelay = options.retryDelay ?? 100;
     this.leaveGraceMs = options.leaveGraceMs ?? 0;
@@ -128,7 +152,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
    * same auth), else a promise of the arrival's work.
    */
   seen(clientId: string, auth: Auth): Promise<void> | null {
-    const at = this.now();
+    const at = this.clock.now();
     const known = this.known.get(clientId);
     const key = presenceKey(auth);
     if (known && known.key === key) {
@@ -142,8 +166,8 @@ export class Presence extends EventEmitter<PresenceEvents> {
       // The same page now says it is elsewhere (another room, lesson or user):
       // that is a departure from where it was, then an arrival. A page that
       // was engaged there is engaged here too.
-      const wasEngaged = previous ? await this.runDeparture(clientId, previous, at, 'moved', true) : false;
-      await this.runArrival(clientId, auth, at);
+      const wasEngaged = previous ? (await this.runDeparture(clientId, previous, at, 'moved', true)).wasEngaged : false;
+      await this.runArrival(clientId, auth, at, previous);
       if (wasEngaged) await this.engageNow(clientId, auth, true, null, at);
     })();
     entry.arriving = work;
@@ -163,7 +187,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
   /** Any message from clientId: it is alive now (a map lookup, nothing more). */
   touch(clientId: string): void {
     const known = this.known.get(clientId);
-    if (known) known.lastSeen = this.now();
+    if (known) known.lastSeen = this.clock.now();
   }
 
   /** The last time this process saw a message from clientId (ms), if it knows it. */
@@ -198,22 +222,18 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const known = this.known.get(clientId);
     this.known.delete(clientId);
     if (known?.arriving) await known.arriving.catch(() => undefined);
-    let auth = known?.auth;
-    if (!auth) {
-      const json = await this.store.rememberedAuth(clientId);
-      if (json === null) return false; // never tracked, or already cleaned up
-      let wire: unknown;
-      try {
-        wire = JSON.parse(json);
-      } catch {
-        this.logger.warn({ clientId }, 'remembered auth is not JSON; nothing to clean up');
-        return false;
-      }
-      const reading = readAuth(wire);
-      if (reading.kind !== 'valid') return false;
-      auth = reading.auth;
+    const when = at ?? (reason === 'timeout' ? known?.lastSeen : undefined) ?? this.clock.now();
+    if (known) {
+      const result = await this.runDeparture(clientId, known.auth, when, reason, true);
+      if (result.removed) return true;
+      // Not where this process saw it: the page's message naming another room
+      // reached another process, which moved it there (see runArrival).
     }
-    const when = at ?? (reason === 'timeout' ? known?.lastSeen : undefined) ?? this.now();
+    const json = await this.store.rememberedAuth(clientId);
+    const auth = rememberedAuthOf(json);
+    if (json !== null && auth === null) this.logger.warn({ clientId }, 'remembered auth is unreadable; nothing to clean up');
+    if (!auth) return known !== undefined; // never tracked, or already cleaned up
+    if (known && presenceKey(auth) === known.key) return true;
     await this.runDeparture(clientId, auth, when, reason, known !== undefined);
     return true;
   }
@@ -229,7 +249,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     // A failed arrival leaves the clientId absent, which the store reports.
     const arriving = this.known.get(clientId)?.arriving;
     if (arriving) await arriving.catch(() => undefined);
-    return this.engageNow(clientId, auth, engaged, seq, this.now());
+    return this.engageNow(clientId, auth, engaged, seq, this.clock.now());
   }
 
   private engageNow(clientId: string, auth: Auth, engaged: boolean, seq: number | null, at: number): Promise<EngageOutcome> {
@@ -267,50 +287,88 @@ export class Presence extends EventEmitter<PresenceEvents> {
     return { room: auth.room, timeChannel: auth.timeChannel, uid: auth.user.uid, user: auth.user, clientId, at: new Date(at), seq };
   }
 
-  private runArrival(clientId: string, auth: Auth, at: number): Promise<void> {
-    const uid = auth.user.uid;
-    return this.queue.run(uid, async () => {
-      const result = await this.store.arrive({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, authJson: auth.json });
-      if (result.refused) {
-        this.known.delete(clientId);
-        throw new FayeOnlineError('FORBIDDEN', `clientId ${clientId} is tracked for another user; uid ${uid} cannot take it over`);
-      }
-      const date = new Date(at);
-      const event = this.event(clientId, auth, at, result.seq);
-      const writes: Array<Promise<unknown>> = [];
-      if (result.joinedRoom) {
-        writes.push(this.write('add to online list', () => this.roomLists.run(auth.room, () => this.records.addToOnlineList(auth.room, uid))).then((list) => {
-          if (list) this.emit('roomList', auth.room, list);
-        }));
-      }
-      if (result.startedTimer) writes.push(this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, date)));
-      if (result.logLogin) {
-        writes.push(this.write('write login log', () => this.records.writeLoginLog({ status: 1, uid, timeChannel: auth.timeChannel, clientId, at: date })));
-      }
-      await Promise.all(writes);
-      if (result.added) this.emit('arrive', event);
-      if (result.joinedRoom) this.emit('join', event);
-      for (const evicted of result.evicted) {
-        this.logger.warn({ clientId: evicted, uid, room: auth.room }, 'too many clientIds for one user in a room: the oldest was dropped');
-        this.known.delete(evicted);
-        await this.departNow(evicted, auth, at, 'evicted');
+  /** `departed`: where this process has just moved the clientId away from. */
+  private runArrival(clientId: string, auth: Auth, at: number, departed?: Auth): Promise<void> {
+    return this.queue.run(auth.user.uid, async () => {
+      const { previousAuth } = await this.arriveNow(clientId, auth, at);
+      // Two messages of one page naming two places, handled at once by two
+      // processes: the later arrival moves the clientId out of the earlier
+      // one's place, so that it is in one room, the one the store remembers.
+      // Arriving again then restores what that move took from a shared time
+      // channel and the login status.
+      const previous = rememberedAuthOf(previousAuth);
+      if (previous && presenceKey(previous) !== presenceKey(auth) && (!departed || presenceKey(previous) !== presenceKey(departed))) {
+        await this.departNow(clientId, previous, at, 'moved', true);
+        await this.arriveNow(clientId, auth, at);
       }
     });
   }
 
-  /** Resolves to whether the clientId had reported itself engaged. */
-  private runDeparture(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<boolean> {
+  // Runs inside the user's queue.
+  private async arriveNow(clientId: string, auth: Auth, at: number): Promise<ArrivalResult> {
+    const uid = auth.user.uid;
+    const result = await this.store.arrive({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, authJson: auth.json, at });
+    if (result.refused) {
+      this.known.delete(clientId);
+      throw new FayeOnlineError('FORBIDDEN', `clientId ${clientId} is tracked for another user; uid ${uid} cannot take it over`);
+    }
+    const date = new Date(at);
+    const event = this.event(clientId, auth, at, result.seq);
+    const writes: Array<Promise<unknown>> = [];
+    if (result.joinedRoom) {
+      writes.push(this.write('add to online list', () => this.roomLists.run(auth.room, () => this.records.addToOnlineList(auth.room, uid))).then((list) => {
+        if (list) this.emit('roomList', auth.room, list);
+      }));
+    }
+    if (result.startedTimer) writes.push(this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, date)));
+    const resumedFrom = result.resumedFrom;
+    if (resumedFrom > 0 && at - resumedFrom >= TIMER_RESOLUTION_MS) {
+      // Back within the grace of a leave: no leave and no join, but the time
+      // unseen was not online time, as the login log shows (a logout at the
+      // last sighting, a login now).
+      writes.push(this.write('restart timer', async () => {
+        await this.records.stopTimer(uid, auth.timeChannel, new Date(resumedFrom));
+        return this.records.startTimer(uid, auth.timeChannel, date);
+      }));
+    }
+    if (result.logLogin) {
+      writes.push(this.write('write login log', () => this.records.writeLoginLog({ status: 1, uid, timeChannel: auth.timeChannel, clientId, at: date })));
+    }
+    await Promise.all(writes);
+    if (result.added) this.emit('arrive', event);
+    if (result.joinedRoom) this.emit('join', event);
+    await this.evict(result.evicted, auth, at);
+    return result;
+  }
+
+  // An evicted tab leaves its own time channel and closes its own login
+  // session: its auth is the one remembered for it, not the newcomer's (only
+  // the room is sure to be the same).
+  private async evict(clientIds: string[], newcomer: Auth, at: number): Promise<void> {
+    if (clientIds.length === 0) return;
+    const remembered = await this.store.rememberedAuths(clientIds);
+    for (const [i, evicted] of clientIds.entries()) {
+      this.logger.warn({ clientId: evicted, uid: newcomer.user.uid, room: newcomer.room }, 'too many clientIds for one user in a room: the oldest was dropped');
+      const own = this.known.get(evicted)?.auth ?? rememberedAuthOf(remembered[i]);
+      this.known.delete(evicted);
+      const auth = own && own.user.uid === newcomer.user.uid && own.room === newcomer.room ? own : newcomer;
+      await this.departNow(evicted, auth, at, 'evicted', own !== null && own !== undefined);
+    }
+  }
+
+  private runDeparture(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<DepartureResult> {
     return this.queue.run(auth.user.uid, () => this.departNow(clientId, auth, at, reason, sawLogin));
   }
 
   // Runs inside the user's queue.
-  private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<boolean> {
+  private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<DepartureResult> {
     const uid = auth.user.uid;
     // Leaves of pages that may come right back (a reload, a re-handshake after
     // the server forgot the client) wait out the grace period. before_leave has
     // waited already; a page moving elsewhere or evicted leaves at once.
     const deferLeave = this.leaveGraceMs > 0 && (reason === 'disconnect' || reason === 'timeout');
-    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave });
+    const now = this.clock.now();
+    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave, now });
     const logout = result.logLogout
       ? this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: new Date(at) }))
       : undefined;
@@ -320,8 +378,8 @@ export class Presence extends EventEmitter<PresenceEvents> {
     // A page that is gone is not engaged: no grace period for engaged time.
     const disengaged = result.disengaged ? this.applyEngagement(clientId, auth, false, result.engagedSession, at) : undefined;
     await Promise.all([logout, disengaged, this.applyLeave(clientId, auth, at, reason, result, departed)]);
-    if (result.roomLeavePending || result.timerStopPending) this.scheduleConfirm(clientId, auth, at, reason);
-    return result.wasEngaged;
+    if (result.roomLeavePending || result.timerStopPending) this.scheduleConfirm(clientId, auth, { at, markedAt: now }, reason);
+    return result;
   }
 
   /** The user-level effects of a leave: list, timer (stopped as of `at`), events. */
@@ -342,25 +400,26 @@ export class Presence extends EventEmitter<PresenceEvents> {
     if (effects.leftRoom) this.emit('leave', { ...this.event(clientId, auth, at, effects.seq), reason });
   }
 
-  private scheduleConfirm(clientId: string, auth: Auth, at: number, reason: DepartureReason): void {
-    const key = `${presenceKey(auth)} ${at}`;
+  private scheduleConfirm(clientId: string, auth: Auth, mark: { at: number; markedAt: number }, reason: DepartureReason): void {
+    const { at, markedAt } = mark;
+    const key = `${presenceKey(auth)} ${at} ${markedAt}`;
     const confirm = () => {
       this.pendingLeaves.delete(key);
       return this.queue.run(auth.user.uid, async () => {
-        const pending = { uid: auth.user.uid, room: auth.room, timeChannel: auth.timeChannel, at };
+        const pending = { uid: auth.user.uid, room: auth.room, timeChannel: auth.timeChannel, at, markedAt };
         await this.applyLeave(clientId, auth, at, reason, await this.store.confirmLeave(pending));
       });
     };
-    const timer = setTimeout(() => {
+    const timer = this.clock.after(this.leaveGraceMs, () => {
       confirm().catch((error) => this.logger.error({ err: error, uid: auth.user.uid, room: auth.room }, 'presence: could not confirm a leave'));
-    }, this.leaveGraceMs);
+    });
     this.pendingLeaves.set(key, { timer, confirm });
   }
 
   /** Confirms every leave still in its grace period now (shutdown). */
   async confirmPendingLeaves(): Promise<void> {
     const pending = [...this.pendingLeaves.values()];
-    for (const { timer } of pending) clearTimeout(timer);
+    for (const { timer } of pending) timer.cancel();
     await Promise.all(pending.map(({ confirm }) => confirm()));
   }
 
@@ -372,8 +431,9 @@ export class Presence extends EventEmitter<PresenceEvents> {
       try {
         return await action();
       } catch (error) {
-        if (attempt >= this.writeAttempts) {
-          this.logger.error({ err: error, attempts: attempt }, `presence: could not ${what}`);
+        const transient = this.records.isTransient?.(error) ?? true;
+        if (!transient || attempt >= this.writeAttempts) {
+          this.logger.error({ err: error, attempts: attempt }, `presence: could not ${what}: ${(error as Error).message}`);
           this.emit('writeFailed', error as Error);
           return undefined;
         }

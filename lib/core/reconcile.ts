@@ -14,6 +14,7 @@
 //      engaged clientId in its time channel is stopped now.
 import type { Logger } from '../log';
 import type { PresenceStore } from '../stores/store';
+import { systemClock, type Clock } from './clock';
 
 export interface ReconcileRecords {
   allOnlineLists(): Promise<Array<{ room: string; uids: number[] }>>;
@@ -41,7 +42,8 @@ export interface ReconcileOptions {
   onListChanged(room: string, list: number[]): void;
   /** Whether engaged time is recorded (step 4 runs only then; its table may not exist otherwise). Default true. */
   engagement?: boolean;
-  now?: () => number;
+  /** When timers and engaged sessions found running without a page stop. Default: the system clock. */
+  clock?: Clock;
 }
 
 export interface ReconcileReport {
@@ -53,7 +55,7 @@ export interface ReconcileReport {
 
 export async function reconcile(options: ReconcileOptions): Promise<ReconcileReport> {
   const { store, records, logger } = options;
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const report: ReconcileReport = { orphanClientIds: [], lists: [], timersStopped: [], engagementsStopped: [] };
 
   // 1. Orphans.
@@ -71,10 +73,12 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   }
   for (const [clientId, places] of dead) {
     report.orphanClientIds.push(clientId);
-    const departed = await options.departOrphan(clientId);
-    // Without its remembered auth (expired, or lost) the departure cannot be
-    // logged; the clientId is at least removed from the maps.
-    if (!departed) for (const { channel, uid } of places) await store.forget(channel, uid, [clientId]);
+    await options.departOrphan(clientId);
+    // The departure leaves from where the remembered auth says, and logs it.
+    // Anywhere else the clientId still is (no remembered auth any more, or a
+    // place it was put in by a message the auth no longer names) it is
+    // removed from the map; steps 2 and 3 then fix that user's list and timer.
+    for (const { channel, uid } of places) await store.forget(channel, uid, [clientId]);
   }
 
   // 2. Lists.
@@ -103,7 +107,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     if (byChannel.get(timeChannel)!.has(uid)) continue;
     const stopped = await options.forUser(uid, async () => {
       if ((await store.clientIdsByUser(timeChannel)).has(uid)) return null;
-      return records.stopTimer(uid, timeChannel, new Date(now()));
+      return records.stopTimer(uid, timeChannel, new Date(clock.now()));
     });
     if (stopped !== null) report.timersStopped.push({ uid, timeChannel });
   }
@@ -115,7 +119,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     if (engagedByChannel.get(timeChannel)!.has(uid)) continue;
     const stopped = await options.forUser(uid, async () => {
       if ((await store.engagedByUser(timeChannel)).has(uid)) return false;
-      return records.stopEngaged(uid, timeChannel, session, new Date(now()));
+      return records.stopEngaged(uid, timeChannel, session, new Date(clock.now()));
     });
     if (stopped) report.engagementsStopped.push({ uid, timeChannel });
   }

@@ -11,6 +11,8 @@ import faye, { type BayeuxMessage, type NodeAdapter } from 'faye';
 import type { IncomingMessage } from 'node:http';
 import { Presence, type DepartureReason, type EngagementEvent, type PresenceEvent } from '../core/presence';
 import { reconcile, type ReconcileReport } from '../core/reconcile';
+import { departureOf } from '../core/departures';
+import type { ClockTimer } from '../core/clock';
 import { RedisEngine } from '../engine';
 import { FayeOnlineError } from '../errors';
 import { resolveOptions, type FayeOnlineOptions } from '../options';
@@ -29,7 +31,6 @@ import { PresenceStateExtension, inArrivalOrder, presenceChannel, presenceSnapsh
 import { bodyLimitFor, limitRequestBodies } from './request-limit';
 import { UserListBroadcaster } from './user-list';
 import { createDashboard, type Dashboard } from '../dashboard';
-import { systemClock } from '../core/clock';
 
 export interface Member {
   uid: number;
@@ -64,7 +65,7 @@ export interface FayeOnlineHandle extends EventEmitter<FayeOnlineEvents>, Report
   engagedTime(uid: number, timeChannel: string): Promise<EngagedTime>;
   /** The prom-client registry holding this server's metrics, when the `metrics` option is on. */
   readonly metricsRegistry: import('prom-client').Registry | undefined;
-  /** Runs the reconciliation pass now (see README "Operations"); it also runs at startup and every `reconcileInterval`. */
+  /** Runs the reconciliation pass now (see docs/operations.md); it also runs at startup and every `reconcileInterval`. */
   reconcile(): Promise<ReconcileReport>;
   /** The dashboard (pages and their data) as an Express router, behind `reports.authorize`: `app.use('/faye-online', online.dashboard())`. */
   dashboard(): import('express').Router;
@@ -84,6 +85,7 @@ function clientBundlePath(): string | undefined {
 export function attachFayeOnline(app: Express, httpServer: HttpServer, options: FayeOnlineOptions = {}): FayeOnlineHandle {
   const opts = resolveOptions(options);
   const logger = opts.logger;
+  const clock = opts.clock;
   const embedded = opts.redis === undefined;
 
   const sequelize = openDatabase(opts.database, { logger });
@@ -117,12 +119,12 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     mount: opts.mount,
     timeout: opts.timeout,
     ping: opts.ping,
-    engine: embedded ? {} : { type: RedisEngine, redis: opts.redis, namespace: opts.namespace, gc: opts.gc, logger },
+    engine: embedded ? {} : { type: RedisEngine, redis: opts.redis, namespace: opts.namespace, gc: opts.gc, logger, clock },
   });
   const proxy = adapter._server._engine;
   const redisEngine = embedded ? undefined : RedisEngine.fromAdapter(adapter);
 
-  const presence = new Presence({ store, records, logger, leaveGraceMs: opts.leaveGrace * 1000, engagement: opts.engagement });
+  const presence = new Presence({ store, records, logger, clock, leaveGraceMs: opts.leaveGrace * 1000, engagement: opts.engagement });
   const handle = new EventEmitter<FayeOnlineEvents>() as FayeOnlineHandle;
   const inFlight = new Set<Promise<unknown>>();
   const track = (work: Promise<unknown>) => {
@@ -137,6 +139,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
 
   const userLists = new UserListBroadcaster({
     windowMs: opts.userListWindow,
+    clock,
     publish,
     read: (room) => records.onlineList(room),
     onError: (error, room) => logger.error({ err: error, room }, 'could not read the online list for <room>/user_list'),
@@ -189,6 +192,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
 
   const beforeLeave = new BeforeLeave({
     delayMs: opts.beforeLeaveDelay * 1000,
+    clock,
     liveness,
     onError: (error, clientId) => logger.error({ err: error, clientId }, 'before_leave check failed'),
   });
@@ -196,15 +200,12 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   // Every destroyed client (explicit /meta/disconnect, engine timeout, or our
   // before_leave decision) leaves here, once.
   adapter.bind('disconnect', (clientId: string, info?: { reason?: string; lastSeen?: number }) => {
-    const own = decided.get(clientId);
+    const decidedHere = decided.get(clientId);
     decided.delete(clientId);
     const explicit = explicitDisconnects.delete(clientId) || info?.reason === 'disconnect';
-    const reason: DepartureReason = own?.reason ?? (explicit ? 'disconnect' : 'timeout');
-    // A page that sent /meta/disconnect was there until now; its last ping (the
-    // engine's lastSeen) can be a whole held long-poll earlier, and the process
-    // receiving the disconnect may not track it at all. Only a client that
-    // stopped answering ends when it was last seen.
-    const at = own?.at ?? (explicit ? Date.now() : info?.lastSeen ?? presence.lastSeen(clientId));
+    const { reason, at } = departureOf({
+      decided: decidedHere, explicit, engineLastSeen: info?.lastSeen, trackedLastSeen: presence.lastSeen(clientId), now: clock.now(),
+    });
     track(presence.gone(clientId, reason, at).catch((error) => logger.error({ err: error, clientId }, 'presence: could not record a departure')));
   });
   // In a cluster another process may have destroyed the client: forget it here.
@@ -213,7 +214,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   // departure then still finds the auth and last-seen time in memory instead
   // of reading them back from Redis.
   adapter.bind('close', (clientId: string) => {
-    setTimeout(() => presence.forgetLocally(clientId), 1000).unref();
+    clock.after(1000, () => presence.forgetLocally(clientId));
   });
 
   let dashboard: Dashboard | undefined;
@@ -281,7 +282,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     });
   }
 
-  if (!opts.secret) logger.warn({}, 'no `secret`: auth is not signed, so any page can claim to be any user (the gem\'s behaviour); see README "Security"');
+  if (!opts.secret) logger.warn({}, 'no `secret`: auth is not signed, so any page can claim to be any user (the gem\'s behaviour); see faye-online\'s docs/security.md');
 
   const ready = (async () => {
     const useMigrations = opts.autoMigrate ?? sequelize.getDialect() === 'sqlite';
@@ -319,18 +320,24 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       forUser: (uid, task) => presence.forUser(uid, task),
       onListChanged: (room, list) => userLists.changed(room, list),
       engagement: opts.engagement,
-    }).then((report) => (lastReconciliation = { at: new Date(), report }).report);
-  let reconcileTimer: NodeJS.Timeout | undefined;
+      clock,
+    }).then((report) => (lastReconciliation = { at: new Date(clock.now()), report }).report);
+  let reconcileTimer: ClockTimer | undefined;
   function startReconciling(): void {
     const run = async () => {
       if (closed || !(await store.lock('reconcile', Math.max(1000, opts.reconcileInterval * 900)))) return;
       await reconcileNow();
     };
-    track(run().catch((error) => logger.error({ err: error }, 'reconciliation failed; it runs again later')));
-    if (opts.reconcileInterval > 0) {
-      reconcileTimer = setInterval(() => track(run().catch((error) => logger.error({ err: error }, 'reconciliation failed; it runs again later'))), opts.reconcileInterval * 1000);
-      reconcileTimer.unref();
-    }
+    const pass = () => track(run().catch((error) => logger.error({ err: error }, 'reconciliation failed; it runs again later')));
+    const schedule = () => {
+      reconcileTimer = clock.after(opts.reconcileInterval * 1000, () => {
+        if (closed) return;
+        schedule();
+        pass();
+      });
+    };
+    pass();
+    if (opts.reconcileInterval > 0) schedule();
   }
 
   Object.assign(handle, {
@@ -356,7 +363,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     settled,
     dashboard: () =>
       (dashboard ??= createDashboard({
-        ...opts, reports, store, records, sequelize, events: handle, clock: systemClock, authorize: opts.reports.authorize,
+        ...opts, reports, store, records, sequelize, events: handle, authorize: opts.reports.authorize,
         metrics: metrics?.register, tracked: () => presence.knownClientIds().length, lastReconciliation: () => lastReconciliation,
       })).router,
     async close(): Promise<void> {
@@ -364,7 +371,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       closed = true;
       await dashboard?.close();
       beforeLeave.close();
-      if (reconcileTimer) clearInterval(reconcileTimer);
+      reconcileTimer?.cancel();
       await ready.catch(() => undefined);
       await settled();
       // Alone, this process is the whole truth: whoever is still connected

@@ -1,4 +1,4 @@
-// The improved auto-disconnect (SPEC section 3): a page being closed publishes
+// The improved auto-disconnect (docs/protocol.md): a page being closed publishes
 // /faye_online/before_leave instead of disconnecting, because the user may still
 // cancel the close. We then find out whether the page is really gone:
 //
@@ -10,6 +10,8 @@
 //
 // Without the nudge a live long-polling client would send nothing for up to a
 // whole Faye timeout, and "seen lately" could not tell it from a closed page.
+
+import { systemClock, type Clock, type ClockTimer } from '../core/clock';
 
 export interface Liveness {
   /** When the clientId last pinged anywhere in the cluster (ms), or null if it does not exist. */
@@ -24,13 +26,17 @@ export interface BeforeLeaveOptions {
   delayMs: number;
   liveness: Liveness;
   onError(error: unknown, clientId: string): void;
+  /** Default: the system clock. */
+  clock?: Clock;
 }
 
 export class BeforeLeave {
-  private readonly pending = new Map<string, NodeJS.Timeout[]>();
+  private readonly pending = new Map<string, ClockTimer[]>();
   private readonly nudgeMs: number;
+  private readonly clock: Clock;
 
   constructor(private readonly options: BeforeLeaveOptions) {
+    this.clock = options.clock ?? systemClock;
     // The page being closed must be gone before the nudge, or it could still answer it.
     this.nudgeMs = Math.min(1000, options.delayMs / 3);
   }
@@ -38,16 +44,16 @@ export class BeforeLeave {
   /** The page of clientId said it is closing. Repeats while a check is pending are ignored. */
   closing(clientId: string): void {
     if (this.pending.has(clientId)) return;
-    const requestedAt = Date.now();
+    const requestedAt = this.clock.now();
     let nudgedAt = requestedAt + this.nudgeMs;
-    const nudge = setTimeout(() => {
-      nudgedAt = Date.now();
+    const nudge = this.clock.after(this.nudgeMs, () => {
+      nudgedAt = this.clock.now();
       Promise.resolve(this.options.liveness.flush(clientId)).catch((error) => this.options.onError(error, clientId));
-    }, this.nudgeMs);
-    const check = setTimeout(() => {
+    });
+    const check = this.clock.after(this.options.delayMs, () => {
       this.pending.delete(clientId);
       this.check(clientId, requestedAt, nudgedAt).catch((error) => this.options.onError(error, clientId));
-    }, this.options.delayMs);
+    });
     this.pending.set(clientId, [nudge, check]);
   }
 
@@ -63,7 +69,7 @@ export class BeforeLeave {
   }
 
   close(): void {
-    for (const timers of this.pending.values()) timers.forEach(clearTimeout);
+    for (const timers of this.pending.values()) for (const timer of timers) timer.cancel();
     this.pending.clear();
   }
 }

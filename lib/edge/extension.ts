@@ -297,7 +297,7 @@ export class PresenceExtension {
    * validates it only after the extensions ran, so a made-up clientId would
    * otherwise be tracked forever. (The store is not asked who owns it: a join
    * costs one store round trip, and in a cluster a process that does not know
-   * the clientId accepts it for the uid it is sent with; see README "Security".)
+   * the clientId accepts it for the uid it is sent with; see docs/security.md.)
    */
   private connect(message: Message, clientId: string, auth: Auth): Outcome {
     const { presence } = this.options;

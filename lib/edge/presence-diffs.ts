@@ -4,7 +4,7 @@
 // subscribe reply (ext.faye_online_presence), read atomically with the room's
 // sequence number. A client applies the diffs whose seq is newer than what it
 // knows of that user, and so keeps an exact list without ever receiving the
-// whole list again (the browser client does this; see README "Presence diffs").
+// whole list again (the browser client does this; see docs/protocol.md "Presence diffs").
 import type { IncomingMessage } from 'node:http';
 import type { BayeuxMessage } from 'faye';
 import { isValidChannelName, readAuth, type User } from '../core/auth';

@@ -5,25 +5,29 @@
 // which re-reads the list so that the last message carries the final list even
 // when concurrent writes finished out of order.
 
+import { systemClock, type Clock, type ClockTimer } from '../core/clock';
+
 export interface UserListOptions {
   windowMs: number;
   publish(channel: string, data: { count: number; user_list: number[] }): void;
   /** Reads the room's current list (for the trailing message of a window). */
   read(room: string): Promise<number[]>;
   onError(error: unknown, room: string): void;
+  /** Default: the system clock. */
+  clock?: Clock;
 }
 
 interface RoomState {
   /** when the last message was handed to the engine */
   lastSentAt: number;
   /** the trailing message of the current window */
-  due?: NodeJS.Timeout;
+  due?: ClockTimer;
   /** a trailing message is reading the list */
   reading: boolean;
   /** the list changed while it was being read: one more message is needed */
   dirty: boolean;
   /** drops the state of a room that stayed quiet for a window */
-  expire?: NodeJS.Timeout;
+  expire?: ClockTimer;
 }
 
 export function userListChannel(room: string): string {
@@ -33,14 +37,17 @@ export function userListChannel(room: string): string {
 export class UserListBroadcaster {
   private readonly rooms = new Map<string, RoomState>();
   private readonly sending = new Set<Promise<void>>();
+  private readonly clock: Clock;
 
-  constructor(private readonly options: UserListOptions) {}
+  constructor(private readonly options: UserListOptions) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   changed(room: string, list: number[]): void {
     const state = this.rooms.get(room);
     if (!state) {
       this.send(room, list);
-      const fresh: RoomState = { lastSentAt: Date.now(), reading: false, dirty: false };
+      const fresh: RoomState = { lastSentAt: this.clock.now(), reading: false, dirty: false };
       this.rooms.set(room, fresh);
       this.scheduleExpiry(room, fresh);
       return;
@@ -58,17 +65,16 @@ export class UserListBroadcaster {
   }
 
   private scheduleTrailing(room: string, state: RoomState): void {
-    if (state.expire) clearTimeout(state.expire);
+    state.expire?.cancel();
     state.expire = undefined;
-    const wait = Math.max(0, state.lastSentAt + this.options.windowMs - Date.now());
-    state.due = setTimeout(() => this.trailing(room, state), wait);
+    const wait = Math.max(0, state.lastSentAt + this.options.windowMs - this.clock.now());
+    state.due = this.clock.after(wait, () => this.trailing(room, state));
   }
 
   private scheduleExpiry(room: string, state: RoomState): void {
-    state.expire = setTimeout(() => {
+    state.expire = this.clock.after(this.options.windowMs, () => {
       if (this.rooms.get(room) === state && !state.due && !state.reading) this.rooms.delete(room);
-    }, this.options.windowMs);
-    state.expire.unref();
+    });
   }
 
   // Reads the list when the window ends, so that the message carries the list
@@ -81,7 +87,7 @@ export class UserListBroadcaster {
       .read(room)
       .then((list) => {
         this.send(room, list);
-        state.lastSentAt = Date.now();
+        state.lastSentAt = this.clock.now();
       })
       .catch((error) => this.options.onError(error, room))
       .finally(() => {
@@ -96,14 +102,14 @@ export class UserListBroadcaster {
   /** Sends what is due now and stops; used by close(). */
   async flush(): Promise<void> {
     for (const [room, state] of this.rooms) {
-      if (state.expire) clearTimeout(state.expire);
+      state.expire?.cancel();
       if (state.due) {
-        clearTimeout(state.due);
+        state.due.cancel();
         this.trailing(room, state);
       }
     }
     await Promise.all([...this.sending]);
-    for (const state of this.rooms.values()) if (state.expire) clearTimeout(state.expire);
+    for (const state of this.rooms.values()) state.expire?.cancel();
     this.rooms.clear();
   }
 }

@@ -1,6 +1,6 @@
 // A Faye engine on ioredis that shares its Redis layout with faye-redis (the
 // Node engine and the Ruby gem), so that servers running any of the three can
-// serve one cluster together while an app migrates (SPEC.md section 6).
+// serve one cluster together while an app migrates (layout: docs/rails.md).
 //
 // Usage:
 //   new faye.NodeAdapter({ mount: '/faye', timeout: 10,
@@ -56,6 +56,7 @@ import path from 'node:path';
 import Redis, { type RedisOptions } from 'ioredis';
 import { FayeOnlineError } from '../errors';
 import { createLogger, type Logger } from '../log';
+import { systemClock, type Clock, type ClockTimer } from '../core/clock';
 
 /** Options of the engine, given beside `type: RedisEngine` in Faye's `engine` option. */
 export interface RedisEngineOptions {
@@ -69,6 +70,8 @@ export interface RedisEngineOptions {
   gc?: number;
   /** Pino-compatible logger. Default: a pino logger. */
   logger?: Logger;
+  /** Ping times, liveness cutoffs and the GC interval (tests run them in simulated time). Default: the system clock. */
+  clock?: Clock;
 }
 
 export type DisconnectReason = 'timeout' | 'disconnect';
@@ -169,6 +172,7 @@ interface ResolvedOptions {
   namespace: string;
   gcSeconds: number;
   logger: Logger;
+  clock: Clock;
   redis: Redis;
   ownsRedis: boolean;
 }
@@ -207,6 +211,7 @@ function resolveOptions(options: RedisEngineOptions): ResolvedOptions {
   if (database !== undefined && !(Number.isInteger(database) && database >= 0)) throw invalid('database', 'must be a non-negative integer');
 
   const logger = options.logger ?? createLogger();
+  const clock = options.clock ?? systemClock;
   const source = options.redis ?? DEFAULT_URL;
 
   if (isRedisInstance(source)) {
@@ -214,15 +219,15 @@ function resolveOptions(options: RedisEngineOptions): ResolvedOptions {
       throw invalid('database', 'cannot change the database of a given ioredis instance; select it when creating the instance');
     }
     if (source.options.keyPrefix) throw invalid('redis', 'must not use ioredis `keyPrefix`; use the engine `namespace`');
-    return { namespace, gcSeconds, logger, redis: source, ownsRedis: false };
+    return { namespace, gcSeconds, logger, clock, redis: source, ownsRedis: false };
   }
   if (typeof source === 'string') {
-    return { namespace, gcSeconds, logger, redis: new Redis(urlWithDatabase(source, database)), ownsRedis: true };
+    return { namespace, gcSeconds, logger, clock, redis: new Redis(urlWithDatabase(source, database)), ownsRedis: true };
   }
   if (typeof source === 'object' && source !== null) {
     if (source.keyPrefix) throw invalid('redis', 'must not use ioredis `keyPrefix`; use the engine `namespace`');
     const redisOptions = database === undefined ? source : { ...source, db: database };
-    return { namespace, gcSeconds, logger, redis: new Redis(redisOptions), ownsRedis: true };
+    return { namespace, gcSeconds, logger, clock, redis: new Redis(redisOptions), ownsRedis: true };
   }
   throw invalid('redis', 'must be a URL string, ioredis options or an ioredis instance');
 }
@@ -251,7 +256,8 @@ export class RedisEngine {
   private readonly redis: EngineRedis;
   private readonly subscriber: Redis;
   private readonly ownsRedis: boolean;
-  private readonly gcTimer: NodeJS.Timeout;
+  private readonly clock: Clock;
+  private gcTimer: ClockTimer | undefined;
   /** clientIds whose connection this process holds (from the proxy's connection:open/close). */
   private readonly localClients = new Set<string>();
   private readonly subscribed: Promise<void>;
@@ -263,6 +269,7 @@ export class RedisEngine {
     const resolved = resolveOptions(options);
     this.server = server;
     this.namespace = resolved.namespace;
+    this.clock = resolved.clock;
     this.logger = resolved.logger.child?.({ component: 'redis-engine', namespace: resolved.namespace }) ?? resolved.logger;
     this.ownsRedis = resolved.ownsRedis;
     this.redis = defineScripts(resolved.redis);
@@ -282,9 +289,16 @@ export class RedisEngine {
     server.bind('connection:open', this.onConnectionOpen, this);
     server.bind('connection:close', this.onConnectionClose, this);
 
-    this.gcTimer = setInterval(() => void this.gc(), resolved.gcSeconds * 1000);
-    this.gcTimer.unref();
+    this.scheduleGc(resolved.gcSeconds * 1000);
     enginesByServer.set(server, this);
+  }
+
+  private scheduleGc(intervalMs: number): void {
+    this.gcTimer = this.clock.after(intervalMs, () => {
+      if (this.closing) return;
+      this.scheduleGc(intervalMs);
+      void this.gc();
+    });
   }
 
   // --- keys ----------------------------------------------------------------
@@ -315,7 +329,7 @@ export class RedisEngine {
   }
 
   clientExists(clientId: string, callback: Callback<[boolean]>, context?: unknown): void {
-    const cutoff = Date.now() - 1000 * 1.6 * this.server.timeout;
+    const cutoff = this.clock.now() - 1000 * 1.6 * this.server.timeout;
     this.redis.zscore(this.clientsKey, clientId).then(
       (score) => this.callBack('clientExists', callback, context, score !== null && Number(score) > cutoff),
       (error) => {
@@ -338,7 +352,7 @@ export class RedisEngine {
   ping(clientId: string): void {
     if (typeof this.server.timeout !== 'number') return;
     // XX: a ping racing with the client's destruction must not bring it back.
-    this.redis.zadd(this.clientsKey, 'XX', Date.now(), clientId).catch((error) => {
+    this.redis.zadd(this.clientsKey, 'XX', this.clock.now(), clientId).catch((error) => {
       this.logger.error({ err: error, clientId }, 'could not record a ping');
     });
   }
@@ -383,7 +397,7 @@ export class RedisEngine {
       this.logger.error({ err: error, channel: message.channel }, 'dropped a message that cannot be written as JSON');
     }
     if (json !== undefined && channels.length > 0) {
-      const cutoff = Date.now() - 1000 * 1.6 * this.server.timeout;
+      const cutoff = this.clock.now() - 1000 * 1.6 * this.server.timeout;
       const keys = channels.map((channel) => this.channelKey(channel));
       this.redis
         .fayeEnginePublish(keys.length, ...keys, this.clientsKey, `${this.namespace}/clients/`, json, cutoff, this.topics.messages)
@@ -409,7 +423,7 @@ export class RedisEngine {
 
   disconnect(): Promise<void> {
     if (this.closing) return this.closing;
-    clearInterval(this.gcTimer);
+    this.gcTimer?.cancel();
     this.server.unbind('connection:open', this.onConnectionOpen, this);
     this.server.unbind('connection:close', this.onConnectionClose, this);
     enginesByServer.delete(this.server);
@@ -445,7 +459,7 @@ export class RedisEngine {
     // NX: a freshly generated id that already exists is drawn again.
     for (;;) {
       const clientId = this.server.generateId();
-      if ((await this.redis.zadd(this.clientsKey, 'NX', Date.now(), clientId)) === 1) return clientId;
+      if ((await this.redis.zadd(this.clientsKey, 'NX', this.clock.now(), clientId)) === 1) return clientId;
     }
   }
 
@@ -478,12 +492,12 @@ export class RedisEngine {
     if (typeof timeout !== 'number' || this.sweeping || this.closing) return 0;
     this.sweeping = true;
     try {
-      const startedAt = Date.now();
+      const startedAt = this.clock.now();
       const expiry = String(startedAt + LOCK_TIMEOUT_MS);
       const lockKey = `${this.namespace}/locks/gc`;
       if ((await this.redis.fayeEngineAcquireLock(lockKey, startedAt, expiry, LOCK_TIMEOUT_MS)) !== 1) return 0;
       try {
-        return await this.sweepExpired(Date.now() - 1000 * 2 * timeout, startedAt + LOCK_TIMEOUT_MS);
+        return await this.sweepExpired(this.clock.now() - 1000 * 2 * timeout, startedAt + LOCK_TIMEOUT_MS);
       } finally {
         // Left in place, the lock only delays the next sweep until it expires.
         await this.redis.fayeEngineReleaseLock(lockKey, expiry).catch((error) => {
@@ -498,7 +512,7 @@ export class RedisEngine {
   /** Destroys every client whose last ping is at or before `cutoff`, batch by batch, while the lock is ours. */
   private async sweepExpired(cutoff: number, lockExpiry: number): Promise<number> {
     let destroyed = 0;
-    while (!this.closing && Date.now() < lockExpiry) {
+    while (!this.closing && this.clock.now() < lockExpiry) {
       const clientIds = await this.redis.zrangebyscore(this.clientsKey, '-inf', cutoff, 'LIMIT', 0, GC_BATCH);
       if (clientIds.length === 0) break;
 

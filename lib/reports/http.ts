@@ -157,7 +157,7 @@ export function reportsRouter(api: ReportsApi, options: { authorize?: Authorize;
   }));
 
   router.use((req, res) => {
-    res.status(404).json({ error: `no report at ${req.method} ${req.originalUrl}; see README "Operations"` });
+    res.status(404).json({ error: `no report at ${req.method} ${req.originalUrl}; see faye-online's docs/operations.md "Report endpoints"` });
   });
   return router;
 }

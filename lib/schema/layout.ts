@@ -1,4 +1,4 @@
-// The layout the gem's migrations give on MariaDB (SPEC.md section 5) as data,
+// The layout the gem's migrations give on MariaDB (docs/rails.md) as data,
 // the same layout read back from a live database, and the comparison `migrate
 // adopt` uses before it trusts tables it did not create.
 import { QueryTypes, type Sequelize } from 'sequelize';
@@ -172,7 +172,7 @@ function quote(identifier: string): string {
 
 /**
  * Differences between the expected and an actual table, as sentences. Tolerated,
- * as SPEC.md says they are the same layout for our purposes: integer display
+ * because the gem and Rails treat them as the same layout: integer display
  * widths (MySQL 8 prints `int`), nullable timestamps (Rails 4.2), another
  * collation of the same character set. On SQLite only columns, nullability and
  * indexes are compared (it has no engines, and types are mere affinities).

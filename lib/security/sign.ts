@@ -4,7 +4,7 @@
 // only the servers know, and the Faye server checks it.
 //
 // The canonical string is built so that Rails can produce it with Array#join
-// (see README "Security"); change it only together with the version tag.
+// (see docs/security.md); change it only together with the version tag.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { MAX_UID, readUid } from '../core/auth';
 import { FayeOnlineError } from '../errors';
@@ -129,7 +129,7 @@ export function verifyAuth(auth: unknown, options: VerifyAuthOptions): VerifyAut
     return {
       ok: false,
       reason: 'unsigned',
-      message: 'auth has no signature and no expires_at; the page must render it with signAuth (or the equivalent Ruby, see README "Security")',
+      message: 'auth has no signature and no expires_at; the page must render it with signAuth (or the equivalent Ruby, see docs/security.md of faye-online)',
     };
   }
   const { signature, expires_at: expiresAt } = auth;

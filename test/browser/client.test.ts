@@ -11,6 +11,7 @@ import vm from 'node:vm';
 import { after, before, describe, test } from 'node:test';
 import faye from 'faye';
 import { createOnlineClient, isFayeOnlineError, type FayeModule, type OnlineClient, type PresenceChange, type UserList } from '../../lib/client';
+import { sleep } from '../support/wait';
 
 const root = resolve(__dirname, '..', '..');
 const identity = { room: '/classes/4', timeChannel: '/courses/5/lessons/1', user: { uid: 470700, uname: 'mvj3', avatar: 'a.png' } };
@@ -112,7 +113,7 @@ describe('createOnlineClient', () => {
     assert.deepEqual(fake.published, [['/faye_online/before_leave', {}]]);
 
     // The user cancelled the close and tries again later: a new attempt.
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     page.dispatchEvent(new Event('beforeunload'));
     assert.equal(fake.published.length, 2);
 
@@ -163,7 +164,7 @@ describe('createOnlineClient against a Faye server', () => {
     await publisher.publish('/classes/4/user_list', { count: 2, user_list: [470700, 1] });
     await publisher.publish('/classes/4/presence', { event: 'join', uid: 1, user: { uid: 1, uname: 'ann' } });
     await publisher.publish('/classes/4/presence', { event: 'leave', uid: 1, user: { uid: 1, uname: 'ann' } });
-    for (let i = 0; i < 50 && changes.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 50 && changes.length < 2; i++) await sleep(20);
 
     assert.deepEqual(lists, [{ count: 2, uids: [470700, 1] }]);
     assert.deepEqual(changes.map((c) => [c.event, c.uid, c.user.uname]), [['join', 1, 'ann'], ['leave', 1, 'ann']]);

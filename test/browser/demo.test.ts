@@ -18,7 +18,7 @@ const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
-/** The server's default before_leave check delay (SPEC section 3). */
+/** The server's default before_leave check delay (the gem's 3 s). */
 const BEFORE_LEAVE_DELAY_MS = 3000;
 /** Allowed on top of it: the nudge/answer round trip, the user_list/presence publish and rendering. */
 const MARGIN_MS = 2000;

@@ -7,8 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { auth, eventually, onlineClient, type TestClient } from '../support/presence-server';
 import { loginRows, onlineTimes } from '../presence/sql-helpers';
 import { clientIdsByUser, clientIdsInAllHashes, onlineUids, reportsOf, sqlReader, startCluster, type Cluster, type ServerProcess } from './processes';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../support/wait';
 
 /** `_started_at` is "%Y%m%d%H%M%S" in the servers' time zone (UTC here). */
 function startedAtMs(onlineTimesJson: string, timeChannel: string): number {

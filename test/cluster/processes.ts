@@ -148,7 +148,7 @@ export function reportsOf<T extends Report['type']>(reports: Received[], type: T
 
 // --- what the cluster shares, read raw --------------------------------------
 
-/** A room's or time channel's uid → clientIds hash (SPEC section 6), clientIds sorted. */
+/** A room's or time channel's uid → clientIds hash (the gem's key), clientIds sorted. */
 export async function clientIdsByUser(cluster: Cluster, channel: string): Promise<Record<string, string[]>> {
   const raw = await cluster.backing.redis!.redis.hgetall(`/${cluster.namespace}/uid_to_clientIds${channel}`);
   return Object.fromEntries(Object.entries(raw).map(([uid, json]) => [uid, (JSON.parse(json) as string[]).sort()]));

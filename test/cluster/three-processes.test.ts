@@ -10,8 +10,7 @@ import { auth, eventually, onlineClient, type TestClient } from '../support/pres
 import { bayeux, closeClient, collect, fayeClient } from '../engine/servers';
 import { loginRows, userInfoList } from '../presence/sql-helpers';
 import { clientIdsByUser, onlineUids, reportsOf, sqlReader, startCluster, type Cluster, type ServerProcess } from './processes';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../support/wait';
 
 let roomCounter = 0;
 function freshChannels() {

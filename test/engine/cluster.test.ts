@@ -7,7 +7,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { RedisEngine, type DisconnectInfo } from '../../lib/engine';
 import { silentLogger } from '../../lib/log';
 import { createTestRedis, type TestRedis } from '../support/redis';
-import { eventually, sleep } from './contract';
+import { eventuallyPasses, sleep } from '../support/wait';
 import { clientIdOf, closeClient, collect, fayeClient, rawConnect, rawHandshake, startFayeServer, transportOf, type FayeServer } from './servers';
 
 describe('two Faye servers sharing the Redis engine', () => {
@@ -56,8 +56,8 @@ describe('two Faye servers sharing the Redis engine', () => {
     await socket.publish('/chat/room1', { text: 'from socket', n: 2 });
 
     const both = [{ text: 'from polling', n: 1 }, { text: 'from socket', n: 2 }];
-    await eventually(() => assert.deepEqual(atSocket, both), 5000);
-    await eventually(() => assert.deepEqual(atPolling, both), 5000);
+    await eventuallyPasses(() => assert.deepEqual(atSocket, both), 5000);
+    await eventuallyPasses(() => assert.deepEqual(atPolling, both), 5000);
   });
 
   it('delivers a message published on the server side of one process to clients of the other', async () => {
@@ -65,7 +65,7 @@ describe('two Faye servers sharing the Redis engine', () => {
     const right = await server(2);
     const received = await collect(client(right.url, 'websocket'), '/news/**');
     await left.adapter.getClient().publish('/news/today', { headline: 'cluster works' });
-    await eventually(() => assert.deepEqual(received, [{ headline: 'cluster works' }]), 5000);
+    await eventuallyPasses(() => assert.deepEqual(received, [{ headline: 'cluster works' }]), 5000);
   });
 
   it('collects a client that vanished, reporting when it was last seen, and keeps live clients', async () => {
@@ -84,7 +84,7 @@ describe('two Faye servers sharing the Redis engine', () => {
     const lastPing = Number(await testRedis.redis.zscore(`${testRedis.namespace}/clients`, vanished));
     assert.ok(lastPing > 0);
 
-    await eventually(() => assert.equal(disconnects.length, 1), 6000);
+    await eventuallyPasses(() => assert.equal(disconnects.length, 1), 6000);
     const [clientId, info] = disconnects[0]!;
     assert.equal(clientId, vanished);
     assert.deepEqual(info, { reason: 'timeout', lastSeen: lastPing });
@@ -105,7 +105,7 @@ describe('two Faye servers sharing the Redis engine', () => {
     await collect(leaving, '/bye');
     const clientId = clientIdOf(leaving);
     await leaving.disconnect();
-    await eventually(() => assert.equal(disconnects.length, 1));
+    await eventuallyPasses(() => assert.equal(disconnects.length, 1));
     assert.equal(disconnects[0]![0], clientId);
     assert.equal(disconnects[0]![1].reason, 'disconnect');
     assert.ok((disconnects[0]![1].lastSeen ?? 0) > Date.now() - 10_000);

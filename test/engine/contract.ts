@@ -4,6 +4,7 @@
 // as Faye's server does (createClient, connect, subscribe, publish, ...).
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { eventuallyPasses, sleep } from '../support/wait';
 
 // Faye's engine proxy is internal to the faye package; the scenarios need it.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -37,22 +38,6 @@ export interface EngineUnderTest {
   setup(): Promise<{ engineOptions: Record<string, unknown>; teardown(): Promise<void> }>;
   /** Several proxies over the same engine options share state (a cluster). */
   distributed: boolean;
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls until `check` passes (then returns) or `ms` elapse (then throws its last failure). */
-export async function eventually(check: () => void | Promise<void>, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(10);
-    }
-  }
 }
 
 /** How long a message that should not arrive is given to arrive anyway. */
@@ -118,7 +103,7 @@ class World {
   }
 
   async expectMessages(name: string, expected: Message[]): Promise<void> {
-    await eventually(() => assert.deepEqual(this.inboxes.get(name), expected));
+    await eventuallyPasses(() => assert.deepEqual(this.inboxes.get(name), expected));
     await sleep(QUIET_MS);
     assert.deepEqual(this.inboxes.get(name), expected, `${name} received more than expected`);
   }
@@ -202,7 +187,7 @@ export function engineContract(engine: EngineUnderTest): void {
         it('publishes a disconnect event for the client', async () => {
           const calls = world.record(engineProxy, 'disconnect');
           await world.destroy(engineProxy, 'alice');
-          await eventually(() => assert.deepEqual(calls.map((args) => args[0]), [world.id('alice')]));
+          await eventuallyPasses(() => assert.deepEqual(calls.map((args) => args[0]), [world.id('alice')]));
         });
 
         it('leaves the other clients alone', async () => {
@@ -226,7 +211,7 @@ export function engineContract(engine: EngineUnderTest): void {
             engineProxy.bind('unsubscribe', (...args) => events.push(['unsubscribe', ...args]));
             engineProxy.bind('disconnect', (clientId) => events.push(['disconnect', clientId]));
             await world.destroy(engineProxy, 'alice');
-            await eventually(() => assert.deepEqual(events, [
+            await eventuallyPasses(() => assert.deepEqual(events, [
               ['unsubscribe', world.id('alice'), '/messages/foo'],
               ['disconnect', world.id('alice')],
             ]));
@@ -238,7 +223,7 @@ export function engineContract(engine: EngineUnderTest): void {
         it('publishes a subscribe event', async () => {
           const calls = world.record(engineProxy, 'subscribe');
           await world.subscribe(engineProxy, 'alice', '/messages/foo');
-          await eventually(() => assert.deepEqual(calls, [[world.id('alice'), '/messages/foo']]));
+          await eventuallyPasses(() => assert.deepEqual(calls, [[world.id('alice'), '/messages/foo']]));
         });
 
         it('publishes no event when the client is already subscribed', async () => {
@@ -264,7 +249,7 @@ export function engineContract(engine: EngineUnderTest): void {
           await world.subscribe(engineProxy, 'alice', '/messages/foo');
           const calls = world.record(engineProxy, 'unsubscribe');
           await world.unsubscribe(engineProxy, 'alice', '/messages/foo');
-          await eventually(() => assert.deepEqual(calls, [[world.id('alice'), '/messages/foo']]));
+          await eventuallyPasses(() => assert.deepEqual(calls, [[world.id('alice'), '/messages/foo']]));
         });
       });
 

@@ -1,6 +1,6 @@
 // needs: redis
 // A server on the original faye-redis Node engine and a server on ours share one
-// Redis namespace as one cluster (SPEC.md section 6): messages cross both ways,
+// Redis namespace as one cluster (docs/rails.md): messages cross both ways,
 // clients created by one are known to the other, our GC collects the other's
 // dead clients, and the keys are exactly faye-redis' layout.
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { RedisEngine, type DisconnectInfo } from '../../lib/engine';
 import { silentLogger } from '../../lib/log';
 import { createTestRedis, type TestRedis } from '../support/redis';
-import { eventually, sleep } from './contract';
+import { eventuallyPasses, sleep } from '../support/wait';
 import { bayeux, clientIdOf, closeClient, collect, fayeClient, rawConnect, rawHandshake, startFayeServer, type FayeServer } from './servers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -58,13 +58,13 @@ describe('a cluster of a faye-redis server and a RedisEngine server', () => {
     // reach a long-polling client back to back (it empties the queue, then delivers
     // to a connection that may have closed meanwhile), which is not what this tests.
     await atTheirs.publish('/classes/4', { from: 'faye-redis' });
-    await eventually(() => assert.deepEqual(receivedOurs, [{ from: 'faye-redis' }]), 5000);
-    await eventually(() => assert.deepEqual(receivedTheirs, [{ from: 'faye-redis' }]), 5000);
+    await eventuallyPasses(() => assert.deepEqual(receivedOurs, [{ from: 'faye-redis' }]), 5000);
+    await eventuallyPasses(() => assert.deepEqual(receivedTheirs, [{ from: 'faye-redis' }]), 5000);
 
     await atOurs.publish('/classes/4', { from: 'faye-online' });
     const both = [{ from: 'faye-redis' }, { from: 'faye-online' }];
-    await eventually(() => assert.deepEqual(receivedOurs, both), 5000);
-    await eventually(() => assert.deepEqual(receivedTheirs, both), 5000);
+    await eventuallyPasses(() => assert.deepEqual(receivedOurs, both), 5000);
+    await eventuallyPasses(() => assert.deepEqual(receivedTheirs, both), 5000);
   });
 
   it('knows the clients the other engine created, in both directions', async () => {
@@ -88,7 +88,7 @@ describe('a cluster of a faye-redis server and a RedisEngine server', () => {
     clients.push(publisher);
     await publisher.publish('/mixed', { hello: 'there' });
     // faye-redis acknowledges a publish before it has queued the message.
-    await eventually(async () => assert.equal(await testRedis.redis.llen(`${ns()}/clients/${clientId}/messages`), 1));
+    await eventuallyPasses(async () => assert.equal(await testRedis.redis.llen(`${ns()}/clients/${clientId}/messages`), 1));
     // A held connect: one that returns at once would leave before the queue is read.
     const replies = await rawConnect(ours.url, clientId);
     assert.deepEqual(replies.filter((reply) => reply.channel === '/mixed').map((reply) => reply.data), [{ hello: 'there' }]);
@@ -102,7 +102,7 @@ describe('a cluster of a faye-redis server and a RedisEngine server', () => {
     const lastPing = Number(await testRedis.redis.zscore(`${ns()}/clients`, vanished));
     assert.ok(lastPing > 0);
 
-    await eventually(() => assert.deepEqual(disconnects, [[vanished, { reason: 'timeout', lastSeen: lastPing }]]), 6000);
+    await eventuallyPasses(() => assert.deepEqual(disconnects, [[vanished, { reason: 'timeout', lastSeen: lastPing }]]), 6000);
     assert.equal(await testRedis.redis.zscore(`${ns()}/clients`, vanished), null);
     assert.deepEqual(await testRedis.redis.keys(`${ns()}/clients/${vanished}/*`), []);
   });
@@ -154,7 +154,7 @@ describe("faye-redis' key layout, read and written directly", () => {
     await bayeux(ours.url, [{ channel: '/n', data: 1 }]);
     await bayeux(ours.url, [{ channel: '/meta/disconnect', clientId }]);
 
-    await eventually(() => assert.deepEqual(heard, [
+    await eventuallyPasses(() => assert.deepEqual(heard, [
       [`${ns()}/notifications/messages`, clientId],
       [`${ns()}/notifications/close`, clientId],
     ]));

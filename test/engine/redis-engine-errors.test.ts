@@ -10,7 +10,7 @@ import { isFayeOnlineError } from '../../lib/errors';
 import type { Logger } from '../../lib/log';
 import { silentLogger } from '../../lib/log';
 import { createTestRedis, type TestRedis } from '../support/redis';
-import { eventually } from './contract';
+import { eventuallyPasses } from '../support/wait';
 
 /** A stand-in for Faye's engine proxy: what the engine calls and what it emitted. */
 function fakeServer(timeout = 2) {
@@ -116,7 +116,7 @@ describe('RedisEngine when Redis cannot be reached', () => {
     engine.ping('someone');
     engine.publish({ channel: '/x', data: 1 }, ['/x', '/*', '/**']);
     assert.equal(await engine.gc(), 0);
-    await eventually(() => assert.ok(logger.errors.length >= 5, JSON.stringify(logger.errors)));
+    await eventuallyPasses(() => assert.ok(logger.errors.length >= 5, JSON.stringify(logger.errors)));
     await engine.disconnect();
   });
 });

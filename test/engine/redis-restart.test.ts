@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import Redis from 'ioredis';
 import { RedisEngine } from '../../lib/engine';
 import { silentLogger } from '../../lib/log';
-import { eventually, sleep } from './contract';
+import { eventuallyPasses, sleep } from '../support/wait';
 import { closeClient, collect, fayeClient, PrivateRedis, startFayeServer, type FayeServer } from './servers';
 
 describe('the Redis engine when Redis goes away', () => {
@@ -32,7 +32,7 @@ describe('the Redis engine when Redis goes away', () => {
     clients = [polling, socket];
     atSocket = await collect(socket, '/room');
     await polling.publish('/room', 'before');
-    await eventually(() => assert.deepEqual(atSocket, ['before']), 5000);
+    await eventuallyPasses(() => assert.deepEqual(atSocket, ['before']), 5000);
   }
 
   afterEach(async () => {

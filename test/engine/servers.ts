@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import faye from 'faye';
-import { sleep } from './contract';
+import { sleep } from '../support/wait';
 
 export interface FayeServer {
   adapter: any;

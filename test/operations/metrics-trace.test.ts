@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import type { Logger } from '../../lib/log';
 import { auth, eventually, onlineClient, startPresenceServer, type PresenceServer } from '../support/presence-server';
+import { sleep } from '../support/wait';
 
 function value(text: string, series: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
@@ -86,7 +87,7 @@ describe('trace', () => {
       await first.disconnect();
       await second.disconnect();
       await eventually(() => lines.length === 4, 5000, 'four trace lines');
-      await new Promise((resolve) => setTimeout(resolve, 300)); // no more lines come (repeated connects log nothing)
+      await sleep(300); // no more lines come (repeated connects log nothing)
       assert.deepEqual(lines.map((l) => l.message), [
         `trace: user 7 (cy) joined /classes/9 with clientId ${a}; online list now [7]`,
         `trace: user 7 (cy) opened another clientId ${b} in /classes/9; online list unchanged`,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createTestSqlite } from '../support/sqlite';
 import { auth, eventually, onlineClient, startPresenceServer, type TestClient } from '../support/presence-server';
+import { sleep } from '../support/wait';
 
 const ROOM = '/classes/20';
 const LESSON = '/courses/20/lessons/1';
@@ -18,7 +19,7 @@ describe('graceful shutdown', () => {
     const redis = server.redis!.redis;
     const ns = server.namespace;
     // Slow SQL down so that close() surely meets writes in flight.
-    server.sequelize.addHook('beforeQuery', async () => { await new Promise((resolve) => setTimeout(resolve, 20)); });
+    server.sequelize.addHook('beforeQuery', async () => { await sleep(20); });
     const clients: TestClient[] = [];
     try {
       for (let uid = 1; uid <= 20; uid++) {

@@ -9,6 +9,7 @@ import {
   auth, createBacking, eventually, onlineClient, startPresenceServer, type Backend, type PresenceServer, type TestClient,
 } from '../support/presence-server';
 import { userInfoList } from './sql-helpers';
+import { sleep } from '../support/wait';
 
 function random(seed: number): () => number {
   let s = seed >>> 0;
@@ -56,7 +57,7 @@ export function diffScenarios(backend: Backend, serverCount: number): void {
           const [gone] = live.splice(Math.floor(rand() * live.length), 1);
           pending.push(gone.disconnect().catch(() => undefined));
         }
-        await new Promise((resolve) => setTimeout(resolve, rand() * 60));
+        await sleep(rand() * 60);
       }
       // Let every page finish connecting or leaving before comparing.
       await Promise.all(pending);
@@ -107,7 +108,7 @@ export function diffsOffScenario(backend: Backend): void {
       await page.connected();
       await eventually(() => lists.length > 0, 5000, 'the gem\'s user_list still comes');
       await server.handle.settled();
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
       assert.deepEqual(diffs, [], 'no join on <room>/presence');
       assert.ok(replies.every((ext) => !(ext && typeof ext === 'object' && 'faye_online_presence' in ext)), 'no state in subscribe replies');
       assert.deepEqual(lists.at(-1), { count: 1, user_list: [61] });

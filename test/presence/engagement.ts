@@ -12,8 +12,8 @@ import { isFayeOnlineError } from '../../lib/errors';
 import { ENGAGEMENT_CHANNEL } from '../../lib/edge/extension';
 import { auth, eventually, onlineClient, startPresenceServer, type Backend, type PresenceServer, type TestClient, type WireAuth } from '../support/presence-server';
 import { channelId, onlineTimes } from './sql-helpers';
+import { sleep } from '../support/wait';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let counter = 0;
 
 interface EngagedRow {

@@ -7,8 +7,8 @@ import {
 } from '../support/presence-server';
 import { loginRows, onlineTimes, userInfoList } from './sql-helpers';
 import faye from 'faye';
+import { sleep } from '../support/wait';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let counter = 0;
 const fresh = () => {
   counter += 1;

@@ -9,6 +9,7 @@ import {
 } from '../support/presence-server';
 import { startTcpProxy } from '../support/tcp-proxy';
 import { channelId, loginRows, onlineTimes, userInfoList } from './sql-helpers';
+import { sleep } from '../support/wait';
 
 let roomCounter = 0;
 /** A fresh room and time channel per test, so tests share one server. */
@@ -58,7 +59,7 @@ export function presenceScenarios(backend: Backend): void {
 
       // The same clientId connects again (a long-poll cycle of the 1 s timeout): nothing is added.
       server.sql.reset();
-      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await sleep(2500);
       await server.handle.settled();
       assert.equal((await loginRows(server, [id])).length, 1, 'still one login row');
       assert.deepEqual(await clientIdsByUser(server, room), { 470700: [id] });
@@ -115,7 +116,7 @@ export function presenceScenarios(backend: Backend): void {
       await eventually(async () => (await onlineTimes(server, uid))?.includes(`"${time}_started_at":"`), 5000, 'timer started');
       const running = await server.handle.onlineTime(uid, time);
       assert.ok(running.runningSince instanceof Date);
-      await new Promise((resolve) => setTimeout(resolve, 2100));
+      await sleep(2100);
       await client.disconnect();
       await eventually(async () => !(await onlineTimes(server, uid))?.includes('_started_at'), 5000, 'timer stopped');
       const stored = JSON.parse((await onlineTimes(server, uid))!);
@@ -135,7 +136,7 @@ export function presenceScenarios(backend: Backend): void {
       await noUid.disconnect();
 
       const noRoom = await connect({ time_channel: time, current_user: { uid: 5, uname: 'x' } });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
       await server.handle.settled();
       assert.equal((await loginRows(server, [noRoom.id])).length, 0, 'not tracked');
       assert.deepEqual(await clientIdsByUser(server, time), {});
@@ -204,10 +205,10 @@ export function presenceScenarios(backend: Backend): void {
         // The network is down for 1.5 s, less than the engine's 2 x timeout:
         // the client retries and comes back with the same clientId.
         proxy.cut();
-        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await sleep(1500);
         proxy.restore();
         await eventually(() => own.handle.members(room).then((m) => m.length === 1), 5000, 'still there');
-        await new Promise((resolve) => setTimeout(resolve, 3500));
+        await sleep(3500);
         await own.handle.settled();
         assert.equal(client.clientId(), id, 'same clientId');
         assert.equal(await userInfoList(own, room), `[${uid}]`);

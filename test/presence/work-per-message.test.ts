@@ -1,5 +1,5 @@
 // needs: mysql, redis
-// Work belongs to transitions only (SPEC section 3): a repeated /meta/connect
+// Work belongs to transitions only (docs/protocol.md): a repeated /meta/connect
 // of a known clientId costs no SQL statement and no presence Redis round trip;
 // a join and a leave cost exactly one presence round trip each. Redis commands
 // are counted where they are sent (every command of the server's ioredis
@@ -11,6 +11,7 @@ import type { BayeuxMessage } from 'faye';
 import Redis from 'ioredis';
 import { auth, createBacking, eventually, onlineClient, startPresenceServer, type Backing, type PresenceServer } from '../support/presence-server';
 import { userInfoList } from './sql-helpers';
+import { sleep } from '../support/wait';
 
 let server: PresenceServer;
 let backing: Backing;
@@ -63,7 +64,7 @@ test('a join costs one presence round trip, repeated connects cost none and no S
   engineCommands.length = 0;
   server.sql.reset();
   const before = connects;
-  await new Promise((resolve) => setTimeout(resolve, 3500));
+  await sleep(3500);
   await settle();
   const repeated = connects - before;
   assert.ok(repeated >= 2, `the client re-connected ${repeated} times`);

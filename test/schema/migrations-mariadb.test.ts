@@ -1,6 +1,6 @@
 // needs: mysql
-// The migrations on MariaDB: the gem's two give the exact layout of SPEC.md
-// section 5, ours adds the engaged-time table; Rails' schema_migrations is
+// The migrations on MariaDB: the gem's two give the exact layout Rails gives
+// them (docs/rails.md), ours adds the engaged-time table; Rails' schema_migrations is
 // shared both ways; untracked tables are refused and adopted.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -15,7 +15,7 @@ const OUR_VERSION = '20261128190000';
 const VERSIONS = [...GEM_VERSIONS, OUR_VERSION];
 const NAMES = ['20130326113504_faye_create_user_list', '20130531033325_add_faye_user_login_logs', '20261128190000_create_faye_online_engaged_times'];
 
-// SHOW CREATE TABLE after Rails ran the gem's migrations (SPEC.md section 5).
+// SHOW CREATE TABLE after Rails ran the gem's migrations on MariaDB 10.11.
 const SHOW_CREATE: Record<string, string> = {
   faye_channels: `CREATE TABLE \`faye_channels\` (
   \`id\` int(11) NOT NULL AUTO_INCREMENT,
@@ -53,7 +53,7 @@ const SHOW_CREATE: Record<string, string> = {
   \`clientId\` varchar(255) DEFAULT NULL,
   KEY \`idx_all\` (\`t\`,\`channel_id\`,\`uid\`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci`,
-  // Ours: not in SPEC.md, but pinned here as well so that a change is deliberate.
+  // Ours: the gem knows nothing of it, but it is pinned here as well so that a change is deliberate.
   faye_online_engaged_times: `CREATE TABLE \`faye_online_engaged_times\` (
   \`id\` int(11) NOT NULL AUTO_INCREMENT,
   \`user_id\` int(11) NOT NULL,
@@ -84,7 +84,7 @@ describe('migrations on MariaDB', () => {
   });
   afterEach(() => backend.cleanup());
 
-  it('creates exactly the tables of SPEC.md section 5, byte for byte, and our engaged-time table', async () => {
+  it('creates exactly the tables Rails creates for the gem, byte for byte, and our engaged-time table', async () => {
     const result = await migrate(sequelize, 'up');
     assert.deepEqual(result.names, NAMES);
     for (const table of TABLES) {
@@ -161,7 +161,7 @@ describe('migrations on MariaDB', () => {
     assert.deepEqual((await migrate(sequelize, 'up')).names, [NAMES[1], NAMES[2]]);
   });
 
-  it('tolerates what SPEC.md calls the same layout: nullable timestamps, another utf8mb3 collation', async () => {
+  it('tolerates what Rails treats as the same layout: nullable timestamps, another utf8mb3 collation', async () => {
     await migrate(sequelize, 'up');
     await backend.exec('DELETE FROM schema_migrations');
     await backend.exec('ALTER TABLE faye_channels MODIFY created_at datetime NULL, MODIFY updated_at datetime NULL');

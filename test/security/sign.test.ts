@@ -15,7 +15,7 @@ const auth: SignableAuth = {
   current_user: { uid: 470700, uname: 'mvj3', avatar: '/a.png' },
 };
 
-// The vector shown in README "Security": computed once with Node's crypto,
+// The vector shown in docs/security.md: computed once with Node's crypto,
 // hard-coded so that any change of the canonical string breaks this test.
 const vector = {
   expiresAt: 1700000000,
@@ -53,20 +53,20 @@ test('the auth survives the trip through JSON, as it does from the page to the s
   assert.deepEqual(verifyAuth(wire, { secret, now: secondsAfterSigning(1) }), { ok: true });
 });
 
-test('the canonical string and signature match the vector shown in the README', () => {
+test('the canonical string and signature match the vector shown in docs/security.md', () => {
   assert.equal(canonicalAuthPayload(auth, vector.expiresAt), vector.payload);
   const result = signAuth(auth, { secret, now: new Date((vector.expiresAt - 3600) * 1000), expiresIn: 3600 });
   assert.equal(result.expires_at, vector.expiresAt);
   assert.equal(result.signature, vector.signature);
-  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
-  assert.ok(readme.includes(vector.signature), 'README "Security" shows the same signature');
-  assert.ok(readme.includes(`\n${vector.payload}\n`), 'README "Security" shows the same payload');
+  const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'security.md'), 'utf8');
+  assert.ok(doc.includes(vector.signature), 'docs/security.md shows the same signature');
+  assert.ok(doc.includes(`\n${vector.payload}\n`), 'docs/security.md shows the same payload');
 });
 
 const ruby = spawnSync('ruby', ['--version'], { encoding: 'utf8' });
-const rubySkip = ruby.status === 0 ? false : 'ruby is not installed on this machine, so the README Ruby snippet was not run; the Node vector above still pins the format';
+const rubySkip = ruby.status === 0 ? false : 'ruby is not installed on this machine, so the Ruby snippet of docs/security.md was not run; the Node vector above still pins the format';
 
-test('the Ruby snippet from the README produces the same signature', { skip: rubySkip }, () => {
+test('the Ruby snippet from docs/security.md produces the same signature', { skip: rubySkip }, () => {
   const script = [
     'require "openssl"',
     'secret = ARGV[0]',

@@ -89,4 +89,3 @@ export async function writtenState(server: PresenceServer): Promise<unknown> {
   };
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -212,27 +212,13 @@ export function onlineClient(
   };
 }
 
-/** Polls until `check` returns truthy (or throws its last failure after `timeoutMs`). */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000, label = 'condition'): Promise<NonNullable<T>> {
-  const started = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-      last = new Error(`${label} not met`);
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() - started > timeoutMs) throw last instanceof Error ? last : new Error(String(last));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+// Kept here too, where most tests import it from.
+export { eventually } from './wait';
 
 /** The clientIds per uid of a room or time channel, as the server's store holds them. */
 export async function clientIdsByUser(server: PresenceServer, channel: string): Promise<Record<string, string[]>> {
   if (server.redis) {
-    // The Ruby gem's own key and JSON values (SPEC section 6), read raw.
+    // The Ruby gem's own key and JSON values (docs/rails.md), read raw.
     const raw = await server.redis.redis.hgetall(`/${server.namespace}/uid_to_clientIds${channel}`);
     return Object.fromEntries(Object.entries(raw).map(([uid, json]) => [uid, JSON.parse(json) as string[]]));
   }

@@ -1,0 +1,28 @@
+// Why a destroyed client left, and as of when. One rule for the Bayeux edge
+// and for the simulation that checks presence against a model of the truth.
+import type { DepartureReason } from './presence';
+
+export interface DepartureFacts {
+  /** before_leave decided this departure itself, with its own reason and time. */
+  decided?: { reason: DepartureReason; at: number };
+  /** The page sent /meta/disconnect (seen by this process, or reported by the engine). */
+  explicit: boolean;
+  /** The engine's last ping of the client (ms), when it reports one. */
+  engineLastSeen?: number;
+  /** The last message of the client this process saw (ms), when it tracked it. */
+  trackedLastSeen?: number;
+  /** Now, ms. */
+  now: number;
+}
+
+/**
+ * A page that sent /meta/disconnect was there until now: its last ping can be
+ * a whole held long-poll earlier, and the process receiving the disconnect may
+ * not track it at all. A client that stopped answering (an engine timeout)
+ * left when it was last seen, not when the engine noticed.
+ */
+export function departureOf(facts: DepartureFacts): { reason: DepartureReason; at: number } {
+  if (facts.decided) return facts.decided;
+  if (facts.explicit) return { reason: 'disconnect', at: facts.now };
+  return { reason: 'timeout', at: facts.engineLastSeen ?? facts.trackedLastSeen ?? facts.now };
+}

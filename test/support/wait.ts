@@ -1,0 +1,55 @@
+// Waiting in tests, in one place. Prefer `eventually` (wait for a condition)
+// to `sleep` (wait a fixed time): under load a fixed wait races. `sleep` is for
+// what cannot be observed, e.g. giving a message that must not come a chance to.
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs `attempt` every `intervalMs` until it returns true; after `timeoutMs` throws its last failure. */
+async function poll(attempt: () => Promise<boolean>, timeoutMs: number, intervalMs: number, lastFailure: () => unknown): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await attempt()) return;
+    if (Date.now() > deadline) {
+      const failure = lastFailure();
+      throw failure instanceof Error ? failure : new Error(String(failure));
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/**
+ * Waits until `check` returns a truthy value and returns it. A falsy value or a
+ * throw means "not yet"; after `timeoutMs` the last failure is thrown.
+ */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000, label = 'condition'): Promise<NonNullable<T>> {
+  let value: T | undefined;
+  let last: unknown;
+  await poll(async () => {
+    try {
+      value = await check();
+      if (value) return true;
+      last = new Error(`${label} not met`);
+    } catch (error) {
+      last = error;
+    }
+    return false;
+  }, timeoutMs, 50, () => last);
+  return value as NonNullable<T>;
+}
+
+/**
+ * Waits until `assertions` run without throwing (what they return does not
+ * matter); after `timeoutMs` their last failure is thrown.
+ */
+export async function eventuallyPasses(assertions: () => void | Promise<void>, timeoutMs = 2000): Promise<void> {
+  let last: unknown;
+  await poll(async () => {
+    try {
+      await assertions();
+      return true;
+    } catch (error) {
+      last = error;
+      return false;
+    }
+  }, timeoutMs, 10, () => last);
+}

@@ -84,6 +84,8 @@ export function requireAuthorization(authorize: Authorize | undefined, logger: L
     }
     let allowed = false;
     try {
+      // Exactly true: a hook that returns a truthy object or string by mistake
+      // (a user record, a role name) must not open reports that name users.
       allowed = (await authorize(req)) === true;
     } catch (error) {
       logger.error({ err: error, path: req.originalUrl }, 'reports: the authorize hook threw; request refused');

@@ -454,6 +454,34 @@ export function engineContract(engine: EngineUnderTest): void {
     });
 
     if (engine.distributed) {
+      describe('over two servers, with a timeout of 0.3 s', () => {
+        let left: TestProxy;
+        let right: TestProxy;
+        beforeEach(async () => {
+          await start({ timeout: 0.3, gc: 0.08 });
+          left = engineProxy;
+          right = await world.proxy({ timeout: 0.3, gc: 0.08 });
+        });
+        afterEach(() => stop());
+
+        it('tells every server, once, when GC removes a client', async () => {
+          // Whichever server's sweep removes the client, the others may hold
+          // its connection and must close it: each hears `close` exactly once.
+          const closedOnLeft = world.record(left, 'close');
+          const closedOnRight = world.record(right, 'close');
+          world.connect(left, 'alice');
+          const alice = world.id('alice');
+          const closesOf = (calls: unknown[][]) => calls.filter(([clientId]) => clientId === alice).length;
+          await eventually(() => {
+            assert.equal(closesOf(closedOnLeft), 1, 'close on the server holding the client');
+            assert.equal(closesOf(closedOnRight), 1, 'close on the other server');
+          }, 3000);
+          await sleep(QUIET_MS);
+          assert.deepEqual([closesOf(closedOnLeft), closesOf(closedOnRight)], [1, 1]);
+          assert.equal(await world.exists(right, 'alice'), false);
+        });
+      });
+
       describe('over two servers', () => {
         let left: TestProxy;
         let right: TestProxy;
@@ -477,6 +505,21 @@ export function engineContract(engine: EngineUnderTest): void {
           await world.expectMessages('alice', [first]);
           world.publish(left, second);
           await sleep(QUIET_MS);
+          world.connect(right, 'alice');
+          await world.expectMessages('alice', [first, second]);
+        });
+
+        it('delivers a message published just before the client moves to the other server, once', async () => {
+          // The client's next /meta/connect lands on the other server while the
+          // publish may still be on its way: whichever comes first, the message
+          // arrives exactly once and nothing delivered before comes again.
+          const first = { channel: '/foo', data: 'first' };
+          const second = { channel: '/foo', data: 'second' };
+          world.connect(left, 'alice');
+          await world.subscribe(left, 'alice', '/foo');
+          world.publish(left, first);
+          await world.expectMessages('alice', [first]);
+          world.publish(left, second);
           world.connect(right, 'alice');
           await world.expectMessages('alice', [first, second]);
         });

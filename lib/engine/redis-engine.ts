@@ -56,10 +56,15 @@ import path from 'node:path';
 import Redis, { type RedisOptions } from 'ioredis';
 import { FayeOnlineError } from '../errors';
 import { createLogger, type Logger } from '../log';
+import { redisFromUrl } from '../stores/redis-connection';
 
 /** Options of the engine, given beside `type: RedisEngine` in Faye's `engine` option. */
 export interface RedisEngineOptions {
-  /** A URL (`redis://host:port/db`), ioredis options, or an ioredis instance (which the engine never closes). Default `redis://127.0.0.1:6379`. */
+  /**
+   * A URL (`redis://host:port/db`, or `redis+sentinel://host:port,host:port/master?db=N`
+   * for a primary found through Sentinel), ioredis options (`sentinels` and `name` for
+   * Sentinel), or an ioredis instance (which the engine never closes). Default `redis://127.0.0.1:6379`.
+   */
   redis?: string | RedisOptions | Redis;
   /** Key prefix shared by every server of the cluster, without a leading slash. Default `faye`. */
   namespace?: string;
@@ -183,6 +188,10 @@ function isRedisInstance(value: unknown): value is Redis {
     && typeof (value as Redis).defineCommand === 'function';
 }
 
+function sentinelUrl(url: string): boolean {
+  return url.startsWith('redis+sentinel://');
+}
+
 function urlWithDatabase(url: string, database: number | undefined): string {
   if (database === undefined) return url;
   let parsed: URL;
@@ -217,7 +226,10 @@ function resolveOptions(options: RedisEngineOptions): ResolvedOptions {
     return { namespace, gcSeconds, logger, redis: source, ownsRedis: false };
   }
   if (typeof source === 'string') {
-    return { namespace, gcSeconds, logger, redis: new Redis(urlWithDatabase(source, database)), ownsRedis: true };
+    const redis = sentinelUrl(source)
+      ? redisFromUrl(source, database === undefined ? {} : { db: database })
+      : new Redis(urlWithDatabase(source, database));
+    return { namespace, gcSeconds, logger, redis, ownsRedis: true };
   }
   if (typeof source === 'object' && source !== null) {
     if (source.keyPrefix) throw invalid('redis', 'must not use ioredis `keyPrefix`; use the engine `namespace`');

@@ -17,7 +17,7 @@ import { resolveOptions, type FayeOnlineOptions } from '../options';
 import { Records, openDatabase, type EngagedTime, type OnlineTime } from '../records';
 import { ensureMigrated, migrate } from '../schema';
 import { MemoryStore } from '../stores/memory-store';
-import { openRedis } from '../stores/redis-connection';
+import { onReconnected, openRedis } from '../stores/redis-connection';
 import { RedisStore } from '../stores/redis-store';
 import type { PresenceStore } from '../stores/store';
 import { BeforeLeave, type Liveness } from './before-leave';
@@ -107,6 +107,8 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     const redisStore = new RedisStore({ redis, ownsConnection: owned, namespace: opts.namespace, maxClientIdsPerUser: opts.maxClientIdsPerUser, leaveGraceMs: opts.leaveGrace * 1000 });
     store = redisStore;
     prepareRedis = () => redisStore.ping();
+    // Restarted or failed over, Redis may have lost the last writes before.
+    onReconnected(redis, () => reconcileSoon());
   }
 
   const adapter = new faye.NodeAdapter({
@@ -315,6 +317,18 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       engagement: opts.engagement,
     });
   let reconcileTimer: NodeJS.Timeout | undefined;
+  // After Redis came back, once the pages had a timeout's time to reconnect or
+  // re-handshake; every process, unlocked: each one's tracked clientIds matter.
+  let reconcileSoonTimer: NodeJS.Timeout | undefined;
+  function reconcileSoon(): void {
+    if (closed || reconcileSoonTimer) return;
+    logger.info({ inSeconds: opts.timeout }, 'Redis is back after a connection loss; reconciling soon');
+    reconcileSoonTimer = setTimeout(() => {
+      reconcileSoonTimer = undefined;
+      track(reconcileNow().catch((error) => logger.error({ err: error }, 'reconciliation failed; it runs again later')));
+    }, opts.timeout * 1000);
+    reconcileSoonTimer.unref();
+  }
   function startReconciling(): void {
     const run = async () => {
       if (closed || !(await store.lock('reconcile', Math.max(1000, opts.reconcileInterval * 900)))) return;
@@ -353,6 +367,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       closed = true;
       beforeLeave.close();
       if (reconcileTimer) clearInterval(reconcileTimer);
+      clearTimeout(reconcileSoonTimer);
       await ready.catch(() => undefined);
       await settled();
       // Alone, this process is the whole truth: whoever is still connected

@@ -96,3 +96,16 @@ export function openRedis(option: RedisOption, extra: RedisOptions = {}): OwnedR
   }
   throw new FayeOnlineError('INVALID_OPTION', `redis must be a URL (${REDIS_URL_FORMS}), ioredis options or an ioredis instance`);
 }
+
+/** Calls `listener` each time the connection is ready again after it was lost (a restart, a failover). */
+export function onReconnected(redis: Redis, listener: () => void): void {
+  let lost = false;
+  redis.on('close', () => {
+    lost = true;
+  });
+  redis.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    listener();
+  });
+}

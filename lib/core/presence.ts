@@ -21,6 +21,8 @@ export interface PresenceRecords {
   startEngaged(uid: number, timeChannel: string, session: number): Promise<boolean>;
   /** The engaged session that started at `session` (ms) ended at `at`. */
   stopEngaged(uid: number, timeChannel: string, session: number, at: Date): Promise<boolean>;
+  /** Whether a write failed because the database could not be reached (worth waiting for); false when omitted. */
+  isUnavailable?(error: unknown): boolean;
 }
 
 export interface PresenceEvent {
@@ -71,8 +73,10 @@ export interface PresenceOptions {
   now?: () => number;
   /** Attempts for an SQL write that fails with a transient error. */
   writeAttempts?: number;
-  /** First retry delay in ms; doubles each attempt. */
+  /** First retry delay in ms; doubles each attempt, up to 2 s. */
   retryDelay?: number;
+  /** How long a write waits for a database that cannot be reached (a restart, a failover), ms. Default 120 000. */
+  unavailableWaitMs?: number;
   /** Grace period of leaves after a disconnect or timeout, ms (0: at once, as in the gem). */
   leaveGraceMs?: number;
   /** Whether engagement reports are recorded (default true). */
@@ -91,6 +95,8 @@ interface KnownClient {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The longest pause between two attempts of an SQL write. */
+const MAX_RETRY_DELAY_MS = 2000;
 
 export class Presence extends EventEmitter<PresenceEvents> {
   private readonly known = new Map<string, KnownClient>();
@@ -109,6 +115,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
   private readonly now: () => number;
   private readonly writeAttempts: number;
   private readonly retryDelay: number;
+  private readonly unavailableWaitMs: number;
 
   constructor(options: PresenceOptions) {
     super();
@@ -118,6 +125,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     this.now = options.now ?? Date.now;
     this.writeAttempts = options.writeAttempts ?? 5;
     this.retryDelay = options.retryDelay ?? 100;
+    this.unavailableWaitMs = options.unavailableWaitMs ?? 120_000;
     this.leaveGraceMs = options.leaveGraceMs ?? 0;
     this.engagement = options.engagement ?? true;
   }
@@ -364,21 +372,26 @@ export class Presence extends EventEmitter<PresenceEvents> {
     await Promise.all(pending.map(({ confirm }) => confirm()));
   }
 
-  // SQL writes retry transient failures (a dropped connection, a deadlock);
-  // what still fails is logged and reported, and the reconciliation pass repairs
-  // online lists later.
+  // SQL writes retry failures (a deadlock, a dropped connection) writeAttempts
+  // times; while the database cannot be reached at all (a restart, a failover:
+  // seconds) they keep waiting, up to unavailableWaitMs, so that nothing is
+  // lost; the user's later arrivals and departures wait behind them, in order.
+  // What still fails is logged and reported, and the reconciliation pass
+  // repairs online lists later.
   private async write<T>(what: string, action: () => Promise<T>): Promise<T | undefined> {
+    const started = this.now();
     for (let attempt = 1; ; attempt++) {
       try {
         return await action();
       } catch (error) {
-        if (attempt >= this.writeAttempts) {
+        const waiting = this.records.isUnavailable?.(error) === true && this.now() - started < this.unavailableWaitMs;
+        if (!waiting && attempt >= this.writeAttempts) {
           this.logger.error({ err: error, attempts: attempt }, `presence: could not ${what}`);
           this.emit('writeFailed', error as Error);
           return undefined;
         }
-        this.logger.warn({ err: error, attempt }, `presence: ${what} failed, retrying`);
-        await sleep(this.retryDelay * 2 ** (attempt - 1));
+        if (attempt === 1 || !waiting) this.logger.warn({ err: error, attempt }, `presence: ${what} failed, retrying`);
+        await sleep(Math.min(this.retryDelay * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS));
       }
     }
   }

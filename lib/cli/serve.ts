@@ -215,7 +215,10 @@ async function checkDatabase(sequelize: Sequelize, config: ServeConfig): Promise
 
 /** One attempt, no retries: at startup a Redis that does not answer is a configuration error. */
 async function checkRedis(url: string): Promise<void> {
-  const { redis } = openRedis(url, { lazyConnect: true, connectTimeout: REDIS_CHECK_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const { redis } = openRedis(url, {
+    lazyConnect: true, connectTimeout: REDIS_CHECK_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false,
+    sentinelRetryStrategy: () => null, // a redis+sentinel:// URL whose sentinels do not answer
+  });
   let lastError: Error | undefined;
   redis.on('error', (error: Error) => { lastError = error; });
   try {

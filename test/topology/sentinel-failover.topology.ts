@@ -5,7 +5,8 @@
 // published after the failover is lost, and presence converges, including the
 // writes the replica never received (the asynchronous replication window).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import type Redis from 'ioredis';
 import { auth, eventually, onlineClient, type TestClient } from '../support/presence-server';
@@ -13,6 +14,7 @@ import { closeClient, fayeClient } from '../engine/servers';
 import { loginRows, onlineTimes } from '../presence/sql-helpers';
 import { onlineUids, reportsOf, sqlReader, startCluster, type Cluster } from '../cluster/processes';
 import { startSentinelSet, type SentinelSet } from './sentinel';
+import { BIN, cli } from '../support/cli';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TIMEOUT = 10; // Faye's default
@@ -176,5 +178,31 @@ describe('Redis failover through Sentinel under traffic', () => {
       }
       return true;
     }, 20_000, 'login rows');
+  });
+
+  test('faye-online serve takes the Sentinel URL from REDIS_URL, and names sentinels that do not answer', async () => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
+      env: { PATH: process.env.PATH, DATABASE_URL: cluster.backing.databaseUrl, REDIS_URL: redis.url, FAYE_ONLINE_NAMESPACE: cluster.namespace },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout!.on('data', (chunk) => { stdout += chunk; });
+    try {
+      const origin = await eventually(() => /ready at (http:\/\/[^/ ]+)/.exec(stdout)?.[1], 20_000, 'serve ready');
+      assert.match(stdout, new RegExp(`redis {5}redis\\+sentinel://127\\.0\\.0\\.1:47211,127\\.0\\.0\\.1:47212,127\\.0\\.0\\.1:47213/\\S+: answers`));
+      const client = fayeClient(`${origin}/faye`, 'long-polling');
+      plain.push(client);
+      const message = new Promise((resolve) => void client.subscribe('/served/here', resolve));
+      await sleep(500);
+      await client.publish('/served/here', { ok: true });
+      assert.deepEqual(await message, { ok: true });
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+
+    const down = await cli(['serve', '--port', '0'], { DATABASE_URL: cluster.backing.databaseUrl, REDIS_URL: 'redis+sentinel://127.0.0.1:47299/nobody' });
+    assert.equal(down.code, 1, down.stdout + down.stderr);
+    assert.match(down.stderr, /Redis at redis\+sentinel:\/\/127\.0\.0\.1:47299\/nobody does not answer .*\[REDIS_UNREACHABLE\]/);
   });
 });

@@ -24,6 +24,10 @@ export interface LoadOptions {
   /** Faye timeout, seconds: each client sends one /meta/connect per timeout. */
   timeout: number;
   profileDir?: string;
+  /** Puts a load balancer in front of the servers: clients and the probe then go through it. */
+  balancer?: (servers: Array<{ name: string; port: number }>) => Promise<{ url: string; stop(): Promise<void> }>;
+  /** Transport of the latency probe's two clients (default: Faye's choice, WebSocket). */
+  probeTransport?: 'long-polling' | 'websocket';
 }
 
 export interface LoadResult {
@@ -80,6 +84,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const backing = await createBacking({ database: options.kind === 'presence' });
   const servers: BenchServer[] = [];
   const workers = [] as Awaited<ReturnType<typeof startClientWorker>>[];
+  let balancer: { url: string; stop(): Promise<void> } | undefined;
   try {
     // One after the other: the first one migrates the fresh database.
     for (let i = 0; i < options.servers; i += 1) {
@@ -87,8 +92,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         kind: options.kind, redisUrl: backing.redis.url, namespace: backing.redis.namespace, databaseUrl: backing.db?.url, timeout: options.timeout,
       }, { profileDir: options.profileDir }));
     }
+    if (options.balancer) balancer = await options.balancer(servers.map((s, i) => ({ name: `s${i}`, port: Number(new URL(s.url).port) })));
+    const urls = balancer ? [balancer.url] : servers.map((s) => s.url);
     for (let i = 0; i < options.workers; i += 1) workers.push(await startClientWorker());
-    const { specs, users } = clientSpecs(options, servers.map((s) => s.url));
+    const { specs, users } = clientSpecs(options, urls);
     progress(`${label}: connecting ${specs.length} clients of ${users} users in ${options.rooms} rooms over ${servers.length} server(s), ${workers.length} client process(es)`);
 
     const opened = await Promise.all(workers.map((worker, w) => worker.open(specs.filter((_, i) => i % workers.length === w), `${label} [worker ${w + 1}]`)));
@@ -99,7 +106,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     await Promise.all(servers.map((s) => s.settled()));
     await sleep(3000);
 
-    const probe = await startLatencyProbe(servers[0]!.url, servers[servers.length - 1]!.url, '/rooms/r1/chat');
+    const probe = await startLatencyProbe(urls[0]!, urls[urls.length - 1]!, '/rooms/r1/chat', options.probeTransport);
     for (const s of servers) s.reset();
     const before = await statsOf(servers);
     const startedAt = Date.now();
@@ -137,6 +144,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     return result;
   } finally {
     for (const worker of workers) worker.end();
+    await balancer?.stop().catch(() => undefined);
     await Promise.all(servers.map((s) => s.close().catch(() => undefined)));
     await backing.release();
   }

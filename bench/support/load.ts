@@ -26,6 +26,8 @@ export interface LoadOptions {
   profileDir?: string;
   /** Puts a load balancer in front of the servers: clients and the probe then go through it. */
   balancer?: (servers: Array<{ name: string; port: number }>) => Promise<{ url: string; stop(): Promise<void> }>;
+  /** Called when the measured window starts; what the returned function resolves to when it ends lands in `observed`. */
+  observe?: (namespace: string) => Promise<() => Promise<unknown>>;
   /** Transport of the latency probe's two clients (default: Faye's choice, WebSocket). */
   probeTransport?: 'long-polling' | 'websocket';
 }
@@ -45,6 +47,7 @@ export interface LoadResult {
   connectsPerSecond: number;
   sqlDuringSteady: number;
   latency: LatencyResult;
+  observed?: unknown;
 }
 
 /** Users 0..n-1 in rooms round-robin; every 1/twoTabs-th user opens a second tab. */
@@ -117,7 +120,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         progress(`${label}: measuring ${seconds.toFixed(0)}/${options.seconds} s, server CPU ${cpu.toFixed(2)} s/s, RSS ${(sum(now.map((s) => s.rss)) / 2 ** 20).toFixed(0)} MB`);
       }, () => undefined);
     }, 5000);
+    const endObserving = await options.observe?.(backing.redis.namespace);
     const latency = await probe.run(options.seconds, options.rate);
+    const observed = await endObserving?.();
     clearInterval(ticker);
     const after = await statsOf(servers);
     const wall = (Date.now() - startedAt) / 1000;
@@ -137,6 +142,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       connectsPerSecond: sum(after.map((s) => s.connects)) / wall,
       sqlDuringSteady: sum(after.map((s) => s.sqlStatements)),
       latency,
+      observed,
     };
     progress(`${label}: CPU ${result.cpu.toFixed(3)} s/s, p50 ${latency.p50?.toFixed(1)} ms, p99 ${latency.p99?.toFixed(1)} ms, RSS ${result.rssMB.toFixed(0)} MB; disconnecting`);
     await Promise.all(workers.map((worker) => worker.close()));

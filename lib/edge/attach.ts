@@ -193,7 +193,8 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
 
   // Every destroyed client (explicit /meta/disconnect, engine timeout, or our
   // before_leave decision) leaves here, once.
-  adapter.bind('disconnect', (clientId: string, info?: { reason?: string; lastSeen?: number }) => {
+  adapter.bind('disconnect', (clientId: string) => {
+    const info = redisEngine?.disconnectInfo(clientId);
     const own = decided.get(clientId);
     decided.delete(clientId);
     const explicit = explicitDisconnects.delete(clientId) || info?.reason === 'disconnect';

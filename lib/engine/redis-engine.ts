@@ -20,11 +20,12 @@
 // clients whose last ping is older than 2 x timeout.
 //
 // What this engine adds to Faye's engine verbs, for the presence layer:
-//   - the 'disconnect' event carries a second argument, DisconnectInfo:
-//       server.trigger('disconnect', clientId, { reason: 'timeout', lastSeen })  (destroyed by GC)
-//       server.trigger('disconnect', clientId, { reason: 'disconnect', lastSeen }) (explicit destroy)
-//     lastSeen = ms of the client's last ping (absent if unknown). Exactly one process of
-//     the cluster reports a client's destruction, because destruction is one Lua script.
+//   - while its 'disconnect' event runs (Faye's own: `disconnect(clientId)`, nothing
+//     more, as Faye's engine specification requires), disconnectInfo(clientId) tells
+//     why and when the client was last seen: { reason: 'timeout', lastSeen } (destroyed
+//     by GC) or { reason: 'disconnect', lastSeen } (explicit destroy); lastSeen = ms of
+//     the client's last ping (absent if unknown). Exactly one process of the cluster
+//     reports a client's destruction, because destruction is one Lua script.
 //   - lastSeen(clientId): Promise<number | null>
 //   - flush(clientId): Promise<void>: the process holding the client's /meta/connect returns it now.
 //   - ready(): Promise<void>: resolves once the notifications are subscribed.
@@ -78,7 +79,7 @@ export interface RedisEngineOptions {
 
 export type DisconnectReason = 'timeout' | 'disconnect';
 
-/** Second argument of the engine's 'disconnect' event. */
+/** What RedisEngine#disconnectInfo tells during the engine's 'disconnect' event. */
 export interface DisconnectInfo {
   reason: DisconnectReason;
   /** Time (ms since the epoch) of the client's last ping, when known. */
@@ -266,6 +267,8 @@ export class RedisEngine {
   private readonly gcTimer: NodeJS.Timeout;
   /** clientIds whose connection this process holds (from the proxy's connection:open/close). */
   private readonly localClients = new Set<string>();
+  /** The clients whose 'disconnect' event is running, with why and when they were last seen. */
+  private readonly disconnecting = new Map<string, DisconnectInfo>();
   private readonly subscribed: Promise<void>;
   private readonly topics: { messages: string; close: string; flush: string };
   private sweeping = false;
@@ -446,6 +449,11 @@ export class RedisEngine {
     await this.redis.publish(this.topics.flush, clientId);
   }
 
+  /** During the engine's 'disconnect' event for clientId (its listeners run synchronously): why, and when it was last seen. */
+  disconnectInfo(clientId: string): DisconnectInfo | undefined {
+    return this.disconnecting.get(clientId);
+  }
+
   /** Resolves once this process listens to the cluster's notifications. */
   ready(): Promise<void> {
     return this.subscribed;
@@ -481,7 +489,12 @@ export class RedisEngine {
     // A score of 0 is a client that faye-redis was still creating or destroying: no ping time.
     const info: DisconnectInfo = lastSeen > 0 ? { reason, lastSeen } : { reason };
     this.logger.debug({ clientId, ...info }, 'destroyed client');
-    this.trigger('disconnect', clientId, info);
+    this.disconnecting.set(clientId, info);
+    try {
+      this.trigger('disconnect', clientId);
+    } finally {
+      this.disconnecting.delete(clientId);
+    }
     return true;
   }
 

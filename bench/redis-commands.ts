@@ -36,21 +36,24 @@ async function observe(namespace: string): Promise<() => Promise<Counts>> {
   const empty = (): Record<Owner, number> => ({ engine: 0, presence: 0, other: 0 });
   const counts: Counts = { sent: empty(), ran: empty(), byCommand: {}, seconds: 0 };
   const monitor = await new Redis(REDIS_URL).monitor();
-  // Inside a script the subject is unknown to MONITOR's order: attribute script
-  // commands to the owner of the script call that preceded them.
-  let lastScriptOwner: Owner = 'other';
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    const lua = source === 'lua';
-    const owner = lua ? lastScriptOwner : ownerOf(subjectOf(args), namespace);
-    if (owner === 'other') return;
-    const command = args[0]!.toLowerCase();
-    if (!lua) {
-      counts.sent[owner] += 1;
-      if (command === 'evalsha' || command === 'eval') lastScriptOwner = owner;
-    }
+  // MONITOR shows a script call, then the commands the script runs: those
+  // belong to whoever made the call.
+  let scriptOwner: Owner = 'other';
+  const count = (owner: Owner, command: string, lua: boolean) => {
+    if (!lua) counts.sent[owner] += 1;
     counts.ran[owner] += 1;
     const key = `${owner} ${lua ? 'lua ' : ''}${command}`;
     counts.byCommand[key] = (counts.byCommand[key] ?? 0) + 1;
+  };
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    const command = args[0]!.toLowerCase();
+    if (source === 'lua') {
+      count(scriptOwner, command, true);
+      return;
+    }
+    const owner = ownerOf(subjectOf(args), namespace);
+    if (command === 'evalsha' || command === 'eval') scriptOwner = owner;
+    count(owner, command, false);
   });
   const started = Date.now();
   return async () => {
@@ -70,7 +73,7 @@ async function main(): Promise<void> {
   console.log(`\nRedis commands: ${result.connected} clients over ${flags.servers} process(es), timeout ${flags.timeout} s, ${flags.rate} chat messages/s into a room of ~${Math.round(flags.clients / flags.rooms)}, ${counts.seconds.toFixed(1)} s; commit ${commit()}\n`);
   console.log(table(
     ['owner', 'round trips/s', 'per client/s', 'commands run/s (incl. Lua)', 'per client/s'],
-    (['engine', 'presence'] as const).map((owner) => [owner, counts.sent[owner] / counts.seconds, perClient(counts.sent[owner]), counts.ran[owner] / counts.seconds, perClient(counts.ran[owner])]),
+    (['engine', 'presence', 'other'] as const).map((owner) => [owner, counts.sent[owner] / counts.seconds, perClient(counts.sent[owner]), counts.ran[owner] / counts.seconds, perClient(counts.ran[owner])]),
   ));
   console.log('\nBy command (per second):');
   console.log(table(['command', 'per s'], Object.entries(counts.byCommand).sort((a, b) => b[1] - a[1]).map(([command, n]) => [command, n / counts.seconds])));

@@ -76,13 +76,17 @@ export async function startService(name: string, command: string, args: string[]
   const output: string[] = [];
   const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   groups.add(child);
+  let spawnError: Error | undefined;
+  child.once('error', (error) => {
+    spawnError = error;
+  });
   for (const stream of [child.stdout!, child.stderr!]) {
     stream.on('data', (chunk: Buffer) => {
       output.push(chunk.toString());
       if (output.length > 200) output.shift();
     });
   }
-  const exited = once(child, 'exit').then(() => {
+  const exited = Promise.race([once(child, 'exit'), once(child, 'error')]).then(() => {
     groups.delete(child);
   });
   const running = () => child.exitCode === null && child.signalCode === null;
@@ -95,6 +99,7 @@ export async function startService(name: string, command: string, args: string[]
   };
   try {
     await until(async () => {
+      if (spawnError) throw new Error(`${name}: could not run ${command} (${spawnError.message}); install it (see docs/production.md, "Running the topology tests")`);
       if (!running()) throw new Error(`${name} exited (code ${child.exitCode}): ${output.join('').slice(-2000)}`);
       return answers(port);
     }, options.readyMs ?? 20_000, `${name} did not answer on port ${port}`);

@@ -22,9 +22,14 @@ interface RoomState {
   reading: boolean;
   /** the list changed while it was being read: one more message is needed */
   dirty: boolean;
+  /** reads that failed in a row (the database is away): the next one waits longer */
+  failures: number;
   /** drops the state of a room that stayed quiet for a window */
   expire?: NodeJS.Timeout;
 }
+
+/** The longest wait between two reads of a list that could not be read. */
+const MAX_RETRY_MS = 2000;
 
 export function userListChannel(room: string): string {
   return `${room}/user_list`;
@@ -33,6 +38,7 @@ export function userListChannel(room: string): string {
 export class UserListBroadcaster {
   private readonly rooms = new Map<string, RoomState>();
   private readonly sending = new Set<Promise<void>>();
+  private closed = false;
 
   constructor(private readonly options: UserListOptions) {}
 
@@ -40,7 +46,7 @@ export class UserListBroadcaster {
     const state = this.rooms.get(room);
     if (!state) {
       this.send(room, list);
-      const fresh: RoomState = { lastSentAt: Date.now(), reading: false, dirty: false };
+      const fresh: RoomState = { lastSentAt: Date.now(), reading: false, dirty: false, failures: 0 };
       this.rooms.set(room, fresh);
       this.scheduleExpiry(room, fresh);
       return;
@@ -60,7 +66,10 @@ export class UserListBroadcaster {
   private scheduleTrailing(room: string, state: RoomState): void {
     if (state.expire) clearTimeout(state.expire);
     state.expire = undefined;
-    const wait = Math.max(0, state.lastSentAt + this.options.windowMs - Date.now());
+    if (this.closed) return;
+    // After failed reads, try less and less often (up to every 2 s) while the database is away.
+    const backoff = state.failures > 0 ? Math.min(this.options.windowMs * 2 ** state.failures, MAX_RETRY_MS) : this.options.windowMs;
+    const wait = Math.max(0, state.lastSentAt + backoff - Date.now());
     state.due = setTimeout(() => this.trailing(room, state), wait);
   }
 
@@ -82,8 +91,16 @@ export class UserListBroadcaster {
       .then((list) => {
         this.send(room, list);
         state.lastSentAt = Date.now();
+        state.failures = 0;
       })
-      .catch((error) => this.options.onError(error, room))
+      .catch((error) => {
+        // The change that asked for this message may be the room's last: the
+        // list must still go out, so read it again later (logged once).
+        if (state.failures === 0) this.options.onError(error, room);
+        state.failures += 1;
+        state.lastSentAt = Date.now();
+        state.dirty = true;
+      })
       .finally(() => {
         state.reading = false;
         this.sending.delete(sending);
@@ -95,6 +112,7 @@ export class UserListBroadcaster {
 
   /** Sends what is due now and stops; used by close(). */
   async flush(): Promise<void> {
+    this.closed = true;
     for (const [room, state] of this.rooms) {
       if (state.expire) clearTimeout(state.expire);
       if (state.due) {

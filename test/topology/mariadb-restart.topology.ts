@@ -122,8 +122,8 @@ describe('MariaDB restarts under traffic', () => {
   });
 
   test('no write was given up', () => {
-    // Reads for <room>/user_list may fail while the server is down (the writes
-    // that follow send the list again); writes must not.
+    // A read for <room>/user_list may fail while the server is down (it is
+    // logged once and tried again); writes must not fail.
     const failed = reportsOf(cluster.reports, 'log').filter((r) => r.level === 'error' && !r.message.startsWith('could not read the online list'));
     assert.deepEqual(failed.map((r) => r.message), []);
   });

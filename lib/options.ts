@@ -15,7 +15,7 @@ export interface FayeOnlineOptions {
   timeout?: number;
   /** WebSocket ping interval, seconds. Default 30. */
   ping?: number;
-  /** Redis URL, ioredis options or instance. Omitted: in-process state (one process only). */
+  /** Redis URL (redis://, or redis+sentinel://host:port,host:port/master?db=N through Sentinel), ioredis options (`sentinels` + `name` for Sentinel) or instance. Omitted: in-process state (one process only). */
   redis?: RedisOption;
   /** Database URL (mysql://, sqlite:) or a Sequelize instance. Default: SQLite file ./faye-online.sqlite. */
   database?: string | Sequelize;

@@ -20,9 +20,10 @@ export interface LatencyProbe {
   close(): Promise<void>;
 }
 
-export async function startLatencyProbe(publishUrl: string, receiveUrl: string, channel: string): Promise<LatencyProbe> {
+export async function startLatencyProbe(publishUrl: string, receiveUrl: string, channel: string, transport?: 'long-polling' | 'websocket'): Promise<LatencyProbe> {
   const publisher = new faye.Client(publishUrl, { timeout: 10, retry: 1 });
   const subscriber = new faye.Client(receiveUrl, { timeout: 10, retry: 1 });
+  if (transport === 'long-polling') for (const client of [publisher, subscriber]) client.disable('websocket');
   let sink: ((sentAt: number) => void) | undefined;
   await subscriber.subscribe(channel, (data: { sentAt: number; warmup?: boolean }) => {
     if (!data.warmup) sink?.(data.sentAt);

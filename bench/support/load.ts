@@ -24,6 +24,12 @@ export interface LoadOptions {
   /** Faye timeout, seconds: each client sends one /meta/connect per timeout. */
   timeout: number;
   profileDir?: string;
+  /** Puts a load balancer in front of the servers: clients and the probe then go through it. */
+  balancer?: (servers: Array<{ name: string; port: number }>) => Promise<{ url: string; stop(): Promise<void> }>;
+  /** Called when the measured window starts; what the returned function resolves to when it ends lands in `observed`. */
+  observe?: (namespace: string) => Promise<() => Promise<unknown>>;
+  /** Transport of the latency probe's two clients (default: Faye's choice, WebSocket). */
+  probeTransport?: 'long-polling' | 'websocket';
 }
 
 export interface LoadResult {
@@ -41,6 +47,7 @@ export interface LoadResult {
   connectsPerSecond: number;
   sqlDuringSteady: number;
   latency: LatencyResult;
+  observed?: unknown;
 }
 
 /** Users 0..n-1 in rooms round-robin; every 1/twoTabs-th user opens a second tab. */
@@ -80,6 +87,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const backing = await createBacking({ database: options.kind === 'presence' });
   const servers: BenchServer[] = [];
   const workers = [] as Awaited<ReturnType<typeof startClientWorker>>[];
+  let balancer: { url: string; stop(): Promise<void> } | undefined;
   try {
     // One after the other: the first one migrates the fresh database.
     for (let i = 0; i < options.servers; i += 1) {
@@ -87,8 +95,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         kind: options.kind, redisUrl: backing.redis.url, namespace: backing.redis.namespace, databaseUrl: backing.db?.url, timeout: options.timeout,
       }, { profileDir: options.profileDir }));
     }
+    if (options.balancer) balancer = await options.balancer(servers.map((s, i) => ({ name: `s${i}`, port: Number(new URL(s.url).port) })));
+    const urls = balancer ? [balancer.url] : servers.map((s) => s.url);
     for (let i = 0; i < options.workers; i += 1) workers.push(await startClientWorker());
-    const { specs, users } = clientSpecs(options, servers.map((s) => s.url));
+    const { specs, users } = clientSpecs(options, urls);
     progress(`${label}: connecting ${specs.length} clients of ${users} users in ${options.rooms} rooms over ${servers.length} server(s), ${workers.length} client process(es)`);
 
     const opened = await Promise.all(workers.map((worker, w) => worker.open(specs.filter((_, i) => i % workers.length === w), `${label} [worker ${w + 1}]`)));
@@ -99,7 +109,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     await Promise.all(servers.map((s) => s.settled()));
     await sleep(3000);
 
-    const probe = await startLatencyProbe(servers[0]!.url, servers[servers.length - 1]!.url, '/rooms/r1/chat');
+    const probe = await startLatencyProbe(urls[0]!, urls[urls.length - 1]!, '/rooms/r1/chat', options.probeTransport);
     for (const s of servers) s.reset();
     const before = await statsOf(servers);
     const startedAt = Date.now();
@@ -110,7 +120,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         progress(`${label}: measuring ${seconds.toFixed(0)}/${options.seconds} s, server CPU ${cpu.toFixed(2)} s/s, RSS ${(sum(now.map((s) => s.rss)) / 2 ** 20).toFixed(0)} MB`);
       }, () => undefined);
     }, 5000);
+    const endObserving = await options.observe?.(backing.redis.namespace);
     const latency = await probe.run(options.seconds, options.rate);
+    const observed = await endObserving?.();
     clearInterval(ticker);
     const after = await statsOf(servers);
     const wall = (Date.now() - startedAt) / 1000;
@@ -130,6 +142,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       connectsPerSecond: sum(after.map((s) => s.connects)) / wall,
       sqlDuringSteady: sum(after.map((s) => s.sqlStatements)),
       latency,
+      observed,
     };
     progress(`${label}: CPU ${result.cpu.toFixed(3)} s/s, p50 ${latency.p50?.toFixed(1)} ms, p99 ${latency.p99?.toFixed(1)} ms, RSS ${result.rssMB.toFixed(0)} MB; disconnecting`);
     await Promise.all(workers.map((worker) => worker.close()));
@@ -137,6 +150,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     return result;
   } finally {
     for (const worker of workers) worker.end();
+    await balancer?.stop().catch(() => undefined);
     await Promise.all(servers.map((s) => s.close().catch(() => undefined)));
     await backing.release();
   }

@@ -16,7 +16,7 @@ import { createLogger, debugFromEnv, silentLogger, type Logger } from '../log';
 import { DEFAULTS, resolveOptions, type FayeOnlineOptions } from '../options';
 import { describeDatabase, openDatabase } from '../records/database';
 import { ensureMigrated } from '../schema';
-import { openRedis } from '../stores/redis-connection';
+import { isRedisUrl, openRedis, redactRedisUrl } from '../stores/redis-connection';
 import { basicAuth, MIN_PASSWORD_LENGTH } from '../dashboard/basic-auth';
 import { EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command';
 
@@ -41,7 +41,7 @@ const SETTINGS: readonly Setting[] = [
   { flag: 'host', env: 'HOST', placeholder: 'ADDR', fallback: 'every interface', help: 'address to listen on, e.g. 127.0.0.1 behind a proxy on the same machine' },
   { flag: 'mount', env: 'FAYE_ONLINE_MOUNT', placeholder: 'PATH', fallback: DEFAULTS.mount, help: 'where Faye is mounted (its own browser client is at <mount>/client.js)', option: 'mount' },
   { flag: 'url', env: 'DATABASE_URL', placeholder: 'URL', fallback: `${DEFAULTS.database} (not shared with Rails)`, help: 'the database the Rails app uses: mysql://user:pass@host:3306/db; create the tables first with `npx faye-online migrate up`', option: 'database' },
-  { flag: 'redis', env: 'REDIS_URL', placeholder: 'URL', fallback: 'none: state in this process, so run one process only', help: 'Redis for presence state and the Faye engine, e.g. redis://127.0.0.1:6379/1 (the gem\'s database 1)', option: 'redis' },
+  { flag: 'redis', env: 'REDIS_URL', placeholder: 'URL', fallback: 'none: state in this process, so run one process only', help: 'Redis for presence state and the Faye engine, e.g. redis://127.0.0.1:6379/1 (the gem\'s database 1), or through Sentinel: redis+sentinel://host:26379,host:26379/mymaster?db=1', option: 'redis' },
   { flag: 'namespace', env: 'FAYE_ONLINE_NAMESPACE', placeholder: 'NAME', fallback: DEFAULTS.namespace, help: 'Redis key namespace; the gem\'s FayeOnline.get_server(:namespace => ...)', option: 'namespace' },
   { flag: 'timeout', env: 'FAYE_ONLINE_TIMEOUT', placeholder: 'SECONDS', fallback: String(DEFAULTS.timeout), help: 'Faye long-poll timeout', option: 'timeout' },
   { flag: 'ping', env: 'FAYE_ONLINE_PING', placeholder: 'SECONDS', fallback: String(DEFAULTS.ping), help: 'WebSocket ping interval', option: 'ping' },
@@ -156,7 +156,7 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ServeConfig {
   const secretText = pick(values, env, 'secret');
   const secrets = secretText?.split(/\s+/).filter(Boolean);
   const redisUrl = pick(values, env, 'redis');
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`${source('redis')} must be a redis:// URL like redis://127.0.0.1:6379/1, got "${redactUrl(redisUrl)}"`);
+  if (redisUrl !== undefined && !isRedisUrl(redisUrl)) throw new UsageError(`${source('redis')} must be a redis:// URL like redis://127.0.0.1:6379/1 (or redis+sentinel://host:port,host:port/master?db=1), got "${redactUrl(redisUrl)}"`);
   return {
     port,
     mount: DEFAULTS.mount,
@@ -198,7 +198,8 @@ function redactUrl(url: string): string {
     if (parsed.password) parsed.password = '***';
     return parsed.toString();
   } catch {
-    return url;
+    // A sentinel URL lists several hosts, which URL cannot parse.
+    return redactRedisUrl(url);
   }
 }
 
@@ -225,7 +226,10 @@ async function checkDatabase(sequelize: Sequelize, config: ServeConfig): Promise
 
 /** One attempt, no retries: at startup a Redis that does not answer is a configuration error. */
 async function checkRedis(url: string): Promise<void> {
-  const { redis } = openRedis(url, { lazyConnect: true, connectTimeout: REDIS_CHECK_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const { redis } = openRedis(url, {
+    lazyConnect: true, connectTimeout: REDIS_CHECK_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false,
+    sentinelRetryStrategy: () => null, // a redis+sentinel:// URL whose sentinels do not answer
+  });
   let lastError: Error | undefined;
   redis.on('error', (error: Error) => { lastError = error; });
   try {

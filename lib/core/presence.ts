@@ -24,6 +24,8 @@ export interface PresenceRecords {
   stopEngaged(uid: number, timeChannel: string, session: number, at: Date): Promise<boolean>;
   /** Whether a failed write may succeed when tried again; a refusal of the statement itself is not retried. Default: every failure is. */
   isTransient?(error: unknown): boolean;
+  /** Whether a write failed because the database could not be reached (worth waiting for); false when omitted. */
+  isUnavailable?(error: unknown): boolean;
 }
 
 export interface PresenceEvent {
@@ -75,8 +77,10 @@ export interface PresenceOptions {
   clock?: Clock;
   /** Attempts for an SQL write that fails with a transient error. */
   writeAttempts?: number;
-  /** First retry delay in ms; doubles each attempt. */
+  /** First retry delay in ms; doubles each attempt, up to 2 s. */
   retryDelay?: number;
+  /** How long a write waits for a database that cannot be reached (a restart, a failover), ms. Default 120 000. */
+  unavailableWaitMs?: number;
   /** Grace period of leaves after a disconnect or timeout, ms (0: at once, as in the gem). */
   leaveGraceMs?: number;
   /** Whether engagement reports are recorded (default true). */
@@ -95,6 +99,8 @@ interface KnownClient {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The longest pause between two attempts of an SQL write. */
+const MAX_RETRY_DELAY_MS = 2000;
 
 /**
  * Online time is kept in whole seconds: a user who came back within a pending
@@ -133,6 +139,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
   private readonly clock: Clock;
   private readonly writeAttempts: number;
   private readonly retryDelay: number;
+  private readonly unavailableWaitMs: number;
 
   constructor(options: PresenceOptions) {
     super();
@@ -142,6 +149,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     this.clock = options.clock ?? systemClock;
     this.writeAttempts = options.writeAttempts ?? 5;
     this.retryDelay = options.retryDelay ?? 100;
+    this.unavailableWaitMs = options.unavailableWaitMs ?? 120_000;
     this.leaveGraceMs = options.leaveGraceMs ?? 0;
     this.engagement = options.engagement ?? true;
   }
@@ -423,22 +431,27 @@ export class Presence extends EventEmitter<PresenceEvents> {
     await Promise.all(pending.map(({ confirm }) => confirm()));
   }
 
-  // SQL writes retry transient failures (a dropped connection, a deadlock);
-  // what still fails is logged and reported, and the reconciliation pass repairs
-  // online lists later.
+  // SQL writes retry failures (a deadlock, a dropped connection) writeAttempts
+  // times; while the database cannot be reached at all (a restart, a failover:
+  // seconds) they keep waiting, up to unavailableWaitMs, so that nothing is
+  // lost; the user's later arrivals and departures wait behind them, in order.
+  // What still fails is logged and reported, and the reconciliation pass
+  // repairs online lists later.
   private async write<T>(what: string, action: () => Promise<T>): Promise<T | undefined> {
+    const started = this.clock.now();
     for (let attempt = 1; ; attempt++) {
       try {
         return await action();
       } catch (error) {
         const transient = this.records.isTransient?.(error) ?? true;
-        if (!transient || attempt >= this.writeAttempts) {
+        const waiting = transient && this.records.isUnavailable?.(error) === true && this.clock.now() - started < this.unavailableWaitMs;
+        if (!transient || (!waiting && attempt >= this.writeAttempts)) {
           this.logger.error({ err: error, attempts: attempt }, `presence: could not ${what}: ${(error as Error).message}`);
           this.emit('writeFailed', error as Error);
           return undefined;
         }
-        this.logger.warn({ err: error, attempt }, `presence: ${what} failed, retrying`);
-        await sleep(this.retryDelay * 2 ** (attempt - 1));
+        if (attempt === 1 || !waiting) this.logger.warn({ err: error, attempt }, `presence: ${what} failed, retrying`);
+        await sleep(Math.min(this.retryDelay * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS));
       }
     }
   }

@@ -19,7 +19,7 @@ import { resolveOptions, type FayeOnlineOptions } from '../options';
 import { Records, openDatabase, type EngagedTime, type OnlineTime } from '../records';
 import { ensureMigrated, migrate } from '../schema';
 import { MemoryStore } from '../stores/memory-store';
-import { openRedis } from '../stores/redis-connection';
+import { onReconnected, openRedis } from '../stores/redis-connection';
 import { RedisStore } from '../stores/redis-store';
 import type { PresenceStore } from '../stores/store';
 import { BeforeLeave, type Liveness } from './before-leave';
@@ -113,6 +113,8 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     const redisStore = new RedisStore({ redis, ownsConnection: owned, namespace: opts.namespace, maxClientIdsPerUser: opts.maxClientIdsPerUser, leaveGraceMs: opts.leaveGrace * 1000 });
     store = redisStore;
     prepareRedis = () => redisStore.ping();
+    // Restarted or failed over, Redis may have lost the last writes before.
+    onReconnected(redis, () => reconcileSoon());
   }
 
   const adapter = new faye.NodeAdapter({
@@ -199,7 +201,8 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
 
   // Every destroyed client (explicit /meta/disconnect, engine timeout, or our
   // before_leave decision) leaves here, once.
-  adapter.bind('disconnect', (clientId: string, info?: { reason?: string; lastSeen?: number }) => {
+  adapter.bind('disconnect', (clientId: string) => {
+    const info = redisEngine?.disconnectInfo(clientId);
     const decidedHere = decided.get(clientId);
     decided.delete(clientId);
     const explicit = explicitDisconnects.delete(clientId) || info?.reason === 'disconnect';
@@ -323,6 +326,17 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       clock,
     }).then((report) => (lastReconciliation = { at: new Date(clock.now()), report }).report);
   let reconcileTimer: ClockTimer | undefined;
+  // After Redis came back, once the pages had a timeout's time to reconnect or
+  // re-handshake; every process, unlocked: each one's tracked clientIds matter.
+  let reconcileSoonTimer: ClockTimer | undefined;
+  function reconcileSoon(): void {
+    if (closed || reconcileSoonTimer) return;
+    logger.info({ inSeconds: opts.timeout }, 'Redis is back after a connection loss; reconciling soon');
+    reconcileSoonTimer = clock.after(opts.timeout * 1000, () => {
+      reconcileSoonTimer = undefined;
+      track(reconcileNow().catch((error) => logger.error({ err: error }, 'reconciliation failed; it runs again later')));
+    });
+  }
   function startReconciling(): void {
     const run = async () => {
       if (closed || !(await store.lock('reconcile', Math.max(1000, opts.reconcileInterval * 900)))) return;
@@ -372,6 +386,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       await dashboard?.close();
       beforeLeave.close();
       reconcileTimer?.cancel();
+      reconcileSoonTimer?.cancel();
       await ready.catch(() => undefined);
       await settled();
       // Alone, this process is the whole truth: whoever is still connected

@@ -26,9 +26,14 @@ interface RoomState {
   reading: boolean;
   /** the list changed while it was being read: one more message is needed */
   dirty: boolean;
+  /** reads that failed in a row (the database is away): the next one waits longer */
+  failures: number;
   /** drops the state of a room that stayed quiet for a window */
   expire?: ClockTimer;
 }
+
+/** The longest wait between two reads of a list that could not be read. */
+const MAX_RETRY_MS = 2000;
 
 export function userListChannel(room: string): string {
   return `${room}/user_list`;
@@ -38,6 +43,7 @@ export class UserListBroadcaster {
   private readonly rooms = new Map<string, RoomState>();
   private readonly sending = new Set<Promise<void>>();
   private readonly clock: Clock;
+  private closed = false;
 
   constructor(private readonly options: UserListOptions) {
     this.clock = options.clock ?? systemClock;
@@ -47,7 +53,7 @@ export class UserListBroadcaster {
     const state = this.rooms.get(room);
     if (!state) {
       this.send(room, list);
-      const fresh: RoomState = { lastSentAt: this.clock.now(), reading: false, dirty: false };
+      const fresh: RoomState = { lastSentAt: this.clock.now(), reading: false, dirty: false, failures: 0 };
       this.rooms.set(room, fresh);
       this.scheduleExpiry(room, fresh);
       return;
@@ -67,7 +73,10 @@ export class UserListBroadcaster {
   private scheduleTrailing(room: string, state: RoomState): void {
     state.expire?.cancel();
     state.expire = undefined;
-    const wait = Math.max(0, state.lastSentAt + this.options.windowMs - this.clock.now());
+    if (this.closed) return;
+    // After failed reads, try less and less often (up to every 2 s) while the database is away.
+    const backoff = state.failures > 0 ? Math.min(this.options.windowMs * 2 ** state.failures, MAX_RETRY_MS) : this.options.windowMs;
+    const wait = Math.max(0, state.lastSentAt + backoff - this.clock.now());
     state.due = this.clock.after(wait, () => this.trailing(room, state));
   }
 
@@ -88,8 +97,16 @@ export class UserListBroadcaster {
       .then((list) => {
         this.send(room, list);
         state.lastSentAt = this.clock.now();
+        state.failures = 0;
       })
-      .catch((error) => this.options.onError(error, room))
+      .catch((error) => {
+        // The change that asked for this message may be the room's last: the
+        // list must still go out, so read it again later (logged once).
+        if (state.failures === 0) this.options.onError(error, room);
+        state.failures += 1;
+        state.lastSentAt = this.clock.now();
+        state.dirty = true;
+      })
       .finally(() => {
         state.reading = false;
         this.sending.delete(sending);
@@ -101,6 +118,7 @@ export class UserListBroadcaster {
 
   /** Sends what is due now and stops; used by close(). */
   async flush(): Promise<void> {
+    this.closed = true;
     for (const [room, state] of this.rooms) {
       state.expire?.cancel();
       if (state.due) {

@@ -20,11 +20,12 @@
 // clients whose last ping is older than 2 x timeout.
 //
 // What this engine adds to Faye's engine verbs, for the presence layer:
-//   - the 'disconnect' event carries a second argument, DisconnectInfo:
-//       server.trigger('disconnect', clientId, { reason: 'timeout', lastSeen })  (destroyed by GC)
-//       server.trigger('disconnect', clientId, { reason: 'disconnect', lastSeen }) (explicit destroy)
-//     lastSeen = ms of the client's last ping (absent if unknown). Exactly one process of
-//     the cluster reports a client's destruction, because destruction is one Lua script.
+//   - while its 'disconnect' event runs (Faye's own: `disconnect(clientId)`, nothing
+//     more, as Faye's engine specification requires), disconnectInfo(clientId) tells
+//     why and when the client was last seen: { reason: 'timeout', lastSeen } (destroyed
+//     by GC) or { reason: 'disconnect', lastSeen } (explicit destroy); lastSeen = ms of
+//     the client's last ping (absent if unknown). Exactly one process of the cluster
+//     reports a client's destruction, because destruction is one Lua script.
 //   - lastSeen(clientId): Promise<number | null>
 //   - flush(clientId): Promise<void>: the process holding the client's /meta/connect returns it now.
 //   - ready(): Promise<void>: resolves once the notifications are subscribed.
@@ -57,10 +58,15 @@ import Redis, { type RedisOptions } from 'ioredis';
 import { FayeOnlineError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { systemClock, type Clock, type ClockTimer } from '../core/clock';
+import { redisFromUrl } from '../stores/redis-connection';
 
 /** Options of the engine, given beside `type: RedisEngine` in Faye's `engine` option. */
 export interface RedisEngineOptions {
-  /** A URL (`redis://host:port/db`), ioredis options, or an ioredis instance (which the engine never closes). Default `redis://127.0.0.1:6379`. */
+  /**
+   * A URL (`redis://host:port/db`, or `redis+sentinel://host:port,host:port/master?db=N`
+   * for a primary found through Sentinel), ioredis options (`sentinels` and `name` for
+   * Sentinel), or an ioredis instance (which the engine never closes). Default `redis://127.0.0.1:6379`.
+   */
   redis?: string | RedisOptions | Redis;
   /** Key prefix shared by every server of the cluster, without a leading slash. Default `faye`. */
   namespace?: string;
@@ -76,7 +82,7 @@ export interface RedisEngineOptions {
 
 export type DisconnectReason = 'timeout' | 'disconnect';
 
-/** Second argument of the engine's 'disconnect' event. */
+/** What RedisEngine#disconnectInfo tells during the engine's 'disconnect' event. */
 export interface DisconnectInfo {
   reason: DisconnectReason;
   /** Time (ms since the epoch) of the client's last ping, when known. */
@@ -187,6 +193,10 @@ function isRedisInstance(value: unknown): value is Redis {
     && typeof (value as Redis).defineCommand === 'function';
 }
 
+function sentinelUrl(url: string): boolean {
+  return url.startsWith('redis+sentinel://');
+}
+
 function urlWithDatabase(url: string, database: number | undefined): string {
   if (database === undefined) return url;
   let parsed: URL;
@@ -222,7 +232,10 @@ function resolveOptions(options: RedisEngineOptions): ResolvedOptions {
     return { namespace, gcSeconds, logger, clock, redis: source, ownsRedis: false };
   }
   if (typeof source === 'string') {
-    return { namespace, gcSeconds, logger, clock, redis: new Redis(urlWithDatabase(source, database)), ownsRedis: true };
+    const redis = sentinelUrl(source)
+      ? redisFromUrl(source, database === undefined ? {} : { db: database })
+      : new Redis(urlWithDatabase(source, database));
+    return { namespace, gcSeconds, logger, clock, redis, ownsRedis: true };
   }
   if (typeof source === 'object' && source !== null) {
     if (source.keyPrefix) throw invalid('redis', 'must not use ioredis `keyPrefix`; use the engine `namespace`');
@@ -260,6 +273,8 @@ export class RedisEngine {
   private gcTimer: ClockTimer | undefined;
   /** clientIds whose connection this process holds (from the proxy's connection:open/close). */
   private readonly localClients = new Set<string>();
+  /** The clients whose 'disconnect' event is running, with why and when they were last seen. */
+  private readonly disconnecting = new Map<string, DisconnectInfo>();
   private readonly subscribed: Promise<void>;
   private readonly topics: { messages: string; close: string; flush: string };
   private sweeping = false;
@@ -448,6 +463,11 @@ export class RedisEngine {
     await this.redis.publish(this.topics.flush, clientId);
   }
 
+  /** During the engine's 'disconnect' event for clientId (its listeners run synchronously): why, and when it was last seen. */
+  disconnectInfo(clientId: string): DisconnectInfo | undefined {
+    return this.disconnecting.get(clientId);
+  }
+
   /** Resolves once this process listens to the cluster's notifications. */
   ready(): Promise<void> {
     return this.subscribed;
@@ -483,7 +503,12 @@ export class RedisEngine {
     // A score of 0 is a client that faye-redis was still creating or destroying: no ping time.
     const info: DisconnectInfo = lastSeen > 0 ? { reason, lastSeen } : { reason };
     this.logger.debug({ clientId, ...info }, 'destroyed client');
-    this.trigger('disconnect', clientId, info);
+    this.disconnecting.set(clientId, info);
+    try {
+      this.trigger('disconnect', clientId);
+    } finally {
+      this.disconnecting.delete(clientId);
+    }
     return true;
   }
 

@@ -164,3 +164,28 @@ export function isTransientDatabaseError(error: unknown): boolean {
 function redact(url: string): string {
   return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
 }
+
+/** Codes of a connection that broke or could not be made, while the server restarts or fails over. */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED',
+  'ER_CON_COUNT_ERROR', 'ER_CLIENT_INTERACTION_TIMEOUT', 'DATABASE_UNREACHABLE',
+]);
+
+/**
+ * Whether an SQL statement failed because the database could not be reached
+ * (it is restarting, failing over, or the network is down), as opposed to
+ * failing on its own (a deadlock, a bad value): the former is worth waiting for.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
+    if (current instanceof ConnectionError) return true;
+    const { code } = current as { code?: unknown };
+    if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+    const next = current as { original?: unknown; parent?: unknown; cause?: unknown };
+    current = next.original ?? next.parent ?? next.cause;
+  }
+  return false;
+}
+

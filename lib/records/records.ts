@@ -17,6 +17,7 @@ import {
 import { EngagedTimes, type EngagedTime, type RunningEngagement } from './engaged-times';
 import { LockedTable, type Change, type LockObserver } from './optimistic-lock';
 import { Sql } from './sql';
+import { isDatabaseUnavailable } from './database';
 
 export interface OnlineTime {
   /** Sum of finished sessions. */
@@ -262,6 +263,11 @@ export class Records {
   // -- login logs ----------------------------------------------------------
 
   /** One faye_user_login_logs row; channel_id is the time channel's id, `t` UTC whole seconds. */
+  /** Whether `error` (from any method here) means the database could not be reached, so that the same write can succeed later. */
+  isUnavailable(error: unknown): boolean {
+    return isDatabaseUnavailable(error);
+  }
+
   async writeLoginLog(entry: LoginLogEntry): Promise<void> {
     const channelId = await this.channelId(entry.timeChannel);
     await this.sql.insert(

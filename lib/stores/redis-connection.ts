@@ -1,5 +1,13 @@
 // Turns the `redis` option (URL, ioredis options or an ioredis instance) into a
 // connection, and remembers whether we own it (and so must close it).
+//
+// URLs (the option, REDIS_URL, the engine's own `redis` option):
+//   redis://[user:password@]host:port[/db]      one Redis (rediss:// for TLS)
+//   redis+sentinel://[user:password@]host:port[,host:port...]/master[?db=N&sentinelPassword=...&sentinelUsername=...]
+//     a primary found through Redis Sentinel: the hosts are sentinels (port
+//     26379 if omitted), `master` is the name they monitor; user and password
+//     are those of the Redis nodes. ioredis then asks the sentinels for the
+//     primary on every reconnect, so a failover needs no restart.
 import Redis, { type RedisOptions } from 'ioredis';
 import { FayeOnlineError } from '../errors';
 
@@ -10,6 +18,66 @@ export interface OwnedRedis {
   owned: boolean;
 }
 
+/** The URL forms the `redis` option accepts, for error messages. */
+export const REDIS_URL_FORMS = 'redis://host:port/db, rediss://... or redis+sentinel://host:port,host:port/master?db=N';
+
+const SENTINEL_URL = /^redis\+sentinel:\/\//;
+
+export function isRedisUrl(url: string): boolean {
+  return /^rediss?:\/\//.test(url) || SENTINEL_URL.test(url);
+}
+
+function invalidUrl(url: string, why: string): FayeOnlineError {
+  return new FayeOnlineError('INVALID_OPTION', `redis: "${redactRedisUrl(url)}" ${why} (accepted: ${REDIS_URL_FORMS})`);
+}
+
+/** ioredis options for a redis+sentinel:// URL. */
+export function sentinelOptions(url: string): RedisOptions {
+  const match = /^redis\+sentinel:\/\/(?:([^@/]*)@)?([^/?#]+)\/([^/?#]+)\/?(?:\?([^#]*))?$/.exec(url);
+  if (!match) throw invalidUrl(url, 'is not a redis+sentinel:// URL with sentinels and a master name');
+  const [, userInfo, hosts, master, query] = match;
+  const sentinels = hosts!.split(',').map((hostPort) => {
+    const hostMatch = /^([^:]+)(?::(\d+))?$/.exec(hostPort.trim());
+    if (!hostMatch) throw invalidUrl(url, `has a sentinel "${hostPort}" that is not host or host:port`);
+    return { host: hostMatch[1]!, port: hostMatch[2] ? Number(hostMatch[2]) : 26379 };
+  });
+  const options: RedisOptions = { sentinels, name: decodeURIComponent(master!) };
+  if (userInfo) {
+    const colon = userInfo.indexOf(':');
+    const username = decodeURIComponent(colon < 0 ? userInfo : userInfo.slice(0, colon));
+    if (username) options.username = username;
+    if (colon >= 0) options.password = decodeURIComponent(userInfo.slice(colon + 1));
+  }
+  const params = new URLSearchParams(query ?? '');
+  for (const key of params.keys()) {
+    if (!['db', 'sentinelPassword', 'sentinelUsername'].includes(key)) throw invalidUrl(url, `has an unknown parameter "${key}"`);
+  }
+  const db = params.get('db');
+  if (db !== null) {
+    if (!/^\d+$/.test(db)) throw invalidUrl(url, 'has a db that is not a non-negative integer');
+    options.db = Number(db);
+  }
+  const sentinelPassword = params.get('sentinelPassword');
+  if (sentinelPassword !== null) options.sentinelPassword = sentinelPassword;
+  const sentinelUsername = params.get('sentinelUsername');
+  if (sentinelUsername !== null) options.sentinelUsername = sentinelUsername;
+  return options;
+}
+
+/** A connection for a redis://, rediss:// or redis+sentinel:// URL; `extra` (ioredis options) wins over the URL. */
+export function redisFromUrl(url: string, extra: RedisOptions = {}): Redis {
+  if (SENTINEL_URL.test(url)) return new Redis({ ...sentinelOptions(url), ...extra });
+  if (!/^rediss?:\/\//.test(url)) throw invalidUrl(url, 'is not a Redis URL');
+  return new Redis(url, extra);
+}
+
+/** The URL with its passwords replaced by ***, for logs and errors. */
+export function redactRedisUrl(url: string): string {
+  return url
+    .replace(/^([a-z+]+:\/\/[^:@/]*):[^@/]*@/i, '$1:***@')
+    .replace(/([?&]sentinelPassword=)[^&#]*/, '$1***');
+}
+
 export function openRedis(option: RedisOption, extra: RedisOptions = {}): OwnedRedis {
   if (option instanceof Redis) {
     if (option.options.keyPrefix) {
@@ -18,10 +86,7 @@ export function openRedis(option: RedisOption, extra: RedisOptions = {}): OwnedR
     return { redis: option, owned: false };
   }
   if (typeof option === 'string') {
-    if (!/^rediss?:\/\//.test(option)) {
-      throw new FayeOnlineError('INVALID_OPTION', `redis: "${option}" is not a redis:// URL (e.g. redis://127.0.0.1:6379/1)`);
-    }
-    return { redis: new Redis(option, extra), owned: true };
+    return { redis: redisFromUrl(option, extra), owned: true };
   }
   if (typeof option === 'object' && option !== null) {
     if (option.keyPrefix) {
@@ -29,5 +94,18 @@ export function openRedis(option: RedisOption, extra: RedisOptions = {}): OwnedR
     }
     return { redis: new Redis({ ...option, ...extra }), owned: true };
   }
-  throw new FayeOnlineError('INVALID_OPTION', 'redis must be a redis:// URL, ioredis options or an ioredis instance');
+  throw new FayeOnlineError('INVALID_OPTION', `redis must be a URL (${REDIS_URL_FORMS}), ioredis options or an ioredis instance`);
+}
+
+/** Calls `listener` each time the connection is ready again after it was lost (a restart, a failover). */
+export function onReconnected(redis: Redis, listener: () => void): void {
+  let lost = false;
+  redis.on('close', () => {
+    lost = true;
+  });
+  redis.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    listener();
+  });
 }

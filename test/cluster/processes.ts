@@ -60,9 +60,14 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export async function startCluster(count: number, options: ServerProcessConfig['options']): Promise<Cluster> {
+/**
+ * `where` points the processes at another Redis (a Sentinel URL) or database (a
+ * MariaDB of the test's own) than the backing's; the backing's namespace stays.
+ */
+export async function startCluster(count: number, options: ServerProcessConfig['options'], where: { redis?: string; database?: string } = {}): Promise<Cluster> {
   const backing = await createBacking('mysql+redis');
-  const sequelize = openDatabase(backing.databaseUrl);
+  const database = where.database ?? backing.databaseUrl;
+  const sequelize = openDatabase(database);
   try {
     // Once, here: processes migrating the same database at the same time would race.
     await migrate(sequelize, 'up');
@@ -70,7 +75,7 @@ export async function startCluster(count: number, options: ServerProcessConfig['
     await sequelize.close();
   }
   const reports: Received[] = [];
-  const config: ServerProcessConfig = { database: backing.databaseUrl, redis: backing.redis!.url, namespace: backing.namespace, options };
+  const config: ServerProcessConfig = { database, redis: where.redis ?? backing.redis!.url, namespace: backing.namespace, options };
   const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => startProcess(`P${i}`, config, reports)));
   const processes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const cluster: Cluster = {

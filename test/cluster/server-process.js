@@ -17,7 +17,7 @@
 const { once } = require('node:events');
 const http = require('node:http');
 const express = require('express');
-const { attachFayeOnline } = require('../../dist/lib');
+const { attachFayeOnline, RedisEngine } = require('../../dist/lib');
 
 function send(report) {
   if (process.connected) process.send(report);
@@ -49,7 +49,9 @@ async function main() {
     logger: ipcLogger,
   });
 
-  handle.adapter.bind('disconnect', (clientId, info) => {
+  const engine = RedisEngine.fromAdapter(handle.adapter);
+  handle.adapter.bind('disconnect', (clientId) => {
+    const info = engine && engine.disconnectInfo(clientId);
     send({ type: 'engine', event: 'disconnect', clientId, reason: info && info.reason, lastSeen: info && info.lastSeen });
   });
   for (const event of ['join', 'leave', 'arrive', 'depart']) {

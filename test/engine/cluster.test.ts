@@ -73,7 +73,7 @@ describe('two Faye servers sharing the Redis engine', () => {
     const left = await server(timeout, { gc: 0.2 });
     await server(timeout, { gc: 0.2 });
     const disconnects: [string, DisconnectInfo][] = [];
-    for (const s of servers) s.adapter.bind('disconnect', (clientId: string, info: DisconnectInfo) => disconnects.push([clientId, info]));
+    for (const s of servers) s.adapter.bind('disconnect', (clientId: string) => disconnects.push([clientId, RedisEngine.fromAdapter(s.adapter)!.disconnectInfo(clientId)!]));
 
     const live = client(left.url, 'long-polling');
     await collect(live, '/keep/alive');
@@ -100,7 +100,7 @@ describe('two Faye servers sharing the Redis engine', () => {
   it('reports an explicit disconnect with its reason', async () => {
     const left = await server(2);
     const disconnects: [string, DisconnectInfo][] = [];
-    left.adapter.bind('disconnect', (clientId: string, info: DisconnectInfo) => disconnects.push([clientId, info]));
+    left.adapter.bind('disconnect', (clientId: string) => disconnects.push([clientId, RedisEngine.fromAdapter(left.adapter)!.disconnectInfo(clientId)!]));
     const leaving = client(left.url, 'websocket');
     await collect(leaving, '/bye');
     const clientId = clientIdOf(leaving);

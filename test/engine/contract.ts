@@ -184,10 +184,11 @@ export function engineContract(engine: EngineUnderTest): void {
           assert.equal(await world.exists(engineProxy, 'alice'), false);
         });
 
-        it('publishes a disconnect event for the client', async () => {
+        it('publishes a disconnect event with the clientId and nothing else', async () => {
+          // Faye's listeners (and its own engine specification) expect exactly `disconnect(clientId)`.
           const calls = world.record(engineProxy, 'disconnect');
           await world.destroy(engineProxy, 'alice');
-          await eventuallyPasses(() => assert.deepEqual(calls.map((args) => args[0]), [world.id('alice')]));
+          await eventuallyPasses(() => assert.deepEqual(calls, [[world.id('alice')]]));
         });
 
         it('leaves the other clients alone', async () => {
@@ -209,7 +210,7 @@ export function engineContract(engine: EngineUnderTest): void {
           it('publishes an unsubscribe event per subscription, then a disconnect event', async () => {
             const events: unknown[][] = [];
             engineProxy.bind('unsubscribe', (...args) => events.push(['unsubscribe', ...args]));
-            engineProxy.bind('disconnect', (clientId) => events.push(['disconnect', clientId]));
+            engineProxy.bind('disconnect', (...args) => events.push(['disconnect', ...args]));
             await world.destroy(engineProxy, 'alice');
             await eventuallyPasses(() => assert.deepEqual(events, [
               ['unsubscribe', world.id('alice'), '/messages/foo'],
@@ -439,6 +440,34 @@ export function engineContract(engine: EngineUnderTest): void {
     });
 
     if (engine.distributed) {
+      describe('over two servers, with a timeout of 0.3 s', () => {
+        let left: TestProxy;
+        let right: TestProxy;
+        beforeEach(async () => {
+          await start({ timeout: 0.3, gc: 0.08 });
+          left = engineProxy;
+          right = await world.proxy({ timeout: 0.3, gc: 0.08 });
+        });
+        afterEach(() => stop());
+
+        it('tells every server, once, when GC removes a client', async () => {
+          // Whichever server's sweep removes the client, the others may hold
+          // its connection and must close it: each hears `close` exactly once.
+          const closedOnLeft = world.record(left, 'close');
+          const closedOnRight = world.record(right, 'close');
+          world.connect(left, 'alice');
+          const alice = world.id('alice');
+          const closesOf = (calls: unknown[][]) => calls.filter(([clientId]) => clientId === alice).length;
+          await eventuallyPasses(() => {
+            assert.equal(closesOf(closedOnLeft), 1, 'close on the server holding the client');
+            assert.equal(closesOf(closedOnRight), 1, 'close on the other server');
+          }, 3000);
+          await sleep(QUIET_MS);
+          assert.deepEqual([closesOf(closedOnLeft), closesOf(closedOnRight)], [1, 1]);
+          assert.equal(await world.exists(right, 'alice'), false);
+        });
+      });
+
       describe('over two servers', () => {
         let left: TestProxy;
         let right: TestProxy;
@@ -462,6 +491,21 @@ export function engineContract(engine: EngineUnderTest): void {
           await world.expectMessages('alice', [first]);
           world.publish(left, second);
           await sleep(QUIET_MS);
+          world.connect(right, 'alice');
+          await world.expectMessages('alice', [first, second]);
+        });
+
+        it('delivers a message published just before the client moves to the other server, once', async () => {
+          // The client's next /meta/connect lands on the other server while the
+          // publish may still be on its way: whichever comes first, the message
+          // arrives exactly once and nothing delivered before comes again.
+          const first = { channel: '/foo', data: 'first' };
+          const second = { channel: '/foo', data: 'second' };
+          world.connect(left, 'alice');
+          await world.subscribe(left, 'alice', '/foo');
+          world.publish(left, first);
+          await world.expectMessages('alice', [first]);
+          world.publish(left, second);
           world.connect(right, 'alice');
           await world.expectMessages('alice', [first, second]);
         });

@@ -97,7 +97,7 @@ describe('a cluster of a faye-redis server and a RedisEngine server', () => {
   it('collects a dead client that faye-redis created, with when it was last seen', async () => {
     await startPair(1, 0.2);
     const disconnects: [string, DisconnectInfo | undefined][] = [];
-    ours.adapter.bind('disconnect', (clientId: string, info?: DisconnectInfo) => disconnects.push([clientId, info]));
+    ours.adapter.bind('disconnect', (clientId: string) => disconnects.push([clientId, RedisEngine.fromAdapter(ours.adapter)!.disconnectInfo(clientId)]));
     const vanished = await rawHandshake(theirs.url);
     const lastPing = Number(await testRedis.redis.zscore(`${ns()}/clients`, vanished));
     assert.ok(lastPing > 0);

@@ -11,6 +11,8 @@ export interface RunResult {
   /** Simulated ms the run covered. */
   simulatedMs: number;
   steps: number;
+  /** Steps that applied (the others named pages that were not in a state for them). */
+  applied: number;
 }
 
 export function shapeFor(backend: SimBackend, size: 'small' | 'large' = 'small'): ScenarioShape {
@@ -31,19 +33,20 @@ export async function runSteps(backend: SimBackend, steps: TimedStep[]): Promise
   const world = new World(fresh, backend.processes);
   const start = world.startedAt;
   let violations: Violation[] = [];
+  let applied = 0;
   try {
     await world.settle();
     const lastQuiet = steps.map((s) => s.step.kind).lastIndexOf('quiet');
     for (const [index, { at, step }] of steps.entries()) {
       await world.advanceTo(start + at);
-      world.apply(step);
+      if (world.apply(step)) applied += 1;
       await world.settle();
       if (step.kind === 'quiet') {
         violations = await checkQuietPoint(world, { final: index === lastQuiet && world.livePages() === 0 });
         if (violations.length) break;
       }
     }
-    return { violations, simulatedMs: world.clock.now() - start, steps: steps.length };
+    return { violations, simulatedMs: world.clock.now() - start, steps: steps.length, applied };
   } finally {
     await world.close();
     await fresh.finish();
@@ -89,12 +92,15 @@ export async function simulateSeed(backend: SimBackend, seed: number, options: {
   const result = await runSteps(backend, steps);
   if (result.violations.length === 0) return { seed, result };
   const key = result.violations[0].invariant;
-  const minimal = await shrink(backend, steps, key, options.shrinkBudgetMs ?? 30_000);
+  const reproduce = `npm run soak -- --backend ${backend.name} --seed ${seed}${options.size === 'large' ? ' --size large' : ''}`;
+  const head = [`seed ${seed} on ${backend.name} breaks "${key}"`, ...result.violations.slice(0, 12).map((v) => `  ${v.invariant}: ${v.detail}`)];
+  const budget = options.shrinkBudgetMs ?? 30_000;
+  if (budget <= 0) return { seed, result, trace: [...head, `not shrunk; reproduce and shrink: ${reproduce}`].join('\n') };
+  const minimal = await shrink(backend, steps, key, budget);
   const again = await runSteps(backend, minimal);
   const lines = [
-    `seed ${seed} on ${backend.name} breaks "${key}"`,
-    ...result.violations.slice(0, 12).map((v) => `  ${v.invariant}: ${v.detail}`),
-    `minimal trace (${minimal.length} of ${steps.length} steps; reproduce: npm run soak -- --backend ${backend.name} --seed ${seed}):`,
+    ...head,
+    `minimal trace (${minimal.length} of ${steps.length} steps; reproduce: ${reproduce}):`,
     ...minimal.map((s) => `  ${describeStep(s)}`),
     'on the minimal trace:',
     ...again.violations.slice(0, 12).map((v) => `  ${v.invariant}: ${v.detail}`),

@@ -108,9 +108,10 @@ export class Truth {
    */
   gapAround(uid: number, room: string, at: number): { from: number; to: number; ending?: Ending } | null {
     const mine = this.stays.filter((s) => s.uid === uid && s.room === room);
-    if (mine.some((s) => s.start <= at && (s.end === null || s.end > at))) return null;
+    // A stay that starts right at `at` follows the gap (a page that moved away and straight back).
+    if (mine.some((s) => s.start < at && (s.end === null || s.end > at))) return null;
     const before = mine.filter((s) => s.end !== null && s.end <= at).sort((a, b) => b.end! - a.end!)[0];
-    const after = mine.filter((s) => s.start > at).sort((a, b) => a.start - b.start)[0];
+    const after = mine.filter((s) => s.start >= at).sort((a, b) => a.start - b.start)[0];
     return { from: before?.end ?? -Infinity, to: after?.start ?? Infinity, ending: before?.ending };
   }
 }

@@ -9,6 +9,7 @@ import { openDatabase } from '../../lib/records';
 import { migrate } from '../../lib/schema';
 import { MemoryStore } from '../../lib/stores/memory-store';
 import { RedisStore } from '../../lib/stores/redis-store';
+import type { PresenceStore } from '../../lib/stores/store';
 import { createTestDatabase, type TestDatabase } from '../support/mariadb';
 import { REDIS_URL } from '../support/redis';
 import { createTestSqlite, type TestSqlite } from '../support/sqlite';
@@ -30,7 +31,8 @@ async function emptyTables(sequelize: Sequelize): Promise<void> {
   for (const table of TABLES) await sequelize.query(`DELETE FROM ${table}`);
 }
 
-export async function embeddedBackend(): Promise<SimBackend> {
+/** `makeStore` replaces the MemoryStore (the checker's own test breaks one on purpose). */
+export async function embeddedBackend(makeStore: () => PresenceStore = () => new MemoryStore(SETTINGS.maxClientIdsPerUser, SETTINGS.leaveGraceMs)): Promise<SimBackend> {
   const file: TestSqlite = createTestSqlite();
   // SQLite is one file with one writer: every simulated process would share it anyway.
   const sequelize = openDatabase(file.url);
@@ -40,7 +42,7 @@ export async function embeddedBackend(): Promise<SimBackend> {
     processes: 1,
     async fresh() {
       await emptyTables(sequelize);
-      const store = new MemoryStore(SETTINGS.maxClientIdsPerUser, SETTINGS.leaveGraceMs);
+      const store = makeStore();
       return {
         name: 'embedded',
         cluster: false,

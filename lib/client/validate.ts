@@ -3,7 +3,7 @@
 // of as a user who silently never appears online.
 // The channel and uid rules are the server's own (lib/core/auth.ts), so that
 // what passes here is what the server tracks.
-import { isValidChannelName, MAX_CHANNEL_LENGTH, MAX_UID, MAX_UNAME_LENGTH } from '../core/auth';
+import { isCanonicalChannelName, isValidChannelName, MAX_CHANNEL_LENGTH, NOT_CANONICAL, MAX_UID, MAX_UNAME_LENGTH } from '../core/auth';
 import { FayeOnlineError } from '../errors';
 import type { EngagementTarget, FayeClientOptions, OnlineIdentity, OnlineUser } from './types';
 
@@ -36,6 +36,7 @@ function readChannel(value: unknown, name: string, example: string): string {
   if (!isValidChannelName(value)) {
     throw invalid(`${name} must be a channel name of letters, digits and "/" starting with "/", at most ${MAX_CHANNEL_LENGTH} characters, like "${example}" (got ${describe(value)})`);
   }
+  if (!isCanonicalChannelName(value)) throw invalid(`${name} ${NOT_CANONICAL}: use ${describe(value.toLowerCase())} (got ${describe(value)})`);
   return value;
 }
 

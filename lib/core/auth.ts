@@ -42,6 +42,19 @@ export function isValidChannelName(name: unknown): name is string {
   return typeof name === 'string' && name.length <= MAX_CHANNEL_LENGTH && CHANNEL.test(name);
 }
 
+/**
+ * Channel names have one spelling: lower case. MySQL's default collation finds
+ * faye_channels rows regardless of case, while Redis keys and Faye channels
+ * keep it, so /rooms/aBx and /rooms/abx would be one room in MySQL and two
+ * everywhere else. Names in another case are refused rather than rewritten, so
+ * that every key written for a name is the one the gem wrote for it.
+ */
+export function isCanonicalChannelName(name: string): boolean {
+  return name === name.toLowerCase();
+}
+
+export const NOT_CANONICAL = 'must be lower case (MySQL matches channel names regardless of case but Redis and Faye do not)';
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -105,6 +118,8 @@ export function readAuth(wire: unknown): AuthReading {
   if (!isValidChannelName(timeChannel)) {
     return { kind: 'invalid', reason: `time_channel must be '/'-separated letters and digits, at most ${MAX_CHANNEL_LENGTH} characters` };
   }
+  if (!isCanonicalChannelName(room)) return { kind: 'invalid', reason: `room_channel ${NOT_CANONICAL}` };
+  if (!isCanonicalChannelName(timeChannel)) return { kind: 'invalid', reason: `time_channel ${NOT_CANONICAL}` };
   if (!isPlainObject(currentUser)) return { kind: 'invalid', reason: 'current_user must be an object like {"uid": 470700, "uname": "mvj3"}' };
   if (currentUser.uid === undefined || currentUser.uname === undefined) {
     return { kind: 'invalid', reason: 'current_user needs uid and uname, e.g. {"uid": 470700, "uname": "mvj3"}' };

@@ -5,7 +5,7 @@
 // is answered from memory.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log';
-import type { PresenceStore } from '../stores/store';
+import type { ArrivalResult, DepartureResult, PresenceStore } from '../stores/store';
 import { presenceKey, readAuth, type Auth, type User } from './auth';
 import { KeyedQueue } from './keyed-queue';
 import { systemClock, type Clock, type ClockTimer } from './clock';
@@ -94,6 +94,26 @@ interface KnownClient {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Online time is kept in whole seconds: a user who came back within a pending
+ * leave after a shorter gap than this keeps their timer running; after a
+ * longer one the timer stops at the last sighting and starts again now.
+ */
+const TIMER_RESOLUTION_MS = 1000;
+
+/** An auth remembered in the store (JSON), read back; null when unreadable. */
+function rememberedAuthOf(json: string | null): Auth | null {
+  if (json === null) return null;
+  let wire: unknown;
+  try {
+    wire = JSON.parse(json);
+  } catch {
+    return null;
+  }
+  const reading = readAuth(wire);
+  return reading.kind === 'valid' ? reading.auth : null;
+}
+
 export class Presence extends EventEmitter<PresenceEvents> {
   private readonly known = new Map<string, KnownClient>();
   private readonly queue = new KeyedQueue<number>();
@@ -144,8 +164,8 @@ export class Presence extends EventEmitter<PresenceEvents> {
       // The same page now says it is elsewhere (another room, lesson or user):
       // that is a departure from where it was, then an arrival. A page that
       // was engaged there is engaged here too.
-      const wasEngaged = previous ? await this.runDeparture(clientId, previous, at, 'moved', true) : false;
-      await this.runArrival(clientId, auth, at);
+      const wasEngaged = previous ? (await this.runDeparture(clientId, previous, at, 'moved', true)).wasEngaged : false;
+      await this.runArrival(clientId, auth, at, previous);
       if (wasEngaged) await this.engageNow(clientId, auth, true, null, at);
     })();
     entry.arriving = work;
@@ -200,22 +220,18 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const known = this.known.get(clientId);
     this.known.delete(clientId);
     if (known?.arriving) await known.arriving.catch(() => undefined);
-    let auth = known?.auth;
-    if (!auth) {
-      const json = await this.store.rememberedAuth(clientId);
-      if (json === null) return false; // never tracked, or already cleaned up
-      let wire: unknown;
-      try {
-        wire = JSON.parse(json);
-      } catch {
-        this.logger.warn({ clientId }, 'remembered auth is not JSON; nothing to clean up');
-        return false;
-      }
-      const reading = readAuth(wire);
-      if (reading.kind !== 'valid') return false;
-      auth = reading.auth;
-    }
     const when = at ?? (reason === 'timeout' ? known?.lastSeen : undefined) ?? this.clock.now();
+    if (known) {
+      const result = await this.runDeparture(clientId, known.auth, when, reason, true);
+      if (result.removed) return true;
+      // Not where this process saw it: the page's message naming another room
+      // reached another process, which moved it there (see runArrival).
+    }
+    const json = await this.store.rememberedAuth(clientId);
+    const auth = rememberedAuthOf(json);
+    if (json !== null && auth === null) this.logger.warn({ clientId }, 'remembered auth is unreadable; nothing to clean up');
+    if (!auth) return known !== undefined; // never tracked, or already cleaned up
+    if (known && presenceKey(auth) === known.key) return true;
     await this.runDeparture(clientId, auth, when, reason, known !== undefined);
     return true;
   }
@@ -269,50 +285,88 @@ export class Presence extends EventEmitter<PresenceEvents> {
     return { room: auth.room, timeChannel: auth.timeChannel, uid: auth.user.uid, user: auth.user, clientId, at: new Date(at), seq };
   }
 
-  private runArrival(clientId: string, auth: Auth, at: number): Promise<void> {
-    const uid = auth.user.uid;
-    return this.queue.run(uid, async () => {
-      const result = await this.store.arrive({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, authJson: auth.json, at });
-      if (result.refused) {
-        this.known.delete(clientId);
-        throw new FayeOnlineError('FORBIDDEN', `clientId ${clientId} is tracked for another user; uid ${uid} cannot take it over`);
-      }
-      const date = new Date(at);
-      const event = this.event(clientId, auth, at, result.seq);
-      const writes: Array<Promise<unknown>> = [];
-      if (result.joinedRoom) {
-        writes.push(this.write('add to online list', () => this.roomLists.run(auth.room, () => this.records.addToOnlineList(auth.room, uid))).then((list) => {
-          if (list) this.emit('roomList', auth.room, list);
-        }));
-      }
-      if (result.startedTimer) writes.push(this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, date)));
-      if (result.logLogin) {
-        writes.push(this.write('write login log', () => this.records.writeLoginLog({ status: 1, uid, timeChannel: auth.timeChannel, clientId, at: date })));
-      }
-      await Promise.all(writes);
-      if (result.added) this.emit('arrive', event);
-      if (result.joinedRoom) this.emit('join', event);
-      for (const evicted of result.evicted) {
-        this.logger.warn({ clientId: evicted, uid, room: auth.room }, 'too many clientIds for one user in a room: the oldest was dropped');
-        this.known.delete(evicted);
-        await this.departNow(evicted, auth, at, 'evicted');
+  /** `departed`: where this process has just moved the clientId away from. */
+  private runArrival(clientId: string, auth: Auth, at: number, departed?: Auth): Promise<void> {
+    return this.queue.run(auth.user.uid, async () => {
+      const { previousAuth } = await this.arriveNow(clientId, auth, at);
+      // Two messages of one page naming two places, handled at once by two
+      // processes: the later arrival moves the clientId out of the earlier
+      // one's place, so that it is in one room, the one the store remembers.
+      // Arriving again then restores what that move took from a shared time
+      // channel and the login status.
+      const previous = rememberedAuthOf(previousAuth);
+      if (previous && presenceKey(previous) !== presenceKey(auth) && (!departed || presenceKey(previous) !== presenceKey(departed))) {
+        await this.departNow(clientId, previous, at, 'moved', true);
+        await this.arriveNow(clientId, auth, at);
       }
     });
   }
 
-  /** Resolves to whether the clientId had reported itself engaged. */
-  private runDeparture(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<boolean> {
+  // Runs inside the user's queue.
+  private async arriveNow(clientId: string, auth: Auth, at: number): Promise<ArrivalResult> {
+    const uid = auth.user.uid;
+    const result = await this.store.arrive({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, authJson: auth.json, at });
+    if (result.refused) {
+      this.known.delete(clientId);
+      throw new FayeOnlineError('FORBIDDEN', `clientId ${clientId} is tracked for another user; uid ${uid} cannot take it over`);
+    }
+    const date = new Date(at);
+    const event = this.event(clientId, auth, at, result.seq);
+    const writes: Array<Promise<unknown>> = [];
+    if (result.joinedRoom) {
+      writes.push(this.write('add to online list', () => this.roomLists.run(auth.room, () => this.records.addToOnlineList(auth.room, uid))).then((list) => {
+        if (list) this.emit('roomList', auth.room, list);
+      }));
+    }
+    if (result.startedTimer) writes.push(this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, date)));
+    const resumedFrom = result.resumedFrom;
+    if (resumedFrom > 0 && at - resumedFrom >= TIMER_RESOLUTION_MS) {
+      // Back within the grace of a leave: no leave and no join, but the time
+      // unseen was not online time, as the login log shows (a logout at the
+      // last sighting, a login now).
+      writes.push(this.write('restart timer', async () => {
+        await this.records.stopTimer(uid, auth.timeChannel, new Date(resumedFrom));
+        return this.records.startTimer(uid, auth.timeChannel, date);
+      }));
+    }
+    if (result.logLogin) {
+      writes.push(this.write('write login log', () => this.records.writeLoginLog({ status: 1, uid, timeChannel: auth.timeChannel, clientId, at: date })));
+    }
+    await Promise.all(writes);
+    if (result.added) this.emit('arrive', event);
+    if (result.joinedRoom) this.emit('join', event);
+    await this.evict(result.evicted, auth, at);
+    return result;
+  }
+
+  // An evicted tab leaves its own time channel and closes its own login
+  // session: its auth is the one remembered for it, not the newcomer's (only
+  // the room is sure to be the same).
+  private async evict(clientIds: string[], newcomer: Auth, at: number): Promise<void> {
+    if (clientIds.length === 0) return;
+    const remembered = await this.store.rememberedAuths(clientIds);
+    for (const [i, evicted] of clientIds.entries()) {
+      this.logger.warn({ clientId: evicted, uid: newcomer.user.uid, room: newcomer.room }, 'too many clientIds for one user in a room: the oldest was dropped');
+      const own = this.known.get(evicted)?.auth ?? rememberedAuthOf(remembered[i]);
+      this.known.delete(evicted);
+      const auth = own && own.user.uid === newcomer.user.uid && own.room === newcomer.room ? own : newcomer;
+      await this.departNow(evicted, auth, at, 'evicted', own !== null && own !== undefined);
+    }
+  }
+
+  private runDeparture(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<DepartureResult> {
     return this.queue.run(auth.user.uid, () => this.departNow(clientId, auth, at, reason, sawLogin));
   }
 
   // Runs inside the user's queue.
-  private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<boolean> {
+  private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<DepartureResult> {
     const uid = auth.user.uid;
     // Leaves of pages that may come right back (a reload, a re-handshake after
     // the server forgot the client) wait out the grace period. before_leave has
     // waited already; a page moving elsewhere or evicted leaves at once.
     const deferLeave = this.leaveGraceMs > 0 && (reason === 'disconnect' || reason === 'timeout');
-    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave });
+    const now = this.clock.now();
+    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave, now });
     const logout = result.logLogout
       ? this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: new Date(at) }))
       : undefined;
@@ -322,8 +376,8 @@ export class Presence extends EventEmitter<PresenceEvents> {
     // A page that is gone is not engaged: no grace period for engaged time.
     const disengaged = result.disengaged ? this.applyEngagement(clientId, auth, false, result.engagedSession, at) : undefined;
     await Promise.all([logout, disengaged, this.applyLeave(clientId, auth, at, reason, result, departed)]);
-    if (result.roomLeavePending || result.timerStopPending) this.scheduleConfirm(clientId, auth, at, reason);
-    return result.wasEngaged;
+    if (result.roomLeavePending || result.timerStopPending) this.scheduleConfirm(clientId, auth, { at, markedAt: now }, reason);
+    return result;
   }
 
   /** The user-level effects of a leave: list, timer (stopped as of `at`), events. */
@@ -344,12 +398,13 @@ export class Presence extends EventEmitter<PresenceEvents> {
     if (effects.leftRoom) this.emit('leave', { ...this.event(clientId, auth, at, effects.seq), reason });
   }
 
-  private scheduleConfirm(clientId: string, auth: Auth, at: number, reason: DepartureReason): void {
-    const key = `${presenceKey(auth)} ${at}`;
+  private scheduleConfirm(clientId: string, auth: Auth, mark: { at: number; markedAt: number }, reason: DepartureReason): void {
+    const { at, markedAt } = mark;
+    const key = `${presenceKey(auth)} ${at} ${markedAt}`;
     const confirm = () => {
       this.pendingLeaves.delete(key);
       return this.queue.run(auth.user.uid, async () => {
-        const pending = { uid: auth.user.uid, room: auth.room, timeChannel: auth.timeChannel, at };
+        const pending = { uid: auth.user.uid, room: auth.room, timeChannel: auth.timeChannel, at, markedAt };
         await this.applyLeave(clientId, auth, at, reason, await this.store.confirmLeave(pending));
       });
     };

@@ -73,10 +73,12 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   }
   for (const [clientId, places] of dead) {
     report.orphanClientIds.push(clientId);
-    const departed = await options.departOrphan(clientId);
-    // Without its remembered auth (expired, or lost) the departure cannot be
-    // logged; the clientId is at least removed from the maps.
-    if (!departed) for (const { channel, uid } of places) await store.forget(channel, uid, [clientId]);
+    await options.departOrphan(clientId);
+    // The departure leaves from where the remembered auth says, and logs it.
+    // Anywhere else the clientId still is (no remembered auth any more, or a
+    // place it was put in by a message the auth no longer names) it is
+    // removed from the map; steps 2 and 3 then fix that user's list and timer.
+    for (const { channel, uid } of places) await store.forget(channel, uid, [clientId]);
   }
 
   // 2. Lists.

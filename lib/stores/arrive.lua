@@ -7,7 +7,8 @@
 -- KEYS[3] auth key         /<ns>/clientId_auth/<clientId>
 -- KEYS[4] status key       /<ns>/clientId_status/<clientId>
 -- KEYS[5] room sequence    /<ns>/presence_seq<room> (counts the room's joins and leaves)
--- KEYS[6] room leaving     /<ns>/leaving<room>: uid → ms of a leave still in its grace period
+-- KEYS[6] room leaving     /<ns>/leaving<room>: uid → "<last seen ms>,<marked ms>" of a leave
+--                          still in its grace period (see depart.lua)
 -- KEYS[7] time leaving     /<ns>/leaving<time_channel>
 -- ARGV[1] uid (decimal)
 -- ARGV[2] clientId
@@ -16,23 +17,36 @@
 -- ARGV[5] maximum clientIds per user in one room (the oldest are evicted past it)
 -- ARGV[6] now, ms
 -- ARGV[7] grace period of leaves, ms: a user coming back while their leave is
---         pending did not leave at all (no join, the timer never stopped)
+--         pending did not leave the room at all (no join, no leave)
 --
--- Returns { added, joinedRoom, startedTimer, logLogin, seq, evicted clientId... },
+-- Returns { added, joinedRoom, startedTimer, logLogin, seq, resumedFrom, previousAuth, evicted clientId... },
 -- or { -1 } when the clientId is remembered for another user (nothing changes)
--- (seq: the room's sequence number after this join, 0 when nobody joined)
+-- (seq: the room's sequence number after this join, 0 when nobody joined;
+-- resumedFrom: when the user came back during a pending stop of the timer, the
+-- last sighting that stop was for (ms), else 0: the caller stops the timer there
+-- and starts it again now, because the time unseen was not online time;
+-- previousAuth: the auth JSON remembered for this clientId before, when it
+-- differs from this one, else '': the caller moves the clientId out of the
+-- room and time channel it named, so that one clientId is never in two rooms)
 
 local uid, clientId, ttl, limit = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
 local now, grace = tonumber(ARGV[6]), tonumber(ARGV[7])
 
--- A pending leave of this user is cancelled. It counts only while fresh: a
--- marker much older than the grace period belongs to a process that died
--- before confirming it, and the user did leave.
+-- A pending leave of this user is cancelled; returns the last sighting it was
+-- for (ms), or nil. It counts only while fresh: a mark set much longer ago
+-- than the grace period belongs to a process that died before confirming it,
+-- and the user did leave. Freshness counts from when the mark was set, not
+-- from the last sighting, which after an engine timeout is already two Faye
+-- timeouts old. (A mark without its second part predates that rule.)
 local function resumes(leavingKey)
-  local at = redis.call('HGET', leavingKey, uid)
-  if not at then return false end
+  local mark = redis.call('HGET', leavingKey, uid)
+  if not mark then return nil end
   redis.call('HDEL', leavingKey, uid)
-  return tonumber(at) + 2 * grace + 10000 >= now
+  local lastSeen, markedAt = string.match(mark, '^(%d+),?(%d*)$')
+  if not lastSeen then return nil end
+  if markedAt == '' then markedAt = lastSeen end
+  if tonumber(markedAt) + 2 * grace + 10000 < now then return nil end
+  return tonumber(lastSeen)
 end
 
 -- Values are JSON arrays of clientIds, as the Ruby gem writes them; anything
@@ -76,6 +90,8 @@ end
 -- A clientId belongs to the user it first arrived as: one page cannot take
 -- over another user's clientId by sending it with its own auth.
 local remembered = redis.call('GET', KEYS[3])
+local previousAuth = ''
+if remembered and remembered ~= ARGV[3] then previousAuth = remembered end
 if remembered then
   local ok, previous = pcall(cjson.decode, remembered)
   if ok and type(previous) == 'table' and type(previous.current_user) == 'table'
@@ -85,14 +101,21 @@ if remembered then
 end
 
 local added, joinedRoom, evicted = add(KEYS[1])
-if joinedRoom == 1 and resumes(KEYS[6]) then joinedRoom = 0 end
+local resumedFrom = 0
+local roomResumed = joinedRoom == 1 and resumes(KEYS[6])
+if roomResumed then joinedRoom = 0 end
 local startedTimer
 if KEYS[2] == KEYS[1] then
   startedTimer = joinedRoom
+  if roomResumed then resumedFrom = roomResumed end
 else
   local _
   _, startedTimer = add(KEYS[2])
-  if startedTimer == 1 and resumes(KEYS[7]) then startedTimer = 0 end
+  local timerResumed = startedTimer == 1 and resumes(KEYS[7])
+  if timerResumed then
+    startedTimer = 0
+    resumedFrom = timerResumed
+  end
 end
 
 redis.call('SET', KEYS[3], ARGV[3], 'EX', ttl)
@@ -106,6 +129,6 @@ end
 local seq = 0
 if joinedRoom == 1 then seq = redis.call('INCR', KEYS[5]) end
 
-local result = { added, joinedRoom, startedTimer, logLogin, seq }
+local result = { added, joinedRoom, startedTimer, logLogin, seq, resumedFrom, previousAuth }
 for _, id in ipairs(evicted) do table.insert(result, id) end
 return result

@@ -8,7 +8,7 @@
 -- KEYS[4] time leaving     /<ns>/leaving<time_channel>
 -- KEYS[5] room sequence    /<ns>/presence_seq<room>
 -- ARGV[1] uid (decimal)
--- ARGV[2] the mark set by depart.lua (ms the user was last seen)
+-- ARGV[2] the mark set by depart.lua ("<last seen ms>,<marked ms>")
 --
 -- Returns { leftRoom, stoppedTimer, seq }
 

@@ -16,6 +16,8 @@
 -- ARGV[5] when the clientId was last seen, ms
 -- ARGV[6] '1' to defer the user's leave (grace period): the last clientId's
 --         departure then marks the leave as pending instead of leaving
+-- ARGV[7] now, ms: the mark is "<ARGV[5]>,<ARGV[7]>", the last sighting (when a
+--         confirmed leave takes effect) and when the grace began (its freshness)
 --
 -- Returns { removed, leftRoom, stoppedTimer, logLogout, seq, roomLeavePending, timerStopPending,
 --           wasEngaged, disengaged, session }
@@ -26,6 +28,7 @@
 
 local uid, clientId, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local at, defer = ARGV[5], ARGV[6] == '1'
+local mark = ARGV[5] .. ',' .. ARGV[7]
 
 -- A JSON value the gem or we wrote; anything unreadable counts as empty.
 local function decode(raw)
@@ -47,7 +50,7 @@ local function remove(key, leavingKey)
   if #kept == 0 then
     redis.call('HDEL', key, uid)
     if defer then
-      redis.call('HSET', leavingKey, uid, at)
+      redis.call('HSET', leavingKey, uid, mark)
       return 1, 0, 1
     end
     return 1, 1, 0

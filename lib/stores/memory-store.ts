@@ -1,7 +1,7 @@
 // Presence state in this process only: the embedded default (one server process,
 // no Redis). Same semantics as the Redis store; JavaScript's single thread makes
 // each step atomic.
-import type { Arrival, ArrivalResult, Departure, DepartureResult, Engagement, EngagementResult, LeaveConfirmation, PendingLeave, PresenceStore, RoomState } from './store';
+import { REFUSED, type Arrival, type ArrivalResult, type Departure, type DepartureResult, type Engagement, type EngagementResult, type LeaveConfirmation, type PendingLeave, type PresenceStore, type RoomState } from './store';
 
 function rememberedUid(json: string): number | null {
   try {
@@ -21,8 +21,8 @@ export class MemoryStore implements PresenceStore {
   /** room → sequence number of its last join or leave */
   private readonly seqs = new Map<string, number>();
 
-  /** channel → uid → ms: leaves in their grace period */
-  private readonly leaving = new Map<string, Map<number, number>>();
+  /** channel → uid → leaves in their grace period: the last sighting and when the mark was set (ms) */
+  private readonly leaving = new Map<string, Map<number, { at: number; markedAt: number }>>();
 
   /** time channel → uid → the running engaged session: its start (ms) and engaged clientIds */
   private readonly engaged = new Map<string, Map<number, { since: number; clientIds: string[] }>>();
@@ -31,22 +31,25 @@ export class MemoryStore implements PresenceStore {
 
   constructor(private readonly maxClientIdsPerUser: number, private readonly leaveGraceMs = 0) {}
 
-  /** A pending leave of this user is cancelled; it counts while fresh (see arrive.lua). */
-  private resumes(channel: string, uid: number, now: number): boolean {
-    const at = this.leaving.get(channel)?.get(uid);
-    if (at === undefined) return false;
-    this.leaving.get(channel)!.delete(uid);
-    return at + 2 * this.leaveGraceMs + 10_000 >= now;
-  }
-
-  private markLeaving(channel: string, uid: number, at: number): void {
-    if (!this.leaving.has(channel)) this.leaving.set(channel, new Map());
-    this.leaving.get(channel)!.set(uid, at);
-  }
-
-  private confirm(channel: string, uid: number, at: number): boolean {
+  /** A pending leave of this user is cancelled: the last sighting it was for, while fresh (see arrive.lua). */
+  private resumes(channel: string, uid: number, now: number): number | null {
     const marks = this.leaving.get(channel);
-    if (marks?.get(uid) !== at) return false;
+    const mark = marks?.get(uid);
+    if (!marks || !mark) return null;
+    marks.delete(uid);
+    if (marks.size === 0) this.leaving.delete(channel);
+    return mark.markedAt + 2 * this.leaveGraceMs + 10_000 >= now ? mark.at : null;
+  }
+
+  private markLeaving(channel: string, uid: number, at: number, markedAt: number): void {
+    if (!this.leaving.has(channel)) this.leaving.set(channel, new Map());
+    this.leaving.get(channel)!.set(uid, { at, markedAt });
+  }
+
+  private confirm(channel: string, uid: number, at: number, markedAt: number): boolean {
+    const marks = this.leaving.get(channel);
+    const mark = marks?.get(uid);
+    if (!marks || mark?.at !== at || mark.markedAt !== markedAt) return false;
     marks.delete(uid);
     if (marks.size === 0) this.leaving.delete(channel);
     return !this.lists.get(channel)?.has(uid);
@@ -78,17 +81,28 @@ export class MemoryStore implements PresenceStore {
 
   async arrive(a: Arrival): Promise<ArrivalResult> {
     const remembered = this.auths.get(a.clientId);
-    if (remembered !== undefined && rememberedUid(remembered) !== null && rememberedUid(remembered) !== a.uid) {
-      return { refused: true, added: false, joinedRoom: false, startedTimer: false, logLogin: false, seq: 0, evicted: [] };
-    }
+    if (remembered !== undefined && rememberedUid(remembered) !== null && rememberedUid(remembered) !== a.uid) return { ...REFUSED };
     const room = this.add(a.room, a.uid, a.clientId);
-    if (room.first && this.resumes(a.room, a.uid, a.at)) room.first = false;
+    let resumedFrom = 0;
+    const roomResumed = room.first ? this.resumes(a.room, a.uid, a.at) : null;
+    if (roomResumed !== null) room.first = false;
     const time = a.timeChannel === a.room ? { first: room.first } : this.add(a.timeChannel, a.uid, a.clientId);
-    if (a.timeChannel !== a.room && time.first && this.resumes(a.timeChannel, a.uid, a.at)) time.first = false;
+    if (a.timeChannel === a.room) {
+      resumedFrom = roomResumed ?? 0;
+    } else {
+      const timerResumed = time.first ? this.resumes(a.timeChannel, a.uid, a.at) : null;
+      if (timerResumed !== null) {
+        time.first = false;
+        resumedFrom = timerResumed;
+      }
+    }
     this.auths.set(a.clientId, a.authJson);
     const logLogin = !this.loggedIn.has(a.clientId);
     this.loggedIn.add(a.clientId);
-    return { added: room.added, joinedRoom: room.first, startedTimer: time.first, logLogin, evicted: room.evicted, seq: room.first ? this.nextSeq(a.room) : 0 };
+    return {
+      added: room.added, joinedRoom: room.first, startedTimer: time.first, logLogin, evicted: room.evicted, seq: room.first ? this.nextSeq(a.room) : 0,
+      resumedFrom, previousAuth: remembered !== undefined && remembered !== a.authJson ? remembered : null,
+    };
   }
 
   /** The user's engaged clientIds still in the time channel (see engage.lua). */
@@ -142,8 +156,8 @@ export class MemoryStore implements PresenceStore {
     const time = t.timeChannel === t.room ? { last: room.last } : this.remove(t.timeChannel, t.uid, t.clientId);
     const roomLeavePending = room.last && t.deferLeave;
     const timerStopPending = time.last && t.deferLeave;
-    if (roomLeavePending) this.markLeaving(t.room, t.uid, t.at);
-    if (timerStopPending && t.timeChannel !== t.room) this.markLeaving(t.timeChannel, t.uid, t.at);
+    if (roomLeavePending) this.markLeaving(t.room, t.uid, t.at, t.now);
+    if (timerStopPending && t.timeChannel !== t.room) this.markLeaving(t.timeChannel, t.uid, t.at, t.now);
     if (t.deferLeave) {
       room.last = false;
       time.last = false;
@@ -162,8 +176,8 @@ export class MemoryStore implements PresenceStore {
   }
 
   async confirmLeave(p: PendingLeave): Promise<LeaveConfirmation> {
-    const leftRoom = this.confirm(p.room, p.uid, p.at);
-    const stoppedTimer = p.timeChannel === p.room ? leftRoom : this.confirm(p.timeChannel, p.uid, p.at);
+    const leftRoom = this.confirm(p.room, p.uid, p.at, p.markedAt);
+    const stoppedTimer = p.timeChannel === p.room ? leftRoom : this.confirm(p.timeChannel, p.uid, p.at, p.markedAt);
     return { leftRoom, stoppedTimer, seq: leftRoom ? this.nextSeq(p.room) : 0 };
   }
 

@@ -3,14 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { CLIENT_RECORD_TTL_SECONDS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult } from './store';
+import { CLIENT_RECORD_TTL_SECONDS, REFUSED, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult } from './store';
 
 type ScriptResult = Array<number | string>;
 
 interface PresenceCommands {
   fayeOnlineArrive(room: string, time: string, auth: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number, now: number, graceMs: number): Promise<ScriptResult>;
-  fayeOnlineDepart(room: string, time: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeEngaged: string, uid: number, clientId: string, ttl: number, sawLogin: string, at: number, defer: string): Promise<ScriptResult>;
-  fayeOnlineConfirmLeave(room: string, roomLeaving: string, time: string, timeLeaving: string, seq: string, uid: number, at: number): Promise<ScriptResult>;
+  fayeOnlineDepart(room: string, time: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeEngaged: string, uid: number, clientId: string, ttl: number, sawLogin: string, at: number, defer: string, now: number): Promise<ScriptResult>;
+  fayeOnlineConfirmLeave(room: string, roomLeaving: string, time: string, timeLeaving: string, seq: string, uid: number, mark: string): Promise<ScriptResult>;
   fayeOnlineEngage(time: string, engaged: string, report: string, uid: number, clientId: string, engagedFlag: string, seq: string, ttl: number, now: number): Promise<ScriptResult>;
   fayeOnlineForget(channel: string, uid: number, ...clientIds: string[]): Promise<number>;
   fayeOnlineRoomState(room: string, seq: string): Promise<Array<number | string>>;
@@ -119,14 +119,16 @@ export class RedisStore implements PresenceStore {
       this.leavingKey(a.room), this.leavingKey(a.timeChannel),
       a.uid, a.clientId, a.authJson, CLIENT_RECORD_TTL_SECONDS, this.options.maxClientIdsPerUser, Math.round(a.at), this.options.leaveGraceMs ?? 0,
     );
-    if (r[0] === -1) return { refused: true, added: false, joinedRoom: false, startedTimer: false, logLogin: false, seq: 0, evicted: [] };
+    if (r[0] === -1) return { ...REFUSED };
     return {
       added: r[0] === 1,
       joinedRoom: r[1] === 1,
       startedTimer: r[2] === 1,
       logLogin: r[3] === 1,
       seq: Number(r[4]),
-      evicted: r.slice(5).map(String),
+      resumedFrom: Number(r[5]),
+      previousAuth: r[6] === '' ? null : String(r[6]),
+      evicted: r.slice(7).map(String),
     };
   }
 
@@ -134,7 +136,7 @@ export class RedisStore implements PresenceStore {
     const r = await this.redis.fayeOnlineDepart(
       this.channelKey(t.room), this.channelKey(t.timeChannel), this.statusKey(t.clientId), this.seqKey(t.room),
       this.leavingKey(t.room), this.leavingKey(t.timeChannel), this.engagedKey(t.timeChannel),
-      t.uid, t.clientId, CLIENT_RECORD_TTL_SECONDS, t.sawLogin ? '1' : '0', Math.round(t.at), t.deferLeave ? '1' : '0',
+      t.uid, t.clientId, CLIENT_RECORD_TTL_SECONDS, t.sawLogin ? '1' : '0', Math.round(t.at), t.deferLeave ? '1' : '0', Math.round(t.now),
     );
     return {
       removed: r[0] === 1, leftRoom: r[1] === 1, stoppedTimer: r[2] === 1, logLogout: r[3] === 1, seq: Number(r[4]),
@@ -164,7 +166,7 @@ export class RedisStore implements PresenceStore {
   async confirmLeave(p: PendingLeave): Promise<LeaveConfirmation> {
     const r = await this.redis.fayeOnlineConfirmLeave(
       this.channelKey(p.room), this.leavingKey(p.room), this.channelKey(p.timeChannel), this.leavingKey(p.timeChannel), this.seqKey(p.room),
-      p.uid, Math.round(p.at),
+      p.uid, `${Math.round(p.at)},${Math.round(p.markedAt)}`,
     );
     return { leftRoom: r[0] === 1, stoppedTimer: r[1] === 1, seq: Number(r[2]) };
   }

@@ -17,14 +17,18 @@ export interface Departure extends PresenceTarget {
   at: number;
   /** Defer the user's leave (the grace period): if it was their last clientId, mark the leave as pending. */
   deferLeave: boolean;
+  /** Now, ms: when a deferred leave's grace began (a mark is fresh for a while after it). */
+  now: number;
 }
 
 export interface PendingLeave {
   uid: number;
   room: string;
   timeChannel: string;
-  /** The mark the departure set: when the user was last seen, ms. */
+  /** The mark the departure set: when the user was last seen, ms... */
   at: number;
+  /** ...and when it was set (the departure's `now`). */
+  markedAt: number;
 }
 
 export interface LeaveConfirmation {
@@ -55,6 +59,14 @@ export interface ArrivalResult {
   evicted: string[];
   /** The room's sequence number after this join (0 when nobody joined). */
   seq: number;
+  /**
+   * The user came back while the stop of their timer was pending: the last
+   * sighting that stop was for (ms), else 0. The time in between was not
+   * online time (the login log shows a gap there too).
+   */
+  resumedFrom: number;
+  /** The auth JSON remembered for this clientId before, when it differs from this arrival's, else null. */
+  previousAuth: string | null;
 }
 
 export interface DepartureResult {
@@ -143,6 +155,11 @@ export interface PresenceStore {
   lock(name: string, ttlMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** The answer to an arrival of a clientId remembered for another user: nothing changed. */
+export const REFUSED: Readonly<ArrivalResult> = Object.freeze({
+  refused: true, added: false, joinedRoom: false, startedTimer: false, logLogin: false, evicted: [], seq: 0, resumedFrom: 0, previousAuth: null,
+});
 
 /** How long a clientId's remembered auth and login status live: 2 weeks, as the gem. */
 export const CLIENT_RECORD_TTL_SECONDS = 14 * 24 * 3600;

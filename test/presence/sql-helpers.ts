@@ -18,6 +18,24 @@ export async function loginRows(server: SqlReader, clientIds: string[]): Promise
   return server.query<LoginRow>(`SELECT status, uid, channel_id, clientId, t FROM faye_user_login_logs WHERE clientId IN (${list}) ORDER BY t, status DESC`);
 }
 
+/** When a login log row says it happened, ms (SQLite gives the stored UTC text, MySQL a Date). */
+export function loginAt(row: LoginRow): number {
+  const t = row.t as unknown;
+  return t instanceof Date ? t.getTime() : Date.parse(`${String(t).replace(' ', 'T')}Z`);
+}
+
+/** The total length (ms) of the sessions the login log holds for these clientIds; one still open runs until `now`. */
+export async function loggedSessionsMs(server: SqlReader, clientIds: string[], now = Date.now()): Promise<number> {
+  let total = 0;
+  for (const clientId of clientIds) {
+    const rows = (await loginRows(server, [clientId])).map((row) => ({ status: row.status, at: loginAt(row) }));
+    const login = rows.find((row) => row.status === 1);
+    const logout = rows.find((row) => row.status === 0);
+    if (login) total += (logout?.at ?? now) - login.at;
+  }
+  return total;
+}
+
 export async function channelId(server: SqlReader, name: string): Promise<number | undefined> {
   const rows = await server.query<{ id: number }>(`SELECT id FROM faye_channels WHERE name = '${name.replace(/[^A-Za-z0-9/]/g, '')}'`);
   return rows[0]?.id;

@@ -377,14 +377,16 @@ export class World {
     page.poll?.cancel();
     if (!this.engine.exists(page.clientId)) this.newClient(page);
     const stay = page.stay;
+    const clientId = page.clientId;
     void this.send(page, { channel: '/meta/connect', connectionType: 'long-polling', auth: this.auth(page) }).then((answer) => {
-      // The edge refused this page's auth: in the truth it never was online.
+      // Faye handles a connect only when the extensions let it through: then the engine pings the client.
+      if (answer && !answer.error) this.engine.ping(clientId);
+      // The edge refused this page's auth: in the truth it never was online there.
       if (answer?.error && page.stay === stay && stay && stay.start === this.clock.now()) {
         this.truth.refuse(stay);
         page.stay = undefined;
       }
     });
-    this.engine.ping(page.clientId);
     // The server holds the connect for `timeout`; the page reconnects at once when it is answered.
     page.poll = this.clock.after(SETTINGS.timeoutMs, () => {
       if (page.state === 'open') this.connect(page);

@@ -74,6 +74,8 @@ export function generateScenario(seed: number, shape: ScenarioShape): TimedStep[
   const pick = <T>(list: readonly T[]): T => list[int(list.length)];
   const chance = (p: number) => random() < p;
   const place = () => ({ room: pick(ROOMS), timeChannel: pick(TIME_CHANNELS) });
+  // Overlapping reports test the race of two places, not refusals: both name rooms in the canonical (lower) case.
+  const acceptedPlace = () => ({ room: pick(ROOMS.filter((room) => room === room.toLowerCase())), timeChannel: pick(TIME_CHANNELS) });
 
   const steps: TimedStep[] = [];
   let pages = 0;
@@ -111,7 +113,7 @@ export function generateScenario(seed: number, shape: ScenarioShape): TimedStep[
       else if (roll < 0.66) step = { kind: 'reload', page, gapMs: pick([200, 1500, 4000, 7000]) };
       else if (roll < 0.70) step = { kind: 'rehandshake', page };
       else if (roll < 0.76) step = { kind: 'move', page, ...place() };
-      else if (roll < 0.80) step = { kind: 'overlap', page, first: place(), second: place() };
+      else if (roll < 0.80) step = { kind: 'overlap', page, first: acceptedPlace(), second: acceptedPlace() };
       else if (roll < 0.90) step = { kind: 'engage', page, engaged: chance(0.5) };
       else if (roll < 0.97 && shape.processes > 1) step = { kind: 'hop', page, proc: int(shape.processes) };
       else if (shape.processes > 1 && chance(0.5)) step = { kind: 'crash', proc: int(shape.processes) };

@@ -67,6 +67,15 @@ export class Truth {
     if (index >= 0) this.stays.splice(index, 1);
   }
 
+  /** A move was refused: the page's stay where it was goes on. */
+  resume(stay: Stay | undefined): Stay | undefined {
+    if (stay) {
+      stay.end = null;
+      stay.ending = undefined;
+    }
+    return stay;
+  }
+
   addBreak(uid: number, timeChannel: string): void {
     const key = `${uid} ${timeChannel}`;
     this.sightingBreaks.set(key, (this.sightingBreaks.get(key) ?? 0) + 1);

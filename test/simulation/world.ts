@@ -372,8 +372,13 @@ export class World {
     return process.receive({ clientId: page.clientId, ...message }).finally(() => this.messages--);
   }
 
-  /** A /meta/connect: a client the engine no longer knows handshakes again first (Faye's "401 unknown client"). */
-  private connect(page: Page): void {
+  /**
+   * A /meta/connect: a client the engine no longer knows handshakes again first
+   * (Faye's "401 unknown client"). `previous` is where a moving page was: if
+   * the edge refuses the new place, the page stays there (the move did not
+   * happen); a page refused on opening never was online.
+   */
+  private connect(page: Page, previous?: { room: string; timeChannel: string; stay?: Stay }): void {
     page.poll?.cancel();
     if (!this.engine.exists(page.clientId)) this.newClient(page);
     const stay = page.stay;
@@ -381,10 +386,14 @@ export class World {
     void this.send(page, { channel: '/meta/connect', connectionType: 'long-polling', auth: this.auth(page) }).then((answer) => {
       // Faye handles a connect only when the extensions let it through: then the engine pings the client.
       if (answer && !answer.error) this.engine.ping(clientId);
-      // The edge refused this page's auth: in the truth it never was online there.
       if (answer?.error && page.stay === stay && stay && stay.start === this.clock.now()) {
         this.truth.refuse(stay);
         page.stay = undefined;
+        if (previous) {
+          page.room = previous.room;
+          page.timeChannel = previous.timeChannel;
+          page.stay = this.truth.resume(previous.stay);
+        }
       }
     });
     // The server holds the connect for `timeout`; the page reconnects at once when it is answered.
@@ -517,6 +526,7 @@ export class World {
       case 'overlap': {
         if (page.state !== 'open') return false;
         const target = step.kind === 'move' ? step : step.second;
+        const previous = { room: page.room, timeChannel: page.timeChannel, stay: page.stay };
         this.truth.end(page.stay, now, 'moved');
         if (step.kind === 'overlap') {
           // Both in flight at once, as two requests of one page can be.
@@ -526,7 +536,7 @@ export class World {
         page.room = target.room;
         page.timeChannel = target.timeChannel;
         page.stay = this.truth.begin(page.id, page.uid, page.room, page.timeChannel, now);
-        this.connect(page);
+        this.connect(page, previous);
         return true;
       }
       case 'engage':

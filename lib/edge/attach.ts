@@ -316,6 +316,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       onListChanged: (room, list) => userLists.changed(room, list),
       engagement: opts.engagement,
       clock,
+      leaveAbandoned: (pending, scope) => presence.leaveAbandoned(pending, scope),
     });
   let reconcileTimer: ClockTimer | undefined;
   function startReconciling(): void {

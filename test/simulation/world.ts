@@ -187,6 +187,7 @@ export class SimProcess {
       forUser: (uid, task) => this.presence.forUser(uid, task),
       onListChanged: (room, list) => this.world.observed.lists.push({ room, list: [...list], at: this.clock.now() }),
       engagement: true,
+      leaveAbandoned: (pending, scope) => this.presence.leaveAbandoned(pending, scope),
     });
     this.track(work);
     return work;

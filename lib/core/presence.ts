@@ -22,6 +22,8 @@ export interface PresenceRecords {
   startEngaged(uid: number, timeChannel: string, session: number): Promise<boolean>;
   /** The engaged session that started at `session` (ms) ended at `at`. */
   stopEngaged(uid: number, timeChannel: string, session: number, at: Date): Promise<boolean>;
+  /** Whether a failed write may succeed when tried again; a refusal of the statement itself is not retried. Default: every failure is. */
+  isTransient?(error: unknown): boolean;
 }
 
 export interface PresenceEvent {
@@ -466,8 +468,9 @@ export class Presence extends EventEmitter<PresenceEvents> {
       try {
         return await action();
       } catch (error) {
-        if (attempt >= this.writeAttempts) {
-          this.logger.error({ err: error, attempts: attempt }, `presence: could not ${what}`);
+        const transient = this.records.isTransient?.(error) ?? true;
+        if (!transient || attempt >= this.writeAttempts) {
+          this.logger.error({ err: error, attempts: attempt }, `presence: could not ${what}: ${(error as Error).message}`);
           this.emit('writeFailed', error as Error);
           return undefined;
         }

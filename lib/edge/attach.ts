@@ -211,7 +211,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   // departure then still finds the auth and last-seen time in memory instead
   // of reading them back from Redis.
   adapter.bind('close', (clientId: string) => {
-    setTimeout(() => presence.forgetLocally(clientId), 1000).unref();
+    clock.after(1000, () => presence.forgetLocally(clientId));
   });
 
   let isReady = false;

@@ -1,7 +1,7 @@
 // Opening the shared database from a URL, and turning driver errors into one
 // clear sentence (cause and fix) for the CLI and for startup checks.
 import { resolve } from 'node:path';
-import { BaseError, ConnectionError, Sequelize, type Options } from 'sequelize';
+import { BaseError, ConnectionError, Sequelize, TimeoutError, type Options } from 'sequelize';
 import { FayeOnlineError, isFayeOnlineError } from '../errors';
 import type { Logger } from '../log';
 
@@ -138,6 +138,27 @@ export function toDatabaseError(error: unknown, sequelize: Sequelize): unknown {
     return new FayeOnlineError('DATABASE_UNREACHABLE', `cannot connect to ${where}: ${detail}`, { cause: error });
   }
   return error;
+}
+
+// Driver codes of failures that a later attempt of the same statement can
+// get past: the connection dropped, or a lock or deadlock of the moment.
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT',
+  'ER_SERVER_SHUTDOWN', 'SQLITE_BUSY', 'SQLITE_LOCKED',
+]);
+
+/**
+ * Whether retrying a failed write may succeed. The database refusing the
+ * statement itself (a value too long, a missing column) fails the same way
+ * every time: retrying it only holds up the user's queue. Errors that do not
+ * come from the database are taken as transient, as before.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (isFayeOnlineError(error)) return error.code === 'OPTIMISTIC_LOCK_EXHAUSTED' || error.code === 'DATABASE_UNREACHABLE';
+  if (!(error instanceof BaseError)) return true;
+  if (error instanceof ConnectionError || error instanceof TimeoutError) return true;
+  const original = (error as { original?: { code?: string } }).original ?? (error as { parent?: { code?: string } }).parent ?? {};
+  return TRANSIENT_CODES.has(original.code ?? '');
 }
 
 function redact(url: string): string {

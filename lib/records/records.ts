@@ -5,8 +5,9 @@
 // ActiveRecord-style optimistic locking (optimistic-lock.ts).
 //
 // Records never closes the Sequelize instance: whoever opened it closes it.
-import type { Sequelize } from 'sequelize';
+import { QueryTypes, type Sequelize } from 'sequelize';
 import { FayeOnlineError } from '../errors';
+import { isTransientDatabaseError } from './database';
 import { silentLogger, type Logger } from '../log';
 import { ChannelIds } from './channels';
 import {
@@ -53,6 +54,9 @@ export interface RecordsStats {
 
 const DEFAULT_MAX_RETRIES = 30;
 
+/** Bytes the gem's TEXT column faye_user_online_times.online_times holds (about 730 time channels). */
+export const ONLINE_TIMES_TEXT_BYTES = 65_535;
+
 export class Records {
   readonly sequelize: Sequelize;
   readonly timeZone: string;
@@ -63,6 +67,8 @@ export class Records {
   private readonly onlineTimes: LockedTable;
   private readonly engagedTimes: EngagedTimes;
   private readonly logger: Logger;
+  /** Bytes online_times holds: the gem's TEXT until a value that does not fit makes us look (the column may be widened). */
+  private onlineTimesCapacity = ONLINE_TIMES_TEXT_BYTES;
 
   constructor(options: RecordsOptions) {
     const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
@@ -159,7 +165,7 @@ export class Records {
 
   /** Starts the user's timer for `timeChannel` at `at`; false if it was already running. */
   async startTimer(uid: number, timeChannel: string, at: Date): Promise<boolean> {
-    return this.onlineTimes.modify(uid, (value): Change<boolean> => {
+    return this.changeOnlineTimes(uid, timeChannel, (value): Change<boolean> => {
       const times = parseOnlineTimes(value);
       if (timerState(times, timeChannel).startedAt !== null) return { result: false };
       return { write: formatOnlineTimes(withTimerStarted(times, timeChannel, formatStartedAt(at, this.timeZone))), result: true };
@@ -168,13 +174,51 @@ export class Records {
 
   /** Stops the timer and adds the whole seconds since its start; null if it was not running. */
   async stopTimer(uid: number, timeChannel: string, at: Date): Promise<number | null> {
-    return this.onlineTimes.modify(uid, (value): Change<number | null> => {
+    return this.changeOnlineTimes(uid, timeChannel, (value): Change<number | null> => {
       const times = parseOnlineTimes(value);
       const since = this.runningSince(timerState(times, timeChannel).startedAt);
       if (since === null) return { result: null };
       const added = elapsedSeconds(since, at);
       return { write: formatOnlineTimes(withTimerStopped(times, timeChannel, added)), result: added };
     });
+  }
+
+  // A value longer than the column is never sent: MySQL in strict mode refuses
+  // it ("Data too long"), and without strict mode it would cut the JSON and
+  // lose every time of that user. Only then is the column's size looked up, as
+  // an operator may have widened it (the optional widen-online-times migration).
+  private async changeOnlineTimes<R>(uid: number, timeChannel: string, change: (value: string | null) => Change<R>): Promise<R> {
+    for (;;) {
+      const capacity = this.onlineTimesCapacity;
+      let tooLong = 0;
+      const result = await this.onlineTimes.modify(uid, (value) => {
+        const next = change(value);
+        tooLong = next.write === undefined ? 0 : Buffer.byteLength(next.write);
+        if (tooLong <= capacity) tooLong = 0;
+        return tooLong ? { result: next.result } : next;
+      });
+      if (!tooLong) return result;
+      this.onlineTimesCapacity = await this.readOnlineTimesCapacity();
+      if (this.onlineTimesCapacity <= capacity) {
+        throw new FayeOnlineError('RECORD_TOO_LARGE',
+          `the online times of user ${uid} no longer fit faye_user_online_times.online_times (${tooLong} bytes, the column holds ${capacity}): ` +
+          `the timer of ${timeChannel} is not recorded; widen the column with the optional migration widen-online-times (docs/presence-rules.md)`);
+      }
+    }
+  }
+
+  private async readOnlineTimesCapacity(): Promise<number> {
+    if (this.sequelize.getDialect() === 'sqlite') return Number.MAX_SAFE_INTEGER;
+    const [row] = await this.sequelize.query<{ bytes: number | string | null }>(
+      "SELECT CHARACTER_OCTET_LENGTH AS bytes FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'faye_user_online_times' AND COLUMN_NAME = 'online_times'",
+      { type: QueryTypes.SELECT },
+    );
+    return Number(row?.bytes ?? ONLINE_TIMES_TEXT_BYTES) || ONLINE_TIMES_TEXT_BYTES;
+  }
+
+  /** Whether a failed write may succeed when tried again (see isTransientDatabaseError). */
+  isTransient(error: unknown): boolean {
+    return isTransientDatabaseError(error);
   }
 
   async onlineTime(uid: number, timeChannel: string, now: Date = new Date()): Promise<OnlineTime> {

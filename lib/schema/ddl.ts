@@ -17,9 +17,17 @@ export interface LegacyMigration {
    * startup check requires them only while that feature is on.
    */
   feature?: 'engagement';
+  /**
+   * Set on optional migrations: the name `migrate up` must be given to run it.
+   * Once recorded it counts like any other (status, down); it is never required.
+   */
+  optional?: OptionalMigration;
   up(params: { context: MigrationContext }): Promise<void>;
   down(params: { context: MigrationContext }): Promise<void>;
 }
+
+/** Migrations that run only when asked for (see migrations/index.ts). */
+export type OptionalMigration = 'widen-online-times';
 
 export interface DialectStatements {
   mysql: readonly string[];

@@ -8,10 +8,10 @@
 // (SCHEMA_UNTRACKED) and `adopt` records them only after checking the layout.
 import type { Sequelize } from 'sequelize';
 import { Umzug } from 'umzug';
-import { migrations } from '../../migrations';
+import { migrations, optionalMigrations } from '../../migrations';
 import { FayeOnlineError } from '../errors';
 import { toDatabaseError } from '../records/database';
-import { isMysql, versionOf, type LegacyMigration, type MigrationContext } from './ddl';
+import { isMysql, versionOf, type LegacyMigration, type MigrationContext, type OptionalMigration } from './ddl';
 import { compareLayout, existingTables, expectedTable, readLayout } from './layout';
 import { RailsSchemaMigrations } from './rails-storage';
 
@@ -31,6 +31,8 @@ export interface MigrateOptions {
   onEvent?: (event: MigrationEvent) => void;
   /** down only: revert every applied migration instead of the last one. */
   all?: boolean;
+  /** up only: also run these optional migrations (e.g. 'widen-online-times'). */
+  optional?: readonly OptionalMigration[];
 }
 
 export interface MigrateResult {
@@ -52,7 +54,8 @@ const UP_HINT = 'run `npx faye-online migrate up` (with --url or DATABASE_URL)';
 export async function migrationStatus(sequelize: Sequelize): Promise<MigrationState[]> {
   return withDatabaseErrors(sequelize, async () => {
     const applied = new Set(await storageFor(sequelize).executed());
-    return migrations.map(({ name }) => ({ name, version: versionOf(name), applied: applied.has(name) }));
+    return [...migrations, ...optionalMigrations.filter((m) => applied.has(m.name))]
+      .map(({ name }) => ({ name, version: versionOf(name), applied: applied.has(name) }));
   });
 }
 
@@ -65,7 +68,10 @@ export async function migrate(sequelize: Sequelize, direction: 'up' | 'down', op
   return withDatabaseErrors(sequelize, async () => {
     const started = Date.now();
     if (direction === 'up') await refuseUntracked(sequelize);
-    const umzug = createUmzug(sequelize);
+    const applied = new Set(await storageFor(sequelize).executed());
+    const wanted = new Set(direction === 'up' ? options.optional ?? [] : []);
+    const optional = optionalMigrations.filter((m) => applied.has(m.name) || (m.optional !== undefined && wanted.has(m.optional)));
+    const umzug = createUmzug(sequelize, [...migrations, ...optional]);
     const began = new Map<string, number>();
     umzug.on('migrating', ({ name }) => { began.set(name, Date.now()); options.onEvent?.({ type: 'migrating', name }); });
     umzug.on('reverting', ({ name }) => { began.set(name, Date.now()); options.onEvent?.({ type: 'reverting', name }); });
@@ -134,12 +140,12 @@ export async function adoptSchema(sequelize: Sequelize): Promise<AdoptResult> {
 }
 
 function storageFor(sequelize: Sequelize): RailsSchemaMigrations {
-  return new RailsSchemaMigrations(sequelize, migrations.map((m) => m.name));
+  return new RailsSchemaMigrations(sequelize, [...migrations, ...optionalMigrations].map((m) => m.name));
 }
 
-function createUmzug(sequelize: Sequelize): Umzug<MigrationContext> {
+function createUmzug(sequelize: Sequelize, list: readonly LegacyMigration[]): Umzug<MigrationContext> {
   return new Umzug<MigrationContext>({
-    migrations: migrations.map((m) => ({ name: m.name, up: m.up, down: m.down })),
+    migrations: list.map((m) => ({ name: m.name, up: m.up, down: m.down })),
     context: { sequelize },
     storage: storageFor(sequelize),
     logger: undefined,

@@ -1,3 +1,4 @@
+// needs: redis
 // The presence core at the default settings (Faye timeout 10 s, leave grace
 // 5 s) in simulated time: a ManualClock moves time, the stores are real (in
 // memory, and Redis), the records are real (SQLite). Each case is one of the
@@ -121,7 +122,7 @@ for (const kind of ['memory', 'redis'] as const) {
       // after two timeouts and a GC pass (here 25 s after its last sighting).
       const lastSeen = w.clock.now();
       await presence.seen('tab1', page);
-      await w.advance(25_000);
+      await w.advance(2 * TIMEOUT_MS + 5000);
       const timeout = departureOf({ explicit: false, engineLastSeen: lastSeen, trackedLastSeen: presence.lastSeen('tab1'), now: w.clock.now() });
       assert.deepEqual(timeout, { reason: 'timeout', at: lastSeen });
       await presence.gone('tab1', timeout.reason, timeout.at);

@@ -1,3 +1,4 @@
+// needs: redis
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RedisStore } from '../../lib/stores/redis-store';

@@ -51,7 +51,7 @@ function diffsAlternate(world: World): Violation[] {
   const out: Violation[] = [];
   const now = world.clock.now();
   const byKey = new Map<string, Array<{ seq: number; kind: string; at: number }>>();
-  for (const e of world.observed.joins) {
+  for (const e of world.observed.diffs) {
     const key = `${e.room} ${e.uid}`;
     if (!byKey.has(key)) byKey.set(key, []);
     byKey.get(key)!.push(e);

@@ -44,7 +44,7 @@ export interface WorldBackend {
 }
 
 export interface Observed {
-  joins: Array<{ room: string; uid: number; seq: number; at: number; kind: 'join' | 'leave'; reason?: DepartureReason }>;
+  diffs: Array<{ room: string; uid: number; seq: number; at: number; kind: 'join' | 'leave'; reason?: DepartureReason }>;
   lists: Array<{ room: string; list: number[]; at: number }>;
   errors: string[];
 }
@@ -133,8 +133,8 @@ export class SimProcess {
       isReady: () => this.alive,
     });
     const observed = world.observed;
-    this.presence.on('join', (e) => observed.joins.push({ room: e.room, uid: e.uid, seq: e.seq, at: world.clock.now(), kind: 'join' }));
-    this.presence.on('leave', (e) => observed.joins.push({ room: e.room, uid: e.uid, seq: e.seq, at: world.clock.now(), kind: 'leave', reason: e.reason }));
+    this.presence.on('join', (e) => observed.diffs.push({ room: e.room, uid: e.uid, seq: e.seq, at: world.clock.now(), kind: 'join' }));
+    this.presence.on('leave', (e) => observed.diffs.push({ room: e.room, uid: e.uid, seq: e.seq, at: world.clock.now(), kind: 'leave', reason: e.reason }));
     this.presence.on('roomList', (room, list) => observed.lists.push({ room, list: [...list], at: world.clock.now() }));
     this.presence.on('writeFailed', (error) => observed.errors.push(`p${slot}: an SQL write failed for good: ${error.message}`));
   }
@@ -290,7 +290,7 @@ let runs = 0;
 export class World {
   readonly clock = new ManualClock();
   readonly truth = new Truth();
-  readonly observed: Observed = { joins: [], lists: [], errors: [] };
+  readonly observed: Observed = { diffs: [], lists: [], errors: [] };
   readonly engine: SimEngine;
   readonly processes: SimProcess[] = [];
   readonly runId = (++runs).toString(36);

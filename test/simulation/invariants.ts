@@ -21,7 +21,7 @@ async function whoIsOnline(world: World): Promise<Violation[]> {
     return a.size === other.size && [...a].every((uid) => other.has(uid));
   };
   const show = (uids: Iterable<number>) => `[${[...uids].sort((a, b) => a - b).join(',')}]`;
-  for (const room of world.truth.rooms()) {
+  for (const room of world.rooms()) {
     const truth = world.truth.presentIn(room, now);
     const stored = (await process.resources.store.clientIdsByUser(room)).keys();
     const listed = await process.records.onlineList(room);
@@ -36,7 +36,7 @@ async function whoIsOnline(world: World): Promise<Violation[]> {
     if (!running.has(timeChannel)) running.set(timeChannel, new Set());
     running.get(timeChannel)!.add(uid);
   }
-  for (const timeChannel of world.truth.timeChannels()) {
+  for (const timeChannel of world.timeChannels()) {
     const truth = world.truth.presentIn(timeChannel, now);
     const stored = new Set((await process.resources.store.clientIdsByUser(timeChannel)).keys());
     if (!same(truth, stored)) out.push({ invariant: 'who is online (store)', detail: `${timeChannel}: truth ${show(truth)}, store ${show(stored)}` });
@@ -67,7 +67,7 @@ function diffsAlternate(world: World): Violation[] {
       expected = expected === 'join' ? 'leave' : 'join';
     }
   }
-  for (const room of world.truth.rooms()) {
+  for (const room of world.rooms()) {
     for (const uid of world.truth.users()) {
       const events = byKey.get(`${room} ${uid}`) ?? [];
       const joined = events.length > 0 && events[events.length - 1].kind === 'join';
@@ -126,7 +126,7 @@ async function onlineTime(world: World): Promise<Violation[]> {
   for (const uid of world.truth.users()) {
     const rows = await loginLogRowsForReport(process.records.sequelize, { uid });
     const report = buildLoginReport(rows, { now: new Date(now) });
-    for (const timeChannel of world.truth.timeChannels()) {
+    for (const timeChannel of world.timeChannels()) {
       const truthSpans = world.truth.timeIn(uid, timeChannel, now);
       const truthSeconds = truthSpans.reduce((sum, s) => sum + s.end - s.start, 0) / 1000;
       const channelId = await process.records.channelId(timeChannel);

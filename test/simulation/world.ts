@@ -299,6 +299,8 @@ export class World {
   private readonly byClientId = new Map<string, Page>();
   private readonly timers: ClockTimer[] = [];
   private messages = 0;
+  /** Every room and time channel a message named: the checks look at all of them, not only where pages really were. */
+  private readonly named = { rooms: new Set<string>(), timeChannels: new Set<string>() };
 
   constructor(readonly backend: WorldBackend, processCount: number) {
     this.engine = new SimEngine(this);
@@ -363,6 +365,8 @@ export class World {
   // -- pages ---------------------------------------------------------------
 
   private auth(page: Page, where: { room: string; timeChannel: string } = page): Record<string, unknown> {
+    this.named.rooms.add(where.room);
+    this.named.timeChannels.add(where.timeChannel);
     return { room_channel: where.room, time_channel: where.timeChannel, current_user: { uid: page.uid, uname: `user${page.uid}` } };
   }
 
@@ -550,6 +554,14 @@ export class World {
         page.proc = step.proc;
         return true;
     }
+  }
+
+  rooms(): string[] {
+    return [...this.named.rooms].sort();
+  }
+
+  timeChannels(): string[] {
+    return [...this.named.timeChannels].sort();
   }
 
   livePages(): number {

@@ -5,7 +5,7 @@
 // is answered from memory.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log';
-import type { ArrivalResult, DepartureResult, PresenceStore } from '../stores/store';
+import { markExpiresAt, type ArrivalResult, type DepartureResult, type PendingLeave, type PresenceStore } from '../stores/store';
 import { presenceKey, readAuth, type Auth, type User } from './auth';
 import { KeyedQueue } from './keyed-queue';
 import { systemClock, type Clock, type ClockTimer } from './clock';
@@ -422,6 +422,43 @@ export class Presence extends EventEmitter<PresenceEvents> {
       confirm().catch((error) => this.logger.error({ err: error, uid: auth.user.uid, room: auth.room }, 'presence: could not confirm a leave'));
     });
     this.pendingLeaves.set(key, { timer, confirm });
+  }
+
+  /**
+   * A pending leave found by reconciliation with no clientId of the user left
+   * where it was: the process that set it may have died with its grace timer.
+   * It is confirmed once the mark is too old for its process to still confirm
+   * it (now, or later: a timer here), as of when the user was last seen.
+   * `scope` says what the mark stands for (the store's marks name one channel
+   * each; reconciliation pairs a room's with its time channel's). Only the uid
+   * is known, so a leave event carries no name and no clientId. Resolves to
+   * whether anything took effect now.
+   */
+  leaveAbandoned(pending: PendingLeave, scope: { room: boolean; timer: boolean }): Promise<boolean> {
+    const uid = pending.uid;
+    const confirm = () =>
+      this.queue.run(uid, async () => {
+        const effects = await this.store.confirmLeave(pending);
+        const leftRoom = scope.room && effects.leftRoom;
+        const stoppedTimer = scope.timer && effects.stoppedTimer;
+        const auth: Auth = { room: pending.room, timeChannel: pending.timeChannel, user: { uid, uname: '' }, json: '' };
+        await this.applyLeave('', auth, pending.at, 'timeout', { leftRoom, stoppedTimer, seq: effects.seq });
+        return leftRoom || stoppedTimer;
+      });
+    const dueIn = markExpiresAt(pending, this.leaveGraceMs) - this.clock.now();
+    if (dueIn < 0) return confirm();
+    const key = `abandoned ${uid} ${pending.room} ${pending.timeChannel} ${pending.at} ${pending.markedAt}`;
+    if (!this.pendingLeaves.has(key)) {
+      const run = () => {
+        this.pendingLeaves.delete(key);
+        return confirm().then(() => undefined);
+      };
+      const timer = this.clock.after(dueIn + 1, () => {
+        run().catch((error) => this.logger.error({ err: error, uid, room: pending.room }, 'presence: could not confirm an abandoned leave'));
+      });
+      this.pendingLeaves.set(key, { timer, confirm: run });
+    }
+    return Promise.resolve(false);
   }
 
   /** Confirms every leave still in its grace period now (shutdown). */

@@ -10,10 +10,14 @@
 //      clientId in the room (kept in its order; newcomers appended).
 //   3. Timers: a timer running for a user without a clientId in its time channel
 //      is stopped now (when the user was last seen is unknown at this point).
+//   In both, a user whose leave is pending there (a mark of the grace period)
+//   is left to that leave: its process confirms it when the grace ends, or, if
+//   that process died, Presence.leaveAbandoned does once the mark is too old,
+//   as of when the user was last seen and with its leave diff.
 //   4. Engaged time: likewise, a running engaged session of a user without an
 //      engaged clientId in its time channel is stopped now.
 import type { Logger } from '../log';
-import type { PresenceStore } from '../stores/store';
+import type { LeaveMark, PendingLeave, PresenceStore } from '../stores/store';
 import { systemClock, type Clock } from './clock';
 
 export interface ReconcileRecords {
@@ -44,6 +48,13 @@ export interface ReconcileOptions {
   engagement?: boolean;
   /** When timers and engaged sessions found running without a page stop. Default: the system clock. */
   clock?: Clock;
+  /**
+   * A pending leave of a user with no clientId left where it was, whose process
+   * may have died (Presence.leaveAbandoned): confirmed now when its mark is too
+   * old for that process, else later; true when something took effect now.
+   * Without it such users are treated as if there were no mark.
+   */
+  leaveAbandoned?(pending: PendingLeave, scope: { room: boolean; timer: boolean }): Promise<boolean>;
 }
 
 export interface ReconcileReport {
@@ -82,9 +93,18 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   }
 
   // 2. Lists.
+  // Users gone from a room or time channel whose leave is still pending there
+  // are left to the pending leave (step 3 pairs a room's with its time channel's).
+  const leaving = { rooms: [] as Array<{ room: string; uid: number; mark: LeaveMark }>, timers: [] as Array<{ timeChannel: string; uid: number; mark: LeaveMark }> };
+  const markOf = async (channel: string, uid: number) => (options.leaveAbandoned ? (await store.leaveMarks(channel)).get(uid) : undefined);
   for (const { room, uids } of await records.allOnlineLists()) {
     const live = await store.clientIdsByUser(room);
-    const removed = uids.filter((uid) => !live.has(uid));
+    const removed: number[] = [];
+    for (const uid of uids.filter((u) => !live.has(u))) {
+      const mark = await markOf(room, uid);
+      if (mark) leaving.rooms.push({ room, uid, mark });
+      else removed.push(uid);
+    }
     const added = [...live.keys()].filter((uid) => !uids.includes(uid));
     if (removed.length === 0 && added.length === 0) continue;
     let list: number[] | undefined;
@@ -105,11 +125,29 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   for (const { uid, timeChannel } of await records.runningTimers()) {
     if (!byChannel.has(timeChannel)) byChannel.set(timeChannel, await store.clientIdsByUser(timeChannel));
     if (byChannel.get(timeChannel)!.has(uid)) continue;
+    const mark = await markOf(timeChannel, uid);
+    if (mark) {
+      leaving.timers.push({ timeChannel, uid, mark });
+      continue;
+    }
     const stopped = await options.forUser(uid, async () => {
       if ((await store.clientIdsByUser(timeChannel)).has(uid)) return null;
       return records.stopTimer(uid, timeChannel, new Date(clock.now()));
     });
     if (stopped !== null) report.timersStopped.push({ uid, timeChannel });
+  }
+  // One departure set a room's mark and its time channel's alike.
+  const same = (a: LeaveMark, b: LeaveMark) => a.at === b.at && a.markedAt === b.markedAt;
+  for (const { room, uid, mark } of leaving.rooms) {
+    const paired = leaving.timers.findIndex((t) => t.uid === uid && same(t.mark, mark));
+    const timeChannel = paired >= 0 ? leaving.timers.splice(paired, 1)[0].timeChannel : room;
+    if (await options.leaveAbandoned!({ uid, room, timeChannel, ...mark }, { room: true, timer: paired >= 0 })) {
+      report.lists.push({ room, added: [], removed: [uid] });
+      if (paired >= 0) report.timersStopped.push({ uid, timeChannel });
+    }
+  }
+  for (const { timeChannel, uid, mark } of leaving.timers) {
+    if (await options.leaveAbandoned!({ uid, room: timeChannel, timeChannel, ...mark }, { room: false, timer: true })) report.timersStopped.push({ uid, timeChannel });
   }
 
   // 4. Engaged time.

@@ -324,6 +324,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       onListChanged: (room, list) => userLists.changed(room, list),
       engagement: opts.engagement,
       clock,
+      leaveAbandoned: (pending, scope) => presence.leaveAbandoned(pending, scope),
     }).then((report) => (lastReconciliation = { at: new Date(clock.now()), report }).report);
   let reconcileTimer: ClockTimer | undefined;
   // After Redis came back, once the pages had a timeout's time to reconnect or

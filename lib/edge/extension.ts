@@ -224,7 +224,6 @@ export class PresenceExtension {
     const { presence, logger } = this.options;
     const channel = String(message.channel);
     const clientId = isString(message.clientId) ? message.clientId : undefined;
-    if (clientId) presence.touch(clientId);
 
     if (!local && !channel.startsWith('/meta/') && isServerOwnedChannel(channel)) {
       logger.warn({ clientId, channel }, 'refused a publish on a server-owned channel');
@@ -236,6 +235,10 @@ export class PresenceExtension {
     // other subscribers of a published message.
     if (!channel.startsWith('/meta/')) delete message.auth;
     if (message.error) return message;
+    // A sighting, when Faye will handle the message. A page whose every message
+    // is refused (an auth the edge does not accept) is not online anywhere, and
+    // its departure must not move later with each refusal.
+    if (clientId) presence.touch(clientId);
 
     if (channel === '/meta/subscribe' && !local) {
       const refused = ([] as unknown[]).concat(message.subscription ?? []).find((sub) => isString(sub) && receivesClientReports(sub));

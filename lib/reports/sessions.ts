@@ -11,8 +11,11 @@
 // would have a new clientId). A login with no logout yet is an open session
 // that counts up to `now`.
 //
-// When two rows of one clientId have the same `t` (whole seconds), the login is
-// taken to come first: a logout cannot precede its own login.
+// Rows of one clientId with the same `t` (whole seconds) have no order of their
+// own, so they are taken in the order that pairs them: a logout first while a
+// session is open (it ends that session), a login first otherwise (a logout
+// cannot precede its own login). A tab that moves to another room of the same
+// lesson writes a logout and a login in one second, and its session goes on.
 import { FayeOnlineError } from '../errors';
 import { unionIntervals } from './intervals';
 
@@ -124,7 +127,7 @@ export function buildLoginReport(rows: ReadonlyArray<LoginLogRow>, options: Logi
 
 /** One clientId's rows → its sessions and anomalies inside the range, and the intervals it was online there. */
 function clientHistory(clientId: string, rows: LoginLogRow[], range: Range) {
-  const ordered = [...rows].sort((a, b) => a.t.getTime() - b.t.getTime() || b.status - a.status);
+  const ordered = [...rows].sort((a, b) => a.t.getTime() - b.t.getTime());
   const history: ClientLoginHistory = { clientId, sessions: [], anomalies: [] };
   const intervals: Array<{ start: number; end: number }> = [];
   let firstAt = Infinity;
@@ -147,7 +150,7 @@ function clientHistory(clientId: string, rows: LoginLogRow[], range: Range) {
   };
 
   let openSince: Date | null = null;
-  for (const row of ordered) {
+  for (const row of pairedOrder(ordered, () => openSince !== null)) {
     if (row.status === 1) {
       if (openSince) addAnomaly({ kind: 'repeatedLogin', at: row.t, loggedInSince: openSince });
       else openSince = row.t;
@@ -160,6 +163,24 @@ function clientHistory(clientId: string, rows: LoginLogRow[], range: Range) {
   }
   if (openSince) addSession(openSince, null);
   return { history, intervals, firstAt };
+}
+
+/**
+ * Rows in time order, each second's rows in the order that pairs them (see the
+ * top of this file). `isOpen` tells whether a session is open at the row about
+ * to be taken; the caller's loop keeps it current.
+ */
+function* pairedOrder(rows: LoginLogRow[], isOpen: () => boolean): Generator<LoginLogRow> {
+  for (let i = 0; i < rows.length; ) {
+    let end = i;
+    while (end < rows.length && rows[end].t.getTime() === rows[i].t.getTime()) end++;
+    const logins = rows.slice(i, end).filter((row) => row.status === 1);
+    const logouts = rows.slice(i, end).filter((row) => row.status === 0);
+    while (logins.length || logouts.length) {
+      yield (isOpen() ? logouts.shift() ?? logins.shift() : logins.shift() ?? logouts.shift())!;
+    }
+    i = end;
+  }
 }
 
 function readRange(options: LoginReportOptions): Range {

@@ -1,7 +1,7 @@
 // Presence state in this process only: the embedded default (one server process,
 // no Redis). Same semantics as the Redis store; JavaScript's single thread makes
 // each step atomic.
-import { REFUSED, type Arrival, type ArrivalResult, type Departure, type DepartureResult, type Engagement, type EngagementResult, type LeaveConfirmation, type PendingLeave, type PresenceStore, type RoomState } from './store';
+import { REFUSED, type Arrival, type ArrivalResult, type Departure, type DepartureResult, type Engagement, type EngagementResult, type LeaveConfirmation, type PendingLeave, type PresenceStore, type RoomState, isFreshMark, type LeaveMark } from './store';
 
 function rememberedUid(json: string): number | null {
   try {
@@ -38,7 +38,7 @@ export class MemoryStore implements PresenceStore {
     if (!marks || !mark) return null;
     marks.delete(uid);
     if (marks.size === 0) this.leaving.delete(channel);
-    return mark.markedAt + 2 * this.leaveGraceMs + 10_000 >= now ? mark.at : null;
+    return isFreshMark(mark, this.leaveGraceMs, now) ? mark.at : null;
   }
 
   private markLeaving(channel: string, uid: number, at: number, markedAt: number): void {
@@ -179,6 +179,10 @@ export class MemoryStore implements PresenceStore {
     const leftRoom = this.confirm(p.room, p.uid, p.at, p.markedAt);
     const stoppedTimer = p.timeChannel === p.room ? leftRoom : this.confirm(p.timeChannel, p.uid, p.at, p.markedAt);
     return { leftRoom, stoppedTimer, seq: leftRoom ? this.nextSeq(p.room) : 0 };
+  }
+
+  async leaveMarks(channel: string): Promise<Map<number, LeaveMark>> {
+    return new Map([...(this.leaving.get(channel) ?? [])].map(([uid, mark]) => [uid, { ...mark }]));
   }
 
   private nextSeq(room: string): number {

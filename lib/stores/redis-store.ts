@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { CLIENT_RECORD_TTL_SECONDS, REFUSED, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult } from './store';
+import { CLIENT_RECORD_TTL_SECONDS, REFUSED, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark } from './store';
 
 type ScriptResult = Array<number | string>;
 
@@ -169,6 +169,16 @@ export class RedisStore implements PresenceStore {
       p.uid, `${Math.round(p.at)},${Math.round(p.markedAt)}`,
     );
     return { leftRoom: r[0] === 1, stoppedTimer: r[1] === 1, seq: Number(r[2]) };
+  }
+
+  async leaveMarks(channel: string): Promise<Map<number, LeaveMark>> {
+    const marks = new Map<number, LeaveMark>();
+    for (const [field, value] of Object.entries(await this.redis.hgetall(this.leavingKey(channel)))) {
+      // "<last seen ms>,<marked ms>"; a mark without the second part was set when it was last seen.
+      const match = /^(\d+),?(\d*)$/.exec(value);
+      if (match) marks.set(Number(field), { at: Number(match[1]), markedAt: Number(match[2] || match[1]) });
+    }
+    return marks;
   }
 
   rememberedAuth(clientId: string): Promise<string | null> {

@@ -139,6 +139,8 @@ export interface PresenceStore {
   engagedByUser(timeChannel: string): Promise<Map<number, string[]>>;
   /** After the grace period: the pending leave takes effect unless the user came back. */
   confirmLeave(pending: PendingLeave): Promise<LeaveConfirmation>;
+  /** uid → the user's pending-leave mark in a room or time channel (for reconciliation). */
+  leaveMarks(channel: string): Promise<Map<number, LeaveMark>>;
   /** The auth JSON remembered for a clientId, or null. */
   rememberedAuth(clientId: string): Promise<string | null>;
   /** The same for several clientIds at once (one round trip). */
@@ -160,6 +162,29 @@ export interface PresenceStore {
 export const REFUSED: Readonly<ArrivalResult> = Object.freeze({
   refused: true, added: false, joinedRoom: false, startedTimer: false, logLogin: false, evicted: [], seq: 0, resumedFrom: 0, previousAuth: null,
 });
+
+/** A leave in its grace period, as the store holds it for one user of one channel. */
+export interface LeaveMark {
+  /** When the user was last seen, ms. */
+  at: number;
+  /** When the mark was set, ms. */
+  markedAt: number;
+}
+
+/**
+ * Whether the process that set a pending-leave mark may still confirm it. A
+ * mark older than this belongs to a process that died before its grace period
+ * ended: an arrival ignores it, and reconciliation confirms it. (arrive.lua
+ * holds the same rule.)
+ */
+export function isFreshMark(mark: LeaveMark, leaveGraceMs: number, now: number): boolean {
+  return markExpiresAt(mark, leaveGraceMs) >= now;
+}
+
+/** The last moment a pending-leave mark is fresh (see isFreshMark), ms. */
+export function markExpiresAt(mark: LeaveMark, leaveGraceMs: number): number {
+  return mark.markedAt + 2 * leaveGraceMs + 10_000;
+}
 
 /** How long a clientId's remembered auth and login status live: 2 weeks, as the gem. */
 export const CLIENT_RECORD_TTL_SECONDS = 14 * 24 * 3600;

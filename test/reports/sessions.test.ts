@@ -97,6 +97,21 @@ test('a login and logout in the same second make a zero-length session, whicheve
   assert.deepEqual(client, { clientId: 'tab1', sessions: [{ login: at('10:00'), logout: at('10:00'), seconds: 0 }], anomalies: [] });
 });
 
+test('a tab that moves to another room of its lesson (logout and login in one second) stays logged in', () => {
+  for (const rows of [
+    [login('tab1', '10:00'), logout('tab1', '10:20'), login('tab1', '10:20')],
+    [login('tab1', '10:00'), login('tab1', '10:20'), logout('tab1', '10:20')],
+  ]) {
+    const [channel] = buildLoginReport(rows, { now }).channels;
+    assert.deepEqual(channel.clients[0].sessions, [
+      { login: at('10:00'), logout: at('10:20'), seconds: 1200 },
+      { login: at('10:20'), logout: null, seconds: 6000 },
+    ]);
+    assert.deepEqual(channel.clients[0].anomalies, []);
+    assert.equal(channel.totalSeconds, 2 * 3600, 'the union runs on to now');
+  }
+});
+
 test('channels and users are reported apart, ordered by channel then uid', () => {
   const rows = [login('a', '10:00', 30), logout('a', '10:10', 30), login('b', '10:00', 12, 2), login('c', '10:00', 12), logout('c', '10:01', 12)];
   const report = buildLoginReport(rows, { now });

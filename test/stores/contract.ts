@@ -106,6 +106,18 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.deepEqual(await store.confirmLeave(pending), { leftRoom: false, stoppedTimer: false, seq: 0 }, 'only once');
     });
 
+    test('pending marks can be read per channel (reconciliation finds leaves whose process died) until confirmed', async () => {
+      const where = place();
+      await store.arrive(arrival('c14', 14, where, T0));
+      await store.depart(departure('c14', 14, where, T0 + 1000, true, T0 + 1500));
+      const mark = { at: T0 + 1000, markedAt: T0 + 1500 };
+      assert.deepEqual(await store.leaveMarks(where.room), new Map([[14, mark]]));
+      assert.deepEqual(await store.leaveMarks(where.timeChannel), new Map([[14, mark]]));
+      await store.confirmLeave({ uid: 14, ...where, ...mark });
+      assert.deepEqual(await store.leaveMarks(where.room), new Map());
+      assert.deepEqual(await store.leaveMarks(where.timeChannel), new Map());
+    });
+
     test('coming back within the grace is no join and no timer start, and reports the last sighting the pending stop was for', async () => {
       const where = place();
       await store.arrive(arrival('c5a', 5, where, T0));

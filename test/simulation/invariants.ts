@@ -1,0 +1,191 @@
+// The invariants: what the recorded presence must agree with in the reference
+// model (truth.ts). Each check returns violations; none means the run is right.
+import { loginLogRowsForReport } from '../../lib/reports/queries';
+import { buildLoginReport } from '../../lib/reports/sessions';
+import { SETTINGS, type World } from './world';
+
+export interface Violation {
+  invariant: string;
+  detail: string;
+}
+
+const seconds = (ms: number) => ms / 1000;
+
+/** Who is online: the store's maps and the SQL online lists hold exactly the users the truth has there. */
+async function whoIsOnline(world: World): Promise<Violation[]> {
+  const process = world.anyProcess()!;
+  const now = world.clock.now();
+  const out: Violation[] = [];
+  const same = (a: Set<number>, b: Iterable<number>) => {
+    const other = new Set(b);
+    return a.size === other.size && [...a].every((uid) => other.has(uid));
+  };
+  const show = (uids: Iterable<number>) => `[${[...uids].sort((a, b) => a - b).join(',')}]`;
+  for (const room of world.rooms()) {
+    const truth = world.truth.presentIn(room, now);
+    const stored = (await process.resources.store.clientIdsByUser(room)).keys();
+    const listed = await process.records.onlineList(room);
+    const storedSet = new Set(stored);
+    if (!same(truth, storedSet)) out.push({ invariant: 'who is online (store)', detail: `${room}: truth ${show(truth)}, store ${show(storedSet)}` });
+    if (!same(truth, listed) || listed.length !== new Set(listed).size) {
+      out.push({ invariant: 'who is online (SQL list)', detail: `${room}: truth ${show(truth)}, faye_channel_online_lists ${show(listed)}` });
+    }
+  }
+  const running = new Map<string, Set<number>>();
+  for (const { uid, timeChannel } of await process.records.runningTimers()) {
+    if (!running.has(timeChannel)) running.set(timeChannel, new Set());
+    running.get(timeChannel)!.add(uid);
+  }
+  for (const timeChannel of world.timeChannels()) {
+    const truth = world.truth.presentIn(timeChannel, now);
+    const stored = new Set((await process.resources.store.clientIdsByUser(timeChannel)).keys());
+    if (!same(truth, stored)) out.push({ invariant: 'who is online (store)', detail: `${timeChannel}: truth ${show(truth)}, store ${show(stored)}` });
+    const timers = running.get(timeChannel) ?? new Set<number>();
+    if (!same(truth, timers)) out.push({ invariant: 'timers running', detail: `${timeChannel}: truth ${show(truth)}, timers running for ${show(timers)}` });
+  }
+  return out;
+}
+
+/** Per uid and room, the diffs (join/leave events, in the room's sequence order) alternate, and end as the truth is now. */
+function diffsAlternate(world: World): Violation[] {
+  const out: Violation[] = [];
+  const now = world.clock.now();
+  const byKey = new Map<string, Array<{ seq: number; kind: string; at: number }>>();
+  for (const e of world.observed.diffs) {
+    const key = `${e.room} ${e.uid}`;
+    if (!byKey.has(key)) byKey.set(key, []);
+    byKey.get(key)!.push(e);
+  }
+  for (const [key, events] of byKey) {
+    events.sort((a, b) => a.seq - b.seq);
+    let expected = 'join';
+    for (const e of events) {
+      if (e.kind !== expected) {
+        out.push({ invariant: 'diffs alternate', detail: `${key}: ${events.map((x) => `${x.kind}#${x.seq}@${world.t(x.at)}`).join(' ')}` });
+        break;
+      }
+      expected = expected === 'join' ? 'leave' : 'join';
+    }
+  }
+  for (const room of world.rooms()) {
+    for (const uid of world.truth.users()) {
+      const events = byKey.get(`${room} ${uid}`) ?? [];
+      const joined = events.length > 0 && events[events.length - 1].kind === 'join';
+      if (joined !== world.truth.presentIn(room, now).has(uid)) {
+        out.push({ invariant: 'diffs end as the truth', detail: `${room} ${uid}: last diff ${joined ? 'join' : 'leave (or none)'}, truth ${joined ? 'gone' : 'there'}` });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * No user_list flap: a user whose absence from a room was shorter than the
+ * leave grace never disappears from its list. The grace covers departures of
+ * pages that may come right back (a disconnect, a reload, a network loss); a
+ * page that announced its close (before_leave, confirmed after
+ * beforeLeaveDelay) or moved to another room leaves at once.
+ */
+function noFlap(world: World): Violation[] {
+  const out: Violation[] = [];
+  const byRoom = new Map<string, Array<{ list: number[]; at: number }>>();
+  for (const entry of world.observed.lists) {
+    if (!byRoom.has(entry.room)) byRoom.set(entry.room, []);
+    byRoom.get(entry.room)!.push(entry);
+  }
+  for (const [room, lists] of byRoom) {
+    const uids = new Set(lists.flatMap((l) => l.list));
+    for (const uid of uids) {
+      let present = false;
+      for (const { list, at } of lists) {
+        const now = list.includes(uid);
+        if (present && !now) {
+          const gap = world.truth.gapAround(uid, room, at);
+          if (gap === null) out.push({ invariant: 'no user_list flap', detail: `${room}: uid ${uid} left the list at ${world.t(at)} while really there` });
+          else if (gap.ending !== 'close' && gap.ending !== 'moved' && gap.to - gap.from < SETTINGS.leaveGraceMs) {
+            out.push({ invariant: 'no user_list flap', detail: `${room}: uid ${uid} left the list at ${world.t(at)}, away only ${world.t(gap.from)}-${world.t(gap.to)}` });
+          }
+        }
+        present = now;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Online time: faye_user_online_times equals the union of the login log's
+ * sessions (±1 s per session: both round to whole seconds), and is within one
+ * poll interval per sighting break of the truth (the server only knows the last
+ * message of a page that went silent). Engaged time never exceeds online time.
+ */
+async function onlineTime(world: World): Promise<Violation[]> {
+  const process = world.anyProcess()!;
+  const now = world.clock.now();
+  const out: Violation[] = [];
+  for (const uid of world.truth.users()) {
+    const rows = await loginLogRowsForReport(process.records.sequelize, { uid });
+    const report = buildLoginReport(rows, { now: new Date(now) });
+    for (const timeChannel of world.timeChannels()) {
+      const truthSpans = world.truth.timeIn(uid, timeChannel, now);
+      const truthSeconds = truthSpans.reduce((sum, s) => sum + s.end - s.start, 0) / 1000;
+      const channelId = await process.records.channelId(timeChannel);
+      const logged = report.channels.find((c) => c.channelId === channelId);
+      const sessions = logged ? logged.clients.reduce((n, c) => n + c.sessions.length, 0) : 0;
+      const logSeconds = logged?.totalSeconds ?? 0;
+      const recorded = (await process.records.onlineTime(uid, timeChannel, new Date(now))).totalSeconds;
+      const key = `uid ${uid} ${timeChannel}`;
+      if (Math.abs(recorded - logSeconds) > Math.max(1, sessions)) {
+        out.push({ invariant: 'online time = login log', detail: `${key}: online_times ${recorded}s, login log union ${logSeconds}s over ${sessions} sessions` });
+      }
+      const breaks = world.truth.breaks(uid, timeChannel);
+      const below = truthSeconds - recorded;
+      if (below > breaks * (seconds(SETTINGS.timeoutMs) + 1) || -below > Math.max(1, breaks)) {
+        out.push({ invariant: 'online time = truth', detail: `${key}: online_times ${recorded}s, truth ${truthSeconds.toFixed(1)}s (${truthSpans.length} spans, ${breaks} sighting breaks)` });
+      }
+      const engaged = (await process.records.engagedTime(uid, timeChannel, new Date(now))).totalSeconds;
+      if (engaged > recorded + Math.max(1, breaks)) out.push({ invariant: 'engaged <= online', detail: `${key}: engaged ${engaged}s, online ${recorded}s` });
+    }
+  }
+  return out;
+}
+
+/** After everyone left: no list entry, no clientId, no timer, no engaged session, nothing pending in any process. */
+async function nothingRunning(world: World): Promise<Violation[]> {
+  const process = world.anyProcess()!;
+  const out: Violation[] = [];
+  const store = process.resources.store;
+  const channels = await store.channels();
+  if (channels.length) out.push({ invariant: 'nothing running', detail: `store still maps clientIds in ${channels.join(', ')}` });
+  for (const { room, uids } of await process.records.allOnlineLists()) if (uids.length) out.push({ invariant: 'nothing running', detail: `${room} lists [${uids.join(',')}]` });
+  for (const t of await process.records.runningTimers()) out.push({ invariant: 'nothing running', detail: `timer of uid ${t.uid} in ${t.timeChannel} runs` });
+  for (const e of await process.records.runningEngagements()) out.push({ invariant: 'nothing running', detail: `engaged session of uid ${e.uid} in ${e.timeChannel} runs` });
+  for (const p of world.processes.filter((x) => x.alive)) {
+    const known = p.presence.knownClientIds();
+    if (known.length) out.push({ invariant: 'nothing running', detail: `p${p.slot} still tracks ${known.join(', ')}` });
+    if (p.timers > 0) out.push({ invariant: 'nothing running', detail: `p${p.slot} has ${p.timers} timers pending` });
+    if (p.beforeLeave.size > 0) out.push({ invariant: 'nothing running', detail: `p${p.slot} has ${p.beforeLeave.size} before_leave checks pending` });
+  }
+  if (world.engine.size) out.push({ invariant: 'nothing running', detail: `the engine still has ${world.engine.size} clients` });
+  return out;
+}
+
+/** Reconciliation repairs what it reports: a second pass right after finds nothing. */
+async function reconcileRepairs(world: World): Promise<Violation[]> {
+  const process = world.anyProcess()!;
+  await process.reconcile();
+  await world.settle();
+  const second = await process.reconcile();
+  await world.settle();
+  const found = second.orphanClientIds.length + second.lists.length + second.timersStopped.length + second.engagementsStopped.length;
+  return found ? [{ invariant: 'reconcile repairs', detail: `a second pass still found ${JSON.stringify(second)}` }] : [];
+}
+
+export async function checkQuietPoint(world: World, { final }: { final: boolean }): Promise<Violation[]> {
+  await world.settle();
+  const out = [...(await whoIsOnline(world)), ...diffsAlternate(world), ...noFlap(world), ...(await onlineTime(world))];
+  out.push(...(await reconcileRepairs(world)));
+  if (final) out.push(...(await nothingRunning(world)));
+  out.push(...world.observed.errors.splice(0).map((detail) => ({ invariant: 'no errors logged', detail })));
+  return out;
+}

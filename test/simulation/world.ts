@@ -1,0 +1,577 @@
+// The simulated world: Faye's engine, the pages, and 1-3 server processes that
+// each run the real presence code (PresenceExtension → Presence → store and
+// Records, BeforeLeave, reconcile) on one ManualClock. Only Faye's engine and the
+// wiring of lib/edge/attach.ts are modelled here; everything that decides
+// presence is the library's own.
+import type { IncomingMessage } from 'node:http';
+import type { BayeuxMessage } from 'faye';
+import type { Sequelize } from 'sequelize';
+import { ManualClock, type Clock, type ClockTimer } from '../../lib/core/clock';
+import { departureOf } from '../../lib/core/departures';
+import { Presence, type DepartureReason } from '../../lib/core/presence';
+import { reconcile, type ReconcileReport } from '../../lib/core/reconcile';
+import { BeforeLeave } from '../../lib/edge/before-leave';
+import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL, PresenceExtension } from '../../lib/edge/extension';
+import type { Logger } from '../../lib/log';
+import { Records } from '../../lib/records';
+import type { PresenceStore } from '../../lib/stores/store';
+import type { Step } from './scenario';
+import { Truth, type Stay } from './truth';
+
+/** The library's defaults: the settings the simulation checks. */
+export const SETTINGS = {
+  timeoutMs: 10_000,
+  gcMs: 60_000,
+  leaveGraceMs: 5_000,
+  beforeLeaveDelayMs: 3_000,
+  maxClientIdsPerUser: 32,
+  reconcileIntervalMs: 300_000,
+};
+
+/** What a backend gives one simulated process. */
+export interface ProcessResources {
+  store: PresenceStore;
+  sequelize: Sequelize;
+  /** Drops the process's connections (a crash or the end of the run). */
+  close(): Promise<void>;
+}
+
+export interface WorldBackend {
+  name: string;
+  /** Engines of a cluster expire clients by GC sweeps; the embedded one by a timer per client. */
+  cluster: boolean;
+  openProcess(clock: Clock): ProcessResources;
+}
+
+export interface Observed {
+  diffs: Array<{ room: string; uid: number; seq: number; at: number; kind: 'join' | 'leave'; reason?: DepartureReason }>;
+  lists: Array<{ room: string; list: number[]; at: number }>;
+  errors: string[];
+}
+
+/** A clock for one process: its timers die with it. */
+class ProcessClock implements Clock {
+  private readonly timers = new Set<ClockTimer>();
+  private dead = false;
+
+  constructor(private readonly base: ManualClock) {}
+
+  now(): number {
+    return this.base.now();
+  }
+
+  after(ms: number, callback: () => void): ClockTimer {
+    const handle: ClockTimer = {
+      cancel: () => {
+        this.timers.delete(handle);
+        timer.cancel();
+      },
+    };
+    const timer = this.base.after(ms, () => {
+      this.timers.delete(handle);
+      if (!this.dead) callback();
+    });
+    this.timers.add(handle);
+    return handle;
+  }
+
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  stop(): void {
+    this.dead = true;
+    for (const timer of [...this.timers]) timer.cancel();
+  }
+}
+
+const REQUEST = {} as IncomingMessage;
+
+export class SimProcess {
+  readonly clock: ProcessClock;
+  readonly presence: Presence;
+  readonly records: Records;
+  readonly beforeLeave: BeforeLeave;
+  readonly extension: PresenceExtension;
+  readonly resources: ProcessResources;
+  alive = true;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  // attach.ts: departures decided by before_leave, and explicit disconnects seen here.
+  private readonly decided = new Map<string, { reason: DepartureReason; at: number }>();
+  private readonly explicit = new Set<string>();
+
+  constructor(readonly slot: number, private readonly world: World) {
+    this.clock = new ProcessClock(world.clock);
+    this.resources = world.backend.openProcess(this.clock);
+    const logger = world.logger(`p${slot}`);
+    this.records = new Records({ sequelize: this.resources.sequelize, logger, timeZone: 'UTC' });
+    this.presence = new Presence({
+      store: this.resources.store, records: this.records, logger, clock: this.clock, leaveGraceMs: SETTINGS.leaveGraceMs, engagement: true,
+    });
+    const engine = world.engine;
+    this.beforeLeave = new BeforeLeave({
+      delayMs: SETTINGS.beforeLeaveDelayMs,
+      clock: this.clock,
+      liveness: {
+        lastSeen: async (clientId) => engine.lastSeen(clientId, this),
+        flush: (clientId) => world.flush(clientId),
+        destroy: (clientId, at) => {
+          this.decided.set(clientId, { reason: 'before_leave', at });
+          engine.destroy(clientId, this, 'disconnect');
+        },
+      },
+      onError: (error, clientId) => logger.error({ err: error, clientId }, 'before_leave check failed'),
+    });
+    this.extension = new PresenceExtension({
+      presence: this.presence,
+      beforeLeave: this.beforeLeave,
+      logger,
+      maxMessageBytes: 64 * 1024,
+      clientExists: async (clientId) => engine.exists(clientId),
+      rememberedAuth: (clientId) => this.resources.store.rememberedAuth(clientId),
+      track: (work) => this.track(work),
+      isReady: () => this.alive,
+    });
+    const observed = world.observed;
+    this.presence.on('join', (e) => observed.diffs.push({ room: e.room, uid: e.uid, seq: e.seq, at: world.clock.now(), kind: 'join' }));
+    this.presence.on('leave', (e) => observed.diffs.push({ room: e.room, uid: e.uid, seq: e.seq, at: world.clock.now(), kind: 'leave', reason: e.reason }));
+    this.presence.on('roomList', (room, list) => observed.lists.push({ room, list: [...list], at: world.clock.now() }));
+    this.presence.on('writeFailed', (error) => observed.errors.push(`p${slot}: an SQL write failed for good: ${error.message}`));
+  }
+
+  track(work: Promise<unknown>): void {
+    this.inFlight.add(work);
+    void work.catch(() => undefined).finally(() => this.inFlight.delete(work));
+  }
+
+  get busy(): boolean {
+    return this.inFlight.size > 0;
+  }
+
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await this.presence.idle();
+  }
+
+  /** A message from a page, through the real extension; resolves with what Faye would answer. */
+  receive(message: Record<string, unknown>): Promise<BayeuxMessage> {
+    if (message.channel === '/meta/disconnect' && this.presence.isKnown(String(message.clientId))) this.explicit.add(String(message.clientId));
+    const answer = new Promise<BayeuxMessage>((resolve) => this.extension.incoming(message as BayeuxMessage, REQUEST, resolve));
+    this.track(answer);
+    return answer;
+  }
+
+  /** Faye's 'disconnect' event for a client this process's engine destroyed (attach.ts). */
+  disconnected(clientId: string, info: { reason: 'timeout' | 'disconnect'; lastSeen?: number } | undefined): void {
+    const decided = this.decided.get(clientId);
+    this.decided.delete(clientId);
+    const explicit = this.explicit.delete(clientId) || info?.reason === 'disconnect';
+    const { reason, at } = departureOf({ decided, explicit, engineLastSeen: info?.lastSeen, trackedLastSeen: this.presence.lastSeen(clientId), now: this.clock.now() });
+    this.track(this.presence.gone(clientId, reason, at).catch((error) => this.world.observed.errors.push(`p${this.slot}: departure failed: ${(error as Error).message}`)));
+  }
+
+  /** Faye's 'close' event: another process destroyed the client (attach.ts forgets it a second later). */
+  closed(clientId: string): void {
+    this.clock.after(1000, () => this.presence.forgetLocally(clientId));
+  }
+
+  reconcile(): Promise<ReconcileReport> {
+    const work = reconcile({
+      store: this.resources.store,
+      records: this.records,
+      logger: this.world.logger(`p${this.slot} reconcile`),
+      clock: this.clock,
+      clientExists: async (clientId) => this.world.engine.exists(clientId),
+      localClientIds: () => this.presence.knownClientIds(),
+      departOrphan: (clientId) => this.presence.gone(clientId, 'timeout'),
+      forUser: (uid, task) => this.presence.forUser(uid, task),
+      onListChanged: (room, list) => this.world.observed.lists.push({ room, list: [...list], at: this.clock.now() }),
+      engagement: true,
+      leaveAbandoned: (pending, scope) => this.presence.leaveAbandoned(pending, scope),
+    });
+    this.track(work);
+    return work;
+  }
+
+  /** Killed: timers, memory and pending leaves are gone; nothing is cleaned up. */
+  async crash(): Promise<void> {
+    this.alive = false;
+    this.clock.stop();
+    this.beforeLeave.close();
+    await this.resources.close();
+  }
+
+  /** Pending timers of this process (grace periods, before_leave checks, forgetting). */
+  get timers(): number {
+    return this.clock.pending;
+  }
+}
+
+/** Faye's engine, as the presence code sees it: clients, pings, expiry, destroy. */
+export class SimEngine {
+  private readonly clients = new Map<string, { lastPing: number; expiry?: ClockTimer }>();
+  private counter = 0;
+
+  constructor(private readonly world: World) {}
+
+  handshake(): string {
+    const clientId = `sim${this.world.runId}x${++this.counter}`;
+    this.clients.set(clientId, { lastPing: this.world.clock.now() });
+    this.ping(clientId);
+    return clientId;
+  }
+
+  /** Faye's clientExists: the memory engine until it destroyed the client; the Redis engine while its last ping is newer than 1.6 x timeout. */
+  exists(clientId: string): boolean {
+    const client = this.clients.get(clientId);
+    if (!client) return false;
+    return !this.world.backend.cluster || client.lastPing >= this.world.clock.now() - 1.6 * SETTINGS.timeoutMs;
+  }
+
+  /** The liveness check of before_leave (attach.ts): the Redis engine's last ping, or the process's own sighting. */
+  lastSeen(clientId: string, process: SimProcess): number | null {
+    const client = this.clients.get(clientId);
+    if (this.world.backend.cluster) return client ? client.lastPing : null;
+    return this.exists(clientId) ? process.presence.lastSeen(clientId) ?? 0 : null;
+  }
+
+  ping(clientId: string): void {
+    const client = this.clients.get(clientId);
+    if (!client) return;
+    client.lastPing = this.world.clock.now();
+    if (this.world.backend.cluster) return;
+    // Faye's memory engine: a timer per client, 2 x timeout after its last ping.
+    client.expiry?.cancel();
+    client.expiry = this.world.clock.after(2 * SETTINGS.timeoutMs, () => this.destroy(clientId, this.world.anyProcess(), 'timeout'));
+  }
+
+  /** Destroys a client; the process that did it gets 'disconnect', every process 'close'. */
+  destroy(clientId: string, by: SimProcess | undefined, reason: 'timeout' | 'disconnect'): void {
+    const client = this.clients.get(clientId);
+    if (!client) return;
+    this.clients.delete(clientId);
+    client.expiry?.cancel();
+    // The Redis engine reports why and the last ping; Faye's memory engine reports nothing.
+    const info = this.world.backend.cluster ? { reason, lastSeen: client.lastPing } : undefined;
+    by?.disconnected(clientId, info);
+    for (const process of this.world.processes) if (process.alive && process !== by) process.closed(clientId);
+    this.world.destroyed(clientId);
+  }
+
+  /** One GC sweep of the Redis engine: clients silent for 2 x timeout are destroyed as timed out. */
+  sweep(): void {
+    const cutoff = this.world.clock.now() - 2 * SETTINGS.timeoutMs;
+    const sweeper = this.world.anyProcess();
+    for (const [clientId, client] of [...this.clients]) if (client.lastPing <= cutoff) this.destroy(clientId, sweeper, 'timeout');
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+}
+
+interface Page {
+  id: number;
+  uid: number;
+  room: string;
+  timeChannel: string;
+  proc: number;
+  engaged: boolean;
+  reports: number;
+  clientId: string;
+  state: 'open' | 'lost' | 'gone';
+  stay?: Stay;
+  lostAt?: number;
+  poll?: ClockTimer;
+}
+
+let runs = 0;
+
+export class World {
+  readonly clock = new ManualClock();
+  readonly truth = new Truth();
+  readonly observed: Observed = { diffs: [], lists: [], errors: [] };
+  readonly engine: SimEngine;
+  readonly processes: SimProcess[] = [];
+  readonly runId = (++runs).toString(36);
+  readonly startedAt = this.clock.now();
+  private readonly pages = new Map<number, Page>();
+  private readonly byClientId = new Map<string, Page>();
+  private readonly timers: ClockTimer[] = [];
+  private messages = 0;
+  /** Every room and time channel a message named: the checks look at all of them, not only where pages really were. */
+  private readonly named = { rooms: new Set<string>(), timeChannels: new Set<string>() };
+
+  constructor(readonly backend: WorldBackend, processCount: number) {
+    this.engine = new SimEngine(this);
+    for (let slot = 0; slot < processCount; slot++) this.processes.push(new SimProcess(slot, this));
+    if (backend.cluster) this.every(SETTINGS.gcMs, () => this.engine.sweep());
+    this.every(SETTINGS.reconcileIntervalMs, () => void this.anyProcess()?.reconcile().catch((e) => this.observed.errors.push(`reconcile failed: ${(e as Error).message}`)));
+  }
+
+  logger(name: string): Logger {
+    const errors = this.observed.errors;
+    return {
+      debug() {},
+      info() {},
+      warn() {},
+      error(fields, message) {
+        const err = (fields as { err?: Error }).err;
+        errors.push(`${name}: ${message}${err ? ` (${err.message})` : ''}`);
+      },
+    };
+  }
+
+  private every(ms: number, task: () => void): void {
+    const tick = () => {
+      task();
+      this.timers.push(this.clock.after(ms, tick));
+    };
+    this.timers.push(this.clock.after(ms, tick));
+  }
+
+  /** A moment of the run as the traces show it: seconds since its start. */
+  t(ms: number): string {
+    return `${((ms - this.startedAt) / 1000).toFixed(1)}s`;
+  }
+
+  anyProcess(): SimProcess | undefined {
+    return this.processes.find((p) => p.alive);
+  }
+
+  private processOf(page: Page): SimProcess | undefined {
+    const n = this.processes.length;
+    for (let i = 0; i < n; i++) {
+      const process = this.processes[(page.proc + i) % n];
+      if (process.alive) return process;
+    }
+    return undefined;
+  }
+
+  /** Lets every process finish what the last step or timer started. */
+  async settle(): Promise<void> {
+    for (;;) {
+      for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+      const busy = this.messages > 0 || this.processes.some((p) => p.busy);
+      await Promise.all(this.processes.map((p) => p.settled()));
+      if (!busy && this.messages === 0 && !this.processes.some((p) => p.busy)) return;
+    }
+  }
+
+  async advanceTo(at: number): Promise<void> {
+    if (at > this.clock.now()) await this.clock.advance(at - this.clock.now(), () => this.settle());
+  }
+
+  // -- pages ---------------------------------------------------------------
+
+  private auth(page: Page, where: { room: string; timeChannel: string } = page): Record<string, unknown> {
+    this.named.rooms.add(where.room);
+    this.named.timeChannels.add(where.timeChannel);
+    return { room_channel: where.room, time_channel: where.timeChannel, current_user: { uid: page.uid, uname: `user${page.uid}` } };
+  }
+
+  private send(page: Page, message: Record<string, unknown>): Promise<BayeuxMessage | undefined> {
+    const process = this.processOf(page);
+    if (!process) return Promise.resolve(undefined);
+    this.messages++;
+    return process.receive({ clientId: page.clientId, ...message }).finally(() => this.messages--);
+  }
+
+  /**
+   * A /meta/connect: a client the engine no longer knows handshakes again first
+   * (Faye's "401 unknown client"). `previous` is where a moving page was: if
+   * the edge refuses the new place, the page stays there (the move did not
+   * happen); a page refused on opening never was online.
+   */
+  private connect(page: Page, previous?: { room: string; timeChannel: string; stay?: Stay }): void {
+    page.poll?.cancel();
+    if (!this.engine.exists(page.clientId)) this.newClient(page);
+    const stay = page.stay;
+    const clientId = page.clientId;
+    void this.send(page, { channel: '/meta/connect', connectionType: 'long-polling', auth: this.auth(page) }).then((answer) => {
+      // Faye handles a connect only when the extensions let it through: then the engine pings the client.
+      if (answer && !answer.error) this.engine.ping(clientId);
+      if (answer?.error && page.stay === stay && stay && stay.start === this.clock.now()) {
+        this.truth.refuse(stay);
+        page.stay = undefined;
+        if (previous) {
+          page.room = previous.room;
+          page.timeChannel = previous.timeChannel;
+          page.stay = this.truth.resume(previous.stay);
+        }
+      }
+    });
+    // The server holds the connect for `timeout`; the page reconnects at once when it is answered.
+    page.poll = this.clock.after(SETTINGS.timeoutMs, () => {
+      if (page.state === 'open') this.connect(page);
+    });
+  }
+
+  private newClient(page: Page): void {
+    if (page.clientId) this.byClientId.delete(page.clientId);
+    page.clientId = this.engine.handshake();
+    this.byClientId.set(page.clientId, page);
+  }
+
+  private report(page: Page, where: { room: string; timeChannel: string } = page): void {
+    page.reports += 1;
+    void this.send(page, { channel: ENGAGEMENT_CHANNEL, data: { engaged: page.engaged, seq: page.reports }, auth: this.auth(page, where) });
+  }
+
+  /** before_leave's nudge: a live page answers its held connect at once. */
+  flush(clientId: string): void {
+    const page = this.byClientId.get(clientId);
+    if (page && page.state === 'open' && page.clientId === clientId) this.connect(page);
+  }
+
+  /** The engine destroyed a client: a page that lost its network was gone since then. */
+  destroyed(clientId: string): void {
+    const page = this.byClientId.get(clientId);
+    if (page && page.clientId === clientId && page.lostAt !== undefined) {
+      this.truth.end(page.stay, page.lostAt, 'lost');
+      page.stay = undefined;
+    }
+  }
+
+  private open(page: Page): void {
+    page.state = 'open';
+    page.lostAt = undefined;
+    this.newClient(page);
+    page.stay = this.truth.begin(page.id, page.uid, page.room, page.timeChannel, this.clock.now());
+    this.connect(page);
+    if (page.engaged) this.report(page);
+  }
+
+  private leave(page: Page, ending: 'close' | 'disconnect'): void {
+    page.poll?.cancel();
+    if (page.state === 'lost') {
+      this.truth.end(page.stay, page.lostAt!, 'lost');
+    } else {
+      this.truth.end(page.stay, this.clock.now(), ending);
+      if (ending === 'close') void this.send(page, { channel: BEFORE_LEAVE_CHANNEL, data: {}, auth: this.auth(page) });
+      else {
+        void this.send(page, { channel: '/meta/disconnect' });
+        this.engine.destroy(page.clientId, this.processOf(page), 'disconnect');
+      }
+    }
+    page.stay = undefined;
+    page.state = 'gone';
+  }
+
+  /** Applies one step of the scenario; steps that do not apply are skipped (returns false). */
+  apply(step: Step): boolean {
+    const now = this.clock.now();
+    if (step.kind === 'open') {
+      if (this.pages.has(step.page)) return false;
+      const page: Page = { id: step.page, uid: step.uid, room: step.room, timeChannel: step.timeChannel, proc: step.proc, engaged: step.engaged, reports: 0, clientId: '', state: 'gone' };
+      this.pages.set(page.id, page);
+      this.open(page);
+      return true;
+    }
+    if (step.kind === 'crash') {
+      const process = this.processes[step.proc];
+      if (!process?.alive || this.processes.filter((p) => p.alive).length < 2) return false;
+      void process.crash();
+      this.timers.push(this.clock.after(1000, () => {
+        const fresh = new SimProcess(step.proc, this);
+        this.processes[step.proc] = fresh;
+        void fresh.reconcile().catch((e) => this.observed.errors.push(`startup reconcile failed: ${(e as Error).message}`));
+      }));
+      return true;
+    }
+    if (step.kind === 'quiet') return true;
+    const page = this.pages.get(step.page);
+    if (!page) return false;
+    switch (step.kind) {
+      case 'close':
+      case 'disconnect':
+        if (page.state === 'gone') return false;
+        this.leave(page, step.kind);
+        return true;
+      case 'cancelClose':
+        if (page.state !== 'open') return false;
+        void this.send(page, { channel: BEFORE_LEAVE_CHANNEL, data: {}, auth: this.auth(page) });
+        return true;
+      case 'networkLost':
+        if (page.state !== 'open') return false;
+        page.poll?.cancel();
+        page.state = 'lost';
+        page.lostAt = now;
+        return true;
+      case 'networkBack': {
+        if (page.state !== 'lost') return false;
+        page.state = 'open';
+        if (!this.engine.exists(page.clientId)) {
+          // The client is gone (or about to be): the page was away since the loss and comes back as a new client.
+          this.truth.end(page.stay, page.lostAt!, 'lost');
+          this.newClient(page);
+          page.stay = this.truth.begin(page.id, page.uid, page.room, page.timeChannel, now);
+        }
+        page.lostAt = undefined;
+        this.connect(page);
+        if (page.engaged) this.report(page);
+        return true;
+      }
+      case 'reload':
+        if (page.state !== 'open') return false;
+        this.leave(page, 'disconnect');
+        this.timers.push(this.clock.after(step.gapMs, () => {
+          if (page.state === 'gone') this.open(page);
+        }));
+        return true;
+      case 'rehandshake':
+        if (page.state !== 'open') return false;
+        // The same page throughout: the truth has no gap, but the server did lose sight of it.
+        this.truth.addBreak(page.uid, page.timeChannel);
+        this.engine.destroy(page.clientId, this.processOf(page), 'timeout');
+        this.connect(page);
+        if (page.engaged) this.report(page);
+        return true;
+      case 'move':
+      case 'overlap': {
+        if (page.state !== 'open') return false;
+        const target = step.kind === 'move' ? step : step.second;
+        const previous = { room: page.room, timeChannel: page.timeChannel, stay: page.stay };
+        this.truth.end(page.stay, now, 'moved');
+        if (step.kind === 'overlap') {
+          // Both in flight at once, as two requests of one page can be.
+          this.report(page, step.first);
+          this.report(page, step.second);
+        }
+        page.room = target.room;
+        page.timeChannel = target.timeChannel;
+        page.stay = this.truth.begin(page.id, page.uid, page.room, page.timeChannel, now);
+        this.connect(page, previous);
+        return true;
+      }
+      case 'engage':
+        if (page.state !== 'open') return false;
+        page.engaged = step.engaged;
+        this.report(page);
+        return true;
+      case 'hop':
+        if (page.state === 'gone') return false;
+        page.proc = step.proc;
+        return true;
+    }
+  }
+
+  rooms(): string[] {
+    return [...this.named.rooms].sort();
+  }
+
+  timeChannels(): string[] {
+    return [...this.named.timeChannels].sort();
+  }
+
+  livePages(): number {
+    return [...this.pages.values()].filter((p) => p.state !== 'gone').length;
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers) timer.cancel();
+    for (const page of this.pages.values()) page.poll?.cancel();
+    await this.settle();
+    for (const process of this.processes) if (process.alive) await process.crash();
+  }
+}

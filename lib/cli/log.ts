@@ -46,6 +46,7 @@ export const logCommand: Command = {
     } catch (error) {
       return usage(io, (error as Error).message);
     }
+    if (from && to && from > to) return usage(io, `--from (${utc(from)}) is after --to (${utc(to)})`);
     const url = values.url ?? io.env.DATABASE_URL;
     if (!url) return usage(io, 'no database given; pass --url mysql://user:pass@host:3306/db or set DATABASE_URL');
 
@@ -71,7 +72,9 @@ function describe(report: UserLoginReport): string[] {
     return lines;
   }
   for (const channel of report.channels) {
-    lines.push('', `${channel.channel}: online ${duration(channel.totalSeconds)} (${channel.totalSeconds} s)`);
+    // Under a minute the duration already is the seconds; above, both are useful (1m 05s for people, 65 for sums).
+    const seconds = channel.totalSeconds >= 60 ? ` (${channel.totalSeconds} s)` : '';
+    lines.push('', `${channel.channel}: online ${duration(channel.totalSeconds)}${seconds}`);
     const rows = [['CLIENTID', 'LOGIN', 'LOGOUT', 'SECONDS']];
     for (const client of channel.clients) {
       for (const session of client.sessions) rows.push([client.clientId, utc(session.login), session.logout ? utc(session.logout) : 'online', String(session.seconds)]);

@@ -1,11 +1,10 @@
 // `faye-online migrate up|down|status|adopt`: the gem's migrations, recorded in
 // Rails' schema_migrations so that Rails and this package agree.
-import { parseArgs } from 'node:util';
 import type { Sequelize } from 'sequelize';
 import { describeDatabase, openDatabase } from '../records/database';
 import { adoptSchema, ensureMigrated, migrate, migrationStatus, type MigrationEvent } from '../schema';
 import { isFayeOnlineError } from '../errors';
-import { EXIT_OK, EXIT_USAGE, type Command } from './command';
+import { EXIT_OK, EXIT_USAGE, readCommandLine, type Command } from './command';
 
 const help = `Usage: faye-online migrate <up|down|status|adopt> [--url DATABASE_URL] [--all]
 
@@ -33,18 +32,9 @@ export const migrateCommand: Command = {
   summary: 'create, revert or inspect the faye-online tables (up|down|status|adopt)',
   help,
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args, allowPositionals: true, options: { url: { type: 'string' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-    } catch (error) {
-      io.err(`faye-online migrate: ${(error as Error).message} (see faye-online migrate --help)`);
-      return EXIT_USAGE;
-    }
+    const parsed = readCommandLine<{ url?: string; all?: boolean }>({ name: 'migrate', help }, args, { url: { type: 'string' }, all: { type: 'boolean' } }, io, 1);
+    if (typeof parsed === 'number') return parsed;
     const { values, positionals } = parsed;
-    if (values.help) {
-      io.out(help);
-      return EXIT_OK;
-    }
     const action = positionals[0] as Action | undefined;
     if (!action || !ACTIONS.includes(action) || positionals.length > 1) {
       io.err(`faye-online migrate: expected one of ${ACTIONS.join(', ')}${action ? `, got "${positionals.join(' ')}"` : ''} (see faye-online migrate --help)`);

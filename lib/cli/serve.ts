@@ -6,7 +6,6 @@
 // at once with one line instead of accepting clients it cannot track.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { parseArgs } from 'node:util';
 import express from 'express';
 import faye from 'faye';
 import type { Sequelize } from 'sequelize';
@@ -17,7 +16,7 @@ import { DEFAULTS, resolveOptions, type FayeOnlineOptions } from '../options';
 import { describeDatabase, openDatabase } from '../records/database';
 import { ensureMigrated } from '../schema';
 import { openRedis } from '../stores/redis-connection';
-import { EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command';
+import { EXIT_OK, EXIT_USAGE, readFlags, type CliIo, type Command } from './command';
 
 const DEFAULT_PORT = 9292; // the gem's `rackup faye.ru -p 9292`
 const HEALTH_PATH = '/healthz';
@@ -342,24 +341,9 @@ export const serveCommand: Command = {
   summary: 'run a standalone Faye server with presence (like the gem\'s `rackup faye.ru`)',
   help: helpText(),
   async run(args, io) {
-    let values: Values;
-    try {
-      values = parseArgs({
-        args,
-        allowPositionals: false,
-        options: {
-          ...Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const, multiple: s.flag === 'secret' }])),
-          help: { type: 'boolean', short: 'h' },
-        },
-      }).values as Values;
-    } catch (error) {
-      io.err(`faye-online serve: ${(error as Error).message.split('\n')[0]} (see faye-online serve --help)`);
-      return EXIT_USAGE;
-    }
-    if (values.help) {
-      io.out(this.help);
-      return EXIT_OK;
-    }
+    const flags = Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const, multiple: s.flag === 'secret' }]));
+    const values = readFlags<Values>({ name: 'serve', help: this.help }, args, flags, io);
+    if (typeof values === 'number') return values;
     let config: ServeConfig;
     try {
       config = readConfig(values, io.env);

@@ -179,7 +179,7 @@ describe('faye-online serve', () => {
     assertOneLineError(await cli(['serve'], { FAYE_ONLINE_TIME_ZONE: 'Mars/Base' }), 2, /^faye-online serve: --time-zone \(FAYE_ONLINE_TIME_ZONE\) must be an IANA time zone/);
     assertOneLineError(await cli(['serve', '--secret', 'short']), 2, /^faye-online serve: --secret \(FAYE_ONLINE_SECRET\) must be a string .* of at least 16 bytes/);
     assertOneLineError(await cli(['serve', '--redis', 'localhost:6379']), 2, /^faye-online serve: --redis \(REDIS_URL\) must be a redis:\/\/ URL/);
-    assertOneLineError(await cli(['serve', '--colour']), 2, /^faye-online serve: Unknown option '--colour' \(see faye-online serve --help\)$/);
+    assertOneLineError(await cli(['serve', '--colour']), 2, /^faye-online serve: unknown option --colour \(see faye-online serve --help\)$/);
   });
 
   it('warns that a secret given as a flag is visible in ps', async () => {

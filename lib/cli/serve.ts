@@ -13,7 +13,7 @@ import { attachFayeOnline, type FayeOnlineHandle } from '../edge/attach';
 import { FayeOnlineError, isFayeOnlineError } from '../errors';
 import { createLogger, debugFromEnv, silentLogger, type Logger } from '../log';
 import { DEFAULTS, resolveOptions, type FayeOnlineOptions } from '../options';
-import { describeDatabase, openDatabase } from '../records/database';
+import { describeDatabase, openDatabase, redactUrl } from '../records/database';
 import { ensureMigrated } from '../schema';
 import { openRedis } from '../stores/redis-connection';
 import { EXIT_OK, EXIT_USAGE, readFlags, type CliIo, type Command } from './command';
@@ -178,16 +178,6 @@ function optionErrorAsUsage(error: FayeOnlineError): UsageError {
   const match = /^faye-online option `(\w+)`: (.*)$/s.exec(error.message);
   const setting = match && SETTINGS.find((s) => s.option === match[1]);
   return new UsageError(setting ? `${source(setting.flag)} ${match[2]}` : error.message);
-}
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }
 
 /** pino at info; the gem's DEBUG / DEBUG_FAYE turn on debug logs, DEBUG_FAYE also Faye's own log. */

@@ -24,7 +24,7 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   try {
     parsed = new URL(text);
   } catch {
-    throw new FayeOnlineError('DATABASE_URL', `database URL "${redact(text)}" is not a URL; expected ${URL_FORMS}`);
+    throw new FayeOnlineError('DATABASE_URL', `database URL "${redactUrl(text)}" is not a URL; expected ${URL_FORMS}`);
   }
   const scheme = parsed.protocol.replace(/:$/, '').toLowerCase();
   if (scheme !== 'mysql' && scheme !== 'mariadb') {
@@ -32,7 +32,7 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   }
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
   if (!parsed.hostname || !database || database.includes('/')) {
-    throw new FayeOnlineError('DATABASE_URL', `database URL "${redact(text)}" must name a host and a database, e.g. mysql://user:pass@127.0.0.1:3306/myapp`);
+    throw new FayeOnlineError('DATABASE_URL', `database URL "${redactUrl(text)}" must name a host and a database, e.g. mysql://user:pass@127.0.0.1:3306/myapp`);
   }
   return {
     dialect: 'mysql',
@@ -140,6 +140,7 @@ export function toDatabaseError(error: unknown, sequelize: Sequelize): unknown {
   return error;
 }
 
-function redact(url: string): string {
+/** A URL (database or Redis) with its password replaced by ***, for messages. */
+export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
 }

@@ -38,17 +38,21 @@ describe('faye-online status and log', () => {
     assert.match(run.stdout, /\nNothing stale\.\n$/);
   });
 
-  test('status --cleanup removes stale entries and says which; --json prints the report', async () => {
+  test('status --cleanup shows its plan, then with --yes repairs as reconciliation does; --json prints the report', async () => {
     await server.redis!.redis.hset(`/${server.namespace}/uid_to_clientIds/classes/4`, '5', '["gone5"]');
     const seen = await cli(['status', '--namespace', server.namespace, '--url', server.db!.url, '--redis', server.redis!.url]);
-    assert.match(seen.stdout, /\nStale: 1 clientId in Redis, 0 online-list entries; run with --cleanup to remove them\.\n$/);
-    const cleaned = await cli(['status', '--namespace', server.namespace, '--cleanup'], env);
+    assert.match(seen.stdout, /\nStale: 1 clientId in Redis, 0 online-list entries; run with --cleanup to see the repair\.\n$/);
+    const planned = await cli(['status', '--namespace', server.namespace, '--cleanup'], env);
+    assert.equal(planned.code, 0, planned.stderr);
+    assert.match(planned.stdout, /\nCleanup plan \(1 user\):\n {2}depart 1 clientId of user 5 \(Faye client gone\): gone5\nDry run: nothing was changed\. Run again with --yes to apply it\.\n$/);
+    const cleaned = await cli(['status', '--namespace', server.namespace, '--cleanup', '--yes'], env);
     assert.equal(cleaned.code, 0, cleaned.stderr);
-    assert.match(cleaned.stdout, /\nRemoved clientIds gone5 of user 5 from \/classes\/4\nCleanup: removed 1 clientId and 0 online-list entries\.\n$/);
+    assert.match(cleaned.stdout, /\nDeparted gone5\nCleanup: 1 clientId departed, 0 online-list changes, 0 timers and 0 engaged sessions stopped\.\n$/);
     const json = await cli(['status', '--namespace', server.namespace, '--json'], env);
     const report = JSON.parse(json.stdout);
     assert.deepEqual(report.totals, { users: 2, clientIds: 3, rooms: 1, timeChannels: 1 });
     assert.deepEqual(report.stale, { clientIds: [], onlineListEntries: [] });
+    assertOneLineError(await cli(['status', '--yes'], env), /^faye-online status: --yes only goes with --cleanup/);
   });
 
   test('log --user prints each tab\'s sessions and the channel total', async () => {

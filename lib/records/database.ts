@@ -48,6 +48,8 @@ export interface OpenDatabaseOptions {
   /** SQL statements are logged at debug level on this logger when `logSql` is true. */
   logger?: Logger;
   logSql?: boolean;
+  /** MySQL/MariaDB: how long to wait for the server to answer a new connection, ms. Default: the driver's (10 s). */
+  connectTimeoutMs?: number;
   /** Extra Sequelize options (pool size...), merged over ours. */
   sequelize?: Options;
 }
@@ -75,6 +77,7 @@ export function openDatabase(urlOrSequelize: string | Sequelize, options: OpenDa
       database: target.database,
       timezone: '+00:00',
       logging,
+      ...(options.connectTimeoutMs ? { dialectOptions: { connectTimeout: options.connectTimeoutMs } } : {}),
       ...options.sequelize,
     });
   }

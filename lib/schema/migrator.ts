@@ -20,6 +20,8 @@ export interface MigrationState {
   name: string;
   version: string;
   applied: boolean;
+  /** Our own migrations name the feature that needs them (see LegacyMigration.feature); the gem's have none. */
+  feature?: LegacyMigration['feature'];
 }
 
 export type MigrationEvent =
@@ -52,7 +54,7 @@ const UP_HINT = 'run `npx faye-online migrate up` (with --url or DATABASE_URL)';
 export async function migrationStatus(sequelize: Sequelize): Promise<MigrationState[]> {
   return withDatabaseErrors(sequelize, async () => {
     const applied = new Set(await storageFor(sequelize).executed());
-    return migrations.map(({ name }) => ({ name, version: versionOf(name), applied: applied.has(name) }));
+    return migrations.map(({ name, feature }) => ({ name, version: versionOf(name), applied: applied.has(name), ...(feature ? { feature } : {}) }));
   });
 }
 

@@ -29,6 +29,15 @@ export function usageError(io: CliIo, command: string, message: string): number 
   return EXIT_USAGE;
 }
 
+/** Default wait for a database to answer a new connection, seconds (the driver's own is 10 s, silently). */
+export const DB_TIMEOUT_SECONDS = 5;
+
+/** FAYE_ONLINE_DB_TIMEOUT (seconds) if set to a positive number, else the default; in ms. */
+export function dbTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const seconds = Number(env.FAYE_ONLINE_DB_TIMEOUT);
+  return 1000 * (seconds > 0 ? seconds : DB_TIMEOUT_SECONDS);
+}
+
 export interface FlagSpec {
   type: 'string' | 'boolean';
   /** A string flag that may be repeated; its value is then a list. */

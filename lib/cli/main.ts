@@ -20,6 +20,9 @@ function globalHelp(): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
+    'Every command waits at most FAYE_ONLINE_DB_TIMEOUT seconds (default 5) for',
+    'the database to answer.',
+    '',
     'Run `faye-online <command> --help` for the options of a command,',
     '`faye-online --version` for the version.',
   ].join('\n');

@@ -4,7 +4,7 @@ import type { Sequelize } from 'sequelize';
 import { describeDatabase, openDatabase } from '../records/database';
 import { adoptSchema, ensureMigrated, migrate, migrationStatus, type MigrationEvent } from '../schema';
 import { isFayeOnlineError } from '../errors';
-import { EXIT_OK, EXIT_USAGE, readCommandLine, type Command } from './command';
+import { dbTimeoutMs, EXIT_OK, EXIT_USAGE, readCommandLine, type Command } from './command';
 
 const help = `Usage: faye-online migrate <up|down|status|adopt> [--url DATABASE_URL] [--all]
 
@@ -49,7 +49,7 @@ export const migrateCommand: Command = {
       io.err('faye-online migrate: no database given; pass --url mysql://user:pass@host:3306/db (or sqlite:/path.sqlite) or set DATABASE_URL');
       return EXIT_USAGE;
     }
-    const sequelize = openDatabase(url);
+    const sequelize = openDatabase(url, { connectTimeoutMs: dbTimeoutMs(io.env) });
     try {
       io.out(`Database: ${describeDatabase(sequelize)}`);
       switch (action) {

@@ -17,12 +17,11 @@ import { DEFAULTS, resolveOptions, type FayeOnlineOptions } from '../options';
 import { describeDatabase, openDatabase, redactUrl } from '../records/database';
 import { ensureMigrated, migrationStatus } from '../schema';
 import { openRedis } from '../stores/redis-connection';
-import { EXIT_OK, EXIT_USAGE, readFlags, type CliIo, type Command } from './command';
+import { DB_TIMEOUT_SECONDS, EXIT_OK, EXIT_USAGE, readFlags, type CliIo, type Command } from './command';
 
 const DEFAULT_PORT = 9292; // the gem's `rackup faye.ru -p 9292`
 const HEALTH_PATH = '/healthz';
 const REDIS_CHECK_TIMEOUT_MS = 3000;
-const DB_CONNECT_TIMEOUT_S = 5;
 
 /** How a setting's text becomes its value. */
 type Kind = 'text' | 'path' | 'seconds' | 'secondsOrZero' | 'integer' | 'switch' | 'secrets';
@@ -48,7 +47,7 @@ const SETTINGS: readonly Setting[] = [
   { flag: 'host', env: 'HOST', placeholder: 'ADDR', fallback: 'every interface', kind: 'text', help: 'address to listen on, e.g. 127.0.0.1 behind a proxy on the same machine' },
   { flag: 'mount', env: 'FAYE_ONLINE_MOUNT', placeholder: 'PATH', fallback: DEFAULTS.mount, kind: 'path', help: 'where Faye is mounted (its own browser client is at <mount>/client.js)', option: 'mount' },
   { flag: 'url', env: 'DATABASE_URL', placeholder: 'URL', fallback: `${DEFAULTS.database} (not shared with Rails)`, kind: 'text', help: 'the database the Rails app uses: mysql://user:pass@host:3306/db; create the tables first with `npx faye-online migrate up`', option: 'database' },
-  { flag: 'db-timeout', env: 'FAYE_ONLINE_DB_TIMEOUT', placeholder: 'SECONDS', fallback: String(DB_CONNECT_TIMEOUT_S), kind: 'seconds', help: 'how long to wait for the database to answer at startup' },
+  { flag: 'db-timeout', env: 'FAYE_ONLINE_DB_TIMEOUT', placeholder: 'SECONDS', fallback: String(DB_TIMEOUT_SECONDS), kind: 'seconds', help: 'how long to wait for the database to answer at startup' },
   { flag: 'redis', env: 'REDIS_URL', placeholder: 'URL', fallback: 'none: state in this process, so run one process only', kind: 'text', help: 'Redis for presence state and the Faye engine, e.g. redis://127.0.0.1:6379/1 (the gem\'s database 1)', option: 'redis' },
   { flag: 'namespace', env: 'FAYE_ONLINE_NAMESPACE', placeholder: 'NAME', fallback: DEFAULTS.namespace, kind: 'text', help: 'Redis key namespace; the gem\'s FayeOnline.get_server(:namespace => ...)', option: 'namespace' },
   { flag: 'timeout', env: 'FAYE_ONLINE_TIMEOUT', placeholder: 'SECONDS', fallback: String(DEFAULTS.timeout), kind: 'seconds', help: 'Faye long-poll timeout', option: 'timeout' },
@@ -226,7 +225,7 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ServeConfig {
     host: read.get('host') as string | undefined,
     databaseUrl: (read.get('url') as string | undefined) ?? DEFAULTS.database,
     databaseFromFlag: typeof values.url === 'string',
-    dbTimeoutSeconds: (read.get('db-timeout') as number | undefined) ?? DB_CONNECT_TIMEOUT_S,
+    dbTimeoutSeconds: (read.get('db-timeout') as number | undefined) ?? DB_TIMEOUT_SECONDS,
     redisUrl: read.get('redis') as string | undefined,
     secretFromFlag: values.secret !== undefined,
     engagement: read.get('engagement') as boolean | undefined,

@@ -26,6 +26,8 @@ export interface OfflineReportsOptions {
   /** The servers' Faye timeout, seconds (a client is live while pinged within 1.6 × timeout). Default 10. */
   timeout?: number;
   timeZone?: string;
+  /** MySQL/MariaDB: how long to wait for the server to answer, ms. Default: the driver's. */
+  connectTimeoutMs?: number;
   /** Wait before cleanup removes what is stale, ms. Default 1000. */
   graceMs?: number;
 }
@@ -46,7 +48,7 @@ export interface OfflineCleanup {
 }
 
 export async function openOfflineReports(options: OfflineReportsOptions): Promise<OfflineReports> {
-  const sequelize = openDatabase(options.databaseUrl);
+  const sequelize = openDatabase(options.databaseUrl, { connectTimeoutMs: options.connectTimeoutMs });
   const redis = options.redisUrl ? openRedis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null }).redis : undefined;
   // A refused connection rejects connect() below; the event would only print a second report of it.
   redis?.on('error', () => undefined);

@@ -1,6 +1,6 @@
 // The gem's first migration: channels, per-room online lists, per-user online
-// times. On MySQL/MariaDB the DDL gives exactly the SHOW CREATE TABLE of
-// SPEC.md section 5 (the gem asked for CHARSET=utf8, which MariaDB names utf8mb3;
+// times. On MySQL/MariaDB the DDL gives exactly the SHOW CREATE TABLE that
+// Rails 3.2/4.0 gave (the gem asked for CHARSET=utf8, which MariaDB names utf8mb3;
 // the collation is spelled out so a server default cannot change it).
 import { runStatements, type LegacyMigration } from '../lib/schema/ddl';
 

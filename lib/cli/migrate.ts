@@ -11,8 +11,13 @@ const help = `Usage: faye-online migrate <up|down|status|adopt> [--url DATABASE_
   up      apply every pending migration
   down    revert the last applied migration (--all: revert them all)
   status  list the migrations and whether each is applied
-  adopt   record tables that already exist (created by hand or by a schema
-          load) as migrated, after checking they have the gem's exact layout
+  adopt   record tables that already exist (created by hand, by a schema
+          load or by a newer Rails) as migrated, after checking both sides can
+          use them. Accepted and listed: another engine, utf8mb4 or another
+          UTF-8 collation, wider integer/text/varchar types, datetime(6), extra
+          columns that are nullable or have a default, renamed or missing plain
+          indexes. Refused: missing columns, narrower types, a NOT NULL column
+          nobody fills, a missing unique index, another lock_version default
 
 Options:
   --url URL   mysql://user:pass@host:3306/db, mariadb://..., sqlite:/abs/path.sqlite
@@ -77,8 +82,12 @@ export const migrateCommand: Command = {
           return EXIT_OK;
         }
         case 'adopt': {
-          const { adopted, pending } = await adoptSchema(sequelize);
+          const { adopted, differences, pending } = await adoptSchema(sequelize);
           for (const name of adopted) io.out(`== ${title(name)}: adopted (layout verified)`);
+          if (differences.length > 0) {
+            io.out(`Accepted ${plural(differences.length, 'difference')} from the gem's layout (ActiveRecord and faye-online treat them the same):`);
+            for (const difference of differences) io.out(`  ${difference}`);
+          }
           const done = adopted.length > 0 ? `${plural(adopted.length, 'migration')} adopted` : 'Nothing to adopt';
           io.out(pending.length > 0 ? `${done}; ${pending.length} still pending: run \`faye-online migrate up\`` : `${done}; database is up to date`);
           return EXIT_OK;

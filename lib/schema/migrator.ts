@@ -42,8 +42,10 @@ export interface MigrateResult {
 }
 
 export interface AdoptResult {
-  /** Migrations whose tables were found with the expected layout and are now recorded. */
+  /** Migrations whose tables were found with a layout both sides can use and are now recorded. */
   adopted: string[];
+  /** Differences from the gem's layout that were accepted (ActiveRecord and this package treat them the same), as sentences. */
+  differences: string[];
   /** Migrations still pending because none of their tables exist (`migrate up` creates them). */
   pending: string[];
 }
@@ -107,8 +109,10 @@ export async function ensureMigrated(sequelize: Sequelize, features: EnsureMigra
 
 /**
  * Records in schema_migrations the migrations whose tables already exist, after
- * checking that they have the gem's layout; throws SCHEMA_MISMATCH naming every
- * difference otherwise (and records nothing).
+ * checking that both the gem and this package can use them: differences that
+ * ActiveRecord treats the same (utf8mb4, wider types, extra nullable columns...)
+ * are accepted and reported; any that would break one side throws
+ * SCHEMA_MISMATCH naming each of them (and records nothing).
  */
 export async function adoptSchema(sequelize: Sequelize): Promise<AdoptResult> {
   return withDatabaseErrors(sequelize, async () => {
@@ -116,6 +120,7 @@ export async function adoptSchema(sequelize: Sequelize): Promise<AdoptResult> {
     const applied = new Set(await storage.executed());
     const adoptable: LegacyMigration[] = [];
     const pending: string[] = [];
+    const refused: string[] = [];
     const differences: string[] = [];
     for (const migration of migrations.filter((m) => !applied.has(m.name))) {
       if ((await existingTables(sequelize, migration.tables)).length === 0) {
@@ -124,15 +129,19 @@ export async function adoptSchema(sequelize: Sequelize): Promise<AdoptResult> {
       }
       const actual = await readLayout(sequelize, migration.tables);
       for (const table of migration.tables) {
-        differences.push(...compareLayout(expectedTable(table), actual.find((t) => t.name === table), isMysql(sequelize) ? 'mysql' : 'sqlite'));
+        const comparison = compareLayout(expectedTable(table), actual.find((t) => t.name === table), isMysql(sequelize) ? 'mysql' : 'sqlite');
+        refused.push(...comparison.refused);
+        differences.push(...comparison.accepted);
       }
       adoptable.push(migration);
     }
-    if (differences.length > 0) {
-      throw new FayeOnlineError('SCHEMA_MISMATCH', `the existing tables differ from the faye-online layout, nothing was recorded: ${differences.join('; ')}. Fix the tables (see SPEC.md section 5) and run adopt again`);
+    if (refused.length > 0) {
+      throw new FayeOnlineError('SCHEMA_MISMATCH',
+        `the existing tables cannot be used as they are, nothing was recorded: ${refused.join('; ')}. ` +
+        'Change those columns or indexes (e.g. with a Rails migration) and run adopt again; `faye-online migrate adopt --help` says what is accepted');
     }
     for (const migration of adoptable) await storage.logMigration({ name: migration.name });
-    return { adopted: adoptable.map((m) => m.name), pending };
+    return { adopted: adoptable.map((m) => m.name), differences, pending };
   });
 }
 

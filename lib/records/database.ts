@@ -81,9 +81,25 @@ export function openDatabase(urlOrSequelize: string | Sequelize, options: OpenDa
       ...options.sequelize,
     });
   }
-  const sequelize = new Sequelize({ dialect: 'sqlite', storage: target.storage, logging, ...options.sequelize });
+  const sequelize = openSqlite({ dialect: 'sqlite', storage: target.storage, logging, ...options.sequelize });
   waitForSqliteLocks(sequelize);
   return sequelize;
+}
+
+/**
+ * The SQLite driver (sqlite3) is an optional peer dependency: it compiles
+ * native code, which apps on MySQL/MariaDB should not have to. Without it,
+ * the embedded database says how to get it.
+ */
+function openSqlite(config: Options): Sequelize {
+  try {
+    return new Sequelize(config);
+  } catch (error) {
+    if (!/Please install sqlite3 package/.test((error as Error).message)) throw error;
+    throw new FayeOnlineError('DATABASE_DRIVER_MISSING',
+      'the embedded SQLite database needs the sqlite3 package, which faye-online leaves optional; install it with `npm install sqlite3`, ' +
+      'or give a MySQL/MariaDB database (the `database` option, --url or DATABASE_URL)', { cause: error });
+  }
 }
 
 const SQLITE_BUSY_TIMEOUT_MS = 10_000;

@@ -75,6 +75,19 @@ describe('the faye-online command line', () => {
     }
   });
 
+  it('names the fix when the optional sqlite3 driver is not installed and the embedded database is used', async () => {
+    const child = spawn(process.execPath, ['--require', join(__dirname, '..', 'support', 'without-sqlite3.js'), BIN, 'serve', '--port', '0'], { env: { PATH: process.env.PATH } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 1, stdout + stderr);
+    assert.doesNotMatch(stdout, /ready/);
+    assert.equal(stderr, 'faye-online serve: the embedded SQLite database needs the sqlite3 package, which faye-online leaves optional; ' +
+      'install it with `npm install sqlite3`, or give a MySQL/MariaDB database (the `database` option, --url or DATABASE_URL) [DATABASE_DRIVER_MISSING]\n');
+  });
+
   it('counts the same pending migrations on an empty database as the server does', async () => {
     const sqlite = createTestSqlite();
     try {

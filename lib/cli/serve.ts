@@ -27,7 +27,7 @@ const REDIS_CHECK_TIMEOUT_MS = 3000;
 type Kind = 'text' | 'path' | 'seconds' | 'secondsOrZero' | 'integer' | 'switch' | 'secrets';
 
 /** One setting: its flag, the environment variable read when the flag is absent, and its help. */
-interface Setting {
+export interface Setting {
   flag: string;
   env: string;
   placeholder: string;
@@ -40,9 +40,19 @@ interface Setting {
 
 const on = (fallback: boolean) => (fallback ? 'on' : 'off');
 
-// Every option of attachFayeOnline that a command line can carry (functions and
-// objects cannot: validateMessage, authorizeSubscription, logger), plus the server's own.
-const SETTINGS: readonly Setting[] = [
+/**
+ * Options of attachFayeOnline that are not settings of `serve`, and why. With
+ * SETTINGS they name every option (a test holds them to the options' own list).
+ */
+export const NOT_SETTINGS: Readonly<Partial<Record<keyof FayeOnlineOptions, string>>> = {
+  validateMessage: 'a function',
+  authorizeSubscription: 'a function',
+  logger: 'an object; serve logs with pino (FAYE_ONLINE_LOG_LEVEL, DEBUG)',
+  autoMigrate: 'serve migrates SQLite itself and checks MySQL (faye-online migrate up)',
+};
+
+// Every option of attachFayeOnline that a command line can carry, plus the server's own.
+export const SETTINGS: readonly Setting[] = [
   { flag: 'port', env: 'PORT', placeholder: 'N', fallback: String(DEFAULT_PORT), kind: 'integer', help: 'HTTP port; 0 picks a free one (the ready line says which)' },
   { flag: 'host', env: 'HOST', placeholder: 'ADDR', fallback: 'every interface', kind: 'text', help: 'address to listen on, e.g. 127.0.0.1 behind a proxy on the same machine' },
   { flag: 'mount', env: 'FAYE_ONLINE_MOUNT', placeholder: 'PATH', fallback: DEFAULTS.mount, kind: 'path', help: 'where Faye is mounted (its own browser client is at <mount>/client.js)', option: 'mount' },

@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { NOT_SETTINGS, SETTINGS } from '../../lib/cli/serve';
+import { resolveOptions } from '../../lib/options';
 import { createTestSqlite } from '../support/sqlite';
 import { BIN, cli, type Run } from '../support/cli';
 
@@ -97,5 +99,22 @@ describe('the faye-online command line', () => {
     } finally {
       sqlite.remove();
     }
+  });
+});
+
+describe('faye-online serve settings', () => {
+  it('name every option of attachFayeOnline: each is a flag with a variable, or listed with the reason it cannot be one', async () => {
+    // The options' own list, as resolveOptions states it for an unknown one.
+    let known: string[] = [];
+    try {
+      resolveOptions({ notAnOption: true } as never);
+    } catch (error) {
+      known = /\(known: ([^)]+)\)/.exec((error as Error).message)![1].split(', ');
+    }
+    assert.ok(known.length > 20, known.join(', '));
+    const covered = new Set([...SETTINGS.flatMap((s) => (s.option ? [s.option] : [])), ...Object.keys(NOT_SETTINGS)]);
+    assert.deepEqual(known.filter((name) => !covered.has(name as never)), []);
+    const help = (await cli(['serve', '--help'])).stdout;
+    for (const s of SETTINGS) assert.match(help, new RegExp(`\\n  --${s.flag} \\S+\\n(?:      .*\\n)*?      env ${s.env}; default: `), s.flag);
   });
 });

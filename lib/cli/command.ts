@@ -38,6 +38,24 @@ export function dbTimeoutMs(env: NodeJS.ProcessEnv): number {
   return 1000 * (seconds > 0 ? seconds : DB_TIMEOUT_SECONDS);
 }
 
+/**
+ * Awaits `work`; if it takes more than a second, first writes `line` saying
+ * what is awaited (a database that does not answer would otherwise look hung).
+ */
+export async function withProgress<T>(write: (line: string) => void, line: string, work: Promise<T>): Promise<T> {
+  const timer = setTimeout(() => write(line), 1000);
+  try {
+    return await work;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The progress line of a database connection (see withProgress). */
+export function waitingForDatabase(where: string, timeoutMs: number): string {
+  return `faye-online: waiting for the database ${where} to answer (up to ${timeoutMs / 1000} s; FAYE_ONLINE_DB_TIMEOUT) ...`;
+}
+
 export interface FlagSpec {
   type: 'string' | 'boolean';
   /** A string flag that may be repeated; its value is then a list. */

@@ -3,8 +3,9 @@
 // faye_user_login_logs (the gem's FayeOnline.log).
 import { parseIsoDate } from '../reports/http';
 import type { UserLoginReport } from '../reports/login-report';
+import { redactUrl } from '../records/database';
 import { openOfflineReports } from '../reports/offline';
-import { dbTimeoutMs, EXIT_OK, readFlags, usageError, type CliIo, type Command } from './command';
+import { dbTimeoutMs, waitingForDatabase, withProgress, EXIT_OK, readFlags, usageError, type CliIo, type Command } from './command';
 import { duration, table, utc } from './table';
 
 const help = `Usage: faye-online log --user UID [--channel NAME] [--from ISO] [--to ISO] [--url DATABASE_URL] [--json]
@@ -50,7 +51,7 @@ export const logCommand: Command = {
     const url = values.url ?? io.env.DATABASE_URL;
     if (!url) return usage(io, 'no database given; pass --url mysql://user:pass@host:3306/db or set DATABASE_URL');
 
-    const reports = await openOfflineReports({ databaseUrl: url, connectTimeoutMs: dbTimeoutMs(io.env) });
+    const reports = await withProgress(io.err, waitingForDatabase(redactUrl(url), dbTimeoutMs(io.env)), openOfflineReports({ databaseUrl: url, connectTimeoutMs: dbTimeoutMs(io.env) }));
     try {
       const report = await reports.userLoginReport({ uid: Number(values.user), channel: values.channel, from, to });
       if (values.json) io.out(JSON.stringify(report, null, 2));

@@ -6,7 +6,7 @@ import { existingTables } from '../schema/layout';
 import { describeDatabase, openDatabase } from '../records/database';
 import { adoptSchema, ensureMigrated, migrate, migrationStatus, type MigrationEvent } from '../schema';
 import { isFayeOnlineError } from '../errors';
-import { dbTimeoutMs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, readCommandLine, type Command } from './command';
+import { dbTimeoutMs, waitingForDatabase, withProgress, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, readCommandLine, type Command } from './command';
 
 const help = `Usage: faye-online migrate <up|down|status|adopt> [--url DATABASE_URL] [--all] [--yes]
 
@@ -63,6 +63,7 @@ export const migrateCommand: Command = {
     const sequelize = openDatabase(url, { connectTimeoutMs: dbTimeoutMs(io.env) });
     try {
       io.out(`Database: ${describeDatabase(sequelize)}`);
+      await withProgress(io.err, waitingForDatabase(describeDatabase(sequelize), dbTimeoutMs(io.env)), migrationStatus(sequelize));
       switch (action) {
         case 'up': {
           const { names, durationMs } = await migrate(sequelize, 'up', { onEvent: (e) => io.out(eventLine(e)) });

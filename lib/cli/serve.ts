@@ -17,7 +17,7 @@ import { DEFAULTS, resolveOptions, type FayeOnlineOptions } from '../options';
 import { describeDatabase, openDatabase, redactUrl } from '../records/database';
 import { ensureMigrated, migrationStatus } from '../schema';
 import { openRedis } from '../stores/redis-connection';
-import { DB_TIMEOUT_SECONDS, EXIT_OK, EXIT_USAGE, readFlags, type CliIo, type Command } from './command';
+import { DB_TIMEOUT_SECONDS, EXIT_OK, EXIT_USAGE, readFlags, withProgress, type CliIo, type Command } from './command';
 
 const DEFAULT_PORT = 9292; // the gem's `rackup faye.ru -p 9292`
 const HEALTH_PATH = '/healthz';
@@ -281,13 +281,8 @@ function serverLogger(env: NodeJS.ProcessEnv): Logger {
  */
 async function checkDatabase(sequelize: Sequelize, config: ServeConfig, io: CliIo): Promise<{ engagement: boolean; note?: string }> {
   const migrateUp = config.databaseFromFlag ? `npx faye-online migrate up --url ${redactUrl(config.databaseUrl)}` : 'npx faye-online migrate up';
-  const waiting = setTimeout(() => io.out(`  database  waiting for ${describeDatabase(sequelize)} to answer (up to ${config.dbTimeoutSeconds} s, --db-timeout) ...`), 1000);
-  let states;
-  try {
-    states = await migrationStatus(sequelize);
-  } finally {
-    clearTimeout(waiting);
-  }
+  const waiting = `  database  waiting for ${describeDatabase(sequelize)} to answer (up to ${config.dbTimeoutSeconds} s, --db-timeout) ...`;
+  const states = await withProgress(io.out, waiting, migrationStatus(sequelize));
   const engagementMigrated = states.every((m) => m.applied || m.feature !== 'engagement');
   const engagement = config.engagement ?? engagementMigrated;
   try {

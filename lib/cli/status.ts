@@ -5,9 +5,10 @@
 import type { ReconcileReport } from '../core/reconcile';
 import { DEFAULTS } from '../options';
 import { isEmptyPlan, planCleanup, refuseCleanup, type CleanupPlan } from '../reports/cleanup';
+import { redactUrl } from '../records/database';
 import { openOfflineReports, type OfflineReports } from '../reports/offline';
 import type { StatusReport } from '../reports/status';
-import { dbTimeoutMs, EXIT_FAILURE, EXIT_OK, readFlags, usageError, type CliIo, type Command } from './command';
+import { dbTimeoutMs, waitingForDatabase, withProgress, EXIT_FAILURE, EXIT_OK, readFlags, usageError, type CliIo, type Command } from './command';
 import { plural, table } from './table';
 
 const DEFAULT_MAX_USERS = 10;
@@ -63,7 +64,8 @@ export const statusCommand: Command = {
     const maxUsers = values['max-users'] === undefined ? DEFAULT_MAX_USERS : Number(values['max-users']);
     if (!Number.isSafeInteger(maxUsers) || maxUsers < 0) return usage(io, `--max-users must be a whole number, got "${values['max-users']}"`);
 
-    const reports = await openOfflineReports({ databaseUrl: url, redisUrl, namespace: values.namespace, timeout, connectTimeoutMs: dbTimeoutMs(io.env) });
+    const reports = await withProgress(io.err, waitingForDatabase(redactUrl(url), dbTimeoutMs(io.env)),
+      openOfflineReports({ databaseUrl: url, redisUrl, namespace: values.namespace, timeout, connectTimeoutMs: dbTimeoutMs(io.env) }));
     try {
       const report = await reports.status();
       if (!values.cleanup) {

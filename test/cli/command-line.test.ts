@@ -4,6 +4,8 @@
 // an empty database counted as the server counts them. No services needed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -88,6 +90,23 @@ describe('the faye-online command line', () => {
     assert.doesNotMatch(stdout, /ready/);
     assert.equal(stderr, 'faye-online serve: the embedded SQLite database needs the sqlite3 package, which faye-online leaves optional; ' +
       'install it with `npm install sqlite3`, or give a MySQL/MariaDB database (the `database` option, --url or DATABASE_URL) [DATABASE_DRIVER_MISSING]\n');
+  });
+
+  it('says what it waits for when the database does not answer, and gives up after FAYE_ONLINE_DB_TIMEOUT', async () => {
+    // Accepts connections and never says a word, like a host behind a firewall that drops packets.
+    const silent = createServer(() => undefined).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    try {
+      const { port } = silent.address() as { port: number };
+      const run = await cli(['migrate', 'status', '--url', `mysql://root@127.0.0.1:${port}/app`], { FAYE_ONLINE_DB_TIMEOUT: '2' });
+      assert.equal(run.code, 1, run.stdout + run.stderr);
+      const lines = run.stderr.trim().split('\n');
+      assert.equal(lines[0], `faye-online: waiting for the database root@127.0.0.1:${port}/app to answer (up to 2 s; FAYE_ONLINE_DB_TIMEOUT) ...`);
+      assert.match(lines[1], /^faye-online migrate: cannot connect to root@127\.0\.0\.1:\d+\/app: .*\[DATABASE_UNREACHABLE\]$/);
+      assert.equal(lines.length, 2, run.stderr);
+    } finally {
+      silent.close();
+    }
   });
 
   it('counts the same pending migrations on an empty database as the server does', async () => {

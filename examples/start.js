@@ -101,23 +101,36 @@ function queryString(req, name) {
 }
 
 /** The page and its JSON endpoints, after what attachFayeOnline mounted (Faye, /faye-online.js). */
-function mountDemo(app, handle) {
+function mountDemo(app, handle, settings) {
   app.use(express.static(PUBLIC_DIR));
 
   app.get('/api/members', async (req, res) => {
     const room = queryString(req, 'room');
+    const timeChannel = queryString(req, 'time_channel');
     const members = await handle.members(room);
+    // "Here since": when the member's clock in this lesson started (their first
+    // tab in it); from the shared records, so it holds for everyone in a cluster.
+    const since = timeChannel ? await Promise.all(members.map((m) => handle.onlineTime(m.uid, timeChannel).then((t) => t.runningSince))) : [];
     res.json({
       room,
       count: members.length,
       // clientIds stay on the server: the page only needs to know how many tabs.
-      members: members.map((m) => ({ uid: m.uid, uname: m.uname, tabs: m.clientIds.length })),
+      members: members.map((m, i) => ({ uid: m.uid, uname: m.uname, tabs: m.clientIds.length, since: since[i] ?? null })),
     });
   });
 
   app.get('/api/time', async (req, res) => {
-    const uid = Number(queryString(req, 'uid'));
+    const uidText = queryString(req, 'uid');
     const timeChannel = queryString(req, 'time_channel');
+    if (!/^[1-9][0-9]{0,9}$/.test(uidText)) {
+      res.status(400).json({ error: `uid must be a positive integer, e.g. /api/time?uid=42&time_channel=/demo/lessons/intro; got "${uidText}"`, code: 'INVALID_QUERY' });
+      return;
+    }
+    if (!timeChannel) {
+      res.status(400).json({ error: 'time_channel is required, e.g. /api/time?uid=42&time_channel=/demo/lessons/intro', code: 'INVALID_QUERY' });
+      return;
+    }
+    const uid = Number(uidText);
     const [time, engaged] = await Promise.all([handle.onlineTime(uid, timeChannel), handle.engagedTime(uid, timeChannel)]);
     res.json({
       uid,
@@ -129,6 +142,11 @@ function mountDemo(app, handle) {
       engagedSeconds: engaged.totalSeconds,
       engagedRunning: engaged.runningSince !== null,
     });
+  });
+
+  // What the page tells its user about leaving: the server's delays.
+  app.get('/api/settings', (_req, res) => {
+    res.json({ leaveGraceSeconds: settings.leaveGrace, beforeLeaveDelaySeconds: settings.beforeLeaveDelay });
   });
 
   // Express 5 forwards rejected handlers here. Bad room or uid values come back
@@ -158,7 +176,7 @@ async function main(env = process.env) {
   } catch (error) {
     fail(error.message, fixFor(error, env));
   }
-  mountDemo(app, handle);
+  mountDemo(app, handle, { leaveGrace: DEFAULTS.leaveGrace, beforeLeaveDelay: DEFAULTS.beforeLeaveDelay });
 
   try {
     await handle.ready;

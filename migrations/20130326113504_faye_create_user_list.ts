@@ -1,8 +1,7 @@
 // The gem's first migration: channels, per-room online lists, per-user online
 // times. On MySQL/MariaDB the DDL gives exactly the SHOW CREATE TABLE that
-// Rails gives for the gem's migration (docs/rails.md; the gem asked for
-// CHARSET=utf8, which MariaDB names utf8mb3; the collation is spelled out so a
-// server default cannot change it).
+// Rails 3.2/4.0 gave (the gem asked for CHARSET=utf8, which MariaDB names utf8mb3;
+// the collation is spelled out so a server default cannot change it).
 import { runStatements, type LegacyMigration } from '../lib/schema/ddl';
 
 const MYSQL_OPTIONS = 'DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci';

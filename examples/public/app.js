@@ -113,7 +113,7 @@
 
   function refreshMembers() {
     var current = session;
-    return fetch('/api/members?room=' + encodeURIComponent(current.room))
+    return fetch('/api/members?room=' + encodeURIComponent(current.room) + '&time_channel=' + encodeURIComponent(current.timeChannel))
       .then(function (response) {
         if (!response.ok) throw new Error('/api/members answered ' + response.status);
         return response.json();
@@ -123,7 +123,8 @@
         var next = new Map();
         body.members.forEach(function (m) {
           var known = current.members.get(m.uid);
-          next.set(m.uid, { uid: m.uid, uname: m.uname, since: known ? known.since : null });
+          var since = known && known.since ? known.since : m.since ? new Date(m.since) : null;
+          next.set(m.uid, { uid: m.uid, uname: m.uname, since: since });
         });
         current.members = next;
         renderMembers();
@@ -248,7 +249,23 @@
 
   // ---- joining and leaving -----------------------------------------------
 
+  // Leaving on purpose is a disconnect, and the server waits out its leave
+  // grace before the others see it (a reload within it is no leave at all);
+  // a closed tab announces itself and is checked after the before_leave delay.
+  function showLeftNote() {
+    fetch('/api/settings')
+      .then(function (response) { return response.json(); })
+      .then(function (settings) {
+        var note = $('left-note');
+        note.textContent = 'You left. The others see you go in about ' + settings.leaveGraceSeconds + ' s (the leave grace: ' +
+          'coming back within it is no leave at all); a closed tab is noticed after ' + settings.beforeLeaveDelaySeconds + ' s.';
+        note.hidden = false;
+      })
+      .catch(function () { /* the note is a courtesy */ });
+  }
+
   function showJoinForm(prefs, error) {
+    $('left-note').hidden = true;
     $('name').value = prefs.name;
     $('room').value = prefs.room;
     $('lesson').value = prefs.lesson;
@@ -325,7 +342,10 @@
     var prefs = loadPrefs();
     prefs.joined = false;
     savePrefs(prefs);
-    leave().then(function () { showJoinForm(prefs); });
+    leave().then(function () {
+      showJoinForm(prefs);
+      showLeftNote();
+    });
   });
 
   setInterval(renderClock, 250);

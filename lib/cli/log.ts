@@ -3,8 +3,9 @@
 // faye_user_login_logs (the gem's FayeOnline.log).
 import { parseIsoDate } from '../reports/http';
 import type { UserLoginReport } from '../reports/login-report';
+import { redactUrl } from '../records/database';
 import { openOfflineReports } from '../reports/offline';
-import { EXIT_OK, readFlags, usageError, type CliIo, type Command } from './command';
+import { dbTimeoutMs, waitingForDatabase, withProgress, EXIT_OK, readFlags, usageError, type CliIo, type Command } from './command';
 import { duration, table, utc } from './table';
 
 const help = `Usage: faye-online log --user UID [--channel NAME] [--from ISO] [--to ISO] [--url DATABASE_URL] [--json]
@@ -46,10 +47,11 @@ export const logCommand: Command = {
     } catch (error) {
       return usage(io, (error as Error).message);
     }
+    if (from && to && from > to) return usage(io, `--from (${utc(from)}) is after --to (${utc(to)})`);
     const url = values.url ?? io.env.DATABASE_URL;
     if (!url) return usage(io, 'no database given; pass --url mysql://user:pass@host:3306/db or set DATABASE_URL');
 
-    const reports = await openOfflineReports({ databaseUrl: url });
+    const reports = await withProgress(io.err, waitingForDatabase(redactUrl(url), dbTimeoutMs(io.env)), openOfflineReports({ databaseUrl: url, connectTimeoutMs: dbTimeoutMs(io.env) }));
     try {
       const report = await reports.userLoginReport({ uid: Number(values.user), channel: values.channel, from, to });
       if (values.json) io.out(JSON.stringify(report, null, 2));
@@ -71,7 +73,9 @@ function describe(report: UserLoginReport): string[] {
     return lines;
   }
   for (const channel of report.channels) {
-    lines.push('', `${channel.channel}: online ${duration(channel.totalSeconds)} (${channel.totalSeconds} s)`);
+    // Under a minute the duration already is the seconds; above, both are useful (1m 05s for people, 65 for sums).
+    const seconds = channel.totalSeconds >= 60 ? ` (${channel.totalSeconds} s)` : '';
+    lines.push('', `${channel.channel}: online ${duration(channel.totalSeconds)}${seconds}`);
     const rows = [['CLIENTID', 'LOGIN', 'LOGOUT', 'SECONDS']];
     for (const client of channel.clients) {
       for (const session of client.sessions) rows.push([client.clientId, utc(session.login), session.logout ? utc(session.logout) : 'online', String(session.seconds)]);

@@ -1,24 +1,33 @@
 // `faye-online migrate up|down|status|adopt`: the gem's migrations, recorded in
 // Rails' schema_migrations so that Rails and this package agree.
-import { parseArgs } from 'node:util';
-import type { Sequelize } from 'sequelize';
+import { QueryTypes, type Sequelize } from 'sequelize';
+import { migrations, optionalMigrations } from '../../migrations';
+import { existingTables } from '../schema/layout';
 import { describeDatabase, openDatabase } from '../records/database';
 import { adoptSchema, ensureMigrated, migrate, migrationStatus, type MigrationEvent } from '../schema';
 import { isFayeOnlineError } from '../errors';
-import { EXIT_OK, EXIT_USAGE, type Command } from './command';
+import { dbTimeoutMs, waitingForDatabase, withProgress, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, readCommandLine, type Command } from './command';
 
-const help = `Usage: faye-online migrate <up|down|status|adopt> [--url DATABASE_URL] [--all]
+const help = `Usage: faye-online migrate <up|down|status|adopt> [--url DATABASE_URL] [--all] [--yes]
 
   up      apply every pending migration
   down    revert the last applied migration (--all: revert them all)
   status  list the migrations and whether each is applied
-  adopt   record tables that already exist (created by hand or by a schema
-          load) as migrated, after checking they have the gem's exact layout
+  adopt   record tables that already exist (created by hand, by a schema
+          load or by a newer Rails) as migrated, after checking both sides can
+          use them. Accepted and listed: another engine, utf8mb4 or another
+          UTF-8 collation, wider integer/text/varchar types, datetime(6), extra
+          columns that are nullable or have a default, renamed or missing plain
+          indexes. Refused: missing columns, narrower types, a NOT NULL column
+          nobody fills, a missing unique index, another lock_version default
 
 Options:
   --url URL   mysql://user:pass@host:3306/db, mariadb://..., sqlite:/abs/path.sqlite
               (default: the DATABASE_URL environment variable)
   --all       with down: revert every applied migration
+  --yes       with down: drop the gem's tables even when they hold rows (without
+              it, down lists what it would drop and refuses: on a database shared
+              with Rails those rows are the app's login history and online times)
   -h, --help  show this help
 
 Which migrations ran is recorded in Rails' schema_migrations table: a database
@@ -33,25 +42,17 @@ export const migrateCommand: Command = {
   summary: 'create, revert or inspect the faye-online tables (up|down|status|adopt)',
   help,
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args, allowPositionals: true, options: { url: { type: 'string' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-    } catch (error) {
-      io.err(`faye-online migrate: ${(error as Error).message} (see faye-online migrate --help)`);
-      return EXIT_USAGE;
-    }
+    const parsed = readCommandLine<{ url?: string; all?: boolean; yes?: boolean }>(
+      { name: 'migrate', help }, args, { url: { type: 'string' }, all: { type: 'boolean' }, yes: { type: 'boolean' } }, io, 1);
+    if (typeof parsed === 'number') return parsed;
     const { values, positionals } = parsed;
-    if (values.help) {
-      io.out(help);
-      return EXIT_OK;
-    }
     const action = positionals[0] as Action | undefined;
     if (!action || !ACTIONS.includes(action) || positionals.length > 1) {
       io.err(`faye-online migrate: expected one of ${ACTIONS.join(', ')}${action ? `, got "${positionals.join(' ')}"` : ''} (see faye-online migrate --help)`);
       return EXIT_USAGE;
     }
-    if (values.all && action !== 'down') {
-      io.err('faye-online migrate: --all only goes with down');
+    if ((values.all || values.yes) && action !== 'down') {
+      io.err(`faye-online migrate: ${values.all ? '--all' : '--yes'} only goes with down (see faye-online migrate --help)`);
       return EXIT_USAGE;
     }
     const url = values.url ?? io.env.DATABASE_URL;
@@ -59,9 +60,10 @@ export const migrateCommand: Command = {
       io.err('faye-online migrate: no database given; pass --url mysql://user:pass@host:3306/db (or sqlite:/path.sqlite) or set DATABASE_URL');
       return EXIT_USAGE;
     }
-    const sequelize = openDatabase(url);
+    const sequelize = openDatabase(url, { connectTimeoutMs: dbTimeoutMs(io.env) });
     try {
       io.out(`Database: ${describeDatabase(sequelize)}`);
+      await withProgress(io.err, waitingForDatabase(describeDatabase(sequelize), dbTimeoutMs(io.env)), migrationStatus(sequelize));
       switch (action) {
         case 'up': {
           const { names, durationMs } = await migrate(sequelize, 'up', { onEvent: (e) => io.out(eventLine(e)) });
@@ -71,6 +73,14 @@ export const migrateCommand: Command = {
           return EXIT_OK;
         }
         case 'down': {
+          const drops = await plannedDrops(sequelize, Boolean(values.all));
+          if (drops.length > 0) io.out(`Reverting drops ${drops.map((d) => `${d.table} (${plural(d.rows, 'row')}${d.gem ? ', the gem\'s' : ''})`).join(', ')}`);
+          const live = drops.filter((d) => d.gem && d.rows > 0);
+          if (live.length > 0 && !values.yes) {
+            io.err(`faye-online migrate: refusing to drop the gem's tables that hold rows (${live.map((d) => `${d.table}: ${plural(d.rows, 'row')}`).join(', ')}); ` +
+              'on a shared database they are the Rails app\'s data too. Nothing was changed; pass --yes to drop them anyway');
+            return EXIT_FAILURE;
+          }
           const { names, durationMs } = await migrate(sequelize, 'down', { all: values.all, onEvent: (e) => io.out(eventLine(e)) });
           io.out(names.length > 0 ? `${plural(names.length, 'migration')} reverted in ${seconds(durationMs, 1)}` : 'Nothing to do: no migration is applied');
           return EXIT_OK;
@@ -87,8 +97,12 @@ export const migrateCommand: Command = {
           return EXIT_OK;
         }
         case 'adopt': {
-          const { adopted, pending } = await adoptSchema(sequelize);
+          const { adopted, differences, pending } = await adoptSchema(sequelize);
           for (const name of adopted) io.out(`== ${title(name)}: adopted (layout verified)`);
+          if (differences.length > 0) {
+            io.out(`Accepted ${plural(differences.length, 'difference')} from the gem's layout (ActiveRecord and faye-online treat them the same):`);
+            for (const difference of differences) io.out(`  ${difference}`);
+          }
           const done = adopted.length > 0 ? `${plural(adopted.length, 'migration')} adopted` : 'Nothing to adopt';
           io.out(pending.length > 0 ? `${done}; ${pending.length} still pending: run \`faye-online migrate up\`` : `${done}; database is up to date`);
           return EXIT_OK;
@@ -99,6 +113,28 @@ export const migrateCommand: Command = {
     }
   },
 };
+
+interface PlannedDrop {
+  table: string;
+  rows: number;
+  /** One of the gem's tables (a Rails app may use it), not one of ours. */
+  gem: boolean;
+}
+
+/** The tables `down` (or `down --all`) would drop, with their row counts, newest migration first. */
+async function plannedDrops(sequelize: Sequelize, all: boolean): Promise<PlannedDrop[]> {
+  const applied = (await migrationStatus(sequelize)).filter((s) => s.applied).reverse();
+  const reverting = all ? applied : applied.slice(0, 1);
+  const drops: PlannedDrop[] = [];
+  for (const state of reverting) {
+    const migration = [...migrations, ...optionalMigrations].find((m) => m.name === state.name)!;
+    for (const table of await existingTables(sequelize, migration.tables)) {
+      const [{ n }] = await sequelize.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${table}`, { type: QueryTypes.SELECT });
+      drops.push({ table, rows: Number(n), gem: migration.feature === undefined });
+    }
+  }
+  return drops;
+}
 
 async function appliedCount(sequelize: Sequelize): Promise<number> {
   return (await migrationStatus(sequelize)).filter((s) => s.applied).length;

@@ -6,50 +6,81 @@
 // at once with one line instead of accepting clients it cannot track.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { parseArgs } from 'node:util';
-import express from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type Request } from 'express';
 import faye from 'faye';
 import type { Sequelize } from 'sequelize';
 import { attachFayeOnline, type FayeOnlineHandle } from '../edge/attach';
 import { FayeOnlineError, isFayeOnlineError } from '../errors';
 import { createLogger, debugFromEnv, silentLogger, type Logger } from '../log';
 import { DEFAULTS, resolveOptions, type FayeOnlineOptions } from '../options';
-import { describeDatabase, openDatabase } from '../records/database';
-import { ensureMigrated } from '../schema';
+import { describeDatabase, openDatabase, redactUrl } from '../records/database';
+import { ensureMigrated, migrationStatus } from '../schema';
 import { isRedisUrl, openRedis, redactRedisUrl } from '../stores/redis-connection';
 import { basicAuth, MIN_PASSWORD_LENGTH } from '../dashboard/basic-auth';
-import { EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command';
+import { DB_TIMEOUT_SECONDS, EXIT_OK, EXIT_USAGE, readFlags, withProgress, type CliIo, type Command } from './command';
 
 const DEFAULT_PORT = 9292; // the gem's `rackup faye.ru -p 9292`
 const HEALTH_PATH = '/healthz';
 const DASHBOARD_PATH = '/faye-online';
 const REDIS_CHECK_TIMEOUT_MS = 3000;
 
+/** How a setting's text becomes its value. */
+type Kind = 'text' | 'path' | 'seconds' | 'secondsOrZero' | 'integer' | 'switch' | 'secrets';
+
 /** One setting: its flag, the environment variable read when the flag is absent, and its help. */
-interface Setting {
+export interface Setting {
   flag: string;
   env: string;
   placeholder: string;
   fallback: string;
   help: string;
-  /** The attachFayeOnline option it sets, so that option errors can name the flag. */
+  kind: Kind;
+  /** The attachFayeOnline option it sets (the others are the server's own), so that option errors can name the flag. */
   option?: keyof FayeOnlineOptions;
 }
 
-const SETTINGS: readonly Setting[] = [
-  { flag: 'port', env: 'PORT', placeholder: 'N', fallback: String(DEFAULT_PORT), help: 'HTTP port; 0 picks a free one (the ready line says which)' },
-  { flag: 'host', env: 'HOST', placeholder: 'ADDR', fallback: 'every interface', help: 'address to listen on, e.g. 127.0.0.1 behind a proxy on the same machine' },
-  { flag: 'mount', env: 'FAYE_ONLINE_MOUNT', placeholder: 'PATH', fallback: DEFAULTS.mount, help: 'where Faye is mounted (its own browser client is at <mount>/client.js)', option: 'mount' },
-  { flag: 'url', env: 'DATABASE_URL', placeholder: 'URL', fallback: `${DEFAULTS.database} (not shared with Rails)`, help: 'the database the Rails app uses: mysql://user:pass@host:3306/db; create the tables first with `npx faye-online migrate up`', option: 'database' },
-  { flag: 'redis', env: 'REDIS_URL', placeholder: 'URL', fallback: 'none: state in this process, so run one process only', help: 'Redis for presence state and the Faye engine, e.g. redis://127.0.0.1:6379/1 (the gem\'s database 1), or through Sentinel: redis+sentinel://host:26379,host:26379/mymaster?db=1', option: 'redis' },
-  { flag: 'namespace', env: 'FAYE_ONLINE_NAMESPACE', placeholder: 'NAME', fallback: DEFAULTS.namespace, help: 'Redis key namespace; the gem\'s FayeOnline.get_server(:namespace => ...)', option: 'namespace' },
-  { flag: 'timeout', env: 'FAYE_ONLINE_TIMEOUT', placeholder: 'SECONDS', fallback: String(DEFAULTS.timeout), help: 'Faye long-poll timeout', option: 'timeout' },
-  { flag: 'ping', env: 'FAYE_ONLINE_PING', placeholder: 'SECONDS', fallback: String(DEFAULTS.ping), help: 'WebSocket ping interval', option: 'ping' },
-  { flag: 'gc', env: 'FAYE_ONLINE_GC', placeholder: 'SECONDS', fallback: String(DEFAULTS.gc), help: 'how often the Redis engine looks for dead clients; the gem\'s :gc', option: 'gc' },
-  { flag: 'before-leave-delay', env: 'FAYE_ONLINE_BEFORE_LEAVE_DELAY', placeholder: 'SECONDS', fallback: String(DEFAULTS.beforeLeaveDelay), help: 'wait after a page announces it is closing before checking it is gone', option: 'beforeLeaveDelay' },
-  { flag: 'secret', env: 'FAYE_ONLINE_SECRET', placeholder: 'SECRET', fallback: 'none: auth is not signed (the gem\'s behaviour)', help: 'secret that auth must be signed with (at least 16 bytes). To rotate, repeat the flag or separate secrets by spaces, newest first. Prefer the variable: flags are visible to every user in `ps`', option: 'secret' },
-  { flag: 'dashboard-password', env: 'FAYE_ONLINE_DASHBOARD_PASSWORD', placeholder: 'PASSWORD', fallback: 'none: no dashboard, reports closed', help: `serve the dashboard at ${DASHBOARD_PATH}/ and open the JSON reports to whoever gives this password (HTTP Basic, any user name; put HTTPS in front); at least ${MIN_PASSWORD_LENGTH} characters` },
-  { flag: 'time-zone', env: 'FAYE_ONLINE_TIME_ZONE', placeholder: 'ZONE', fallback: 'this process\'s zone (TZ)', help: 'IANA zone of the *_started_at strings; must match the TZ of the Rails servers', option: 'timeZone' },
+const on = (fallback: boolean) => (fallback ? 'on' : 'off');
+
+/**
+ * Options of attachFayeOnline that are not settings of `serve`, and why. With
+ * SETTINGS they name every option (a test holds them to the options' own list).
+ */
+export const NOT_SETTINGS: Readonly<Partial<Record<keyof FayeOnlineOptions, string>>> = {
+  validateMessage: 'a function',
+  authorizeSubscription: 'a function',
+  logger: 'an object; serve logs with pino (FAYE_ONLINE_LOG_LEVEL, DEBUG)',
+  autoMigrate: 'serve migrates SQLite itself and checks MySQL (faye-online migrate up)',
+};
+
+// Every option of attachFayeOnline that a command line can carry, plus the server's own.
+export const SETTINGS: readonly Setting[] = [
+  { flag: 'port', env: 'PORT', placeholder: 'N', fallback: String(DEFAULT_PORT), kind: 'integer', help: 'HTTP port; 0 picks a free one (the ready line says which)' },
+  { flag: 'host', env: 'HOST', placeholder: 'ADDR', fallback: 'every interface', kind: 'text', help: 'address to listen on, e.g. 127.0.0.1 behind a proxy on the same machine' },
+  { flag: 'mount', env: 'FAYE_ONLINE_MOUNT', placeholder: 'PATH', fallback: DEFAULTS.mount, kind: 'path', help: 'where Faye is mounted (its own browser client is at <mount>/client.js)', option: 'mount' },
+  { flag: 'url', env: 'DATABASE_URL', placeholder: 'URL', fallback: `${DEFAULTS.database} (not shared with Rails)`, kind: 'text', help: 'the database the Rails app uses: mysql://user:pass@host:3306/db; create the tables first with `npx faye-online migrate up`', option: 'database' },
+  { flag: 'db-timeout', env: 'FAYE_ONLINE_DB_TIMEOUT', placeholder: 'SECONDS', fallback: String(DB_TIMEOUT_SECONDS), kind: 'seconds', help: 'how long to wait for the database to answer at startup' },
+  { flag: 'redis', env: 'REDIS_URL', placeholder: 'URL', fallback: 'none: state in this process, so run one process only', kind: 'text', help: 'Redis for presence state and the Faye engine, e.g. redis://127.0.0.1:6379/1 (the gem\'s database 1), or through Sentinel: redis+sentinel://host:26379,host:26379/mymaster?db=1', option: 'redis' },
+  { flag: 'namespace', env: 'FAYE_ONLINE_NAMESPACE', placeholder: 'NAME', fallback: DEFAULTS.namespace, kind: 'text', help: 'Redis key namespace; the gem\'s FayeOnline.get_server(:namespace => ...)', option: 'namespace' },
+  { flag: 'timeout', env: 'FAYE_ONLINE_TIMEOUT', placeholder: 'SECONDS', fallback: String(DEFAULTS.timeout), kind: 'seconds', help: 'Faye long-poll timeout', option: 'timeout' },
+  { flag: 'ping', env: 'FAYE_ONLINE_PING', placeholder: 'SECONDS', fallback: String(DEFAULTS.ping), kind: 'seconds', help: 'WebSocket ping interval', option: 'ping' },
+  { flag: 'gc', env: 'FAYE_ONLINE_GC', placeholder: 'SECONDS', fallback: String(DEFAULTS.gc), kind: 'seconds', help: 'how often the Redis engine looks for dead clients; the gem\'s :gc', option: 'gc' },
+  { flag: 'leave-grace', env: 'FAYE_ONLINE_LEAVE_GRACE', placeholder: 'SECONDS', fallback: String(DEFAULTS.leaveGrace), kind: 'secondsOrZero', help: 'how long a user\'s leave waits after their last page went (a reload is no leave); 0 leaves at once, as the gem did', option: 'leaveGrace' },
+  { flag: 'before-leave-delay', env: 'FAYE_ONLINE_BEFORE_LEAVE_DELAY', placeholder: 'SECONDS', fallback: String(DEFAULTS.beforeLeaveDelay), kind: 'seconds', help: 'wait after a page announces it is closing before checking it is gone', option: 'beforeLeaveDelay' },
+  { flag: 'reconcile-interval', env: 'FAYE_ONLINE_RECONCILE_INTERVAL', placeholder: 'SECONDS', fallback: String(DEFAULTS.reconcileInterval), kind: 'secondsOrZero', help: 'how often one process of the cluster repairs the records (it also does at startup); 0: only at startup', option: 'reconcileInterval' },
+  { flag: 'engagement', env: 'FAYE_ONLINE_ENGAGEMENT', placeholder: 'on|off', fallback: 'on when its table is migrated', kind: 'switch', help: 'record engaged time (pages visible and in use) in faye_online_engaged_times, our own table', option: 'engagement' },
+  { flag: 'presence-diffs', env: 'FAYE_ONLINE_PRESENCE_DIFFS', placeholder: 'on|off', fallback: on(true), kind: 'switch', help: 'publish joins and leaves on <room>/presence; off publishes only the gem\'s <room>/user_list', option: 'presenceDiffs' },
+  { flag: 'user-list-window', env: 'FAYE_ONLINE_USER_LIST_WINDOW', placeholder: 'MS', fallback: String(DEFAULTS.userListWindow), kind: 'integer', help: 'milliseconds over which <room>/user_list messages are coalesced', option: 'userListWindow' },
+  { flag: 'max-client-ids', env: 'FAYE_ONLINE_MAX_CLIENT_IDS', placeholder: 'N', fallback: String(DEFAULTS.maxClientIdsPerUser), kind: 'integer', help: 'clientIds (tabs) one user may have in one room; past it the oldest is dropped', option: 'maxClientIdsPerUser' },
+  { flag: 'max-message-bytes', env: 'FAYE_ONLINE_MAX_MESSAGE_BYTES', placeholder: 'N', fallback: String(DEFAULTS.maxMessageBytes), kind: 'integer', help: 'largest Bayeux message accepted, bytes of its JSON', option: 'maxMessageBytes' },
+  { flag: 'secret', env: 'FAYE_ONLINE_SECRET', placeholder: 'SECRET', fallback: 'none: auth is not signed (the gem\'s behaviour)', kind: 'secrets', help: 'secret that auth must be signed with (at least 16 bytes). To rotate, repeat the flag or separate secrets by spaces, newest first. Prefer the variable: flags are visible to every user in `ps`', option: 'secret' },
+  { flag: 'time-zone', env: 'FAYE_ONLINE_TIME_ZONE', placeholder: 'ZONE', fallback: 'this process\'s zone (TZ)', kind: 'text', help: 'IANA zone of the *_started_at strings; must match the TZ of the Rails servers', option: 'timeZone' },
+  { flag: 'client-path', env: 'FAYE_ONLINE_CLIENT_PATH', placeholder: 'PATH', fallback: DEFAULTS.clientPath, kind: 'path', help: 'URL path of faye-online\'s browser client', option: 'clientPath' },
+  { flag: 'reports-prefix', env: 'FAYE_ONLINE_REPORTS_PREFIX', placeholder: 'PATH', fallback: DEFAULTS.reportsPrefix, kind: 'path', help: 'where the JSON report endpoints are', option: 'reports' },
+  { flag: 'reports-token', env: 'FAYE_ONLINE_REPORTS_TOKEN', placeholder: 'TOKEN', fallback: 'none: every report request is refused (403)', kind: 'text', help: 'requests with the header `Authorization: Bearer TOKEN` may read the reports (at least 16 bytes; prefer the variable)' },
+  { flag: 'dashboard-password', env: 'FAYE_ONLINE_DASHBOARD_PASSWORD', placeholder: 'PASSWORD', fallback: 'none: no dashboard', kind: 'text', help: `serve the dashboard at ${DASHBOARD_PATH}/ and open the JSON reports to whoever gives this password (HTTP Basic, any user name; put HTTPS in front); at least ${MIN_PASSWORD_LENGTH} characters` },
+  { flag: 'metrics', env: 'FAYE_ONLINE_METRICS', placeholder: 'PATH', fallback: 'off', kind: 'path', help: `serve Prometheus metrics at this path, e.g. ${DEFAULTS.metricsPath}`, option: 'metrics' },
+  { flag: 'trace', env: 'FAYE_ONLINE_TRACE', placeholder: 'on|off', fallback: 'on when DEBUG is set', kind: 'switch', help: 'one debug line per message that changed presence (the gem\'s verbose log)', option: 'trace' },
 ];
 
 /** Words of `text` in lines of at most `max` characters, each after `indent` spaces. */
@@ -95,7 +126,7 @@ function helpText(): string {
     '  <mount>                 Faye: long-polling and WebSocket',
     '  <mount>/client.js       Faye\'s browser client',
     `  ${DEFAULTS.clientPath.padEnd(22)}  faye-online's client, for the gem's faye-online.js`,
-    `  ${HEALTH_PATH.padEnd(22)}  200 JSON while serving, 503 while stopping`,
+    `  ${HEALTH_PATH.padEnd(22)}  200 JSON while serving, 503 while starting/stopping`,
     `  ${`${DASHBOARD_PATH}/`.padEnd(22)}  the dashboard, with --dashboard-password`,
     '',
     'Faye answers cross-origin requests (CORS preflights included) for any page by',
@@ -117,8 +148,11 @@ interface ServeConfig {
   host: string | undefined;
   databaseUrl: string;
   databaseFromFlag: boolean;
+  dbTimeoutSeconds: number;
   redisUrl: string | undefined;
   secretFromFlag: boolean;
+  /** Set (true or false) only when given: unset, it follows whether its table is migrated. */
+  engagement: boolean | undefined;
   dashboardPassword: string | undefined;
   options: FayeOnlineOptions;
 }
@@ -126,81 +160,126 @@ interface ServeConfig {
 type Values = Record<string, string | string[] | boolean | undefined>;
 
 /** The flag's value, else the environment variable's (an empty variable counts as unset). */
-function pick(values: Values, env: NodeJS.ProcessEnv, flag: string): string | undefined {
-  const setting = SETTINGS.find((s) => s.flag === flag)!;
-  const fromFlag = values[flag];
+function pick(values: Values, env: NodeJS.ProcessEnv, setting: Setting): string | undefined {
+  const fromFlag = values[setting.flag];
   if (typeof fromFlag === 'string') return fromFlag;
   if (Array.isArray(fromFlag)) return fromFlag.join(' ');
   const fromEnv = env[setting.env];
   return fromEnv === undefined || fromEnv.trim() === '' ? undefined : fromEnv.trim();
 }
 
-function source(flag: string): string {
-  const setting = SETTINGS.find((s) => s.flag === flag)!;
-  return `--${flag} (${setting.env})`;
+function source(setting: Setting): string {
+  return `--${setting.flag} (${setting.env})`;
 }
 
-function seconds(values: Values, env: NodeJS.ProcessEnv, flag: string): number | undefined {
-  const text = pick(values, env, flag);
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new UsageError(`${source(flag)} must be a positive number of seconds, got "${text}"`);
+const SWITCH_WORDS: Record<string, boolean> = { on: true, true: true, yes: true, 1: true, off: false, false: false, no: false, 0: false };
+
+/** A setting's text as its value; the option's own checks (ranges, formats) stay with resolveOptions. */
+function parseSetting(setting: Setting, text: string): unknown {
+  const fail = (what: string) => { throw new UsageError(`${source(setting)} must be ${what}, got "${text}"`); };
+  switch (setting.kind) {
+    case 'text':
+    case 'path':
+      return text;
+    case 'seconds':
+    case 'secondsOrZero': {
+      const value = Number(text);
+      const zero = setting.kind === 'secondsOrZero';
+      if (!Number.isFinite(value) || value < 0 || (value === 0 && !zero)) fail(zero ? 'a number of seconds (0 or more)' : 'a positive number of seconds');
+      return value;
+    }
+    case 'integer': {
+      const value = /^\d+$/.test(text) ? Number(text) : NaN;
+      if (!Number.isSafeInteger(value)) fail('a whole number');
+      return value;
+    }
+    case 'switch': {
+      const value = SWITCH_WORDS[text.toLowerCase()];
+      if (value === undefined) fail('on or off');
+      return value;
+    }
+    case 'secrets': {
+      const secrets = text.split(/\s+/).filter(Boolean);
+      return secrets.length > 1 ? secrets : secrets[0];
+    }
+  }
+}
+
+/** Turns a setting's value into what attachFayeOnline's option of that name takes. */
+function asOption(setting: Setting, value: unknown): unknown {
+  if (setting.option === 'metrics') return { path: value };
+  if (setting.option === 'reports') return { prefix: value };
+  if (setting.option === 'redis' && !isRedisUrl(String(value))) {
+    throw new UsageError(`${source(setting)} must be a redis:// URL like redis://127.0.0.1:6379/1 (or redis+sentinel://host:port,host:port/master?db=1), got "${redactRedisUrl(String(value))}"`);
+  }
   return value;
 }
 
 function readConfig(values: Values, env: NodeJS.ProcessEnv): ServeConfig {
-  const portText = pick(values, env, 'port');
-  const port = portText === undefined ? DEFAULT_PORT : Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${source('port')} must be a port number from 0 to 65535, got "${portText}"`);
-
-  const secretText = pick(values, env, 'secret');
-  const secrets = secretText?.split(/\s+/).filter(Boolean);
-  const redisUrl = pick(values, env, 'redis');
-  if (redisUrl !== undefined && !isRedisUrl(redisUrl)) throw new UsageError(`${source('redis')} must be a redis:// URL like redis://127.0.0.1:6379/1 (or redis+sentinel://host:port,host:port/master?db=1), got "${redactUrl(redisUrl)}"`);
+  const read = new Map<string, unknown>();
+  for (const setting of SETTINGS) {
+    const text = pick(values, env, setting);
+    if (text !== undefined) read.set(setting.flag, parseSetting(setting, text));
+  }
+  const port = (read.get('port') as number | undefined) ?? DEFAULT_PORT;
+  if (port > 65535) throw new UsageError(`${source(setting('port'))} must be a port number from 0 to 65535, got "${port}"`);
+  const options: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    if (s.option && read.has(s.flag)) options[s.option] = asOption(s, read.get(s.flag));
+  }
+  const token = read.get('reports-token') as string | undefined;
+  if (token !== undefined) {
+    if (Buffer.byteLength(token) < 16) throw new UsageError(`${source(setting('reports-token'))} must be at least 16 bytes; generate one with \`openssl rand -hex 32\``);
+    options.reports = { ...(options.reports as object | undefined), authorize: bearerToken(token) };
+  }
+  const dashboardPassword = read.get('dashboard-password') as string | undefined;
+  if (dashboardPassword !== undefined && dashboardPassword.length < MIN_PASSWORD_LENGTH) {
+    throw new UsageError(`${source(setting('dashboard-password'))} must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  }
+  delete options.database;
+  delete options.engagement;
   return {
     port,
     mount: DEFAULTS.mount,
-    host: pick(values, env, 'host'),
-    databaseUrl: pick(values, env, 'url') ?? DEFAULTS.database,
+    host: read.get('host') as string | undefined,
+    databaseUrl: (read.get('url') as string | undefined) ?? DEFAULTS.database,
     databaseFromFlag: typeof values.url === 'string',
-    redisUrl,
+    dbTimeoutSeconds: (read.get('db-timeout') as number | undefined) ?? DB_TIMEOUT_SECONDS,
+    redisUrl: read.get('redis') as string | undefined,
     secretFromFlag: values.secret !== undefined,
-    dashboardPassword: dashboardPassword(pick(values, env, 'dashboard-password')),
-    options: {
-      mount: pick(values, env, 'mount'),
-      redis: redisUrl,
-      namespace: pick(values, env, 'namespace'),
-      timeout: seconds(values, env, 'timeout'),
-      ping: seconds(values, env, 'ping'),
-      gc: seconds(values, env, 'gc'),
-      beforeLeaveDelay: seconds(values, env, 'before-leave-delay'),
-      secret: secrets && secrets.length > 1 ? secrets : secrets?.[0],
-      timeZone: pick(values, env, 'time-zone'),
-    },
+    engagement: read.get('engagement') as boolean | undefined,
+    dashboardPassword,
+    options: options as FayeOnlineOptions,
   };
 }
 
-function dashboardPassword(password: string | undefined): string | undefined {
-  if (password !== undefined && password.length < MIN_PASSWORD_LENGTH) throw new UsageError(`${source('dashboard-password')} must be at least ${MIN_PASSWORD_LENGTH} characters`);
-  return password;
+type AuthorizeHook = (req: Request) => boolean | Promise<boolean>;
+
+/** A request is authorized when either hook says exactly true. */
+function eitherAuthorized(first: AuthorizeHook | undefined, second: AuthorizeHook): AuthorizeHook {
+  if (!first) return second;
+  return async (req) => (await first(req)) === true || (await second(req)) === true;
+}
+
+function setting(flag: string): Setting {
+  return SETTINGS.find((s) => s.flag === flag)!;
+}
+
+/** Reports may be read by requests that carry `Authorization: Bearer <token>` (compared in constant time). */
+function bearerToken(token: string): (req: Request) => boolean {
+  const expected = createHash('sha256').update(token).digest();
+  return (req) => {
+    const match = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
+    return match !== null && timingSafeEqual(createHash('sha256').update(match[1]).digest(), expected);
+  };
 }
 
 /** resolveOptions names the option (`timeZone`); on the command line, name the flag and its variable. */
 function optionErrorAsUsage(error: FayeOnlineError): UsageError {
-  const match = /^faye-online option `(\w+)`: (.*)$/s.exec(error.message);
-  const setting = match && SETTINGS.find((s) => s.option === match[1]);
-  return new UsageError(setting ? `${source(setting.flag)} ${match[2]}` : error.message);
-}
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    // A sentinel URL lists several hosts, which URL cannot parse.
-    return redactRedisUrl(url);
-  }
+  const match = /^faye-online option `([\w.]+)`: (.*)$/s.exec(error.message);
+  const option = match?.[1].split('.')[0];
+  const named = match && SETTINGS.find((s) => s.option === option);
+  return new UsageError(named ? `${source(named)} ${match[2]}` : error.message);
 }
 
 /** pino at info; the gem's DEBUG / DEBUG_FAYE turn on debug logs, DEBUG_FAYE also Faye's own log. */
@@ -213,15 +292,26 @@ function serverLogger(env: NodeJS.ProcessEnv): Logger {
   return logger;
 }
 
-async function checkDatabase(sequelize: Sequelize, config: ServeConfig): Promise<void> {
+/**
+ * Checks the schema and decides whether engaged time is recorded: unless the
+ * command line said, it is on exactly when its own table is migrated, so that
+ * a database where Rails ran only the gem's migrations serves as it is.
+ */
+async function checkDatabase(sequelize: Sequelize, config: ServeConfig, io: CliIo): Promise<{ engagement: boolean; note?: string }> {
+  const migrateUp = config.databaseFromFlag ? `npx faye-online migrate up --url ${redactUrl(config.databaseUrl)}` : 'npx faye-online migrate up';
+  const waiting = `  database  waiting for ${describeDatabase(sequelize)} to answer (up to ${config.dbTimeoutSeconds} s, --db-timeout) ...`;
+  const states = await withProgress(io.out, waiting, migrationStatus(sequelize));
+  const engagementMigrated = states.every((m) => m.applied || m.feature !== 'engagement');
+  const engagement = config.engagement ?? engagementMigrated;
   try {
-    await ensureMigrated(sequelize);
+    await ensureMigrated(sequelize, { engagement });
   } catch (error) {
     if (!isFayeOnlineError(error, 'SCHEMA_NOT_MIGRATED')) throw error;
     // The generic hint says "with --url or DATABASE_URL"; here we know which.
-    const command = config.databaseFromFlag ? `npx faye-online migrate up --url ${redactUrl(config.databaseUrl)}` : 'npx faye-online migrate up';
-    throw new FayeOnlineError('SCHEMA_NOT_MIGRATED', `the faye-online tables are not migrated in ${describeDatabase(sequelize)}; create them with \`${command}\`, then start again`, { cause: error });
+    throw new FayeOnlineError('SCHEMA_NOT_MIGRATED', `the faye-online tables are not migrated in ${describeDatabase(sequelize)}; create them with \`${migrateUp}\`, then start again`, { cause: error });
   }
+  if (engagement || config.engagement !== undefined) return { engagement };
+  return { engagement, note: `  engaged   off: its table (faye_online_engaged_times, ours) is not migrated; to record engaged time run \`${migrateUp}\` and restart` };
 }
 
 /** One attempt, no retries: at startup a Redis that does not answer is a configuration error. */
@@ -237,7 +327,7 @@ async function checkRedis(url: string): Promise<void> {
     await redis.ping();
   } catch (error) {
     const cause = lastError ?? (error as Error);
-    throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis at ${redactUrl(url)} does not answer (${cause.message}); start Redis or fix --redis (REDIS_URL)`, { cause });
+    throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis at ${redactRedisUrl(url)} does not answer (${cause.message}); start Redis or fix --redis (REDIS_URL)`, { cause });
   } finally {
     redis.disconnect();
   }
@@ -292,8 +382,9 @@ async function serve(config: ServeConfig, io: CliIo): Promise<number> {
   io.out(`faye-online serve: starting (pid ${process.pid})`);
   if (config.secretFromFlag) io.err('faye-online serve: warning: --secret is visible to every user of this machine in `ps`; prefer the FAYE_ONLINE_SECRET variable');
 
-  const sequelize = openDatabase(config.databaseUrl, { logger });
+  const sequelize = openDatabase(config.databaseUrl, { logger, connectTimeoutMs: config.dbTimeoutSeconds * 1000 });
   const sqlite = sequelize.getDialect() === 'sqlite';
+  let engagement = config.engagement;
   let handle: FayeOnlineHandle | undefined;
   const sockets = new Set<Socket>();
   const app = express();
@@ -303,38 +394,44 @@ async function serve(config: ServeConfig, io: CliIo): Promise<number> {
     if (sqlite) {
       io.out(`  database  ${describeDatabase(sequelize)} (embedded, migrated at startup; NOT shared with a Rails app: give --url or DATABASE_URL for that)`);
     } else {
-      await checkDatabase(sequelize, config);
+      const checked = await checkDatabase(sequelize, config, io);
+      engagement = checked.engagement;
       io.out(`  database  ${describeDatabase(sequelize)}: migrated`);
+      if (checked.note) io.out(checked.note);
     }
     if (config.redisUrl) {
       await checkRedis(config.redisUrl);
-      io.out(`  redis     ${redactUrl(config.redisUrl)}: answers (namespace ${config.options.namespace ?? DEFAULTS.namespace})`);
+      io.out(`  redis     ${redactRedisUrl(config.redisUrl)}: answers (namespace ${config.options.namespace ?? DEFAULTS.namespace})`);
     } else {
       io.out('  redis     none: presence state lives in this process, so run only one (give --redis or REDIS_URL for a cluster)');
     }
 
-    let serving = false;
+    let state: 'starting' | 'ok' | 'stopping' = 'starting';
     app.disable('x-powered-by');
     app.get(HEALTH_PATH, (_req, res) => {
-      res.status(serving ? 200 : 503).set('Cache-Control', 'no-store').json({ status: serving ? 'ok' : 'stopping', mount, redis: Boolean(config.redisUrl), uptimeSeconds: Math.round(process.uptime()) });
+      res.status(state === 'ok' ? 200 : 503).set('Cache-Control', 'no-store').json({ status: state, mount, redis: Boolean(config.redisUrl), uptimeSeconds: Math.round(process.uptime()) });
     });
-    const dashboard = config.dashboardPassword === undefined ? undefined : basicAuth(config.dashboardPassword);
-    if (dashboard) app.use(DASHBOARD_PATH, dashboard.challenge);
-    handle = attachFayeOnline(app, server, { ...config.options, ...(dashboard && { reports: { authorize: dashboard.authorize } }), database: sequelize, logger });
-    if (dashboard) app.use(DASHBOARD_PATH, handle.dashboard());
-    await handle.ready;
-
     // Upgraded (WebSocket) sockets are not closed by server.close(): track every socket.
     server.on('connection', (socket: Socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
+    // The port first: nothing may say "ready" before it is ours. Faye attaches
+    // to the server after; until then requests get 503 from /healthz or a 404.
     await listen(server, config.port, config.host);
-    serving = true;
-    io.out(`faye-online serve: ready at ${publicUrl(server, config.host, mount)} (browser client ${DEFAULTS.clientPath}, health ${HEALTH_PATH})`);
+    // The dashboard asks the browser for its password; the reports then open to
+    // that password as well as to the bearer token.
+    const dashboard = config.dashboardPassword === undefined ? undefined : basicAuth(config.dashboardPassword);
+    if (dashboard) app.use(DASHBOARD_PATH, dashboard.challenge);
+    const reports = dashboard ? { ...config.options.reports, authorize: eitherAuthorized(config.options.reports?.authorize, dashboard.authorize) } : config.options.reports;
+    handle = attachFayeOnline(app, server, { ...config.options, reports, ...(engagement === undefined ? {} : { engagement }), database: sequelize, logger });
+    if (dashboard) app.use(DASHBOARD_PATH, handle.dashboard());
+    await handle.ready;
+    state = 'ok';
+    io.out(`faye-online serve: ready at ${publicUrl(server, config.host, mount)} (browser client ${config.options.clientPath ?? DEFAULTS.clientPath}, health ${HEALTH_PATH})`);
 
     const signal = await signals.stopped;
-    serving = false;
+    state = 'stopping';
     io.out(`faye-online serve: ${signal}, stopping (finishing presence writes, closing connections) ...`);
     await handle.close();
     await new Promise<void>((resolve) => {
@@ -360,24 +457,9 @@ export const serveCommand: Command = {
   summary: 'run a standalone Faye server with presence (like the gem\'s `rackup faye.ru`)',
   help: helpText(),
   async run(args, io) {
-    let values: Values;
-    try {
-      values = parseArgs({
-        args,
-        allowPositionals: false,
-        options: {
-          ...Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const, multiple: s.flag === 'secret' }])),
-          help: { type: 'boolean', short: 'h' },
-        },
-      }).values as Values;
-    } catch (error) {
-      io.err(`faye-online serve: ${(error as Error).message.split('\n')[0]} (see faye-online serve --help)`);
-      return EXIT_USAGE;
-    }
-    if (values.help) {
-      io.out(this.help);
-      return EXIT_OK;
-    }
+    const flags = Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const, multiple: s.flag === 'secret' }]));
+    const values = readFlags<Values>({ name: 'serve', help: this.help }, args, flags, io);
+    if (typeof values === 'number') return values;
     let config: ServeConfig;
     try {
       config = readConfig(values, io.env);

@@ -24,7 +24,7 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   try {
     parsed = new URL(text);
   } catch {
-    throw new FayeOnlineError('DATABASE_URL', `database URL "${redact(text)}" is not a URL; expected ${URL_FORMS}`);
+    throw new FayeOnlineError('DATABASE_URL', `database URL "${redactUrl(text)}" is not a URL; expected ${URL_FORMS}`);
   }
   const scheme = parsed.protocol.replace(/:$/, '').toLowerCase();
   if (scheme !== 'mysql' && scheme !== 'mariadb') {
@@ -32,7 +32,7 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   }
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
   if (!parsed.hostname || !database || database.includes('/')) {
-    throw new FayeOnlineError('DATABASE_URL', `database URL "${redact(text)}" must name a host and a database, e.g. mysql://user:pass@127.0.0.1:3306/myapp`);
+    throw new FayeOnlineError('DATABASE_URL', `database URL "${redactUrl(text)}" must name a host and a database, e.g. mysql://user:pass@127.0.0.1:3306/myapp`);
   }
   return {
     dialect: 'mysql',
@@ -48,6 +48,8 @@ export interface OpenDatabaseOptions {
   /** SQL statements are logged at debug level on this logger when `logSql` is true. */
   logger?: Logger;
   logSql?: boolean;
+  /** MySQL/MariaDB: how long to wait for the server to answer a new connection, ms. Default: the driver's (10 s). */
+  connectTimeoutMs?: number;
   /** Extra Sequelize options (pool size...), merged over ours. */
   sequelize?: Options;
 }
@@ -75,12 +77,29 @@ export function openDatabase(urlOrSequelize: string | Sequelize, options: OpenDa
       database: target.database,
       timezone: '+00:00',
       logging,
+      ...(options.connectTimeoutMs ? { dialectOptions: { connectTimeout: options.connectTimeoutMs } } : {}),
       ...options.sequelize,
     });
   }
-  const sequelize = new Sequelize({ dialect: 'sqlite', storage: target.storage, logging, ...options.sequelize });
+  const sequelize = openSqlite({ dialect: 'sqlite', storage: target.storage, logging, ...options.sequelize });
   waitForSqliteLocks(sequelize);
   return sequelize;
+}
+
+/**
+ * The SQLite driver (sqlite3) is an optional peer dependency: it compiles
+ * native code, which apps on MySQL/MariaDB should not have to. Without it,
+ * the embedded database says how to get it.
+ */
+function openSqlite(config: Options): Sequelize {
+  try {
+    return new Sequelize(config);
+  } catch (error) {
+    if (!/Please install sqlite3 package/.test((error as Error).message)) throw error;
+    throw new FayeOnlineError('DATABASE_DRIVER_MISSING',
+      'the embedded SQLite database needs the sqlite3 package, which faye-online leaves optional; install it with `npm install sqlite3`, ' +
+      'or give a MySQL/MariaDB database (the `database` option, --url or DATABASE_URL)', { cause: error });
+  }
 }
 
 const SQLITE_BUSY_TIMEOUT_MS = 10_000;
@@ -161,7 +180,8 @@ export function isTransientDatabaseError(error: unknown): boolean {
   return TRANSIENT_CODES.has(original.code ?? '');
 }
 
-function redact(url: string): string {
+/** A URL (database or Redis) with its password replaced by ***, for messages. */
+export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
 }
 

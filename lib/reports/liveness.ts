@@ -20,7 +20,7 @@ export function engineLiveness(engine: EngineLike): Liveness {
 /**
  * Liveness without a running server: read faye-redis' sorted set `<ns>/clients`
  * (clientId → last ping in ms). A client exists while its score is newer than
- * 1.6 × timeout, the rule every faye-redis engine applies.
+ * 1.6 × timeout, the rule every faye-redis engine applies (the Ruby one too).
  */
 export function fayeRedisLiveness(redis: Redis, namespace: string, timeoutSeconds: number, now: () => number = Date.now): Liveness {
   const key = `${namespace}/clients`;

@@ -1,16 +1,22 @@
 // Reports without a running server (the CLI): the database and, for status,
 // the cluster's Redis. Liveness then comes from faye-redis' `<ns>/clients`
 // sorted set, which every server of the cluster keeps up to date.
+import { Presence } from '../core/presence';
+import { reconcile, type ReconcileReport } from '../core/reconcile';
 import { FayeOnlineError } from '../errors';
+import { silentLogger } from '../log';
 import { defaultTimeZone } from '../records/legacy-format';
 import { openDatabase, Records } from '../records';
+import { redactUrl } from '../records/database';
 import { ensureMigrated } from '../schema';
+import { existingTables } from '../schema/layout';
 import { openRedis } from '../stores/redis-connection';
 import { RedisStore } from '../stores/redis-store';
 import { DEFAULTS } from '../options';
 import type { ReportsApi } from './http';
 import { createReports } from './api';
 import { fayeRedisLiveness } from './liveness';
+import type { ClusterSigns, RunningTimer } from './cleanup';
 
 export interface OfflineReportsOptions {
   databaseUrl: string;
@@ -20,16 +26,29 @@ export interface OfflineReportsOptions {
   /** The servers' Faye timeout, seconds (a client is live while pinged within 1.6 × timeout). Default 10. */
   timeout?: number;
   timeZone?: string;
+  /** MySQL/MariaDB: how long to wait for the server to answer, ms. Default: the driver's. */
+  connectTimeoutMs?: number;
   /** Wait before cleanup removes what is stale, ms. Default 1000. */
   graceMs?: number;
 }
 
 export interface OfflineReports extends ReportsApi {
+  /** What `status --cleanup` needs besides the status report (Redis required). */
+  cleanup: OfflineCleanup;
   close(): Promise<void>;
 }
 
+export interface OfflineCleanup {
+  /** The Redis address and namespace, as an operator would recognise them. */
+  where: { redis: string; namespace: string };
+  signs(): Promise<ClusterSigns>;
+  runningTimers(): Promise<RunningTimer[]>;
+  /** The servers' reconciliation pass, run from here: dead clientIds depart (logouts logged, timers stopped), lists and timers follow. */
+  repair(): Promise<ReconcileReport>;
+}
+
 export async function openOfflineReports(options: OfflineReportsOptions): Promise<OfflineReports> {
-  const sequelize = openDatabase(options.databaseUrl);
+  const sequelize = openDatabase(options.databaseUrl, { connectTimeoutMs: options.connectTimeoutMs });
   const redis = options.redisUrl ? openRedis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null }).redis : undefined;
   // A refused connection rejects connect() below; the event would only print a second report of it.
   redis?.on('error', () => undefined);
@@ -56,15 +75,49 @@ export async function openOfflineReports(options: OfflineReportsOptions): Promis
     throw new FayeOnlineError('INVALID_OPTION', 'status needs the cluster\'s Redis: pass --redis redis://host:6379/1 or set REDIS_URL (an embedded server keeps its state in its own process; ask its /faye-online/api/status endpoint)');
   };
   const store = redis ? new RedisStore({ redis, ownsConnection: false, namespace, maxClientIdsPerUser: DEFAULTS.maxClientIdsPerUser }) : undefined;
+  const isLive = redis ? fayeRedisLiveness(redis, namespace, options.timeout ?? DEFAULTS.timeout) : noRedis;
   const reports = createReports({
     sequelize,
     timeZone,
     status: {
       store: store ?? { channels: noRedis, clientIdsByUser: noRedis, rememberedAuths: noRedis, forget: noRedis },
       records,
-      isLive: redis ? fayeRedisLiveness(redis, namespace, options.timeout ?? DEFAULTS.timeout) : noRedis,
+      isLive,
       graceMs: options.graceMs,
     },
   });
-  return { ...reports, close };
+  const cleanup: OfflineCleanup = {
+    where: { redis: redactUrl(options.redisUrl ?? ''), namespace },
+    async signs() {
+      if (!redis || !store) return noRedis();
+      const [engineClients, channels] = await Promise.all([redis.zcard(`${namespace}/clients`), store.channels()]);
+      return { engineClients, presenceChannels: channels.length };
+    },
+    runningTimers: () => records.runningTimers(),
+    async repair() {
+      if (!store) return noRedis();
+      // Engaged sessions are repaired where the servers record them (their table exists).
+      const engagement = (await existingTables(sequelize, ['faye_online_engaged_times'])).length > 0;
+      // The dead clients' pages are gone for good: no leave grace.
+      const presence = new Presence({ store, records, logger: silentLogger, leaveGraceMs: 0, engagement });
+      const failures: Error[] = [];
+      presence.on('writeFailed', (error) => failures.push(error));
+      const report = await reconcile({
+        store,
+        records,
+        logger: silentLogger,
+        clientExists: async (clientId) => (await isLive([clientId])).has(clientId),
+        localClientIds: () => [],
+        departOrphan: (clientId) => presence.gone(clientId, 'timeout'),
+        forUser: (uid, task) => presence.forUser(uid, task),
+        // The servers publish <room>/user_list on their next change of the room.
+        onListChanged: () => undefined,
+        engagement,
+      });
+      await presence.idle();
+      if (failures.length > 0) throw failures[0];
+      return report;
+    },
+  };
+  return { ...reports, cleanup, close };
 }

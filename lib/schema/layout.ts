@@ -1,6 +1,7 @@
-// The layout the gem's migrations give on MariaDB (docs/rails.md) as data,
-// the same layout read back from a live database, and the comparison `migrate
-// adopt` uses before it trusts tables it did not create.
+// The layout the gem's migrations give on MariaDB (as Rails 3.2/4.0 created
+// them: SHOW CREATE TABLE of those tables, written down as data), the same
+// layout read back from a live database, and the comparison `migrate adopt`
+// uses before it trusts tables it did not create.
 import { QueryTypes, type Sequelize } from 'sequelize';
 import { isMysql } from './ddl';
 
@@ -170,45 +171,108 @@ function quote(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
 }
 
-/**
- * Differences between the expected and an actual table, as sentences. Tolerated,
- * because the gem and Rails treat them as the same layout: integer display
- * widths (MySQL 8 prints `int`), nullable timestamps (Rails 4.2), another
- * collation of the same character set. On SQLite only columns, nullability and
- * indexes are compared (it has no engines, and types are mere affinities).
- */
-export function compareLayout(expected: TableLayout, actual: TableLayout | undefined, dialect: 'mysql' | 'sqlite'): string[] {
-  const t = expected.name;
-  if (!actual) return [`table ${t} is missing`];
-  const diffs: string[] = [];
-  if (dialect === 'mysql') {
-    if (actual.engine.toLowerCase() !== expected.engine.toLowerCase()) diffs.push(`${t}: ENGINE=${actual.engine}, expected ${expected.engine}`);
-    if (charsetOf(actual.collation) !== charsetOf(expected.collation)) diffs.push(`${t}: collation ${actual.collation}, expected a ${charsetOf(expected.collation)} collation`);
-  }
-  const actualNames = actual.columns.map((c) => c.name).join(', ');
-  const expectedNames = expected.columns.map((c) => c.name).join(', ');
-  if (actualNames !== expectedNames) diffs.push(`${t}: columns (${actualNames}), expected (${expectedNames})`);
-  for (const want of expected.columns) {
-    const have = actual.columns.find((c) => c.name === want.name);
-    if (!have) continue;
-    const where = `${t}.${want.name}`;
-    if (dialect === 'mysql' && stripWidth(have.type) !== stripWidth(want.type)) diffs.push(`${where}: type ${have.type}, expected ${want.type}`);
-    const timestampMayBeNull = want.name === 'created_at' || want.name === 'updated_at';
-    if (have.nullable !== want.nullable && !(timestampMayBeNull && have.nullable)) diffs.push(`${where}: ${have.nullable ? 'NULL' : 'NOT NULL'}, expected ${want.nullable ? 'NULL' : 'NOT NULL'}`);
-    if (have.default !== want.default) diffs.push(`${where}: DEFAULT ${have.default ?? 'NULL'}, expected DEFAULT ${want.default ?? 'NULL'}`);
-    if (have.autoIncrement !== want.autoIncrement) diffs.push(`${where}: ${have.autoIncrement ? 'AUTO_INCREMENT' : 'not AUTO_INCREMENT'}, expected ${want.autoIncrement ? 'AUTO_INCREMENT' : 'not AUTO_INCREMENT'}`);
-  }
-  for (const want of expected.indexes) {
-    const have = actual.indexes.find((i) => i.name === want.name);
-    const describe = (i: IndexLayout) => `${i.unique ? 'UNIQUE ' : ''}(${i.columns.join(', ')})`;
-    if (!have) diffs.push(`${t}: index ${want.name} ${describe(want)} is missing`);
-    else if (describe(have) !== describe(want)) diffs.push(`${t}: index ${want.name} is ${describe(have)}, expected ${describe(want)}`);
-  }
-  return diffs;
+export interface LayoutComparison {
+  refused: string[];
+  accepted: string[];
 }
 
-function stripWidth(type: string): string {
-  return type.toLowerCase().replace(/^(tinyint|smallint|mediumint|int|bigint)\(\d+\)/, '$1');
+/**
+ * How an actual table differs from the expected one, in two lists of sentences:
+ * `refused`, what would break the gem or this package (a missing column, a
+ * narrower type, a NOT NULL column nobody fills, a missing unique index...), and
+ * `accepted`, what ActiveRecord and this package treat the same: another
+ * engine, utf8mb4 or another collation of UTF-8, wider integer and text types,
+ * fractional-second datetimes, extra nullable (or defaulted) columns, a missing
+ * plain index, another default. Nullable timestamps (Rails 4.2) and integer
+ * display widths (MySQL 8 prints `int`) are not even mentioned. On SQLite only
+ * columns, nullability and indexes are compared (types are mere affinities).
+ */
+export function compareLayout(expected: TableLayout, actual: TableLayout | undefined, dialect: 'mysql' | 'sqlite'): LayoutComparison {
+  const t = expected.name;
+  const refused: string[] = [];
+  const accepted: string[] = [];
+  if (!actual) return { refused: [`table ${t} is missing`], accepted };
+  if (dialect === 'mysql') {
+    if (actual.engine.toLowerCase() !== expected.engine.toLowerCase()) accepted.push(`${t}: ENGINE=${actual.engine} (the gem's is ${expected.engine})`);
+    const charset = charsetOf(actual.collation);
+    if (!UTF8.includes(charset)) refused.push(`${t}: character set ${charset} cannot hold every channel name (expected utf8mb3 or utf8mb4)`);
+    else if (charset !== charsetOf(expected.collation)) accepted.push(`${t}: collation ${actual.collation} (the gem's is ${expected.collation})`);
+  }
+  for (const want of expected.columns) {
+    const have = actual.columns.find((c) => c.name === want.name);
+    const where = `${t}.${want.name}`;
+    if (!have) {
+      refused.push(`${where}: column is missing`);
+      continue;
+    }
+    if (dialect === 'mysql') {
+      const widened = typeFits(have.type, want.type);
+      if (widened === 'narrower') refused.push(`${where}: type ${have.type} cannot hold what ${want.type} holds`);
+      else if (widened === 'wider') accepted.push(`${where}: type ${have.type} (the gem's is ${want.type})`);
+    }
+    const timestamp = want.name === 'created_at' || want.name === 'updated_at';
+    if (have.nullable !== want.nullable && !(timestamp && have.nullable)) {
+      if (have.nullable) accepted.push(`${where}: NULL allowed (the gem's is NOT NULL)`);
+      else if (have.default === null && !have.autoIncrement) refused.push(`${where}: NOT NULL without a default, but the gem leaves it NULL`);
+      else accepted.push(`${where}: NOT NULL (the gem's allows NULL)`);
+    }
+    if (have.default !== want.default) {
+      // ActiveRecord's optimistic locking counts from lock_version's default.
+      const sentence = `${where}: DEFAULT ${have.default ?? 'NULL'} (the gem's is DEFAULT ${want.default ?? 'NULL'})`;
+      (want.name === 'lock_version' ? refused : accepted).push(sentence);
+    }
+    if (have.autoIncrement !== want.autoIncrement) refused.push(`${where}: ${have.autoIncrement ? 'AUTO_INCREMENT' : 'not AUTO_INCREMENT'}, the gem's is ${want.autoIncrement ? 'AUTO_INCREMENT' : 'not'}`);
+  }
+  for (const extra of actual.columns.filter((c) => !expected.columns.some((w) => w.name === c.name))) {
+    const filled = extra.nullable || extra.default !== null || extra.autoIncrement;
+    if (filled) accepted.push(`${t}.${extra.name}: extra column ${extra.type}${extra.nullable ? '' : ' NOT NULL'} (left to its default)`);
+    else refused.push(`${t}.${extra.name}: extra column ${extra.type} NOT NULL without a default: every row this package inserts would fail`);
+  }
+  const describe = (i: IndexLayout) => `${i.unique ? 'UNIQUE ' : ''}(${i.columns.join(', ')})`;
+  for (const want of expected.indexes) {
+    // Matched by columns: the name does not matter to either side.
+    const same = actual.indexes.filter((i) => i.columns.join(',') === want.columns.join(','));
+    if (same.some((i) => i.unique === want.unique || (i.unique && !want.unique))) {
+      if (!same.some((i) => i.name === want.name)) accepted.push(`${t}: index ${describe(want)} is named ${same[0].name} (the gem's name is ${want.name})`);
+      continue;
+    }
+    // A unique index is what makes concurrent first uses end with one row.
+    if (want.unique) refused.push(`${t}: no unique index on (${want.columns.join(', ')}) (${want.name}); concurrent writers would create duplicate rows`);
+    else accepted.push(`${t}: no index ${want.name} ${describe(want)}; reads are slower`);
+  }
+  return { refused, accepted };
+}
+
+const UTF8 = ['utf8mb3', 'utf8mb4'];
+
+const INTEGER_RANK = ['tinyint', 'smallint', 'mediumint', 'int', 'bigint'];
+const TEXT_RANK = ['tinytext', 'text', 'mediumtext', 'longtext'];
+
+/** Whether a column of type `have` holds every value of `want`: 'same', 'wider' or 'narrower'. */
+function typeFits(have: string, want: string): 'same' | 'wider' | 'narrower' {
+  const a = parseType(have);
+  const b = parseType(want);
+  if (a.base === b.base && a.size === b.size) return 'same';
+  const rank = (list: string[]) => (list.includes(a.base) && list.includes(b.base) ? list.indexOf(a.base) - list.indexOf(b.base) : null);
+  const integer = rank(INTEGER_RANK);
+  if (integer !== null) return integer >= 0 && a.unsigned === b.unsigned ? 'wider' : 'narrower';
+  if (a.base === 'datetime' && b.base === 'datetime') return 'wider'; // datetime(6): fractional seconds, same values
+  if (b.base === 'varchar') {
+    if (a.base === 'varchar') return (a.size ?? 0) >= (b.size ?? 0) ? 'wider' : 'narrower';
+    return TEXT_RANK.includes(a.base) && a.base !== 'tinytext' ? 'wider' : 'narrower';
+  }
+  const text = rank(TEXT_RANK);
+  if (text !== null) return text >= 0 ? 'wider' : 'narrower';
+  return 'narrower';
+}
+
+function parseType(type: string): { base: string; size: number | null; unsigned: boolean } {
+  const match = /^(\w+)(?:\((\d+)\))?\s*(unsigned)?/i.exec(type.trim().toLowerCase());
+  if (!match) return { base: type.toLowerCase(), size: null, unsigned: false };
+  const base = match[1];
+  // Display widths of integers (int(11)) say nothing about what they hold.
+  const size = INTEGER_RANK.includes(base) || match[2] === undefined ? null : Number(match[2]);
+  return { base, size: base === 'datetime' ? Number(match[2] ?? 0) : size, unsigned: Boolean(match[3]) };
 }
 
 function charsetOf(collation: string): string {

@@ -20,6 +20,8 @@ export interface MigrationState {
   name: string;
   version: string;
   applied: boolean;
+  /** Our own migrations name the feature that needs them (see LegacyMigration.feature); the gem's have none. */
+  feature?: LegacyMigration['feature'];
 }
 
 export type MigrationEvent =
@@ -42,8 +44,10 @@ export interface MigrateResult {
 }
 
 export interface AdoptResult {
-  /** Migrations whose tables were found with the expected layout and are now recorded. */
+  /** Migrations whose tables were found with a layout both sides can use and are now recorded. */
   adopted: string[];
+  /** Differences from the gem's layout that were accepted (ActiveRecord and this package treat them the same), as sentences. */
+  differences: string[];
   /** Migrations still pending because none of their tables exist (`migrate up` creates them). */
   pending: string[];
 }
@@ -55,7 +59,7 @@ export async function migrationStatus(sequelize: Sequelize): Promise<MigrationSt
   return withDatabaseErrors(sequelize, async () => {
     const applied = new Set(await storageFor(sequelize).executed());
     return [...migrations, ...optionalMigrations.filter((m) => applied.has(m.name))]
-      .map(({ name }) => ({ name, version: versionOf(name), applied: applied.has(name) }));
+      .map(({ name, feature }) => ({ name, version: versionOf(name), applied: applied.has(name), ...(feature ? { feature } : {}) }));
   });
 }
 
@@ -101,8 +105,9 @@ export async function ensureMigrated(sequelize: Sequelize, features: EnsureMigra
   const needed = new Set(migrations.filter((m) => m.feature === undefined || features[m.feature] !== false).map((m) => m.name));
   return withDatabaseErrors(sequelize, async () => {
     await refuseUntracked(sequelize);
-    const pending = (await migrationStatus(sequelize)).filter((m) => !m.applied && needed.has(m.name));
-    if (pending.length > 0) {
+    const pending = (await migrationStatus(sequelize)).filter((m) => !m.applied);
+    if (pending.some((m) => needed.has(m.name))) {
+      // Every pending one is named, not only the required ones: `migrate up` applies them all.
       throw new FayeOnlineError('SCHEMA_NOT_MIGRATED', `the faye-online tables are not migrated (pending: ${pending.map((m) => m.version).join(', ')}); ${UP_HINT}`);
     }
   });
@@ -110,8 +115,10 @@ export async function ensureMigrated(sequelize: Sequelize, features: EnsureMigra
 
 /**
  * Records in schema_migrations the migrations whose tables already exist, after
- * checking that they have the gem's layout; throws SCHEMA_MISMATCH naming every
- * difference otherwise (and records nothing).
+ * checking that both the gem and this package can use them: differences that
+ * ActiveRecord treats the same (utf8mb4, wider types, extra nullable columns...)
+ * are accepted and reported; any that would break one side throws
+ * SCHEMA_MISMATCH naming each of them (and records nothing).
  */
 export async function adoptSchema(sequelize: Sequelize): Promise<AdoptResult> {
   return withDatabaseErrors(sequelize, async () => {
@@ -119,6 +126,7 @@ export async function adoptSchema(sequelize: Sequelize): Promise<AdoptResult> {
     const applied = new Set(await storage.executed());
     const adoptable: LegacyMigration[] = [];
     const pending: string[] = [];
+    const refused: string[] = [];
     const differences: string[] = [];
     for (const migration of migrations.filter((m) => !applied.has(m.name))) {
       if ((await existingTables(sequelize, migration.tables)).length === 0) {
@@ -127,15 +135,19 @@ export async function adoptSchema(sequelize: Sequelize): Promise<AdoptResult> {
       }
       const actual = await readLayout(sequelize, migration.tables);
       for (const table of migration.tables) {
-        differences.push(...compareLayout(expectedTable(table), actual.find((t) => t.name === table), isMysql(sequelize) ? 'mysql' : 'sqlite'));
+        const comparison = compareLayout(expectedTable(table), actual.find((t) => t.name === table), isMysql(sequelize) ? 'mysql' : 'sqlite');
+        refused.push(...comparison.refused);
+        differences.push(...comparison.accepted);
       }
       adoptable.push(migration);
     }
-    if (differences.length > 0) {
-      throw new FayeOnlineError('SCHEMA_MISMATCH', `the existing tables differ from the faye-online layout, nothing was recorded: ${differences.join('; ')}. Fix the tables to the layout in faye-online's docs/rails.md and run adopt again`);
+    if (refused.length > 0) {
+      throw new FayeOnlineError('SCHEMA_MISMATCH',
+        `the existing tables cannot be used as they are, nothing was recorded: ${refused.join('; ')}. ` +
+        'Change those columns or indexes (e.g. with a Rails migration) and run adopt again; `faye-online migrate adopt --help` says what is accepted');
     }
     for (const migration of adoptable) await storage.logMigration({ name: migration.name });
-    return { adopted: adoptable.map((m) => m.name), pending };
+    return { adopted: adoptable.map((m) => m.name), differences, pending };
   });
 }
 

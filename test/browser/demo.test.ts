@@ -144,6 +144,8 @@ describe('the demo in Chromium', () => {
       assert.equal((await page.locator('#state').textContent())?.trim(), 'online');
     }
     assert.equal(await ann.page.locator('#members li .avatar').first().textContent(), 'AE');
+    // Bob's page learnt of Ann from the server, not from her join: her "here since" comes from there too.
+    await bob.page.waitForFunction(() => Array.from(document.querySelectorAll('#members .detail')).every((d) => / · here since \d/.test(d.textContent ?? '')), null, { timeout: 5000, polling: 50 });
   });
 
   test('the online time shown grows while connected', async () => {

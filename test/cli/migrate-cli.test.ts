@@ -54,6 +54,23 @@ describe('faye-online migrate', () => {
     assert.match(adopt.stdout, /: adopted \(layout verified\)\n.*\n3 migrations adopted; database is up to date\n$/);
   });
 
+  it('down lists what it would drop and refuses to drop the gem\'s tables holding rows unless --yes', async () => {
+    await cli(['migrate', 'up', '--url', mariadb.url]);
+    await mariadb.exec("INSERT INTO faye_user_login_logs (status, uid, t, channel_id, clientId) VALUES (1, 470700, '2026-11-29 10:00:00', 1, 'abc')");
+    const refused = await cli(['migrate', 'down', '--all', '--url', mariadb.url]);
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stdout, /\nReverting drops faye_online_engaged_times \(0 rows\), faye_user_login_logs \(1 row, the gem's\), faye_channels \(0 rows, the gem's\), faye_channel_online_lists \(0 rows, the gem's\), faye_user_online_times \(0 rows, the gem's\)\n$/);
+    assertOneLineError(refused, /^faye-online migrate: refusing to drop the gem's tables that hold rows \(faye_user_login_logs: 1 row\); on a shared database they are the Rails app's data too\. Nothing was changed; pass --yes to drop them anyway$/);
+    assert.match((await cli(['migrate', 'status', '--url', mariadb.url])).stdout, /Up to date: 3 applied\n$/);
+    // Our own table alone may go: it holds no Rails data.
+    const ours = await cli(['migrate', 'down', '--url', mariadb.url]);
+    assert.equal(ours.code, 0, ours.stderr);
+    const forced = await cli(['migrate', 'down', '--all', '--yes', '--url', mariadb.url]);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.match(forced.stdout, /\n2 migrations reverted in \d+\.\d s\n$/);
+    assertOneLineError(await cli(['migrate', 'up', '--yes', '--url', mariadb.url]), /^faye-online migrate: --yes only goes with down/);
+  });
+
   it('works on an SQLite file', async () => {
     const sqlite = await createSqliteBackend();
     try {

@@ -179,7 +179,7 @@ describe('faye-online serve', () => {
     assertOneLineError(await cli(['serve'], { FAYE_ONLINE_TIME_ZONE: 'Mars/Base' }), 2, /^faye-online serve: --time-zone \(FAYE_ONLINE_TIME_ZONE\) must be an IANA time zone/);
     assertOneLineError(await cli(['serve', '--secret', 'short']), 2, /^faye-online serve: --secret \(FAYE_ONLINE_SECRET\) must be a string .* of at least 16 bytes/);
     assertOneLineError(await cli(['serve', '--redis', 'localhost:6379']), 2, /^faye-online serve: --redis \(REDIS_URL\) must be a redis:\/\/ URL/);
-    assertOneLineError(await cli(['serve', '--colour']), 2, /^faye-online serve: Unknown option '--colour' \(see faye-online serve --help\)$/);
+    assertOneLineError(await cli(['serve', '--colour']), 2, /^faye-online serve: unknown option --colour \(see faye-online serve --help\)$/);
   });
 
   it('warns that a secret given as a flag is visible in ps', async () => {
@@ -190,6 +190,89 @@ describe('faye-online serve', () => {
       assert.equal((await withTimeout(server.exited, 5000, 'stopping after SIGINT')).code, 0);
     } finally {
       server.child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('faye-online serve on a shared Rails database', () => {
+  let redis: TestRedis;
+  let gemOnly: TestDatabase;
+  before(async () => {
+    redis = await createTestRedis();
+    // Only the gem's two migrations, as on a database where Rails ran them: our own is reverted.
+    gemOnly = await createTestDatabase('serve_gem_only');
+    assert.equal((await cli(['migrate', 'up', '--url', gemOnly.url])).code, 0);
+    assert.equal((await cli(['migrate', 'down', '--url', gemOnly.url])).code, 0);
+  });
+  after(async () => {
+    await redis.cleanup();
+    await gemOnly.drop();
+  });
+
+  it('starts with engaged time off when only the gem\'s migrations ran, saying in one line how to turn it on', async () => {
+    const server = await startServe(['--url', gemOnly.url, '--redis', redis.url, '--namespace', redis.namespace, '--metrics', '/metrics',
+      '--reports-token', 'a-token-of-at-least-16-bytes', '--leave-grace', '0', '--presence-diffs', 'off']);
+    try {
+      const { stdout } = server.output();
+      const engagedLines = stdout.split('\n').filter((line) => /engaged/.test(line));
+      assert.deepEqual(engagedLines, [`  engaged   off: its table (faye_online_engaged_times, ours) is not migrated; to record engaged time run \`npx faye-online migrate up --url ${gemOnly.url}\` and restart`]);
+      // Options that only the middleware had before: metrics, reports behind a token.
+      assert.equal((await fetch(`${server.origin}/metrics`)).status, 200);
+      assert.equal((await fetch(`${server.origin}/faye-online/api/status`)).status, 403);
+      const reports = await fetch(`${server.origin}/faye-online/api/status`, { headers: { authorization: 'Bearer a-token-of-at-least-16-bytes' } });
+      assert.equal(reports.status, 200, await reports.clone().text());
+      const client = onlineClient(`${server.origin}/faye`, auth(470700, 'mvj3'));
+      await client.connected();
+      await eventually(async () => {
+        const [rows] = await gemOnly.raw.query('SELECT user_info_list FROM faye_channel_online_lists');
+        return (rows as Array<{ user_info_list: string }>)[0]?.user_info_list === '[470700]';
+      }, 10_000, 'uid 470700 in faye_channel_online_lists');
+      await client.disconnect();
+      server.child.kill('SIGTERM');
+      assert.equal((await withTimeout(server.exited, 5000, 'stopping')).code, 0);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses engaged time asked for explicitly when its table is missing', async () => {
+    const run = await cli(['serve', '--port', '0', '--url', gemOnly.url, '--redis', redis.url, '--engagement', 'on']);
+    assertOneLineError(run, 1, /^faye-online serve: the faye-online tables are not migrated in .*migrate up --url .*\[SCHEMA_NOT_MIGRATED\]$/);
+  });
+
+  it('names the flag of every middleware option it was given wrongly (exit 2)', async () => {
+    assertOneLineError(await cli(['serve', '--engagement', 'maybe']), 2, /^faye-online serve: --engagement \(FAYE_ONLINE_ENGAGEMENT\) must be on or off, got "maybe"/);
+    assertOneLineError(await cli(['serve'], { FAYE_ONLINE_LEAVE_GRACE: '-1' }), 2, /^faye-online serve: --leave-grace \(FAYE_ONLINE_LEAVE_GRACE\) must be a number of seconds \(0 or more\)/);
+    assertOneLineError(await cli(['serve', '--metrics', 'metrics']), 2, /^faye-online serve: --metrics \(FAYE_ONLINE_METRICS\) must be a URL path like "\/metrics"/);
+    assertOneLineError(await cli(['serve', '--max-message-bytes', '100']), 2, /^faye-online serve: --max-message-bytes \(FAYE_ONLINE_MAX_MESSAGE_BYTES\) must be at least 8192 bytes/);
+    assertOneLineError(await cli(['serve', '--reports-token', 'short']), 2, /^faye-online serve: --reports-token \(FAYE_ONLINE_REPORTS_TOKEN\) must be at least 16 bytes/);
+  });
+
+  it('never says ready when its port is taken', async () => {
+    const taken = createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    try {
+      const { port } = taken.address() as { port: number };
+      const run = await cli(['serve', '--port', String(port), '--host', '127.0.0.1', '--url', gemOnly.url, '--redis', redis.url], { FAYE_ONLINE_LOG_LEVEL: 'info' });
+      assert.equal(run.code, 1);
+      assert.doesNotMatch(run.stdout + run.stderr, /faye-online ready|ready at/);
+      assert.match(run.stderr, new RegExp(`faye-online serve: port ${port} is already in use on 127\\.0\\.0\\.1; stop the other program or choose another with --port \\(PORT\\)`));
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('says what it waits for when the database does not answer, and gives up after --db-timeout', async () => {
+    // A server that accepts connections and never says a word, like a firewall that drops packets.
+    const silent = createServer(() => undefined).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    try {
+      const { port } = silent.address() as { port: number };
+      const run = await withTimeout(cli(['serve', '--port', '0', '--url', `mysql://root@127.0.0.1:${port}/app`], { FAYE_ONLINE_DB_TIMEOUT: '2' }), 15_000, 'giving up on a silent database');
+      assert.match(run.stdout, new RegExp(`\\n  database  waiting for root@127\\.0\\.0\\.1:${port}/app to answer \\(up to 2 s, --db-timeout\\) \\.\\.\\.\\n`));
+      assertOneLineError(run, 1, /^faye-online serve: cannot connect to root@127\.0\.0\.1:\d+\/app: .*\[DATABASE_UNREACHABLE\]$/);
+    } finally {
+      silent.close();
     }
   });
 });

@@ -38,17 +38,21 @@ describe('faye-online status and log', () => {
     assert.match(run.stdout, /\nNothing stale\.\n$/);
   });
 
-  test('status --cleanup removes stale entries and says which; --json prints the report', async () => {
+  test('status --cleanup shows its plan, then with --yes repairs as reconciliation does; --json prints the report', async () => {
     await server.redis!.redis.hset(`/${server.namespace}/uid_to_clientIds/classes/4`, '5', '["gone5"]');
     const seen = await cli(['status', '--namespace', server.namespace, '--url', server.db!.url, '--redis', server.redis!.url]);
-    assert.match(seen.stdout, /\nStale: 1 clientId in Redis, 0 online-list entries; run with --cleanup to remove them\.\n$/);
-    const cleaned = await cli(['status', '--namespace', server.namespace, '--cleanup'], env);
+    assert.match(seen.stdout, /\nStale: 1 clientId in Redis, 0 online-list entries; run with --cleanup to see the repair\.\n$/);
+    const planned = await cli(['status', '--namespace', server.namespace, '--cleanup'], env);
+    assert.equal(planned.code, 0, planned.stderr);
+    assert.match(planned.stdout, /\nCleanup plan \(1 user\):\n {2}depart 1 clientId of user 5 \(Faye client gone\): gone5\nDry run: nothing was changed\. Run again with --yes to apply it\.\n$/);
+    const cleaned = await cli(['status', '--namespace', server.namespace, '--cleanup', '--yes'], env);
     assert.equal(cleaned.code, 0, cleaned.stderr);
-    assert.match(cleaned.stdout, /\nRemoved clientIds gone5 of user 5 from \/classes\/4\nCleanup: removed 1 clientId and 0 online-list entries\.\n$/);
+    assert.match(cleaned.stdout, /\nDeparted gone5\nCleanup: 1 clientId departed, 0 online-list changes, 0 timers and 0 engaged sessions stopped\.\n$/);
     const json = await cli(['status', '--namespace', server.namespace, '--json'], env);
     const report = JSON.parse(json.stdout);
     assert.deepEqual(report.totals, { users: 2, clientIds: 3, rooms: 1, timeChannels: 1 });
     assert.deepEqual(report.stale, { clientIds: [], onlineListEntries: [] });
+    assertOneLineError(await cli(['status', '--yes'], env), /^faye-online status: --yes only goes with --cleanup/);
   });
 
   test('log --user prints each tab\'s sessions and the channel total', async () => {
@@ -56,7 +60,7 @@ describe('faye-online status and log', () => {
     await eventually(async () => (await server.query(`SELECT 1 FROM faye_user_login_logs WHERE status = 0`)).length === 1, 5000, 'logout row');
     const run = await cli(['log', '--user', '470700'], env);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^Logins of user 470700 \(UTC\)\n\n\/courses\/5\/lessons\/1: online \d+s \(\d+ s\)\n {2}CLIENTID +LOGIN +LOGOUT +SECONDS\n/);
+    assert.match(run.stdout, /^Logins of user 470700 \(UTC\)\n\n\/courses\/5\/lessons\/1: online \d+s\n {2}CLIENTID +LOGIN +LOGOUT +SECONDS\n/);
     assert.match(run.stdout, new RegExp(`\\n  ${ids[0]}  \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d  \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d  \\d+\\n`));
     assert.match(run.stdout, new RegExp(`\\n  ${ids[1]}  \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d  online +\\d+\\n`));
     const json = JSON.parse((await cli(['log', '--user', '470700', '--channel', '/courses/5/lessons/1', '--from', '2020-01-01', '--json'], env)).stdout);
@@ -69,10 +73,10 @@ describe('faye-online status and log', () => {
     assertOneLineError(await cli(['log'], env), /^faye-online log: --user UID is required/);
     assertOneLineError(await cli(['log', '--user', 'x'], env), /^faye-online log: --user must be a positive integer, got "x"/);
     assertOneLineError(await cli(['log', '--user', '1', '--from', 'May 1'], env), /^faye-online log: --from must be an ISO 8601 date/);
-    assertOneLineError(await cli(['log', '--user', '1', '--channel', 'lesson 1'], env), /^faye-online log: channel must be a channel name .*\[INVALID_OPTION\]$/);
+    assertOneLineError(await cli(['log', '--user', '1', '--channel', 'lesson 1'], env), /^faye-online log: channel must be a channel name .*\[INVALID_OPTION\] \(see faye-online log --help\)$/);
     assertOneLineError(await cli(['log', '--user', '1']), /^faye-online log: no database given/);
     assertOneLineError(await cli(['status', '--url', server.db!.url]), /^faye-online status: no Redis given/);
-    assertOneLineError(await cli(['status', '--bogus'], env), /^faye-online status: Unknown option '--bogus'/);
+    assertOneLineError(await cli(['status', '--bogus'], env), /^faye-online status: unknown option --bogus/);
     const redisDown = await cli(['status', '--url', server.db!.url, '--redis', 'redis://127.0.0.1:1/0']);
     assertOneLineError(redisDown, /^faye-online status: Redis does not answer at redis:\/\/127\.0\.0\.1:1\/0 .*\[REDIS_UNREACHABLE\]$/);
     const dbDown = await cli(['log', '--user', '1', '--url', 'mysql://root@127.0.0.1:1/nothing']);

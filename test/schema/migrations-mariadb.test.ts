@@ -1,6 +1,6 @@
 // needs: mysql
-// The migrations on MariaDB: the gem's two give the exact layout Rails gives
-// them (docs/rails.md), ours adds the engaged-time table; Rails' schema_migrations is
+// The migrations on MariaDB: the gem's two give exactly the layout Rails gave
+// them, ours adds the engaged-time table; Rails' schema_migrations is
 // shared both ways; untracked tables are refused and adopted.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -15,7 +15,7 @@ const OUR_VERSION = '20261128190000';
 const VERSIONS = [...GEM_VERSIONS, OUR_VERSION];
 const NAMES = ['20130326113504_faye_create_user_list', '20130531033325_add_faye_user_login_logs', '20261128190000_create_faye_online_engaged_times'];
 
-// SHOW CREATE TABLE after Rails ran the gem's migrations on MariaDB 10.11.
+// SHOW CREATE TABLE after Rails 3.2/4.0 ran the gem's migrations on MariaDB.
 const SHOW_CREATE: Record<string, string> = {
   faye_channels: `CREATE TABLE \`faye_channels\` (
   \`id\` int(11) NOT NULL AUTO_INCREMENT,
@@ -53,7 +53,7 @@ const SHOW_CREATE: Record<string, string> = {
   \`clientId\` varchar(255) DEFAULT NULL,
   KEY \`idx_all\` (\`t\`,\`channel_id\`,\`uid\`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci`,
-  // Ours: the gem knows nothing of it, but it is pinned here as well so that a change is deliberate.
+  // Ours: not the gem's, but pinned here as well so that a change is deliberate.
   faye_online_engaged_times: `CREATE TABLE \`faye_online_engaged_times\` (
   \`id\` int(11) NOT NULL AUTO_INCREMENT,
   \`user_id\` int(11) NOT NULL,
@@ -84,7 +84,7 @@ describe('migrations on MariaDB', () => {
   });
   afterEach(() => backend.cleanup());
 
-  it('creates exactly the tables Rails creates for the gem, byte for byte, and our engaged-time table', async () => {
+  it('creates exactly the gem\'s tables, byte for byte, and our engaged-time table', async () => {
     const result = await migrate(sequelize, 'up');
     assert.deepEqual(result.names, NAMES);
     for (const table of TABLES) {
@@ -147,7 +147,7 @@ describe('migrations on MariaDB', () => {
     await backend.exec('DELETE FROM schema_migrations');
     await expectRejects(migrate(sequelize, 'up'), 'SCHEMA_UNTRACKED', /faye_channels, faye_channel_online_lists, faye_user_online_times already exist.*20130326113504.*migrate adopt/);
     await expectRejects(ensureMigrated(sequelize), 'SCHEMA_UNTRACKED', /migrate adopt/);
-    assert.deepEqual(await adoptSchema(sequelize), { adopted: NAMES, pending: [] });
+    assert.deepEqual(await adoptSchema(sequelize), { adopted: NAMES, differences: [], pending: [] });
     assert.deepEqual(await versions(), VERSIONS);
     await ensureMigrated(sequelize);
   });
@@ -157,16 +157,19 @@ describe('migrations on MariaDB', () => {
     await migrate(sequelize, 'down');
     await migrate(sequelize, 'down');
     await backend.exec('DROP TABLE schema_migrations');
-    assert.deepEqual(await adoptSchema(sequelize), { adopted: [NAMES[0]], pending: [NAMES[1], NAMES[2]] });
+    assert.deepEqual(await adoptSchema(sequelize), { adopted: [NAMES[0]], differences: [], pending: [NAMES[1], NAMES[2]] });
     assert.deepEqual((await migrate(sequelize, 'up')).names, [NAMES[1], NAMES[2]]);
   });
 
-  it('tolerates what Rails treats as the same layout: nullable timestamps, another utf8mb3 collation', async () => {
+  it('tolerates what is the same layout for both sides: nullable timestamps silently, another collation and engine with a note', async () => {
     await migrate(sequelize, 'up');
     await backend.exec('DELETE FROM schema_migrations');
     await backend.exec('ALTER TABLE faye_channels MODIFY created_at datetime NULL, MODIFY updated_at datetime NULL');
     await backend.exec('ALTER TABLE faye_user_login_logs CONVERT TO CHARACTER SET utf8mb3 COLLATE utf8mb3_unicode_ci');
-    assert.equal((await adoptSchema(sequelize)).adopted.length, 3);
+    await backend.exec('ALTER TABLE faye_user_login_logs ENGINE=MyISAM');
+    const result = await adoptSchema(sequelize);
+    assert.equal(result.adopted.length, 3);
+    assert.deepEqual(result.differences, ["faye_user_login_logs: ENGINE=MyISAM (the gem's is InnoDB)"]);
   });
 
   it('refuses to adopt a different layout (SCHEMA_MISMATCH naming each difference) and records nothing', async () => {
@@ -174,9 +177,9 @@ describe('migrations on MariaDB', () => {
     await backend.exec('DELETE FROM schema_migrations');
     await backend.exec('ALTER TABLE faye_channels MODIFY name varchar(100) DEFAULT NULL');
     await backend.exec('ALTER TABLE faye_user_online_times DROP INDEX index_faye_user_online_times_on_user_id, ADD INDEX index_faye_user_online_times_on_user_id (user_id)');
-    await backend.exec('ALTER TABLE faye_user_login_logs ENGINE=MyISAM');
+    await backend.exec('ALTER TABLE faye_user_login_logs ADD COLUMN source varchar(20) NOT NULL');
     await expectRejects(adoptSchema(sequelize), 'SCHEMA_MISMATCH',
-      /faye_channels\.name: type varchar\(100\), expected varchar\(255\).*index_faye_user_online_times_on_user_id is \(user_id\), expected UNIQUE \(user_id\).*faye_user_login_logs: ENGINE=MyISAM, expected InnoDB/);
+      /faye_channels\.name: type varchar\(100\) cannot hold what varchar\(255\) holds.*faye_user_online_times: no unique index on \(user_id\).*faye_user_login_logs\.source: extra column varchar\(20\) NOT NULL without a default/);
     assert.deepEqual(await versions(), []);
   });
 });

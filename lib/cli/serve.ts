@@ -51,6 +51,7 @@ export const NOT_SETTINGS: Readonly<Partial<Record<keyof FayeOnlineOptions, stri
   authorizeSubscription: 'a function',
   logger: 'an object; serve logs with pino (FAYE_ONLINE_LOG_LEVEL, DEBUG)',
   autoMigrate: 'serve migrates SQLite itself and checks MySQL (faye-online migrate up)',
+  clock: 'for tests and simulations: a process serves on the system clock',
 };
 
 // Every option of attachFayeOnline that a command line can carry, plus the server's own.

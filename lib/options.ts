@@ -62,6 +62,8 @@ export interface FayeOnlineOptions {
   authorizeSubscription?: (request: SubscriptionRequest) => boolean | Promise<boolean>;
   /** Largest incoming Bayeux message, bytes of its JSON; larger ones are refused. Default 65536. */
   maxMessageBytes?: number;
+  /** Most Bayeux messages in one HTTP request or WebSocket frame; a larger batch is refused whole. Default 100. */
+  maxMessagesPerRequest?: number;
   /**
    * Record engaged time (pages report whether they are visible and in use) in
    * faye_online_engaged_times, our own table. false ignores the reports and
@@ -109,6 +111,7 @@ export interface ResolvedOptions {
   leaveGrace: number;
   authorizeSubscription: ((request: SubscriptionRequest) => boolean | Promise<boolean>) | undefined;
   maxMessageBytes: number;
+  maxMessagesPerRequest: number;
   engagement: boolean;
   presenceDiffs: boolean;
 }
@@ -129,6 +132,7 @@ export const DEFAULTS = {
   reportsPrefix: '/faye-online/api',
   metricsPath: '/metrics',
   maxMessageBytes: 64 * 1024,
+  maxMessagesPerRequest: 100,
 } as const;
 
 /** maxMessageBytes below this could not carry a full auth (4 KiB) with a message around it. */
@@ -137,7 +141,7 @@ export const MIN_MESSAGE_BYTES = 8 * 1024;
 const KNOWN = new Set<string>([
   'mount', 'timeout', 'ping', 'redis', 'database', 'namespace', 'gc', 'validateMessage', 'secret', 'timeZone', 'trace', 'reports', 'metrics',
   'logger', 'beforeLeaveDelay', 'userListWindow', 'maxClientIdsPerUser', 'autoMigrate', 'clientPath', 'reconcileInterval', 'leaveGrace',
-  'authorizeSubscription', 'maxMessageBytes', 'engagement', 'presenceDiffs',
+  'authorizeSubscription', 'maxMessageBytes', 'maxMessagesPerRequest', 'engagement', 'presenceDiffs',
 ]);
 
 function fail(option: string, message: string): never {
@@ -236,6 +240,7 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
     leaveGrace: input.leaveGrace === 0 ? 0 : positive('leaveGrace', input.leaveGrace, DEFAULTS.leaveGrace),
     authorizeSubscription: input.authorizeSubscription,
     maxMessageBytes,
+    maxMessagesPerRequest: positive('maxMessagesPerRequest', input.maxMessagesPerRequest, DEFAULTS.maxMessagesPerRequest, { integer: true }),
     engagement: input.engagement ?? true,
     presenceDiffs: input.presenceDiffs ?? true,
   };

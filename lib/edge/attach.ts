@@ -26,7 +26,7 @@ import { createReports, engineLiveness, reportsRouter, type ReportsApi } from '.
 import { tracePresence } from './trace';
 import { PresenceExtension } from './extension';
 import { PresenceStateExtension, presenceChannel, presenceSnapshot, usersOf, type PresenceDiff, type PresenceSnapshot } from './presence-diffs';
-import { bodyLimitFor, limitRequestBodies } from './request-limit';
+import { bodyLimitFor, limitBatches, limitRequestBodies } from './request-limit';
 import { UserListBroadcaster } from './user-list';
 
 export interface Member {
@@ -244,6 +244,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     });
   }
   limitRequestBodies(adapter, bodyLimitFor(opts.maxMessageBytes), logger);
+  limitBatches(adapter, { maxMessages: opts.maxMessagesPerRequest, maxFrameBytes: bodyLimitFor(opts.maxMessageBytes) }, logger);
   if (opts.presenceDiffs) adapter.addExtension(new PresenceStateExtension(store, logger));
   adapter.attach(httpServer);
 

@@ -7,6 +7,7 @@
 // Content-Length; a POST without it (chunked) is refused, so that the limit
 // never has to be enforced halfway through a body Faye is already reading.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { NodeAdapter } from 'faye';
 import type { Logger } from '../log';
 
@@ -37,5 +38,49 @@ export function limitRequestBodies(adapter: NodeAdapter, maxBodyBytes: number, l
     // The body is not read: the connection is closed after the answer.
     response.writeHead(status, { 'Content-Type': 'text/plain', Connection: 'close' });
     response.end(text, () => request.destroy());
+  };
+}
+
+type Process = (messages: unknown, request: IncomingMessage | null, callback: (replies: unknown[]) => void, context?: unknown) => void;
+type Upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/**
+ * Faye's Server#process runs every message of a batch through the extensions
+ * and then concatenates the replies one array at a time: the cost of one batch
+ * grows with the square of its length (10,000 messages in one WebSocket frame
+ * held the event loop for 0.3 s, 60,000 for 9.5 s). A batch is counted here,
+ * before any message is looked at, and one past the limit is refused whole:
+ * over HTTP with one Bayeux error, over a WebSocket by closing the connection
+ * (a Faye client never sends such a frame; whoever does is not one).
+ *
+ * A WebSocket frame is read whole into memory before it is parsed, and the
+ * driver's own cap is 64 MiB; the frame limit here is the HTTP body limit.
+ */
+export function limitBatches(adapter: NodeAdapter, limits: { maxMessages: number; maxFrameBytes: number }, logger: Logger): void {
+  const server = (adapter as unknown as { _server: { process: Process } })._server;
+  const process = server.process.bind(server);
+  server.process = (messages, request, callback, context) => {
+    const count = Array.isArray(messages) ? messages.length : 1;
+    if (request === null || count <= limits.maxMessages) return process(messages, request, callback, context);
+    const webSocket = request.headers.upgrade?.toLowerCase() === 'websocket';
+    logger.warn({ messages: count, limit: limits.maxMessages, transport: webSocket ? 'websocket' : 'http' }, 'refused a Bayeux batch with too many messages');
+    if (webSocket) {
+      request.socket.destroy();
+      return;
+    }
+    callback.call(context, [{ channel: '/meta/batch', successful: false, error: `413::More than ${limits.maxMessages} messages in one request` }]);
+  };
+
+  const target = adapter as unknown as { handleUpgrade: Upgrade };
+  const upgrade = target.handleUpgrade.bind(adapter);
+  target.handleUpgrade = (request, socket, head) => {
+    upgrade(request, socket, head);
+    // faye-websocket has just piped the socket into its driver's input stream;
+    // the driver parses the first bytes (head) on the next tick, so a limit set
+    // now applies to every frame. A frame past it closes the connection.
+    const pipes = (socket as unknown as { _readableState?: { pipes?: Array<{ _driver?: { _maxLength?: number } }> } })._readableState?.pipes ?? [];
+    const driver = pipes.find((pipe) => pipe._driver && typeof pipe._driver._maxLength === 'number')?._driver;
+    if (driver) driver._maxLength = limits.maxFrameBytes;
+    else logger.warn({}, 'could not limit the WebSocket frame size (faye-websocket changed?): frames up to its own 64 MiB are read');
   };
 }

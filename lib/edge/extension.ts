@@ -125,6 +125,27 @@ function envelopeProblem(message: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/**
+ * Distinct channels one /meta/subscribe or /meta/unsubscribe may name. Faye's
+ * clients send one channel per message; the limit only stops a message that
+ * names thousands, each of which would cost a subscription and a reply.
+ */
+export const MAX_SUBSCRIPTIONS_PER_MESSAGE = 32;
+
+/**
+ * Collapses repeated channels of a (un)subscribe into one each, in their first
+ * order, so that repeating a channel costs nothing (a presence channel
+ * repeated 2,300 times once cost 2,300 snapshots of the room in one reply).
+ * Returns the count when more distinct channels than the limit remain.
+ */
+function collapseSubscriptions(message: Message): { count: number } | undefined {
+  if (!Array.isArray(message.subscription)) return undefined;
+  const distinct = [...new Set(message.subscription as string[])];
+  if (distinct.length > MAX_SUBSCRIPTIONS_PER_MESSAGE) return { count: distinct.length };
+  message.subscription = distinct;
+  return undefined;
+}
+
 /** JSON size of a message, or Infinity when it cannot be serialized (too deep). */
 function jsonBytes(message: unknown): number {
   try {
@@ -237,6 +258,13 @@ export class PresenceExtension {
     if (!channel.startsWith('/meta/')) delete message.auth;
     if (message.error) return message;
 
+    if ((channel === '/meta/subscribe' || channel === '/meta/unsubscribe') && !local && message.subscription !== undefined) {
+      const problem = collapseSubscriptions(message);
+      if (problem) {
+        logger.warn({ clientId, channel, subscriptions: problem.count, limit: MAX_SUBSCRIPTIONS_PER_MESSAGE }, 'refused a (un)subscribe naming too many channels');
+        return this.refuse(message, 413, `More than ${MAX_SUBSCRIPTIONS_PER_MESSAGE} channels in one ${channel}`, { keep: false });
+      }
+    }
     if (channel === '/meta/subscribe' && !local) {
       const refused = ([] as unknown[]).concat(message.subscription ?? []).find((sub) => isString(sub) && receivesClientReports(sub));
       if (refused !== undefined) {

@@ -60,15 +60,53 @@ export async function presenceSnapshot(store: PresenceStore, room: string): Prom
   return { room, seq: state.seq, members: [...state.users].map(([uid, clientIds]) => ({ uid, user: users.get(uid)!, clientIds })) };
 }
 
+/**
+ * One snapshot read per room at a time, shared by every reply that asks while
+ * it waits to start. A reply never joins a read that already started: that read
+ * may predate the reply's subscription, and a join published in between would
+ * then be in neither the snapshot nor the subscriber's diffs. So a reply joins
+ * the queued read, or queues one that starts when the running one ends. Many
+ * subscribers of a crowded room at once then cost at most two reads of it
+ * in flight, instead of one each.
+ */
+export class SharedSnapshots {
+  private readonly queued = new Map<string, Promise<PresenceSnapshot>>();
+  private readonly running = new Map<string, Promise<void>>();
+
+  constructor(private readonly read: (room: string) => Promise<PresenceSnapshot>) {}
+
+  snapshot(room: string): Promise<PresenceSnapshot> {
+    const queued = this.queued.get(room);
+    if (queued) return queued;
+    const start = (): Promise<PresenceSnapshot> => {
+      this.queued.delete(room);
+      const reading = this.read(room);
+      const done = reading.then(() => undefined, () => undefined);
+      this.running.set(room, done);
+      void done.then(() => {
+        if (this.running.get(room) === done) this.running.delete(room);
+      });
+      return reading;
+    };
+    const next = (this.running.get(room) ?? Promise.resolve()).then(start);
+    this.queued.set(room, next);
+    return next;
+  }
+}
+
 /** Adds the current state to successful subscribe replies for <room>/presence channels. */
 export class PresenceStateExtension {
-  constructor(private readonly store: PresenceStore, private readonly logger: Logger) {}
+  private readonly snapshots: SharedSnapshots;
+
+  constructor(store: PresenceStore, private readonly logger: Logger) {
+    this.snapshots = new SharedSnapshots((room) => presenceSnapshot(store, room));
+  }
 
   outgoing(message: BayeuxMessage, _request: IncomingMessage | null, callback: (message: BayeuxMessage) => void): void {
     if (message.channel !== '/meta/subscribe' || !message.successful) return callback(message);
-    const rooms = [message.subscription ?? []].flat().map(roomOf).filter((room): room is string => room !== null);
+    const rooms = [...new Set([message.subscription ?? []].flat().map(roomOf).filter((room): room is string => room !== null))];
     if (rooms.length === 0) return callback(message);
-    Promise.all(rooms.map((room) => presenceSnapshot(this.store, room)))
+    Promise.all(rooms.map((room) => this.snapshots.snapshot(room)))
       .then((snapshots) => {
         // clientIds stay on the server: other pages have no business with them.
         const state: Record<string, { seq: number; members: Array<{ uid: number; user: User }> }> = {};

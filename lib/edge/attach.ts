@@ -24,6 +24,7 @@ import { BeforeLeave, type Liveness } from './before-leave';
 import { PresenceMetrics } from '../metrics';
 import { createReports, engineLiveness, reportsRouter, type ReportsApi } from '../reports';
 import { tracePresence } from './trace';
+import { narrowDelivery } from './delivery';
 import { PresenceExtension } from './extension';
 import { PresenceStateExtension, presenceChannel, presenceSnapshot, usersOf, type PresenceDiff, type PresenceSnapshot } from './presence-diffs';
 import { bodyLimitFor, limitBatches, limitRequestBodies } from './request-limit';
@@ -116,6 +117,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     engine: embedded ? {} : { type: RedisEngine, redis: opts.redis, namespace: opts.namespace, gc: opts.gc, logger },
   });
   const proxy = adapter._server._engine;
+  narrowDelivery(proxy, { exactListsOnly: opts.authorizeSubscription !== undefined });
   const redisEngine = embedded ? undefined : RedisEngine.fromAdapter(adapter);
 
   const presence = new Presence({ store, records, logger, leaveGraceMs: opts.leaveGrace * 1000, engagement: opts.engagement });

@@ -190,6 +190,8 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
     if (list.length === 0 || list.some((s) => typeof s !== 'string' || Buffer.byteLength(s) < 16)) {
       fail('secret', 'must be a string (or a list of strings) of at least 16 bytes; generate one with `openssl rand -hex 32`');
     }
+    // Sixteen spaces are sixteen bytes, and no secret at all.
+    if (list.some((s) => s.trim() === '')) fail('secret', 'is blank (only white space); generate one with `openssl rand -hex 32`');
     secret = list;
   }
 

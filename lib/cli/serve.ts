@@ -148,8 +148,12 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ServeConfig {
   const port = portText === undefined ? DEFAULT_PORT : Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${source('port')} must be a port number from 0 to 65535, got "${portText}"`);
 
-  const secretText = pick(values, env, 'secret');
+  // A secret given but blank (FAYE_ONLINE_SECRET="  ") is a mistake, not a
+  // request for unsigned mode: refuse to start rather than trust every page.
+  // (Other settings treat a blank variable as unset.)
+  const secretText = values.secret === undefined ? env.FAYE_ONLINE_SECRET : pick(values, env, 'secret');
   const secrets = secretText?.split(/\s+/).filter(Boolean);
+  if (secrets !== undefined && secrets.length === 0) throw new UsageError(`${source('secret')} is blank; give a secret of at least 16 bytes, or leave it unset for unsigned auth`);
   const redisUrl = pick(values, env, 'redis');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`${source('redis')} must be a redis:// URL like redis://127.0.0.1:6379/1, got "${redactUrl(redisUrl)}"`);
   return {

@@ -62,13 +62,31 @@ export function readUid(value: unknown): number | null {
   return null;
 }
 
-// C0 controls and DEL: a uname is shown in pages and logs, and a line break
-// would make the signed payload (one field per line) ambiguous.
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+// C0 and C1 controls, DEL, and the Unicode line and paragraph separators: a
+// uname is shown in pages and logs (U+0085, U+2028 and U+2029 break lines
+// there, U+009B starts a terminal escape), and a line break would make the
+// signed payload (one field per line) ambiguous.
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
-/** A uname: a non-empty string of at most MAX_UNAME_LENGTH characters, without control characters. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * The one text rule for what users name (unames; channel names are stricter
+ * still): a non-empty string of at most `maxLength` UTF-16 units, well formed
+ * (a lone surrogate would be signed as U+FFFD but stored as itself), without
+ * control characters or line separators. Returns what is wrong, or undefined.
+ */
+export function textProblem(value: unknown, maxLength: number): string | undefined {
+  if (typeof value !== 'string' || value === '') return 'must be a non-empty string';
+  if (value.length > maxLength) return `must be at most ${maxLength} characters`;
+  if (LONE_SURROGATE.test(value)) return 'must be well-formed Unicode (no lone surrogate)';
+  if (CONTROL_CHARACTER.test(value)) return 'must not contain control characters, line breaks or line separators';
+  return undefined;
+}
+
+/** A uname: see textProblem. */
 export function isValidUname(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= MAX_UNAME_LENGTH && !CONTROL_CHARACTER.test(value);
+  return textProblem(value, MAX_UNAME_LENGTH) === undefined;
 }
 
 function safeJson(value: unknown): string | null {
@@ -113,7 +131,7 @@ export function readAuth(wire: unknown): AuthReading {
   if (uid === null) return { kind: 'invalid', reason: `current_user.uid must be a positive integer up to ${MAX_UID} (a number, or a decimal string without leading zeros)` };
   const uname = currentUser.uname;
   if (!isValidUname(uname)) {
-    return { kind: 'invalid', reason: `current_user.uname must be a non-empty string of at most ${MAX_UNAME_LENGTH} characters, without control characters` };
+    return { kind: 'invalid', reason: `current_user.uname ${textProblem(uname, MAX_UNAME_LENGTH)}` };
   }
 
   const auth: Auth = { room, timeChannel, user: { ...currentUser, uid, uname }, json };

@@ -24,6 +24,7 @@ import { BeforeLeave, type Liveness } from './before-leave';
 import { PresenceMetrics } from '../metrics';
 import { createReports, engineLiveness, reportsRouter, type ReportsApi } from '../reports';
 import { tracePresence } from './trace';
+import { channelArgument, uidArgument } from './arguments';
 import { narrowDelivery } from './delivery';
 import { PresenceExtension } from './extension';
 import { PresenceStateExtension, presenceChannel, presenceSnapshot, usersOf, type PresenceDiff, type PresenceSnapshot } from './presence-diffs';
@@ -336,17 +337,21 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     ready,
     ...reports,
     metricsRegistry: metrics?.register,
-    onlineUsers: (room: string) => records.onlineList(room),
-    onlineCount: async (room: string) => (await records.onlineList(room)).length,
+    onlineUsers: async (room: string) => records.onlineList(channelArgument('onlineUsers', 'room', room)),
+    onlineCount: async (room: string) => (await records.onlineList(channelArgument('onlineCount', 'room', room))).length,
     async members(room: string): Promise<Member[]> {
+      channelArgument('members', 'room', room);
       const [order, byUser] = await Promise.all([records.onlineList(room), store.clientIdsByUser(room)]);
       const uids = [...order.filter((uid) => byUser.has(uid)), ...[...byUser.keys()].filter((uid) => !order.includes(uid))];
       const users = await usersOf(store, byUser);
       return uids.map((uid) => ({ uid, uname: users.get(uid)!.uname, clientIds: byUser.get(uid)! }));
     },
-    presenceState: (room: string) => presenceSnapshot(store, room),
-    onlineTime: (uid: number, timeChannel: string) => records.onlineTime(uid, timeChannel),
+    presenceState: async (room: string) => presenceSnapshot(store, channelArgument('presenceState', 'room', room)),
+    onlineTime: async (uid: number, timeChannel: string) =>
+      records.onlineTime(uidArgument('onlineTime', uid), channelArgument('onlineTime', 'timeChannel', timeChannel)),
     async engagedTime(uid: number, timeChannel: string): Promise<EngagedTime> {
+      uidArgument('engagedTime', uid);
+      channelArgument('engagedTime', 'timeChannel', timeChannel);
       if (!opts.engagement) throw new FayeOnlineError('INVALID_OPTION', 'engaged time is not recorded: the `engagement` option is false');
       return records.engagedTime(uid, timeChannel);
     },

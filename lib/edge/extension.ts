@@ -11,6 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import type { BayeuxMessage } from 'faye';
 import { readAuth, type Auth } from '../core/auth';
 import type { Presence } from '../core/presence';
+import { isFayeOnlineError } from '../errors';
 import type { Logger } from '../log';
 import type { SubscriptionRequest } from '../options';
 import { verifyAuth } from '../security';
@@ -332,13 +333,16 @@ export class PresenceExtension {
     const current = presence.authOf(clientId);
     if (current) {
       if (current.user.uid !== auth.user.uid) return this.refuseForeignClientId(message, clientId, auth, current.user.uid);
-      this.arrive(clientId, auth);
+      void this.arrive(clientId, auth);
       return message;
     }
-    return this.options.clientExists(clientId).then((exists) => {
+    return this.options.clientExists(clientId).then(async (exists) => {
       // Unknown to the engine: Faye answers "client unknown" itself and the page handshakes again.
-      if (exists) this.arrive(clientId, auth);
-      return message;
+      if (!exists) return message;
+      // Awaited: in a cluster only the store knows that another process tracks
+      // this clientId for another user, and the page must hear the refusal.
+      const outcome = await this.arrive(clientId, auth);
+      return outcome === 'refused' ? this.refuse(message, 401, 'This clientId is tracked for another user') : message;
     });
   }
 
@@ -363,7 +367,7 @@ export class PresenceExtension {
     const exists = current ? Promise.resolve(true) : this.options.clientExists(clientId);
     const work = exists.then(async (known): Promise<Message> => {
       if (!known) return this.refuse(message, 401, `Unknown client ${clientId}; handshake again`);
-      this.arrive(clientId, auth);
+      void this.arrive(clientId, auth);
       const outcome = await presence.engage(clientId, auth, report.engaged, report.seq);
       if (outcome === 'absent') {
         logger.warn({ clientId, uid: auth.user.uid, timeChannel: auth.timeChannel }, 'engagement report of a page that is not online: ignored');
@@ -375,13 +379,28 @@ export class PresenceExtension {
     return work;
   }
 
-  private arrive(clientId: string, auth: Auth): void {
+  /**
+   * Starts the clientId's arrival (nothing when it is known with this auth).
+   * 'refused' when the store keeps the clientId for another user: one warning,
+   * no stack, as for any other refusal.
+   */
+  private arrive(clientId: string, auth: Auth): Promise<'arrived' | 'refused'> {
+    const { logger } = this.options;
     const work = this.options.presence.seen(clientId, auth);
-    if (work) {
-      this.options.track(
-        work.catch((error) => this.options.logger.error({ err: error, clientId, uid: auth.user.uid }, 'presence: could not record an arrival; the next connect retries')),
-      );
-    }
+    if (!work) return Promise.resolve('arrived');
+    const outcome = work.then(
+      () => 'arrived' as const,
+      (error) => {
+        if (isFayeOnlineError(error, 'FORBIDDEN')) {
+          logger.warn({ clientId, uid: auth.user.uid }, 'refused a connect for a clientId another process tracks for another user');
+          return 'refused' as const;
+        }
+        logger.error({ err: error, clientId, uid: auth.user.uid }, 'presence: could not record an arrival; the next connect retries');
+        return 'arrived' as const;
+      },
+    );
+    this.options.track(outcome);
+    return outcome;
   }
 
   private refuseForeignClientId(message: Message, clientId: string, auth: Auth, owner: number): Message {

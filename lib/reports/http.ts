@@ -77,7 +77,9 @@ export function reportsRouter(api: ReportsApi, options: { authorize?: Authorize;
     }
     let allowed = false;
     try {
-      allowed = Boolean(await authorize(req));
+      // Exactly true: a hook that returns a truthy object or string by mistake
+      // (a user record, a role name) must not open reports that name users.
+      allowed = (await authorize(req)) === true;
     } catch (error) {
       logger.error({ err: error, path: req.originalUrl }, 'reports: the authorize hook threw; request refused');
     }

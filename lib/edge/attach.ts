@@ -232,10 +232,13 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   });
   adapter.addExtension({
     incoming(message: BayeuxMessage, request: IncomingMessage | null, callback: (message: BayeuxMessage) => void) {
-      if (message.channel === '/meta/disconnect' && typeof message.clientId === 'string' && presence.isKnown(message.clientId)) {
-        explicitDisconnects.add(message.clientId);
-      }
-      extension.incoming(message, request, callback);
+      extension.incoming(message, request, (answer) => {
+        // Only a disconnect the extension let through ends the client.
+        if (answer.channel === '/meta/disconnect' && !answer.error && typeof answer.clientId === 'string' && presence.isKnown(answer.clientId)) {
+          explicitDisconnects.add(answer.clientId);
+        }
+        callback(answer);
+      });
     },
   });
   if (metrics) {

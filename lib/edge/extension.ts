@@ -88,6 +88,9 @@ export function bayeuxError(code: number, message: string): string {
   return `${code}::${text}`;
 }
 
+/** The meta messages that act on a clientId's connection, which signed mode binds to the clientId's user. */
+const BOUND_META_CHANNELS = new Set(['/meta/connect', '/meta/disconnect', '/meta/subscribe', '/meta/unsubscribe']);
+
 /** Where a refused message whose fields cannot be trusted is answered from (never published). */
 const REFUSED_CHANNEL = '/faye_online/refused';
 
@@ -259,6 +262,40 @@ export class PresenceExtension {
     if (!channel.startsWith('/meta/')) delete message.auth;
     if (message.error) return message;
 
+    if (this.options.secret && !local && clientId && BOUND_META_CHANNELS.has(channel)) {
+      const binding = this.checkBinding(message, channel, clientId, auth);
+      if (binding instanceof Promise) return binding.then((refusal) => refusal ?? this.dispatch(message, channel, clientId, auth, local));
+      if (binding) return binding;
+    }
+    return this.dispatch(message, channel, clientId, auth, local);
+  }
+
+  /**
+   * Signed mode binds a tracked clientId to its user: Faye lets anyone who
+   * knows a clientId connect, subscribe, unsubscribe or disconnect with it (and
+   * so take over the page's deliveries or end it). These messages must carry a
+   * valid auth of the same user as the clientId is tracked for; the browser
+   * clients send auth on every message. A clientId this process does not know
+   * is looked up in the store, except a connect with auth, whose arrival the
+   * store refuses itself when the clientId belongs to someone else.
+   */
+  private checkBinding(message: Message, channel: string, clientId: string, auth: Auth | undefined): Message | undefined | Promise<Message | undefined> {
+    const known = this.options.presence.authOf(clientId);
+    if (known) return known.user.uid === auth?.user.uid ? undefined : this.refuseUnbound(message, clientId, auth, known.user.uid);
+    if (auth && channel === '/meta/connect') return undefined;
+    return this.options.rememberedAuth(clientId).then((json) => {
+      const owner = rememberedUid(json);
+      return owner === null || owner === auth?.user.uid ? undefined : this.refuseUnbound(message, clientId, auth, owner);
+    });
+  }
+
+  private refuseUnbound(message: Message, clientId: string, auth: Auth | undefined, owner: number): Message {
+    this.options.logger.warn({ clientId, channel: message.channel, uid: auth?.user.uid ?? null, owner }, 'refused a message for a tracked clientId without its user\'s auth');
+    return this.refuse(message, 401, auth ? 'This clientId is tracked for another user' : 'This clientId is tracked - send its auth');
+  }
+
+  private dispatch(message: Message, channel: string, clientId: string | undefined, auth: Auth | undefined, local: boolean): Outcome {
+    const { logger } = this.options;
     if ((channel === '/meta/subscribe' || channel === '/meta/unsubscribe') && !local && message.subscription !== undefined) {
       const problem = collapseSubscriptions(message);
       if (problem) {

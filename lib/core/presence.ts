@@ -62,6 +62,8 @@ export interface PresenceEvents {
   roomList: [room: string, list: number[]];
   /** A write failed for good after its retries (logged too). */
   writeFailed: [Error];
+  /** A clientId was dropped by maxClientIdsPerUser to make room for a newer one. */
+  evicted: [clientId: string, uid: number];
 }
 
 export interface PresenceOptions {
@@ -293,6 +295,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
       for (const evicted of result.evicted) {
         this.logger.warn({ clientId: evicted, uid, room: auth.room }, 'too many clientIds for one user in a room: the oldest was dropped');
         this.known.delete(evicted);
+        this.emit('evicted', evicted, uid);
         await this.departNow(evicted, auth, at, 'evicted');
       }
     });

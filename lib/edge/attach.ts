@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
 import faye, { type BayeuxMessage, type NodeAdapter } from 'faye';
 import type { IncomingMessage } from 'node:http';
+import { systemClock } from '../core/clock';
 import { Presence, type DepartureReason, type EngagementEvent, type PresenceEvent } from '../core/presence';
 import { reconcile, type ReconcileReport } from '../core/reconcile';
 import { RedisEngine } from '../engine';
@@ -25,6 +26,7 @@ import { PresenceMetrics } from '../metrics';
 import { createReports, engineLiveness, reportsRouter, type ReportsApi } from '../reports';
 import { tracePresence } from './trace';
 import { channelArgument, uidArgument } from './arguments';
+import { CHURN_LIMITS, CoalescedDiffs } from './churn';
 import { narrowDelivery } from './delivery';
 import { PresenceExtension } from './extension';
 import { PresenceStateExtension, presenceChannel, presenceSnapshot, usersOf, type PresenceDiff, type PresenceSnapshot } from './presence-diffs';
@@ -142,17 +144,20 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   });
 
   presence.on('roomList', (room, list) => userLists.changed(room, list));
+  // One user's joins and leaves reach a room's members at most once per window (lib/edge/churn.ts).
+  const diffs = new CoalescedDiffs<PresenceDiff>({ windowMs: CHURN_LIMITS.diffWindowMs, clock: systemClock, publish: (room, diff) => publish(presenceChannel(room), diff) });
   presence.on('join', (event) => {
-    if (opts.presenceDiffs) publish(presenceChannel(event.room), { event: 'join', uid: event.uid, user: event.user, seq: event.seq } satisfies PresenceDiff);
+    if (opts.presenceDiffs) diffs.diff(event.room, event.uid, { event: 'join', uid: event.uid, user: event.user, seq: event.seq });
     handle.emit('join', event);
   });
   presence.on('leave', (event) => {
-    if (opts.presenceDiffs) publish(presenceChannel(event.room), { event: 'leave', uid: event.uid, user: event.user, seq: event.seq } satisfies PresenceDiff);
+    if (opts.presenceDiffs) diffs.diff(event.room, event.uid, { event: 'leave', uid: event.uid, user: event.user, seq: event.seq });
     handle.emit('leave', event);
   });
   presence.on('arrive', (event) => handle.emit('arrive', event));
   presence.on('depart', (event) => handle.emit('depart', event));
   presence.on('engagement', (event) => handle.emit('engagement', event));
+  presence.on('evicted', (clientId) => extension.evicted(clientId));
   if (metrics) {
     presence.on('arrive', (event) => metrics.arrived(event.clientId, event.uid));
     presence.on('depart', (event) => metrics.departed(event.clientId, event.reason));
@@ -195,6 +200,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   // Every destroyed client (explicit /meta/disconnect, engine timeout, or our
   // before_leave decision) leaves here, once.
   adapter.bind('disconnect', (clientId: string, info?: { reason?: string; lastSeen?: number }) => {
+    extension.forget(clientId);
     const own = decided.get(clientId);
     decided.delete(clientId);
     const explicit = explicitDisconnects.delete(clientId) || info?.reason === 'disconnect';
@@ -375,6 +381,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       // Nobody here will be around when their grace periods end.
       await presence.confirmPendingLeaves();
       await userLists.flush();
+      diffs.flush();
       await Promise.resolve(adapter.close());
       await store.close();
       metrics?.close();

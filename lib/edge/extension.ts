@@ -9,13 +9,15 @@
 // and one structured log line; nothing thrown here reaches Faye.
 import type { IncomingMessage } from 'node:http';
 import type { BayeuxMessage } from 'faye';
-import { readAuth, type Auth } from '../core/auth';
+import { presenceKey, readAuth, type Auth } from '../core/auth';
+import { systemClock, type Clock } from '../core/clock';
 import type { Presence } from '../core/presence';
 import { isFayeOnlineError } from '../errors';
 import type { Logger } from '../log';
 import type { SubscriptionRequest } from '../options';
 import { verifyAuth } from '../security';
 import type { BeforeLeave } from './before-leave';
+import { ArrivalBudget, Bench, CHURN_LIMITS, MoveDamper } from './churn';
 
 export const BEFORE_LEAVE_CHANNEL = '/faye_online/before_leave';
 /** Pages publish `{"engaged": true|false, "seq": n}` here when they become visible/in use or stop being so. */
@@ -67,6 +69,8 @@ export interface ExtensionOptions {
   track(work: Promise<unknown>): void;
   /** False until the database and Redis are ready; messages are then not tracked. */
   isReady(): boolean;
+  /** Time of the churn limits; default the system's. */
+  clock?: Clock;
 }
 
 type Message = BayeuxMessage & Record<string, unknown>;
@@ -171,7 +175,28 @@ function rememberedUid(json: string | null): number | null {
 }
 
 export class PresenceExtension {
-  constructor(private readonly options: ExtensionOptions) {}
+  private readonly moves: MoveDamper;
+  private readonly arrivals: ArrivalBudget;
+  private readonly bench: Bench;
+
+  constructor(private readonly options: ExtensionOptions) {
+    const clock = options.clock ?? systemClock;
+    this.moves = new MoveDamper({ intervalMs: CHURN_LIMITS.moveIntervalMs, clock, apply: (clientId, auth) => void this.arrive(clientId, auth) });
+    this.arrivals = new ArrivalBudget({ burst: CHURN_LIMITS.arrivalBurst, perSecond: CHURN_LIMITS.arrivalsPerSecond, clock });
+    this.bench = new Bench({ ms: CHURN_LIMITS.benchMs, clock });
+  }
+
+  /** The clientId was destroyed: forget its damped moves and its bench. */
+  forget(clientId: string): void {
+    this.moves.forget(clientId);
+    this.bench.forget(clientId);
+  }
+
+  /** The clientId was evicted by maxClientIdsPerUser: do not track it again while it stays connected. */
+  evicted(clientId: string): void {
+    this.moves.forget(clientId);
+    this.bench.add(clientId);
+  }
 
   incoming(message: BayeuxMessage, request: IncomingMessage | null, callback: (message: BayeuxMessage) => void): void {
     let outcome: Outcome;
@@ -366,16 +391,22 @@ export class PresenceExtension {
    * the clientId accepts it for the uid it is sent with; see README "Security".)
    */
   private connect(message: Message, clientId: string, auth: Auth): Outcome {
-    const { presence } = this.options;
+    const { presence, logger } = this.options;
     const current = presence.authOf(clientId);
     if (current) {
       if (current.user.uid !== auth.user.uid) return this.refuseForeignClientId(message, clientId, auth, current.user.uid);
-      void this.arrive(clientId, auth);
+      if (presenceKey(current) === presenceKey(auth) && !this.moves.waiting(clientId)) void this.arrive(clientId, auth);
+      else this.moves.moved(clientId, auth);
       return message;
     }
+    if (this.bench.has(clientId)) return message;
     return this.options.clientExists(clientId).then(async (exists) => {
       // Unknown to the engine: Faye answers "client unknown" itself and the page handshakes again.
       if (!exists) return message;
+      if (!this.arrivals.take(auth.user.uid)) {
+        logger.debug({ clientId, uid: auth.user.uid }, 'too many new clientIds of one user: not tracked yet; a later connect is');
+        return message;
+      }
       // Awaited: in a cluster only the store knows that another process tracks
       // this clientId for another user, and the page must hear the refusal.
       const outcome = await this.arrive(clientId, auth);

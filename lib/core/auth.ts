@@ -24,7 +24,7 @@ export interface Auth {
   /** Present when the auth was signed by the app (see lib/security). */
   expiresAt?: number;
   signature?: string;
-  /** The auth exactly as it came on the wire, re-serialized: stored for dead-client cleanup. */
+  /** room_channel, time_channel and current_user as JSON: what is stored for dead-client cleanup. */
   json: string;
 }
 
@@ -134,11 +134,29 @@ export function readAuth(wire: unknown): AuthReading {
     return { kind: 'invalid', reason: `current_user.uname ${textProblem(uname, MAX_UNAME_LENGTH)}` };
   }
 
-  const auth: Auth = { room, timeChannel, user: { ...currentUser, uid, uname }, json };
+  const user: User = { ...currentUser, uid, uname };
+  // What is remembered per clientId (2 weeks in Redis): only the fields read
+  // back later, not whatever else the page put around them.
+  const auth: Auth = { room, timeChannel, user, json: rememberedJson(room, timeChannel, user) };
   // Their format is checked by verifyAuth when a secret is set; unsigned mode ignores them.
   if (typeof wire.expires_at === 'number') auth.expiresAt = wire.expires_at;
   if (typeof wire.signature === 'string') auth.signature = wire.signature;
   return { kind: 'valid', auth };
+}
+
+function rememberedJson(room: string, timeChannel: string, user: User): string {
+  return JSON.stringify({ room_channel: room, time_channel: timeChannel, current_user: user });
+}
+
+/**
+ * The auth as far as its signature vouches for it: the user is its uid and
+ * uname only. Other keys of current_user are not signed, so in signed mode
+ * they are neither stored nor shown to other pages (anyone could pad or
+ * forge them).
+ */
+export function signedPart(auth: Auth): Auth {
+  const user: User = { uid: auth.user.uid, uname: auth.user.uname };
+  return { ...auth, user, json: rememberedJson(auth.room, auth.timeChannel, user) };
 }
 
 /** Two auths describe the same presence (same user, room and time channel). */

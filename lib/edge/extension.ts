@@ -9,7 +9,7 @@
 // and one structured log line; nothing thrown here reaches Faye.
 import type { IncomingMessage } from 'node:http';
 import type { BayeuxMessage } from 'faye';
-import { presenceKey, readAuth, type Auth } from '../core/auth';
+import { presenceKey, readAuth, signedPart, type Auth } from '../core/auth';
 import { systemClock, type Clock } from '../core/clock';
 import type { Presence } from '../core/presence';
 import { isFayeOnlineError } from '../errors';
@@ -364,7 +364,7 @@ export class PresenceExtension {
         message.error = bayeuxError(401, `Invalid auth: ${reading.reason}`);
         return undefined;
     }
-    const auth = reading.auth;
+    let auth = reading.auth;
     if (this.options.secret) {
       const verdict = verifyAuth(message.auth, { secret: this.options.secret });
       if (!verdict.ok) {
@@ -372,6 +372,7 @@ export class PresenceExtension {
         message.error = bayeuxError(401, `Auth not accepted: ${verdict.message}`);
         return undefined;
       }
+      auth = signedPart(auth);
     }
     if (this.options.validateMessage && !this.options.validateMessage(message)) {
       logger.debug({ clientId, uid: auth.user.uid }, 'validateMessage returned false: not tracked');

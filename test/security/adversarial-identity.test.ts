@@ -71,6 +71,22 @@ describe('a tracked clientId in signed mode is bound to its user (two processes)
     }
   }
 
+  test('the remembered auth holds only the signed fields, whatever the page padded it with', async () => {
+    const padded = { ...signed(3), pad: 'x'.repeat(1500), current_user: { uid: 3, uname: 'u3', avatar: 'y'.repeat(1500) } };
+    // The signature covers uid and uname, so the padded user still verifies.
+    const page = onlineClient(servers[0].url, padded, { transport: 'long-polling' });
+    try {
+      const id = await page.connected();
+      await eventually(async () => (await clientIdsByUser(servers[0], room))['3']?.includes(id), 10_000, 'tracked');
+      const stored = await backing.redis!.redis.get(`/${backing.namespace}/clientId_auth/${id}`);
+      assert.equal(stored, JSON.stringify({ room_channel: room, time_channel: time, current_user: { uid: 3, uname: 'u3' } }));
+      const members = (await servers[1].handle.presenceState(room)).members;
+      assert.deepEqual(members.find((m) => m.uid === 3)?.user, { uid: 3, uname: 'u3' }, 'other pages see no unsigned extras');
+    } finally {
+      await page.disconnect();
+    }
+  });
+
   test('the owner\'s own messages with its auth still go through', async () => {
     const { replies } = await postBayeux(servers[1], [{ channel: '/meta/subscribe', clientId: victimId, subscription: '/idn/own/chat', id: 'own', auth: signed(1) }]);
     assert.equal(replies[0].successful, true);

@@ -41,6 +41,35 @@ export function limitRequestBodies(adapter: NodeAdapter, maxBodyBytes: number, l
   };
 }
 
+/**
+ * Subscriptions to <room>/presence one request may carry: each reply carries
+ * the room's whole state, so a hundred of them to a crowded room made one
+ * response of megabytes. A page follows the rooms it shows, a few at a time.
+ */
+export const MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST = 8;
+
+function batchProblem(messages: unknown, maxMessages: number): { fields: Record<string, number>; text: string; error: string } | undefined {
+  const list = Array.isArray(messages) ? messages : [messages];
+  if (list.length > maxMessages) {
+    return { fields: { messages: list.length, limit: maxMessages }, text: 'too many messages', error: `More than ${maxMessages} messages in one request` };
+  }
+  let presence = 0;
+  for (const message of list) {
+    if (typeof message !== 'object' || message === null || (message as { channel?: unknown }).channel !== '/meta/subscribe') continue;
+    const subscription = (message as { subscription?: unknown }).subscription;
+    const channels = new Set(Array.isArray(subscription) ? subscription : [subscription]);
+    for (const channel of channels) if (typeof channel === 'string' && channel.endsWith('/presence')) presence += 1;
+  }
+  if (presence > MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST) {
+    return {
+      fields: { presenceSubscriptions: presence, limit: MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST },
+      text: 'too many presence subscriptions',
+      error: `More than ${MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST} presence subscriptions in one request`,
+    };
+  }
+  return undefined;
+}
+
 type Process = (messages: unknown, request: IncomingMessage | null, callback: (replies: unknown[]) => void, context?: unknown) => void;
 type Upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -60,15 +89,22 @@ export function limitBatches(adapter: NodeAdapter, limits: { maxMessages: number
   const server = (adapter as unknown as { _server: { process: Process } })._server;
   const process = server.process.bind(server);
   server.process = (messages, request, callback, context) => {
-    const count = Array.isArray(messages) ? messages.length : 1;
-    if (request === null || count <= limits.maxMessages) return process(messages, request, callback, context);
+    if (request === null) return process(messages, request, callback, context);
     const webSocket = request.headers.upgrade?.toLowerCase() === 'websocket';
-    logger.warn({ messages: count, limit: limits.maxMessages, transport: webSocket ? 'websocket' : 'http' }, 'refused a Bayeux batch with too many messages');
+    const problem = batchProblem(messages, limits.maxMessages);
+    if (problem === undefined) {
+      // The driver hands over every frame of one socket read in the same tick;
+      // one frame per turn of the event loop lets other work run between them.
+      if (webSocket) setImmediate(() => process(messages, request, callback, context));
+      else process(messages, request, callback, context);
+      return;
+    }
+    logger.warn({ ...problem.fields, transport: webSocket ? 'websocket' : 'http' }, `refused a Bayeux batch with ${problem.text}`);
     if (webSocket) {
       request.socket.destroy();
       return;
     }
-    callback.call(context, [{ channel: '/meta/batch', successful: false, error: `413::More than ${limits.maxMessages} messages in one request` }]);
+    callback.call(context, [{ channel: '/meta/batch', successful: false, error: `413::${problem.error}` }]);
   };
 
   const target = adapter as unknown as { handleUpgrade: Upgrade };

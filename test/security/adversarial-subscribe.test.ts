@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MAX_SUBSCRIPTIONS_PER_MESSAGE } from '../../lib/edge/extension';
 import { SharedSnapshots, type PresenceSnapshot } from '../../lib/edge/presence-diffs';
+import { MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST } from '../../lib/edge/request-limit';
 import { auth, eventually, onlineClient, startPresenceServer, type PresenceServer, type TestClient } from '../support/presence-server';
 import { postBayeux, rawHandshake, recordingLogger } from './support';
 
@@ -53,6 +54,16 @@ describe('subscribe amplification', () => {
     // Exactly the limit is fine.
     const { replies: ok } = await postBayeux(server, [{ channel: '/meta/subscribe', clientId, subscription: channels.slice(1), id: 's3' }]);
     assert.equal(ok[0].successful, true);
+  });
+
+  test(`more than ${MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST} presence subscriptions in one request are refused whole`, async () => {
+    const clientId = await rawHandshake(server);
+    const subscribe = (n: number) => Array.from({ length: n }, (_, i) => ({ channel: '/meta/subscribe', clientId, subscription: `/amp/r${i}/presence`, id: `p${i}` }));
+    const { replies } = await postBayeux(server, subscribe(MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST + 1));
+    assert.deepEqual(replies, [{ channel: '/meta/batch', successful: false, error: `413::More than ${MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST} presence subscriptions in one request` }]);
+    const { replies: ok } = await postBayeux(server, subscribe(MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST));
+    assert.equal(ok.length, MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST);
+    assert.ok(ok.every((reply) => reply.successful === true));
   });
 });
 

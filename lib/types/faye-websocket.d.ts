@@ -1,4 +1,4 @@
-// The part of faye-websocket (a dependency of faye) the adversarial tests use.
+// The part of faye-websocket (a dependency of faye) that the adversarial tests and bench:attack use.
 declare module 'faye-websocket' {
   class Client {
     constructor(url: string);

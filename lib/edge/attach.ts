@@ -232,6 +232,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     authorizeSubscription: opts.authorizeSubscription,
     maxMessageBytes: opts.maxMessageBytes,
     clientExists: (clientId) => new Promise((resolve) => proxy.clientExists(clientId, resolve)),
+    ping: (clientId) => proxy.ping(clientId),
     rememberedAuth: (clientId) => store.rememberedAuth(clientId),
     track,
     isReady: () => isReady && !closed,

@@ -63,6 +63,8 @@ export interface ExtensionOptions {
   maxMessageBytes: number;
   /** Whether the Faye engine knows this clientId (anywhere in the cluster). */
   clientExists(clientId: string): Promise<boolean>;
+  /** Tells the Faye engine the clientId is alive (as its connect will, once answered). */
+  ping(clientId: string): void;
   /** The auth JSON the store remembers for a clientId (anywhere in the cluster), or null. */
   rememberedAuth(clientId: string): Promise<string | null>;
   /** Called with each arrival's work so that close() can wait for it. */
@@ -410,6 +412,10 @@ export class PresenceExtension {
       }
       // Awaited: in a cluster only the store knows that another process tracks
       // this clientId for another user, and the page must hear the refusal.
+      // Faye counts the connect as a sign of life only after this answer, so
+      // the client is pinged first: a slow database must not let the engine
+      // end it meanwhile.
+      this.options.ping(clientId);
       const outcome = await this.arrive(clientId, auth);
       return outcome === 'refused' ? this.refuse(message, 401, 'This clientId is tracked for another user') : message;
     });

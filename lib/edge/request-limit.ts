@@ -70,6 +70,65 @@ function batchProblem(messages: unknown, maxMessages: number): { fields: Record<
   return undefined;
 }
 
+/** Frames of one WebSocket processed at once, and waiting; past the second the connection is closed. */
+export const MAX_FRAMES_IN_FLIGHT = 4;
+export const MAX_FRAMES_WAITING = 64;
+
+/**
+ * Frames of one WebSocket, a few at a time. The driver hands over every frame
+ * of a socket read in the same tick, and the engine's answers to all of them
+ * then come back together: 200 frames of 100 handshakes held the event loop
+ * for most of a second. A frame counts until Faye answers it, except one
+ * carrying /meta/connect, which Faye holds open for the long poll.
+ */
+class FrameQueues {
+  private readonly queues = new WeakMap<IncomingMessage, { running: number; waiting: Array<() => void>; closed: boolean }>();
+
+  /**
+   * Runs `work` now or later. 'overflow' when the connection has too many
+   * frames waiting (the caller closes it); its frames still arriving from the
+   * same read are 'dropped'.
+   */
+  admit(request: IncomingMessage, messages: unknown, work: (done: () => void) => void): 'queued' | 'overflow' | 'dropped' {
+    if (this.queues.get(request)?.closed) return 'dropped';
+    const held = (Array.isArray(messages) ? messages : [messages]).some((m) => typeof m === 'object' && m !== null && (m as { channel?: unknown }).channel === '/meta/connect');
+    if (held) {
+      setImmediate(() => work(() => undefined));
+      return 'queued';
+    }
+    let queue = this.queues.get(request);
+    if (!queue) this.queues.set(request, (queue = { running: 0, waiting: [], closed: false }));
+    const q = queue;
+    const run = () => {
+      q.running += 1;
+      let finished = false;
+      work(() => {
+        if (finished) return;
+        finished = true;
+        q.running -= 1;
+        const next = q.waiting.shift();
+        if (next) setImmediate(next);
+      });
+    };
+    if (q.running + q.waiting.length < MAX_FRAMES_IN_FLIGHT) {
+      // Counted now, run on the next turn: frames of one read spread over turns.
+      q.running += 1;
+      setImmediate(() => {
+        q.running -= 1;
+        run();
+      });
+      return 'queued';
+    }
+    if (q.waiting.length >= MAX_FRAMES_WAITING) {
+      q.closed = true;
+      q.waiting.length = 0;
+      return 'overflow';
+    }
+    q.waiting.push(run);
+    return 'queued';
+  }
+}
+
 type Process = (messages: unknown, request: IncomingMessage | null, callback: (replies: unknown[]) => void, context?: unknown) => void;
 type Upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -87,16 +146,21 @@ type Upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
  */
 export function limitBatches(adapter: NodeAdapter, limits: { maxMessages: number; maxFrameBytes: number }, logger: Logger): void {
   const server = (adapter as unknown as { _server: { process: Process } })._server;
+  const frames = new FrameQueues();
   const process = server.process.bind(server);
   server.process = (messages, request, callback, context) => {
     if (request === null) return process(messages, request, callback, context);
     const webSocket = request.headers.upgrade?.toLowerCase() === 'websocket';
     const problem = batchProblem(messages, limits.maxMessages);
     if (problem === undefined) {
-      // The driver hands over every frame of one socket read in the same tick;
-      // one frame per turn of the event loop lets other work run between them.
-      if (webSocket) setImmediate(() => process(messages, request, callback, context));
-      else process(messages, request, callback, context);
+      if (!webSocket) return process(messages, request, callback, context);
+      const admitted = frames.admit(request, messages, (done) => process(messages, request, (replies) => {
+        done();
+        callback.call(context, replies);
+      }, context));
+      if (admitted !== 'overflow') return;
+      logger.warn({ waiting: MAX_FRAMES_WAITING }, 'closed a WebSocket sending frames faster than they are answered');
+      request.socket.destroy();
       return;
     }
     logger.warn({ ...problem.fields, transport: webSocket ? 'websocket' : 'http' }, `refused a Bayeux batch with ${problem.text}`);

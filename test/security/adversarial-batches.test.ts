@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startPresenceServer, type PresenceServer } from '../support/presence-server';
+import { MAX_FRAMES_WAITING } from '../../lib/edge/request-limit';
 import { handshakes, rawWebSocket } from './adversarial-support';
 import { loudLines, postBayeux, recordingLogger } from './support';
 
@@ -41,6 +42,24 @@ describe('a batch past maxMessagesPerRequest', () => {
     await socket.closed;
     assert.equal(socket.replies.length, 20, 'nothing of the refused frame was answered');
     assert.deepEqual(loudLines(log.lines, from).map((line) => line.fields), [{ messages: 21, limit: 20, transport: 'websocket' }]);
+  });
+
+  test('frames sent back to back are answered in order, a few at a time', async () => {
+    const socket = await rawWebSocket(server);
+    for (let i = 0; i < 30; i++) socket.send(JSON.stringify([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['websocket'], id: `o${i}` }]));
+    while (socket.replies.length < 30) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(socket.replies.map((reply) => reply.id), Array.from({ length: 30 }, (_, i) => `o${i}`));
+    socket.close();
+  });
+
+  test(`a WebSocket with more than ${MAX_FRAMES_WAITING} frames waiting to be answered is closed`, async () => {
+    const socket = await rawWebSocket(server);
+    const from = log.lines.length;
+    const frame = JSON.stringify(handshakes(20));
+    for (let i = 0; i < 3 * MAX_FRAMES_WAITING; i++) socket.send(frame);
+    await socket.closed;
+    assert.ok(socket.replies.length < 3 * MAX_FRAMES_WAITING * 20, `${socket.replies.length} replies`);
+    assert.deepEqual(loudLines(log.lines, from).map((line) => line.message), ['closed a WebSocket sending frames faster than they are answered']);
   });
 
   test('a WebSocket frame larger than the body limit (2 x maxMessageBytes) closes the connection unread', async () => {

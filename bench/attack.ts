@@ -104,6 +104,12 @@ async function main(): Promise<void> {
     servers.push(server);
     const handshake = (n: number) => Array.from({ length: n }, (_, i) => ({ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['websocket'], id: `f${i}` }));
 
+    // What this machine does to an idle server (other processes share its cores).
+    rows.push(await measure(server, `baseline: no attack, ${flags.seconds} s`, async () => {
+      await sleep(flags.seconds * 1000);
+      return 'idle';
+    }));
+
     // 1. One WebSocket frame carrying N messages, and the same spread over frames at the limit.
     const big = JSON.stringify(handshake(flags.frame));
     rows.push(await measure(server, `1 WebSocket frame of ${flags.frame} handshakes (${mb(big.length)} MB)`, () => wsSend(server, [big])));

@@ -1,3 +1,4 @@
+// needs: mysql, redis
 // Hostile traffic, findings 4 and 5 about identities in a cluster (two
 // processes on MariaDB + Redis): a clientId someone else learned. Faye lets
 // whoever knows a clientId connect, subscribe, unsubscribe or disconnect with

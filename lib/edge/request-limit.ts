@@ -99,24 +99,22 @@ class FrameQueues {
     let queue = this.queues.get(request);
     if (!queue) this.queues.set(request, (queue = { running: 0, waiting: [], closed: false }));
     const q = queue;
+    // A frame that ends hands its slot to the first one waiting, so frames
+    // start in the order they came and never more than the limit at once.
     const run = () => {
-      q.running += 1;
       let finished = false;
       work(() => {
         if (finished) return;
         finished = true;
-        q.running -= 1;
         const next = q.waiting.shift();
         if (next) setImmediate(next);
+        else q.running -= 1;
       });
     };
-    if (q.running + q.waiting.length < MAX_FRAMES_IN_FLIGHT) {
-      // Counted now, run on the next turn: frames of one read spread over turns.
+    if (q.running < MAX_FRAMES_IN_FLIGHT && q.waiting.length === 0) {
+      // Run on the next turn: the frames of one socket read spread over turns.
       q.running += 1;
-      setImmediate(() => {
-        q.running -= 1;
-        run();
-      });
+      setImmediate(run);
       return 'queued';
     }
     if (q.waiting.length >= MAX_FRAMES_WAITING) {

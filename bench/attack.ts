@@ -7,6 +7,7 @@
 //   npm run bench:attack -- --members 1000 --frame 60000
 import faye from 'faye';
 import WebSocket from 'faye-websocket';
+import { DEFAULTS } from '../lib/options';
 import { openDatabase } from '../lib/records';
 import { signAuth } from '../lib/security';
 import { parseFlags } from './support/args';
@@ -18,6 +19,8 @@ const flags = parseFlags({ members: 1000, frame: 60000, repeats: 2300, tabs: 40,
 const SECRET = 'bench-attack-secret-0123456789abcdef';
 const ROOM = '/attack/rooms/1';
 const LESSON = '/attack/lessons/1';
+/** The default maxMessagesPerRequest: legitimate batches of the bench stay at it. */
+const BATCH = DEFAULTS.maxMessagesPerRequest;
 
 interface Row {
   attack: string;
@@ -44,7 +47,7 @@ async function post(server: BenchServer, body: string): Promise<{ status: number
 async function handshakes(server: BenchServer, n: number): Promise<string[]> {
   const out: string[] = [];
   while (out.length < n) {
-    const batch = Math.min(100, n - out.length);
+    const batch = Math.min(BATCH, n - out.length);
     const { replies } = await post(server, JSON.stringify(Array.from({ length: batch }, () => ({ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'], id: `h${++ids}` }))));
     out.push(...replies.map((reply) => String(reply.clientId)));
   }
@@ -57,8 +60,8 @@ const wire = (uid: number, room = ROOM, secret?: string) => {
 };
 
 async function connects(server: BenchServer, pairs: Array<[string, unknown]>): Promise<void> {
-  for (let i = 0; i < pairs.length; i += 100) {
-    const batch = pairs.slice(i, i + 100).map(([clientId, auth]) => ({ channel: '/meta/connect', clientId, connectionType: 'long-polling', advice: { timeout: 0 }, id: `c${++ids}`, auth }));
+  for (let i = 0; i < pairs.length; i += BATCH) {
+    const batch = pairs.slice(i, i + BATCH).map(([clientId, auth]) => ({ channel: '/meta/connect', clientId, connectionType: 'long-polling', advice: { timeout: 0 }, id: `c${++ids}`, auth }));
     await post(server, JSON.stringify(batch));
   }
 }
@@ -113,15 +116,15 @@ async function main(): Promise<void> {
     // 1. One WebSocket frame carrying N messages, and the same spread over frames at the limit.
     const big = JSON.stringify(handshake(flags.frame));
     rows.push(await measure(server, `1 WebSocket frame of ${flags.frame} handshakes (${mb(big.length)} MB)`, () => wsSend(server, [big])));
-    rows.push(await measure(server, '1 WebSocket frame of 101 handshakes', () => wsSend(server, [JSON.stringify(handshake(101))])));
-    rows.push(await measure(server, '200 WebSocket frames of 100 handshakes', () => wsSend(server, Array(200).fill(JSON.stringify(handshake(100))))));
+    rows.push(await measure(server, `1 WebSocket frame of ${BATCH + 1} handshakes`, () => wsSend(server, [JSON.stringify(handshake(BATCH + 1))])));
+    rows.push(await measure(server, `200 WebSocket frames of ${BATCH} handshakes`, () => wsSend(server, Array(200).fill(JSON.stringify(handshake(BATCH))))));
     rows.push(await measure(server, `HTTP POST of ${flags.frame} handshakes`, async () => {
       // The server answers 413 from the headers and closes without reading the body.
       const outcome = await post(server, big).then((r) => `HTTP ${r.status}`, (error: Error & { cause?: { code?: string } }) => `closed unread (${error.cause?.code ?? error.message})`);
       return outcome;
     }));
-    rows.push(await measure(server, 'HTTP POST of 101 handshakes', async () => {
-      const { replies } = await post(server, JSON.stringify(handshake(101)));
+    rows.push(await measure(server, `HTTP POST of ${BATCH + 1} handshakes`, async () => {
+      const { replies } = await post(server, JSON.stringify(handshake(BATCH + 1)));
       return `${replies.length} reply: ${String(replies[0]?.error)}`;
     }));
 
@@ -138,8 +141,8 @@ async function main(): Promise<void> {
       const state = (replies[0]?.ext as { faye_online_presence?: Record<string, { members: unknown[] }> } | undefined)?.faye_online_presence;
       return `one reply, ${Object.keys(state ?? {}).length} room state of ${state?.[presence]?.members.length ?? 0} members`;
     }));
-    const hundred = JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ channel: '/meta/subscribe', clientId: attacker, subscription: presence, id: `s${i}` })));
-    rows.push(await measure(server, `100 subscribes to ${ROOM}/presence in one request`, async () => {
+    const hundred = JSON.stringify(Array.from({ length: BATCH }, (_, i) => ({ channel: '/meta/subscribe', clientId: attacker, subscription: presence, id: `s${i}` })));
+    rows.push(await measure(server, `${BATCH} subscribes to ${ROOM}/presence in one request`, async () => {
       const { replies } = await post(server, hundred);
       return `${replies.length} reply: ${String(replies[0]?.error)}`;
     }));

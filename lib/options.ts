@@ -62,7 +62,7 @@ export interface FayeOnlineOptions {
   authorizeSubscription?: (request: SubscriptionRequest) => boolean | Promise<boolean>;
   /** Largest incoming Bayeux message, bytes of its JSON; larger ones are refused. Default 65536. */
   maxMessageBytes?: number;
-  /** Most Bayeux messages in one HTTP request or WebSocket frame; a larger batch is refused whole. Default 100. */
+  /** Most Bayeux messages in one HTTP request or WebSocket frame; a larger batch is refused whole. Default 50 (Faye's clients flush a batch at 2 KiB). */
   maxMessagesPerRequest?: number;
   /**
    * Record engaged time (pages report whether they are visible and in use) in
@@ -132,7 +132,7 @@ export const DEFAULTS = {
   reportsPrefix: '/faye-online/api',
   metricsPath: '/metrics',
   maxMessageBytes: 64 * 1024,
-  maxMessagesPerRequest: 100,
+  maxMessagesPerRequest: 50,
 } as const;
 
 /** maxMessageBytes below this could not carry a full auth (4 KiB) with a message around it. */

@@ -116,6 +116,8 @@ export class PresenceStateExtension {
         message.ext = { ...(message.ext ?? {}), faye_online_presence: state };
       })
       .catch((error) => this.logger.error({ err: error, rooms }, 'could not read the presence state for a subscribe reply'))
-      .finally(() => callback(message));
+      // Each reply on its own turn: replies sharing one read of a crowded room
+      // would otherwise all be serialized in the turn the read ends.
+      .finally(() => setImmediate(() => callback(message)));
   }
 }

@@ -107,17 +107,33 @@ export class PresenceStateExtension {
     const rooms = [...new Set([message.subscription ?? []].flat().map(roomOf).filter((room): room is string => room !== null))];
     if (rooms.length === 0) return callback(message);
     Promise.all(rooms.map((room) => this.snapshots.snapshot(room)))
+      // Each reply on its own turn: replies sharing one read of a crowded room
+      // would otherwise all be built and serialized in the turn the read ends.
+      .then((snapshots) => new Promise<PresenceSnapshot[]>((resolve) => setImmediate(() => resolve(snapshots))))
       .then((snapshots) => {
-        // clientIds stay on the server: other pages have no business with them.
-        const state: Record<string, { seq: number; members: Array<{ uid: number; user: User }> }> = {};
-        for (const { room, seq, members } of snapshots) {
-          state[presenceChannel(room)] = { seq, members: members.map(({ uid, user }) => ({ uid, user })) };
-        }
+        const state: Record<string, PublicState> = {};
+        for (const snapshot of snapshots) state[presenceChannel(snapshot.room)] = publicState(snapshot);
         message.ext = { ...(message.ext ?? {}), faye_online_presence: state };
       })
       .catch((error) => this.logger.error({ err: error, rooms }, 'could not read the presence state for a subscribe reply'))
-      // Each reply on its own turn: replies sharing one read of a crowded room
-      // would otherwise all be serialized in the turn the read ends.
-      .finally(() => setImmediate(() => callback(message)));
+      .finally(() => callback(message));
   }
+}
+
+interface PublicState {
+  seq: number;
+  members: Array<{ uid: number; user: User }>;
+}
+
+const publicStates = new WeakMap<PresenceSnapshot, PublicState>();
+
+/** A snapshot as pages see it, built once per snapshot however many replies share it. */
+function publicState(snapshot: PresenceSnapshot): PublicState {
+  let state = publicStates.get(snapshot);
+  if (!state) {
+    // clientIds stay on the server: other pages have no business with them.
+    state = { seq: snapshot.seq, members: snapshot.members.map(({ uid, user }) => ({ uid, user })) };
+    publicStates.set(snapshot, state);
+  }
+  return state;
 }

@@ -10,6 +10,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import express from 'express';
 import faye from 'faye';
 import { attachFayeOnline, type FayeOnlineHandle } from '../lib';
@@ -27,6 +28,8 @@ export interface ServerConfig {
   userListWindow?: number;
   /** Seconds a leave after a disconnect waits for the user to come back (faye-online's default 5); undefined: the default. */
   leaveGrace?: number;
+  /** Signed mode (bench:attack). */
+  secret?: string;
 }
 
 async function main(): Promise<void> {
@@ -50,6 +53,7 @@ async function main(): Promise<void> {
       timeout: config.timeout,
       ...(config.userListWindow ? { userListWindow: config.userListWindow } : {}),
       ...(config.leaveGrace !== undefined ? { leaveGrace: config.leaveGrace } : {}),
+      ...(config.secret ? { secret: config.secret } : {}),
     });
     adapter = handle.adapter;
     await handle.ready;
@@ -81,17 +85,32 @@ async function main(): Promise<void> {
     process.exit(0);
   };
 
+  // How long the event loop was held (the longest single block shows as the
+  // max delay) and the largest RSS, since the last reset.
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  let rssPeak = 0;
+  setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+  }, 20).unref();
+
   process.on('message', (message: { type: string }) => {
     switch (message.type) {
       case 'stats': {
         const cpu = process.cpuUsage();
         const memory = process.memoryUsage();
-        process.send!({ type: 'stats', cpuMicros: cpu.user + cpu.system, rss: memory.rss, heapUsed: memory.heapUsed, sqlStatements: sql?.count ?? 0, connects });
+        rssPeak = Math.max(rssPeak, memory.rss);
+        process.send!({
+          type: 'stats', cpuMicros: cpu.user + cpu.system, rss: memory.rss, heapUsed: memory.heapUsed, sqlStatements: sql?.count ?? 0, connects,
+          loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6, rssPeak,
+        });
         break;
       }
       case 'reset':
         sql?.reset();
         connects = 0;
+        loop.reset();
+        rssPeak = process.memoryUsage.rss();
         break;
       case 'settled':
         void (handle ? handle.settled() : Promise.resolve()).then(() => process.send!({ type: 'settled' }));

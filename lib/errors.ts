@@ -3,6 +3,7 @@
 
 export type ErrorCode =
   | 'INVALID_OPTION'
+  | 'INVALID_ARGUMENT'
   | 'INVALID_AUTH'
   | 'INVALID_CHANNEL'
   | 'AUTH_SIGNATURE'

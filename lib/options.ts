@@ -63,6 +63,8 @@ export interface FayeOnlineOptions {
   authorizeSubscription?: (request: SubscriptionRequest) => boolean | Promise<boolean>;
   /** Largest incoming Bayeux message, bytes of its JSON; larger ones are refused. Default 65536. */
   maxMessageBytes?: number;
+  /** Most Bayeux messages in one HTTP request or WebSocket frame; a larger batch is refused whole. Default 50 (Faye's clients flush a batch at 2 KiB). */
+  maxMessagesPerRequest?: number;
   /**
    * Record engaged time (pages report whether they are visible and in use) in
    * faye_online_engaged_times, our own table. false ignores the reports and
@@ -117,6 +119,7 @@ export interface ResolvedOptions {
   leaveGrace: number;
   authorizeSubscription: ((request: SubscriptionRequest) => boolean | Promise<boolean>) | undefined;
   maxMessageBytes: number;
+  maxMessagesPerRequest: number;
   engagement: boolean;
   presenceDiffs: boolean;
   clock: Clock;
@@ -138,6 +141,7 @@ export const DEFAULTS = {
   reportsPrefix: '/faye-online/api',
   metricsPath: '/metrics',
   maxMessageBytes: 64 * 1024,
+  maxMessagesPerRequest: 50,
 } as const;
 
 /** maxMessageBytes below this could not carry a full auth (4 KiB) with a message around it. */
@@ -146,7 +150,7 @@ export const MIN_MESSAGE_BYTES = 8 * 1024;
 const KNOWN = new Set<string>([
   'mount', 'timeout', 'ping', 'redis', 'database', 'namespace', 'gc', 'validateMessage', 'secret', 'timeZone', 'trace', 'reports', 'metrics',
   'logger', 'beforeLeaveDelay', 'userListWindow', 'maxClientIdsPerUser', 'autoMigrate', 'clientPath', 'reconcileInterval', 'leaveGrace',
-  'authorizeSubscription', 'maxMessageBytes', 'engagement', 'presenceDiffs', 'clock',
+  'authorizeSubscription', 'maxMessageBytes', 'maxMessagesPerRequest', 'engagement', 'presenceDiffs', 'clock',
 ]);
 
 function fail(option: string, message: string): never {
@@ -195,6 +199,8 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
     if (list.length === 0 || list.some((s) => typeof s !== 'string' || Buffer.byteLength(s) < 16)) {
       fail('secret', 'must be a string (or a list of strings) of at least 16 bytes; generate one with `openssl rand -hex 32`');
     }
+    // Sixteen spaces are sixteen bytes, and no secret at all.
+    if (list.some((s) => s.trim() === '')) fail('secret', 'is blank (only white space); generate one with `openssl rand -hex 32`');
     secret = list;
   }
 
@@ -249,6 +255,7 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
     leaveGrace: input.leaveGrace === 0 ? 0 : positive('leaveGrace', input.leaveGrace, DEFAULTS.leaveGrace),
     authorizeSubscription: input.authorizeSubscription,
     maxMessageBytes,
+    maxMessagesPerRequest: positive('maxMessagesPerRequest', input.maxMessagesPerRequest, DEFAULTS.maxMessagesPerRequest, { integer: true }),
     engagement: input.engagement ?? true,
     presenceDiffs: input.presenceDiffs ?? true,
     clock,

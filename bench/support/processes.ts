@@ -44,6 +44,11 @@ export interface ServerStats {
   heapUsed: number;
   sqlStatements: number;
   connects: number;
+  /** Longest event-loop delay since the last reset, ms. */
+  loopMaxMs: number;
+  loopP99Ms: number;
+  /** Largest RSS since the last reset, bytes. */
+  rssPeak: number;
 }
 
 export interface BenchServer {

@@ -217,6 +217,13 @@ function asOption(setting: Setting, value: unknown): unknown {
 }
 
 function readConfig(values: Values, env: NodeJS.ProcessEnv): ServeConfig {
+  // A secret given but blank (FAYE_ONLINE_SECRET="  ") is a mistake, not a
+  // request for unsigned mode: refuse to start rather than trust every page.
+  // (Other settings treat a blank variable as unset.)
+  const secretText = values.secret === undefined ? env.FAYE_ONLINE_SECRET : pick(values, env, setting('secret'));
+  if (secretText !== undefined && secretText.trim() === '') {
+    throw new UsageError(`${source(setting('secret'))} is blank; give a secret of at least 16 bytes, or leave it unset for unsigned auth`);
+  }
   const read = new Map<string, unknown>();
   for (const setting of SETTINGS) {
     const text = pick(values, env, setting);

@@ -24,7 +24,7 @@ export interface Auth {
   /** Present when the auth was signed by the app (see lib/security). */
   expiresAt?: number;
   signature?: string;
-  /** The auth exactly as it came on the wire, re-serialized: stored for dead-client cleanup. */
+  /** room_channel, time_channel and current_user as JSON: what is stored for dead-client cleanup. */
   json: string;
 }
 
@@ -75,13 +75,31 @@ export function readUid(value: unknown): number | null {
   return null;
 }
 
-// C0 controls and DEL: a uname is shown in pages and logs, and a line break
-// would make the signed payload (one field per line) ambiguous.
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+// C0 and C1 controls, DEL, and the Unicode line and paragraph separators: a
+// uname is shown in pages and logs (U+0085, U+2028 and U+2029 break lines
+// there, U+009B starts a terminal escape), and a line break would make the
+// signed payload (one field per line) ambiguous.
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
-/** A uname: a non-empty string of at most MAX_UNAME_LENGTH characters, without control characters. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * The one text rule for what users name (unames; channel names are stricter
+ * still): a non-empty string of at most `maxLength` UTF-16 units, well formed
+ * (a lone surrogate would be signed as U+FFFD but stored as itself), without
+ * control characters or line separators. Returns what is wrong, or undefined.
+ */
+export function textProblem(value: unknown, maxLength: number): string | undefined {
+  if (typeof value !== 'string' || value === '') return 'must be a non-empty string';
+  if (value.length > maxLength) return `must be at most ${maxLength} characters`;
+  if (LONE_SURROGATE.test(value)) return 'must be well-formed Unicode (no lone surrogate)';
+  if (CONTROL_CHARACTER.test(value)) return 'must not contain control characters, line breaks or line separators';
+  return undefined;
+}
+
+/** A uname: see textProblem. */
 export function isValidUname(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= MAX_UNAME_LENGTH && !CONTROL_CHARACTER.test(value);
+  return textProblem(value, MAX_UNAME_LENGTH) === undefined;
 }
 
 function safeJson(value: unknown): string | null {
@@ -128,14 +146,32 @@ export function readAuth(wire: unknown): AuthReading {
   if (uid === null) return { kind: 'invalid', reason: `current_user.uid must be a positive integer up to ${MAX_UID} (a number, or a decimal string without leading zeros)` };
   const uname = currentUser.uname;
   if (!isValidUname(uname)) {
-    return { kind: 'invalid', reason: `current_user.uname must be a non-empty string of at most ${MAX_UNAME_LENGTH} characters, without control characters` };
+    return { kind: 'invalid', reason: `current_user.uname ${textProblem(uname, MAX_UNAME_LENGTH)}` };
   }
 
-  const auth: Auth = { room, timeChannel, user: { ...currentUser, uid, uname }, json };
+  const user: User = { ...currentUser, uid, uname };
+  // What is remembered per clientId (2 weeks in Redis): only the fields read
+  // back later, not whatever else the page put around them.
+  const auth: Auth = { room, timeChannel, user, json: rememberedJson(room, timeChannel, user) };
   // Their format is checked by verifyAuth when a secret is set; unsigned mode ignores them.
   if (typeof wire.expires_at === 'number') auth.expiresAt = wire.expires_at;
   if (typeof wire.signature === 'string') auth.signature = wire.signature;
   return { kind: 'valid', auth };
+}
+
+function rememberedJson(room: string, timeChannel: string, user: User): string {
+  return JSON.stringify({ room_channel: room, time_channel: timeChannel, current_user: user });
+}
+
+/**
+ * The auth as far as its signature vouches for it: the user is its uid and
+ * uname only. Other keys of current_user are not signed, so in signed mode
+ * they are neither stored nor shown to other pages (anyone could pad or
+ * forge them).
+ */
+export function signedPart(auth: Auth): Auth {
+  const user: User = { uid: auth.user.uid, uname: auth.user.uname };
+  return { ...auth, user, json: rememberedJson(auth.room, auth.timeChannel, user) };
 }
 
 /** Two auths describe the same presence (same user, room and time channel). */

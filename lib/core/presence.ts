@@ -67,6 +67,8 @@ export interface PresenceEvents {
   roomList: [room: string, list: number[]];
   /** A write failed for good after its retries (logged too). */
   writeFailed: [Error];
+  /** A clientId was dropped by maxClientIdsPerUser to make room for a newer one. */
+  evicted: [clientId: string, uid: number];
 }
 
 export interface PresenceOptions {
@@ -359,6 +361,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
       this.logger.warn({ clientId: evicted, uid: newcomer.user.uid, room: newcomer.room }, 'too many clientIds for one user in a room: the oldest was dropped');
       const own = this.known.get(evicted)?.auth ?? rememberedAuthOf(remembered[i]);
       this.known.delete(evicted);
+      this.emit('evicted', evicted, newcomer.user.uid);
       const auth = own && own.user.uid === newcomer.user.uid && own.room === newcomer.room ? own : newcomer;
       await this.departNow(evicted, auth, at, 'evicted', own !== null && own !== undefined);
     }

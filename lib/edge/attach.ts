@@ -26,9 +26,12 @@ import { BeforeLeave, type Liveness } from './before-leave';
 import { PresenceMetrics } from '../metrics';
 import { createReports, engineLiveness, reportsRouter, type ReportsApi } from '../reports';
 import { tracePresence } from './trace';
+import { channelArgument, uidArgument } from './arguments';
+import { CHURN_LIMITS, CoalescedDiffs } from './churn';
+import { narrowDelivery } from './delivery';
 import { PresenceExtension } from './extension';
 import { PresenceStateExtension, inArrivalOrder, presenceChannel, presenceSnapshot, usersOf, type PresenceDiff, type PresenceSnapshot } from './presence-diffs';
-import { bodyLimitFor, limitRequestBodies } from './request-limit';
+import { bodyLimitFor, limitBatches, limitRequestBodies } from './request-limit';
 import { UserListBroadcaster } from './user-list';
 import { createDashboard, type Dashboard } from '../dashboard';
 
@@ -124,6 +127,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     engine: embedded ? {} : { type: RedisEngine, redis: opts.redis, namespace: opts.namespace, gc: opts.gc, logger, clock },
   });
   const proxy = adapter._server._engine;
+  narrowDelivery(proxy, { exactListsOnly: opts.authorizeSubscription !== undefined });
   const redisEngine = embedded ? undefined : RedisEngine.fromAdapter(adapter);
 
   const presence = new Presence({ store, records, logger, clock, leaveGraceMs: opts.leaveGrace * 1000, engagement: opts.engagement });
@@ -148,17 +152,20 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   });
 
   presence.on('roomList', (room, list) => userLists.changed(room, list));
+  // One user's joins and leaves reach a room's members at most once per window (lib/edge/churn.ts).
+  const diffs = new CoalescedDiffs<PresenceDiff>({ windowMs: CHURN_LIMITS.diffWindowMs, clock, publish: (room, diff) => publish(presenceChannel(room), diff) });
   presence.on('join', (event) => {
-    if (opts.presenceDiffs) publish(presenceChannel(event.room), { event: 'join', uid: event.uid, user: event.user, seq: event.seq } satisfies PresenceDiff);
+    if (opts.presenceDiffs) diffs.diff(event.room, event.uid, { event: 'join', uid: event.uid, user: event.user, seq: event.seq });
     handle.emit('join', event);
   });
   presence.on('leave', (event) => {
-    if (opts.presenceDiffs) publish(presenceChannel(event.room), { event: 'leave', uid: event.uid, user: event.user, seq: event.seq } satisfies PresenceDiff);
+    if (opts.presenceDiffs) diffs.diff(event.room, event.uid, { event: 'leave', uid: event.uid, user: event.user, seq: event.seq });
     handle.emit('leave', event);
   });
   presence.on('arrive', (event) => handle.emit('arrive', event));
   presence.on('depart', (event) => handle.emit('depart', event));
   presence.on('engagement', (event) => handle.emit('engagement', event));
+  presence.on('evicted', (clientId) => extension.evicted(clientId));
   if (metrics) {
     presence.on('arrive', (event) => metrics.arrived(event.clientId, event.uid));
     presence.on('depart', (event) => metrics.departed(event.clientId, event.reason));
@@ -202,6 +209,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   // Every destroyed client (explicit /meta/disconnect, engine timeout, or our
   // before_leave decision) leaves here, once.
   adapter.bind('disconnect', (clientId: string) => {
+    extension.forget(clientId);
     const info = redisEngine?.disconnectInfo(clientId);
     const decidedHere = decided.get(clientId);
     decided.delete(clientId);
@@ -232,16 +240,21 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     authorizeSubscription: opts.authorizeSubscription,
     maxMessageBytes: opts.maxMessageBytes,
     clientExists: (clientId) => new Promise((resolve) => proxy.clientExists(clientId, resolve)),
+    ping: (clientId) => proxy.ping(clientId),
     rememberedAuth: (clientId) => store.rememberedAuth(clientId),
     track,
     isReady: () => isReady && !closed,
+    clock,
   });
   adapter.addExtension({
     incoming(message: BayeuxMessage, request: IncomingMessage | null, callback: (message: BayeuxMessage) => void) {
-      if (message.channel === '/meta/disconnect' && typeof message.clientId === 'string' && presence.isKnown(message.clientId)) {
-        explicitDisconnects.add(message.clientId);
-      }
-      extension.incoming(message, request, callback);
+      extension.incoming(message, request, (answer) => {
+        // Only a disconnect the extension let through ends the client.
+        if (answer.channel === '/meta/disconnect' && !answer.error && typeof answer.clientId === 'string' && presence.isKnown(answer.clientId)) {
+          explicitDisconnects.add(answer.clientId);
+        }
+        callback(answer);
+      });
     },
   });
   if (metrics) {
@@ -253,6 +266,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     });
   }
   limitRequestBodies(adapter, bodyLimitFor(opts.maxMessageBytes), logger);
+  limitBatches(adapter, { maxMessages: opts.maxMessagesPerRequest, maxFrameBytes: bodyLimitFor(opts.maxMessageBytes) }, logger);
   if (opts.presenceDiffs) adapter.addExtension(new PresenceStateExtension(store, logger));
   adapter.attach(httpServer);
 
@@ -361,17 +375,21 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     ready,
     ...reports,
     metricsRegistry: metrics?.register,
-    onlineUsers: (room: string) => records.onlineList(room),
-    onlineCount: async (room: string) => (await records.onlineList(room)).length,
+    onlineUsers: async (room: string) => records.onlineList(channelArgument('onlineUsers', 'room', room)),
+    onlineCount: async (room: string) => (await records.onlineList(channelArgument('onlineCount', 'room', room))).length,
     async members(room: string): Promise<Member[]> {
+      channelArgument('members', 'room', room);
       const [order, byUser] = await Promise.all([records.onlineList(room), store.clientIdsByUser(room)]);
       const uids = inArrivalOrder(order, byUser);
       const users = await usersOf(store, byUser);
       return uids.map((uid) => ({ uid, uname: users.get(uid)!.uname, clientIds: byUser.get(uid)! }));
     },
-    presenceState: (room: string) => presenceSnapshot(store, room),
-    onlineTime: (uid: number, timeChannel: string) => records.onlineTime(uid, timeChannel),
+    presenceState: async (room: string) => presenceSnapshot(store, channelArgument('presenceState', 'room', room)),
+    onlineTime: async (uid: number, timeChannel: string) =>
+      records.onlineTime(uidArgument('onlineTime', uid), channelArgument('onlineTime', 'timeChannel', timeChannel)),
     async engagedTime(uid: number, timeChannel: string): Promise<EngagedTime> {
+      uidArgument('engagedTime', uid);
+      channelArgument('engagedTime', 'timeChannel', timeChannel);
       if (!opts.engagement) throw new FayeOnlineError('INVALID_OPTION', 'engaged time is not recorded: the `engagement` option is false');
       return records.engagedTime(uid, timeChannel);
     },
@@ -399,6 +417,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       // Nobody here will be around when their grace periods end.
       await presence.confirmPendingLeaves();
       await userLists.flush();
+      diffs.flush();
       await Promise.resolve(adapter.close());
       await store.close();
       metrics?.close();

@@ -9,12 +9,15 @@
 // and one structured log line; nothing thrown here reaches Faye.
 import type { IncomingMessage } from 'node:http';
 import type { BayeuxMessage } from 'faye';
-import { readAuth, type Auth } from '../core/auth';
+import { presenceKey, readAuth, signedPart, type Auth } from '../core/auth';
+import { systemClock, type Clock } from '../core/clock';
 import type { Presence } from '../core/presence';
+import { isFayeOnlineError } from '../errors';
 import type { Logger } from '../log';
 import type { SubscriptionRequest } from '../options';
 import { verifyAuth } from '../security';
 import type { BeforeLeave } from './before-leave';
+import { ArrivalBudget, Bench, CHURN_LIMITS, MoveDamper } from './churn';
 
 export const BEFORE_LEAVE_CHANNEL = '/faye_online/before_leave';
 /** Pages publish `{"engaged": true|false, "seq": n}` here when they become visible/in use or stop being so. */
@@ -60,12 +63,16 @@ export interface ExtensionOptions {
   maxMessageBytes: number;
   /** Whether the Faye engine knows this clientId (anywhere in the cluster). */
   clientExists(clientId: string): Promise<boolean>;
+  /** Tells the Faye engine the clientId is alive (as its connect will, once answered). */
+  ping(clientId: string): void;
   /** The auth JSON the store remembers for a clientId (anywhere in the cluster), or null. */
   rememberedAuth(clientId: string): Promise<string | null>;
   /** Called with each arrival's work so that close() can wait for it. */
   track(work: Promise<unknown>): void;
   /** False until the database and Redis are ready; messages are then not tracked. */
   isReady(): boolean;
+  /** Time of the churn limits; default the system's. */
+  clock?: Clock;
 }
 
 type Message = BayeuxMessage & Record<string, unknown>;
@@ -86,6 +93,9 @@ export function bayeuxError(code: number, message: string): string {
     .trim();
   return `${code}::${text}`;
 }
+
+/** The meta messages that act on a clientId's connection, which signed mode binds to the clientId's user. */
+const BOUND_META_CHANNELS = new Set(['/meta/connect', '/meta/disconnect', '/meta/subscribe', '/meta/unsubscribe']);
 
 /** Where a refused message whose fields cannot be trusted is answered from (never published). */
 const REFUSED_CHANNEL = '/faye_online/refused';
@@ -125,6 +135,27 @@ function envelopeProblem(message: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/**
+ * Distinct channels one /meta/subscribe or /meta/unsubscribe may name. Faye's
+ * clients send one channel per message; the limit only stops a message that
+ * names thousands, each of which would cost a subscription and a reply.
+ */
+export const MAX_SUBSCRIPTIONS_PER_MESSAGE = 32;
+
+/**
+ * Collapses repeated channels of a (un)subscribe into one each, in their first
+ * order, so that repeating a channel costs nothing (a presence channel
+ * repeated 2,300 times once cost 2,300 snapshots of the room in one reply).
+ * Returns the count when more distinct channels than the limit remain.
+ */
+function collapseSubscriptions(message: Message): { count: number } | undefined {
+  if (!Array.isArray(message.subscription)) return undefined;
+  const distinct = [...new Set(message.subscription as string[])];
+  if (distinct.length > MAX_SUBSCRIPTIONS_PER_MESSAGE) return { count: distinct.length };
+  message.subscription = distinct;
+  return undefined;
+}
+
 /** JSON size of a message, or Infinity when it cannot be serialized (too deep). */
 function jsonBytes(message: unknown): number {
   try {
@@ -146,7 +177,28 @@ function rememberedUid(json: string | null): number | null {
 }
 
 export class PresenceExtension {
-  constructor(private readonly options: ExtensionOptions) {}
+  private readonly moves: MoveDamper;
+  private readonly arrivals: ArrivalBudget;
+  private readonly bench: Bench;
+
+  constructor(private readonly options: ExtensionOptions) {
+    const clock = options.clock ?? systemClock;
+    this.moves = new MoveDamper({ intervalMs: CHURN_LIMITS.moveIntervalMs, clock, apply: (clientId, auth) => void this.arrive(clientId, auth) });
+    this.arrivals = new ArrivalBudget({ burst: CHURN_LIMITS.arrivalBurst, perSecond: CHURN_LIMITS.arrivalsPerSecond, clock });
+    this.bench = new Bench({ ms: CHURN_LIMITS.benchMs, clock });
+  }
+
+  /** The clientId was destroyed: forget its damped moves and its bench. */
+  forget(clientId: string): void {
+    this.moves.forget(clientId);
+    this.bench.forget(clientId);
+  }
+
+  /** The clientId was evicted by maxClientIdsPerUser: do not track it again while it stays connected. */
+  evicted(clientId: string): void {
+    this.moves.forget(clientId);
+    this.bench.add(clientId);
+  }
 
   incoming(message: BayeuxMessage, request: IncomingMessage | null, callback: (message: BayeuxMessage) => void): void {
     let outcome: Outcome;
@@ -240,6 +292,47 @@ export class PresenceExtension {
     // its departure must not move later with each refusal.
     if (clientId) presence.touch(clientId);
 
+    if (this.options.secret && !local && clientId && BOUND_META_CHANNELS.has(channel)) {
+      const binding = this.checkBinding(message, channel, clientId, auth);
+      if (binding instanceof Promise) return binding.then((refusal) => refusal ?? this.dispatch(message, channel, clientId, auth, local));
+      if (binding) return binding;
+    }
+    return this.dispatch(message, channel, clientId, auth, local);
+  }
+
+  /**
+   * Signed mode binds a tracked clientId to its user: Faye lets anyone who
+   * knows a clientId connect, subscribe, unsubscribe or disconnect with it (and
+   * so take over the page's deliveries or end it). These messages must carry a
+   * valid auth of the same user as the clientId is tracked for; the browser
+   * clients send auth on every message. A clientId this process does not know
+   * is looked up in the store, except a connect with auth, whose arrival the
+   * store refuses itself when the clientId belongs to someone else.
+   */
+  private checkBinding(message: Message, channel: string, clientId: string, auth: Auth | undefined): Message | undefined | Promise<Message | undefined> {
+    const known = this.options.presence.authOf(clientId);
+    if (known) return known.user.uid === auth?.user.uid ? undefined : this.refuseUnbound(message, clientId, auth, known.user.uid);
+    if (auth && channel === '/meta/connect') return undefined;
+    return this.options.rememberedAuth(clientId).then((json) => {
+      const owner = rememberedUid(json);
+      return owner === null || owner === auth?.user.uid ? undefined : this.refuseUnbound(message, clientId, auth, owner);
+    });
+  }
+
+  private refuseUnbound(message: Message, clientId: string, auth: Auth | undefined, owner: number): Message {
+    this.options.logger.warn({ clientId, channel: message.channel, uid: auth?.user.uid ?? null, owner }, 'refused a message for a tracked clientId without its user\'s auth');
+    return this.refuse(message, 401, auth ? 'This clientId is tracked for another user' : 'This clientId is tracked - send its auth');
+  }
+
+  private dispatch(message: Message, channel: string, clientId: string | undefined, auth: Auth | undefined, local: boolean): Outcome {
+    const { logger } = this.options;
+    if ((channel === '/meta/subscribe' || channel === '/meta/unsubscribe') && !local && message.subscription !== undefined) {
+      const problem = collapseSubscriptions(message);
+      if (problem) {
+        logger.warn({ clientId, channel, subscriptions: problem.count, limit: MAX_SUBSCRIPTIONS_PER_MESSAGE }, 'refused a (un)subscribe naming too many channels');
+        return this.refuse(message, 413, `More than ${MAX_SUBSCRIPTIONS_PER_MESSAGE} channels in one ${channel}`, { keep: false });
+      }
+    }
     if (channel === '/meta/subscribe' && !local) {
       const refused = ([] as unknown[]).concat(message.subscription ?? []).find((sub) => isString(sub) && receivesClientReports(sub));
       if (refused !== undefined) {
@@ -276,7 +369,7 @@ export class PresenceExtension {
         message.error = bayeuxError(401, `Invalid auth: ${reading.reason}`);
         return undefined;
     }
-    const auth = reading.auth;
+    let auth = reading.auth;
     if (this.options.secret) {
       const verdict = verifyAuth(message.auth, { secret: this.options.secret });
       if (!verdict.ok) {
@@ -284,6 +377,7 @@ export class PresenceExtension {
         message.error = bayeuxError(401, `Auth not accepted: ${verdict.message}`);
         return undefined;
       }
+      auth = signedPart(auth);
     }
     if (this.options.validateMessage && !this.options.validateMessage(message)) {
       logger.debug({ clientId, uid: auth.user.uid }, 'validateMessage returned false: not tracked');
@@ -303,17 +397,30 @@ export class PresenceExtension {
    * the clientId accepts it for the uid it is sent with; see docs/security.md.)
    */
   private connect(message: Message, clientId: string, auth: Auth): Outcome {
-    const { presence } = this.options;
+    const { presence, logger } = this.options;
     const current = presence.authOf(clientId);
     if (current) {
       if (current.user.uid !== auth.user.uid) return this.refuseForeignClientId(message, clientId, auth, current.user.uid);
-      this.arrive(clientId, auth);
+      if (presenceKey(current) === presenceKey(auth) && !this.moves.waiting(clientId)) void this.arrive(clientId, auth);
+      else this.moves.moved(clientId, auth);
       return message;
     }
-    return this.options.clientExists(clientId).then((exists) => {
+    if (this.bench.has(clientId)) return message;
+    return this.options.clientExists(clientId).then(async (exists) => {
       // Unknown to the engine: Faye answers "client unknown" itself and the page handshakes again.
-      if (exists) this.arrive(clientId, auth);
-      return message;
+      if (!exists) return message;
+      if (!this.arrivals.take(auth.user.uid)) {
+        logger.debug({ clientId, uid: auth.user.uid }, 'too many new clientIds of one user: not tracked yet; a later connect is');
+        return message;
+      }
+      // Awaited: in a cluster only the store knows that another process tracks
+      // this clientId for another user, and the page must hear the refusal.
+      // Faye counts the connect as a sign of life only after this answer, so
+      // the client is pinged first: a slow database must not let the engine
+      // end it meanwhile.
+      this.options.ping(clientId);
+      const outcome = await this.arrive(clientId, auth);
+      return outcome === 'refused' ? this.refuse(message, 401, 'This clientId is tracked for another user') : message;
     });
   }
 
@@ -338,7 +445,7 @@ export class PresenceExtension {
     const exists = current ? Promise.resolve(true) : this.options.clientExists(clientId);
     const work = exists.then(async (known): Promise<Message> => {
       if (!known) return this.refuse(message, 401, `Unknown client ${clientId}; handshake again`);
-      this.arrive(clientId, auth);
+      void this.arrive(clientId, auth);
       const outcome = await presence.engage(clientId, auth, report.engaged, report.seq);
       if (outcome === 'absent') {
         logger.warn({ clientId, uid: auth.user.uid, timeChannel: auth.timeChannel }, 'engagement report of a page that is not online: ignored');
@@ -350,13 +457,28 @@ export class PresenceExtension {
     return work;
   }
 
-  private arrive(clientId: string, auth: Auth): void {
+  /**
+   * Starts the clientId's arrival (nothing when it is known with this auth).
+   * 'refused' when the store keeps the clientId for another user: one warning,
+   * no stack, as for any other refusal.
+   */
+  private arrive(clientId: string, auth: Auth): Promise<'arrived' | 'refused'> {
+    const { logger } = this.options;
     const work = this.options.presence.seen(clientId, auth);
-    if (work) {
-      this.options.track(
-        work.catch((error) => this.options.logger.error({ err: error, clientId, uid: auth.user.uid }, 'presence: could not record an arrival; the next connect retries')),
-      );
-    }
+    if (!work) return Promise.resolve('arrived');
+    const outcome = work.then(
+      () => 'arrived' as const,
+      (error) => {
+        if (isFayeOnlineError(error, 'FORBIDDEN')) {
+          logger.warn({ clientId, uid: auth.user.uid }, 'refused a connect for a clientId another process tracks for another user');
+          return 'refused' as const;
+        }
+        logger.error({ err: error, clientId, uid: auth.user.uid }, 'presence: could not record an arrival; the next connect retries');
+        return 'arrived' as const;
+      },
+    );
+    this.options.track(outcome);
+    return outcome;
   }
 
   private refuseForeignClientId(message: Message, clientId: string, auth: Auth, owner: number): Message {

@@ -7,6 +7,7 @@
 // Content-Length; a POST without it (chunked) is refused, so that the limit
 // never has to be enforced halfway through a body Faye is already reading.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { NodeAdapter } from 'faye';
 import type { Logger } from '../log';
 
@@ -37,5 +38,147 @@ export function limitRequestBodies(adapter: NodeAdapter, maxBodyBytes: number, l
     // The body is not read: the connection is closed after the answer.
     response.writeHead(status, { 'Content-Type': 'text/plain', Connection: 'close' });
     response.end(text, () => request.destroy());
+  };
+}
+
+/**
+ * Subscriptions to <room>/presence one request may carry: each reply carries
+ * the room's whole state, so a hundred of them to a crowded room made one
+ * response of megabytes. A page follows the rooms it shows, a few at a time.
+ */
+export const MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST = 8;
+
+function batchProblem(messages: unknown, maxMessages: number): { fields: Record<string, number>; text: string; error: string } | undefined {
+  const list = Array.isArray(messages) ? messages : [messages];
+  if (list.length > maxMessages) {
+    return { fields: { messages: list.length, limit: maxMessages }, text: 'too many messages', error: `More than ${maxMessages} messages in one request` };
+  }
+  let presence = 0;
+  for (const message of list) {
+    if (typeof message !== 'object' || message === null || (message as { channel?: unknown }).channel !== '/meta/subscribe') continue;
+    const subscription = (message as { subscription?: unknown }).subscription;
+    const channels = new Set(Array.isArray(subscription) ? subscription : [subscription]);
+    for (const channel of channels) if (typeof channel === 'string' && channel.endsWith('/presence')) presence += 1;
+  }
+  if (presence > MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST) {
+    return {
+      fields: { presenceSubscriptions: presence, limit: MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST },
+      text: 'too many presence subscriptions',
+      error: `More than ${MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST} presence subscriptions in one request`,
+    };
+  }
+  return undefined;
+}
+
+/** Frames of one WebSocket processed at once, and waiting; past the second the connection is closed. */
+export const MAX_FRAMES_IN_FLIGHT = 4;
+export const MAX_FRAMES_WAITING = 64;
+
+/**
+ * Frames of one WebSocket, a few at a time. The driver hands over every frame
+ * of a socket read in the same tick, and the engine's answers to all of them
+ * then come back together: 200 frames of 100 handshakes held the event loop
+ * for most of a second. A frame counts until Faye answers it, except one
+ * carrying /meta/connect, which Faye holds open for the long poll.
+ */
+class FrameQueues {
+  private readonly queues = new WeakMap<IncomingMessage, { running: number; waiting: Array<() => void>; closed: boolean }>();
+
+  /**
+   * Runs `work` now or later. 'overflow' when the connection has too many
+   * frames waiting (the caller closes it); its frames still arriving from the
+   * same read are 'dropped'.
+   */
+  admit(request: IncomingMessage, messages: unknown, work: (done: () => void) => void): 'queued' | 'overflow' | 'dropped' {
+    if (this.queues.get(request)?.closed) return 'dropped';
+    const held = (Array.isArray(messages) ? messages : [messages]).some((m) => typeof m === 'object' && m !== null && (m as { channel?: unknown }).channel === '/meta/connect');
+    if (held) {
+      setImmediate(() => work(() => undefined));
+      return 'queued';
+    }
+    let queue = this.queues.get(request);
+    if (!queue) this.queues.set(request, (queue = { running: 0, waiting: [], closed: false }));
+    const q = queue;
+    // A frame that ends hands its slot to the first one waiting, so frames
+    // start in the order they came and never more than the limit at once.
+    const run = () => {
+      let finished = false;
+      work(() => {
+        if (finished) return;
+        finished = true;
+        const next = q.waiting.shift();
+        if (next) setImmediate(next);
+        else q.running -= 1;
+      });
+    };
+    if (q.running < MAX_FRAMES_IN_FLIGHT && q.waiting.length === 0) {
+      // Run on the next turn: the frames of one socket read spread over turns.
+      q.running += 1;
+      setImmediate(run);
+      return 'queued';
+    }
+    if (q.waiting.length >= MAX_FRAMES_WAITING) {
+      q.closed = true;
+      q.waiting.length = 0;
+      return 'overflow';
+    }
+    q.waiting.push(run);
+    return 'queued';
+  }
+}
+
+type Process = (messages: unknown, request: IncomingMessage | null, callback: (replies: unknown[]) => void, context?: unknown) => void;
+type Upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/**
+ * Faye's Server#process runs every message of a batch through the extensions
+ * and then concatenates the replies one array at a time: the cost of one batch
+ * grows with the square of its length (10,000 messages in one WebSocket frame
+ * held the event loop for 0.3 s, 60,000 for 9.5 s). A batch is counted here,
+ * before any message is looked at, and one past the limit is refused whole:
+ * over HTTP with one Bayeux error, over a WebSocket by closing the connection
+ * (a Faye client never sends such a frame; whoever does is not one).
+ *
+ * A WebSocket frame is read whole into memory before it is parsed, and the
+ * driver's own cap is 64 MiB; the frame limit here is the HTTP body limit.
+ */
+export function limitBatches(adapter: NodeAdapter, limits: { maxMessages: number; maxFrameBytes: number }, logger: Logger): void {
+  const server = (adapter as unknown as { _server: { process: Process } })._server;
+  const frames = new FrameQueues();
+  const process = server.process.bind(server);
+  server.process = (messages, request, callback, context) => {
+    if (request === null) return process(messages, request, callback, context);
+    const webSocket = request.headers.upgrade?.toLowerCase() === 'websocket';
+    const problem = batchProblem(messages, limits.maxMessages);
+    if (problem === undefined) {
+      if (!webSocket) return process(messages, request, callback, context);
+      const admitted = frames.admit(request, messages, (done) => process(messages, request, (replies) => {
+        done();
+        callback.call(context, replies);
+      }, context));
+      if (admitted !== 'overflow') return;
+      logger.warn({ waiting: MAX_FRAMES_WAITING }, 'closed a WebSocket sending frames faster than they are answered');
+      request.socket.destroy();
+      return;
+    }
+    logger.warn({ ...problem.fields, transport: webSocket ? 'websocket' : 'http' }, `refused a Bayeux batch with ${problem.text}`);
+    if (webSocket) {
+      request.socket.destroy();
+      return;
+    }
+    callback.call(context, [{ channel: '/meta/batch', successful: false, error: `413::${problem.error}` }]);
+  };
+
+  const target = adapter as unknown as { handleUpgrade: Upgrade };
+  const upgrade = target.handleUpgrade.bind(adapter);
+  target.handleUpgrade = (request, socket, head) => {
+    upgrade(request, socket, head);
+    // faye-websocket has just piped the socket into its driver's input stream;
+    // the driver parses the first bytes (head) on the next tick, so a limit set
+    // now applies to every frame. A frame past it closes the connection.
+    const pipes = (socket as unknown as { _readableState?: { pipes?: Array<{ _driver?: { _maxLength?: number } }> } })._readableState?.pipes ?? [];
+    const driver = pipes.find((pipe) => pipe._driver && typeof pipe._driver._maxLength === 'number')?._driver;
+    if (driver) driver._maxLength = limits.maxFrameBytes;
+    else logger.warn({}, 'could not limit the WebSocket frame size (faye-websocket changed?): frames up to its own 64 MiB are read');
   };
 }

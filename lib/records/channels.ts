@@ -30,6 +30,20 @@ export class ChannelIds {
     return id;
   }
 
+  /**
+   * The id of channel `name` if it exists, without creating it: reads must not
+   * write (a public page asking about made-up rooms would otherwise grow the
+   * table). A missing channel is not remembered, so that it is found once created.
+   */
+  async existingIdOf(name: string): Promise<number | null> {
+    const key = name.trim();
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    const id = await this.find(key);
+    if (id !== null && !this.cache.has(key)) this.cache.set(key, Promise.resolve(id));
+    return id;
+  }
+
   private async findOrCreate(name: string): Promise<number> {
     const existing = await this.find(name);
     if (existing !== null) return existing;

@@ -105,8 +105,10 @@ export class Records {
 
   // -- online lists --------------------------------------------------------
 
+  /** The room's online list; a room never joined has none (and is not created by asking). */
   async onlineList(room: string): Promise<number[]> {
-    return parseUserInfoList(await this.onlineLists.read(await this.channelId(room)));
+    const channelId = await this.channels.existingIdOf(room);
+    return channelId === null ? [] : parseUserInfoList(await this.onlineLists.read(channelId));
   }
 
   /** Adds `uid` at the end of the room's list (no-op if present or not a uid); returns the list. */

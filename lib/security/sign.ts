@@ -6,7 +6,7 @@
 // The canonical string is built so that Rails can produce it with Array#join
 // (see docs/security.md); change it only together with the version tag.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { MAX_UID, readUid } from '../core/auth';
+import { MAX_UID, MAX_UNAME_LENGTH, readUid, textProblem } from '../core/auth';
 import { FayeOnlineError } from '../errors';
 
 /** Domain separation: a signature made with the same secret for anything else never verifies here. */
@@ -186,8 +186,12 @@ function readSignedFields(auth: unknown): SignedFields | string {
   if (uid === null) {
     return `auth.current_user.uid must be a positive integer up to ${MAX_UID} (a number, or a decimal string without leading zeros), got ${describe(user.uid)}`;
   }
+  // The uname is signed as the server will store it: the one text rule of
+  // readAuth (well-formed UTF-16, no control characters or line separators), so
+  // that no uname verifies whose UTF-8 bytes differ from the string kept.
+  const unameProblem = textProblem(uname, MAX_UNAME_LENGTH);
+  if (unameProblem) return `auth.current_user.uname ${unameProblem}, got ${describe(uname)}`;
   const strings: Array<[string, unknown]> = [
-    ['auth.current_user.uname', uname],
     ['auth.room_channel', auth.room_channel],
     ['auth.time_channel', auth.time_channel],
   ];
@@ -218,6 +222,7 @@ function readSecrets(secret: unknown): Buffer[] {
     if (typeof item === 'string') bytes = Buffer.from(item, 'utf8');
     else if (Buffer.isBuffer(item)) bytes = item;
     else throw new FayeOnlineError('INVALID_OPTION', `${name} must be a string or a Buffer, got ${describe(item)}`);
+    if (typeof item === 'string' && item.trim() === '') throw new FayeOnlineError('INVALID_OPTION', `${name} is blank (only white space); use e.g. \`openssl rand -hex 32\``);
     if (bytes.length < MIN_SECRET_BYTES) {
       throw new FayeOnlineError('INVALID_OPTION', `${name} must be at least ${MIN_SECRET_BYTES} bytes long, got ${bytes.length}; use e.g. \`openssl rand -hex 32\``);
     }

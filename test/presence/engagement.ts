@@ -178,7 +178,8 @@ export function engagementScenarios(backend: Backend): void {
       counter += 1;
       const time = `/engaged/orphan${counter}x${process.pid}`;
       // What a crash leaves behind: a running session and no engaged page.
-      await server.handle.onlineUsers(time); // gives the channel its faye_channels row
+      // The channel's faye_channels row (reads such as onlineUsers never create one).
+      await server.query(`INSERT INTO faye_channels (name, created_at, updated_at) VALUES ('${time}', '2026-01-01 00:00:00', '2026-01-01 00:00:00')`);
       const id = (await channelId(server, time))!;
       const since = Date.now() - 5000;
       await server.query(`INSERT INTO faye_online_engaged_times (user_id, channel_id, engaged_ms, engaged_since_ms, last_session_ms, lock_version, created_at, updated_at) VALUES (48, ${id}, 1000, ${since}, ${since}, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')`);

@@ -147,7 +147,10 @@ export function lifecycleScenarios(backend: Backend): void {
       assert.equal(await userInfoList(server, room), '[]');
       const spent = JSON.parse((await onlineTimes(server, uid))!)[`${time}_spended`] as number;
       const honest = Math.ceil((vanishedAt - joinedAt) / 1000);
-      assert.ok(noticedAt - vanishedAt >= 900, `noticed ${noticedAt - vanishedAt} ms after vanishing`);
+      // Faye ends a client 1.6 x timeout after its last /meta/connect, which was
+      // held for up to one timeout before the page vanished: at least 0.6 s
+      // here, wherever in its poll cycle the page was (less a little jitter).
+      assert.ok(noticedAt - vanishedAt >= 500, `noticed ${noticedAt - vanishedAt} ms after vanishing`);
       assert.ok(spent <= honest, `timer counted ${spent} s; the client was last seen within ${honest} s of joining (noticed ${Math.round((noticedAt - joinedAt) / 1000)} s after)`);
       const logout = (await loginRows(server, [id])).find((r) => r.status === 0)!;
       const t = logout.t as unknown;

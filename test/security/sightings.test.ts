@@ -23,6 +23,7 @@ function extensionWatchingSightings() {
     logger: silentLogger,
     maxMessageBytes: 64 * 1024,
     clientExists: async () => true,
+    ping: () => undefined,
     rememberedAuth: async () => null,
     track: () => undefined,
     isReady: () => true,

@@ -128,9 +128,11 @@ export class SimProcess {
       logger,
       maxMessageBytes: 64 * 1024,
       clientExists: async (clientId) => engine.exists(clientId),
+      ping: (clientId) => engine.ping(clientId),
       rememberedAuth: (clientId) => this.resources.store.rememberedAuth(clientId),
       track: (work) => this.track(work),
       isReady: () => this.alive,
+      clock: this.clock,
     });
     const observed = world.observed;
     this.presence.on('join', (e) => observed.diffs.push({ room: e.room, uid: e.uid, seq: e.seq, at: world.clock.now(), kind: 'join' }));
@@ -163,6 +165,7 @@ export class SimProcess {
 
   /** Faye's 'disconnect' event for a client this process's engine destroyed (attach.ts). */
   disconnected(clientId: string, info: { reason: 'timeout' | 'disconnect'; lastSeen?: number } | undefined): void {
+    this.extension.forget(clientId);
     const decided = this.decided.get(clientId);
     this.decided.delete(clientId);
     const explicit = this.explicit.delete(clientId) || info?.reason === 'disconnect';

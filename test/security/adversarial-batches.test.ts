@@ -1,0 +1,72 @@
+// Hostile traffic, finding 1: one request or frame carrying thousands of
+// messages. Faye's Server#process costs the square of a batch's length, so a
+// batch past maxMessagesPerRequest is refused before any message is handled.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startPresenceServer, type PresenceServer } from '../support/presence-server';
+import { MAX_FRAMES_WAITING } from '../../lib/edge/request-limit';
+import { handshakes, rawWebSocket } from './adversarial-support';
+import { loudLines, postBayeux, recordingLogger } from './support';
+
+describe('a batch past maxMessagesPerRequest', () => {
+  let server: PresenceServer;
+  const log = recordingLogger();
+  before(async () => {
+    server = await startPresenceServer('sqlite+memory', { logger: log.logger, maxMessagesPerRequest: 20 });
+  });
+  after(() => server.close());
+
+  test('over HTTP is refused whole with one Bayeux error, and none of its messages is handled', async () => {
+    const from = log.lines.length;
+    const { status, replies } = await postBayeux(server, handshakes(21));
+    assert.equal(status, 200);
+    assert.deepEqual(replies, [{ channel: '/meta/batch', successful: false, error: '413::More than 20 messages in one request' }]);
+    const lines = loudLines(log.lines, from);
+    assert.equal(lines.length, 1);
+    assert.deepEqual(lines[0].fields, { messages: 21, limit: 20, transport: 'http' });
+  });
+
+  test('over HTTP a batch at the limit is handled message by message', async () => {
+    const { replies } = await postBayeux(server, handshakes(20));
+    assert.equal(replies.length, 20);
+    assert.ok(replies.every((reply) => reply.successful === true && typeof reply.clientId === 'string'));
+  });
+
+  test('over a WebSocket a batch at the limit is answered, one past it closes the connection', async () => {
+    const socket = await rawWebSocket(server);
+    socket.send(JSON.stringify(handshakes(20)));
+    while (socket.replies.length < 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(socket.replies.every((reply) => reply.successful === true));
+    const from = log.lines.length;
+    socket.send(JSON.stringify(handshakes(21)));
+    await socket.closed;
+    assert.equal(socket.replies.length, 20, 'nothing of the refused frame was answered');
+    assert.deepEqual(loudLines(log.lines, from).map((line) => line.fields), [{ messages: 21, limit: 20, transport: 'websocket' }]);
+  });
+
+  test('frames sent back to back are answered in order, a few at a time', async () => {
+    const socket = await rawWebSocket(server);
+    for (let i = 0; i < 30; i++) socket.send(JSON.stringify([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['websocket'], id: `o${i}` }]));
+    while (socket.replies.length < 30) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(socket.replies.map((reply) => reply.id), Array.from({ length: 30 }, (_, i) => `o${i}`));
+    socket.close();
+  });
+
+  test(`a WebSocket with more than ${MAX_FRAMES_WAITING} frames waiting to be answered is closed`, async () => {
+    const socket = await rawWebSocket(server);
+    const from = log.lines.length;
+    const frame = JSON.stringify(handshakes(20));
+    for (let i = 0; i < 3 * MAX_FRAMES_WAITING; i++) socket.send(frame);
+    await socket.closed;
+    assert.ok(socket.replies.length < 3 * MAX_FRAMES_WAITING * 20, `${socket.replies.length} replies`);
+    assert.deepEqual(loudLines(log.lines, from).map((line) => line.message), ['closed a WebSocket sending frames faster than they are answered']);
+  });
+
+  test('a WebSocket frame larger than the body limit (2 x maxMessageBytes) closes the connection unread', async () => {
+    const socket = await rawWebSocket(server);
+    // One message of 200 KB: under the driver's own 64 MiB, over our 128 KiB.
+    socket.send(JSON.stringify([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['websocket'], pad: 'x'.repeat(200_000) }]));
+    await socket.closed;
+    assert.equal(socket.replies.length, 0);
+  });
+});

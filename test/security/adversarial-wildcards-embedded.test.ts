@@ -1,0 +1,3 @@
+import { wildcardScenarios } from './adversarial-wildcards';
+
+wildcardScenarios('sqlite+memory');

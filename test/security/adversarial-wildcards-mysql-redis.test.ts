@@ -1,0 +1,4 @@
+// needs: mysql, redis
+import { wildcardScenarios } from './adversarial-wildcards';
+
+wildcardScenarios('mysql+redis');

@@ -8,7 +8,7 @@ import { adoptSchema, ensureMigrated, migrate, migrationStatus, type MigrationEv
 import { isFayeOnlineError } from '../errors';
 import { dbTimeoutMs, waitingForDatabase, withProgress, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, readCommandLine, type Command } from './command';
 
-const help = `Usage: faye-online migrate <up|down|status|adopt> [--url DATABASE_URL] [--all] [--yes]
+const help = `Usage: faye-online migrate <up|down|status|adopt> [--url DATABASE_URL] [--all] [--yes] [--widen-online-times]
 
   up      apply every pending migration
   down    revert the last applied migration (--all: revert them all)
@@ -25,14 +25,18 @@ Options:
   --url URL   mysql://user:pass@host:3306/db, mariadb://..., sqlite:/abs/path.sqlite
               (default: the DATABASE_URL environment variable)
   --all       with down: revert every applied migration
+  --widen-online-times
+              with up: also run the optional migration that widens
+              faye_user_online_times.online_times to MEDIUMTEXT (the gem's TEXT
+              is full at about 730 time channels per user; Rails reads both alike)
   --yes       with down: drop the gem's tables even when they hold rows (without
               it, down lists what it would drop and refuses: on a database shared
               with Rails those rows are the app's login history and online times)
   -h, --help  show this help
 
-Which migrations ran is recorded in Rails' schema_migrations table: a database
-where Rails already ran the gem's migrations is up to date, and after \`up\`,
-\`rake db:migrate\` has nothing left to do.`;
+Which migrations ran is recorded in Rails' schema_migrations table: on a
+database where Rails already ran the gem's migrations only ours (engaged time)
+is pending, and after \`up\`, \`rake db:migrate\` has nothing left to do.`;
 
 type Action = 'up' | 'down' | 'status' | 'adopt';
 const ACTIONS: readonly Action[] = ['up', 'down', 'status', 'adopt'];
@@ -42,8 +46,9 @@ export const migrateCommand: Command = {
   summary: 'create, revert or inspect the faye-online tables (up|down|status|adopt)',
   help,
   async run(args, io) {
-    const parsed = readCommandLine<{ url?: string; all?: boolean; yes?: boolean }>(
-      { name: 'migrate', help }, args, { url: { type: 'string' }, all: { type: 'boolean' }, yes: { type: 'boolean' } }, io, 1);
+    const parsed = readCommandLine<{ url?: string; all?: boolean; yes?: boolean; 'widen-online-times'?: boolean }>(
+      { name: 'migrate', help }, args,
+      { url: { type: 'string' }, all: { type: 'boolean' }, yes: { type: 'boolean' }, 'widen-online-times': { type: 'boolean' } }, io, 1);
     if (typeof parsed === 'number') return parsed;
     const { values, positionals } = parsed;
     const action = positionals[0] as Action | undefined;
@@ -53,6 +58,10 @@ export const migrateCommand: Command = {
     }
     if ((values.all || values.yes) && action !== 'down') {
       io.err(`faye-online migrate: ${values.all ? '--all' : '--yes'} only goes with down (see faye-online migrate --help)`);
+      return EXIT_USAGE;
+    }
+    if (values['widen-online-times'] && action !== 'up') {
+      io.err('faye-online migrate: --widen-online-times only goes with up (see faye-online migrate --help)');
       return EXIT_USAGE;
     }
     const url = values.url ?? io.env.DATABASE_URL;
@@ -66,7 +75,8 @@ export const migrateCommand: Command = {
       await withProgress(io.err, waitingForDatabase(describeDatabase(sequelize), dbTimeoutMs(io.env)), migrationStatus(sequelize));
       switch (action) {
         case 'up': {
-          const { names, durationMs } = await migrate(sequelize, 'up', { onEvent: (e) => io.out(eventLine(e)) });
+          const optional = values['widen-online-times'] ? ['widen-online-times' as const] : [];
+          const { names, durationMs } = await migrate(sequelize, 'up', { optional, onEvent: (e) => io.out(eventLine(e)) });
           io.out(names.length > 0
             ? `${plural(names.length, 'migration')} applied in ${seconds(durationMs, 1)}`
             : `Nothing to do: database is up to date (${await appliedCount(sequelize)} applied)`);

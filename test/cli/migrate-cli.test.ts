@@ -44,6 +44,24 @@ describe('faye-online migrate', () => {
     assert.match(after.stdout, /down  20261128190000  create_faye_online_engaged_times\n2 applied, 1 pending: run `faye-online migrate up`\n$/);
   });
 
+  it('widens online_times only when asked (--widen-online-times), and down narrows it back while nothing is longer', async () => {
+    const columnType = async () => (await mariadb.rows<{ t: string }>(
+      "SELECT DATA_TYPE AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'faye_user_online_times' AND COLUMN_NAME = 'online_times'"))[0].t;
+    assert.equal((await cli(['migrate', 'up', '--url', mariadb.url])).code, 0);
+    assert.equal(await columnType(), 'text', 'the gem\'s TEXT unless asked');
+    const widen = await cli(['migrate', 'up', '--widen-online-times', '--url', mariadb.url]);
+    assert.equal(widen.code, 0, widen.stderr);
+    assert.match(widen.stdout, /== 20261129200000 widen_faye_user_online_times: migrated .*\n1 migration applied in/);
+    assert.equal(await columnType(), 'mediumtext');
+    const status = await cli(['migrate', 'status', '--url', mariadb.url]);
+    assert.match(status.stdout, /up {4}20261129200000  widen_faye_user_online_times\nUp to date: 4 applied\n$/);
+    assertOneLineError(await cli(['migrate', 'down', '--widen-online-times', '--url', mariadb.url]), /--widen-online-times only goes with up/);
+    const down = await cli(['migrate', 'down', '--url', mariadb.url]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(await columnType(), 'text');
+    await cli(['migrate', 'down', '--all', '--yes', '--url', mariadb.url]);
+  });
+
   it('points at adopt when the tables exist but are not recorded, and adopts them', async () => {
     await cli(['migrate', 'up', '--url', mariadb.url]);
     await mariadb.exec('DELETE FROM schema_migrations');

@@ -174,8 +174,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
       // The same page now says it is elsewhere (another room, lesson or user):
       // that is a departure from where it was, then an arrival. A page that
       // was engaged there is engaged here too.
-      const wasEngaged = previous ? (await this.runDeparture(clientId, previous, at, 'moved', true)).wasEngaged : false;
-      await this.runArrival(clientId, auth, at, previous);
+      const wasEngaged = await this.runArrival(clientId, auth, at, previous);
       if (wasEngaged) await this.engageNow(clientId, auth, true, null, at);
     })();
     entry.arriving = work;
@@ -295,9 +294,21 @@ export class Presence extends EventEmitter<PresenceEvents> {
     return { room: auth.room, timeChannel: auth.timeChannel, uid: auth.user.uid, user: auth.user, clientId, at: new Date(at), seq };
   }
 
-  /** `departed`: where this process has just moved the clientId away from. */
-  private runArrival(clientId: string, auth: Auth, at: number, departed?: Auth): Promise<void> {
+  /**
+   * `departed`: where this process saw the clientId before, which it leaves
+   * first. Resolves to whether it was engaged there.
+   */
+  private async runArrival(clientId: string, auth: Auth, at: number, departed?: Auth): Promise<boolean> {
+    // Another user's queue: a clientId is never handed over between users
+    // (the store refuses it), so nothing of theirs can interleave.
+    const sameUser = departed?.user.uid === auth.user.uid;
+    const engagedElsewhere = departed && !sameUser ? (await this.runDeparture(clientId, departed, at, 'moved', true)).wasEngaged : false;
+    // A move's departure and arrival are one task of the user's queue: two
+    // reports of one page naming two places, seen at once, would otherwise
+    // queue the second one's departure (from the first place) before the first
+    // one's arrival there, and leave the clientId behind in it.
     return this.queue.run(auth.user.uid, async () => {
+      const wasEngaged = departed && sameUser ? (await this.departNow(clientId, departed, at, 'moved', true)).wasEngaged : engagedElsewhere;
       const { previousAuth } = await this.arriveNow(clientId, auth, at);
       // Two messages of one page naming two places, handled at once by two
       // processes: the later arrival moves the clientId out of the earlier
@@ -309,6 +320,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
         await this.departNow(clientId, previous, at, 'moved', true);
         await this.arriveNow(clientId, auth, at);
       }
+      return wasEngaged;
     });
   }
 

@@ -7,7 +7,7 @@ import { runSteps } from './run';
 import type { Step, TimedStep } from './scenario';
 
 const at = (seconds: number, step: Step): TimedStep => ({ at: seconds * 1000, step });
-const open = (page: number, uid: number, room: string, timeChannel: string, proc = 0): Step => ({ kind: 'open', page, uid, room, timeChannel, proc, engaged: false });
+const open = (page: number, uid: number, room: string, timeChannel: string, proc = 0): Step => ({ kind: 'open', page, uid, room, timeChannel, proc, engaged: true });
 
 const traces: Array<{ name: string; steps: TimedStep[] }> = [
   {
@@ -16,6 +16,25 @@ const traces: Array<{ name: string; steps: TimedStep[] }> = [
       at(1, open(0, 2, '/rooms/abx', '/lessons/1')),
       at(20, { kind: 'overlap', page: 0, first: { room: '/rooms/b', timeChannel: '/lessons/3' }, second: { room: '/rooms/a', timeChannel: '/lessons/2' } }),
       at(120, { kind: 'quiet' }),
+    ],
+  },
+  {
+    name: 'a user back before the engine noticed their lost page: the time nobody saw them is not online time',
+    steps: [
+      at(63.7, open(0, 4, '/rooms/abx', '/lessons/3')),
+      at(170.6, { kind: 'networkLost', page: 0 }),
+      at(208.2, open(1, 4, '/rooms/b', '/lessons/3', 1)),
+      at(310, { kind: 'quiet' }),
+    ],
+  },
+  {
+    name: "a lost page's backdated departure, the user's last, does not stop the timer before another page's later close",
+    steps: [
+      at(30.3, open(0, 4, '/rooms/b', '/lessons/1')),
+      at(60.1, open(1, 4, '/rooms/a', '/lessons/1')),
+      at(166.7, { kind: 'networkLost', page: 1 }),
+      at(178.8, { kind: 'close', page: 0 }),
+      at(280, { kind: 'quiet' }),
     ],
   },
 ];

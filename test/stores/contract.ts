@@ -303,6 +303,21 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.deepEqual({ leaveAt: next.leaveAt, unseen: next.unseen }, { leaveAt: T0 + 60_000, unseen: [] }, 'a new timer forgets the old sightings');
     });
 
+    test("two pages of a user departing at once: exactly one stops the timer, as of the later sighting, whichever runs first", async () => {
+      for (const laterFirst of [true, false]) {
+        const where = place();
+        await store.arrive(arrival('c20a', 20, where, T0));
+        await store.arrive(arrival('c20b', 20, where, T0 + 1000));
+        const later = () => store.depart(departure('c20a', 20, where, T0 + 60_000, false));
+        const earlier = () => store.depart(departure('c20b', 20, where, T0 + 50_000, false));
+        const results = await Promise.all(laterFirst ? [later(), earlier()] : [earlier(), later()]);
+        const stops = results.filter((r) => r.stoppedTimer);
+        assert.equal(stops.length, 1);
+        assert.equal(stops[0].leaveAt, T0 + 60_000);
+        assert.deepEqual(results.flatMap((r) => r.unseen), []);
+      }
+    });
+
     test('forget removes only the named clientIds', async () => {
       const where = place();
       for (const id of ['c14a', 'c14b']) await store.arrive(arrival(id, 14, where, T0));

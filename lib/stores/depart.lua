@@ -74,16 +74,12 @@ local function remove(key, leavingKey, mark)
   return 1, 0, 0
 end
 
--- The time channel's clientIds before this departure, for the engaged list.
+-- The user's clientIds in the time channel before this departure (for the
+-- engaged list), and the others among them.
 local engagedRaw = redis.call('HGET', KEYS[7], uid)
-local presentBefore = {}
-if engagedRaw then
-  for _, id in ipairs(decode(redis.call('HGET', KEYS[2], uid))) do presentBefore[id] = true end
-end
-
--- The user's other clientIds in the time channel, before anything changes.
-local inTime, others = false, {}
+local presentBefore, inTime, others = {}, false, {}
 for _, id in ipairs(decode(redis.call('HGET', KEYS[2], uid))) do
+  presentBefore[id] = true
   if id == clientId then inTime = true else table.insert(others, id) end
 end
 local arrivedAt = tonumber(redis.call('HGET', KEYS[8], clientId)) or 0

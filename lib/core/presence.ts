@@ -5,7 +5,7 @@
 // is answered from memory.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log';
-import { markExpiresAt, type ArrivalResult, type DepartureResult, type PendingLeave, type PresenceStore } from '../stores/store';
+import { markExpiresAt, TIMER_RESOLUTION_MS, type ArrivalResult, type DepartureResult, type PendingLeave, type PresenceStore } from '../stores/store';
 import { presenceKey, readAuth, type Auth, type User } from './auth';
 import { KeyedQueue } from './keyed-queue';
 import { systemClock, type Clock, type ClockTimer } from './clock';
@@ -104,13 +104,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The longest pause between two attempts of an SQL write. */
 const MAX_RETRY_DELAY_MS = 2000;
 
-/**
- * Online time is kept in whole seconds: a user who came back within a pending
- * leave after a shorter gap than this keeps their timer running; after a
- * longer one the timer stops at the last sighting and starts again now.
- */
-const TIMER_RESOLUTION_MS = 1000;
-
 /** An auth remembered in the store (JSON), read back; null when unreadable. */
 function rememberedAuthOf(json: string | null): Auth | null {
   if (json === null) return null;
@@ -176,8 +169,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
       // The same page now says it is elsewhere (another room, lesson or user):
       // that is a departure from where it was, then an arrival. A page that
       // was engaged there is engaged here too.
-      const wasEngaged = previous ? (await this.runDeparture(clientId, previous, at, 'moved', true)).wasEngaged : false;
-      await this.runArrival(clientId, auth, at, previous);
+      const wasEngaged = await this.runArrival(clientId, auth, at, previous);
       if (wasEngaged) await this.engageNow(clientId, auth, true, null, at);
     })();
     entry.arriving = work;
@@ -297,9 +289,21 @@ export class Presence extends EventEmitter<PresenceEvents> {
     return { room: auth.room, timeChannel: auth.timeChannel, uid: auth.user.uid, user: auth.user, clientId, at: new Date(at), seq };
   }
 
-  /** `departed`: where this process has just moved the clientId away from. */
-  private runArrival(clientId: string, auth: Auth, at: number, departed?: Auth): Promise<void> {
+  /**
+   * `departed`: where this process saw the clientId before, which it leaves
+   * first. Resolves to whether it was engaged there.
+   */
+  private async runArrival(clientId: string, auth: Auth, at: number, departed?: Auth): Promise<boolean> {
+    // Another user's queue: a clientId is never handed over between users
+    // (the store refuses it), so nothing of theirs can interleave.
+    const sameUser = departed?.user.uid === auth.user.uid;
+    const engagedElsewhere = departed && !sameUser ? (await this.runDeparture(clientId, departed, at, 'moved', true)).wasEngaged : false;
+    // A move's departure and arrival are one task of the user's queue: two
+    // reports of one page naming two places, seen at once, would otherwise
+    // queue the second one's departure (from the first place) before the first
+    // one's arrival there, and leave the clientId behind in it.
     return this.queue.run(auth.user.uid, async () => {
+      const wasEngaged = departed && sameUser ? (await this.departNow(clientId, departed, at, 'moved', true)).wasEngaged : engagedElsewhere;
       const { previousAuth } = await this.arriveNow(clientId, auth, at);
       // Two messages of one page naming two places, handled at once by two
       // processes: the later arrival moves the clientId out of the earlier
@@ -311,6 +315,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
         await this.departNow(clientId, previous, at, 'moved', true);
         await this.arriveNow(clientId, auth, at);
       }
+      return wasEngaged;
     });
   }
 
@@ -331,16 +336,10 @@ export class Presence extends EventEmitter<PresenceEvents> {
       }));
     }
     if (result.startedTimer) writes.push(this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, date)));
-    const resumedFrom = result.resumedFrom;
-    if (resumedFrom > 0 && at - resumedFrom >= TIMER_RESOLUTION_MS) {
-      // Back within the grace of a leave: no leave and no join, but the time
-      // unseen was not online time, as the login log shows (a logout at the
-      // last sighting, a login now).
-      writes.push(this.write('restart timer', async () => {
-        await this.records.stopTimer(uid, auth.timeChannel, new Date(resumedFrom));
-        return this.records.startTimer(uid, auth.timeChannel, date);
-      }));
-    }
+    // Back within the grace of a leave: no leave and no join, but the time
+    // unseen was not online time, as the login log shows (a logout at the
+    // last sighting, a login now).
+    if (result.resumedFrom > 0 && at - result.resumedFrom >= TIMER_RESOLUTION_MS) writes.push(this.restartTimer(auth, result.resumedFrom, at));
     if (result.logLogin) {
       writes.push(this.write('write login log', () => this.records.writeLoginLog({ status: 1, uid, timeChannel: auth.timeChannel, clientId, at: date })));
     }
@@ -387,10 +386,33 @@ export class Presence extends EventEmitter<PresenceEvents> {
       if (result.removed) this.emit('depart', { ...this.event(clientId, auth, at, result.seq), reason });
     };
     // A page that is gone is not engaged: no grace period for engaged time.
-    const disengaged = result.disengaged ? this.applyEngagement(clientId, auth, false, result.engagedSession, at) : undefined;
-    await Promise.all([logout, disengaged, this.applyLeave(clientId, auth, at, reason, result, departed)]);
-    if (result.roomLeavePending || result.timerStopPending) this.scheduleConfirm(clientId, auth, { at, markedAt: now }, reason);
+    const disengaged = result.disengaged ? this.applyEngagement(clientId, auth, false, result.engagedSession, at) : this.pauseEngagement(clientId, auth, result);
+    // Time in which nobody saw the user (their other pages came after this
+    // one's last sighting) is no online time; those restarts come before a stop.
+    const leave = (async () => {
+      for (const gap of result.unseen) await this.restartTimer(auth, gap.from, gap.until);
+      await this.applyLeave(clientId, auth, result.leaveAt, reason, result, departed);
+    })();
+    await Promise.all([logout, disengaged, leave]);
+    if (result.roomLeavePending || result.timerStopPending) this.scheduleConfirm(clientId, auth, { at: result.leaveAt, markedAt: now }, reason);
     return result;
+  }
+
+  /** An engaged session that spans an unseen gap ends at its start; a new one starts at its end. */
+  private async pauseEngagement(clientId: string, auth: Auth, result: DepartureResult): Promise<void> {
+    const gap = result.engagedGap;
+    if (!gap) return;
+    await this.applyEngagement(clientId, auth, false, result.engagedSession, gap.from);
+    await this.applyEngagement(clientId, auth, true, gap.until, gap.until);
+  }
+
+  /** The user was seen by nobody from `from` until `until` (ms): their timer stops and starts again. */
+  private restartTimer(auth: Auth, from: number, until: number): Promise<unknown> {
+    const uid = auth.user.uid;
+    return this.write('restart timer', async () => {
+      await this.records.stopTimer(uid, auth.timeChannel, new Date(from));
+      return this.records.startTimer(uid, auth.timeChannel, new Date(until));
+    });
   }
 
   /** The user-level effects of a leave: list, timer (stopped as of `at`), events. */

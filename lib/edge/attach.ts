@@ -333,7 +333,14 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       logger,
       clientExists,
       localClientIds: () => presence.knownClientIds(),
-      departOrphan: (clientId) => presence.gone(clientId, 'timeout'),
+      // The process reconciling may never have seen the page: it left as of
+      // the engine's last ping, which the engine keeps until its GC removes
+      // the client (clientExists turns false well before that).
+      departOrphan: async (clientId) => {
+        const engineLastSeen = (await redisEngine?.lastSeen(clientId)) ?? undefined;
+        const { reason, at } = departureOf({ explicit: false, engineLastSeen, trackedLastSeen: presence.lastSeen(clientId), now: clock.now() });
+        return presence.gone(clientId, reason, at);
+      },
       forUser: (uid, task) => presence.forUser(uid, task),
       onListChanged: (room, list) => userLists.changed(room, list),
       engagement: opts.engagement,

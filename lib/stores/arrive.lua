@@ -10,6 +10,9 @@
 -- KEYS[6] room leaving     /<ns>/leaving<room>: uid → "<last seen ms>,<marked ms>" of a leave
 --                          still in its grace period (see depart.lua)
 -- KEYS[7] time leaving     /<ns>/leaving<time_channel>
+-- KEYS[8] time arrived     /<ns>/arrived<time_channel>: clientId → ms of its arrival there
+--                          (a departure compares the last sighting with it, see depart.lua)
+-- KEYS[9] time departed    /<ns>/departed<time_channel>: cleared when the user's timer starts
 -- ARGV[1] uid (decimal)
 -- ARGV[2] clientId
 -- ARGV[3] auth JSON
@@ -104,19 +107,22 @@ local added, joinedRoom, evicted = add(KEYS[1])
 local resumedFrom = 0
 local roomResumed = joinedRoom == 1 and resumes(KEYS[6])
 if roomResumed then joinedRoom = 0 end
-local startedTimer
+local startedTimer, timeAdded, timeEvicted
 if KEYS[2] == KEYS[1] then
-  startedTimer = joinedRoom
+  startedTimer, timeAdded, timeEvicted = joinedRoom, added, evicted
   if roomResumed then resumedFrom = roomResumed end
 else
-  local _
-  _, startedTimer = add(KEYS[2])
+  timeAdded, startedTimer, timeEvicted = add(KEYS[2])
   local timerResumed = startedTimer == 1 and resumes(KEYS[7])
   if timerResumed then
     startedTimer = 0
     resumedFrom = timerResumed
   end
 end
+
+if timeAdded == 1 then redis.call('HSET', KEYS[8], clientId, now) end
+for _, id in ipairs(timeEvicted) do redis.call('HDEL', KEYS[8], id) end
+if startedTimer == 1 or resumedFrom > 0 then redis.call('HDEL', KEYS[9], uid) end
 
 redis.call('SET', KEYS[3], ARGV[3], 'EX', ttl)
 

@@ -8,6 +8,9 @@
 -- KEYS[5] room leaving     /<ns>/leaving<room>
 -- KEYS[6] time leaving     /<ns>/leaving<time_channel>
 -- KEYS[7] time engaged     /<ns>/engaged<time_channel> (see engage.lua)
+-- KEYS[8] time arrived     /<ns>/arrived<time_channel>: clientId → ms of its arrival there (see arrive.lua)
+-- KEYS[9] time departed    /<ns>/departed<time_channel>: uid → "<from>:<until>,..." when the
+--                          user's departed clientIds were seen there since their timer started
 -- ARGV[1] uid (decimal)
 -- ARGV[2] clientId
 -- ARGV[3] TTL of the status key, seconds
@@ -16,19 +19,31 @@
 -- ARGV[5] when the clientId was last seen, ms
 -- ARGV[6] '1' to defer the user's leave (grace period): the last clientId's
 --         departure then marks the leave as pending instead of leaving
--- ARGV[7] now, ms: the mark is "<ARGV[5]>,<ARGV[7]>", the last sighting (when a
+-- ARGV[7] now, ms: the mark is "<leaveAt>,<ARGV[7]>", the last sighting (when a
 --         confirmed leave takes effect) and when the grace began (its freshness)
+-- ARGV[8] the timer's resolution, ms: a shorter unseen gap is no gap
 --
 -- Returns { removed, leftRoom, stoppedTimer, logLogout, seq, roomLeavePending, timerStopPending,
---           wasEngaged, disengaged, session }
+--           wasEngaged, disengaged, session, leaveAt, engagedPausedAt, engagedResumedAt,
+--           unseen gaps as from, until... }
 -- (seq: the room's sequence number after this leave, 0 when nobody left;
 -- disengaged: the user's last engaged clientId in the time channel left, so
 -- engaged time stops; it is never deferred, a page that is gone is not engaged;
--- session: the start (ms) of the engaged session that ended, 0 otherwise)
+-- session: the start (ms) of the engaged session that ended or paused, 0 otherwise;
+-- engagedPausedAt, engagedResumedAt: the engaged session spans an unseen gap:
+-- it ends at engagedPausedAt and a new one starts at engagedResumedAt (0, 0 otherwise);
+-- leaveAt: as of when the leave and the timer's stop take effect: ARGV[5], or,
+-- when the user's last clientId leaves the time channel, the end of the last
+-- sighting of their clientIds there (a departure backdated to a lost page's
+-- last ping must not stop the timer before another page's later departure);
+-- unseen gaps: after this clientId's last sighting, spans in which none of the
+-- user's clientIds was seen there (the ones that stay arrived later, the ones
+-- that left had gone): the caller stops the timer at each `from` and starts it
+-- again at its `until`, in order, before a stop at leaveAt)
 
 local uid, clientId, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local at, defer = ARGV[5], ARGV[6] == '1'
-local mark = ARGV[5] .. ',' .. ARGV[7]
+local at, defer = tonumber(ARGV[5]), ARGV[6] == '1'
+local resolution = tonumber(ARGV[8])
 
 -- A JSON value the gem or we wrote; anything unreadable counts as empty.
 local function decode(raw)
@@ -39,7 +54,7 @@ local function decode(raw)
 end
 
 -- Returns removed, last (the user's last clientId left), pending (that leave is deferred)
-local function remove(key, leavingKey)
+local function remove(key, leavingKey, mark)
   local raw = redis.call('HGET', key, uid)
   if not raw then return 0, 0, 0 end
   local kept, found = {}, false
@@ -59,23 +74,90 @@ local function remove(key, leavingKey)
   return 1, 0, 0
 end
 
--- The time channel's clientIds before this departure, for the engaged list.
+-- The user's clientIds in the time channel before this departure (for the
+-- engaged list), and the others among them.
 local engagedRaw = redis.call('HGET', KEYS[7], uid)
-local presentBefore = {}
-if engagedRaw then
-  for _, id in ipairs(decode(redis.call('HGET', KEYS[2], uid))) do presentBefore[id] = true end
+local presentBefore, inTime, others = {}, false, {}
+for _, id in ipairs(decode(redis.call('HGET', KEYS[2], uid))) do
+  presentBefore[id] = true
+  if id == clientId then inTime = true else table.insert(others, id) end
+end
+local arrivedAt = tonumber(redis.call('HGET', KEYS[8], clientId)) or 0
+
+-- When the user was seen there by clientIds that departed since their timer
+-- started: "<from>:<until>" spans, comma-separated, sorted and merged.
+local spans = {}
+for from, till in string.gmatch(redis.call('HGET', KEYS[9], uid) or '', '(%d+):(%d+)') do
+  table.insert(spans, { tonumber(from), tonumber(till) })
+end
+-- The earliest arrival of the clientIds that stay; one without an arrival
+-- time (kept before we kept them) counts as there all along.
+local earliest = nil
+if #others > 0 then
+  for _, arrived in ipairs(redis.call('HMGET', KEYS[8], unpack(others))) do
+    local ms = tonumber(arrived) or 0
+    if earliest == nil or ms < earliest then earliest = ms end
+  end
 end
 
-local removed, leftRoom, roomPending = remove(KEYS[1], KEYS[5])
+-- From this clientId's last sighting on, the user was seen by the spans and,
+-- from `earliest` on, by the clientIds that stay. What nobody saw, for longer
+-- than the timer's resolution, is an unseen gap; with nobody staying, the last
+-- sighting is where the spans end.
+local gaps, leaveAt = {}, at
+if inTime then
+  local seenUntil = at
+  for _, span in ipairs(spans) do
+    if earliest and span[1] >= earliest then break end
+    if span[2] > seenUntil then
+      if span[1] - seenUntil >= resolution then table.insert(gaps, { seenUntil, span[1] }) end
+      seenUntil = span[2]
+    end
+  end
+  if earliest then
+    if earliest - seenUntil >= resolution then table.insert(gaps, { seenUntil, earliest }) end
+  else
+    leaveAt = seenUntil
+  end
+end
+local mark = string.format('%d,%s', leaveAt, ARGV[7])
+
+local removed, leftRoom, roomPending = remove(KEYS[1], KEYS[5], mark)
 local stoppedTimer, timerPending
 if KEYS[2] == KEYS[1] then
   stoppedTimer, timerPending = leftRoom, roomPending
 else
   local _
-  _, stoppedTimer, timerPending = remove(KEYS[2], KEYS[6])
+  _, stoppedTimer, timerPending = remove(KEYS[2], KEYS[6], mark)
 end
 
-local wasEngaged, disengaged, session = 0, 0, 0
+if inTime then
+  redis.call('HDEL', KEYS[8], clientId)
+  if earliest == nil then
+    redis.call('HDEL', KEYS[9], uid)
+  else
+    -- Keep what a later departure may still need: a clientId that stays
+    -- arrived at `earliest` or after, so its last sighting is no earlier.
+    table.insert(spans, { arrivedAt, at })
+    table.sort(spans, function(a, b) return a[1] < b[1] end)
+    local kept = {}
+    for _, span in ipairs(spans) do
+      local last = kept[#kept]
+      if span[2] >= earliest then
+        if last and span[1] - last[2] < resolution then
+          last[2] = math.max(last[2], span[2])
+        else
+          table.insert(kept, { span[1], span[2] })
+        end
+      end
+    end
+    local parts = {}
+    for _, span in ipairs(kept) do table.insert(parts, string.format('%d:%d', span[1], span[2])) end
+    if #parts == 0 then redis.call('HDEL', KEYS[9], uid) else redis.call('HSET', KEYS[9], uid, table.concat(parts, ',')) end
+  end
+end
+
+local wasEngaged, disengaged, session, engagedPausedAt, engagedResumedAt = 0, 0, 0, 0, 0
 if engagedRaw then
   local presentAfter = {}
   for _, id in ipairs(decode(redis.call('HGET', KEYS[2], uid))) do presentAfter[id] = true end
@@ -86,15 +168,27 @@ if engagedRaw then
     if presentBefore[id] then before = before + 1 end
     if presentAfter[id] and id ~= clientId then table.insert(kept, id) end
   end
+  local since = tonumber(state.since) or at
+  if before > 0 and #kept == 0 then
+    disengaged = 1
+    session = since
+  elseif before > 0 then
+    -- Nobody saw the user during an unseen gap: nor were they engaged. The
+    -- session pauses at the first gap it spans and goes on as a new one after
+    -- the last.
+    for _, gap in ipairs(gaps) do
+      if gap[2] > since then
+        session, engagedPausedAt, engagedResumedAt = since, math.max(since, gap[1]), gaps[#gaps][2]
+        state.since = engagedResumedAt
+        break
+      end
+    end
+  end
   if #kept == 0 then
     redis.call('HDEL', KEYS[7], uid)
   else
     state.clientIds = kept
     redis.call('HSET', KEYS[7], uid, cjson.encode(state))
-  end
-  if before > 0 and #kept == 0 then
-    disengaged = 1
-    session = tonumber(state.since) or tonumber(at)
   end
 end
 
@@ -108,4 +202,10 @@ end
 local seq = 0
 if leftRoom == 1 then seq = redis.call('INCR', KEYS[4]) end
 
-return { removed, leftRoom, stoppedTimer, logLogout, seq, roomPending, timerPending, wasEngaged, disengaged, session }
+local result = { removed, leftRoom, stoppedTimer, logLogout, seq, roomPending, timerPending, wasEngaged, disengaged, session, leaveAt,
+  engagedPausedAt, engagedResumedAt }
+for _, gap in ipairs(gaps) do
+  table.insert(result, gap[1])
+  table.insert(result, gap[2])
+end
+return result

@@ -1,7 +1,7 @@
 // Presence state in this process only: the embedded default (one server process,
 // no Redis). Same semantics as the Redis store; JavaScript's single thread makes
 // each step atomic.
-import { REFUSED, type Arrival, type ArrivalResult, type Departure, type DepartureResult, type Engagement, type EngagementResult, type LeaveConfirmation, type PendingLeave, type PresenceStore, type RoomState, isFreshMark, type LeaveMark } from './store';
+import { REFUSED, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type Departure, type DepartureResult, type Engagement, type EngagementResult, type LeaveConfirmation, type PendingLeave, type PresenceStore, type RoomState, isFreshMark, type LeaveMark, type UnseenGap } from './store';
 
 function rememberedUid(json: string): number | null {
   try {
@@ -10,6 +10,37 @@ function rememberedUid(json: string): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * From a departing clientId's last sighting `at` on, the user was seen in the
+ * time channel during `spans` (of clientIds that left) and, from `earliest` on,
+ * by the clientIds that stay (null: none stay). The spans nobody saw, and where
+ * the sightings end (see depart.lua).
+ */
+function unseenAfter(at: number, spans: Array<[number, number]>, earliest: number | null): { unseen: UnseenGap[]; seenUntil: number } {
+  const unseen: UnseenGap[] = [];
+  let seenUntil = at;
+  for (const [from, until] of spans) {
+    if (earliest !== null && from >= earliest) break;
+    if (until <= seenUntil) continue;
+    if (from - seenUntil >= TIMER_RESOLUTION_MS) unseen.push({ from: seenUntil, until: from });
+    seenUntil = until;
+  }
+  if (earliest !== null && earliest - seenUntil >= TIMER_RESOLUTION_MS) unseen.push({ from: seenUntil, until: earliest });
+  return { unseen, seenUntil };
+}
+
+/** Sorted spans, those closer than the timer's resolution merged; spans that end before `from` are dropped (no later departure needs them). */
+function mergeSpans(spans: Array<[number, number]>, from: number): Array<[number, number]> {
+  const kept: Array<[number, number]> = [];
+  for (const [start, end] of [...spans].sort((a, b) => a[0] - b[0])) {
+    if (end < from) continue;
+    const last = kept[kept.length - 1];
+    if (last && start - last[1] < TIMER_RESOLUTION_MS) last[1] = Math.max(last[1], end);
+    else kept.push([start, end]);
+  }
+  return kept;
 }
 
 export class MemoryStore implements PresenceStore {
@@ -23,6 +54,11 @@ export class MemoryStore implements PresenceStore {
 
   /** channel → uid → leaves in their grace period: the last sighting and when the mark was set (ms) */
   private readonly leaving = new Map<string, Map<number, { at: number; markedAt: number }>>();
+
+  /** time channel → clientId → when it arrived there (ms) */
+  private readonly arrivals = new Map<string, Map<string, number>>();
+  /** time channel → uid → when the user's departed clientIds were seen there since their timer started: sorted, merged spans (ms) */
+  private readonly seenSpans = new Map<string, Map<number, Array<[number, number]>>>();
 
   /** time channel → uid → the running engaged session: its start (ms) and engaged clientIds */
   private readonly engaged = new Map<string, Map<number, { since: number; clientIds: string[] }>>();
@@ -39,6 +75,16 @@ export class MemoryStore implements PresenceStore {
     marks.delete(uid);
     if (marks.size === 0) this.leaving.delete(channel);
     return isFreshMark(mark, this.leaveGraceMs, now) ? mark.at : null;
+  }
+
+  private setIn<K, V>(maps: Map<string, Map<K, V>>, channel: string, key: K, value: V): void {
+    if (!maps.has(channel)) maps.set(channel, new Map());
+    maps.get(channel)!.set(key, value);
+  }
+
+  private deleteIn<K, V>(maps: Map<string, Map<K, V>>, channel: string, key: K): void {
+    const map = maps.get(channel);
+    if (map?.delete(key) && map.size === 0) maps.delete(channel);
   }
 
   private markLeaving(channel: string, uid: number, at: number, markedAt: number): void {
@@ -86,7 +132,7 @@ export class MemoryStore implements PresenceStore {
     let resumedFrom = 0;
     const roomResumed = room.first ? this.resumes(a.room, a.uid, a.at) : null;
     if (roomResumed !== null) room.first = false;
-    const time = a.timeChannel === a.room ? { first: room.first } : this.add(a.timeChannel, a.uid, a.clientId);
+    const time = a.timeChannel === a.room ? { ...room } : this.add(a.timeChannel, a.uid, a.clientId);
     if (a.timeChannel === a.room) {
       resumedFrom = roomResumed ?? 0;
     } else {
@@ -96,6 +142,9 @@ export class MemoryStore implements PresenceStore {
         resumedFrom = timerResumed;
       }
     }
+    if (time.added) this.setIn(this.arrivals, a.timeChannel, a.clientId, a.at);
+    for (const id of time.evicted) this.deleteIn(this.arrivals, a.timeChannel, id);
+    if (time.first || resumedFrom > 0) this.deleteIn(this.seenSpans, a.timeChannel, a.uid);
     this.auths.set(a.clientId, a.authJson);
     const logLogin = !this.loggedIn.has(a.clientId);
     this.loggedIn.add(a.clientId);
@@ -152,26 +201,48 @@ export class MemoryStore implements PresenceStore {
     const engagedBefore = this.liveEngaged(t.timeChannel, t.uid);
     const session = this.engaged.get(t.timeChannel)?.get(t.uid);
     const wasEngaged = session?.clientIds.includes(t.clientId) ?? false;
+    // The user's other clientIds in the time channel, before anything changes (see depart.lua).
+    const present = this.lists.get(t.timeChannel)?.get(t.uid) ?? [];
+    const inTime = present.includes(t.clientId);
+    const arrivals = this.arrivals.get(t.timeChannel);
+    const arrivedAt = arrivals?.get(t.clientId) ?? 0;
+    const others = present.filter((id) => id !== t.clientId);
+    // A clientId without an arrival time counts as there all along.
+    const earliest = others.length > 0 ? Math.min(...others.map((id) => arrivals?.get(id) ?? 0)) : null;
+    const spans = this.seenSpans.get(t.timeChannel)?.get(t.uid) ?? [];
+    const { unseen, seenUntil } = inTime ? unseenAfter(t.at, spans, earliest) : { unseen: [], seenUntil: t.at };
+    const leaveAt = earliest === null ? seenUntil : t.at;
     const room = this.remove(t.room, t.uid, t.clientId);
     const time = t.timeChannel === t.room ? { last: room.last } : this.remove(t.timeChannel, t.uid, t.clientId);
     const roomLeavePending = room.last && t.deferLeave;
     const timerStopPending = time.last && t.deferLeave;
-    if (roomLeavePending) this.markLeaving(t.room, t.uid, t.at, t.now);
-    if (timerStopPending && t.timeChannel !== t.room) this.markLeaving(t.timeChannel, t.uid, t.at, t.now);
+    if (roomLeavePending) this.markLeaving(t.room, t.uid, leaveAt, t.now);
+    if (timerStopPending && t.timeChannel !== t.room) this.markLeaving(t.timeChannel, t.uid, leaveAt, t.now);
     if (t.deferLeave) {
       room.last = false;
       time.last = false;
     }
+    if (inTime) {
+      this.deleteIn(this.arrivals, t.timeChannel, t.clientId);
+      const kept = earliest === null ? [] : mergeSpans([...spans, [arrivedAt, t.at]], earliest);
+      if (kept.length > 0) this.setIn(this.seenSpans, t.timeChannel, t.uid, kept);
+      else this.deleteIn(this.seenSpans, t.timeChannel, t.uid);
+    }
     const engagedAfter = this.liveEngaged(t.timeChannel, t.uid);
-    this.setEngaged(t.timeChannel, t.uid, engagedAfter, session?.since ?? t.at);
     const disengaged = engagedBefore.length > 0 && engagedAfter.length === 0;
+    const since = session?.since ?? t.at;
+    // The engaged session pauses over unseen gaps (see depart.lua).
+    const spanned = engagedBefore.length > 0 && !disengaged ? unseen.find((gap) => gap.until > since) : undefined;
+    const engagedGap = spanned ? { from: Math.max(since, spanned.from), until: unseen[unseen.length - 1].until } : null;
+    this.setEngaged(t.timeChannel, t.uid, engagedAfter, engagedGap?.until ?? since);
     const logLogout = this.loggedIn.delete(t.clientId);
     // Unlike Redis keys, nothing here expires: forget the clientId once it is gone.
     this.auths.delete(t.clientId);
     this.reports.delete(t.clientId);
     return {
       removed: room.removed, leftRoom: room.last, stoppedTimer: time.last, logLogout, seq: room.last ? this.nextSeq(t.room) : 0,
-      roomLeavePending, timerStopPending, wasEngaged, disengaged, engagedSession: disengaged ? session?.since ?? t.at : 0,
+      roomLeavePending, timerStopPending, wasEngaged, disengaged, engagedSession: disengaged || engagedGap ? since : 0, engagedGap,
+      leaveAt, unseen,
     };
   }
 
@@ -213,7 +284,9 @@ export class MemoryStore implements PresenceStore {
   }
 
   async forget(channel: string, uid: number, clientIds: string[]): Promise<void> {
-    for (const clientId of clientIds) this.remove(channel, uid, clientId);
+    for (const clientId of clientIds) {
+      if (this.remove(channel, uid, clientId).removed) this.deleteIn(this.arrivals, channel, clientId);
+    }
   }
 
   async lock(): Promise<boolean> {
@@ -228,5 +301,7 @@ export class MemoryStore implements PresenceStore {
     this.leaving.clear();
     this.engaged.clear();
     this.reports.clear();
+    this.arrivals.clear();
+    this.seenSpans.clear();
   }
 }

@@ -3,16 +3,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { CLIENT_RECORD_TTL_SECONDS, REFUSED, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark } from './store';
+import { CLIENT_RECORD_TTL_SECONDS, REFUSED, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark, type UnseenGap } from './store';
 
 type ScriptResult = Array<number | string>;
 
 interface PresenceCommands {
-  fayeOnlineArrive(room: string, time: string, auth: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number, now: number, graceMs: number): Promise<ScriptResult>;
-  fayeOnlineDepart(room: string, time: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeEngaged: string, uid: number, clientId: string, ttl: number, sawLogin: string, at: number, defer: string, now: number): Promise<ScriptResult>;
+  fayeOnlineArrive(room: string, time: string, auth: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeArrived: string, timeDeparted: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number, now: number, graceMs: number): Promise<ScriptResult>;
+  fayeOnlineDepart(room: string, time: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeEngaged: string, timeArrived: string, timeDeparted: string, uid: number, clientId: string, ttl: number, sawLogin: string, at: number, defer: string, now: number, resolutionMs: number): Promise<ScriptResult>;
   fayeOnlineConfirmLeave(room: string, roomLeaving: string, time: string, timeLeaving: string, seq: string, uid: number, mark: string): Promise<ScriptResult>;
   fayeOnlineEngage(time: string, engaged: string, report: string, uid: number, clientId: string, engagedFlag: string, seq: string, ttl: number, now: number): Promise<ScriptResult>;
-  fayeOnlineForget(channel: string, uid: number, ...clientIds: string[]): Promise<number>;
+  fayeOnlineForget(channel: string, arrived: string, uid: number, ...clientIds: string[]): Promise<number>;
   fayeOnlineRoomState(room: string, seq: string): Promise<Array<number | string>>;
 }
 
@@ -43,6 +43,13 @@ function engagedClientIds(raw: string): string[] {
   }
 }
 
+/** depart.lua's unseen gaps: from, until, from, until... */
+function gapsOf(pairs: ScriptResult): UnseenGap[] {
+  const gaps: UnseenGap[] = [];
+  for (let i = 0; i + 1 < pairs.length; i += 2) gaps.push({ from: Number(pairs[i]), until: Number(pairs[i + 1]) });
+  return gaps;
+}
+
 function script(name: string): string {
   return readFileSync(join(__dirname, `${name}.lua`), 'utf8');
 }
@@ -64,12 +71,12 @@ export class RedisStore implements PresenceStore {
   constructor(private readonly options: RedisStoreOptions) {
     const redis = options.redis as Redis & Partial<PresenceCommands>;
     if (!redis.fayeOnlineArrive) {
-      redis.defineCommand('fayeOnlineArrive', { numberOfKeys: 7, lua: script('arrive') });
-      redis.defineCommand('fayeOnlineDepart', { numberOfKeys: 7, lua: script('depart') });
+      redis.defineCommand('fayeOnlineArrive', { numberOfKeys: 9, lua: script('arrive') });
+      redis.defineCommand('fayeOnlineDepart', { numberOfKeys: 9, lua: script('depart') });
       redis.defineCommand('fayeOnlineEngage', { numberOfKeys: 3, lua: script('engage') });
       redis.defineCommand('fayeOnlineConfirmLeave', { numberOfKeys: 5, lua: script('confirm-leave') });
       redis.defineCommand('fayeOnlineRoomState', { numberOfKeys: 2, lua: script('room-state') });
-      redis.defineCommand('fayeOnlineForget', { numberOfKeys: 1, lua: script('forget') });
+      redis.defineCommand('fayeOnlineForget', { numberOfKeys: 2, lua: script('forget') });
     }
     this.redis = redis as Redis & PresenceCommands;
     this.prefix = `/${options.namespace}`;
@@ -105,6 +112,16 @@ export class RedisStore implements PresenceStore {
     return `${this.prefix}/clientId_engagement/${clientId}`;
   }
 
+  /** Our own key: when each clientId arrived in a time channel (clientId → ms), for the timer's unseen gaps. */
+  arrivedKey(timeChannel: string): string {
+    return `${this.prefix}/arrived${timeChannel}`;
+  }
+
+  /** Our own key: when each user's departed clientIds were seen in a time channel since their timer started (uid → spans). */
+  departedKey(timeChannel: string): string {
+    return `${this.prefix}/departed${timeChannel}`;
+  }
+
   authKey(clientId: string): string {
     return `${this.prefix}/clientId_auth/${clientId}`;
   }
@@ -116,7 +133,7 @@ export class RedisStore implements PresenceStore {
   async arrive(a: Arrival): Promise<ArrivalResult> {
     const r = await this.redis.fayeOnlineArrive(
       this.channelKey(a.room), this.channelKey(a.timeChannel), this.authKey(a.clientId), this.statusKey(a.clientId), this.seqKey(a.room),
-      this.leavingKey(a.room), this.leavingKey(a.timeChannel),
+      this.leavingKey(a.room), this.leavingKey(a.timeChannel), this.arrivedKey(a.timeChannel), this.departedKey(a.timeChannel),
       a.uid, a.clientId, a.authJson, CLIENT_RECORD_TTL_SECONDS, this.options.maxClientIdsPerUser, Math.round(a.at), this.options.leaveGraceMs ?? 0,
     );
     if (r[0] === -1) return { ...REFUSED };
@@ -135,12 +152,13 @@ export class RedisStore implements PresenceStore {
   async depart(t: Departure): Promise<DepartureResult> {
     const r = await this.redis.fayeOnlineDepart(
       this.channelKey(t.room), this.channelKey(t.timeChannel), this.statusKey(t.clientId), this.seqKey(t.room),
-      this.leavingKey(t.room), this.leavingKey(t.timeChannel), this.engagedKey(t.timeChannel),
-      t.uid, t.clientId, CLIENT_RECORD_TTL_SECONDS, t.sawLogin ? '1' : '0', Math.round(t.at), t.deferLeave ? '1' : '0', Math.round(t.now),
+      this.leavingKey(t.room), this.leavingKey(t.timeChannel), this.engagedKey(t.timeChannel), this.arrivedKey(t.timeChannel), this.departedKey(t.timeChannel),
+      t.uid, t.clientId, CLIENT_RECORD_TTL_SECONDS, t.sawLogin ? '1' : '0', Math.round(t.at), t.deferLeave ? '1' : '0', Math.round(t.now), TIMER_RESOLUTION_MS,
     );
     return {
       removed: r[0] === 1, leftRoom: r[1] === 1, stoppedTimer: r[2] === 1, logLogout: r[3] === 1, seq: Number(r[4]),
       roomLeavePending: r[5] === 1, timerStopPending: r[6] === 1, wasEngaged: r[7] === 1, disengaged: r[8] === 1, engagedSession: Number(r[9]),
+      leaveAt: Number(r[10]), engagedGap: r[12] === 0 ? null : { from: Number(r[11]), until: Number(r[12]) }, unseen: gapsOf(r.slice(13)),
     };
   }
 
@@ -213,7 +231,7 @@ export class RedisStore implements PresenceStore {
   }
 
   async forget(channel: string, uid: number, clientIds: string[]): Promise<void> {
-    if (clientIds.length) await this.redis.fayeOnlineForget(this.channelKey(channel), uid, ...clientIds);
+    if (clientIds.length) await this.redis.fayeOnlineForget(this.channelKey(channel), this.arrivedKey(channel), uid, ...clientIds);
   }
 
   async lock(name: string, ttlMs: number): Promise<boolean> {

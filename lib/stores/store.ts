@@ -88,8 +88,35 @@ export interface DepartureResult {
   wasEngaged: boolean;
   /** It was the user's last engaged clientId in the time channel: engaged time stops (never deferred). */
   disengaged: boolean;
-  /** When disengaged: the start (ms) of the engaged session that ended. */
+  /** When disengaged, or with an engagedGap: the start (ms) of the engaged session that ended. */
   engagedSession: number;
+  /**
+   * The user stays engaged, but their engaged session spans an unseen gap
+   * (see `unseen`): it ends at `from`, and a new one starts at `until`.
+   */
+  engagedGap: UnseenGap | null;
+  /**
+   * As of when the user's leave and their timer's stop take effect (ms), and
+   * the last sighting a pending mark holds: the departure's `at`, or, when it
+   * was the user's last clientId in the time channel, the end of the last
+   * sighting of any of their clientIds there since the timer started. A
+   * departure backdated to a lost page's last ping must not stop the timer
+   * before another page's later departure.
+   */
+  leaveAt: number;
+  /**
+   * After this clientId's last sighting, spans longer than TIMER_RESOLUTION_MS
+   * in which none of the user's clientIds was seen in the time channel (those
+   * that stay arrived later, those that left had gone): that is no online
+   * time. The caller stops the timer at each `from` and starts it again at its
+   * `until`, in order, before any stop at `leaveAt`.
+   */
+  unseen: UnseenGap[];
+}
+
+export interface UnseenGap {
+  from: number;
+  until: number;
 }
 
 /** A page's report of whether it is engaged (visible, and in use when it watches for idleness). */
@@ -185,6 +212,14 @@ export function isFreshMark(mark: LeaveMark, leaveGraceMs: number, now: number):
 export function markExpiresAt(mark: LeaveMark, leaveGraceMs: number): number {
   return mark.markedAt + 2 * leaveGraceMs + 10_000;
 }
+
+/**
+ * Online time is kept in whole seconds: an unseen gap shorter than this (a
+ * return within a pending leave, arrivals after a lost page's last ping) keeps
+ * the timer running; after a longer one the timer stops at the last sighting
+ * and starts again at the return.
+ */
+export const TIMER_RESOLUTION_MS = 1000;
 
 /** How long a clientId's remembered auth and login status live: 2 weeks, as the gem. */
 export const CLIENT_RECORD_TTL_SECONDS = 14 * 24 * 3600;

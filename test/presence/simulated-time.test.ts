@@ -142,6 +142,50 @@ for (const kind of ['memory', 'redis'] as const) {
       assert.equal(time.totalSeconds * 1000, await loggedMs(w, 1, '/lessons/a'), 'as the login log says');
     });
 
+    test('a user back with a new tab before the engine dropped the lost one: the unseen gap is cut out of online time with one stop and one start', async () => {
+      const { presence } = w.process();
+      const writes: string[] = [];
+      const { startTimer, stopTimer } = w.records;
+      w.records.startTimer = (uid, timeChannel, at) => (writes.push(`start ${(at.getTime() - t0) / 1000}`), startTimer.call(w.records, uid, timeChannel, at));
+      w.records.stopTimer = (uid, timeChannel, at) => (writes.push(`stop ${(at.getTime() - t0) / 1000}`), stopTimer.call(w.records, uid, timeChannel, at));
+      const t0 = w.clock.now();
+      await presence.seen('lost', authOf(4, '/rooms/d1', '/lessons/d'));
+      await w.advance(40_000);
+      await presence.seen('back', authOf(4, '/rooms/d2', '/lessons/d'));
+      await w.advance(25_000);
+      // The engine's GC noticed only now, and reports the lost tab's last ping.
+      await presence.gone('lost', 'timeout', t0);
+      await w.advance(GRACE_MS + 1000);
+      assert.deepEqual(writes, ['start 0', 'stop 0', 'start 40']);
+      assert.deepEqual(w.events, ['join 4 /rooms/d1', 'join 4 /rooms/d2', 'leave 4 /rooms/d1']);
+      await presence.gone('back', 'disconnect', w.clock.now());
+      await w.advance(GRACE_MS);
+      assert.deepEqual(writes, ['start 0', 'stop 0', 'start 40', 'stop 71']);
+      const time = await w.records.onlineTime(4, '/lessons/d', new Date(w.clock.now()));
+      assert.deepEqual({ running: time.runningSince !== null, total: time.totalSeconds }, { running: false, total: 31 });
+      assert.equal(time.totalSeconds * 1000, await loggedMs(w, 4, '/lessons/d'), 'as the login log says');
+    });
+
+    test("a lost tab dropped after the user's other tab closed: the timer stops at that close, not at the lost tab's last ping", async () => {
+      const { presence } = w.process();
+      const t0 = w.clock.now();
+      await presence.seen('first', authOf(5, '/rooms/e1', '/lessons/e'));
+      await w.advance(30_000);
+      await presence.seen('second', authOf(5, '/rooms/e2', '/lessons/e'));
+      await w.advance(100_000);
+      const lastPing = w.clock.now();
+      await w.advance(12_000);
+      await presence.gone('first', 'before_leave', w.clock.now());
+      await w.advance(30_000);
+      await presence.gone('second', 'timeout', lastPing);
+      await w.advance(GRACE_MS + 1000);
+      const time = await w.records.onlineTime(5, '/lessons/e', new Date(w.clock.now()));
+      // The login log's sessions are 0-142 s and 30-130 s: their union, 142 s.
+      assert.deepEqual({ running: time.runningSince !== null, total: time.totalSeconds }, { running: false, total: 142 });
+      const log = (await loginLog(w, 5)).map((r) => `${r.status} ${r.clientId} ${(r.at - t0) / 1000}`);
+      assert.deepEqual(log.sort(), ['0 first 142', '0 second 130', '1 first 0', '1 second 30']);
+    });
+
     test('an evicted tab closes its own login session and stops its own time channel, not the newcomer\'s', async () => {
       const { presence } = w.process();
       await presence.seen('old', authOf(2, '/rooms/b', '/lessons/old'));

@@ -2,6 +2,7 @@
 // model (truth.ts). Each check returns violations; none means the run is right.
 import { loginLogRowsForReport } from '../../lib/reports/queries';
 import { buildLoginReport } from '../../lib/reports/sessions';
+import { union } from './truth';
 import { SETTINGS, type World } from './world';
 
 export interface Violation {
@@ -10,6 +11,20 @@ export interface Violation {
 }
 
 const seconds = (ms: number) => ms / 1000;
+
+/**
+ * The named channels that the database files under the same faye_channels row
+ * as `channel`: MariaDB's collation matches names regardless of case, so the
+ * row of a refused /rooms/aBx is /rooms/abx's; SQLite keeps them apart. A
+ * row's truth is the union of its names' truths.
+ */
+async function sameRow(world: World, channel: string, named: string[]): Promise<string[]> {
+  const records = world.anyProcess()!.records;
+  const id = await records.channelId(channel);
+  const names: string[] = [];
+  for (const other of named) if (other === channel || (await records.channelId(other)) === id) names.push(other);
+  return names;
+}
 
 /** Who is online: the store's maps and the SQL online lists hold exactly the users the truth has there. */
 async function whoIsOnline(world: World): Promise<Violation[]> {
@@ -27,8 +42,9 @@ async function whoIsOnline(world: World): Promise<Violation[]> {
     const listed = await process.records.onlineList(room);
     const storedSet = new Set(stored);
     if (!same(truth, storedSet)) out.push({ invariant: 'who is online (store)', detail: `${room}: truth ${show(truth)}, store ${show(storedSet)}` });
-    if (!same(truth, listed) || listed.length !== new Set(listed).size) {
-      out.push({ invariant: 'who is online (SQL list)', detail: `${room}: truth ${show(truth)}, faye_channel_online_lists ${show(listed)}` });
+    const rowTruth = new Set((await sameRow(world, room, world.rooms())).flatMap((name) => [...world.truth.presentIn(name, now)]));
+    if (!same(rowTruth, listed) || listed.length !== new Set(listed).size) {
+      out.push({ invariant: 'who is online (SQL list)', detail: `${room}: truth ${show(rowTruth)}, faye_channel_online_lists ${show(listed)}` });
     }
   }
   const running = new Map<string, Set<number>>();
@@ -127,7 +143,8 @@ async function onlineTime(world: World): Promise<Violation[]> {
     const rows = await loginLogRowsForReport(process.records.sequelize, { uid });
     const report = buildLoginReport(rows, { now: new Date(now) });
     for (const timeChannel of world.timeChannels()) {
-      const truthSpans = world.truth.timeIn(uid, timeChannel, now);
+      const row = await sameRow(world, timeChannel, world.timeChannels());
+      const truthSpans = union(row.flatMap((name) => world.truth.timeIn(uid, name, now)));
       const truthSeconds = truthSpans.reduce((sum, s) => sum + s.end - s.start, 0) / 1000;
       const channelId = await process.records.channelId(timeChannel);
       const logged = report.channels.find((c) => c.channelId === channelId);
@@ -138,7 +155,7 @@ async function onlineTime(world: World): Promise<Violation[]> {
       if (Math.abs(recorded - logSeconds) > Math.max(1, sessions)) {
         out.push({ invariant: 'online time = login log', detail: `${key}: online_times ${recorded}s, login log union ${logSeconds}s over ${sessions} sessions` });
       }
-      const breaks = world.truth.breaks(uid, timeChannel);
+      const breaks = row.reduce((sum, name) => sum + world.truth.breaks(uid, name), 0);
       const below = truthSeconds - recorded;
       if (below > breaks * (seconds(SETTINGS.timeoutMs) + 1) || -below > Math.max(1, breaks)) {
         out.push({ invariant: 'online time = truth', detail: `${key}: online_times ${recorded}s, truth ${truthSeconds.toFixed(1)}s (${truthSpans.length} spans, ${breaks} sighting breaks)` });

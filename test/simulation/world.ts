@@ -186,7 +186,11 @@ export class SimProcess {
       clock: this.clock,
       clientExists: async (clientId) => this.world.engine.exists(clientId),
       localClientIds: () => this.presence.knownClientIds(),
-      departOrphan: (clientId) => this.presence.gone(clientId, 'timeout'),
+      departOrphan: (clientId) => {
+        const engineLastSeen = this.world.backend.cluster ? this.world.engine.lastSeen(clientId, this) ?? undefined : undefined;
+        const { reason, at } = departureOf({ explicit: false, engineLastSeen, trackedLastSeen: this.presence.lastSeen(clientId), now: this.clock.now() });
+        return this.presence.gone(clientId, reason, at);
+      },
       forUser: (uid, task) => this.presence.forUser(uid, task),
       onListChanged: (room, list) => this.world.observed.lists.push({ room, list: [...list], at: this.clock.now() }),
       engagement: true,

@@ -224,6 +224,100 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.equal((await store.engagedByUser(t)).size, 0);
     });
 
+    test('a backdated last departure stops the timer as of the latest departure of the user\'s clientIds there', async () => {
+      // Two tabs: the second loses its network at 136 s, the first closes at 148 s,
+      // then the engine drops the second, backdated to its last ping.
+      const first = place();
+      const second = { room: `${first.room}b`, timeChannel: first.timeChannel };
+      await store.arrive(arrival('c15a', 15, first, T0));
+      await store.arrive(arrival('c15b', 15, second, T0 + 30_000));
+      const closed = await store.depart(departure('c15a', 15, first, T0 + 148_000, false));
+      assert.deepEqual({ stoppedTimer: closed.stoppedTimer, leaveAt: closed.leaveAt, unseen: closed.unseen }, { stoppedTimer: false, leaveAt: T0 + 148_000, unseen: [] });
+      const lost = await store.depart(departure('c15b', 15, second, T0 + 136_000, true, T0 + 170_000));
+      assert.deepEqual({ timerStopPending: lost.timerStopPending, leaveAt: lost.leaveAt, unseen: lost.unseen }, { timerStopPending: true, leaveAt: T0 + 148_000, unseen: [] });
+      assert.deepEqual(await store.leaveMarks(first.timeChannel), new Map([[15, { at: T0 + 148_000, markedAt: T0 + 170_000 }]]));
+      assert.deepEqual(await store.confirmLeave({ uid: 15, ...second, at: T0 + 148_000, markedAt: T0 + 170_000 }), { leftRoom: true, stoppedTimer: true, seq: 2 });
+    });
+
+    test('a user back before their lost page departed: the time nobody saw them is reported as an unseen gap', async () => {
+      const lostPage = place();
+      const back = { room: `${lostPage.room}b`, timeChannel: lostPage.timeChannel };
+      await store.arrive(arrival('c16a', 16, lostPage, T0));
+      await store.engage({ clientId: 'c16a', uid: 16, timeChannel: lostPage.timeChannel, engaged: true, seq: 1, at: T0 });
+      await store.arrive(arrival('c16b', 16, back, T0 + 144_500));
+      await store.engage({ clientId: 'c16b', uid: 16, timeChannel: back.timeChannel, engaged: true, seq: 1, at: T0 + 144_500 });
+      const lost = await store.depart(departure('c16a', 16, lostPage, T0 + 107_000, true, T0 + 170_000));
+      assert.deepEqual(
+        { removed: lost.removed, stoppedTimer: lost.stoppedTimer, timerStopPending: lost.timerStopPending, leaveAt: lost.leaveAt, unseen: lost.unseen },
+        { removed: true, stoppedTimer: false, timerStopPending: false, leaveAt: T0 + 107_000, unseen: [{ from: T0 + 107_000, until: T0 + 144_500 }] },
+      );
+      // Nor was the user engaged while nobody saw them: the engaged session pauses over the gap.
+      assert.deepEqual(
+        { disengaged: lost.disengaged, engagedSession: lost.engagedSession, engagedGap: lost.engagedGap },
+        { disengaged: false, engagedSession: T0, engagedGap: { from: T0 + 107_000, until: T0 + 144_500 } },
+      );
+      // The timer restarted at the return: the returned page's own later loss is measured from there.
+      const gone = await store.depart(departure('c16b', 16, back, T0 + 200_000, false));
+      assert.deepEqual(
+        { stoppedTimer: gone.stoppedTimer, leaveAt: gone.leaveAt, unseen: gone.unseen, engagedSession: gone.engagedSession },
+        { stoppedTimer: true, leaveAt: T0 + 200_000, unseen: [], engagedSession: T0 + 144_500 },
+      );
+    });
+
+    test('a gap shorter than the timer\'s resolution, or covered by a page that left meanwhile, is no gap', async () => {
+      const where = place();
+      await store.arrive(arrival('c17a', 17, where, T0));
+      await store.arrive(arrival('c17b', 17, where, T0 + 10_000));
+      await store.arrive(arrival('c17c', 17, where, T0 + 20_000));
+      await store.depart(departure('c17b', 17, where, T0 + 30_000, false));
+      assert.deepEqual((await store.depart(departure('c17a', 17, where, T0 + 9_500, true))).unseen, [], 'c17b was seen from 10 s until c17c came');
+      await store.arrive(arrival('c17d', 17, where, T0 + 40_500));
+      assert.deepEqual((await store.depart(departure('c17c', 17, where, T0 + 40_000, true))).unseen, [], 'half a second');
+    });
+
+    test('a page that moves within the time channel arrives anew: the gap before its first arrival still shows', async () => {
+      // The move is a departure and an arrival at the same moment; it must not
+      // count as a sighting of the user before the page first came.
+      const where = place();
+      const moved = { room: `${where.room}b`, timeChannel: where.timeChannel };
+      await store.arrive(arrival('c18a', 18, where, T0));
+      await store.arrive(arrival('c18b', 18, where, T0 + 14_000));
+      await store.depart(departure('c18b', 18, where, T0 + 14_000, false));
+      await store.arrive(arrival('c18b', 18, moved, T0 + 14_000));
+      const lost = await store.depart(departure('c18a', 18, where, T0 + 3_600, true, T0 + 30_000));
+      assert.deepEqual(lost.unseen, [{ from: T0 + 3_600, until: T0 + 14_000 }]);
+    });
+
+    test('a last departure backdated before pages that came and went: the gaps first, then the stop at the last sighting', async () => {
+      const where = place();
+      await store.arrive(arrival('c19a', 19, where, T0));
+      await store.arrive(arrival('c19b', 19, where, T0 + 30_000));
+      await store.depart(departure('c19b', 19, where, T0 + 40_000, false));
+      const lost = await store.depart(departure('c19a', 19, where, T0 + 20_000, false));
+      assert.deepEqual(
+        { stoppedTimer: lost.stoppedTimer, leaveAt: lost.leaveAt, unseen: lost.unseen },
+        { stoppedTimer: true, leaveAt: T0 + 40_000, unseen: [{ from: T0 + 20_000, until: T0 + 30_000 }] },
+      );
+      await store.arrive(arrival('c19c', 19, where, T0 + 50_000));
+      const next = await store.depart(departure('c19c', 19, where, T0 + 60_000, false));
+      assert.deepEqual({ leaveAt: next.leaveAt, unseen: next.unseen }, { leaveAt: T0 + 60_000, unseen: [] }, 'a new timer forgets the old sightings');
+    });
+
+    test("two pages of a user departing at once: exactly one stops the timer, as of the later sighting, whichever runs first", async () => {
+      for (const laterFirst of [true, false]) {
+        const where = place();
+        await store.arrive(arrival('c20a', 20, where, T0));
+        await store.arrive(arrival('c20b', 20, where, T0 + 1000));
+        const later = () => store.depart(departure('c20a', 20, where, T0 + 60_000, false));
+        const earlier = () => store.depart(departure('c20b', 20, where, T0 + 50_000, false));
+        const results = await Promise.all(laterFirst ? [later(), earlier()] : [earlier(), later()]);
+        const stops = results.filter((r) => r.stoppedTimer);
+        assert.equal(stops.length, 1);
+        assert.equal(stops[0].leaveAt, T0 + 60_000);
+        assert.deepEqual(results.flatMap((r) => r.unseen), []);
+      }
+    });
+
     test('forget removes only the named clientIds', async () => {
       const where = place();
       for (const id of ['c14a', 'c14b']) await store.arrive(arrival(id, 14, where, T0));

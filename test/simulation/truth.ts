@@ -26,7 +26,11 @@ export interface Span {
   end: number;
 }
 
-/** The union of spans (touching ones merge), sorted. */
+/**
+ * The union of spans (touching ones merge), sorted. Written here again on
+ * purpose rather than imported from lib/reports/intervals: the reference model
+ * must not share code with the reports it checks.
+ */
 export function union(spans: Span[]): Span[] {
   const sorted = spans.filter((s) => s.end > s.start).sort((a, b) => a.start - b.start);
   const out: Span[] = [];

@@ -76,7 +76,9 @@ export async function writtenState(server: PresenceServer): Promise<unknown> {
   if (server.redis) {
     for (const key of await server.redis.keys()) {
       if (!key.startsWith(`/${server.namespace}/`)) continue;
-      redis[key] = key.includes('/uid_to_clientIds') ? await server.redis.redis.hgetall(key) : await server.redis.redis.get(key);
+      // Hashes (the gem's clientId maps, our arrival and sighting records) by content, strings as they are.
+      const type = await server.redis.redis.type(key);
+      redis[key] = type === 'hash' ? await server.redis.redis.hgetall(key) : type === 'string' ? await server.redis.redis.get(key) : `(${type})`;
     }
   }
   const table = (sql: string) => server.query(sql);

@@ -104,6 +104,9 @@ test('an engagement report costs one presence round trip; SQL only when the user
   presenceCommands.length = 0;
   await first.disconnect();
   await second.disconnect();
+  // Faye answers /meta/disconnect before its engine destroys the client, so
+  // wait until both departures ran, then count.
+  await eventually(() => scriptCalls(presenceCommands).length >= 2, 5000, 'both departures');
   await settle();
   assert.deepEqual(scriptCalls(presenceCommands), ['evalsha', 'evalsha'], 'each departure is still one call of depart.lua, engaged or not');
 });

@@ -14,9 +14,10 @@ export interface LegacyMigration {
   tables: readonly string[];
   /**
    * Set on our own migrations (not the gem's): the feature that needs them. The
-   * startup check requires them only while that feature is on.
+   * startup check requires them only while that feature is on (engagement is
+   * on unless turned off; events only when turned on).
    */
-  feature?: 'engagement';
+  feature?: 'engagement' | 'events' | 'webhooks';
   /**
    * Set on optional migrations: the name `migrate up` must be given to run it.
    * Once recorded it counts like any other (status, down); it is never required.

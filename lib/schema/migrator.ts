@@ -94,6 +94,15 @@ export async function migrate(sequelize: Sequelize, direction: 'up' | 'down', op
 /** Features whose own migrations the startup check requires (each on unless false). */
 export interface EnsureMigratedOptions {
   engagement?: boolean;
+  events?: boolean;
+  webhooks?: boolean;
+}
+
+/** Whether the startup check needs a migration: the gem's always, engaged time unless off, events and webhooks only when on. */
+function isNeeded(migration: LegacyMigration, features: EnsureMigratedOptions): boolean {
+  if (migration.feature === undefined) return true;
+  if (migration.feature === 'events' || migration.feature === 'webhooks') return features[migration.feature] === true;
+  return features[migration.feature] !== false;
 }
 
 /**
@@ -102,7 +111,7 @@ export interface EnsureMigratedOptions {
  * failures come as DATABASE_UNREACHABLE / DATABASE_AUTH / DATABASE_URL.
  */
 export async function ensureMigrated(sequelize: Sequelize, features: EnsureMigratedOptions = {}): Promise<void> {
-  const needed = new Set(migrations.filter((m) => m.feature === undefined || features[m.feature] !== false).map((m) => m.name));
+  const needed = new Set(migrations.filter((m) => isNeeded(m, features)).map((m) => m.name));
   return withDatabaseErrors(sequelize, async () => {
     await refuseUntracked(sequelize);
     const pending = (await migrationStatus(sequelize)).filter((m) => !m.applied);

@@ -14,16 +14,16 @@ import { attachFayeOnline, type FayeOnlineHandle } from '../edge/attach';
 import { FayeOnlineError, isFayeOnlineError } from '../errors';
 import { createLogger, debugFromEnv, silentLogger, type Logger } from '../log';
 import { DEFAULTS, resolveOptions, type FayeOnlineOptions } from '../options';
-import { describeDatabase, openDatabase, redactUrl } from '../records/database';
+import { describeDatabase, redactUrl } from '../records/database';
+import { openSql, probeRedis } from '../backends';
 import { ensureMigrated, migrationStatus } from '../schema';
-import { isRedisUrl, openRedis, redactRedisUrl } from '../stores/redis-connection';
+import { isRedisUrl, redactRedisUrl } from '../stores/redis-connection';
 import { basicAuth, MIN_PASSWORD_LENGTH } from '../dashboard/basic-auth';
 import { DB_TIMEOUT_SECONDS, EXIT_OK, EXIT_USAGE, readFlags, withProgress, type CliIo, type Command } from './command';
 
 const DEFAULT_PORT = 9292; // the gem's `rackup faye.ru -p 9292`
 const HEALTH_PATH = '/healthz';
 const DASHBOARD_PATH = '/faye-online';
-const REDIS_CHECK_TIMEOUT_MS = 3000;
 
 /** How a setting's text becomes its value. */
 type Kind = 'text' | 'path' | 'seconds' | 'secondsOrZero' | 'integer' | 'switch' | 'secrets';
@@ -323,25 +323,6 @@ async function checkDatabase(sequelize: Sequelize, config: ServeConfig, io: CliI
   return { engagement, note: `  engaged   off: its table (faye_online_engaged_times, ours) is not migrated; to record engaged time run \`${migrateUp}\` and restart` };
 }
 
-/** One attempt, no retries: at startup a Redis that does not answer is a configuration error. */
-async function checkRedis(url: string): Promise<void> {
-  const { redis } = openRedis(url, {
-    lazyConnect: true, connectTimeout: REDIS_CHECK_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false,
-    sentinelRetryStrategy: () => null, // a redis+sentinel:// URL whose sentinels do not answer
-  });
-  let lastError: Error | undefined;
-  redis.on('error', (error: Error) => { lastError = error; });
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (error) {
-    const cause = lastError ?? (error as Error);
-    throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis at ${redactRedisUrl(url)} does not answer (${cause.message}); start Redis or fix --redis (REDIS_URL)`, { cause });
-  } finally {
-    redis.disconnect();
-  }
-}
-
 function listen(server: http.Server, port: number, host: string | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException) => {
@@ -391,7 +372,8 @@ async function serve(config: ServeConfig, io: CliIo): Promise<number> {
   io.out(`faye-online serve: starting (pid ${process.pid})`);
   if (config.secretFromFlag) io.err('faye-online serve: warning: --secret is visible to every user of this machine in `ps`; prefer the FAYE_ONLINE_SECRET variable');
 
-  const sequelize = openDatabase(config.databaseUrl, { logger, connectTimeoutMs: config.dbTimeoutSeconds * 1000 });
+  // The server gets this Sequelize (as `database`), so serve closes it, after the server.
+  const { sequelize } = openSql(config.databaseUrl, { logger, connectTimeoutMs: config.dbTimeoutSeconds * 1000 });
   const sqlite = sequelize.getDialect() === 'sqlite';
   let engagement = config.engagement;
   let handle: FayeOnlineHandle | undefined;
@@ -409,7 +391,7 @@ async function serve(config: ServeConfig, io: CliIo): Promise<number> {
       if (checked.note) io.out(checked.note);
     }
     if (config.redisUrl) {
-      await checkRedis(config.redisUrl);
+      await probeRedis(config.redisUrl, '--redis (REDIS_URL)');
       io.out(`  redis     ${redactRedisUrl(config.redisUrl)}: answers (namespace ${config.options.namespace ?? DEFAULTS.namespace})`);
     } else {
       io.out('  redis     none: presence state lives in this process, so run only one (give --redis or REDIS_URL for a cluster)');

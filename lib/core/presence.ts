@@ -216,17 +216,17 @@ export class Presence extends EventEmitter<PresenceEvents> {
   }
 
   /**
-   * clientId is gone. `at` is when it was last known alive (ms); the auth comes
-   * from this process's memory or, failing that, from the store. False when
-   * there was nothing to process (never tracked, or its auth is not remembered).
+   * clientId is gone, for `reason`, as of `at` (ms): both decided by
+   * departureOf (core/departures.ts). The auth comes from this process's
+   * memory or, failing that, from the store. False when there was nothing to
+   * process (never tracked, or its auth is not remembered).
    */
-  async gone(clientId: string, reason: DepartureReason, at?: number): Promise<boolean> {
+  async gone(clientId: string, reason: DepartureReason, at: number): Promise<boolean> {
     const known = this.known.get(clientId);
     this.known.delete(clientId);
     if (known?.arriving) await known.arriving.catch(() => undefined);
-    const when = at ?? (reason === 'timeout' ? known?.lastSeen : undefined) ?? this.clock.now();
     if (known) {
-      const result = await this.runDeparture(clientId, known.auth, when, reason, true);
+      const result = await this.runDeparture(clientId, known.auth, at, reason, true);
       if (result.removed) return true;
       // Not where this process saw it: the page's message naming another room
       // reached another process, which moved it there (see runArrival).
@@ -236,7 +236,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     if (json !== null && auth === null) this.logger.warn({ clientId }, 'remembered auth is unreadable; nothing to clean up');
     if (!auth) return known !== undefined; // never tracked, or already cleaned up
     if (known && presenceKey(auth) === known.key) return true;
-    await this.runDeparture(clientId, auth, when, reason, known !== undefined);
+    await this.runDeparture(clientId, auth, at, reason, known !== undefined);
     return true;
   }
 

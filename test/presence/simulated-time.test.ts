@@ -217,7 +217,7 @@ for (const kind of ['memory', 'redis'] as const) {
         store, records: w.records, logger: silentLogger, clock: w.clock,
         clientExists: async () => false,
         localClientIds: () => presence.knownClientIds(),
-        departOrphan: (clientId) => presence.gone(clientId, 'timeout'),
+        departOrphan: (clientId) => presence.gone(clientId, 'timeout', w.clock.now()),
         forUser: (uid, task) => presence.forUser(uid, task),
         onListChanged: () => undefined,
       });

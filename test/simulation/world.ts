@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { BayeuxMessage } from 'faye';
 import type { Sequelize } from 'sequelize';
 import { ManualClock, type Clock, type ClockTimer } from '../../lib/core/clock';
-import { departureOf } from '../../lib/core/departures';
+import { Departures } from '../../lib/edge/departures';
 import { Presence, type DepartureReason } from '../../lib/core/presence';
 import { reconcile, type ReconcileReport } from '../../lib/core/reconcile';
 import { BeforeLeave } from '../../lib/edge/before-leave';
@@ -96,9 +96,8 @@ export class SimProcess {
   readonly resources: ProcessResources;
   alive = true;
   private readonly inFlight = new Set<Promise<unknown>>();
-  // attach.ts: departures decided by before_leave, and explicit disconnects seen here.
-  private readonly decided = new Map<string, { reason: DepartureReason; at: number }>();
-  private readonly explicit = new Set<string>();
+  // What the edge witnessed of each client's end (before_leave, /meta/disconnect), as in attach.ts.
+  private readonly departures: Departures;
 
   constructor(readonly slot: number, private readonly world: World) {
     this.clock = new ProcessClock(world.clock);
@@ -109,6 +108,11 @@ export class SimProcess {
       store: this.resources.store, records: this.records, logger, clock: this.clock, leaveGraceMs: SETTINGS.leaveGraceMs, engagement: true,
     });
     const engine = world.engine;
+    this.departures = new Departures({
+      clock: this.clock,
+      trackedLastSeen: (clientId) => this.presence.lastSeen(clientId),
+      engineLastSeen: async (clientId) => (world.backend.cluster ? engine.lastSeen(clientId, this) : undefined),
+    });
     this.beforeLeave = new BeforeLeave({
       delayMs: SETTINGS.beforeLeaveDelayMs,
       clock: this.clock,
@@ -116,7 +120,7 @@ export class SimProcess {
         lastSeen: async (clientId) => engine.lastSeen(clientId, this),
         flush: (clientId) => world.flush(clientId),
         destroy: (clientId, at) => {
-          this.decided.set(clientId, { reason: 'before_leave', at });
+          this.departures.decide(clientId, at);
           engine.destroy(clientId, this, 'disconnect');
         },
       },
@@ -157,7 +161,7 @@ export class SimProcess {
 
   /** A message from a page, through the real extension; resolves with what Faye would answer. */
   receive(message: Record<string, unknown>): Promise<BayeuxMessage> {
-    if (message.channel === '/meta/disconnect' && this.presence.isKnown(String(message.clientId))) this.explicit.add(String(message.clientId));
+    if (message.channel === '/meta/disconnect' && this.presence.isKnown(String(message.clientId))) this.departures.disconnected(String(message.clientId));
     const answer = new Promise<BayeuxMessage>((resolve) => this.extension.incoming(message as BayeuxMessage, REQUEST, resolve));
     this.track(answer);
     return answer;
@@ -166,10 +170,7 @@ export class SimProcess {
   /** Faye's 'disconnect' event for a client this process's engine destroyed (attach.ts). */
   disconnected(clientId: string, info: { reason: 'timeout' | 'disconnect'; lastSeen?: number } | undefined): void {
     this.extension.forget(clientId);
-    const decided = this.decided.get(clientId);
-    this.decided.delete(clientId);
-    const explicit = this.explicit.delete(clientId) || info?.reason === 'disconnect';
-    const { reason, at } = departureOf({ decided, explicit, engineLastSeen: info?.lastSeen, trackedLastSeen: this.presence.lastSeen(clientId), now: this.clock.now() });
+    const { reason, at } = this.departures.destroyed(clientId, info);
     this.track(this.presence.gone(clientId, reason, at).catch((error) => this.world.observed.errors.push(`p${this.slot}: departure failed: ${(error as Error).message}`)));
   }
 
@@ -186,9 +187,8 @@ export class SimProcess {
       clock: this.clock,
       clientExists: async (clientId) => this.world.engine.exists(clientId),
       localClientIds: () => this.presence.knownClientIds(),
-      departOrphan: (clientId) => {
-        const engineLastSeen = this.world.backend.cluster ? this.world.engine.lastSeen(clientId, this) ?? undefined : undefined;
-        const { reason, at } = departureOf({ explicit: false, engineLastSeen, trackedLastSeen: this.presence.lastSeen(clientId), now: this.clock.now() });
+      departOrphan: async (clientId) => {
+        const { reason, at } = await this.departures.orphan(clientId);
         return this.presence.gone(clientId, reason, at);
       },
       forUser: (uid, task) => this.presence.forUser(uid, task),

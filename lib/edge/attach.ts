@@ -5,34 +5,30 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
 import faye, { type BayeuxMessage, type NodeAdapter } from 'faye';
 import type { IncomingMessage } from 'node:http';
 import { Presence, type DepartureReason, type EngagementEvent, type PresenceEvent } from '../core/presence';
 import { reconcile, type ReconcileReport } from '../core/reconcile';
-import { departureOf } from '../core/departures';
+import { Departures } from './departures';
 import type { ClockTimer } from '../core/clock';
 import { RedisEngine } from '../engine';
 import { FayeOnlineError } from '../errors';
 import { resolveOptions, type FayeOnlineOptions } from '../options';
-import { Records, openDatabase, type EngagedTime, type OnlineTime } from '../records';
+import type { EngagedTime, OnlineTime } from '../records';
+import { openServerBackends } from '../backends';
 import { ensureMigrated, migrate } from '../schema';
-import { MemoryStore } from '../stores/memory-store';
-import { onReconnected, openRedis } from '../stores/redis-connection';
-import { RedisStore } from '../stores/redis-store';
-import type { PresenceStore } from '../stores/store';
-import { BeforeLeave, type Liveness } from './before-leave';
+import { onReconnected } from '../stores/redis-connection';
+import { BeforeLeave } from './before-leave';
+import { Broadcasts, beforeLeaveLiveness } from './broadcasts';
 import { PresenceMetrics } from '../metrics';
 import { createReports, engineLiveness, reportsRouter, type ReportsApi } from '../reports';
 import { tracePresence } from './trace';
 import { channelArgument, uidArgument } from './arguments';
-import { CHURN_LIMITS, CoalescedDiffs } from './churn';
 import { narrowDelivery } from './delivery';
 import { PresenceExtension } from './extension';
-import { PresenceStateExtension, inArrivalOrder, presenceChannel, presenceSnapshot, usersOf, type PresenceDiff, type PresenceSnapshot } from './presence-diffs';
+import { PresenceStateExtension, inArrivalOrder, presenceSnapshot, usersOf, type PresenceSnapshot } from './presence-diffs';
 import { bodyLimitFor, limitBatches, limitRequestBodies } from './request-limit';
-import { UserListBroadcaster } from './user-list';
 import { createDashboard, type Dashboard } from '../dashboard';
 
 export interface Member {
@@ -89,42 +85,22 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const opts = resolveOptions(options);
   const logger = opts.logger;
   const clock = opts.clock;
-  const embedded = opts.redis === undefined;
 
-  const sequelize = openDatabase(opts.database, { logger });
-  const ownsDatabase = typeof opts.database === 'string';
   // Created before presence exists; it only asks presence when scraped.
   const metrics = opts.metrics ? new PresenceMetrics(opts.metrics.register, { isTracked: (clientId) => presence.isKnown(clientId) }) : undefined;
-  const records = new Records({ sequelize, timeZone: opts.timeZone, logger, observer: { onConflict: () => metrics?.sqlLockConflict() } });
-
-  let store: PresenceStore;
-  let prepareRedis: (() => Promise<unknown>) | undefined;
-  if (embedded) {
-    store = new MemoryStore(opts.maxClientIdsPerUser, opts.leaveGrace * 1000);
-    if (ownsDatabase && sequelize.getDialect() !== 'sqlite') {
-      logger.warn({}, 'no `redis` option: presence state lives in this process only; run one process, or give `redis` to form a cluster');
-    }
-  } else {
-    const { redis, owned } = openRedis(opts.redis!);
-    // ioredis reconnects by itself; without a listener it would also print every
-    // connection error to stderr as "Unhandled error event".
-    if (owned) redis.on('error', (error) => logger.warn({ err: error }, 'Redis connection error (presence store); reconnecting'));
-    if (metrics) {
-      redis.on('error', () => metrics.redisError());
-      redis.on('reconnecting', () => metrics.redisReconnecting());
-    }
-    const redisStore = new RedisStore({ redis, ownsConnection: owned, namespace: opts.namespace, maxClientIdsPerUser: opts.maxClientIdsPerUser, leaveGraceMs: opts.leaveGrace * 1000 });
-    store = redisStore;
-    prepareRedis = () => redisStore.ping();
-    // Restarted or failed over, Redis may have lost the last writes before.
-    onReconnected(redis, () => reconcileSoon());
-  }
+  const backends = openServerBackends(
+    { ...opts, leaveGraceMs: opts.leaveGrace * 1000, onLockConflict: () => metrics?.sqlLockConflict() },
+    { onRedisError: metrics && (() => metrics.redisError()), onRedisReconnecting: metrics && (() => metrics.redisReconnecting()) },
+  );
+  const { sql: { sequelize, records }, store, embedded } = backends;
+  // Restarted or failed over, Redis may have lost the last writes before.
+  if (backends.redis) onReconnected(backends.redis, () => reconcileSoon());
 
   const adapter = new faye.NodeAdapter({
     mount: opts.mount,
     timeout: opts.timeout,
     ping: opts.ping,
-    engine: embedded ? {} : { type: RedisEngine, redis: opts.redis, namespace: opts.namespace, gc: opts.gc, logger, clock },
+    engine: backends.engine,
   });
   const proxy = adapter._server._engine;
   narrowDelivery(proxy, { exactListsOnly: opts.authorizeSubscription !== undefined });
@@ -139,27 +115,16 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     void work.finally(() => inFlight.delete(work));
   };
 
-  // Server-side publishes go straight to the engine: no in-process client, no
-  // handshake, and in a cluster the engine delivers them on every process.
-  const publish = (channel: string, data: unknown) => proxy.publish({ channel, data, id: randomBytes(8).toString('hex') });
-
-  const userLists = new UserListBroadcaster({
-    windowMs: opts.userListWindow,
-    clock,
-    publish,
-    read: (room) => records.onlineList(room),
-    onError: (error, room) => logger.error({ err: error, room }, 'could not read the online list for <room>/user_list'),
+  const broadcasts = new Broadcasts({
+    proxy, clock, logger, userListWindowMs: opts.userListWindow, presenceDiffs: opts.presenceDiffs, readList: (room) => records.onlineList(room),
   });
-
-  presence.on('roomList', (room, list) => userLists.changed(room, list));
-  // One user's joins and leaves reach a room's members at most once per window (lib/edge/churn.ts).
-  const diffs = new CoalescedDiffs<PresenceDiff>({ windowMs: CHURN_LIMITS.diffWindowMs, clock, publish: (room, diff) => publish(presenceChannel(room), diff) });
+  presence.on('roomList', (room, list) => broadcasts.listChanged(room, list));
   presence.on('join', (event) => {
-    if (opts.presenceDiffs) diffs.diff(event.room, event.uid, { event: 'join', uid: event.uid, user: event.user, seq: event.seq });
+    broadcasts.diff(event.room, { event: 'join', uid: event.uid, user: event.user, seq: event.seq });
     handle.emit('join', event);
   });
   presence.on('leave', (event) => {
-    if (opts.presenceDiffs) diffs.diff(event.room, event.uid, { event: 'leave', uid: event.uid, user: event.user, seq: event.seq });
+    broadcasts.diff(event.room, { event: 'leave', uid: event.uid, user: event.user, seq: event.seq });
     handle.emit('leave', event);
   });
   presence.on('arrive', (event) => handle.emit('arrive', event));
@@ -175,27 +140,16 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   }
   if (opts.trace) tracePresence(presence, logger);
 
-  // Departures decided here (before_leave) carry their own reason and time.
-  const decided = new Map<string, { reason: DepartureReason; at: number }>();
-  const explicitDisconnects = new Set<string>();
+  const departures = new Departures({
+    clock,
+    trackedLastSeen: (clientId) => presence.lastSeen(clientId),
+    engineLastSeen: redisEngine && ((clientId) => redisEngine.lastSeen(clientId)),
+  });
 
-  const liveness: Liveness = redisEngine
-    ? {
-        lastSeen: (clientId) => redisEngine.lastSeen(clientId),
-        flush: (clientId) => redisEngine.flush(clientId),
-        destroy,
-      }
-    : {
-        lastSeen: (clientId) =>
-          new Promise((resolve) => proxy.clientExists(clientId, (exists) => resolve(exists ? presence.lastSeen(clientId) ?? 0 : null))),
-        flush: (clientId) => {
-          if (proxy.hasConnection(clientId)) proxy.flushConnection(clientId, false);
-        },
-        destroy,
-      };
+  const liveness = beforeLeaveLiveness(proxy, redisEngine, (clientId) => presence.lastSeen(clientId), destroy);
 
   function destroy(clientId: string, at: number): void {
-    decided.set(clientId, { reason: 'before_leave', at });
+    departures.decide(clientId, at);
     proxy.destroyClient(clientId);
   }
 
@@ -210,13 +164,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   // before_leave decision) leaves here, once.
   adapter.bind('disconnect', (clientId: string) => {
     extension.forget(clientId);
-    const info = redisEngine?.disconnectInfo(clientId);
-    const decidedHere = decided.get(clientId);
-    decided.delete(clientId);
-    const explicit = explicitDisconnects.delete(clientId) || info?.reason === 'disconnect';
-    const { reason, at } = departureOf({
-      decided: decidedHere, explicit, engineLastSeen: info?.lastSeen, trackedLastSeen: presence.lastSeen(clientId), now: clock.now(),
-    });
+    const { reason, at } = departures.destroyed(clientId, redisEngine?.disconnectInfo(clientId));
     track(presence.gone(clientId, reason, at).catch((error) => logger.error({ err: error, clientId }, 'presence: could not record a departure')));
   });
   // In a cluster another process may have destroyed the client: forget it here.
@@ -251,7 +199,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       extension.incoming(message, request, (answer) => {
         // Only a disconnect the extension let through ends the client.
         if (answer.channel === '/meta/disconnect' && !answer.error && typeof answer.clientId === 'string' && presence.isKnown(answer.clientId)) {
-          explicitDisconnects.add(answer.clientId);
+          departures.disconnected(answer.clientId);
         }
         callback(answer);
       });
@@ -288,7 +236,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       records,
       isLive: engineLiveness(proxy),
       settle: () => settled(),
-      onListChanged: (room, list) => userLists.changed(room, list),
+      onListChanged: (room, list) => broadcasts.listChanged(room, list),
     },
   });
   app.use(opts.reports.prefix, reportsRouter(reports, { authorize: opts.reports.authorize, logger }));
@@ -305,11 +253,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     const useMigrations = opts.autoMigrate ?? sequelize.getDialect() === 'sqlite';
     if (useMigrations) await migrate(sequelize, 'up');
     else await ensureMigrated(sequelize, { engagement: opts.engagement });
-    if (prepareRedis) {
-      await prepareRedis().catch((error) => {
-        throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer (${(error as Error).message}); start it or fix the \`redis\` option`, { cause: error });
-      });
-    }
+    await backends.ping();
     if (redisEngine) await redisEngine.ready();
     isReady = true;
     startReconciling();
@@ -333,16 +277,12 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       logger,
       clientExists,
       localClientIds: () => presence.knownClientIds(),
-      // The process reconciling may never have seen the page: it left as of
-      // the engine's last ping, which the engine keeps until its GC removes
-      // the client (clientExists turns false well before that).
       departOrphan: async (clientId) => {
-        const engineLastSeen = (await redisEngine?.lastSeen(clientId)) ?? undefined;
-        const { reason, at } = departureOf({ explicit: false, engineLastSeen, trackedLastSeen: presence.lastSeen(clientId), now: clock.now() });
+        const { reason, at } = await departures.orphan(clientId);
         return presence.gone(clientId, reason, at);
       },
       forUser: (uid, task) => presence.forUser(uid, task),
-      onListChanged: (room, list) => userLists.changed(room, list),
+      onListChanged: (room, list) => broadcasts.listChanged(room, list),
       engagement: opts.engagement,
       clock,
       leaveAbandoned: (pending, scope) => presence.leaveAbandoned(pending, scope),
@@ -419,16 +359,17 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       // leaves now, so that lists and timers do not stay open in the database.
       // In a cluster the other processes take the clients over.
       if (embedded) {
-        await Promise.all(presence.knownClientIds().map((clientId) => presence.gone(clientId, 'disconnect')));
+        await Promise.all(presence.knownClientIds().map((clientId) => {
+          const { reason, at } = departures.shutdown();
+          return presence.gone(clientId, reason, at);
+        }));
       }
       // Nobody here will be around when their grace periods end.
       await presence.confirmPendingLeaves();
-      await userLists.flush();
-      diffs.flush();
+      await broadcasts.flush();
       await Promise.resolve(adapter.close());
-      await store.close();
       metrics?.close();
-      if (ownsDatabase) await sequelize.close();
+      await backends.close();
     },
   });
   return handle;

@@ -19,11 +19,11 @@ import { Broadcasts, beforeLeaveLiveness } from './broadcasts';
 import { Departures } from './departures';
 import { PresenceExtension } from './extension';
 import { createAdapter, serveFaye } from './faye-server';
-import { FayeOnlineServer, type FayeOnlineHandle } from './handle';
+import { FayeOnlineServer, emitPublicEvents, type FayeOnlineHandle } from './handle';
 import { InFlight, Lifecycle } from './lifecycle';
 import { Reconciliation } from './reconciliation';
 import { mountRoutes } from './routes';
-import { tracePresence } from './trace';
+import { trace } from './trace';
 
 export type { FayeOnlineEvents, FayeOnlineHandle, Member } from './handle';
 
@@ -158,26 +158,14 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     })).router,
     close: () => lifecycle.close(),
   });
-  presence.on('roomList', (room, list) => broadcasts.listChanged(room, list));
-  presence.on('join', (event) => {
-    broadcasts.diff(event.room, { event: 'join', uid: event.uid, user: event.user, seq: event.seq });
-    handle.emit('join', event);
+  // Every reaction to presence derives from its one transition per change.
+  presence.on('transition', (t) => {
+    broadcasts.transition(t);
+    metrics?.transition(t);
+    if (opts.trace) trace(logger, t);
+    emitPublicEvents(handle, t);
   });
-  presence.on('leave', (event) => {
-    broadcasts.diff(event.room, { event: 'leave', uid: event.uid, user: event.user, seq: event.seq });
-    handle.emit('leave', event);
-  });
-  presence.on('arrive', (event) => handle.emit('arrive', event));
-  presence.on('depart', (event) => handle.emit('depart', event));
-  presence.on('engagement', (event) => handle.emit('engagement', event));
   presence.on('evicted', (clientId) => extension.evicted(clientId));
-  if (metrics) {
-    presence.on('arrive', (event) => metrics.arrived(event.clientId, event.uid));
-    presence.on('depart', (event) => metrics.departed(event.clientId, event.reason));
-    presence.on('join', () => metrics.joined());
-    presence.on('leave', (event) => metrics.left(event.reason));
-    presence.on('writeFailed', () => metrics.sqlWriteFailed());
-  }
-  if (opts.trace) tracePresence(presence, logger);
+  if (metrics) presence.on('writeFailed', () => metrics.sqlWriteFailed());
   return handle;
 }

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EngineProxy } from 'faye';
 import type { Clock } from '../core/clock';
+import type { Transition } from '../core/presence';
 import type { RedisEngine } from '../engine';
 import type { Logger } from '../log';
 import type { Liveness } from './before-leave';
@@ -42,6 +43,12 @@ export class Broadcasts {
     });
     // One user's joins and leaves reach a room's members at most once per window (lib/edge/churn.ts).
     this.diffs = new CoalescedDiffs<PresenceDiff>({ windowMs: CHURN_LIMITS.diffWindowMs, clock, publish: (room, diff) => publish(presenceChannel(room), diff) });
+  }
+
+  /** What pages hear of a transition: the list it wrote on <room>/user_list, the join or leave on <room>/presence. */
+  transition(t: Transition): void {
+    if (t.list) this.listChanged(t.room, t.list);
+    if (t.membership) this.diff(t.room, { event: t.membership === 'joined' ? 'join' : 'leave', uid: t.uid, user: t.user, seq: t.seq });
   }
 
   /** A room's online list changed; `list` is the list now stored. */

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Router } from 'express';
 import type { NodeAdapter } from 'faye';
 import type { Registry } from 'prom-client';
-import type { DepartureReason, EngagementEvent, PresenceEvent } from '../core/presence';
+import { engagementEventOf, presenceEventOf, type DepartureReason, type EngagementEvent, type PresenceEvent, type Transition } from '../core/presence';
 import type { ReconcileReport } from '../core/reconcile';
 import { FayeOnlineError } from '../errors';
 import type { EngagedTime, OnlineTime, Records } from '../records';
@@ -150,4 +150,20 @@ export class FayeOnlineServer extends EventEmitter<FayeOnlineEvents> implements 
   close(): Promise<void> {
     return this.parts.close();
   }
+}
+
+/**
+ * The handle's events of one transition, in the order users saw them before
+ * transitions existed: a clientId's arrive before its user's join, its depart
+ * before its user's leave.
+ */
+export function emitPublicEvents(handle: EventEmitter<FayeOnlineEvents>, t: Transition): void {
+  const event = presenceEventOf(t);
+  const reason = t.reason ?? 'disconnect';
+  if (t.client === 'arrived') handle.emit('arrive', event);
+  if (t.membership === 'joined') handle.emit('join', event);
+  if (t.client === 'departed') handle.emit('depart', { ...event, reason });
+  if (t.membership === 'left') handle.emit('leave', { ...event, reason });
+  const engagement = engagementEventOf(t);
+  if (engagement) handle.emit('engagement', engagement);
 }

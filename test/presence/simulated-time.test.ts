@@ -70,8 +70,9 @@ async function world(kind: StoreKind): Promise<World> {
         ? new RedisStore({ redis: redis.redis, ownsConnection: false, namespace: redis.namespace, maxClientIdsPerUser: LIMIT, leaveGraceMs: GRACE_MS })
         : memory;
       const presence = new Presence({ store, records, logger: silentLogger, clock, leaveGraceMs: GRACE_MS });
-      presence.on('join', (e) => events.push(`join ${e.uid} ${e.room}`));
-      presence.on('leave', (e) => events.push(`leave ${e.uid} ${e.room}`));
+      presence.on('transition', (t) => {
+        if (t.membership) events.push(`${t.membership === 'joined' ? 'join' : 'leave'} ${t.uid} ${t.room}`);
+      });
       processes.push(presence);
       return { presence, store };
     },

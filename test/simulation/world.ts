@@ -139,9 +139,12 @@ export class SimProcess {
       clock: this.clock,
     });
     const observed = world.observed;
-    this.presence.on('join', (e) => observed.diffs.push({ room: e.room, uid: e.uid, seq: e.seq, at: world.clock.now(), kind: 'join' }));
-    this.presence.on('leave', (e) => observed.diffs.push({ room: e.room, uid: e.uid, seq: e.seq, at: world.clock.now(), kind: 'leave', reason: e.reason }));
-    this.presence.on('roomList', (room, list) => observed.lists.push({ room, list: [...list], at: world.clock.now() }));
+    this.presence.on('transition', (t) => {
+      const at = world.clock.now();
+      if (t.list) observed.lists.push({ room: t.room, list: [...t.list], at });
+      if (t.membership === 'joined') observed.diffs.push({ room: t.room, uid: t.uid, seq: t.seq, at, kind: 'join' });
+      if (t.membership === 'left') observed.diffs.push({ room: t.room, uid: t.uid, seq: t.seq, at, kind: 'leave', reason: t.reason ?? undefined });
+    });
     this.presence.on('writeFailed', (error) => observed.errors.push(`p${slot}: an SQL write failed for good: ${error.message}`));
   }
 

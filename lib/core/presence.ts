@@ -77,7 +77,14 @@ export interface Transition {
   engagement: 'started' | 'stopped' | null;
   /** Why the clientId departed or the user left; null for arrivals and engagement. */
   reason: DepartureReason | null;
+  /** When the clientId arrived or departed, or (without one) when the user left or their engagement changed. */
   at: Date;
+  /**
+   * When the user left the room or their timer stopped, when one of those is
+   * in the change: it can be later than the departing clientId's `at`, since
+   * the user was online until the last sighting of any of their pages.
+   */
+  leftAt: Date | null;
   /** The room's sequence number after a join or leave (0 when the membership did not change). */
   seq: number;
   /** The room's online list as this change wrote it; null when it wrote none (or the write failed). */
@@ -326,7 +333,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
   private transition(clientId: string, auth: Auth, at: number, seq: number): Transition {
     return {
       clientId, uid: auth.user.uid, user: auth.user, room: auth.room, timeChannel: auth.timeChannel,
-      client: null, membership: null, timer: null, engagement: null, reason: null, at: new Date(at), seq, list: null,
+      client: null, membership: null, timer: null, engagement: null, reason: null, at: new Date(at), leftAt: null, seq, list: null,
     };
   }
 
@@ -436,7 +443,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     // one's last sighting) is no online time; those restarts come before a stop.
     const leave = (async () => {
       for (const gap of result.unseen) await this.restartTimer(auth, gap.from, gap.until);
-      await this.applyLeave(clientId, auth, result.leaveAt, reason, result, result.removed);
+      await this.applyLeave(clientId, auth, result.leaveAt, reason, result, result.removed ? at : undefined);
     })();
     await Promise.all([logout, disengaged, leave]);
     if (result.roomLeavePending || result.timerStopPending) this.scheduleConfirm(clientId, auth, { at: result.leaveAt, markedAt: now }, reason);
@@ -463,14 +470,15 @@ export class Presence extends EventEmitter<PresenceEvents> {
   /**
    * The user-level effects of a leave: list, timer (stopped as of `at`), and
    * the transition, which says whether the clientId itself departed now
-   * (`departed`) or earlier (a leave confirmed after its grace period).
+   * (`departedAt`, its own time) or earlier (a leave confirmed after its grace
+   * period).
    */
   private async applyLeave(
     clientId: string, auth: Auth, at: number, reason: DepartureReason, effects: { leftRoom: boolean; stoppedTimer: boolean; seq: number },
-    departed = false,
+    departedAt?: number,
   ): Promise<void> {
     const uid = auth.user.uid;
-    const transition: Transition = { ...this.transition(clientId, auth, at, effects.seq), reason };
+    const transition: Transition = { ...this.transition(clientId, auth, departedAt ?? at, effects.seq), reason };
     const writes: Array<Promise<unknown>> = [];
     if (effects.leftRoom) {
       writes.push(this.write('remove from online list', () => this.roomLists.run(auth.room, () => this.records.removeFromOnlineList(auth.room, uid))).then((list) => {
@@ -479,9 +487,10 @@ export class Presence extends EventEmitter<PresenceEvents> {
     }
     if (effects.stoppedTimer) writes.push(this.write('stop timer', () => this.records.stopTimer(uid, auth.timeChannel, new Date(at))));
     await Promise.all(writes);
-    if (departed) transition.client = 'departed';
+    if (departedAt !== undefined) transition.client = 'departed';
     if (effects.leftRoom) transition.membership = 'left';
     if (effects.stoppedTimer) transition.timer = 'stopped';
+    if (effects.leftRoom || effects.stoppedTimer) transition.leftAt = new Date(at);
     this.changed(transition);
   }
 

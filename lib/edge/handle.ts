@@ -163,7 +163,7 @@ export function emitPublicEvents(handle: EventEmitter<FayeOnlineEvents>, t: Tran
   if (t.client === 'arrived') handle.emit('arrive', event);
   if (t.membership === 'joined') handle.emit('join', event);
   if (t.client === 'departed') handle.emit('depart', { ...event, reason });
-  if (t.membership === 'left') handle.emit('leave', { ...event, reason });
+  if (t.membership === 'left') handle.emit('leave', { ...event, at: t.leftAt ?? t.at, reason });
   const engagement = engagementEventOf(t);
   if (engagement) handle.emit('engagement', engagement);
 }

@@ -6,7 +6,6 @@ import type { Server as HttpServer } from 'node:http';
 import type { Express } from 'express';
 import { openServerBackends } from '../backends';
 import { Presence } from '../core/presence';
-import { reconcile } from '../core/reconcile';
 import { createDashboard, type Dashboard } from '../dashboard';
 import { RedisEngine } from '../engine';
 import { PresenceMetrics } from '../metrics';
@@ -84,20 +83,12 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   serveFaye(adapter, httpServer, opts, { presence: extension, onDisconnect: (clientId) => departures.disconnected(clientId), isTracked: (clientId) => presence.isKnown(clientId), store, metrics, logger });
 
   const reconciliation = new Reconciliation({
-    run: () => reconcile({
-      store, records, logger, clock, engagement,
+    presence, departures, track, clock, logger, intervalSeconds: opts.reconcileInterval, timeoutSeconds: opts.timeout,
+    sources: {
+      store, records, engagement,
       clientExists: (clientId) => new Promise<boolean>((resolve) => proxy.clientExists(clientId, resolve)),
-      localClientIds: () => presence.knownClientIds(),
-      departOrphan: async (clientId) => {
-        const { reason, at } = await departures.orphan(clientId);
-        return presence.gone(clientId, reason, at);
-      },
-      forUser: (uid, task) => presence.forUser(uid, task),
       onListChanged: (room, list) => broadcasts.listChanged(room, list),
-      leaveAbandoned: (pending, scope) => presence.leaveAbandoned(pending, scope),
-    }),
-    lock: (ms) => store.lock('reconcile', ms),
-    track, clock, logger, intervalSeconds: opts.reconcileInterval, timeoutSeconds: opts.timeout,
+    },
   });
   // Restarted or failed over, Redis may have lost the last writes before.
   if (backends.redis) onReconnected(backends.redis, () => reconciliation.soon());

@@ -4,13 +4,16 @@
 // and on every process a Faye timeout after Redis came back from a connection
 // loss (each process's own tracked clientIds matter then, so no lock).
 import type { Clock, ClockTimer } from '../core/clock';
-import type { ReconcileReport } from '../core/reconcile';
+import type { Presence } from '../core/presence';
+import { reconcile, type ReconcileOptions, type ReconcileReport } from '../core/reconcile';
 import type { Logger } from '../log';
+import type { Departures } from './departures';
 
 export interface ReconciliationOptions {
-  run(): Promise<ReconcileReport>;
-  /** Takes the cluster-wide lock for `ms`; false when another process holds it. */
-  lock(ms: number): Promise<boolean>;
+  /** The pass's sources that are not this server's own presence (store, records, liveness, list broadcasts). */
+  sources: Pick<ReconcileOptions, 'store' | 'records' | 'clientExists' | 'onListChanged' | 'engagement'>;
+  presence: Presence;
+  departures: Departures;
   /** Runs work in the server's in-flight set (close waits for it). */
   track(work: Promise<unknown>): void;
   clock: Clock;
@@ -29,6 +32,22 @@ export class Reconciliation {
 
   constructor(private readonly options: ReconciliationOptions) {}
 
+  private run(): Promise<ReconcileReport> {
+    const { presence, departures, clock, logger } = this.options;
+    return reconcile({
+      ...this.options.sources,
+      logger,
+      clock,
+      localClientIds: () => presence.knownClientIds(),
+      departOrphan: async (clientId) => {
+        const { reason, at } = await departures.orphan(clientId);
+        return presence.gone(clientId, reason, at);
+      },
+      forUser: (uid, task) => presence.forUser(uid, task),
+      leaveAbandoned: (pending, scope) => presence.leaveAbandoned(pending, scope),
+    });
+  }
+
   /** The last pass's report and when it ended (the dashboard). */
   get lastReport(): { at: Date; report: ReconcileReport } | null {
     return this.last;
@@ -36,7 +55,7 @@ export class Reconciliation {
 
   /** One pass now, unlocked. */
   async now(): Promise<ReconcileReport> {
-    const report = await this.options.run();
+    const report = await this.run();
     this.last = { at: new Date(this.options.clock.now()), report };
     return report;
   }
@@ -56,7 +75,7 @@ export class Reconciliation {
   start(): void {
     const { clock, logger, intervalSeconds } = this.options;
     const run = async () => {
-      if (this.stopped || !(await this.options.lock(Math.max(1000, intervalSeconds * 900)))) return;
+      if (this.stopped || !(await this.options.sources.store.lock('reconcile', Math.max(1000, intervalSeconds * 900)))) return;
       await this.now();
     };
     const pass = () => this.options.track(run().catch((error) => logger.error({ err: error }, 'reconciliation failed; it runs again later')));

@@ -58,7 +58,7 @@ import Redis, { type RedisOptions } from 'ioredis';
 import { FayeOnlineError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { systemClock, type Clock, type ClockTimer } from '../core/clock';
-import { redisFromUrl } from '../stores/redis-connection';
+import { redisFromUrl, refuseKeyPrefix } from '../stores/redis-connection';
 
 /** Options of the engine, given beside `type: RedisEngine` in Faye's `engine` option. */
 export interface RedisEngineOptions {
@@ -228,7 +228,7 @@ function resolveOptions(options: RedisEngineOptions): ResolvedOptions {
     if (database !== undefined && (source.options.db ?? 0) !== database) {
       throw invalid('database', 'cannot change the database of a given ioredis instance; select it when creating the instance');
     }
-    if (source.options.keyPrefix) throw invalid('redis', 'must not use ioredis `keyPrefix`; use the engine `namespace`');
+    refuseKeyPrefix(source.options, 'engine option `redis`:');
     return { namespace, gcSeconds, logger, clock, redis: source, ownsRedis: false };
   }
   if (typeof source === 'string') {
@@ -238,7 +238,7 @@ function resolveOptions(options: RedisEngineOptions): ResolvedOptions {
     return { namespace, gcSeconds, logger, clock, redis, ownsRedis: true };
   }
   if (typeof source === 'object' && source !== null) {
-    if (source.keyPrefix) throw invalid('redis', 'must not use ioredis `keyPrefix`; use the engine `namespace`');
+    refuseKeyPrefix(source, 'engine option `redis`:');
     const redisOptions = database === undefined ? source : { ...source, db: database };
     return { namespace, gcSeconds, logger, clock, redis: new Redis(redisOptions), ownsRedis: true };
   }

@@ -7,12 +7,12 @@ import { FayeOnlineError } from '../errors';
 import { silentLogger } from '../log';
 import { defaultTimeZone } from '../records/legacy-format';
 import { openDatabase, Records } from '../records';
-import { redactUrl } from '../records/database';
+import { redactUrl } from '../log';
 import { ensureMigrated } from '../schema';
 import { existingTables } from '../schema/layout';
 import { openRedis } from '../stores/redis-connection';
 import { RedisStore } from '../stores/redis-store';
-import { DEFAULTS } from '../options';
+import { checkNamespace, DEFAULTS } from '../options';
 import type { ReportsApi } from './http';
 import { createReports } from './api';
 import { fayeRedisLiveness } from './liveness';
@@ -61,7 +61,7 @@ export async function openOfflineReports(options: OfflineReportsOptions): Promis
     await ensureMigrated(sequelize, { engagement: false });
     if (redis) {
       await redis.connect().catch((error: Error) => {
-        throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer at ${options.redisUrl} (${error.message}); start it or fix --redis / REDIS_URL`, { cause: error });
+        throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer at ${redactUrl(options.redisUrl ?? '')} (${error.message}); start it or fix --redis / REDIS_URL`, { cause: error });
       });
     }
   } catch (error) {
@@ -70,7 +70,7 @@ export async function openOfflineReports(options: OfflineReportsOptions): Promis
   }
   const timeZone = options.timeZone ?? defaultTimeZone();
   const records = new Records({ sequelize, timeZone });
-  const namespace = options.namespace ?? DEFAULTS.namespace;
+  const namespace = checkNamespace(options.namespace ?? DEFAULTS.namespace);
   const noRedis = async (): Promise<never> => {
     throw new FayeOnlineError('INVALID_OPTION', 'status needs the cluster\'s Redis: pass --redis redis://host:6379/1 or set REDIS_URL (an embedded server keeps its state in its own process; ask its /faye-online/api/status endpoint)');
   };

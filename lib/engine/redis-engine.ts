@@ -52,13 +52,12 @@
 // whose client cannot be stored gets no reply (the Faye client retries).
 // The Lua scripts build some keys from others, so this engine needs a single
 // Redis (or a primary with replicas), not Redis Cluster, like faye-redis.
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import Redis, { type RedisOptions } from 'ioredis';
 import { FayeOnlineError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { systemClock, type Clock, type ClockTimer } from '../core/clock';
 import { redisFromUrl, refuseKeyPrefix } from '../stores/redis-connection';
+import { loadScripts, luaScript, runScript, type ScriptValue } from '../stores/lua';
 
 /** Options of the engine, given beside `type: RedisEngine` in Faye's `engine` option. */
 export interface RedisEngineOptions {
@@ -122,52 +121,52 @@ const GC_BATCH = 100;
 const QUIT_GRACE_MS = 1000;
 
 // ---------------------------------------------------------------------------
-// Lua scripts: one file each beside this module. The build copies them to
-// dist/lib/engine (scripts/copy-assets.js); if a build skipped that step, the
-// source folder lib/engine/ (shipped in the package's files) is the fallback.
+// Lua scripts: one file each beside this module, declared once here and
+// loaded by lib/stores/lua.ts. The build copies them to dist/lib/engine
+// (scripts/copy-assets.js); if a build skipped that step, the source folder
+// lib/engine/ (shipped in the package's files) is the fallback.
 
-const SCRIPTS = {
-  fayeEngineDestroyClient: { file: 'destroy-client.lua', numberOfKeys: 3 },
-  fayeEngineSubscribe: { file: 'subscribe.lua', numberOfKeys: 3 },
-  fayeEnginePublish: { file: 'publish.lua', numberOfKeys: undefined },
-  fayeEngineRequeue: { file: 'requeue.lua', numberOfKeys: 2 },
-  fayeEngineTakeQueue: { file: 'take-queue.lua', numberOfKeys: 1 },
-  fayeEngineAcquireLock: { file: 'acquire-lock.lua', numberOfKeys: 1 },
-  fayeEngineReleaseLock: { file: 'release-lock.lua', numberOfKeys: 1 },
-} as const;
+const DESTROY_CLIENT = luaScript({
+  command: 'fayeEngineDestroyClient', file: 'engine/destroy-client.lua',
+  keys: ['clients', 'clientChannels', 'clientMessages'], args: ['clientId', 'channelsPrefix', 'closeTopic'], results: ['lastSeen', 'channels'],
+});
+const SUBSCRIBE = luaScript({
+  command: 'fayeEngineSubscribe', file: 'engine/subscribe.lua',
+  keys: ['clients', 'clientChannels', 'channel'], args: ['clientId', 'channel'], results: ['outcome'],
+});
+/** Its KEYS are the expanded channels' subscriber sets, as many as there are: the caller passes their number first. */
+const PUBLISH = luaScript({
+  command: 'fayeEnginePublish', file: 'engine/publish.lua',
+  args: ['clients', 'clientsPrefix', 'json', 'cutoff', 'messagesTopic'], results: ['queued'],
+});
+const REQUEUE = luaScript({
+  command: 'fayeEngineRequeue', file: 'engine/requeue.lua',
+  // then the JSON messages, oldest first
+  keys: ['clients', 'clientMessages'], args: ['clientId'], results: ['requeued'],
+});
+const TAKE_QUEUE = luaScript({
+  // `rest`: the messages, oldest first
+  command: 'fayeEngineTakeQueue', file: 'engine/take-queue.lua', keys: ['clientMessages'], args: [], results: [],
+});
+const ACQUIRE_LOCK = luaScript({
+  command: 'fayeEngineAcquireLock', file: 'engine/acquire-lock.lua', keys: ['lock'], args: ['now', 'expiry', 'ttlMs'], results: ['acquired'],
+});
+const RELEASE_LOCK = luaScript({
+  command: 'fayeEngineReleaseLock', file: 'engine/release-lock.lua', keys: ['lock'], args: ['expiry'], results: ['released'],
+});
 
-type RedisArg = string | number;
+const SCRIPTS = [DESTROY_CLIENT, SUBSCRIBE, PUBLISH, REQUEUE, TAKE_QUEUE, ACQUIRE_LOCK, RELEASE_LOCK];
 
-/** The commands defineCommand adds; names are prefixed so they cannot clash on a shared instance. */
+/** The two scripts called inside a pipeline or with a variable number of keys, which runScript does not cover. */
 interface EngineCommands {
-  fayeEngineDestroyClient(...args: RedisArg[]): Promise<[string | null, string[]]>;
-  fayeEngineSubscribe(...args: RedisArg[]): Promise<number>;
-  fayeEnginePublish(numberOfKeys: number, ...args: RedisArg[]): Promise<number>;
-  fayeEngineRequeue(...args: RedisArg[]): Promise<number>;
-  fayeEngineTakeQueue(...args: RedisArg[]): Promise<string[]>;
-  fayeEngineAcquireLock(...args: RedisArg[]): Promise<number>;
-  fayeEngineReleaseLock(...args: RedisArg[]): Promise<number>;
+  fayeEngineDestroyClient(...args: ScriptValue[]): Promise<[string | null, string[]]>;
+  fayeEnginePublish(numberOfKeys: number, ...args: ScriptValue[]): Promise<number>;
 }
 
 type EngineRedis = Redis & EngineCommands;
 
-const scriptSources = new Map<string, string>();
-
-function scriptSource(file: string): string {
-  const cached = scriptSources.get(file);
-  if (cached !== undefined) return cached;
-  const candidates = [path.join(__dirname, file), path.resolve(__dirname, '..', '..', '..', 'lib', 'engine', file)];
-  const found = candidates.find((candidate) => existsSync(candidate));
-  if (!found) throw new Error(`faye-online: the engine script ${file} is missing (looked in ${candidates.join(', ')})`);
-  const source = readFileSync(found, 'utf8');
-  scriptSources.set(file, source);
-  return source;
-}
-
 function defineScripts(redis: Redis): EngineRedis {
-  for (const [name, { file, numberOfKeys }] of Object.entries(SCRIPTS)) {
-    redis.defineCommand(name, numberOfKeys === undefined ? { lua: scriptSource(file) } : { lua: scriptSource(file), numberOfKeys });
-  }
+  loadScripts(redis, SCRIPTS);
   return redis as EngineRedis;
 }
 
@@ -373,8 +372,8 @@ export class RedisEngine {
   }
 
   subscribe(clientId: string, channel: string, callback?: Callback<[boolean]>, context?: unknown): void {
-    this.redis.fayeEngineSubscribe(this.clientsKey, this.clientKey(clientId, 'channels'), this.channelKey(channel), clientId, channel).then(
-      (result) => {
+    runScript(this.redis, SUBSCRIBE, { clients: this.clientsKey, clientChannels: this.clientKey(clientId, 'channels'), channel: this.channelKey(channel) }, { clientId, channel }).then(
+      ({ outcome: result }) => {
         if (result === 1) this.trigger('subscribe', clientId, channel);
         if (result === -1) this.logger.debug({ clientId, channel }, 'subscribe for a client that does not exist ignored');
         this.callBack('subscribe', callback, context, result !== -1);
@@ -423,8 +422,8 @@ export class RedisEngine {
 
   emptyQueue(clientId: string): void {
     if (!this.server.hasConnection(clientId)) return;
-    this.redis.fayeEngineTakeQueue(this.clientKey(clientId, 'messages')).then(
-      (queued) => this.deliver(clientId, queued),
+    runScript(this.redis, TAKE_QUEUE, { clientMessages: this.clientKey(clientId, 'messages') }, {}).then(
+      ({ rest }) => this.deliver(clientId, rest as string[]),
     ).catch((error) => this.logger.error({ err: error, clientId }, 'could not take the queued messages of a client'));
   }
 
@@ -483,7 +482,7 @@ export class RedisEngine {
     }
   }
 
-  private destroyArgs(clientId: string): RedisArg[] {
+  private destroyArgs(clientId: string): ScriptValue[] {
     return [
       this.clientsKey, this.clientKey(clientId, 'channels'), this.clientKey(clientId, 'messages'),
       clientId, `${this.namespace}/channels`, this.topics.close,
@@ -520,12 +519,12 @@ export class RedisEngine {
       const startedAt = this.clock.now();
       const expiry = String(startedAt + LOCK_TIMEOUT_MS);
       const lockKey = `${this.namespace}/locks/gc`;
-      if ((await this.redis.fayeEngineAcquireLock(lockKey, startedAt, expiry, LOCK_TIMEOUT_MS)) !== 1) return 0;
+      if ((await runScript(this.redis, ACQUIRE_LOCK, { lock: lockKey }, { now: startedAt, expiry, ttlMs: LOCK_TIMEOUT_MS })).acquired !== 1) return 0;
       try {
         return await this.sweepExpired(this.clock.now() - 1000 * 2 * timeout, startedAt + LOCK_TIMEOUT_MS);
       } finally {
         // Left in place, the lock only delays the next sweep until it expires.
-        await this.redis.fayeEngineReleaseLock(lockKey, expiry).catch((error) => {
+        await runScript(this.redis, RELEASE_LOCK, { lock: lockKey }, { expiry }).catch((error) => {
           this.logger.warn({ err: error }, 'could not release the GC lock');
         });
       }
@@ -567,7 +566,7 @@ export class RedisEngine {
     if (queued.length === 0) return;
     // The connection may have closed while the queue was being read: put the messages back.
     if (!this.server.hasConnection(clientId)) {
-      this.redis.fayeEngineRequeue(this.clientsKey, this.clientKey(clientId, 'messages'), clientId, ...queued)
+      runScript(this.redis, REQUEUE, { clients: this.clientsKey, clientMessages: this.clientKey(clientId, 'messages') }, { clientId }, queued)
         .catch((error) => this.logger.error({ err: error, clientId, lost: queued.length }, 'could not put undelivered messages back'));
       return;
     }

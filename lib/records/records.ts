@@ -120,7 +120,11 @@ export class Records {
     return this.changeOnlineList(room, (uids) => uids.filter((u) => u !== uid));
   }
 
-  /** Sets the room's list to `uids` (reconciliation after a restart); invalid and repeated uids are dropped. */
+  /**
+   * Sets the room's list to `uids`; invalid and repeated uids are dropped.
+   * Reconciliation repairs a list one uid at a time; this serves fixtures
+   * (tests, benchmarks) that start from a crowded room.
+   */
   async replaceOnlineList(room: string, uids: readonly number[]): Promise<number[]> {
     const wanted = [...new Set(uids.filter(isUid))];
     return this.changeOnlineList(room, () => wanted);
@@ -250,11 +254,6 @@ export class Records {
   /** A user's engaged time in a time channel, including the running part. */
   engagedTime(uid: number, timeChannel: string, now: Date = new Date()): Promise<EngagedTime> {
     return this.engagedTimes.read(uid, timeChannel, now);
-  }
-
-  /** Every user's engaged time in one time channel, by uid. */
-  engagedTimesOf(timeChannel: string, now: Date = new Date()): Promise<Map<number, EngagedTime>> {
-    return this.engagedTimes.ofChannel(timeChannel, now);
   }
 
   /** Every running engaged session, for reconciliation. */

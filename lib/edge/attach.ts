@@ -182,13 +182,13 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const liveness: Liveness = redisEngine
     ? {
         lastSeen: (clientId) => redisEngine.lastSeen(clientId),
-        flush: (clientId) => redisEngine.flush(clientId),
+        nudge: (clientId) => redisEngine.nudge(clientId),
         destroy,
       }
     : {
         lastSeen: (clientId) =>
           new Promise((resolve) => proxy.clientExists(clientId, (exists) => resolve(exists ? presence.lastSeen(clientId) ?? 0 : null))),
-        flush: (clientId) => {
+        nudge: (clientId) => {
           if (proxy.hasConnection(clientId)) proxy.flushConnection(clientId, false);
         },
         destroy,

@@ -27,7 +27,7 @@
 //     the client's last ping (absent if unknown). Exactly one process of the cluster
 //     reports a client's destruction, because destruction is one Lua script.
 //   - lastSeen(clientId): Promise<number | null>
-//   - flush(clientId): Promise<void>: the process holding the client's /meta/connect returns it now.
+//   - nudge(clientId): Promise<void>: the process holding the client's /meta/connect returns it now.
 //   - ready(): Promise<void>: resolves once the notifications are subscribed.
 //   - gc(): Promise<number>: one sweep of all expired clients, in batches, under the lock;
 //     resolves to how many were destroyed (0 if another process holds the lock).
@@ -173,7 +173,7 @@ function defineScripts(redis: Redis): EngineRedis {
 // ---------------------------------------------------------------------------
 // Options
 
-interface ResolvedOptions {
+interface ResolvedEngineOptions {
   namespace: string;
   gcSeconds: number;
   logger: Logger;
@@ -208,7 +208,7 @@ function urlWithDatabase(url: string, database: number | undefined): string {
   return parsed.toString();
 }
 
-function resolveOptions(options: RedisEngineOptions): ResolvedOptions {
+function resolveEngineOptions(options: RedisEngineOptions): ResolvedEngineOptions {
   if (options.namespace !== undefined && typeof options.namespace !== 'string') throw invalid('namespace', 'must be a string');
   const namespace = (options.namespace ?? DEFAULT_NAMESPACE).replace(/^\/+/, '');
   if (!namespace || /\s/.test(namespace)) throw invalid('namespace', 'must be a non-empty string without spaces');
@@ -280,7 +280,7 @@ export class RedisEngine {
   private closing: Promise<void> | null = null;
 
   constructor(server: FayeEngineServer, options: RedisEngineOptions = {}) {
-    const resolved = resolveOptions(options);
+    const resolved = resolveEngineOptions(options);
     this.server = server;
     this.namespace = resolved.namespace;
     this.clock = resolved.clock;
@@ -458,7 +458,7 @@ export class RedisEngine {
    * Makes whichever process of the cluster holds the client's /meta/connect
    * return it now, so a live client reconnects at once. Rejects if Redis fails.
    */
-  async flush(clientId: string): Promise<void> {
+  async nudge(clientId: string): Promise<void> {
     await this.redis.publish(this.topics.flush, clientId);
   }
 

@@ -13,7 +13,7 @@
 import type { Sequelize } from 'sequelize';
 import { readAuth } from '../core/auth';
 import type { PresenceStore } from '../stores/store';
-import type { Liveness } from './liveness';
+import type { AliveFilter } from './liveness';
 import { allOnlineLists } from './queries';
 
 export type ChannelKind = 'room' | 'timeChannel';
@@ -72,7 +72,7 @@ export interface StatusSources {
   records: { removeFromOnlineList(room: string, uid: number): Promise<number[]> };
   /** Told about every online list cleanup changed (a running server re-publishes <room>/user_list). */
   onListChanged?: (room: string, list: number[]) => void;
-  isLive: Liveness;
+  isLive: AliveFilter;
   /** Resolves when this process's presence work in flight is done (a running server's `settled`). */
   settle?: () => Promise<void>;
   /** ms to wait before cleaning up, for departures in flight on other processes. Default 1000. */

@@ -115,7 +115,7 @@ export class SimProcess {
       clock: this.clock,
       liveness: {
         lastSeen: async (clientId) => engine.lastSeen(clientId, this),
-        flush: (clientId) => world.flush(clientId),
+        nudge: (clientId) => world.nudge(clientId),
         destroy: (clientId, at) => {
           this.decided.set(clientId, { reason: 'before_leave', at });
           engine.destroy(clientId, this, 'disconnect');
@@ -427,7 +427,7 @@ export class World {
   }
 
   /** before_leave's nudge: a live page answers its held connect at once. */
-  flush(clientId: string): void {
+  nudge(clientId: string): void {
     const page = this.byClientId.get(clientId);
     if (page && page.state === 'open' && page.clientId === clientId) this.connect(page);
   }

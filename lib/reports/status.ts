@@ -14,7 +14,8 @@ import type { Sequelize } from 'sequelize';
 import { readAuth } from '../core/auth';
 import type { PresenceStore } from '../stores/store';
 import type { AliveFilter } from './liveness';
-import { allOnlineLists } from './queries';
+import { readAllOnlineLists } from '../records/records';
+import { Sql } from '../records/sql';
 
 export type ChannelKind = 'room' | 'timeChannel';
 
@@ -94,7 +95,7 @@ interface Snapshot {
 async function snapshot(sources: StatusSources): Promise<Snapshot> {
   // The online lists are read before the clientIds: an arrival writes Redis
   // first and MySQL second, so a uid seen in a list is already in Redis too.
-  const lists = new Map((await allOnlineLists(sources.sequelize)).map(({ room, uids }) => [room, uids]));
+  const lists = new Map((await readAllOnlineLists(new Sql(sources.sequelize))).map(({ room, uids }) => [room, uids]));
   const maps = await readMaps(sources, await sources.store.channels());
   const live = await sources.isLive([...new Set([...maps.values()].flatMap((byUser) => [...byUser.values()].flat()))]);
   return { lists, maps, live };

@@ -57,7 +57,7 @@ import { FayeOnlineError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { systemClock, type Clock, type ClockTimer } from '../core/clock';
 import { redisFromUrl, refuseKeyPrefix } from '../stores/redis-connection';
-import { loadScripts, luaScript, runScript, type ScriptValue } from '../stores/lua';
+import { decodeReply, loadScripts, luaScript, runScript, scriptArguments, type ScriptValue } from '../stores/lua';
 
 /** Options of the engine, given beside `type: RedisEngine` in Faye's `engine` option. */
 export interface RedisEngineOptions {
@@ -157,10 +157,10 @@ const RELEASE_LOCK = luaScript({
 
 const SCRIPTS = [DESTROY_CLIENT, SUBSCRIBE, PUBLISH, REQUEUE, TAKE_QUEUE, ACQUIRE_LOCK, RELEASE_LOCK];
 
-/** The two scripts called inside a pipeline or with a variable number of keys, which runScript does not cover. */
+/** The two scripts called inside a pipeline or with a variable number of keys: by scriptArguments, decoded by decodeReply. */
 interface EngineCommands {
-  fayeEngineDestroyClient(...args: ScriptValue[]): Promise<[string | null, string[]]>;
-  fayeEnginePublish(numberOfKeys: number, ...args: ScriptValue[]): Promise<number>;
+  fayeEngineDestroyClient(...args: ScriptValue[]): Promise<unknown>;
+  fayeEnginePublish(numberOfKeys: number, ...args: ScriptValue[]): Promise<unknown>;
 }
 
 type EngineRedis = Redis & EngineCommands;
@@ -414,7 +414,9 @@ export class RedisEngine {
       const cutoff = this.clock.now() - 1000 * 1.6 * this.server.timeout;
       const keys = channels.map((channel) => this.channelKey(channel));
       this.redis
-        .fayeEnginePublish(keys.length, ...keys, this.clientsKey, `${this.namespace}/clients/`, json, cutoff, this.topics.messages)
+        .fayeEnginePublish(keys.length, ...keys, ...scriptArguments(PUBLISH, {}, {
+          clients: this.clientsKey, clientsPrefix: `${this.namespace}/clients/`, json, cutoff, messagesTopic: this.topics.messages,
+        }))
         .catch((error) => this.logger.error({ err: error, channel: message.channel }, 'could not publish a message'));
     }
     this.trigger('publish', message.clientId, message.channel, message.data);
@@ -483,15 +485,14 @@ export class RedisEngine {
   }
 
   private destroyArgs(clientId: string): ScriptValue[] {
-    return [
-      this.clientsKey, this.clientKey(clientId, 'channels'), this.clientKey(clientId, 'messages'),
-      clientId, `${this.namespace}/channels`, this.topics.close,
-    ];
+    return scriptArguments(DESTROY_CLIENT, {
+      clients: this.clientsKey, clientChannels: this.clientKey(clientId, 'channels'), clientMessages: this.clientKey(clientId, 'messages'),
+    }, { clientId, channelsPrefix: `${this.namespace}/channels`, closeTopic: this.topics.close });
   }
 
   private async destroy(clientId: string, reason: DisconnectReason): Promise<boolean> {
-    const [score, channels] = await this.redis.fayeEngineDestroyClient(...this.destroyArgs(clientId));
-    return this.reportDestroyed(clientId, score, channels, reason);
+    const { lastSeen, channels } = decodeReply(DESTROY_CLIENT, await this.redis.fayeEngineDestroyClient(...this.destroyArgs(clientId)));
+    return this.reportDestroyed(clientId, lastSeen as string | null, channels as string[], reason);
   }
 
   /** Faye's events for a destroyed client, once, by the process whose script removed it. */
@@ -552,8 +553,8 @@ export class RedisEngine {
           return;
         }
         removedAny = true;
-        const [score, channels] = result as [string | null, string[]];
-        if (this.reportDestroyed(clientId, score, channels, 'timeout')) destroyed += 1;
+        const { lastSeen, channels } = decodeReply(DESTROY_CLIENT, result);
+        if (this.reportDestroyed(clientId, lastSeen as string | null, channels as string[], 'timeout')) destroyed += 1;
       });
       // A batch that failed entirely would be fetched again forever; the next sweep retries.
       if (!removedAny || clientIds.length < GC_BATCH) break;

@@ -67,8 +67,14 @@ export async function runScript<K extends string, A extends string, R extends st
 ): Promise<ScriptReply<R>> {
   const call = (redis as unknown as Record<string, (...values: ScriptValue[]) => Promise<unknown>>)[script.command];
   if (typeof call !== 'function') throw new Error(`faye-online: the Lua script ${script.file} is not loaded (loadScripts)`);
-  const values = [...(script.keys ?? []).map((key) => keys[key]), ...script.args.map((arg) => args[arg]), ...extra];
-  return decodeReply(script, await call.apply(redis, values));
+  return decodeReply(script, await call.apply(redis, scriptArguments(script, keys, args, extra)));
+}
+
+/** The call's positional values (KEYS then ARGV), for a pipeline or a variadic script, where runScript cannot call. */
+export function scriptArguments<K extends string, A extends string>(
+  script: LuaScript<K, A, string>, keys: Record<K, string>, args: Record<A, ScriptValue>, extra: readonly ScriptValue[] = [],
+): ScriptValue[] {
+  return [...(script.keys ?? []).map((key) => keys[key]), ...script.args.map((arg) => args[arg]), ...extra];
 }
 
 /** A script's reply as named results: a list reply's leading elements, or a single value as the first result. */

@@ -11,7 +11,8 @@ import { FayeOnlineError } from './errors';
 import type { Logger } from './log';
 import { openDatabase, Records } from './records';
 import { MemoryStore } from './stores/memory-store';
-import { openRedis, redactRedisUrl, type RedisOption } from './stores/redis-connection';
+import { openRedis, type RedisOption } from './stores/redis-connection';
+import { redactUrl } from './log';
 import { RedisStore } from './stores/redis-store';
 import type { PresenceStore } from './stores/store';
 
@@ -95,7 +96,7 @@ export async function probeRedis(url: string, fix: string): Promise<void> {
     await redis.ping();
   } catch (error) {
     const cause = lastError ?? (error as Error);
-    throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis at ${redactRedisUrl(url)} does not answer (${cause.message}); start Redis or fix ${fix}`, { cause });
+    throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis at ${redactUrl(url)} does not answer (${cause.message}); start Redis or fix ${fix}`, { cause });
   } finally {
     redis.disconnect();
   }

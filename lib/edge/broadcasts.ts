@@ -77,11 +77,11 @@ export function beforeLeaveLiveness(
   proxy: EngineProxy, redisEngine: RedisEngine | undefined, trackedLastSeen: (clientId: string) => number | undefined, destroy: Liveness['destroy'],
 ): Liveness {
   if (redisEngine) {
-    return { lastSeen: (clientId) => redisEngine.lastSeen(clientId), flush: (clientId) => redisEngine.flush(clientId), destroy };
+    return { lastSeen: (clientId) => redisEngine.lastSeen(clientId), nudge: (clientId) => redisEngine.nudge(clientId), destroy };
   }
   return {
     lastSeen: (clientId) => new Promise((resolve) => proxy.clientExists(clientId, (exists) => resolve(exists ? trackedLastSeen(clientId) ?? 0 : null))),
-    flush: (clientId) => {
+    nudge: (clientId) => {
       if (proxy.hasConnection(clientId)) proxy.flushConnection(clientId, false);
     },
     destroy,

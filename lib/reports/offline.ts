@@ -8,11 +8,11 @@ import { systemClock } from '../core/clock';
 import { FayeOnlineError } from '../errors';
 import { silentLogger } from '../log';
 import { defaultTimeZone } from '../records/legacy-format';
-import { redactUrl } from '../records/database';
+import { redactUrl } from '../log';
 import { ensureMigrated } from '../schema';
 import { existingTables } from '../schema/layout';
 import { openRedisStore, openSql } from '../backends';
-import { DEFAULTS } from '../options';
+import { checkNamespace, DEFAULTS } from '../options';
 import type { ReportsApi } from './http';
 import { createReports } from './api';
 import { fayeRedisLiveness } from './liveness';
@@ -49,7 +49,7 @@ export interface OfflineCleanup {
 
 export async function openOfflineReports(options: OfflineReportsOptions): Promise<OfflineReports> {
   const timeZone = options.timeZone ?? defaultTimeZone();
-  const namespace = options.namespace ?? DEFAULTS.namespace;
+  const namespace = checkNamespace(options.namespace ?? DEFAULTS.namespace);
   const { sequelize, records, close: closeSql } = openSql(options.databaseUrl, { timeZone, connectTimeoutMs: options.connectTimeoutMs });
   const { redis, store } = options.redisUrl
     ? openRedisStore(options.redisUrl, 'oneShot', { namespace, maxClientIdsPerUser: DEFAULTS.maxClientIdsPerUser })
@@ -65,7 +65,7 @@ export async function openOfflineReports(options: OfflineReportsOptions): Promis
     await ensureMigrated(sequelize, { engagement: false });
     if (redis) {
       await redis.connect().catch((error: Error) => {
-        throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer at ${options.redisUrl} (${error.message}); start it or fix --redis / REDIS_URL`, { cause: error });
+        throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer at ${redactUrl(options.redisUrl ?? '')} (${error.message}); start it or fix --redis / REDIS_URL`, { cause: error });
       });
     }
   } catch (error) {

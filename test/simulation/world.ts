@@ -11,7 +11,8 @@ import { Departures } from '../../lib/edge/departures';
 import { Presence, type DepartureReason } from '../../lib/core/presence';
 import { reconcile, type ReconcileReport } from '../../lib/core/reconcile';
 import { BeforeLeave } from '../../lib/edge/before-leave';
-import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL, PresenceExtension } from '../../lib/edge/extension';
+import { PresenceExtension } from '../../lib/edge/extension';
+import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL } from '../../lib/protocol';
 import type { Logger } from '../../lib/log';
 import { Records } from '../../lib/records';
 import type { PresenceStore } from '../../lib/stores/store';
@@ -118,7 +119,7 @@ export class SimProcess {
       clock: this.clock,
       liveness: {
         lastSeen: async (clientId) => engine.lastSeen(clientId, this),
-        flush: (clientId) => world.flush(clientId),
+        nudge: (clientId) => world.nudge(clientId),
         destroy: (clientId, at) => {
           this.departures.decide(clientId, at);
           engine.destroy(clientId, this, 'disconnect');
@@ -429,7 +430,7 @@ export class World {
   }
 
   /** before_leave's nudge: a live page answers its held connect at once. */
-  flush(clientId: string): void {
+  nudge(clientId: string): void {
     const page = this.byClientId.get(clientId);
     if (page && page.state === 'open' && page.clientId === clientId) this.connect(page);
   }

@@ -2,6 +2,7 @@
 // lib/options.ts, so the docs cannot drift from the code.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { OPTIONS, resolveOptions } from '../../lib/options';
 import { OPTIONS_DOC, withCurrentTable } from '../../scripts/options-doc';
@@ -20,7 +21,7 @@ describe('the options table', () => {
 
 describe("the README's summary of options", () => {
   it('names only options that exist, with the defaults the table gives', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('\n## Options'), readme.indexOf('\n## ', readme.indexOf('\n## Options') + 1));
     const rows = section.split('\n').filter((line) => line.startsWith('| `'));
     assert.ok(rows.length >= 5, 'the README lists the options most apps set');

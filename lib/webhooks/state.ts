@@ -267,14 +267,15 @@ export class WebhookState {
   }
 
   /**
-   * Moves the cursor back so that the stream sends again from `fromId`, if it
-   * is still where the plan saw it (else false: the sender moved it meanwhile,
-   * plan again). The retry state starts afresh.
+   * Moves the cursor back so that the stream sends again from `fromId`. Only
+   * ever backwards, in one statement: a sender delivering meanwhile finds the
+   * cursor it read gone, and its fenced write changes nothing. False when the
+   * cursor is before `fromId` already (those events are not sent yet).
    */
-  async rewind(fromId: number, expectedCursor: number, now: number): Promise<boolean> {
+  async rewind(fromId: number, now: number): Promise<boolean> {
     return (await this.change(
-      `UPDATE ${CURSORS_TABLE} SET cursor_id = ?, attempts = 0, failing_since_ms = NULL, next_attempt_ms = NULL, updated_at = ? WHERE name = ? AND cursor_id = ?`,
-      [fromId - 1, formatDateTime(new Date(now)), this.stream, expectedCursor],
+      `UPDATE ${CURSORS_TABLE} SET cursor_id = ?, attempts = 0, failing_since_ms = NULL, next_attempt_ms = NULL, updated_at = ? WHERE name = ? AND cursor_id >= ?`,
+      [fromId - 1, formatDateTime(new Date(now)), this.stream, fromId],
     )) === 1;
   }
 }

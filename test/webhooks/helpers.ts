@@ -47,7 +47,7 @@ export interface TestSender {
   run(ms: number): Promise<void>;
 }
 
-export function testSender(sequelize: Sequelize, clock: ManualClock, receiver: WebhookReceiver, options: Partial<WebhooksOptions> = {}, holder = 'test-sender'): TestSender {
+export function testSender(sequelize: Sequelize, clock: ManualClock, receiver: Pick<WebhookReceiver, 'url'>, options: Partial<WebhooksOptions> = {}, holder = 'test-sender'): TestSender {
   const webhooks = resolveWebhooks({
     url: receiver.url, secret: SECRET, batchSize: 100, timeoutMs: 300, leaseMs: 30 * 60_000, pollMs: 60_000, ...options,
   })!;

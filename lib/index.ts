@@ -10,6 +10,8 @@ export type { User, Auth } from './core/auth';
 export type { OnlineTime, EngagedTime } from './records';
 export { signAuth, verifyAuth, canonicalAuthPayload } from './security';
 export type { SignableAuth, SignedAuth, AuthSecret, SignAuthOptions, VerifyAuthOptions, VerifyAuthResult, VerifyAuthFailureReason } from './security';
+export { verifyWebhook, webhookSignature, WEBHOOK_HEADERS, EVENT_KINDS } from './webhooks';
+export type { WebhooksOptions, EventKind, VerifyWebhookInput, VerifyWebhookResult } from './webhooks';
 export { unionIntervals, totalDuration } from './reports/intervals';
 export type { Interval, ClosedInterval } from './reports/intervals';
 export { buildLoginReport } from './reports/sessions';

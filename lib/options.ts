@@ -7,6 +7,7 @@ import { systemClock, type Clock } from './core/clock';
 import { createLogger, debugFromEnv, type Logger } from './log';
 import type { ReportsOptions, MetricsOptions } from './reports/http-options';
 import type { RedisOption } from './stores/redis-connection';
+import { resolveWebhooks, type ResolvedWebhooks, type WebhooksOptions } from './webhooks/options';
 
 export interface FayeOnlineOptions {
   /** Where Faye is mounted. Default '/faye'. */
@@ -84,6 +85,12 @@ export interface FayeOnlineOptions {
    * the system clock.
    */
   clock?: Clock;
+  /**
+   * POST the presence events (faye_online_events) to a URL of yours, signed,
+   * batched and retried, by one process of the cluster (docs/webhooks.md).
+   * Needs the webhook and events tables (`faye-online migrate up`). Default: off.
+   */
+  webhooks?: WebhooksOptions;
 }
 
 /** What authorizeSubscription is asked about: one channel of one /meta/subscribe. */
@@ -123,6 +130,7 @@ export interface ResolvedOptions {
   engagement: boolean;
   presenceDiffs: boolean;
   clock: Clock;
+  webhooks: ResolvedWebhooks | undefined;
 }
 
 export const DEFAULTS = {
@@ -150,7 +158,7 @@ export const MIN_MESSAGE_BYTES = 8 * 1024;
 const KNOWN = new Set<string>([
   'mount', 'timeout', 'ping', 'redis', 'database', 'namespace', 'gc', 'validateMessage', 'secret', 'timeZone', 'trace', 'reports', 'metrics',
   'logger', 'beforeLeaveDelay', 'userListWindow', 'maxClientIdsPerUser', 'autoMigrate', 'clientPath', 'reconcileInterval', 'leaveGrace',
-  'authorizeSubscription', 'maxMessageBytes', 'maxMessagesPerRequest', 'engagement', 'presenceDiffs', 'clock',
+  'authorizeSubscription', 'maxMessageBytes', 'maxMessagesPerRequest', 'engagement', 'presenceDiffs', 'clock', 'webhooks',
 ]);
 
 function fail(option: string, message: string): never {
@@ -259,6 +267,7 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
     engagement: input.engagement ?? true,
     presenceDiffs: input.presenceDiffs ?? true,
     clock,
+    webhooks: resolveWebhooks(input.webhooks),
   };
 }
 

@@ -38,6 +38,8 @@ export interface Setting {
   kind: Kind;
   /** The attachFayeOnline option it sets (the others are the server's own), so that option errors can name the flag. */
   option?: keyof FayeOnlineOptions;
+  /** For an object option set by several flags (webhooks): the field this one sets. */
+  field?: string;
 }
 
 const on = (fallback: boolean) => (fallback ? 'on' : 'off');
@@ -82,6 +84,9 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'reports-token', env: 'FAYE_ONLINE_REPORTS_TOKEN', placeholder: 'TOKEN', fallback: 'none: every report request is refused (403)', kind: 'text', help: 'requests with the header `Authorization: Bearer TOKEN` may read the reports (at least 16 bytes; prefer the variable)' },
   { flag: 'dashboard-password', env: 'FAYE_ONLINE_DASHBOARD_PASSWORD', placeholder: 'PASSWORD', fallback: 'none: no dashboard', kind: 'text', help: `serve the dashboard at ${DASHBOARD_PATH}/ and open the JSON reports to whoever gives this password (HTTP Basic, any user name; put HTTPS in front); at least ${MIN_PASSWORD_LENGTH} characters` },
   { flag: 'metrics', env: 'FAYE_ONLINE_METRICS', placeholder: 'PATH', fallback: 'off', kind: 'path', help: `serve Prometheus metrics at this path, e.g. ${DEFAULTS.metricsPath}`, option: 'metrics' },
+  { flag: 'webhook-url', env: 'FAYE_ONLINE_WEBHOOK_URL', placeholder: 'URL', fallback: 'none: no webhooks', kind: 'text', help: 'POST the presence events to this URL, signed with --webhook-secret (docs/webhooks.md); needs the events and webhook tables (migrate up)', option: 'webhooks', field: 'url' },
+  { flag: 'webhook-secret', env: 'FAYE_ONLINE_WEBHOOK_SECRET', placeholder: 'SECRET', fallback: 'none', kind: 'text', help: 'secret the webhook requests are signed with (at least 16 bytes); prefer the variable: flags are visible in `ps`', option: 'webhooks', field: 'secret' },
+  { flag: 'webhook-events', env: 'FAYE_ONLINE_WEBHOOK_EVENTS', placeholder: 'KINDS', fallback: 'every kind', kind: 'text', help: 'comma-separated kinds to send: join, leave, session_start, session_end, engaged_start, engaged_end, occupied, vacated', option: 'webhooks', field: 'events' },
   { flag: 'trace', env: 'FAYE_ONLINE_TRACE', placeholder: 'on|off', fallback: 'on when DEBUG is set', kind: 'switch', help: 'one debug line per message that changed presence (the gem\'s verbose log)', option: 'trace' },
 ];
 
@@ -211,6 +216,7 @@ function parseSetting(setting: Setting, text: string): unknown {
 function asOption(setting: Setting, value: unknown): unknown {
   if (setting.option === 'metrics') return { path: value };
   if (setting.option === 'reports') return { prefix: value };
+  if (setting.option === 'webhooks' && setting.field === 'events') return String(value).split(',').map((kind) => kind.trim()).filter(Boolean);
   if (setting.option === 'redis' && !isRedisUrl(String(value))) {
     throw new UsageError(`${source(setting)} must be a redis:// URL like redis://127.0.0.1:6379/1 (or redis+sentinel://host:port,host:port/master?db=1), got "${redactRedisUrl(String(value))}"`);
   }
@@ -234,7 +240,9 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ServeConfig {
   if (port > 65535) throw new UsageError(`${source(setting('port'))} must be a port number from 0 to 65535, got "${port}"`);
   const options: Record<string, unknown> = {};
   for (const s of SETTINGS) {
-    if (s.option && read.has(s.flag)) options[s.option] = asOption(s, read.get(s.flag));
+    if (!s.option || !read.has(s.flag)) continue;
+    if (s.field) options[s.option] = { ...(options[s.option] as object | undefined), [s.field]: asOption(s, read.get(s.flag)) };
+    else options[s.option] = asOption(s, read.get(s.flag));
   }
   const token = read.get('reports-token') as string | undefined;
   if (token !== undefined) {
@@ -286,8 +294,8 @@ function bearerToken(token: string): (req: Request) => boolean {
 /** resolveOptions names the option (`timeZone`); on the command line, name the flag and its variable. */
 function optionErrorAsUsage(error: FayeOnlineError): UsageError {
   const match = /^faye-online option `([\w.]+)`: (.*)$/s.exec(error.message);
-  const option = match?.[1].split('.')[0];
-  const named = match && SETTINGS.find((s) => s.option === option);
+  const [option, field] = match?.[1].split('.') ?? [];
+  const named = match && (SETTINGS.find((s) => s.option === option && s.field === field) ?? SETTINGS.find((s) => s.option === option));
   return new UsageError(named ? `${source(named)} ${match[2]}` : error.message);
 }
 
@@ -313,7 +321,7 @@ async function checkDatabase(sequelize: Sequelize, config: ServeConfig, io: CliI
   const engagementMigrated = states.every((m) => m.applied || m.feature !== 'engagement');
   const engagement = config.engagement ?? engagementMigrated;
   try {
-    await ensureMigrated(sequelize, { engagement });
+    await ensureMigrated(sequelize, { engagement, ...(config.options.webhooks ? { events: true, webhooks: true } : {}) });
   } catch (error) {
     if (!isFayeOnlineError(error, 'SCHEMA_NOT_MIGRATED')) throw error;
     // The generic hint says "with --url or DATABASE_URL"; here we know which.
@@ -408,6 +416,7 @@ async function serve(config: ServeConfig, io: CliIo): Promise<number> {
       io.out(`  database  ${describeDatabase(sequelize)}: migrated`);
       if (checked.note) io.out(checked.note);
     }
+    if (config.options.webhooks) io.out(`  webhooks  ${redactUrl(config.options.webhooks.url)} (kinds: ${config.options.webhooks.events?.join(', ') ?? 'all'})`);
     if (config.redisUrl) {
       await checkRedis(config.redisUrl);
       io.out(`  redis     ${redactRedisUrl(config.redisUrl)}: answers (namespace ${config.options.namespace ?? DEFAULTS.namespace})`);

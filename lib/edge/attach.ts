@@ -34,6 +34,7 @@ import { PresenceStateExtension, inArrivalOrder, presenceChannel, presenceSnapsh
 import { bodyLimitFor, limitBatches, limitRequestBodies } from './request-limit';
 import { UserListBroadcaster } from './user-list';
 import { createDashboard, type Dashboard } from '../dashboard';
+import { webhookDelivery } from '../webhooks';
 
 export interface Member {
   uid: number;
@@ -96,6 +97,8 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   // Created before presence exists; it only asks presence when scraped.
   const metrics = opts.metrics ? new PresenceMetrics(opts.metrics.register, { isTracked: (clientId) => presence.isKnown(clientId) }) : undefined;
   const records = new Records({ sequelize, timeZone: opts.timeZone, logger, observer: { onConflict: () => metrics?.sqlLockConflict() } });
+  // One process of the cluster POSTs faye_online_events to the webhook URL (docs/webhooks.md).
+  const webhooks = webhookDelivery({ sequelize, webhooks: opts.webhooks, clock, logger, register: metrics?.register });
 
   let store: PresenceStore;
   let prepareRedis: (() => Promise<unknown>) | undefined;
@@ -304,7 +307,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const ready = (async () => {
     const useMigrations = opts.autoMigrate ?? sequelize.getDialect() === 'sqlite';
     if (useMigrations) await migrate(sequelize, 'up');
-    else await ensureMigrated(sequelize, { engagement: opts.engagement });
+    else await ensureMigrated(sequelize, { engagement: opts.engagement, ...(opts.webhooks ? { events: true, webhooks: true } : {}) });
     if (prepareRedis) {
       await prepareRedis().catch((error) => {
         throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer (${(error as Error).message}); start it or fix the \`redis\` option`, { cause: error });
@@ -313,6 +316,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     if (redisEngine) await redisEngine.ready();
     isReady = true;
     startReconciling();
+    webhooks?.start();
     logger.info({ mount: opts.mount, embedded }, 'faye-online ready');
   })();
   ready.catch((error) => logger.error({ err: error }, `faye-online is not ready: ${(error as Error).message}`));
@@ -410,6 +414,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       if (closed) return;
       closed = true;
       await dashboard?.close();
+      await webhooks?.close();
       beforeLeave.close();
       reconcileTimer?.cancel();
       reconcileSoonTimer?.cancel();

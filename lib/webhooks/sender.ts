@@ -10,7 +10,8 @@ import type { Sequelize } from 'sequelize';
 import type { Clock, ClockTimer } from '../core/clock';
 import type { Logger } from '../log';
 import { backoffDelay } from './backoff';
-import type { WebhookMetrics } from './metrics';
+import type { Registry } from 'prom-client';
+import { WebhookMetrics } from './metrics';
 import type { ResolvedWebhooks } from './options';
 import { WEBHOOK_HEADERS, webhookSignature } from './signature';
 import { WebhookState, type EventRow, type Fence, type StreamState } from './state';
@@ -280,4 +281,23 @@ function describeFetchError(error: unknown, timeoutMs: number): string {
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutMs} ms (timeoutMs)`;
   if (e.cause?.code) return `${e.cause.code}: ${e.cause.message ?? e.message}`;
   return e.message ?? String(error);
+}
+
+/**
+ * The sender of an attached server, with its metrics in the server's registry
+ * when it has one; undefined when the `webhooks` option is off.
+ */
+export function webhookDelivery(options: Omit<WebhookSenderOptions, 'webhooks' | 'metrics'> & { webhooks: ResolvedWebhooks | undefined; register?: Registry }):
+  { start(): void; close(): Promise<void> } | undefined {
+  const { webhooks, register, ...rest } = options;
+  if (!webhooks) return undefined;
+  const metrics = register ? new WebhookMetrics(register) : undefined;
+  const sender = new WebhookSender({ ...rest, webhooks, metrics });
+  return {
+    start: () => sender.start(),
+    async close() {
+      await sender.close();
+      metrics?.close();
+    },
+  };
 }

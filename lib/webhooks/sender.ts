@@ -196,8 +196,10 @@ export class WebhookSender {
   /** Ours already (renewed when a third of it has passed), or free/expired and taken now. */
   private async holdLease(state: StreamState, now: number): Promise<boolean> {
     const { leaseMs } = this.options;
-    if (this.lease && state.holder === this.holder && state.leaseVersion === this.lease.version && (state.leaseUntilMs ?? 0) > now) {
-      if (now - this.lease.renewedAt < leaseMs / 3) return true;
+    if (this.lease && state.holder === this.holder && state.leaseVersion === this.lease.version) {
+      // Still ours by holder and version (even if this process was paused past
+      // the expiry, nobody took it over meanwhile): renew when due.
+      if (now - this.lease.renewedAt < leaseMs / 3 && (state.leaseUntilMs ?? 0) > now) return true;
       if (await this.state.renewLease(this.holder, this.lease.version, now, leaseMs)) {
         this.lease.renewedAt = now;
         return true;

@@ -228,7 +228,7 @@ export class WebhookState {
     const [pending] = await this.select<{ n: unknown; oldest: unknown }>(
       `SELECT COUNT(*) AS n, MIN(occurred_ms) AS oldest FROM ${EVENTS_TABLE} WHERE id > ?${filter}`, [cursor, ...(kinds ?? [])]);
     const byState = await this.select<{ state: string; n: unknown; oldest: unknown }>(
-      `SELECT d.state, COUNT(*) AS n, MIN(e.occurred_ms) AS oldest FROM ${DEAD_LETTERS_TABLE} d LEFT JOIN ${EVENTS_TABLE} e ON e.id = d.event_id GROUP BY d.state`, []);
+      `SELECT d.state, COUNT(*) AS n, MIN(e.occurred_ms) AS oldest FROM ${DEAD_LETTERS_TABLE} d JOIN ${EVENTS_TABLE} e ON e.id = d.event_id GROUP BY d.state`, []);
     const [{ newest }] = await this.select<{ newest: unknown }>(`SELECT MAX(id) AS newest FROM ${EVENTS_TABLE}`, []);
     const replay = byState.find((r) => r.state === 'replay');
     const oldest = [num(pending.oldest), num(replay?.oldest)].filter((v): v is number => v !== null);
@@ -244,12 +244,17 @@ export class WebhookState {
   /** Dead letters (state 'dead'): how many, and their event id range. */
   async deadSummary(): Promise<{ count: number; firstId: number | null; lastId: number | null }> {
     const [row] = await this.select<{ n: unknown; first: unknown; last: unknown }>(
-      `SELECT COUNT(*) AS n, MIN(event_id) AS first, MAX(event_id) AS last FROM ${DEAD_LETTERS_TABLE} WHERE state = 'dead'`, []);
+      `SELECT COUNT(*) AS n, MIN(d.event_id) AS first, MAX(d.event_id) AS last FROM ${DEAD_LETTERS_TABLE} d JOIN ${EVENTS_TABLE} e ON e.id = d.event_id WHERE d.state = 'dead'`, []);
     return { count: Number(row.n), firstId: num(row.first), lastId: num(row.last) };
   }
 
-  /** Queues every dead letter to be sent again; returns how many. */
+  /**
+   * Queues every dead letter to be sent again; returns how many. Dead letters
+   * whose event retention or erasure removed since are dropped: there is
+   * nothing left to send.
+   */
   async queueDeadForReplay(now: number): Promise<number> {
+    await this.change(`DELETE FROM ${DEAD_LETTERS_TABLE} WHERE NOT EXISTS (SELECT 1 FROM ${EVENTS_TABLE} e WHERE e.id = ${DEAD_LETTERS_TABLE}.event_id)`, []);
     return this.change(`UPDATE ${DEAD_LETTERS_TABLE} SET state = 'replay', updated_at = ? WHERE state = 'dead'`, [formatDateTime(new Date(now))]);
   }
 

@@ -2,7 +2,7 @@
 // names the field and says what is expected.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EVENT_KINDS, resolveWebhooks, WEBHOOK_DEFAULTS } from '../../lib/webhooks';
+import { backoffDelay, EVENT_KINDS, resolveWebhooks, WEBHOOK_DEFAULTS } from '../../lib/webhooks';
 
 const base = { url: 'https://app.example.com/hooks/presence', secret: 'webhook-secret-0123456789' };
 
@@ -37,6 +37,17 @@ describe('the webhooks option', () => {
     ];
     for (const [input, pattern] of cases) {
       assert.throws(() => resolveWebhooks(input), (error: Error & { code?: string }) => error.code === 'INVALID_OPTION' && pattern.test(error.message), JSON.stringify(input));
+    }
+  });
+});
+
+describe('the retry delay', () => {
+  it('doubles from minBackoffMs up to maxBackoffMs, each delay between half and all of its step', () => {
+    const steps = [1, 2, 3, 4, 10, 11, 60].map((attempt) => [backoffDelay(attempt, 1000, 600_000, () => 0), backoffDelay(attempt, 1000, 600_000, () => 1)]);
+    assert.deepEqual(steps, [[500, 1000], [1000, 2000], [2000, 4000], [4000, 8000], [256_000, 512_000], [300_000, 600_000], [300_000, 600_000]]);
+    for (let i = 0; i < 100; i++) {
+      const delay = backoffDelay(3, 1000, 600_000);
+      assert.ok(delay >= 2000 && delay <= 4000, String(delay));
     }
   });
 });

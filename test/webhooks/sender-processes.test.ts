@@ -1,8 +1,9 @@
 // needs: mysql
-// Two sender processes on one MariaDB database race for the lease: one sends.
-// Killed (SIGKILL) while its POST is in flight, the other takes the stream
-// over once the lease expires and sends the interrupted batch again: every
-// event arrives at least once, per-room order holds, signatures verify.
+// Three sender processes on one MariaDB database (a 3-process cluster) race for
+// the lease: one sends. Killed (SIGKILL) while its POST is in flight, another
+// takes the stream over once the lease expires and sends the interrupted batch
+// again; killed the same way, the third one finishes: every event arrives at
+// least once, per-room order holds, signatures verify.
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -62,32 +63,40 @@ describe('sender processes', () => {
     await backend.cleanup();
   });
 
-  it('one of two racing processes sends; killed mid-delivery, the other takes over and every event arrives', async () => {
+  it('one of three racing processes sends; each killed mid-delivery, the next takes over and every event arrives', async () => {
     const ids = await insertEvents(backend, roomEvents(60, 4, Date.now()));
-    receiver.mode = 'hang'; // the first POST stays in flight until its sender dies
-    const a = startSender(backend, receiver, 'process-a');
-    const b = startSender(backend, receiver, 'process-b');
-    processes.push(a, b);
+    receiver.mode = 'hang'; // POSTs stay in flight until their sender dies
+    const all = ['process-a', 'process-b', 'process-c'].map((holder) => startSender(backend, receiver, holder));
+    processes.push(...all);
+    const kills: number[] = [];
+    const killed: SenderProcess[] = [];
 
-    await eventually(() => receiver.requests.length > 0 && (tookLease(a) || tookLease(b)), 30_000, 'a first POST, in flight');
-    const [holder, other] = tookLease(a) ? [a, b] : [b, a];
-    assert.equal(tookLease(other), false, 'the other process did not get the lease');
-    const inFlight = receiver.requests[0].events.map((e) => e.id);
-    holder.child.kill('SIGKILL');
-    await holder.exited;
-    const killedAt = Date.now();
+    for (let round = 0; round < 2; round++) {
+      const seen = receiver.requests.length;
+      await eventually(() => receiver.requests.length > seen && all.some((p) => !killed.includes(p) && tookLease(p)), 30_000, `POST ${round + 1}, in flight`);
+      const holders = all.filter((p) => !killed.includes(p) && tookLease(p));
+      assert.equal(holders.length, 1, 'one live process holds the lease');
+      const [holder] = holders;
+      assert.ok(holder.reports.filter((r) => r.type === 'log' && /took the lease/.test(r.msg ?? '')).every((r) => r.at >= (kills[kills.length - 1] ?? 0)), 'taken only after the previous holder died');
+      holder.child.kill('SIGKILL');
+      await holder.exited;
+      kills.push(Date.now());
+      killed.push(holder);
+    }
+    const inFlight = receiver.requests[receiver.requests.length - 1].events.map((e) => e.id);
     receiver.mode = 'ok';
+    const [last] = all.filter((p) => !killed.includes(p));
 
     await eventually(() => new Set(receiver.acknowledged().map((e) => e.id)).size === ids.length, 30_000, 'every event acknowledged');
-    assert.ok(tookLease(other), 'the other process took the stream over');
-    assert.ok(other.reports.filter((r) => r.type === 'attempt').every((r) => r.at >= killedAt), 'it sent nothing while the first one lived');
-    assert.ok(other.reports.some((r) => r.type === 'attempt' && r.ok && inFlight.every((id) => r.eventIds!.includes(id))), 'the interrupted batch was sent again');
+    assert.ok(tookLease(last), 'the last process took the stream over');
+    assert.ok(last.reports.filter((r) => r.type === 'attempt').every((r) => r.at >= kills[1]), 'it sent nothing while another one held the lease');
+    assert.ok(last.reports.some((r) => r.type === 'attempt' && r.ok && inFlight.every((id) => r.eventIds!.includes(id))), 'the interrupted batch was sent again');
     assert.deepEqual(new Set(receiver.acknowledged().map((e) => e.id)), new Set(ids));
     for (const [room, order] of byChannel(receiver.firstArrivals())) assert.ok(isAscending(order), `order of ${room}`);
     for (const [room, order] of byChannel(receiver.acknowledged())) assert.ok(isAscending(order), `acknowledged order of ${room}`);
     assert.ok(receiver.requests.every((r) => r.verified.ok), 'every request signed');
     const state = (await new WebhookState(backend.open()).read())!;
-    assert.equal(state.holder, other.holder);
+    assert.equal(state.holder, last.holder);
     assert.equal(state.cursorId, ids[ids.length - 1]);
     assert.equal(state.deliveredCount, ids.length);
   });

@@ -126,10 +126,12 @@ export function senderSuite(name: string, createBackend: () => Promise<TestBacke
       assert.equal((await state.counts(null)).pending, 0);
 
       receiver.mode = 'ok';
-      assert.equal(await state.queueDeadForReplay(clock.now()), 15);
+      // One of them erased meanwhile (a user's erasure, retention): nothing left to send of it.
+      await backend.exec('DELETE FROM faye_online_events WHERE id = ?', [early[0]]);
+      assert.equal(await state.queueDeadForReplay(clock.now()), 14);
       await s.run(MINUTE);
       const replayed = receiver.acknowledged().map((e) => e.id);
-      assert.deepEqual(replayed, [...early, ...late], 'replayed in id order');
+      assert.deepEqual(replayed, [...early.slice(1), ...late], 'replayed in id order');
       assert.deepEqual(await state.deadSummary(), { count: 0, firstId: null, lastId: null });
       assert.equal((await state.counts(null)).replaying, 0);
       assert.ok(receiver.requests.every((r) => r.verified.ok));

@@ -140,7 +140,10 @@ export function senderSuite(name: string, createBackend: () => Promise<TestBacke
     it('of two processes racing for an expired lease, exactly one takes it, every time', async () => {
       const a = new WebhookState(backend.open());
       const b = new WebhookState(backend.open());
-      await a.ensure(clock.now());
+      // Both create the stream's row at once: one INSERT wins, the other reads it.
+      const [createdA, createdB] = await Promise.all([a.ensure(clock.now()), b.ensure(clock.now())]);
+      assert.deepEqual(createdA, createdB);
+      assert.equal((await backend.rows('SELECT id FROM faye_online_webhook_cursors')).length, 1);
       const leaseMs = 30_000;
       let now = clock.now();
       for (let round = 0; round < 25; round++) {

@@ -40,9 +40,11 @@ export interface Attempt {
 
 interface Batch {
   events: EventRow[];
-  /** The cursor after this batch: past the skipped kinds too. Unchanged for a replay batch. */
+  /** The cursor after this batch: past the skipped kinds too. Unchanged for a replay or late batch. */
   throughId: number;
   replay: boolean;
+  /** Rows whose ids the stream had passed as gaps, committed after all (see `passed`). */
+  late?: boolean;
   /** Set when the scan stopped at a gap in the ids: ms until it may be passed. */
   gapWaitMs?: number;
 }
@@ -68,6 +70,11 @@ export function batchId(events: readonly EventRow[]): string {
   return `b_${createHash('sha256').update(events.map((e) => e.eventKey).join('\n')).digest('hex').slice(0, 32)}`;
 }
 
+/** How long ids passed as gaps are watched for a late commit, ms. */
+const LATE_WATCH_MS = 10 * 60 * 1000;
+/** Most ids of one gap that are watched (a larger gap is burnt ids, not commits in progress). */
+const LATE_WATCH_IDS = 100;
+
 export class WebhookSender {
   readonly holder: string;
   private readonly state: WebhookState;
@@ -78,6 +85,11 @@ export class WebhookSender {
   private closed = false;
   /** First time each gap (its first missing id) was seen. */
   private readonly gaps = new Map<number, number>();
+  /**
+   * Ids passed as gaps, and when: watched for LATE_WATCH_MS in case the row
+   * was only slow to commit, so that it is still sent (late) instead of lost.
+   */
+  private readonly passed = new Map<number, number>();
 
   constructor(private readonly deps: WebhookSenderOptions) {
     this.options = deps.webhooks;
@@ -154,6 +166,7 @@ export class WebhookSender {
     now = clock.now();
     const replayed = batch.replay ? batch.events.map((e) => e.id) : [];
     if (result.ok) {
+      if (batch.late) for (const event of batch.events) this.passed.delete(event.id);
       const written = await this.state.delivered(fence, { throughId: batch.throughId, count: batch.events.length, replayed }, now);
       if (!written) this.deps.logger.info({ batch: id }, 'webhooks: batch delivered, but the stream moved meanwhile (replay or another sender); reading it again');
       if (state.attempts > 0) this.deps.logger.info({ batch: id, attempts: state.attempts + 1 }, 'webhooks: delivered after retrying');
@@ -176,7 +189,8 @@ export class WebhookSender {
     if (batch.replay && dead < batch.events.length) dead = 0; // a replay batch goes back whole or not at all
     if (dead > 0) {
       const given = batch.events.slice(0, dead);
-      const throughId = batch.replay ? state.cursorId : dead === batch.events.length ? batch.throughId : given[dead - 1].id;
+      const throughId = batch.replay || batch.late ? state.cursorId : dead === batch.events.length ? batch.throughId : given[dead - 1].id;
+      if (batch.late) for (const event of given) this.passed.delete(event.id);
       const written = await this.state.deadLetter(fence, {
         stream: batch.replay ? [] : given.map((e) => e.id), replayed: batch.replay ? given.map((e) => e.id) : [], throughId,
       }, { attempts, failingSinceMs, nextAttemptMs: now, error }, now);
@@ -224,6 +238,8 @@ export class WebhookSender {
     const replay = await this.state.replayQueue(batchSize);
     if (replay.length > 0) return { events: replay, throughId: state.cursorId, replay: true };
     const wanted = new Set<string>(this.options.events);
+    const late = await this.lateRows(state.cursorId, now, wanted);
+    if (late.length > 0) return { events: late.slice(0, batchSize), throughId: state.cursorId, replay: false, late: true };
     const rows = await this.state.eventsAfter(state.cursorId, batchSize * 2 + 16);
     const events: EventRow[] = [];
     let expected = state.cursorId + 1;
@@ -238,17 +254,36 @@ export class WebhookSender {
           waitMs = seen + gapWaitMs - now;
           break;
         }
-        this.gaps.delete(expected);
+        for (let id = expected; id < row.id && id < expected + LATE_WATCH_IDS; id++) if (!this.passed.has(id)) this.passed.set(id, now);
       }
       if (wanted.has(row.kind)) {
         if (events.length === batchSize) break;
         events.push(row);
       }
+      this.passed.delete(row.id); // it committed in time after all: sent in order
       expected = row.id + 1;
       throughId = row.id;
     }
-    for (const first of this.gaps.keys()) if (first <= throughId) this.gaps.delete(first);
+    for (const first of this.gaps.keys()) if (first <= state.cursorId) this.gaps.delete(first);
     return { events, throughId, replay: false, ...(waitMs === undefined ? {} : { gapWaitMs: waitMs }) };
+  }
+
+  /** Rows that appeared, behind the cursor, under ids the stream passed as gaps. */
+  private async lateRows(cursorId: number, now: number, wanted: ReadonlySet<string>): Promise<EventRow[]> {
+    const watched: number[] = [];
+    for (const [id, since] of this.passed) {
+      if (now - since > LATE_WATCH_MS) this.passed.delete(id);
+      else if (id <= cursorId) watched.push(id);
+    }
+    if (watched.length === 0) return [];
+    const rows = await this.state.eventsByIds(watched);
+    for (const row of rows) {
+      if (wanted.has(row.kind)) continue;
+      this.passed.delete(row.id);
+    }
+    const late = rows.filter((row) => wanted.has(row.kind));
+    if (late.length > 0) this.deps.logger.warn({ ids: late.map((e) => e.id) }, 'webhooks: events committed after the stream had passed their ids; sending them late (out of id order)');
+    return late;
   }
 
   private async post(id: string, events: EventRow[]): Promise<{ ok: boolean; error?: string }> {

@@ -153,6 +153,13 @@ export class WebhookState {
     return rows.map(toEvent);
   }
 
+  /** The events of these ids that exist, in id order. */
+  async eventsByIds(ids: readonly number[]): Promise<EventRow[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.select(`SELECT ${EVENT_COLUMNS} FROM ${EVENTS_TABLE} e WHERE e.id IN (${ids.map(() => '?').join(', ')}) ORDER BY e.id`, [...ids]);
+    return rows.map(toEvent);
+  }
+
   /** Dead letters queued by `webhooks replay`, oldest event first. */
   async replayQueue(limit: number): Promise<EventRow[]> {
     const rows = await this.select(

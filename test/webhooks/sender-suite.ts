@@ -178,19 +178,26 @@ export function senderSuite(name: string, createBackend: () => Promise<TestBacke
       assert.deepEqual(receiver.firstArrivals().map((e) => e.id), [...ids, ...more]);
     });
 
-    it('passes a gap in the ids (an id burnt by a duplicate insert) after gapWaitMs, not before', async () => {
+    it('passes a gap in the ids after gapWaitMs, not before, and still sends a row that commits late under that id', async () => {
       const s = started({ gapWaitMs: 2000, pollMs: 500 });
       await s.run(0);
       const [a] = await insertEvents(backend, roomEvents(1, 1, clock.now()));
-      // MySQL burns an auto-increment id on a duplicate key; make the same hole on both backends.
-      await backend.exec('INSERT INTO faye_online_events (id, event_key, kind, channel, occurred_ms, created_at) VALUES (?, ?, ?, ?, ?, ?)', [a + 1, 'hole', 'join', '/rooms/x', clock.now(), '2026-01-05 09:00:00']);
-      await backend.exec('DELETE FROM faye_online_events WHERE id = ?', [a + 1]);
+      // An id handed out to an insert that has not committed yet: the next row takes the one after.
+      const late = { id: a + 1, key: 'late:/rooms/0' };
+      await backend.exec('INSERT INTO faye_online_events (id, event_key, kind, channel, occurred_ms, created_at) VALUES (?, ?, ?, ?, ?, ?)', [late.id, 'hole', 'join', '/rooms/x', clock.now(), '2026-01-05 09:00:00']);
+      await backend.exec('DELETE FROM faye_online_events WHERE id = ?', [late.id]);
       const [b] = await insertEvents(backend, roomEvents(1, 1, clock.now()));
       assert.equal(b, a + 2);
       await s.run(1000);
       assert.deepEqual(receiver.acknowledged().map((e) => e.id), [a], 'held back at the gap');
       await s.run(3000);
-      assert.deepEqual(receiver.acknowledged().map((e) => e.id), [a, b]);
+      assert.deepEqual(receiver.acknowledged().map((e) => e.id), [a, b], 'passed after gapWaitMs');
+      // The slow insert commits now, behind the cursor.
+      await backend.exec('INSERT INTO faye_online_events (id, event_key, kind, user_id, channel, occurred_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [late.id, late.key, 'leave', 7, '/rooms/0', clock.now(), '2026-01-05 09:00:00']);
+      await s.run(1000);
+      assert.deepEqual(receiver.acknowledged().map((e) => e.id), [a, b, late.id], 'sent late rather than lost');
+      await s.run(5000);
+      assert.equal(receiver.acknowledged().length, 3, 'once');
     });
   });
 }

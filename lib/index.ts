@@ -10,6 +10,8 @@ export type { PresenceEvent, DepartureReason, EngagementEvent } from './core/pre
 export type { User, Auth } from './core/auth';
 export type { OnlineTime, EngagedTime } from './records';
 export { signAuth, verifyAuth } from './security';
+export { verifyWebhook, webhookSignature, WEBHOOK_HEADERS, EVENT_KINDS } from './webhooks';
+export type { WebhooksOptions, EventKind, VerifyWebhookInput, VerifyWebhookResult } from './webhooks';
 export type { SignableAuth, SignedAuth, AuthSecret, SignAuthOptions, VerifyAuthOptions, VerifyAuthResult, VerifyAuthFailureReason } from './security';
 export { Records, openDatabase } from './records';
 export type { RecordsOptions, RecordsStats, LoginLogEntry, LockObserver, OpenDatabaseOptions } from './records';

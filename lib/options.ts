@@ -12,6 +12,7 @@ import { createLogger, debugFromEnv, type Logger } from './log';
 import type { ReportsOptions, MetricsOptions } from './reports/http-options';
 import { defaultTimeZone, isTimeZone } from './records/legacy-format';
 import { checkRedisUrl, type RedisOption } from './stores/redis-connection';
+import { resolveWebhooks, type ResolvedWebhooks, type WebhooksOptions } from './webhooks/options';
 
 /** What authorizeSubscription is asked about: one channel of one /meta/subscribe. */
 export interface SubscriptionRequest {
@@ -299,6 +300,16 @@ export const OPTIONS = {
     doc: 'one debug line per tracked message that changed presence, as the gem\'s verbose mode',
     resolve: (value) => flag('trace', value, debugFromEnv()),
     serve: { flag: 'trace', env: 'FAYE_ONLINE_TRACE', placeholder: 'on|off', kind: 'switch', fallback: 'on when DEBUG is set', help: 'one debug line per message that changed presence (the gem\'s verbose log)' },
+  }),
+  webhooks: option<WebhooksOptions, ResolvedWebhooks | undefined>({
+    default: 'off',
+    doc: '`{ url, secret, events?, batchSize?, timeoutMs?, retryFor?, ... }`: POST the presence events (faye_online_events) to your URL, signed, in order, retried for 24 h, by one process of the cluster ([webhooks.md](webhooks.md)); needs `faye-online migrate up`',
+    resolve: (value) => resolveWebhooks(value),
+    serve: {
+      flag: 'webhook-url', env: 'FAYE_ONLINE_WEBHOOK_URL', placeholder: 'URL', kind: 'text', fallback: 'none: no webhooks',
+      help: 'POST the presence events to this URL, signed with --webhook-secret (docs/webhooks.md); needs the events and webhook tables (migrate up)',
+      toOption: (url) => ({ url }),
+    },
   }),
   logger: option<Logger>({
     default: 'pino',

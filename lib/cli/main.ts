@@ -9,8 +9,9 @@ import { migrateCommand } from './migrate';
 import { statusCommand } from './status';
 import { logCommand } from './log';
 import { serveCommand } from './serve';
+import { webhooksCommand } from './webhooks';
 
-const commands: readonly Command[] = [migrateCommand, serveCommand, statusCommand, logCommand];
+const commands: readonly Command[] = [migrateCommand, serveCommand, statusCommand, logCommand, webhooksCommand];
 
 function globalHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -29,6 +29,8 @@ export interface Setting extends Omit<ServeFlag, 'fallback'> {
   fallback: string;
   /** The attachFayeOnline option it sets (the others are the server's own), so that option errors can name the flag. */
   option?: OptionName;
+  /** For an object option that more flags fill (webhooks): the field this one sets. */
+  field?: string;
 }
 
 /** The default of an option as the help shows it: the docs' without Markdown. */
@@ -53,6 +55,8 @@ const BEFORE_OPTIONS: readonly Setting[] = [
 ];
 
 const AFTER_OPTIONS: readonly Setting[] = [
+  { flag: 'webhook-secret', env: 'FAYE_ONLINE_WEBHOOK_SECRET', placeholder: 'SECRET', fallback: 'none', kind: 'text', option: 'webhooks', field: 'secret', help: 'secret the webhook requests are signed with (at least 16 bytes); prefer the variable: flags are visible in `ps`' },
+  { flag: 'webhook-events', env: 'FAYE_ONLINE_WEBHOOK_EVENTS', placeholder: 'KINDS', fallback: 'every kind', kind: 'text', option: 'webhooks', field: 'events', help: 'comma-separated kinds of events to send: join, leave, session_start, session_end, engaged_start, engaged_end, occupied, vacated', toOption: (kinds) => String(kinds).split(',').map((kind) => kind.trim()).filter(Boolean) },
   { flag: 'reports-token', env: 'FAYE_ONLINE_REPORTS_TOKEN', placeholder: 'TOKEN', fallback: 'none: every report request is refused (403)', kind: 'text', help: 'requests with the header `Authorization: Bearer TOKEN` may read the reports (at least 16 bytes; prefer the variable)' },
   { flag: 'dashboard-password', env: 'FAYE_ONLINE_DASHBOARD_PASSWORD', placeholder: 'PASSWORD', fallback: 'none: no dashboard', kind: 'text', help: `serve the dashboard at ${DASHBOARD_PATH}/ and open the JSON reports to whoever gives this password (HTTP Basic, any user name; put HTTPS in front); at least ${MIN_PASSWORD_LENGTH} characters` },
 ];
@@ -200,7 +204,9 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ServeConfig {
   if (port > 65535) throw new UsageError(`${source(setting('port'))} must be a port number from 0 to 65535, got "${port}"`);
   const options: Record<string, unknown> = {};
   for (const s of SETTINGS) {
-    if (s.option && read.has(s.flag)) options[s.option] = s.toOption ? s.toOption(read.get(s.flag)) : read.get(s.flag);
+    if (!s.option || !read.has(s.flag)) continue;
+    const value = s.toOption ? s.toOption(read.get(s.flag)) : read.get(s.flag);
+    options[s.option] = s.field ? { ...(options[s.option] as object | undefined), [s.field]: value } : value;
   }
   const token = read.get('reports-token') as string | undefined;
   if (token !== undefined) {
@@ -252,8 +258,8 @@ function bearerToken(token: string): (req: Request) => boolean {
 /** resolveOptions names the option (`timeZone`); on the command line, name the flag and its variable. */
 function optionErrorAsUsage(error: FayeOnlineError): UsageError {
   const match = /^(?:faye-online option `([\w.]+)`|(redis)): (.*)$/s.exec(error.message);
-  const option = (match?.[1] ?? match?.[2])?.split('.')[0];
-  const named = match && SETTINGS.find((s) => s.option === option);
+  const [option, field] = (match?.[1] ?? match?.[2])?.split('.') ?? [];
+  const named = match && (SETTINGS.find((s) => s.option === option && s.field === field) ?? SETTINGS.find((s) => s.option === option));
   return new UsageError(named ? `${source(named)} ${match[3]}` : error.message);
 }
 
@@ -279,7 +285,7 @@ async function checkDatabase(sequelize: Sequelize, config: ServeConfig, io: CliI
   const engagementMigrated = states.every((m) => m.applied || m.feature !== 'engagement');
   const engagement = config.engagement ?? engagementMigrated;
   try {
-    await ensureMigrated(sequelize, { engagement });
+    await ensureMigrated(sequelize, { engagement, ...(config.options.webhooks ? { events: true, webhooks: true } : {}) });
   } catch (error) {
     if (!isFayeOnlineError(error, 'SCHEMA_NOT_MIGRATED')) throw error;
     // The generic hint says "with --url or DATABASE_URL"; here we know which.
@@ -356,6 +362,7 @@ async function serve(config: ServeConfig, io: CliIo): Promise<number> {
       io.out(`  database  ${describeDatabase(sequelize)}: migrated`);
       if (checked.note) io.out(checked.note);
     }
+    if (config.options.webhooks) io.out(`  webhooks  ${redactUrl(config.options.webhooks.url)} (kinds: ${config.options.webhooks.events?.join(', ') ?? 'all'})`);
     if (config.redisUrl) {
       await probeRedis(config.redisUrl, '--redis (REDIS_URL)');
       io.out(`  redis     ${redactUrl(config.redisUrl)}: answers (namespace ${config.options.namespace ?? DEFAULTS.namespace})`);

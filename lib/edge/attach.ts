@@ -12,6 +12,7 @@ import { PresenceMetrics } from '../metrics';
 import { resolveOptions, type FayeOnlineOptions } from '../options';
 import { createReports, engineLiveness } from '../reports';
 import { ensureMigrated, migrate } from '../schema';
+import { webhookDelivery } from '../webhooks';
 import { onReconnected } from '../stores/redis-connection';
 import { BeforeLeave } from './before-leave';
 import { Broadcasts, beforeLeaveLiveness } from './broadcasts';
@@ -37,6 +38,8 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     { onRedisError: metrics && (() => metrics.redisError()), onRedisReconnecting: metrics && (() => metrics.redisReconnecting()) },
   );
   const { sql: { sequelize, records }, store, embedded } = backends;
+  // One process of the cluster POSTs faye_online_events to the webhook URL (docs/webhooks.md).
+  const webhooks = webhookDelivery({ sequelize, webhooks: opts.webhooks, clock, logger, register: metrics?.register });
   const adapter = createAdapter(opts, backends.engine);
   const proxy = adapter._server._engine;
   const redisEngine = embedded ? undefined : RedisEngine.fromAdapter(adapter);
@@ -105,18 +108,20 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     logger,
     async start() {
       if (opts.autoMigrate ?? sequelize.getDialect() === 'sqlite') await migrate(sequelize, 'up');
-      else await ensureMigrated(sequelize, { engagement });
+      else await ensureMigrated(sequelize, { engagement, ...(opts.webhooks ? { events: true, webhooks: true } : {}) });
       await backends.ping();
       if (redisEngine) await redisEngine.ready();
     },
     onReady() {
       reconciliation.start();
+      webhooks?.start();
       logger.info({ mount: opts.mount, embedded }, 'faye-online ready');
     },
     async stopping() {
       reconciliation.stop();
       beforeLeave.close();
       await dashboard?.close();
+      await webhooks?.close();
     },
     stop: [
       settled,

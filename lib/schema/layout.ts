@@ -71,6 +71,29 @@ export const EXPECTED_LAYOUT: readonly TableLayout[] = [
       { name: 'index_faye_online_engaged_times_on_user_id_and_channel_id', columns: ['user_id', 'channel_id'], unique: true },
     ],
   },
+  // Ours (migrations/20261130100000_create_faye_online_webhooks.ts).
+  {
+    name: 'faye_online_webhook_cursors', engine: 'InnoDB', collation: COLLATION,
+    columns: [
+      id, col('name', 'varchar(64)', false), col('cursor_id', 'bigint(20)', false, '0'), col('kinds', 'varchar(255)', true), col('holder', 'varchar(128)', true),
+      col('lease_until_ms', 'bigint(20)', true), col('lease_version', 'int(11)', false, '0'), col('attempts', 'int(11)', false, '0'),
+      col('failing_since_ms', 'bigint(20)', true), col('next_attempt_ms', 'bigint(20)', true), col('last_error', 'varchar(255)', true),
+      col('delivered_count', 'bigint(20)', false, '0'), ...timestamps,
+    ],
+    indexes: [primary, { name: 'index_faye_online_webhook_cursors_on_name', columns: ['name'], unique: true }],
+  },
+  {
+    name: 'faye_online_webhook_dead_letters', engine: 'InnoDB', collation: COLLATION,
+    columns: [
+      id, col('event_id', 'bigint(20)', false), col('state', 'varchar(16)', false), col('attempts', 'int(11)', false, '0'),
+      col('last_error', 'varchar(255)', true), col('died_at_ms', 'bigint(20)', false), ...timestamps,
+    ],
+    indexes: [
+      primary,
+      { name: 'index_faye_online_webhook_dead_letters_on_event_id', columns: ['event_id'], unique: true },
+      { name: 'index_faye_online_webhook_dead_letters_on_state', columns: ['state'], unique: false },
+    ],
+  },
 ];
 
 export function expectedTable(name: string): TableLayout {

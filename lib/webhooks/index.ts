@@ -1,0 +1,10 @@
+export { resolveWebhooks, EVENT_KINDS, WEBHOOK_DEFAULTS } from './options';
+export type { WebhooksOptions, ResolvedWebhooks, EventKind } from './options';
+export { webhookSignature, verifyWebhook, WEBHOOK_HEADERS, DEFAULT_TOLERANCE_SECONDS } from './signature';
+export type { VerifyWebhookInput, VerifyWebhookResult } from './signature';
+export { WebhookSender, eventPayload, batchId, webhookDelivery } from './sender';
+export type { WebhookSenderOptions, Attempt } from './sender';
+export { WebhookState, DEFAULT_STREAM } from './state';
+export type { EventRow, StreamState } from './state';
+export { WebhookMetrics } from './metrics';
+export { backoffDelay } from './backoff';

@@ -225,18 +225,22 @@ export class Presence extends EventEmitter<PresenceEvents> {
     this.known.delete(clientId);
     if (known?.arriving) await known.arriving.catch(() => undefined);
     const when = at ?? (reason === 'timeout' ? known?.lastSeen : undefined) ?? this.clock.now();
-    if (known) {
-      const result = await this.runDeparture(clientId, known.auth, when, reason, true);
-      if (result.removed) return true;
-      // Not where this process saw it: the page's message naming another room
-      // reached another process, which moved it there (see runArrival).
-    }
+    // Where the store remembers the clientId wins over this process's memory,
+    // which can be stale: the page's later messages may have reached another
+    // process, which moved it elsewhere (see runArrival). A departure from the
+    // old place first would log the logout there (the login status is one per
+    // clientId) and leave the new place's login session open.
     const json = await this.store.rememberedAuth(clientId);
     const auth = rememberedAuthOf(json);
     if (json !== null && auth === null) this.logger.warn({ clientId }, 'remembered auth is unreadable; nothing to clean up');
-    if (!auth) return known !== undefined; // never tracked, or already cleaned up
-    if (known && presenceKey(auth) === known.key) return true;
+    if (!auth) {
+      if (known) await this.runDeparture(clientId, known.auth, when, reason, true);
+      return known !== undefined; // never tracked, or already cleaned up
+    }
     await this.runDeparture(clientId, auth, when, reason, known !== undefined);
+    // Anything left of the clientId where this process saw it goes too; its
+    // login status is settled by now, so this logs no second logout.
+    if (known && presenceKey(auth) !== known.key) await this.runDeparture(clientId, known.auth, when, reason, false);
     return true;
   }
 

@@ -57,6 +57,17 @@ const traces: Array<{ name: string; steps: TimedStep[]; cluster?: boolean }> = [
       at(374.2, { kind: 'quiet' }),
     ],
   },
+  {
+    name: "a page that hopped to another process and moved there: the first process's stale memory of it does not close the new place's login session",
+    steps: [
+      at(42.1, open(0, 5, '/rooms/a', '/lessons/2')),
+      at(179.5, { kind: 'hop', page: 0, proc: 1 }),
+      at(180.6, { kind: 'move', page: 0, room: '/rooms/b', timeChannel: '/lessons/3' }),
+      at(208.8, { kind: 'networkLost', page: 0 }),
+      at(417.1, { kind: 'quiet' }),
+    ],
+    cluster: true,
+  },
 ];
 
 for (const backend of ['embedded', 'mysql-redis'] as BackendName[]) {

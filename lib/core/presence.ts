@@ -362,7 +362,8 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const remembered = await this.store.rememberedAuths(clientIds);
     for (const [i, evicted] of clientIds.entries()) {
       this.logger.warn({ clientId: evicted, uid: newcomer.user.uid, room: newcomer.room }, 'too many clientIds for one user in a room: the oldest was dropped');
-      const own = this.known.get(evicted)?.auth ?? rememberedAuthOf(remembered[i]);
+      // The store's memory first: this process's can be stale (see gone).
+      const own = rememberedAuthOf(remembered[i]) ?? this.known.get(evicted)?.auth;
       this.known.delete(evicted);
       this.emit('evicted', evicted, newcomer.user.uid);
       const auth = own && own.user.uid === newcomer.user.uid && own.room === newcomer.room ? own : newcomer;

@@ -68,6 +68,22 @@ const traces: Array<{ name: string; steps: TimedStep[]; cluster?: boolean }> = [
     ],
     cluster: true,
   },
+  {
+    name: "a tab evicted by a process whose memory of it is stale leaves where it is, closing its own login session",
+    steps: [
+      at(6.7, open(0, 2, '/rooms/a', '/lessons/3')),
+      at(16.9, { kind: 'move', page: 0, room: '/rooms/b', timeChannel: '/lessons/1' }),
+      at(31.1, { kind: 'hop', page: 0, proc: 2 }),
+      at(34.9, { kind: 'move', page: 0, room: '/rooms/abx', timeChannel: '/lessons/1' }),
+      // One tab past maxClientIdsPerUser (32) in the room; the newest, which evicts page 0, reaches process 0.
+      // Page 1 keeps the user in /lessons/1 (the model of the truth knows no evictions).
+      ...Array.from({ length: 32 }, (_, i) => at(160 + i * 0.1, open(i + 1, 2, '/rooms/abx', i === 0 ? '/lessons/1' : '/lessons/3', i === 31 ? 0 : 1))),
+      at(320.1, { kind: 'close', page: 0 }),
+      at(320.2, { kind: 'close', page: 1 }),
+      at(418.6, { kind: 'quiet' }),
+    ],
+    cluster: true,
+  },
 ];
 
 for (const backend of ['embedded', 'mysql-redis'] as BackendName[]) {

@@ -98,6 +98,8 @@ interface KnownClient {
   lastSeen: number;
   /** the arrival's work, while it runs */
   arriving?: Promise<void>;
+  /** a /meta/connect of it succeeded here (its records got the full TTL) */
+  confirmed?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -192,6 +194,26 @@ export class Presence extends EventEmitter<PresenceEvents> {
     if (known) known.lastSeen = this.clock.now();
   }
 
+  /**
+   * Faye answered a /meta/connect of clientId with success. The first time
+   * this process sees it for a clientId it tracks, the store's records of the
+   * clientId get their full TTL (a clientId that never connected keeps them
+   * briefly). Errors are logged: the records then expire early, which only
+   * matters for a departure no process remembers.
+   */
+  connected(clientId: string): Promise<void> | null {
+    const known = this.known.get(clientId);
+    if (!known || known.confirmed) return null;
+    known.confirmed = true;
+    return (async () => {
+      if (known.arriving) await known.arriving.catch(() => undefined);
+      await this.store.confirmClient(clientId);
+    })().catch((error) => {
+      known.confirmed = false;
+      this.logger.warn({ err: error, clientId }, 'could not extend the records of a connected clientId; the next connect tries again');
+    });
+  }
+
   /** The last time this process saw a message from clientId (ms), if it knows it. */
   lastSeen(clientId: string): number | undefined {
     return this.known.get(clientId)?.lastSeen;
@@ -225,22 +247,26 @@ export class Presence extends EventEmitter<PresenceEvents> {
     this.known.delete(clientId);
     if (known?.arriving) await known.arriving.catch(() => undefined);
     const when = at ?? (reason === 'timeout' ? known?.lastSeen : undefined) ?? this.clock.now();
-    // Where the store remembers the clientId wins over this process's memory,
-    // which can be stale: the page's later messages may have reached another
-    // process, which moved it elsewhere (see runArrival). A departure from the
-    // old place first would log the logout there (the login status is one per
-    // clientId) and leave the new place's login session open.
+    if (known) {
+      // This process's memory can be stale: the page's later messages may
+      // have reached another process, which moved it elsewhere (see
+      // runArrival). Where the store remembers the clientId wins: a departure
+      // from the old place would log the logout there (the login status is one
+      // per clientId) and leave the new place's login session open.
+      const result = await this.runDeparture(clientId, known.auth, when, reason, true, true);
+      if (result.elsewhere === null) return true;
+      const auth = rememberedAuthOf(result.elsewhere);
+      if (auth) await this.runDeparture(clientId, auth, when, reason, true);
+      // Anything left of the clientId where this process saw it goes too; its
+      // login status is settled by now, so this logs no second logout.
+      await this.runDeparture(clientId, known.auth, when, reason, auth === null);
+      return true;
+    }
     const json = await this.store.rememberedAuth(clientId);
     const auth = rememberedAuthOf(json);
     if (json !== null && auth === null) this.logger.warn({ clientId }, 'remembered auth is unreadable; nothing to clean up');
-    if (!auth) {
-      if (known) await this.runDeparture(clientId, known.auth, when, reason, true);
-      return known !== undefined; // never tracked, or already cleaned up
-    }
-    await this.runDeparture(clientId, auth, when, reason, known !== undefined);
-    // Anything left of the clientId where this process saw it goes too; its
-    // login status is settled by now, so this logs no second logout.
-    if (known && presenceKey(auth) !== known.key) await this.runDeparture(clientId, known.auth, when, reason, false);
+    if (!auth) return false; // never tracked, or already cleaned up
+    await this.runDeparture(clientId, auth, when, reason, false);
     return true;
   }
 
@@ -371,19 +397,21 @@ export class Presence extends EventEmitter<PresenceEvents> {
     }
   }
 
-  private runDeparture(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<DepartureResult> {
-    return this.queue.run(auth.user.uid, () => this.departNow(clientId, auth, at, reason, sawLogin));
+  /** `ifRemembered`: only if the store remembers the clientId there, or nowhere (see Departure). */
+  private runDeparture(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false, ifRemembered = false): Promise<DepartureResult> {
+    return this.queue.run(auth.user.uid, () => this.departNow(clientId, auth, at, reason, sawLogin, ifRemembered));
   }
 
   // Runs inside the user's queue.
-  private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<DepartureResult> {
+  private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false, ifRemembered = false): Promise<DepartureResult> {
     const uid = auth.user.uid;
     // Leaves of pages that may come right back (a reload, a re-handshake after
     // the server forgot the client) wait out the grace period. before_leave has
     // waited already; a page moving elsewhere or evicted leaves at once.
     const deferLeave = this.leaveGraceMs > 0 && (reason === 'disconnect' || reason === 'timeout');
     const now = this.clock.now();
-    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave, now });
+    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave, now, ifRemembered });
+    if (result.elsewhere !== null) return result;
     const logout = result.logLogout
       ? this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: new Date(at) }))
       : undefined;

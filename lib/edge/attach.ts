@@ -21,7 +21,7 @@ import { ensureMigrated, migrate } from '../schema';
 import { MemoryStore } from '../stores/memory-store';
 import { onReconnected, openRedis } from '../stores/redis-connection';
 import { RedisStore } from '../stores/redis-store';
-import type { PresenceStore } from '../stores/store';
+import { firstRecordTtlSeconds, type PresenceStore } from '../stores/store';
 import { BeforeLeave, type Liveness } from './before-leave';
 import { PresenceMetrics } from '../metrics';
 import { createReports, engineLiveness, reportsRouter, type ReportsApi } from '../reports';
@@ -113,7 +113,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       redis.on('error', () => metrics.redisError());
       redis.on('reconnecting', () => metrics.redisReconnecting());
     }
-    const redisStore = new RedisStore({ redis, ownsConnection: owned, namespace: opts.namespace, maxClientIdsPerUser: opts.maxClientIdsPerUser, leaveGraceMs: opts.leaveGrace * 1000 });
+    const redisStore = new RedisStore({ redis, ownsConnection: owned, namespace: opts.namespace, maxClientIdsPerUser: opts.maxClientIdsPerUser, leaveGraceMs: opts.leaveGrace * 1000, firstRecordTtlSeconds: firstRecordTtlSeconds(opts) });
     store = redisStore;
     prepareRedis = () => redisStore.ping();
     // Restarted or failed over, Redis may have lost the last writes before.
@@ -256,6 +256,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
         callback(answer);
       });
     },
+    outgoing: (message: BayeuxMessage, callback: (message: BayeuxMessage) => void) => extension.outgoing(message, callback),
   });
   if (metrics) {
     adapter.addExtension({

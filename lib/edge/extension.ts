@@ -224,6 +224,11 @@ export class PresenceExtension {
   }
 
   outgoing(message: BayeuxMessage, callback: (message: BayeuxMessage) => void): void {
+    const reply = message as Message;
+    if (reply.channel === '/meta/connect' && reply.successful === true && isString(reply.clientId)) {
+      const work = this.options.presence.connected(reply.clientId);
+      if (work) this.options.track(work);
+    }
     callback(message);
   }
 

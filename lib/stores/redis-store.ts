@@ -3,17 +3,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { CLIENT_RECORD_TTL_SECONDS, REFUSED, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark, type UnseenGap } from './store';
+import { CLIENT_RECORD_TTL_SECONDS, FIRST_CLIENT_RECORD_TTL_SECONDS, NOTHING_DEPARTED, REFUSED, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark, type UnseenGap } from './store';
 
 type ScriptResult = Array<number | string>;
 
 interface PresenceCommands {
-  fayeOnlineArrive(room: string, time: string, auth: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeArrived: string, timeDeparted: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number, now: number, graceMs: number): Promise<ScriptResult>;
-  fayeOnlineDepart(room: string, time: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeEngaged: string, timeArrived: string, timeDeparted: string, uid: number, clientId: string, ttl: number, sawLogin: string, at: number, defer: string, now: number, resolutionMs: number): Promise<ScriptResult>;
+  fayeOnlineArrive(room: string, time: string, auth: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeArrived: string, timeDeparted: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number, now: number, graceMs: number, firstTtl: number): Promise<ScriptResult>;
+  fayeOnlineDepart(room: string, time: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeEngaged: string, timeArrived: string, timeDeparted: string, auth: string, uid: number, clientId: string, ttl: number, sawLogin: string, at: number, defer: string, now: number, resolutionMs: number, firstTtl: number, place: string): Promise<ScriptResult>;
   fayeOnlineConfirmLeave(room: string, roomLeaving: string, time: string, timeLeaving: string, seq: string, uid: number, mark: string): Promise<ScriptResult>;
   fayeOnlineEngage(time: string, engaged: string, report: string, uid: number, clientId: string, engagedFlag: string, seq: string, ttl: number, now: number): Promise<ScriptResult>;
   fayeOnlineForget(channel: string, arrived: string, uid: number, ...clientIds: string[]): Promise<number>;
   fayeOnlineRoomState(room: string, seq: string): Promise<Array<number | string>>;
+  fayeOnlineConfirmClient(auth: string, status: string, ttl: number): Promise<number>;
 }
 
 /** The gem's hash values (JSON arrays of clientIds) by uid; unreadable and empty entries are skipped. */
@@ -62,6 +63,8 @@ export interface RedisStoreOptions {
   maxClientIdsPerUser: number;
   /** Grace period of leaves, ms (default 0: leaves take effect at once, as in the gem). */
   leaveGraceMs?: number;
+  /** How long a clientId's auth and status keys live until its first /meta/connect succeeds, s (default FIRST_CLIENT_RECORD_TTL_SECONDS; see firstRecordTtlSeconds). */
+  firstRecordTtlSeconds?: number;
 }
 
 export class RedisStore implements PresenceStore {
@@ -72,12 +75,13 @@ export class RedisStore implements PresenceStore {
     const redis = options.redis as Redis & Partial<PresenceCommands>;
     if (!redis.fayeOnlineArrive) {
       redis.defineCommand('fayeOnlineArrive', { numberOfKeys: 9, lua: script('arrive') });
-      redis.defineCommand('fayeOnlineDepart', { numberOfKeys: 9, lua: script('depart') });
+      redis.defineCommand('fayeOnlineDepart', { numberOfKeys: 10, lua: script('depart') });
       redis.defineCommand('fayeOnlineEngage', { numberOfKeys: 3, lua: script('engage') });
       redis.defineCommand('fayeOnlineConfirmLeave', { numberOfKeys: 5, lua: script('confirm-leave') });
       redis.defineCommand('fayeOnlineRoomState', { numberOfKeys: 2, lua: script('room-state') });
       redis.defineCommand('fayeOnlineForget', { numberOfKeys: 2, lua: script('forget') });
     }
+    if (!redis.fayeOnlineConfirmClient) redis.defineCommand('fayeOnlineConfirmClient', { numberOfKeys: 2, lua: script('confirm-client') });
     this.redis = redis as Redis & PresenceCommands;
     this.prefix = `/${options.namespace}`;
   }
@@ -135,6 +139,7 @@ export class RedisStore implements PresenceStore {
       this.channelKey(a.room), this.channelKey(a.timeChannel), this.authKey(a.clientId), this.statusKey(a.clientId), this.seqKey(a.room),
       this.leavingKey(a.room), this.leavingKey(a.timeChannel), this.arrivedKey(a.timeChannel), this.departedKey(a.timeChannel),
       a.uid, a.clientId, a.authJson, CLIENT_RECORD_TTL_SECONDS, this.options.maxClientIdsPerUser, Math.round(a.at), this.options.leaveGraceMs ?? 0,
+      this.firstTtl,
     );
     if (r[0] === -1) return { ...REFUSED };
     return {
@@ -153,9 +158,13 @@ export class RedisStore implements PresenceStore {
     const r = await this.redis.fayeOnlineDepart(
       this.channelKey(t.room), this.channelKey(t.timeChannel), this.statusKey(t.clientId), this.seqKey(t.room),
       this.leavingKey(t.room), this.leavingKey(t.timeChannel), this.engagedKey(t.timeChannel), this.arrivedKey(t.timeChannel), this.departedKey(t.timeChannel),
+      this.authKey(t.clientId),
       t.uid, t.clientId, CLIENT_RECORD_TTL_SECONDS, t.sawLogin ? '1' : '0', Math.round(t.at), t.deferLeave ? '1' : '0', Math.round(t.now), TIMER_RESOLUTION_MS,
+      this.firstTtl, t.ifRemembered ? `${t.room} ${t.timeChannel}` : '',
     );
+    if (r[0] === 'elsewhere') return { ...NOTHING_DEPARTED, leaveAt: t.at, elsewhere: String(r[1]) };
     return {
+      elsewhere: null,
       removed: r[0] === 1, leftRoom: r[1] === 1, stoppedTimer: r[2] === 1, logLogout: r[3] === 1, seq: Number(r[4]),
       roomLeavePending: r[5] === 1, timerStopPending: r[6] === 1, wasEngaged: r[7] === 1, disengaged: r[8] === 1, engagedSession: Number(r[9]),
       leaveAt: Number(r[10]), engagedGap: r[12] === 0 ? null : { from: Number(r[11]), until: Number(r[12]) }, unseen: gapsOf(r.slice(13)),
@@ -205,6 +214,14 @@ export class RedisStore implements PresenceStore {
 
   async rememberedAuths(clientIds: string[]): Promise<Array<string | null>> {
     return clientIds.length ? this.redis.mget(clientIds.map((id) => this.authKey(id))) : [];
+  }
+
+  async confirmClient(clientId: string): Promise<void> {
+    await this.redis.fayeOnlineConfirmClient(this.authKey(clientId), this.statusKey(clientId), CLIENT_RECORD_TTL_SECONDS);
+  }
+
+  private get firstTtl(): number {
+    return this.options.firstRecordTtlSeconds ?? FIRST_CLIENT_RECORD_TTL_SECONDS;
   }
 
   async roomState(room: string): Promise<RoomState> {

@@ -393,7 +393,11 @@ export class Presence extends EventEmitter<PresenceEvents> {
       this.known.delete(evicted);
       this.emit('evicted', evicted, newcomer.user.uid);
       const auth = own && own.user.uid === newcomer.user.uid && own.room === newcomer.room ? own : newcomer;
-      await this.departNow(evicted, auth, at, 'evicted', own !== null && own !== undefined);
+      const result = await this.departNow(evicted, auth, at, 'evicted', own !== null && own !== undefined);
+      // The arrival took it out of the room already, so the departure found
+      // nothing to remove there: its depart event is emitted here. (The user
+      // stays: the newcomer is in the room, so there is no leave.)
+      if (!result.removed) this.emit('depart', { ...this.event(evicted, auth, at, 0), reason: 'evicted' });
     }
   }
 

@@ -29,6 +29,7 @@ import { tracePresence } from './trace';
 import { channelArgument, uidArgument } from './arguments';
 import { CHURN_LIMITS, CoalescedDiffs } from './churn';
 import { narrowDelivery } from './delivery';
+import { DeliveryRule } from './delivery-rule';
 import { PresenceExtension } from './extension';
 import { PresenceStateExtension, inArrivalOrder, presenceChannel, presenceSnapshot, usersOf, type PresenceDiff, type PresenceSnapshot } from './presence-diffs';
 import { bodyLimitFor, limitBatches, limitRequestBodies } from './request-limit';
@@ -269,6 +270,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   limitRequestBodies(adapter, bodyLimitFor(opts.maxMessageBytes), logger);
   limitBatches(adapter, { maxMessages: opts.maxMessagesPerRequest, maxFrameBytes: bodyLimitFor(opts.maxMessageBytes) }, logger);
   if (opts.presenceDiffs) adapter.addExtension(new PresenceStateExtension(store, logger));
+  if (opts.authorizeSubscription) adapter.addExtension(new DeliveryRule({ rule: opts.authorizeSubscription, authOf: (id) => presence.authOf(id) ?? null, logger }));
   adapter.attach(httpServer);
 
   const bundle = clientBundlePath();

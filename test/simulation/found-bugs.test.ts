@@ -84,6 +84,15 @@ const traces: Array<{ name: string; steps: TimedStep[]; cluster?: boolean }> = [
     ],
     cluster: true,
   },
+  {
+    name: 'a refused name in another case (/rooms/aBx) leaves the list of /rooms/abx alone, whoever asks about it',
+    steps: [
+      at(24.9, { kind: 'open', page: 0, uid: 2, room: '/rooms/aBx', timeChannel: '/lessons/3', proc: 0, engaged: false }),
+      at(202.1, { kind: 'quiet' }),
+      at(206.3, open(1, 1, '/rooms/abx', '/lessons/2')),
+      at(459.3, { kind: 'quiet' }),
+    ],
+  },
 ];
 
 for (const backend of ['embedded', 'mysql-redis'] as BackendName[]) {

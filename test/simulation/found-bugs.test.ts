@@ -93,6 +93,14 @@ const traces: Array<{ name: string; steps: TimedStep[]; cluster?: boolean }> = [
       at(459.3, { kind: 'quiet' }),
     ],
   },
+  {
+    name: 'a move to a refused name: the page stays where it was, connecting again at once, and its time there goes on',
+    steps: [
+      at(2.5, open(0, 3, '/rooms/b', '/lessons/1')),
+      at(18.8, { kind: 'move', page: 0, room: '/rooms/aBx', timeChannel: '/lessons/2' }),
+      at(159.2, { kind: 'quiet' }),
+    ],
+  },
 ];
 
 for (const backend of ['embedded', 'mysql-redis'] as BackendName[]) {

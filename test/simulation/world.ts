@@ -409,6 +409,10 @@ export class World {
           page.room = previous.room;
           page.timeChannel = previous.timeChannel;
           page.stay = this.truth.resume(previous.stay);
+          // The refused connect was answered at once: the page connects again
+          // with the auth it had (a refused message is no sighting, so waiting
+          // a whole poll would leave it unseen for longer than one).
+          if (page.state === 'open') this.connect(page);
         }
       }
     });

@@ -450,6 +450,10 @@ export class PresenceExtension {
     const exists = current ? Promise.resolve(true) : this.options.clientExists(clientId);
     const work = exists.then(async (known): Promise<Message> => {
       if (!known) return this.refuse(message, 401, `Unknown client ${clientId}; handshake again`);
+      // A sign of life for the engine too (Faye counts only connects): a
+      // process that never saw this report departs the page as of the
+      // engine's last ping, which must not come before it.
+      this.options.ping(clientId);
       void this.arrive(clientId, auth);
       const outcome = await presence.engage(clientId, auth, report.engaged, report.seq);
       if (outcome === 'absent') {

@@ -101,6 +101,15 @@ const traces: Array<{ name: string; steps: TimedStep[]; cluster?: boolean }> = [
       at(159.2, { kind: 'quiet' }),
     ],
   },
+  {
+    name: "an engagement report after the page's last connect is a sighting for every process: its departure is not backdated before it",
+    steps: [
+      at(37.7, open(0, 4, '/rooms/abx', '/lessons/1', 1)),
+      at(44.0, { kind: 'engage', page: 0, engaged: false }),
+      at(47.3, { kind: 'networkLost', page: 0 }),
+      at(159.5, { kind: 'quiet' }),
+    ],
+  },
 ];
 
 for (const backend of ['embedded', 'mysql-redis'] as BackendName[]) {

@@ -71,6 +71,8 @@ export interface StoreSettings {
   namespace: string;
   maxClientIdsPerUser: number;
   leaveGraceMs?: number;
+  /** How long a clientId's auth and status keys live until its first /meta/connect succeeds, s (see firstRecordTtlSeconds in stores/store.ts). */
+  firstRecordTtlSeconds?: number;
 }
 
 export interface RedisBackend {
@@ -137,7 +139,7 @@ export function openServerBackends(options: ServerBackendOptions, events: Server
   const { logger } = options;
   const sql = openSql(options.database, options);
   const leaveGraceMs = options.leaveGraceMs ?? 0;
-  const storeSettings = { namespace: options.namespace, maxClientIdsPerUser: options.maxClientIdsPerUser, leaveGraceMs };
+  const storeSettings = { namespace: options.namespace, maxClientIdsPerUser: options.maxClientIdsPerUser, leaveGraceMs, firstRecordTtlSeconds: options.firstRecordTtlSeconds };
   const close = async (store: PresenceStore) => {
     await store.close();
     await sql.close();

@@ -19,10 +19,15 @@ export interface DepartureFacts {
  * A page that sent /meta/disconnect was there until now: its last ping can be
  * a whole held long-poll earlier, and the process receiving the disconnect may
  * not track it at all. A client that stopped answering (an engine timeout)
- * left when it was last seen, not when the engine noticed.
+ * left when it was last seen (by the engine or by this process), not when
+ * the engine noticed.
  */
 export function departureOf(facts: DepartureFacts): { reason: DepartureReason; at: number } {
   if (facts.decided) return facts.decided;
   if (facts.explicit) return { reason: 'disconnect', at: facts.now };
-  return { reason: 'timeout', at: facts.engineLastSeen ?? facts.trackedLastSeen ?? facts.now };
+  // The later of the two: the engine counts only /meta/connect as a ping,
+  // while this process also saw the page's other messages (an engagement
+  // report after its last connect).
+  const seen = [facts.engineLastSeen, facts.trackedLastSeen].filter((ms): ms is number => ms !== undefined);
+  return { reason: 'timeout', at: seen.length > 0 ? Math.max(...seen) : facts.now };
 }

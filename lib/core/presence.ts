@@ -142,6 +142,8 @@ interface KnownClient {
   lastSeen: number;
   /** the arrival's work, while it runs */
   arriving?: Promise<void>;
+  /** a /meta/connect of it succeeded here (its records got the full TTL) */
+  confirmed?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -236,6 +238,26 @@ export class Presence extends EventEmitter<PresenceEvents> {
     if (known) known.lastSeen = this.clock.now();
   }
 
+  /**
+   * Faye answered a /meta/connect of clientId with success. The first time
+   * this process sees it for a clientId it tracks, the store's records of the
+   * clientId get their full TTL (a clientId that never connected keeps them
+   * briefly). Errors are logged: the records then expire early, which only
+   * matters for a departure no process remembers.
+   */
+  connected(clientId: string): Promise<void> | null {
+    const known = this.known.get(clientId);
+    if (!known || known.confirmed) return null;
+    known.confirmed = true;
+    return (async () => {
+      if (known.arriving) await known.arriving.catch(() => undefined);
+      await this.store.confirmClient(clientId);
+    })().catch((error) => {
+      known.confirmed = false;
+      this.logger.warn({ err: error, clientId }, 'could not extend the records of a connected clientId; the next connect tries again');
+    });
+  }
+
   /** The last time this process saw a message from clientId (ms), if it knows it. */
   lastSeen(clientId: string): number | undefined {
     return this.known.get(clientId)?.lastSeen;
@@ -270,17 +292,25 @@ export class Presence extends EventEmitter<PresenceEvents> {
     this.known.delete(clientId);
     if (known?.arriving) await known.arriving.catch(() => undefined);
     if (known) {
-      const result = await this.runDeparture(clientId, known.auth, at, reason, true);
-      if (result.removed) return true;
-      // Not where this process saw it: the page's message naming another room
-      // reached another process, which moved it there (see runArrival).
+      // This process's memory can be stale: the page's later messages may
+      // have reached another process, which moved it elsewhere (see
+      // runArrival). Where the store remembers the clientId wins: a departure
+      // from the old place would log the logout there (the login status is one
+      // per clientId) and leave the new place's login session open.
+      const result = await this.runDeparture(clientId, known.auth, at, reason, true, true);
+      if (result.elsewhere === null) return true;
+      const auth = rememberedAuthOf(result.elsewhere);
+      if (auth) await this.runDeparture(clientId, auth, at, reason, true);
+      // Anything left of the clientId where this process saw it goes too; its
+      // login status is settled by now, so this logs no second logout.
+      await this.runDeparture(clientId, known.auth, at, reason, auth === null);
+      return true;
     }
     const json = await this.store.rememberedAuth(clientId);
     const auth = rememberedAuthOf(json);
     if (json !== null && auth === null) this.logger.warn({ clientId }, 'remembered auth is unreadable; nothing to clean up');
-    if (!auth) return known !== undefined; // never tracked, or already cleaned up
-    if (known && presenceKey(auth) === known.key) return true;
-    await this.runDeparture(clientId, auth, at, reason, known !== undefined);
+    if (!auth) return false; // never tracked, or already cleaned up
+    await this.runDeparture(clientId, auth, at, reason, false);
     return true;
   }
 
@@ -413,27 +443,34 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const remembered = await this.store.rememberedAuths(clientIds);
     for (const [i, evicted] of clientIds.entries()) {
       this.logger.warn({ clientId: evicted, uid: newcomer.user.uid, room: newcomer.room }, 'too many clientIds for one user in a room: the oldest was dropped');
-      const own = this.known.get(evicted)?.auth ?? rememberedAuthOf(remembered[i]);
+      // The store's memory first: this process's can be stale (see gone).
+      const own = rememberedAuthOf(remembered[i]) ?? this.known.get(evicted)?.auth;
       this.known.delete(evicted);
       this.emit('evicted', evicted, newcomer.user.uid);
       const auth = own && own.user.uid === newcomer.user.uid && own.room === newcomer.room ? own : newcomer;
-      await this.departNow(evicted, auth, at, 'evicted', own !== null && own !== undefined);
+      const result = await this.departNow(evicted, auth, at, 'evicted', own !== null && own !== undefined);
+      // The arrival took it out of the room already, so the departure found
+      // nothing to remove there: its depart event is emitted here. (The user
+      // stays: the newcomer is in the room, so there is no leave.)
+      if (!result.removed) this.emit('transition', { ...this.transition(evicted, auth, at, 0), client: 'departed', reason: 'evicted' });
     }
   }
 
-  private runDeparture(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<DepartureResult> {
-    return this.queue.run(auth.user.uid, () => this.departNow(clientId, auth, at, reason, sawLogin));
+  /** `ifRemembered`: only if the store remembers the clientId there, or nowhere (see Departure). */
+  private runDeparture(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false, ifRemembered = false): Promise<DepartureResult> {
+    return this.queue.run(auth.user.uid, () => this.departNow(clientId, auth, at, reason, sawLogin, ifRemembered));
   }
 
   // Runs inside the user's queue.
-  private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false): Promise<DepartureResult> {
+  private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false, ifRemembered = false): Promise<DepartureResult> {
     const uid = auth.user.uid;
     // Leaves of pages that may come right back (a reload, a re-handshake after
     // the server forgot the client) wait out the grace period. before_leave has
     // waited already; a page moving elsewhere or evicted leaves at once.
     const deferLeave = this.leaveGraceMs > 0 && (reason === 'disconnect' || reason === 'timeout');
     const now = this.clock.now();
-    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave, now });
+    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave, now, ifRemembered });
+    if (result.elsewhere !== null) return result;
     const logout = result.logLogout
       ? this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: new Date(at) }))
       : undefined;

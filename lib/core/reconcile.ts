@@ -97,8 +97,18 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   // are left to the pending leave (step 3 pairs a room's with its time channel's).
   const leaving = { rooms: [] as Array<{ room: string; uid: number; mark: LeaveMark }>, timers: [] as Array<{ timeChannel: string; uid: number; mark: LeaveMark }> };
   const markOf = async (channel: string, uid: number) => (options.leaveAbandoned ? (await store.leaveMarks(channel)).get(uid) : undefined);
-  for (const { room, uids } of await records.allOnlineLists()) {
+  // A row may be named in another case than the room whose list it holds:
+  // MySQL finds rows regardless of case, and the gem (which accepted capitals)
+  // or an older version may have created it as /rooms/aBx. Our keys are
+  // lower case (the edge refuses other names), the gem's keep the row's case.
+  const clientIdsOf = async (room: string) => {
     const live = await store.clientIdsByUser(room);
+    if (room === room.toLowerCase()) return live;
+    for (const [uid, clientIds] of await store.clientIdsByUser(room.toLowerCase())) live.set(uid, [...(live.get(uid) ?? []), ...clientIds]);
+    return live;
+  };
+  for (const { room, uids } of await records.allOnlineLists()) {
+    const live = await clientIdsOf(room);
     const removed: number[] = [];
     for (const uid of uids.filter((u) => !live.has(u))) {
       const mark = await markOf(room, uid);
@@ -112,7 +122,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
       list = await options.forUser(uid, async () => {
         // Look again inside the user's queue: an arrival or departure may have
         // fixed it since the first look.
-        const present = (await store.clientIdsByUser(room)).has(uid);
+        const present = (await clientIdsOf(room)).has(uid);
         return present ? records.addToOnlineList(room, uid) : records.removeFromOnlineList(room, uid);
       });
     }

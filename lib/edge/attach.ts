@@ -5,6 +5,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Express } from 'express';
 import { openServerBackends } from '../backends';
+import { firstRecordTtlSeconds } from '../stores/store';
 import { Presence } from '../core/presence';
 import { createDashboard, type Dashboard } from '../dashboard';
 import { RedisEngine } from '../engine';
@@ -34,7 +35,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   // Created before presence exists; it only asks presence when scraped.
   const metrics = opts.metrics ? new PresenceMetrics(opts.metrics.register, { isTracked: (clientId) => presence.isKnown(clientId) }) : undefined;
   const backends = openServerBackends(
-    { ...opts, leaveGraceMs: opts.leaveGrace * 1000, onLockConflict: () => metrics?.sqlLockConflict() },
+    { ...opts, leaveGraceMs: opts.leaveGrace * 1000, firstRecordTtlSeconds: firstRecordTtlSeconds(opts), onLockConflict: () => metrics?.sqlLockConflict() },
     { onRedisError: metrics && (() => metrics.redisError()), onRedisReconnecting: metrics && (() => metrics.redisReconnecting()) },
   );
   const { sql: { sequelize, records }, store, embedded } = backends;
@@ -83,7 +84,10 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     rememberedAuth: (clientId) => store.rememberedAuth(clientId),
     isReady: () => lifecycle.open,
   });
-  serveFaye(adapter, httpServer, opts, { presence: extension, onDisconnect: (clientId) => departures.disconnected(clientId), isTracked: (clientId) => presence.isKnown(clientId), store, metrics, logger });
+  serveFaye(adapter, httpServer, opts, {
+    presence: extension, onDisconnect: (clientId) => departures.disconnected(clientId), isTracked: (clientId) => presence.isKnown(clientId),
+    authOf: (clientId) => presence.authOf(clientId) ?? null, store, metrics, logger,
+  });
 
   const reconciliation = new Reconciliation({
     presence, departures, track, clock, logger, intervalSeconds: opts.reconcileInterval, timeoutSeconds: opts.timeout,

@@ -219,6 +219,11 @@ export class PresenceExtension {
   }
 
   outgoing(message: BayeuxMessage, callback: (message: BayeuxMessage) => void): void {
+    const reply = message as Message;
+    if (reply.channel === '/meta/connect' && reply.successful === true && isString(reply.clientId)) {
+      const work = this.options.presence.connected(reply.clientId);
+      if (work) this.options.track(work);
+    }
     callback(message);
   }
 
@@ -440,6 +445,10 @@ export class PresenceExtension {
     const exists = current ? Promise.resolve(true) : this.options.clientExists(clientId);
     const work = exists.then(async (known): Promise<Message> => {
       if (!known) return this.refuse(message, 401, `Unknown client ${clientId}; handshake again`);
+      // A sign of life for the engine too (Faye counts only connects): a
+      // process that never saw this report departs the page as of the
+      // engine's last ping, which must not come before it.
+      this.options.ping(clientId);
       void this.arrive(clientId, auth);
       const outcome = await presence.engage(clientId, auth, report.engaged, report.seq);
       if (outcome === 'absent') {

@@ -7,7 +7,9 @@ import type { Logger } from '../log';
 import type { PresenceMetrics } from '../metrics';
 import type { ResolvedOptions } from '../options';
 import type { PresenceStore } from '../stores/store';
+import type { Auth } from '../core/auth';
 import { narrowDelivery } from './delivery';
+import { DeliveryRule } from './delivery-rule';
 import type { PresenceExtension } from './extension';
 import { PresenceStateExtension } from './presence-diffs';
 import { bodyLimitFor, limitBatches, limitRequestBodies } from './request-limit';
@@ -23,6 +25,8 @@ export interface ExtensionParts {
   /** A /meta/disconnect the presence extension let through, of a clientId this process tracks. */
   onDisconnect(clientId: string): void;
   isTracked(clientId: string): boolean;
+  /** The auth a tracked clientId is tracked with (null: not tracked). */
+  authOf(clientId: string): Auth | null;
   store: PresenceStore;
   metrics?: PresenceMetrics;
   logger: Logger;
@@ -41,6 +45,8 @@ export function serveFaye(adapter: NodeAdapter, httpServer: HttpServer, opts: Re
         callback(answer);
       });
     },
+    // Faye's answer to a /meta/connect gives a connected clientId's records their full TTL.
+    outgoing: (message: BayeuxMessage, callback: (message: BayeuxMessage) => void) => presence.outgoing(message, callback),
   });
   if (metrics) {
     adapter.addExtension({
@@ -53,5 +59,6 @@ export function serveFaye(adapter: NodeAdapter, httpServer: HttpServer, opts: Re
   limitRequestBodies(adapter, bodyLimitFor(opts.maxMessageBytes), logger);
   limitBatches(adapter, { maxMessages: opts.maxMessagesPerRequest, maxFrameBytes: bodyLimitFor(opts.maxMessageBytes) }, logger);
   if (opts.presenceDiffs) adapter.addExtension(new PresenceStateExtension(parts.store, logger));
+  if (opts.authorizeSubscription) adapter.addExtension(new DeliveryRule({ rule: opts.authorizeSubscription, authOf: parts.authOf, logger }));
   adapter.attach(httpServer);
 }

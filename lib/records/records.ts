@@ -103,6 +103,11 @@ export class Records {
     return this.channels.idOf(name);
   }
 
+  /** The same without creating it: null for a channel that has no row. */
+  existingChannelId(name: string): Promise<number | null> {
+    return this.channels.existingIdOf(name);
+  }
+
   // -- online lists --------------------------------------------------------
 
   /** The room's online list; a room never joined has none (and is not created by asking). */

@@ -21,6 +21,9 @@
 -- ARGV[6] now, ms
 -- ARGV[7] grace period of leaves, ms: a user coming back while their leave is
 --         pending did not leave the room at all (no join, no leave)
+-- ARGV[8] first TTL of the auth and status keys, seconds: a clientId whose first
+--         /meta/connect has not succeeded yet keeps them this long only (see
+--         confirm-client.lua); one that has (a TTL above this one) gets ARGV[4]
 --
 -- Returns { added, joinedRoom, startedTimer, logLogin, seq, resumedFrom, previousAuth, evicted clientId... },
 -- or { -1 } when the clientId is remembered for another user (nothing changes)
@@ -34,6 +37,7 @@
 
 local uid, clientId, ttl, limit = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
 local now, grace = tonumber(ARGV[6]), tonumber(ARGV[7])
+local firstTtl = tonumber(ARGV[8])
 
 -- A pending leave of this user is cancelled; returns the last sighting it was
 -- for (ms), or nil. It counts only while fresh: a mark set much longer ago
@@ -124,11 +128,14 @@ if timeAdded == 1 then redis.call('HSET', KEYS[8], clientId, now) end
 for _, id in ipairs(timeEvicted) do redis.call('HDEL', KEYS[8], id) end
 if startedTimer == 1 or resumedFrom > 0 then redis.call('HDEL', KEYS[9], uid) end
 
-redis.call('SET', KEYS[3], ARGV[3], 'EX', ttl)
+-- Confirmed (or written by the gem): a TTL longer than the first one.
+local recordTtl = firstTtl
+if redis.call('TTL', KEYS[3]) > firstTtl then recordTtl = ttl end
+redis.call('SET', KEYS[3], ARGV[3], 'EX', recordTtl)
 
 local logLogin = 0
 if redis.call('GET', KEYS[4]) ~= '1' then
-  redis.call('SET', KEYS[4], '1', 'EX', ttl)
+  redis.call('SET', KEYS[4], '1', 'EX', recordTtl)
   logLogin = 1
 end
 

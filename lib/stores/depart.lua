@@ -11,6 +11,7 @@
 -- KEYS[8] time arrived     /<ns>/arrived<time_channel>: clientId → ms of its arrival there (see arrive.lua)
 -- KEYS[9] time departed    /<ns>/departed<time_channel>: uid → "<from>:<until>,..." when the
 --                          user's departed clientIds were seen there since their timer started
+-- KEYS[10] auth key        /<ns>/clientId_auth/<clientId>
 -- ARGV[1] uid (decimal)
 -- ARGV[2] clientId
 -- ARGV[3] TTL of the status key, seconds
@@ -22,6 +23,12 @@
 -- ARGV[7] now, ms: the mark is "<leaveAt>,<ARGV[7]>", the last sighting (when a
 --         confirmed leave takes effect) and when the grace began (its freshness)
 -- ARGV[8] the timer's resolution, ms: a shorter unseen gap is no gap
+-- ARGV[9] first TTL of the status key, seconds (see arrive.lua): a status key
+--         that still has at most this left keeps its TTL
+-- ARGV[10] '<room> <time channel>' when the caller's memory of the clientId's
+--         place may be stale (another process may have moved the page): if its
+--         remembered auth names another place, nothing changes and the result
+--         is { 'elsewhere', remembered auth JSON }; '' for no check
 --
 -- Returns { removed, leftRoom, stoppedTimer, logLogout, seq, roomLeavePending, timerStopPending,
 --           wasEngaged, disengaged, session, leaveAt, engagedPausedAt, engagedResumedAt,
@@ -51,6 +58,20 @@ local function decode(raw)
   local ok, value = pcall(cjson.decode, raw)
   if not ok or type(value) ~= 'table' then return {} end
   return value
+end
+
+-- The clientId's login status is one for the clientId, logged where its auth
+-- is remembered: a departure from a place it already left would log the
+-- logout of the place it is in.
+if ARGV[10] ~= '' then
+  local remembered = redis.call('GET', KEYS[10])
+  if remembered then
+    local auth = decode(remembered)
+    if type(auth.room_channel) == 'string' and type(auth.time_channel) == 'string'
+      and auth.room_channel .. ' ' .. auth.time_channel ~= ARGV[10] then
+      return { 'elsewhere', remembered }
+    end
+  end
 end
 
 -- Returns removed, last (the user's last clientId left), pending (that leave is deferred)
@@ -195,6 +216,8 @@ end
 local logLogout = 0
 local status = redis.call('GET', KEYS[3])
 if status == '1' or (status == false and ARGV[4] == '1') then
+  local left = redis.call('TTL', KEYS[3])
+  if left > 0 and left <= tonumber(ARGV[9]) then ttl = left end
   redis.call('SET', KEYS[3], '0', 'EX', ttl)
   logLogout = 1
 end

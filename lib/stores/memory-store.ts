@@ -1,7 +1,7 @@
 // Presence state in this process only: the embedded default (one server process,
 // no Redis). Same semantics as the Redis store; JavaScript's single thread makes
 // each step atomic.
-import { REFUSED, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type Departure, type DepartureResult, type Engagement, type EngagementResult, type LeaveConfirmation, type PendingLeave, type PresenceStore, type RoomState, isFreshMark, type LeaveMark, type UnseenGap } from './store';
+import { NOTHING_DEPARTED, REFUSED, rememberedPlace, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type Departure, type DepartureResult, type Engagement, type EngagementResult, type LeaveConfirmation, type PendingLeave, type PresenceStore, type RoomState, isFreshMark, type LeaveMark, type UnseenGap } from './store';
 
 function rememberedUid(json: string): number | null {
   try {
@@ -198,6 +198,9 @@ export class MemoryStore implements PresenceStore {
   }
 
   async depart(t: Departure): Promise<DepartureResult> {
+    const remembered = t.ifRemembered ? this.auths.get(t.clientId) : undefined;
+    const place = remembered === undefined ? null : rememberedPlace(remembered);
+    if (remembered !== undefined && place !== null && place !== `${t.room} ${t.timeChannel}`) return { ...NOTHING_DEPARTED, leaveAt: t.at, elsewhere: remembered };
     const engagedBefore = this.liveEngaged(t.timeChannel, t.uid);
     const session = this.engaged.get(t.timeChannel)?.get(t.uid);
     const wasEngaged = session?.clientIds.includes(t.clientId) ?? false;
@@ -242,7 +245,7 @@ export class MemoryStore implements PresenceStore {
     return {
       removed: room.removed, leftRoom: room.last, stoppedTimer: time.last, logLogout, seq: room.last ? this.nextSeq(t.room) : 0,
       roomLeavePending, timerStopPending, wasEngaged, disengaged, engagedSession: disengaged || engagedGap ? since : 0, engagedGap,
-      leaveAt, unseen,
+      leaveAt, unseen, elsewhere: null,
     };
   }
 
@@ -273,6 +276,9 @@ export class MemoryStore implements PresenceStore {
   async rememberedAuths(clientIds: string[]): Promise<Array<string | null>> {
     return clientIds.map((id) => this.auths.get(id) ?? null);
   }
+  /** Nothing here expires: nothing to extend. */
+  async confirmClient(): Promise<void> {}
+
 
   async clientIdsByUser(channel: string): Promise<Map<number, string[]>> {
     const users = this.lists.get(channel);

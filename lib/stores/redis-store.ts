@@ -2,21 +2,22 @@
 // is one Lua script call: one round trip, atomic across processes.
 import type Redis from 'ioredis';
 import { loadScripts, luaScript, runScript, type ScriptValue } from './lua';
-import { CLIENT_RECORD_TTL_SECONDS, REFUSED, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark, type UnseenGap } from './store';
+import { CLIENT_RECORD_TTL_SECONDS, FIRST_CLIENT_RECORD_TTL_SECONDS, NOTHING_DEPARTED, REFUSED, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark, type UnseenGap } from './store';
 
 /** The store's scripts (their .lua headers describe each for readers of the Lua). */
 const ARRIVE = luaScript({
   command: 'fayeOnlineArrive', file: 'stores/arrive.lua',
   keys: ['room', 'time', 'auth', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeArrived', 'timeDeparted'],
-  args: ['uid', 'clientId', 'authJson', 'ttl', 'limit', 'now', 'graceMs'],
+  args: ['uid', 'clientId', 'authJson', 'ttl', 'limit', 'now', 'graceMs', 'firstTtl'],
   // `rest`: the evicted clientIds; added is -1 when the clientId is remembered for another user.
   results: ['added', 'joinedRoom', 'startedTimer', 'logLogin', 'seq', 'resumedFrom', 'previousAuth'],
 });
 const DEPART = luaScript({
   command: 'fayeOnlineDepart', file: 'stores/depart.lua',
-  keys: ['room', 'time', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeEngaged', 'timeArrived', 'timeDeparted'],
-  args: ['uid', 'clientId', 'ttl', 'sawLogin', 'at', 'defer', 'now', 'resolutionMs'],
-  // `rest`: the unseen gaps as from, until, from, until...
+  keys: ['room', 'time', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeEngaged', 'timeArrived', 'timeDeparted', 'auth'],
+  args: ['uid', 'clientId', 'ttl', 'sawLogin', 'at', 'defer', 'now', 'resolutionMs', 'firstTtl', 'place'],
+  // `rest`: the unseen gaps as from, until, from, until...; with `place` and the
+  // clientId remembered elsewhere: removed is 'elsewhere', leftRoom that auth JSON.
   results: ['removed', 'leftRoom', 'stoppedTimer', 'logLogout', 'seq', 'roomLeavePending', 'timerStopPending', 'wasEngaged', 'disengaged', 'session', 'leaveAt', 'engagedPausedAt', 'engagedResumedAt'],
 });
 const ENGAGE = luaScript({
@@ -47,7 +48,14 @@ const FORGET = luaScript({
   results: ['left'],
 });
 
-const SCRIPTS = [ARRIVE, DEPART, ENGAGE, CONFIRM_LEAVE, ROOM_STATE, FORGET];
+const CONFIRM_CLIENT = luaScript({
+  command: 'fayeOnlineConfirmClient', file: 'stores/confirm-client.lua',
+  keys: ['auth', 'status'],
+  args: ['ttl'],
+  results: ['set'],
+});
+
+const SCRIPTS = [ARRIVE, DEPART, ENGAGE, CONFIRM_LEAVE, ROOM_STATE, FORGET, CONFIRM_CLIENT];
 
 /** The gem's hash values (JSON arrays of clientIds) by uid; unreadable and empty entries are skipped. */
 function readClientIdLists(raw: Record<string, string>): Map<number, string[]> {
@@ -91,6 +99,8 @@ export interface RedisStoreOptions {
   maxClientIdsPerUser: number;
   /** Grace period of leaves, ms (default 0: leaves take effect at once, as in the gem). */
   leaveGraceMs?: number;
+  /** How long a clientId's auth and status keys live until its first /meta/connect succeeds, s (default FIRST_CLIENT_RECORD_TTL_SECONDS; see firstRecordTtlSeconds). */
+  firstRecordTtlSeconds?: number;
 }
 
 export class RedisStore implements PresenceStore {
@@ -157,6 +167,7 @@ export class RedisStore implements PresenceStore {
       roomLeaving: this.leavingKey(a.room), timeLeaving: this.leavingKey(a.timeChannel), timeArrived: this.arrivedKey(a.timeChannel), timeDeparted: this.departedKey(a.timeChannel),
     }, {
       uid: a.uid, clientId: a.clientId, authJson: a.authJson, ttl: CLIENT_RECORD_TTL_SECONDS, limit: this.options.maxClientIdsPerUser, now: Math.round(a.at), graceMs: this.options.leaveGraceMs ?? 0,
+      firstTtl: this.firstTtl,
     });
     if (r.added === -1) return { ...REFUSED };
     return {
@@ -175,12 +186,14 @@ export class RedisStore implements PresenceStore {
     const r = await runScript(this.redis, DEPART, {
       room: this.channelKey(t.room), time: this.channelKey(t.timeChannel), status: this.statusKey(t.clientId), seq: this.seqKey(t.room),
       roomLeaving: this.leavingKey(t.room), timeLeaving: this.leavingKey(t.timeChannel), timeEngaged: this.engagedKey(t.timeChannel),
-      timeArrived: this.arrivedKey(t.timeChannel), timeDeparted: this.departedKey(t.timeChannel),
+      timeArrived: this.arrivedKey(t.timeChannel), timeDeparted: this.departedKey(t.timeChannel), auth: this.authKey(t.clientId),
     }, {
       uid: t.uid, clientId: t.clientId, ttl: CLIENT_RECORD_TTL_SECONDS, sawLogin: t.sawLogin ? '1' : '0', at: Math.round(t.at), defer: t.deferLeave ? '1' : '0',
-      now: Math.round(t.now), resolutionMs: TIMER_RESOLUTION_MS,
+      now: Math.round(t.now), resolutionMs: TIMER_RESOLUTION_MS, firstTtl: this.firstTtl, place: t.ifRemembered ? `${t.room} ${t.timeChannel}` : '',
     });
+    if (r.removed === 'elsewhere') return { ...NOTHING_DEPARTED, leaveAt: t.at, elsewhere: String(r.leftRoom) };
     return {
+      elsewhere: null,
       removed: r.removed === 1, leftRoom: r.leftRoom === 1, stoppedTimer: r.stoppedTimer === 1, logLogout: r.logLogout === 1, seq: Number(r.seq),
       roomLeavePending: r.roomLeavePending === 1, timerStopPending: r.timerStopPending === 1, wasEngaged: r.wasEngaged === 1, disengaged: r.disengaged === 1,
       engagedSession: Number(r.session), leaveAt: Number(r.leaveAt),
@@ -231,6 +244,14 @@ export class RedisStore implements PresenceStore {
 
   async rememberedAuths(clientIds: string[]): Promise<Array<string | null>> {
     return clientIds.length ? this.redis.mget(clientIds.map((id) => this.authKey(id))) : [];
+  }
+
+  async confirmClient(clientId: string): Promise<void> {
+    await runScript(this.redis, CONFIRM_CLIENT, { auth: this.authKey(clientId), status: this.statusKey(clientId) }, { ttl: CLIENT_RECORD_TTL_SECONDS });
+  }
+
+  private get firstTtl(): number {
+    return this.options.firstRecordTtlSeconds ?? FIRST_CLIENT_RECORD_TTL_SECONDS;
   }
 
   async roomState(room: string): Promise<RoomState> {

@@ -19,6 +19,12 @@ export interface Departure extends PresenceTarget {
   deferLeave: boolean;
   /** Now, ms: when a deferred leave's grace began (a mark is fresh for a while after it). */
   now: number;
+  /**
+   * The caller's memory of the clientId's place may be stale (in a cluster,
+   * another process may have moved the page): when the store remembers it
+   * elsewhere, nothing changes and the result's `elsewhere` says where.
+   */
+  ifRemembered?: boolean;
 }
 
 export interface PendingLeave {
@@ -70,6 +76,8 @@ export interface ArrivalResult {
 }
 
 export interface DepartureResult {
+  /** With `ifRemembered`: the auth JSON remembered for the clientId, which names another place; nothing changed. Else null. */
+  elsewhere: string | null;
   /** The clientId was in the room and was removed. */
   removed: boolean;
   /** It was the user's last clientId in the room: the user left. */
@@ -172,6 +180,12 @@ export interface PresenceStore {
   rememberedAuth(clientId: string): Promise<string | null>;
   /** The same for several clientIds at once (one round trip). */
   rememberedAuths(clientIds: string[]): Promise<Array<string | null>>;
+  /**
+   * The clientId's first /meta/connect succeeded: its remembered auth and
+   * login status now live the full TTL (until then only the first TTL). A
+   * store whose records do not expire does nothing.
+   */
+  confirmClient(clientId: string): Promise<void>;
   /** uid → clientIds of a room or time channel (users without clientIds omitted). */
   clientIdsByUser(channel: string): Promise<Map<number, string[]>>;
   /** The room's members and sequence number, read atomically. */
@@ -183,6 +197,22 @@ export interface PresenceStore {
   /** Takes a cluster-wide lock for `ttlMs` (false if another process holds it); one process is always true. */
   lock(name: string, ttlMs: number): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** A departure that changed nothing (with `ifRemembered`, of a clientId remembered elsewhere). */
+export const NOTHING_DEPARTED: Readonly<Omit<DepartureResult, 'leaveAt' | 'elsewhere'>> = Object.freeze({
+  removed: false, leftRoom: false, stoppedTimer: false, logLogout: false, seq: 0, roomLeavePending: false, timerStopPending: false,
+  wasEngaged: false, disengaged: false, engagedSession: 0, engagedGap: null, unseen: [],
+});
+
+/** '<room> <time channel>' of a remembered auth JSON; null when unreadable (as depart.lua reads it). */
+export function rememberedPlace(json: string): string | null {
+  try {
+    const auth = JSON.parse(json) as { room_channel?: unknown; time_channel?: unknown };
+    return typeof auth.room_channel === 'string' && typeof auth.time_channel === 'string' ? `${auth.room_channel} ${auth.time_channel}` : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The answer to an arrival of a clientId remembered for another user: nothing changed. */
@@ -223,3 +253,21 @@ export const TIMER_RESOLUTION_MS = 1000;
 
 /** How long a clientId's remembered auth and login status live: 2 weeks, as the gem. */
 export const CLIENT_RECORD_TTL_SECONDS = 14 * 24 * 3600;
+
+/**
+ * How long they live until the clientId's first /meta/connect succeeds (at
+ * least): clientIds that never connected must not leave keys behind for 2
+ * weeks. See firstRecordTtlSeconds.
+ */
+export const FIRST_CLIENT_RECORD_TTL_SECONDS = 15 * 60;
+
+/**
+ * The first TTL for the given settings (seconds): the remembered auth must
+ * outlive the client's departure, which comes with the engine's GC (at most
+ * gc + 2 x timeout after its last ping) or, after a crash, with the next
+ * reconciliation pass; twice that, and never under FIRST_CLIENT_RECORD_TTL_SECONDS.
+ */
+export function firstRecordTtlSeconds(settings: { timeout: number; gc: number; reconcileInterval: number }): number {
+  const departureWithin = settings.gc + 2 * settings.timeout + settings.reconcileInterval;
+  return Math.min(CLIENT_RECORD_TTL_SECONDS, Math.max(FIRST_CLIENT_RECORD_TTL_SECONDS, Math.ceil(2 * departureWithin)));
+}

@@ -1,7 +1,8 @@
 // needs: mysql, redis
 // Work belongs to transitions only (docs/protocol.md): a repeated /meta/connect
 // of a known clientId costs no SQL statement and no presence Redis round trip;
-// a join and a leave cost exactly one presence round trip each. Redis commands
+// a join costs two presence round trips (the arrival, then the TTL of a
+// connected clientId) and a leave exactly one. Redis commands
 // are counted where they are sent (every command of the server's ioredis
 // connection, sorted by key: presence keys are "/<ns>/...", the engine's
 // "<ns>/..."), SQL statements by Sequelize's hook.
@@ -58,7 +59,10 @@ test('a join costs one presence round trip, repeated connects cost none and no S
   const id = await client.connected();
   await eventually(async () => (await userInfoList(server, '/rooms/counted')) === '[31]', 5000, 'joined');
   await settle();
-  assert.deepEqual(scriptCalls(presenceCommands), ['evalsha'], 'join: one call of arrive.lua');
+  // arrive.lua, then (once Faye answered the connect with success) confirm-client.lua gives the clientId's keys their full TTL.
+  await eventually(() => presenceCommands.length >= 2, 5000, 'the connect confirmed');
+  await settle();
+  assert.deepEqual(scriptCalls(presenceCommands), ['evalsha', 'evalsha'], 'join: one call of arrive.lua, one of confirm-client.lua');
 
   presenceCommands.length = 0;
   engineCommands.length = 0;

@@ -52,6 +52,29 @@ describe('a batch past maxMessagesPerRequest', () => {
     socket.close();
   });
 
+  test('frames of one WebSocket reach Faye one at a time, so their answers never pile up in one turn', async () => {
+    // A slow extension (as a database-backed rule would be) holds each frame; the next one waits for its answer.
+    let inFaye = 0;
+    let most = 0;
+    server.handle.adapter.addExtension({
+      incoming(message: { id?: unknown }, callback: (m: unknown) => void) {
+        if (typeof message.id !== 'string' || !message.id.startsWith('one')) return callback(message);
+        inFaye += 1;
+        most = Math.max(most, inFaye);
+        setTimeout(() => {
+          inFaye -= 1;
+          callback(message);
+        }, 20);
+      },
+    } as never);
+    const socket = await rawWebSocket(server);
+    for (let i = 0; i < 8; i++) socket.send(JSON.stringify([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['websocket'], id: `one${i}` }]));
+    while (socket.replies.length < 8) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(socket.replies.map((reply) => reply.id), Array.from({ length: 8 }, (_, i) => `one${i}`));
+    assert.equal(most, 1);
+    socket.close();
+  });
+
   test(`a WebSocket with more than ${MAX_FRAMES_WAITING} frames waiting to be answered is closed`, async () => {
     const socket = await rawWebSocket(server);
     const from = log.lines.length;

@@ -109,6 +109,36 @@ describe('floods of one identity against a server', () => {
     }
   });
 
+  test("an eviction is the evicted tab's public depart event, with reason 'evicted'; the user does not leave", async () => {
+    const room = `/churn/evict/${process.pid}`;
+    const events: Array<{ kind: string; clientId: string; room: string; reason?: string }> = [];
+    const onDepart = (event: { uid: number; clientId: string; room: string; reason: string }) => {
+      if (event.uid === 79) events.push({ kind: 'depart', clientId: event.clientId, room: event.room, reason: event.reason });
+    };
+    const onLeave = (event: { uid: number; clientId: string; room: string }) => {
+      if (event.uid === 79) events.push({ kind: 'leave', clientId: event.clientId, room: event.room });
+    };
+    server.handle.on('depart', onDepart);
+    server.handle.on('leave', onLeave);
+    const tabs: TestClient[] = [];
+    try {
+      const ids: string[] = [];
+      // One tab after the other, so that the first is the oldest: the one the fifth evicts.
+      for (let i = 0; i < 5; i++) {
+        tabs.push(onlineClient(server.url, auth(79, 'evicted', room, `${room}/lesson${i}`), { transport: 'long-polling' }));
+        ids.push(await tabs[i].connected());
+        await eventually(async () => (await clientIdsByUser(server, room))['79']?.includes(ids[i]), 10_000, `tab ${i} tracked`);
+      }
+      await server.handle.settled();
+      assert.deepEqual(events, [{ kind: 'depart', clientId: ids[0], room, reason: 'evicted' }]);
+      assert.deepEqual(await server.handle.onlineUsers(room), [79], 'the user stays online');
+    } finally {
+      server.handle.off('depart', onDepart);
+      server.handle.off('leave', onLeave);
+      await Promise.all(tabs.map((tab) => tab.disconnect()));
+    }
+  });
+
   test('a page hopping between two rooms ends where it stopped, with rows bounded by the move interval', async () => {
     const base = `/churn/hop/${process.pid}`;
     const clientId = await rawHandshake(server);

@@ -88,4 +88,59 @@ export function wildcardScenarios(backend: Backend): void {
       assert.deepEqual(everything.filter((line) => !line.includes('"marker":true')), [], 'nothing but the marker');
     });
   });
+
+  describe(`an app rule for its own channels, blind to patterns, holds for pattern subscribers too (${backend})`, () => {
+    let server: PresenceServer;
+    const clients: faye.Client[] = [];
+    const base = `/own${process.pid}${backend === 'mysql+redis' ? 'm' : 'e'}`;
+    const roomOf = (name: string) => `${base}/r/${name}`;
+    const asked: string[] = [];
+    // "/<base>/secret/<name>" is for pages signed for room <name>; anything
+    // else, patterns included (the rule never thought of them), is allowed.
+    const appRule = ({ channel, auth }: { channel: string; auth: Auth | null }) => {
+      asked.push(channel);
+      const secret = new RegExp(`^${base}/secret/([a-z0-9]+)$`).exec(channel);
+      if (!secret) return true;
+      return auth !== null && auth.room === roomOf(secret[1]);
+    };
+    const signed = (uid: number, room: string) =>
+      signAuth(auth(uid, `u${uid}`, room, `${base}/lesson`) as Parameters<typeof signAuth>[0], { secret: SECRET });
+
+    before(async () => {
+      server = await startPresenceServer(backend, { secret: SECRET, authorizeSubscription: appRule });
+    });
+    after(async () => {
+      await Promise.all(clients.map((client) => Promise.resolve(client.disconnect()).catch(() => undefined)));
+      await server.close();
+    });
+
+    async function follower(uid: number, room: string, patterns: string[], transport: 'websocket' | 'long-polling'): Promise<string[]> {
+      const client = new faye.Client(server.url, { timeout: 10, retry: 1 });
+      client.disable('autodisconnect');
+      if (transport === 'long-polling') client.disable('websocket');
+      const wire = signed(uid, room);
+      client.addExtension({ outgoing: (m: faye.BayeuxMessage, cb: (m: faye.BayeuxMessage) => void) => cb({ ...m, auth: wire }) });
+      clients.push(client);
+      const received: string[] = [];
+      for (const pattern of patterns) await client.subscribe(pattern, (data: unknown) => received.push(`${pattern} ${JSON.stringify(data)}`));
+      return received;
+    }
+
+    for (const transport of ['websocket', 'long-polling'] as const) {
+      test(`a page of room a gets room b's secret channel by no pattern, its own by every one (${transport})`, async () => {
+        const patterns = ['/**', `${base}/**`, `${base}/secret/*`];
+        const nosy = await follower(transport === 'websocket' ? 1 : 2, roomOf('a'), patterns, transport);
+        const member = await follower(3, roomOf('b'), [`${base}/secret/b`], transport);
+        const publisher = server.handle.adapter.getClient();
+        await publisher.publish(`${base}/secret/b`, { secret: 'b' });
+        await publisher.publish(`${base}/secret/a`, { marker: 'a' });
+        await eventually(() => nosy.filter((line) => line.includes('"marker"')).length === patterns.length, 10_000, 'the marker reached every pattern');
+        await eventually(() => member.length === 1, 10_000, 'the member got its secret');
+        assert.deepEqual(nosy.filter((line) => !line.includes('"marker"')), [], 'nothing of room b');
+        assert.deepEqual(member, [`${base}/secret/b {"secret":"b"}`]);
+        // Each page's rule decision is kept: the rule was asked about the delivered channels, not once per message.
+        assert.ok(asked.includes(`${base}/secret/b`) && asked.includes(`${base}/secret/a`));
+      });
+    }
+  });
 }

@@ -57,6 +57,59 @@ const traces: Array<{ name: string; steps: TimedStep[]; cluster?: boolean }> = [
       at(374.2, { kind: 'quiet' }),
     ],
   },
+  {
+    name: "a page that hopped to another process and moved there: the first process's stale memory of it does not close the new place's login session",
+    steps: [
+      at(42.1, open(0, 5, '/rooms/a', '/lessons/2')),
+      at(179.5, { kind: 'hop', page: 0, proc: 1 }),
+      at(180.6, { kind: 'move', page: 0, room: '/rooms/b', timeChannel: '/lessons/3' }),
+      at(208.8, { kind: 'networkLost', page: 0 }),
+      at(417.1, { kind: 'quiet' }),
+    ],
+    cluster: true,
+  },
+  {
+    name: "a tab evicted by a process whose memory of it is stale leaves where it is, closing its own login session",
+    steps: [
+      at(6.7, open(0, 2, '/rooms/a', '/lessons/3')),
+      at(16.9, { kind: 'move', page: 0, room: '/rooms/b', timeChannel: '/lessons/1' }),
+      at(31.1, { kind: 'hop', page: 0, proc: 2 }),
+      at(34.9, { kind: 'move', page: 0, room: '/rooms/abx', timeChannel: '/lessons/1' }),
+      // One tab past maxClientIdsPerUser (32) in the room; the newest, which evicts page 0, reaches process 0.
+      // Page 1 keeps the user in /lessons/1 (the model of the truth knows no evictions).
+      ...Array.from({ length: 32 }, (_, i) => at(160 + i * 0.1, open(i + 1, 2, '/rooms/abx', i === 0 ? '/lessons/1' : '/lessons/3', i === 31 ? 0 : 1))),
+      at(320.1, { kind: 'close', page: 0 }),
+      at(320.2, { kind: 'close', page: 1 }),
+      at(418.6, { kind: 'quiet' }),
+    ],
+    cluster: true,
+  },
+  {
+    name: 'a refused name in another case (/rooms/aBx) leaves the list of /rooms/abx alone, whoever asks about it',
+    steps: [
+      at(24.9, { kind: 'open', page: 0, uid: 2, room: '/rooms/aBx', timeChannel: '/lessons/3', proc: 0, engaged: false }),
+      at(202.1, { kind: 'quiet' }),
+      at(206.3, open(1, 1, '/rooms/abx', '/lessons/2')),
+      at(459.3, { kind: 'quiet' }),
+    ],
+  },
+  {
+    name: 'a move to a refused name: the page stays where it was, connecting again at once, and its time there goes on',
+    steps: [
+      at(2.5, open(0, 3, '/rooms/b', '/lessons/1')),
+      at(18.8, { kind: 'move', page: 0, room: '/rooms/aBx', timeChannel: '/lessons/2' }),
+      at(159.2, { kind: 'quiet' }),
+    ],
+  },
+  {
+    name: "an engagement report after the page's last connect is a sighting for every process: its departure is not backdated before it",
+    steps: [
+      at(37.7, open(0, 4, '/rooms/abx', '/lessons/1', 1)),
+      at(44.0, { kind: 'engage', page: 0, engaged: false }),
+      at(47.3, { kind: 'networkLost', page: 0 }),
+      at(159.5, { kind: 'quiet' }),
+    ],
+  },
 ];
 
 for (const backend of ['embedded', 'mysql-redis'] as BackendName[]) {

@@ -19,10 +19,13 @@ const seconds = (ms: number) => ms / 1000;
  * row's truth is the union of its names' truths.
  */
 async function sameRow(world: World, channel: string, named: string[]): Promise<string[]> {
+  // Read only: a row the checker created under a refused name (/rooms/aBx)
+  // would become the row the server's /rooms/abx list lives in.
   const records = world.anyProcess()!.records;
-  const id = await records.channelId(channel);
+  const id = await records.existingChannelId(channel);
+  if (id === null) return [channel];
   const names: string[] = [];
-  for (const other of named) if (other === channel || (await records.channelId(other)) === id) names.push(other);
+  for (const other of named) if (other === channel || (await records.existingChannelId(other)) === id) names.push(other);
   return names;
 }
 
@@ -146,8 +149,8 @@ async function onlineTime(world: World): Promise<Violation[]> {
       const row = await sameRow(world, timeChannel, world.timeChannels());
       const truthSpans = union(row.flatMap((name) => world.truth.timeIn(uid, name, now)));
       const truthSeconds = truthSpans.reduce((sum, s) => sum + s.end - s.start, 0) / 1000;
-      const channelId = await process.records.channelId(timeChannel);
-      const logged = report.channels.find((c) => c.channelId === channelId);
+      const channelId = await process.records.existingChannelId(timeChannel);
+      const logged = channelId === null ? undefined : report.channels.find((c) => c.channelId === channelId);
       const sessions = logged ? logged.clients.reduce((n, c) => n + c.sessions.length, 0) : 0;
       const logSeconds = logged?.totalSeconds ?? 0;
       const recorded = (await process.records.onlineTime(uid, timeChannel, new Date(now))).totalSeconds;

@@ -166,7 +166,11 @@ export class SimProcess {
   /** A message from a page, through the real extension; resolves with what Faye would answer. */
   receive(message: Record<string, unknown>): Promise<BayeuxMessage> {
     if (message.channel === '/meta/disconnect' && this.presence.isKnown(String(message.clientId))) this.departures.disconnected(String(message.clientId));
-    const answer = new Promise<BayeuxMessage>((resolve) => this.extension.incoming(message as BayeuxMessage, REQUEST, resolve));
+    const answer = new Promise<BayeuxMessage>((resolve) => this.extension.incoming(message as BayeuxMessage, REQUEST, resolve)).then((passed) => {
+      // Faye answers a connect the edge let through with success (the engine knows the client): attach passes the reply back out.
+      if (passed.channel === '/meta/connect' && !passed.error) this.extension.outgoing({ channel: '/meta/connect', clientId: passed.clientId, successful: true } as BayeuxMessage, () => undefined);
+      return passed;
+    });
     this.track(answer);
     return answer;
   }
@@ -409,6 +413,10 @@ export class World {
           page.room = previous.room;
           page.timeChannel = previous.timeChannel;
           page.stay = this.truth.resume(previous.stay);
+          // The refused connect was answered at once: the page connects again
+          // with the auth it had (a refused message is no sighting, so waiting
+          // a whole poll would leave it unseen for longer than one).
+          if (page.state === 'open') this.connect(page);
         }
       }
     });

@@ -198,6 +198,23 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.equal((await store.arrive(arrival('c11', 11, b, T0))).previousAuth, null, 'the same auth again');
     });
 
+    test('a departure from a place the clientId is no longer remembered in changes nothing when asked to check, and says where it is', async () => {
+      // A process that saw the page in `a` while another one moved it to `b` (a hop, then a move).
+      const a = place();
+      const b = place();
+      await store.arrive(arrival('c12', 12, a, T0));
+      await store.depart(departure('c12', 12, a, T0 + 1000, false));
+      await store.arrive(arrival('c12', 12, b, T0 + 1000));
+      const stale = await store.depart({ ...departure('c12', 12, a, T0 + 2000, false), sawLogin: true, ifRemembered: true });
+      assert.equal(stale.elsewhere, authJson(12, b.room, b.timeChannel));
+      assert.deepEqual({ removed: stale.removed, logLogout: stale.logLogout }, { removed: false, logLogout: false });
+      assert.deepEqual([...(await store.clientIdsByUser(b.timeChannel))], [[12, ['c12']]], 'still in b');
+      const right = await store.depart({ ...departure('c12', 12, b, T0 + 2000, false), sawLogin: true, ifRemembered: true });
+      assert.deepEqual({ elsewhere: right.elsewhere, removed: right.removed, stoppedTimer: right.stoppedTimer, logLogout: right.logLogout }, { elsewhere: null, removed: true, stoppedTimer: true, logLogout: true }, "b's logout is logged");
+      const unknown = await store.depart({ ...departure('c12x', 12, a, T0 + 2000, false), ifRemembered: true });
+      assert.deepEqual({ elsewhere: unknown.elsewhere, removed: unknown.removed }, { elsewhere: null, removed: false }, 'nothing remembered: no check');
+    });
+
     test('one user in two rooms joins and leaves each independently, with its own sequence numbers', async () => {
       const a = place();
       const b = place();

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RedisStore } from '../../lib/stores/redis-store';
+import { CLIENT_RECORD_TTL_SECONDS, FIRST_CLIENT_RECORD_TTL_SECONDS, firstRecordTtlSeconds } from '../../lib/stores/store';
 import { createTestRedis } from '../support/redis';
 import { GRACE_MS, LIMIT, storeContract } from './contract';
 
@@ -47,4 +48,52 @@ test("arrival times and sightings live in keys of our own, gone once the user's 
   } finally {
     await redis.cleanup();
   }
+});
+
+test('auth and status keys of a clientId live the first TTL until its first connect succeeds, then the full 2 weeks; a key the gem wrote keeps its TTL', async () => {
+  const redis = await createTestRedis();
+  try {
+    const store = new RedisStore({ redis: redis.redis, ownsConnection: false, namespace: redis.namespace, maxClientIdsPerUser: LIMIT, leaveGraceMs: GRACE_MS, firstRecordTtlSeconds: 900 });
+    const at = Date.UTC(2026, 0, 5, 9, 0, 0);
+    const place = (room: string, timeChannel: string) => ({ room, timeChannel, authJson: JSON.stringify({ room_channel: room, time_channel: timeChannel, current_user: { uid: 1, uname: 'a' } }) });
+    const ttls = async (clientId: string) => [await redis.redis.ttl(store.authKey(clientId)), await redis.redis.ttl(store.statusKey(clientId))];
+    const isFirst = (ttl: number) => ttl > 0 && ttl <= 900;
+    const isFull = (ttl: number) => ttl > CLIENT_RECORD_TTL_SECONDS - 60;
+
+    // Never connected: arrives, departs; its keys stay short.
+    await store.arrive({ clientId: 'never', uid: 1, ...place('/ttl/a', '/ttl/l1'), at });
+    assert.ok((await ttls('never')).every(isFirst), String(await ttls('never')));
+    await store.depart({ clientId: 'never', uid: 1, room: '/ttl/a', timeChannel: '/ttl/l1', at: at + 1000, deferLeave: false, now: at + 1000 });
+    assert.equal(await redis.redis.get(store.statusKey('never')), '0');
+    assert.ok((await ttls('never')).every(isFirst), String(await ttls('never')));
+
+    // Connected: full TTL, kept by a move (a departure and an arrival) and by its departure.
+    await store.arrive({ clientId: 'page', uid: 1, ...place('/ttl/a', '/ttl/l1'), at });
+    await store.confirmClient('page');
+    assert.ok((await ttls('page')).every(isFull), String(await ttls('page')));
+    await store.depart({ clientId: 'page', uid: 1, room: '/ttl/a', timeChannel: '/ttl/l1', at: at + 1000, deferLeave: false, now: at + 1000 });
+    await store.arrive({ clientId: 'page', uid: 1, ...place('/ttl/b', '/ttl/l2'), at: at + 1000 });
+    assert.ok((await ttls('page')).every(isFull), String(await ttls('page')));
+    await store.depart({ clientId: 'page', uid: 1, room: '/ttl/b', timeChannel: '/ttl/l2', at: at + 2000, deferLeave: false, now: at + 2000 });
+    assert.ok((await ttls('page')).every(isFull), String(await ttls('page')));
+
+    // A clientId whose keys a gem server wrote (2 weeks) keeps them when it arrives here.
+    const gem = place('/ttl/a', '/ttl/l1');
+    await redis.redis.set(store.authKey('gem'), gem.authJson, 'EX', CLIENT_RECORD_TTL_SECONDS);
+    await redis.redis.set(store.statusKey('gem'), '1', 'EX', CLIENT_RECORD_TTL_SECONDS);
+    await store.arrive({ clientId: 'gem', uid: 1, ...gem, at });
+    assert.ok((await ttls('gem')).every(isFull), String(await ttls('gem')));
+
+    // Confirming keys that are gone creates nothing.
+    await store.confirmClient('nobody');
+    assert.deepEqual(await ttls('nobody'), [-2, -2]);
+  } finally {
+    await redis.cleanup();
+  }
+});
+
+test('the first TTL outlives a departure at the given settings, within the 2 weeks', () => {
+  assert.equal(firstRecordTtlSeconds({ timeout: 10, gc: 60, reconcileInterval: 300 }), FIRST_CLIENT_RECORD_TTL_SECONDS);
+  assert.equal(firstRecordTtlSeconds({ timeout: 60, gc: 600, reconcileInterval: 3600 }), 2 * (600 + 120 + 3600));
+  assert.equal(firstRecordTtlSeconds({ timeout: 60, gc: 600, reconcileInterval: 10 ** 9 }), CLIENT_RECORD_TTL_SECONDS);
 });

@@ -6,7 +6,7 @@
 //
 // Records never closes the Sequelize instance: whoever opened it closes it.
 import { QueryTypes, type Sequelize } from 'sequelize';
-import { FayeOnlineError } from '../errors';
+import { FayeOnlineError, isFayeOnlineError } from '../errors';
 import { isTransientDatabaseError } from './database';
 import { silentLogger, type Logger } from '../log';
 import { ChannelIds } from './channels';
@@ -15,7 +15,8 @@ import {
   isUid, parseOnlineTimes, parseStartedAt, parseUserInfoList, runningTimeChannels, timerState, withTimerStarted, withTimerStopped,
 } from './legacy-format';
 import { EngagedTimes, type EngagedTime, type RunningEngagement } from './engaged-times';
-import { LockedTable, type Change, type LockObserver } from './optimistic-lock';
+import { GroupCommit, KeyedGroupCommit, type Pending } from './group-commit';
+import { LockedTable, type Change, type LockObserver, type Row } from './optimistic-lock';
 import { Sql } from './sql';
 import { isDatabaseUnavailable } from './database';
 
@@ -54,6 +55,18 @@ export interface RecordsStats {
 }
 
 const DEFAULT_MAX_RETRIES = 30;
+/** Users whose online times one batch reads with one SELECT ... IN. */
+const TIMER_BATCH = 500;
+/** Login log rows in one INSERT. */
+const LOGIN_LOG_BATCH = 500;
+/** Edits of one room's list in one write (each is a few array operations). */
+const LIST_BATCH = 10_000;
+
+type ListEdit = (uids: number[]) => number[];
+interface TimerChange {
+  timeChannel: string;
+  change: (value: string | null) => Change<unknown>;
+}
 
 /** Bytes the gem's TEXT column faye_user_online_times.online_times holds (about 730 time channels). */
 export const ONLINE_TIMES_TEXT_BYTES = 65_535;
@@ -70,6 +83,15 @@ export class Records {
   private readonly logger: Logger;
   /** Bytes online_times holds: the gem's TEXT until a value that does not fit makes us look (the column may be widened). */
   private onlineTimesCapacity = ONLINE_TIMES_TEXT_BYTES;
+  // Writes are batched by group commit (group-commit.ts): in a storm, one
+  // locked write per room list and per user's online times takes every change
+  // asked for while the previous write was in flight, and the login log rows
+  // of that window go out as one INSERT. Batching a room's list within this
+  // process also keeps its writers from retrying against each other (a storm
+  // of U joins would otherwise cost O(U) conflicts per join).
+  private readonly listWrites = new KeyedGroupCommit<string, ListEdit, number[]>((room, batch) => this.writeOnlineList(room, batch), { maxBatch: LIST_BATCH });
+  private readonly timerWrites = new GroupCommit<{ uid: number } & TimerChange, unknown>((batch) => this.writeOnlineTimes(batch), { maxBatch: TIMER_BATCH });
+  private readonly loginLogWrites = new GroupCommit<LoginLogEntry, void>((batch) => this.writeLoginLogs(batch), { maxBatch: LOGIN_LOG_BATCH });
 
   constructor(options: RecordsOptions) {
     const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
@@ -126,15 +148,21 @@ export class Records {
     return this.changeOnlineList(room, () => wanted);
   }
 
-  private async changeOnlineList(room: string, edit: (uids: number[]) => number[]): Promise<number[]> {
+  /** Resolves to the list as written by the batch that took this edit (later edits of that batch included). */
+  private changeOnlineList(room: string, edit: ListEdit): Promise<number[]> {
+    return this.listWrites.add(room, edit);
+  }
+
+  private async writeOnlineList(room: string, batch: Array<Pending<ListEdit, number[]>>): Promise<void> {
     const channelId = await this.channelId(room);
-    return this.onlineLists.modify(channelId, (value): Change<number[]> => {
+    const list = await this.onlineLists.modify(channelId, (value): Change<number[]> => {
       const before = parseUserInfoList(value);
-      const after = edit(before);
+      const after = batch.reduce((uids, { item: edit }) => edit(uids), before);
       const unchanged = value !== null && after.length === before.length && after.every((uid, i) => uid === before[i]);
       // A room without a row gets one only when somebody joins it.
       return unchanged || (value === null && after.length === 0) ? { result: before } : { write: formatUserInfoList(after), result: after };
     });
+    for (const entry of batch) entry.resolve(list);
   }
 
   /** Every room that has an online list row, with its uids (for reconciliation and status). */
@@ -168,7 +196,7 @@ export class Records {
 
   /** Starts the user's timer for `timeChannel` at `at`; false if it was already running. */
   async startTimer(uid: number, timeChannel: string, at: Date): Promise<boolean> {
-    return this.changeOnlineTimes(uid, timeChannel, (value): Change<boolean> => {
+    return this.changeTimer(uid, timeChannel, (value): Change<boolean> => {
       const times = parseOnlineTimes(value);
       if (timerState(times, timeChannel).startedAt !== null) return { result: false };
       return { write: formatOnlineTimes(withTimerStarted(times, timeChannel, formatStartedAt(at, this.timeZone))), result: true };
@@ -177,7 +205,7 @@ export class Records {
 
   /** Stops the timer and adds the whole seconds since its start; null if it was not running. */
   async stopTimer(uid: number, timeChannel: string, at: Date): Promise<number | null> {
-    return this.changeOnlineTimes(uid, timeChannel, (value): Change<number | null> => {
+    return this.changeTimer(uid, timeChannel, (value): Change<number | null> => {
       const times = parseOnlineTimes(value);
       const since = this.runningSince(timerState(times, timeChannel).startedAt);
       if (since === null) return { result: null };
@@ -186,26 +214,71 @@ export class Records {
     });
   }
 
+  private changeTimer<R>(uid: number, timeChannel: string, change: (value: string | null) => Change<R>): Promise<R> {
+    return this.timerWrites.add({ uid, timeChannel, change }) as Promise<R>;
+  }
+
+  // One SELECT for every user of the batch, then one locked write per user
+  // with all of that user's changes applied in order.
+  private async writeOnlineTimes(batch: Array<Pending<{ uid: number } & TimerChange, unknown>>): Promise<void> {
+    const byUser = new Map<number, Array<Pending<{ uid: number } & TimerChange, unknown>>>();
+    for (const entry of batch) {
+      const entries = byUser.get(entry.item.uid);
+      if (entries) entries.push(entry);
+      else byUser.set(entry.item.uid, [entry]);
+    }
+    const rows = await this.onlineTimes.readMany([...byUser.keys()]);
+    await Promise.all([...byUser].map(([uid, entries]) => this.writeUserTimes(uid, entries, rows.get(uid) ?? null)));
+  }
+
+  private async writeUserTimes(uid: number, entries: Array<Pending<TimerChange, unknown>>, known: Row | null): Promise<void> {
+    try {
+      const results = await this.changeOnlineTimes(uid, entries.map((entry) => entry.item), known);
+      entries.forEach((entry, i) => entry.resolve(results[i]));
+    } catch (error) {
+      // Settled here, not by the batch: the other users' writes of the batch go on.
+      if (entries.length === 1 || !isFayeOnlineError(error, 'RECORD_TOO_LARGE')) {
+        for (const entry of entries) entry.reject(error);
+        return;
+      }
+      // Together they do not fit: one at a time, each change gets its own answer (a stop may still fit).
+      for (const entry of entries) {
+        await this.changeOnlineTimes(uid, [entry.item]).then(([result]) => entry.resolve(result), (failure: unknown) => entry.reject(failure));
+      }
+    }
+  }
+
   // A value longer than the column is never sent: MySQL in strict mode refuses
   // it ("Data too long"), and without strict mode it would cut the JSON and
   // lose every time of that user. Only then is the column's size looked up, as
   // an operator may have widened it (the optional widen-online-times migration).
-  private async changeOnlineTimes<R>(uid: number, timeChannel: string, change: (value: string | null) => Change<R>): Promise<R> {
-    for (;;) {
+  private async changeOnlineTimes(uid: number, changes: readonly TimerChange[], known?: Row | null): Promise<unknown[]> {
+    const applyAll = (value: string | null): Change<unknown[]> => {
+      let current = value;
+      let write: string | undefined;
+      const result = changes.map(({ change }) => {
+        const next = change(current);
+        if (next.write !== undefined) current = write = next.write;
+        return next.result;
+      });
+      return write === undefined ? { result } : { write, result };
+    };
+    for (let row = known; ; row = undefined) {
       const capacity = this.onlineTimesCapacity;
       let tooLong = 0;
       const result = await this.onlineTimes.modify(uid, (value) => {
-        const next = change(value);
+        const next = applyAll(value);
         tooLong = next.write === undefined ? 0 : Buffer.byteLength(next.write);
         if (tooLong <= capacity) tooLong = 0;
         return tooLong ? { result: next.result } : next;
-      });
+      }, row);
       if (!tooLong) return result;
       this.onlineTimesCapacity = await this.readOnlineTimesCapacity();
       if (this.onlineTimesCapacity <= capacity) {
+        const timeChannels = [...new Set(changes.map((c) => c.timeChannel))].join(', ');
         throw new FayeOnlineError('RECORD_TOO_LARGE',
           `the online times of user ${uid} no longer fit faye_user_online_times.online_times (${tooLong} bytes, the column holds ${capacity}): ` +
-          `the timer of ${timeChannel} is not recorded; widen the column with the optional migration widen-online-times (docs/presence-rules.md)`);
+          `the timer of ${timeChannels} is not recorded; widen the column with the optional migration widen-online-times (docs/presence-rules.md)`);
       }
     }
   }
@@ -264,17 +337,34 @@ export class Records {
 
   // -- login logs ----------------------------------------------------------
 
-  /** One faye_user_login_logs row; channel_id is the time channel's id, `t` UTC whole seconds. */
   /** Whether `error` (from any method here) means the database could not be reached, so that the same write can succeed later. */
   isUnavailable(error: unknown): boolean {
     return isDatabaseUnavailable(error);
   }
 
-  async writeLoginLog(entry: LoginLogEntry): Promise<void> {
-    const channelId = await this.channelId(entry.timeChannel);
+  /** Resolves once the row is written (with the other rows of its batch). */
+  writeLoginLog(entry: LoginLogEntry): Promise<void> {
+    return this.loginLogWrites.add(entry);
+  }
+
+  private async writeLoginLogs(batch: Array<Pending<LoginLogEntry, void>>): Promise<void> {
+    try {
+      await this.insertLoginLogs(batch.map((entry) => entry.item));
+      for (const entry of batch) entry.resolve();
+    } catch (error) {
+      if (batch.length === 1 || isTransientDatabaseError(error)) throw error;
+      // A refused statement: each row on its own, so that only the row at fault fails.
+      for (const entry of batch) await this.insertLoginLogs([entry.item]).then(() => entry.resolve(), (failure: unknown) => entry.reject(failure));
+    }
+  }
+
+  /** faye_user_login_logs rows in one INSERT; channel_id is the time channel's id, `t` UTC whole seconds. */
+  private async insertLoginLogs(entries: readonly LoginLogEntry[]): Promise<void> {
+    const values = await Promise.all(entries.map(async (entry) =>
+      [entry.status, entry.uid, formatDateTime(entry.at), await this.channelId(entry.timeChannel), entry.clientId]));
     await this.sql.insert(
-      'INSERT INTO faye_user_login_logs (status, uid, t, channel_id, clientId) VALUES (?, ?, ?, ?, ?)',
-      [entry.status, entry.uid, formatDateTime(entry.at), channelId, entry.clientId],
+      `INSERT INTO faye_user_login_logs (status, uid, t, channel_id, clientId) VALUES ${values.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+      values.flat(),
     );
   }
 }

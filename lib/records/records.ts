@@ -47,6 +47,12 @@ export interface RecordsOptions {
   maxRetries?: number;
   /** Hooks into the optimistic locking (metrics, tests). */
   observer?: LockObserver;
+  /**
+   * Under load, the writes of this window go out together, ms (group-commit.ts):
+   * a write alone goes out at once, the next batch no sooner than this after
+   * the last one started. Default 20.
+   */
+  batchWindowMs?: number;
 }
 
 export interface RecordsStats {
@@ -61,6 +67,8 @@ const TIMER_BATCH = 500;
 const LOGIN_LOG_BATCH = 500;
 /** Edits of one room's list in one write (each is a few array operations). */
 const LIST_BATCH = 10_000;
+/** Under load, batches of one kind (and of one room) start at most this often, ms. */
+const DEFAULT_BATCH_WINDOW_MS = 20;
 
 type ListEdit = (uids: number[]) => number[];
 interface TimerChange {
@@ -89,9 +97,9 @@ export class Records {
   // of that window go out as one INSERT. Batching a room's list within this
   // process also keeps its writers from retrying against each other (a storm
   // of U joins would otherwise cost O(U) conflicts per join).
-  private readonly listWrites = new KeyedGroupCommit<string, ListEdit, number[]>((room, batch) => this.writeOnlineList(room, batch), { maxBatch: LIST_BATCH });
-  private readonly timerWrites = new GroupCommit<{ uid: number } & TimerChange, unknown>((batch) => this.writeOnlineTimes(batch), { maxBatch: TIMER_BATCH });
-  private readonly loginLogWrites = new GroupCommit<LoginLogEntry, void>((batch) => this.writeLoginLogs(batch), { maxBatch: LOGIN_LOG_BATCH });
+  private readonly listWrites: KeyedGroupCommit<string, ListEdit, number[]>;
+  private readonly timerWrites: GroupCommit<{ uid: number } & TimerChange, unknown>;
+  private readonly loginLogWrites: GroupCommit<LoginLogEntry, void>;
 
   constructor(options: RecordsOptions) {
     const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
@@ -118,6 +126,13 @@ export class Records {
       table: 'faye_user_online_times', keyColumn: 'user_id', valueColumn: 'online_times', uniqueKey: true, maxRetries, observer,
     });
     this.engagedTimes = new EngagedTimes(this.sql, this.channels);
+    const windowMs = options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS;
+    if (!(Number.isFinite(windowMs) && windowMs >= 0)) {
+      throw new FayeOnlineError('INVALID_OPTION', `batchWindowMs: expected a number of ms >= 0, got ${String(options.batchWindowMs)}`);
+    }
+    this.listWrites = new KeyedGroupCommit((room, batch) => this.writeOnlineList(room, batch), { maxBatch: LIST_BATCH, windowMs });
+    this.timerWrites = new GroupCommit((batch) => this.writeOnlineTimes(batch), { maxBatch: TIMER_BATCH, windowMs });
+    this.loginLogWrites = new GroupCommit((batch) => this.writeLoginLogs(batch), { maxBatch: LOGIN_LOG_BATCH, windowMs });
   }
 
   /** The faye_channels id of a room or time channel, created on first use. */

@@ -3,7 +3,7 @@
 //   presence: Express + attachFayeOnline (Faye NodeAdapter, RedisEngine, presence extension)
 //   plain:    Express + a Faye NodeAdapter with the same RedisEngine and no extension
 // Configuration comes as JSON in argv[2]; the parent talks to it over IPC:
-//   -> { type: 'stats' }     <- { type: 'stats', cpuMicros, rss, heapUsed, sqlStatements, connects }
+//   -> { type: 'stats', gc? } <- { type: 'stats', cpuMicros, rss, heapUsed, sqlStatements, connects } (after a GC when asked and --expose-gc)
 //   -> { type: 'reset' }     zeroes the SQL statement and /meta/connect counters
 //   -> { type: 'settled' }   <- { type: 'settled' } once presence work in flight is written
 //   -> { type: 'close' }     closes everything and exits
@@ -30,6 +30,8 @@ export interface ServerConfig {
   leaveGrace?: number;
   /** Signed mode (bench:attack). */
   secret?: string;
+  /** Faye's engine: our RedisEngine (default), or Faye's memory engine (presence then keeps its state in memory too). */
+  engine?: 'redis' | 'memory';
 }
 
 async function main(): Promise<void> {
@@ -48,8 +50,7 @@ async function main(): Promise<void> {
       logger: silentLogger,
       database: sequelize,
       autoMigrate: true,
-      redis: config.redisUrl,
-      namespace: config.namespace,
+      ...(config.engine === 'memory' ? {} : { redis: config.redisUrl, namespace: config.namespace }),
       timeout: config.timeout,
       ...(config.userListWindow ? { userListWindow: config.userListWindow } : {}),
       ...(config.leaveGrace !== undefined ? { leaveGrace: config.leaveGrace } : {}),
@@ -61,10 +62,10 @@ async function main(): Promise<void> {
     adapter = new faye.NodeAdapter({
       mount: '/faye',
       timeout: config.timeout,
-      engine: { type: RedisEngine, redis: config.redisUrl, namespace: config.namespace, logger: silentLogger },
+      ...(config.engine === 'memory' ? {} : { engine: { type: RedisEngine, redis: config.redisUrl, namespace: config.namespace, logger: silentLogger } }),
     });
     adapter.attach(server);
-    await RedisEngine.fromAdapter(adapter)!.ready();
+    await RedisEngine.fromAdapter(adapter)?.ready();
   }
   adapter.addExtension({
     incoming(message: faye.BayeuxMessage, callback: (m: faye.BayeuxMessage) => void) {
@@ -94,9 +95,10 @@ async function main(): Promise<void> {
     rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
   }, 20).unref();
 
-  process.on('message', (message: { type: string }) => {
+  process.on('message', (message: { type: string; gc?: boolean }) => {
     switch (message.type) {
       case 'stats': {
+        if (message.gc) (globalThis as { gc?: () => void }).gc?.();
         const cpu = process.cpuUsage();
         const memory = process.memoryUsage();
         rssPeak = Math.max(rssPeak, memory.rss);

@@ -54,22 +54,23 @@ export interface ServerStats {
 export interface BenchServer {
   pid: number;
   url: string;
-  stats(): Promise<ServerStats>;
+  /** `gc`: collect garbage first (servers started with `exposeGc`), so that heap and RSS show what is held. */
+  stats(options?: { gc?: boolean }): Promise<ServerStats>;
   reset(): void;
   settled(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, options: { profileDir?: string } = {}): Promise<BenchServer> {
-  const execArgv = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
+export async function startServer(config: ServerConfig, options: { profileDir?: string; exposeGc?: boolean } = {}): Promise<BenchServer> {
+  const execArgv = [...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []), ...(options.exposeGc ? ['--expose-gc'] : [])];
   const child = start('server.ts', [JSON.stringify(config)], execArgv);
   const { port } = await next<{ port: number }>(child, 'ready', 60_000);
   return {
     pid: child.pid!,
     url: `http://127.0.0.1:${port}/faye`,
-    stats() {
+    stats(statsOptions = {}) {
       const reply = next<ServerStats>(child, 'stats', 10_000);
-      child.send({ type: 'stats' });
+      child.send({ type: 'stats', gc: statsOptions.gc === true });
       return reply;
     },
     reset: () => child.send({ type: 'reset' }),

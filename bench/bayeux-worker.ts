@@ -96,11 +96,15 @@ abstract class RawClient {
     if (subscribed > 0) this.ready?.();
   }
 
-  /** The first /meta/connect and the subscribes, in one request or frame. */
+  /**
+   * The subscribes in one request or frame, and the first /meta/connect in
+   * another: Faye answers a batch once every message in it is answered, and a
+   * /meta/connect is held for the whole timeout.
+   */
   protected afterHandshake(): void {
-    const messages = [this.connect(), ...this.spec.subscribe.map((channel) => this.message('/meta/subscribe', { subscription: channel }))];
-    this.send(messages);
+    this.send([this.connect()]);
     if (this.spec.subscribe.length === 0) setTimeout(() => this.ready?.(), 0);
+    else this.send(this.spec.subscribe.map((channel) => this.message('/meta/subscribe', { subscription: channel })));
   }
 
   protected abstract reconnect(): void;

@@ -12,7 +12,9 @@ import { createBacking } from './support/backing';
 import { startBayeuxLoad } from './support/bayeux-load';
 import { startLatencyProbe, type LatencyResult } from './support/latency';
 import { runBenchmark, startServer, type BenchServer, type ServerStats } from './support/processes';
-import { commit, machineLoad, progress, saveResult, sleep, table } from './support/report';
+import path from 'node:path';
+import { censusDifference, heapCensus } from './support/heap-census';
+import { RESULTS_DIR, commit, machineLoad, progress, saveResult, sleep, table } from './support/report';
 import type { RawClientSpec } from './bayeux-worker';
 
 const flags = parseFlags({
@@ -28,7 +30,11 @@ const flags = parseFlags({
   timeout: 10,
   order: 'presence,plain',
   repeat: 1,
+  /** Also write a heap snapshot of each server while steady and print what presence keeps per client, class by class. */
+  heap: false,
 });
+
+const snapshotFile = (kind: string) => path.join(RESULTS_DIR, `capacity-${kind}.heapsnapshot`);
 
 interface CapacityResult {
   kind: 'presence' | 'plain';
@@ -94,6 +100,10 @@ async function measure(kind: 'presence' | 'plain', clients: number): Promise<Cap
     const wall = (Date.now() - startedAt) / 1000;
     await probe.close();
     const after: ServerStats = await server.stats({ gc: true });
+    if (flags.heap) {
+      progress(`${label}: writing a heap snapshot`);
+      await server.heapSnapshot(snapshotFile(kind));
+    }
     const clientStats = await load.stats();
     const result: CapacityResult = {
       kind,
@@ -156,6 +166,12 @@ async function main(): Promise<void> {
         p.latency.p99 !== null && q.latency.p99 ? p.latency.p99 / q.latency.p99 : null, cpu <= 1.05 && rss <= 1.3 ? 'met' : 'missed'];
     }),
   ));
+  if (flags.heap) {
+    const last = rows.at(-1)!;
+    const difference = censusDifference(heapCensus(snapshotFile('presence')), heapCensus(snapshotFile('plain')), 20);
+    console.log(`\nHeap of presence minus heap of plain Faye at ${last.clients} clients, by class (self sizes), per client\n`);
+    console.log(table(['what', 'objects per client', 'bytes per client'], difference.map((d) => [d.what, d.count / last.presence.connected, d.bytes / last.presence.connected])));
+  }
   progress(`results: ${saveResult(`capacity-${flags.engine}`, { flags, rows })}`);
 }
 

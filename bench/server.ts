@@ -5,12 +5,14 @@
 // Configuration comes as JSON in argv[2]; the parent talks to it over IPC:
 //   -> { type: 'stats', gc? } <- { type: 'stats', cpuMicros, rss, heapUsed, sqlStatements, connects } (after a GC when asked and --expose-gc)
 //   -> { type: 'reset' }     zeroes the SQL statement and /meta/connect counters
+//   -> { type: 'heapSnapshot', file } <- { type: 'heapSnapshot', file } once written
 //   -> { type: 'settled' }   <- { type: 'settled' } once presence work in flight is written
 //   -> { type: 'close' }     closes everything and exits
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import express from 'express';
 import faye from 'faye';
 import { attachFayeOnline, type FayeOnlineHandle } from '../lib';
@@ -95,7 +97,7 @@ async function main(): Promise<void> {
     rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
   }, 20).unref();
 
-  process.on('message', (message: { type: string; gc?: boolean }) => {
+  process.on('message', (message: { type: string; gc?: boolean; file?: string }) => {
     switch (message.type) {
       case 'stats': {
         if (message.gc) (globalThis as { gc?: () => void }).gc?.();
@@ -113,6 +115,9 @@ async function main(): Promise<void> {
         connects = 0;
         loop.reset();
         rssPeak = process.memoryUsage.rss();
+        break;
+      case 'heapSnapshot':
+        process.send!({ type: 'heapSnapshot', file: v8.writeHeapSnapshot(message.file) });
         break;
       case 'settled':
         void (handle ? handle.settled() : Promise.resolve()).then(() => process.send!({ type: 'settled' }));

@@ -57,6 +57,8 @@ export interface BenchServer {
   /** `gc`: collect garbage first (servers started with `exposeGc`), so that heap and RSS show what is held. */
   stats(options?: { gc?: boolean }): Promise<ServerStats>;
   reset(): void;
+  /** Writes a V8 heap snapshot of the server to `file`. */
+  heapSnapshot(file: string): Promise<void>;
   settled(): Promise<void>;
   close(): Promise<void>;
 }
@@ -74,6 +76,11 @@ export async function startServer(config: ServerConfig, options: { profileDir?: 
       return reply;
     },
     reset: () => child.send({ type: 'reset' }),
+    async heapSnapshot(file) {
+      const reply = next(child, 'heapSnapshot', 300_000);
+      child.send({ type: 'heapSnapshot', file });
+      await reply;
+    },
     async settled() {
       const reply = next(child, 'settled', 120_000);
       child.send({ type: 'settled' });

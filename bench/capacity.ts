@@ -32,6 +32,8 @@ const flags = parseFlags({
   repeat: 1,
   /** Also write a heap snapshot of each server while steady and print what presence keeps per client, class by class. */
   heap: false,
+  /** What each client subscribes to, besides connecting: chat and the legacy user_list (the gem's pages), or chat only. */
+  subscribe: 'chat,user_list',
 });
 
 const snapshotFile = (kind: string) => path.join(RESULTS_DIR, `capacity-${kind}.heapsnapshot`);
@@ -49,6 +51,10 @@ interface CapacityResult {
   idleHeapMB: number;
   rssPerClientKB: number;
   heapPerClientKB: number;
+  /** After a GC: V8 heap reserved but unused, memory outside the heap (Buffers), and the rest of RSS (code, malloc), MB. */
+  heapFreeMB: number;
+  externalMB: number;
+  otherMB: number;
   steadyCpu: number;
   connectsPerSecond: number;
   delivered: number;
@@ -65,7 +71,7 @@ function specs(clients: number, url: string): RawClientSpec[] {
       url,
       transport: i % lpEvery === lpEvery - 1 ? 'long-polling' : 'websocket',
       auth: { room_channel: room, time_channel: `/lessons/l${uid % flags.rooms}`, current_user: { uid, uname: `user${uid}` } },
-      subscribe: [`${room}/chat`, `${room}/user_list`],
+      subscribe: String(flags.subscribe).split(',').filter(Boolean).map((name) => `${room}/${name}`),
     };
   });
 }
@@ -118,6 +124,9 @@ async function measure(kind: 'presence' | 'plain', clients: number): Promise<Cap
       heapMB: after.heapUsed / 2 ** 20,
       rssPerClientKB: (after.rss - idle.rss) / 1024 / Math.max(1, opened.connected),
       heapPerClientKB: (after.heapUsed - idle.heapUsed) / 1024 / Math.max(1, opened.connected),
+      heapFreeMB: (after.heapTotal - after.heapUsed) / 2 ** 20,
+      externalMB: after.external / 2 ** 20,
+      otherMB: (after.rss - after.heapTotal - after.external) / 2 ** 20,
       steadyCpu: (steadyAfter.cpuMicros - steadyBefore.cpuMicros) / 1e6 / wall,
       connectsPerSecond: steadyAfter.connects / wall,
       delivered: clientStats.delivered,
@@ -147,13 +156,14 @@ async function main(): Promise<void> {
     const best = (list: CapacityResult[]) => list.reduce((a, b) => (b.steadyCpu < a.steadyCpu ? b : a));
     rows.push({ clients, presence: best(runs.presence), plain: best(runs.plain) });
   }
-  console.log(`\nCapacity of one server process, raw Bayeux clients (${flags['long-polling'] * 100}% long-polling) in ${flags.threads} threads, ${flags.rooms} rooms, ` +
+  console.log(`\nCapacity of one server process, raw Bayeux clients (${flags['long-polling'] * 100}% long-polling, subscribed to ${flags.subscribe}) in ${flags.threads} threads, ${flags.rooms} rooms, ` +
     `${flags.engine} engine, Faye timeout ${flags.timeout} s, ${flags.seconds} s steady, best of ${flags.repeat}; commit ${commit()}\n`);
   console.log(table(
-    ['clients', 'server', 'connected', 'open s', 'CPU ms/connect', 'steady CPU s/s', 'connects/s', 'p50 ms', 'p99 ms', 'RSS MB', 'RSS KB/client', 'heap KB/client', 'load (1, 5, 15 min)'],
+    ['clients', 'server', 'connected', 'open s', 'CPU ms/connect', 'steady CPU s/s', 'connects/s', 'p50 ms', 'p99 ms', 'RSS MB', 'RSS KB/client', 'heap KB/client',
+      'heap free MB', 'external MB', 'rest of RSS MB', 'load (1, 5, 15 min)'],
     rows.flatMap(({ presence, plain }) => [presence, plain].map((r) => [
       r.clients, r.kind, `${r.connected}${r.failed ? ` (${r.failed} failed)` : ''}`, r.openSeconds, r.cpuPerConnectMs, r.steadyCpu, r.connectsPerSecond,
-      r.latency.p50, r.latency.p99, r.rssMB, r.rssPerClientKB, r.heapPerClientKB, r.load,
+      r.latency.p50, r.latency.p99, r.rssMB, r.rssPerClientKB, r.heapPerClientKB, r.heapFreeMB, r.externalMB, r.otherMB, r.load,
     ])),
   ));
   console.log('\nPresence / plain Faye (targets: steady CPU <= 1.05, RSS per client <= 1.3)\n');

@@ -105,7 +105,8 @@ async function main(): Promise<void> {
         const memory = process.memoryUsage();
         rssPeak = Math.max(rssPeak, memory.rss);
         process.send!({
-          type: 'stats', cpuMicros: cpu.user + cpu.system, rss: memory.rss, heapUsed: memory.heapUsed, sqlStatements: sql?.count ?? 0, connects,
+          type: 'stats', cpuMicros: cpu.user + cpu.system, rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external,
+          sqlStatements: sql?.count ?? 0, connects,
           loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6, rssPeak,
         });
         break;

@@ -42,6 +42,10 @@ export interface ServerStats {
   cpuMicros: number;
   rss: number;
   heapUsed: number;
+  /** V8 heap reserved (used or not): what the heap's peak left in RSS. */
+  heapTotal: number;
+  /** Memory of Buffers and other objects outside the V8 heap. */
+  external: number;
   sqlStatements: number;
   connects: number;
   /** Longest event-loop delay since the last reset, ms. */

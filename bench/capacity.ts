@@ -34,6 +34,8 @@ const flags = parseFlags({
   heap: false,
   /** What each client subscribes to, besides connecting: chat and the legacy user_list (the gem's pages), or chat only. */
   subscribe: 'chat,user_list',
+  /** Writes --cpu-prof profiles of the servers to bench/results/profiles/. */
+  profile: false,
 });
 
 const snapshotFile = (kind: string) => path.join(RESULTS_DIR, `capacity-${kind}.heapsnapshot`);
@@ -84,7 +86,7 @@ async function measure(kind: 'presence' | 'plain', clients: number): Promise<Cap
   try {
     server = await startServer({
       kind, engine: flags.engine as 'redis' | 'memory', redisUrl: backing.redis.url, namespace: backing.redis.namespace, databaseUrl: backing.db?.url, timeout: flags.timeout,
-    }, { exposeGc: true });
+    }, { exposeGc: true, profileDir: flags.profile ? path.join(RESULTS_DIR, 'profiles') : undefined });
     await server.settled();
     await sleep(1000);
     const idle = await server.stats({ gc: true });
@@ -146,11 +148,13 @@ async function measure(kind: 'presence' | 'plain', clients: number): Promise<Cap
 }
 
 async function main(): Promise<void> {
+  const order = String(flags.order).split(',');
+  if (!(order.length === 2 && order.includes('presence') && order.includes('plain'))) throw new Error(`--order must name presence and plain once each (the tables compare them), got ${flags.order}`);
   const rows: Array<{ clients: number; presence: CapacityResult; plain: CapacityResult }> = [];
   for (const clients of numberList(flags.clients)) {
     const runs: Record<'presence' | 'plain', CapacityResult[]> = { presence: [], plain: [] };
     for (let r = 0; r < flags.repeat; r += 1) {
-      for (const kind of String(flags.order).split(',') as Array<'presence' | 'plain'>) runs[kind].push(await measure(kind, clients));
+      for (const kind of order as Array<'presence' | 'plain'>) runs[kind].push(await measure(kind, clients));
     }
     // Of several runs, the one with the least steady CPU (the others were disturbed more).
     const best = (list: CapacityResult[]) => list.reduce((a, b) => (b.steadyCpu < a.steadyCpu ? b : a));

@@ -5,6 +5,7 @@
 // (same engine, no presence): each client announces its own join and leave on
 // a channel, and the time until one subscriber has them all.
 //   npm run bench:storm -- --users 250,1000
+// --profile writes --cpu-prof profiles of the servers to bench/results/profiles/.
 import { performance } from 'node:perf_hooks';
 import faye from 'faye';
 import type { ClientSpec } from './client-worker';
@@ -12,11 +13,12 @@ import { numberList, parseFlags } from './support/args';
 import { createBacking, type Backing } from './support/backing';
 import { countRedis, type Counts } from './support/monitor';
 import { runBenchmark, startClientWorker, startServer, type BenchServer, type ClientWorker } from './support/processes';
-import { commit, machineLoad, progress, saveResult, sleep, table, waitFor } from './support/report';
+import path from 'node:path';
+import { RESULTS_DIR, commit, machineLoad, progress, saveResult, sleep, table, waitFor } from './support/report';
 
 // --leave-grace 0: leaves are final at once, so the storm measures the work; faye-online's
 // default (5 s) delays every leave after a disconnect by design, to absorb reloads.
-const flags = parseFlags({ 'leave-grace': 0, users: '1000', hold: 12, timeout: 10, window: 100, 'long-polling': 0.25, workers: 2, repeat: 1 });
+const flags = parseFlags({ 'leave-grace': 0, users: '1000', hold: 12, timeout: 10, window: 100, 'long-polling': 0.25, workers: 2, repeat: 1, profile: false });
 const ROOM = '/rooms/storm';
 const LIMIT_MS = 180_000;
 
@@ -61,7 +63,10 @@ async function storm(kind: 'presence' | 'plain', users: number): Promise<StormRe
   await backing.redis.redis.ping(); // connected, so its address is known to the counter
   const counter = await countRedis(backing.redis.url, ns, [backing.redis.redis]);
   try {
-    server = await startServer({ kind, redisUrl: backing.redis.url, namespace: ns, databaseUrl: backing.db?.url, timeout: flags.timeout, userListWindow: flags.window, leaveGrace: flags['leave-grace'] });
+    server = await startServer(
+      { kind, redisUrl: backing.redis.url, namespace: ns, databaseUrl: backing.db?.url, timeout: flags.timeout, userListWindow: flags.window, leaveGrace: flags['leave-grace'] },
+      { profileDir: flags.profile ? path.join(RESULTS_DIR, 'profiles') : undefined },
+    );
     for (let i = 0; i < flags.workers; i += 1) workers.push(await startClientWorker());
     const all = specs(users, server.url, kind);
 

@@ -20,6 +20,8 @@ export interface LockObserver {
   beforeUpdate?(write: { table: LockedTableName; id: number; lockVersion: number | null }): void | Promise<void>;
   /** Called when an UPDATE lost the race and the change is retried. */
   onConflict?(conflict: { table: LockedTableName; id: number; attempt: number }): void;
+  /** Called before one INSERT creates the rows of several keys found without one (tests race it). */
+  beforeCreate?(create: { table: LockedTableName; keys: number[] }): void | Promise<void>;
 }
 
 /** What a change decides for the current value: the value to write (if any) and the caller's result. */
@@ -92,6 +94,30 @@ export class LockedTable {
       await jitteredBackoff(attempt);
       row = (await this.findById(row.id)) ?? (await this.findByKey(key));
       if (!row) return this.modify(key, change);
+    }
+  }
+
+  /**
+   * The first rows of several keys (found without one) in one INSERT; false,
+   * with nothing written, when any of them exists by now (another writer
+   * created it in between): the caller then writes them one by one. Only for
+   * tables whose key is unique.
+   */
+  async createMany(rows: ReadonlyArray<{ key: number; value: string }>): Promise<boolean> {
+    const { table, keyColumn, valueColumn, uniqueKey, observer } = this.options;
+    if (!uniqueKey) throw new Error(`${table}: createMany needs a unique ${keyColumn}`);
+    await observer.beforeCreate?.({ table, keys: rows.map((row) => row.key) });
+    const now = formatDateTime(new Date());
+    try {
+      await this.sql.insert(
+        `INSERT INTO ${table} (${keyColumn}, ${valueColumn}, lock_version, created_at, updated_at) VALUES ${rows.map(() => '(?, ?, 0, ?, ?)').join(', ')}`,
+        rows.flatMap((row) => [row.key, row.value, now, now]),
+      );
+      return true;
+    } catch (error) {
+      // One statement: a duplicate key wrote none of the rows.
+      if (error instanceof UniqueConstraintError) return false;
+      throw error;
     }
   }
 

@@ -79,6 +79,18 @@ interface TimerChange {
 /** Bytes the gem's TEXT column faye_user_online_times.online_times holds (about 730 time channels). */
 export const ONLINE_TIMES_TEXT_BYTES = 65_535;
 
+/** One user's timer changes applied in order to their online_times value: the value to write (if any) and each change's result. */
+function applyInOrder(changes: readonly TimerChange[], value: string | null): Change<unknown[]> {
+  let current = value;
+  let write: string | undefined;
+  const result = changes.map(({ change }) => {
+    const next = change(current);
+    if (next.write !== undefined) current = write = next.write;
+    return next.result;
+  });
+  return write === undefined ? { result } : { write, result };
+}
+
 export class Records {
   readonly sequelize: Sequelize;
   readonly timeZone: string;
@@ -113,6 +125,7 @@ export class Records {
     this.channels = new ChannelIds(this.sql);
     const observer: LockObserver = {
       beforeUpdate: options.observer?.beforeUpdate,
+      beforeCreate: options.observer?.beforeCreate,
       onConflict: (conflict) => {
         this.stats.lockConflicts++;
         this.logger.debug(conflict, 'optimistic lock conflict, retrying');
@@ -234,7 +247,8 @@ export class Records {
   }
 
   // One SELECT for every user of the batch, then one locked write per user
-  // with all of that user's changes applied in order.
+  // with all of that user's changes applied in order; the users without a row
+  // yet get theirs in one INSERT.
   private async writeOnlineTimes(batch: Array<Pending<{ uid: number } & TimerChange, unknown>>): Promise<void> {
     const byUser = new Map<number, Array<Pending<{ uid: number } & TimerChange, unknown>>>();
     for (const entry of batch) {
@@ -243,10 +257,43 @@ export class Records {
       else byUser.set(entry.item.uid, [entry]);
     }
     const rows = await this.onlineTimes.readMany([...byUser.keys()]);
-    await Promise.all([...byUser].map(([uid, entries]) => this.writeUserTimes(uid, entries, rows.get(uid) ?? null)));
+    const newcomers = [...byUser].filter(([uid]) => !rows.has(uid));
+    await Promise.all([
+      ...[...byUser].filter(([uid]) => rows.has(uid)).map(([uid, entries]) => this.writeUserTimes(uid, entries, rows.get(uid)!)),
+      this.createUsersTimes(newcomers),
+    ]);
   }
 
-  private async writeUserTimes(uid: number, entries: Array<Pending<TimerChange, unknown>>, known: Row | null): Promise<void> {
+  /** The first rows of users who had none when the batch read them. */
+  private async createUsersTimes(users: Array<[number, Array<Pending<TimerChange, unknown>>]>): Promise<void> {
+    const created: Array<{ key: number; value: string; entries: Array<Pending<TimerChange, unknown>>; results: unknown[] }> = [];
+    const alone: Array<[number, Array<Pending<TimerChange, unknown>>]> = [];
+    for (const [uid, entries] of users) {
+      const next = applyInOrder(entries.map((entry) => entry.item), null);
+      if (next.write === undefined) entries.forEach((entry, i) => entry.resolve(next.result[i]));
+      else if (Buffer.byteLength(next.write) > this.onlineTimesCapacity) alone.push([uid, entries]); // says why, on its own
+      else created.push({ key: uid, value: next.write, entries, results: next.result });
+    }
+    let together = false;
+    if (created.length > 1) {
+      try {
+        together = await this.onlineTimes.createMany(created);
+      } catch (error) {
+        for (const { entries } of created) for (const entry of entries) entry.reject(error);
+        return;
+      }
+    }
+    if (together) {
+      for (const { entries, results } of created) entries.forEach((entry, i) => entry.resolve(results[i]));
+    } else {
+      // One of them has a row by now (or there is only one): each on its own, reading it again.
+      alone.push(...created.map(({ key, entries }): [number, Array<Pending<TimerChange, unknown>>] => [key, entries]));
+    }
+    await Promise.all(alone.map(([uid, entries]) => this.writeUserTimes(uid, entries, together || created.length > 1 ? undefined : null)));
+  }
+
+  /** `known`: the user's row as the batch read it (null: none), undefined to read it now. */
+  private async writeUserTimes(uid: number, entries: Array<Pending<TimerChange, unknown>>, known: Row | null | undefined): Promise<void> {
     try {
       const results = await this.changeOnlineTimes(uid, entries.map((entry) => entry.item), known);
       entries.forEach((entry, i) => entry.resolve(results[i]));
@@ -268,16 +315,7 @@ export class Records {
   // lose every time of that user. Only then is the column's size looked up, as
   // an operator may have widened it (the optional widen-online-times migration).
   private async changeOnlineTimes(uid: number, changes: readonly TimerChange[], known?: Row | null): Promise<unknown[]> {
-    const applyAll = (value: string | null): Change<unknown[]> => {
-      let current = value;
-      let write: string | undefined;
-      const result = changes.map(({ change }) => {
-        const next = change(current);
-        if (next.write !== undefined) current = write = next.write;
-        return next.result;
-      });
-      return write === undefined ? { result } : { write, result };
-    };
+    const applyAll = (value: string | null) => applyInOrder(changes, value);
     for (let row = known; ; row = undefined) {
       const capacity = this.onlineTimesCapacity;
       let tooLong = 0;

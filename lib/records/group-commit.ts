@@ -1,12 +1,10 @@
 // Group commit: writes asked for while one batch is being written wait for the
-// next batch, which takes them all at once, and under load batches start at
-// most once per window. Alone, a write goes out at the end of the current tick
-// (as it did without batching), and so does each write of a caller that waits
-// for the previous one (reconciliation repairing lists one user at a time);
-// in a storm, each batch takes everything that arrived since the previous one
-// started (at least a window's worth), so the statements per write fall as
-// the load rises (a join storm of 1,000 users writes each room's list a few
-// dozen times instead of 1,000 times).
+// next batch, which takes them all at once, and batches start at most once per
+// window. Alone, a write goes out at the end of the current tick (as it did
+// without batching); in a storm, each batch takes everything that arrived
+// since the previous one started (at least a window's worth), so the
+// statements per write fall as the load rises (a join storm of 1,000 users
+// writes each room's list a few dozen times instead of 1,000 times).
 //
 // A batch settles each of its entries itself (one row may fail while the
 // others succeed); entries it left unsettled get the batch's error.
@@ -22,8 +20,6 @@ export class GroupCommit<I, R> {
   private busy = false;
   /** When the last batch started (ms, performance clock). */
   private lastStart = -Infinity;
-  /** How many writes the last batch took: one, and one waiting, is no load. */
-  private lastSize = 0;
   private readonly write: (batch: Array<Pending<I, R>>) => Promise<void>;
   private readonly maxBatch: number;
   private readonly windowMs: number;
@@ -54,13 +50,11 @@ export class GroupCommit<I, R> {
   private async drain(): Promise<void> {
     while (this.queued.length > 0) {
       // The rest of this tick joins the batch (arrivals answered by one Redis
-      // reply arrive together), and under load so does the rest of the window.
-      const loaded = this.lastSize > 1 || this.queued.length > 1;
-      const wait = loaded ? this.lastStart + this.windowMs - performance.now() : 0;
+      // reply arrive together), and so does the rest of the window.
+      const wait = this.lastStart + this.windowMs - performance.now();
       await new Promise((resolve) => (wait > 0 ? setTimeout(resolve, wait) : setImmediate(resolve)));
       this.lastStart = performance.now();
       const batch = this.queued.splice(0, this.maxBatch);
-      this.lastSize = batch.length;
       const settled = batch.map((entry) => settleOnce(entry));
       try {
         await this.write(settled);

@@ -274,22 +274,24 @@ export class Records {
       else if (Buffer.byteLength(next.write) > this.onlineTimesCapacity) alone.push([uid, entries]); // says why, on its own
       else created.push({ key: uid, value: next.write, entries, results: next.result });
     }
-    let together = false;
+    let outcome: 'together' | 'apart' | 'failed' = 'apart';
     if (created.length > 1) {
       try {
-        together = await this.onlineTimes.createMany(created);
+        outcome = (await this.onlineTimes.createMany(created)) ? 'together' : 'apart';
       } catch (error) {
+        // Settled here: the batch's other writes (and the users written alone below) go on.
+        outcome = 'failed';
         for (const { entries } of created) for (const entry of entries) entry.reject(error);
-        return;
       }
     }
-    if (together) {
+    if (outcome === 'together') {
       for (const { entries, results } of created) entries.forEach((entry, i) => entry.resolve(results[i]));
-    } else {
-      // One of them has a row by now (or there is only one): each on its own, reading it again.
+    } else if (outcome === 'apart') {
+      // One of them has a row by now (or there is only one): each on its own.
       alone.push(...created.map(({ key, entries }): [number, Array<Pending<TimerChange, unknown>>] => [key, entries]));
     }
-    await Promise.all(alone.map(([uid, entries]) => this.writeUserTimes(uid, entries, together || created.length > 1 ? undefined : null)));
+    // After a multi-row INSERT was tried, rows may exist now: read them again.
+    await Promise.all(alone.map(([uid, entries]) => this.writeUserTimes(uid, entries, created.length > 1 ? undefined : null)));
   }
 
   /** `known`: the user's row as the batch read it (null: none), undefined to read it now. */

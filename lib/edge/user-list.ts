@@ -13,10 +13,11 @@
 // (about 50 KB/s), and the last message still carries the final list.
 
 import { systemClock, type Clock, type ClockTimer } from '../core/clock';
+import { userListChannel, type UserListMessage } from '../protocol';
 
 export interface UserListOptions {
   windowMs: number;
-  publish(channel: string, data: { count: number; user_list: number[] }): void;
+  publish(channel: string, data: UserListMessage): void;
   /** Reads the room's current list (for the trailing message of a window). */
   read(room: string): Promise<number[]>;
   onError(error: unknown, room: string): void;
@@ -49,10 +50,6 @@ const WINDOW_MS_PER_MEMBER = 0.1;
 /** The window after sending `members` uids: the configured one, or longer for a crowded room. */
 export function windowFor(windowMs: number, members: number): number {
   return Math.max(windowMs, Math.ceil(members * WINDOW_MS_PER_MEMBER));
-}
-
-export function userListChannel(room: string): string {
-  return `${room}/user_list`;
 }
 
 export class UserListBroadcaster {

@@ -68,7 +68,8 @@ test('a storm of 1,000 new users joining costs 8 SQL statements in all, and thei
   assert.deepEqual(JSON.parse((await backend.rows<{ l: string }>('SELECT user_info_list AS l FROM faye_channel_online_lists'))[0].l), USERS);
 
   counter.reset();
-  await Promise.all(USERS.map((uid) => presence.gone(`c${uid}`, 'disconnect')));
+  const leftAt = Date.now();
+  await Promise.all(USERS.map((uid) => presence.gone(`c${uid}`, 'disconnect', leftAt)));
   await presence.idle();
   assert.deepEqual(kinds(counter.statements), {
     'SELECT faye_channel_online_lists': 1, 'UPDATE faye_channel_online_lists': 1,

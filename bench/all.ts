@@ -1,6 +1,6 @@
 // npm run bench: every scenario with modest defaults, one after the other,
 // each in its own process (so one failing does not hide the others' numbers).
-// Takes about ten minutes on a 2-core machine; each scenario prints its own table.
+// Takes about fifteen minutes on a 2-core machine; each scenario prints its own table.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -9,6 +9,8 @@ const runs: Array<[string, string[]]> = [
   ['steady.ts', ['--clients', '250,500,1000', '--seconds', '10']],
   ['storm.ts', ['--users', '250,1000', '--hold', '12']],
   ['cluster.ts', ['--clients', '500', '--seconds', '10']],
+  ['capacity.ts', ['--clients', '2000', '--seconds', '10']],
+  ['room.ts', ['--members', '2000', '--joins', '50', '--newcomers', '100']],
 ];
 
 let failed = 0;

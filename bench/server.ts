@@ -3,14 +3,16 @@
 //   presence: Express + attachFayeOnline (Faye NodeAdapter, RedisEngine, presence extension)
 //   plain:    Express + a Faye NodeAdapter with the same RedisEngine and no extension
 // Configuration comes as JSON in argv[2]; the parent talks to it over IPC:
-//   -> { type: 'stats' }     <- { type: 'stats', cpuMicros, rss, heapUsed, sqlStatements, connects }
+//   -> { type: 'stats', gc? } <- { type: 'stats', cpuMicros, rss, heapUsed, sqlStatements, connects } (after a GC when asked and --expose-gc)
 //   -> { type: 'reset' }     zeroes the SQL statement and /meta/connect counters
+//   -> { type: 'heapSnapshot', file } <- { type: 'heapSnapshot', file } once written
 //   -> { type: 'settled' }   <- { type: 'settled' } once presence work in flight is written
 //   -> { type: 'close' }     closes everything and exits
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import express from 'express';
 import faye from 'faye';
 import { attachFayeOnline, type FayeOnlineHandle } from '../lib';
@@ -30,6 +32,8 @@ export interface ServerConfig {
   leaveGrace?: number;
   /** Signed mode (bench:attack). */
   secret?: string;
+  /** Faye's engine: our RedisEngine (default), or Faye's memory engine (presence then keeps its state in memory too). */
+  engine?: 'redis' | 'memory';
 }
 
 async function main(): Promise<void> {
@@ -48,8 +52,7 @@ async function main(): Promise<void> {
       logger: silentLogger,
       database: sequelize,
       autoMigrate: true,
-      redis: config.redisUrl,
-      namespace: config.namespace,
+      ...(config.engine === 'memory' ? {} : { redis: config.redisUrl, namespace: config.namespace }),
       timeout: config.timeout,
       ...(config.userListWindow ? { userListWindow: config.userListWindow } : {}),
       ...(config.leaveGrace !== undefined ? { leaveGrace: config.leaveGrace } : {}),
@@ -61,10 +64,10 @@ async function main(): Promise<void> {
     adapter = new faye.NodeAdapter({
       mount: '/faye',
       timeout: config.timeout,
-      engine: { type: RedisEngine, redis: config.redisUrl, namespace: config.namespace, logger: silentLogger },
+      ...(config.engine === 'memory' ? {} : { engine: { type: RedisEngine, redis: config.redisUrl, namespace: config.namespace, logger: silentLogger } }),
     });
     adapter.attach(server);
-    await RedisEngine.fromAdapter(adapter)!.ready();
+    await RedisEngine.fromAdapter(adapter)?.ready();
   }
   adapter.addExtension({
     incoming(message: faye.BayeuxMessage, callback: (m: faye.BayeuxMessage) => void) {
@@ -94,14 +97,16 @@ async function main(): Promise<void> {
     rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
   }, 20).unref();
 
-  process.on('message', (message: { type: string }) => {
+  process.on('message', (message: { type: string; gc?: boolean; file?: string }) => {
     switch (message.type) {
       case 'stats': {
+        if (message.gc) (globalThis as { gc?: () => void }).gc?.();
         const cpu = process.cpuUsage();
         const memory = process.memoryUsage();
         rssPeak = Math.max(rssPeak, memory.rss);
         process.send!({
-          type: 'stats', cpuMicros: cpu.user + cpu.system, rss: memory.rss, heapUsed: memory.heapUsed, sqlStatements: sql?.count ?? 0, connects,
+          type: 'stats', cpuMicros: cpu.user + cpu.system, rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external,
+          sqlStatements: sql?.count ?? 0, connects,
           loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6, rssPeak,
         });
         break;
@@ -111,6 +116,9 @@ async function main(): Promise<void> {
         connects = 0;
         loop.reset();
         rssPeak = process.memoryUsage.rss();
+        break;
+      case 'heapSnapshot':
+        process.send!({ type: 'heapSnapshot', file: v8.writeHeapSnapshot(message.file) });
         break;
       case 'settled':
         void (handle ? handle.settled() : Promise.resolve()).then(() => process.send!({ type: 'settled' }));

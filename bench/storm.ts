@@ -5,6 +5,7 @@
 // (same engine, no presence): each client announces its own join and leave on
 // a channel, and the time until one subscriber has them all.
 //   npm run bench:storm -- --users 250,1000
+// --profile writes --cpu-prof profiles of the servers to bench/results/profiles/.
 import { performance } from 'node:perf_hooks';
 import faye from 'faye';
 import type { ClientSpec } from './client-worker';
@@ -12,16 +13,21 @@ import { numberList, parseFlags } from './support/args';
 import { createBacking, type Backing } from './support/backing';
 import { countRedis, type Counts } from './support/monitor';
 import { runBenchmark, startClientWorker, startServer, type BenchServer, type ClientWorker } from './support/processes';
-import { commit, progress, saveResult, sleep, table, waitFor } from './support/report';
+import path from 'node:path';
+import { RESULTS_DIR, commit, machineLoad, progress, saveResult, sleep, table, waitFor } from './support/report';
 
 // --leave-grace 0: leaves are final at once, so the storm measures the work; faye-online's
 // default (5 s) delays every leave after a disconnect by design, to absorb reloads.
-const flags = parseFlags({ 'leave-grace': 0, users: '1000', hold: 12, timeout: 10, window: 100, 'long-polling': 0.25, workers: 2, repeat: 1 });
+const flags = parseFlags({ 'leave-grace': 0, users: '1000', hold: 12, timeout: 10, window: 100, 'long-polling': 0.25, workers: 2, repeat: 1, profile: false });
 const ROOM = '/rooms/storm';
 const LIMIT_MS = 180_000;
 
 interface Phase {
   seconds: number;
+  /** Server CPU seconds (user + system) spent in the phase, until settled. */
+  cpuSeconds: number;
+  /** Load averages when the phase ended. */
+  load: string;
   sql: number;
   redis: Counts;
   connects: number;
@@ -57,7 +63,10 @@ async function storm(kind: 'presence' | 'plain', users: number): Promise<StormRe
   await backing.redis.redis.ping(); // connected, so its address is known to the counter
   const counter = await countRedis(backing.redis.url, ns, [backing.redis.redis]);
   try {
-    server = await startServer({ kind, redisUrl: backing.redis.url, namespace: ns, databaseUrl: backing.db?.url, timeout: flags.timeout, userListWindow: flags.window, leaveGrace: flags['leave-grace'] });
+    server = await startServer(
+      { kind, redisUrl: backing.redis.url, namespace: ns, databaseUrl: backing.db?.url, timeout: flags.timeout, userListWindow: flags.window, leaveGrace: flags['leave-grace'] },
+      { profileDir: flags.profile ? path.join(RESULTS_DIR, 'profiles') : undefined },
+    );
     for (let i = 0; i < flags.workers; i += 1) workers.push(await startClientWorker());
     const all = specs(users, server.url, kind);
 
@@ -99,6 +108,7 @@ async function storm(kind: 'presence' | 'plain', users: number): Promise<StormRe
       await sleep(300); // MONITOR lines arrive asynchronously
       server!.reset();
       counter.reset();
+      const cpuBefore = (await server!.stats()).cpuMicros;
       messages = 0;
       bytes = 0;
       maxBytes = 0;
@@ -117,7 +127,7 @@ async function storm(kind: 'presence' | 'plain', users: number): Promise<StormRe
         await server!.settled();
         await sleep(500);
         const stats = await server!.stats();
-        return { seconds, sql: stats.sqlStatements, redis: counter.counts(), connects: stats.connects, messages, bytes, maxMessageBytes: maxBytes };
+        return { seconds, cpuSeconds: (stats.cpuMicros - cpuBefore) / 1e6, load: machineLoad(), sql: stats.sqlStatements, redis: counter.counts(), connects: stats.connects, messages, bytes, maxMessageBytes: maxBytes };
       } finally {
         clearInterval(ticker);
       }
@@ -153,9 +163,10 @@ async function main(): Promise<void> {
   const per = (n: number, d: number) => (d > 0 ? n / d : null);
   console.log(`\nJoin storm into one room, Faye timeout ${flags.timeout} s, user_list window ${flags.window} ms, leave grace ${flags['leave-grace']} s, best of ${flags.repeat}; commit ${commit()}\n`);
   console.log(table(
-    ['users', 'server', 'join s', 'leave s', 'SQL/join', 'SQL/leave', 'presence RT/join', 'presence RT/leave', 'engine RT/join', 'engine RT/leave', 'msgs to subscriber (join+leave)', 'bytes (join+leave)', 'largest msg B'],
+    ['users', 'server', 'join s', 'leave s', 'server CPU ms/join', 'server CPU ms/leave', 'load (1, 5, 15 min)', 'SQL/join', 'SQL/leave', 'presence RT/join', 'presence RT/leave', 'engine RT/join', 'engine RT/leave', 'msgs to subscriber (join+leave)', 'bytes (join+leave)', 'largest msg B'],
     results.map((r) => [
-      r.users, r.kind, r.join.seconds, r.leave.seconds, per(r.join.sql, r.users), per(r.leave.sql, r.users),
+      r.users, r.kind, r.join.seconds, r.leave.seconds, per(1000 * r.join.cpuSeconds, r.users), per(1000 * r.leave.cpuSeconds, r.users), r.leave.load,
+      per(r.join.sql, r.users), per(r.leave.sql, r.users),
       per(r.join.redis.presenceRoundTrips, r.users), per(r.leave.redis.presenceRoundTrips, r.users),
       per(r.join.redis.engineRoundTrips, r.users), per(r.leave.redis.engineRoundTrips, r.users),
       r.join.messages + r.leave.messages, r.join.bytes + r.leave.bytes, Math.max(r.join.maxMessageBytes, r.leave.maxMessageBytes),
@@ -177,17 +188,19 @@ async function main(): Promise<void> {
       byName(r.hold.redis.engineByName, r.hold.connects),
     ]),
   ));
-  console.log('\nfaye-online vs plain Faye delivering the same joins and leaves (target: settles within 2x)\n');
+  console.log('\nfaye-online vs plain Faye delivering the same joins and leaves (target: settles within 1.5x, at most 2 SQL statements per join and per leave)\n');
   const sizes = [...new Set(results.map((r) => r.users))];
   console.log(table(
-    ['users', 'join ratio', 'leave ratio', 'target', 'user_list B per message per user', 'user_list msgs per window-of-storm'],
+    ['users', 'join ratio', 'leave ratio', 'CPU ratio (join+leave)', 'target', 'user_list B per message per user', 'user_list msgs per window-of-storm'],
     sizes.map((users) => {
       const p = results.find((r) => r.users === users && r.kind === 'presence')!;
       const q = results.find((r) => r.users === users && r.kind === 'plain')!;
       const jr = p.join.seconds / q.join.seconds;
       const lr = p.leave.seconds / q.leave.seconds;
       const windows = ((p.join.seconds + p.leave.seconds) * 1000) / flags.window;
-      return [users, jr, lr, jr <= 2 && lr <= 2 ? 'met' : 'missed', per(p.join.bytes + p.leave.bytes, (p.join.messages + p.leave.messages) * users), per(p.join.messages + p.leave.messages, windows)];
+      const cpu = (p.join.cpuSeconds + p.leave.cpuSeconds) / (q.join.cpuSeconds + q.leave.cpuSeconds);
+      const sqlMet = p.join.sql <= 2 * users && p.leave.sql <= 2 * users;
+      return [users, jr, lr, cpu, jr <= 1.5 && lr <= 1.5 && sqlMet ? 'met' : 'missed', per(p.join.bytes + p.leave.bytes, (p.join.messages + p.leave.messages) * users), per(p.join.messages + p.leave.messages, windows)];
     }),
   ));
   progress(`results: ${saveResult('storm', { flags, results })}`);

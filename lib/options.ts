@@ -223,7 +223,7 @@ export const OPTIONS = {
   }),
   userListWindow: option<number>({
     default: '`100`',
-    doc: 'ms; coalescing window of `<room>/user_list` messages',
+    doc: 'ms; coalescing window of `<room>/user_list` messages (longer past 1,000 members: 0.1 ms per member)',
     resolve: (value) => positive('userListWindow', value, DEFAULTS.userListWindow),
     serve: { flag: 'user-list-window', env: 'FAYE_ONLINE_USER_LIST_WINDOW', placeholder: 'MS', kind: 'integer', help: 'milliseconds over which <room>/user_list messages are coalesced' },
   }),

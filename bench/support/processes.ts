@@ -42,6 +42,10 @@ export interface ServerStats {
   cpuMicros: number;
   rss: number;
   heapUsed: number;
+  /** V8 heap reserved (used or not): what the heap's peak left in RSS. */
+  heapTotal: number;
+  /** Memory of Buffers and other objects outside the V8 heap. */
+  external: number;
   sqlStatements: number;
   connects: number;
   /** Longest event-loop delay since the last reset, ms. */
@@ -54,25 +58,33 @@ export interface ServerStats {
 export interface BenchServer {
   pid: number;
   url: string;
-  stats(): Promise<ServerStats>;
+  /** `gc`: collect garbage first (servers started with `exposeGc`), so that heap and RSS show what is held. */
+  stats(options?: { gc?: boolean }): Promise<ServerStats>;
   reset(): void;
+  /** Writes a V8 heap snapshot of the server to `file`. */
+  heapSnapshot(file: string): Promise<void>;
   settled(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, options: { profileDir?: string } = {}): Promise<BenchServer> {
-  const execArgv = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
+export async function startServer(config: ServerConfig, options: { profileDir?: string; exposeGc?: boolean } = {}): Promise<BenchServer> {
+  const execArgv = [...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []), ...(options.exposeGc ? ['--expose-gc'] : [])];
   const child = start('server.ts', [JSON.stringify(config)], execArgv);
   const { port } = await next<{ port: number }>(child, 'ready', 60_000);
   return {
     pid: child.pid!,
     url: `http://127.0.0.1:${port}/faye`,
-    stats() {
+    stats(statsOptions = {}) {
       const reply = next<ServerStats>(child, 'stats', 10_000);
-      child.send({ type: 'stats' });
+      child.send({ type: 'stats', gc: statsOptions.gc === true });
       return reply;
     },
     reset: () => child.send({ type: 'reset' }),
+    async heapSnapshot(file) {
+      const reply = next(child, 'heapSnapshot', 300_000);
+      child.send({ type: 'heapSnapshot', file });
+      await reply;
+    },
     async settled() {
       const reply = next(child, 'settled', 120_000);
       child.send({ type: 'settled' });

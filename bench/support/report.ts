@@ -1,5 +1,6 @@
 // Output of the bench scripts: progress lines, summary tables, JSON results.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 
@@ -29,6 +30,11 @@ export function table(headers: string[], rows: Cell[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...text.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...text.map(line)].join('\n');
+}
+
+/** The machine's load averages (1, 5, 15 min), as `uptime` shows them: other people's work on the same cores. */
+export function machineLoad(): string {
+  return os.loadavg().map((l) => l.toFixed(2)).join(', ');
 }
 
 export function commit(): string {

@@ -13,6 +13,7 @@ import { FayeOnlineError } from '../errors';
 
 /** What presence needs of the SQL records (implemented by lib/records). */
 export interface PresenceRecords {
+  /** Writes of one room's list are batched (lib/records does it): a storm's joins must not each retry against all the others. */
   addToOnlineList(room: string, uid: number): Promise<number[]>;
   removeFromOnlineList(room: string, uid: number): Promise<number[]>;
   startTimer(uid: number, timeChannel: string, at: Date): Promise<boolean>;
@@ -166,11 +167,6 @@ function rememberedAuthOf(json: string | null): Auth | null {
 export class Presence extends EventEmitter<PresenceEvents> {
   private readonly known = new Map<string, KnownClient>();
   private readonly queue = new KeyedQueue<number>();
-  // One room's online list is one SQL row under optimistic locking: writes of
-  // many users joining at once would each retry against all the others (a
-  // storm of U joins cost O(U) statements per join, and past maxRetries some
-  // failed). Within this process they go one after another instead.
-  private readonly roomLists = new KeyedQueue<string>();
   private readonly pendingLeaves = new Map<string, { timer: ClockTimer; confirm: () => Promise<void> }>();
   private readonly leaveGraceMs: number;
   private readonly engagement: boolean;
@@ -414,7 +410,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const transition = this.transition(clientId, auth, at, result.seq);
     const writes: Array<Promise<unknown>> = [];
     if (result.joinedRoom) {
-      writes.push(this.write('add to online list', () => this.roomLists.run(auth.room, () => this.records.addToOnlineList(auth.room, uid))).then((list) => {
+      writes.push(this.write('add to online list', () => this.records.addToOnlineList(auth.room, uid)).then((list) => {
         if (list) transition.list = list;
       }));
     }
@@ -518,7 +514,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const transition: Transition = { ...this.transition(clientId, auth, departedAt ?? at, effects.seq), reason };
     const writes: Array<Promise<unknown>> = [];
     if (effects.leftRoom) {
-      writes.push(this.write('remove from online list', () => this.roomLists.run(auth.room, () => this.records.removeFromOnlineList(auth.room, uid))).then((list) => {
+      writes.push(this.write('remove from online list', () => this.records.removeFromOnlineList(auth.room, uid)).then((list) => {
         if (list) transition.list = list;
       }));
     }

@@ -63,19 +63,20 @@ export async function presenceSnapshot(store: PresenceStore, room: string): Prom
 }
 
 /**
- * One snapshot read per room at a time, shared by every reply that asks while
- * it waits to start. A reply never joins a read that already started: that read
- * may predate the reply's subscription, and a join published in between would
- * then be in neither the snapshot nor the subscriber's diffs. So a reply joins
- * the queued read, or queues one that starts when the running one ends. Many
- * subscribers of a crowded room at once then cost at most two reads of it
- * in flight, instead of one each.
+ * One snapshot read per room at a time, and at most one per window, shared by
+ * every reply that asks while it waits to start. A reply never joins a read
+ * that already started: that read may predate the reply's subscription, and a
+ * join published in between would then be in neither the snapshot nor the
+ * subscriber's diffs. So a reply joins the queued read, or queues one that
+ * starts when the running one has ended and its window has passed. Newcomers
+ * of a crowded room (a 10,000-member room filling up) then cost one read and
+ * one serialization per window, however many they are.
  */
 export class SharedSnapshots {
   private readonly queued = new Map<string, Promise<PresenceSnapshot>>();
   private readonly running = new Map<string, Promise<void>>();
 
-  constructor(private readonly read: (room: string) => Promise<PresenceSnapshot>) {}
+  constructor(private readonly read: (room: string) => Promise<PresenceSnapshot>, private readonly windowMs = 0) {}
 
   snapshot(room: string): Promise<PresenceSnapshot> {
     const queued = this.queued.get(room);
@@ -83,7 +84,8 @@ export class SharedSnapshots {
     const start = (): Promise<PresenceSnapshot> => {
       this.queued.delete(room);
       const reading = this.read(room);
-      const done = reading.then(() => undefined, () => undefined);
+      const windowEnd = new Promise((resolve) => (this.windowMs > 0 ? setTimeout(resolve, this.windowMs) : resolve(undefined)));
+      const done = Promise.all([reading.catch(() => undefined), windowEnd]).then(() => undefined);
       this.running.set(room, done);
       void done.then(() => {
         if (this.running.get(room) === done) this.running.delete(room);
@@ -119,12 +121,15 @@ class OnePerTurn {
   }
 }
 
+/** A crowded room's newcomers share one snapshot read per this many ms (the default user_list window). */
+export const SNAPSHOT_WINDOW_MS = 100;
+
 export class PresenceStateExtension {
   private readonly snapshots: SharedSnapshots;
   private readonly turns = new OnePerTurn();
 
   constructor(store: PresenceStore, private readonly logger: Logger) {
-    this.snapshots = new SharedSnapshots((room) => presenceSnapshot(store, room));
+    this.snapshots = new SharedSnapshots((room) => presenceSnapshot(store, room), SNAPSHOT_WINDOW_MS);
   }
 
   outgoing(message: BayeuxMessage, _request: IncomingMessage | null, callback: (message: BayeuxMessage) => void): void {

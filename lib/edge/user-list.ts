@@ -4,6 +4,13 @@
 // later changes within the window are merged into one message at its end,
 // which re-reads the list so that the last message carries the final list even
 // when concurrent writes finished out of order.
+//
+// Each message is the whole list, to every subscriber: in a crowded room a
+// fixed window would send O(members) bytes to each of O(members) subscribers
+// several times a second (49 KB per message at 10,000 members). So a room's
+// window grows with its list, 0.1 ms per member once it holds more than
+// 1,000 (1 s at 10,000): what one subscriber receives per second stays bounded
+// (about 50 KB/s), and the last message still carries the final list.
 
 import { systemClock, type Clock, type ClockTimer } from '../core/clock';
 import { userListChannel, type UserListMessage } from '../protocol';
@@ -21,6 +28,8 @@ export interface UserListOptions {
 interface RoomState {
   /** when the last message was handed to the engine */
   lastSentAt: number;
+  /** this room's window, ms: options.windowMs, longer for a long list (windowFor) */
+  windowMs: number;
   /** the trailing message of the current window */
   due?: ClockTimer;
   /** a trailing message is reading the list */
@@ -35,6 +44,13 @@ interface RoomState {
 
 /** The longest wait between two reads of a list that could not be read. */
 const MAX_RETRY_MS = 2000;
+/** A room's window grows by this much per member of the list last sent, ms (1 s at 10,000 members). */
+const WINDOW_MS_PER_MEMBER = 0.1;
+
+/** The window after sending `members` uids: the configured one, or longer for a crowded room. */
+export function windowFor(windowMs: number, members: number): number {
+  return Math.max(windowMs, Math.ceil(members * WINDOW_MS_PER_MEMBER));
+}
 
 export class UserListBroadcaster {
   private readonly rooms = new Map<string, RoomState>();
@@ -50,7 +66,7 @@ export class UserListBroadcaster {
     const state = this.rooms.get(room);
     if (!state) {
       this.send(room, list);
-      const fresh: RoomState = { lastSentAt: this.clock.now(), reading: false, dirty: false, failures: 0 };
+      const fresh: RoomState = { lastSentAt: this.clock.now(), windowMs: windowFor(this.options.windowMs, list.length), reading: false, dirty: false, failures: 0 };
       this.rooms.set(room, fresh);
       this.scheduleExpiry(room, fresh);
       return;
@@ -72,13 +88,13 @@ export class UserListBroadcaster {
     state.expire = undefined;
     if (this.closed) return;
     // After failed reads, try less and less often (up to every 2 s) while the database is away.
-    const backoff = state.failures > 0 ? Math.min(this.options.windowMs * 2 ** state.failures, MAX_RETRY_MS) : this.options.windowMs;
+    const backoff = state.failures > 0 ? Math.min(this.options.windowMs * 2 ** state.failures, MAX_RETRY_MS) : state.windowMs;
     const wait = Math.max(0, state.lastSentAt + backoff - this.clock.now());
     state.due = this.clock.after(wait, () => this.trailing(room, state));
   }
 
   private scheduleExpiry(room: string, state: RoomState): void {
-    state.expire = this.clock.after(this.options.windowMs, () => {
+    state.expire = this.clock.after(state.windowMs, () => {
       if (this.rooms.get(room) === state && !state.due && !state.reading) this.rooms.delete(room);
     });
   }
@@ -94,6 +110,7 @@ export class UserListBroadcaster {
       .then((list) => {
         this.send(room, list);
         state.lastSentAt = this.clock.now();
+        state.windowMs = windowFor(this.options.windowMs, list.length);
         state.failures = 0;
       })
       .catch((error) => {

@@ -20,6 +20,8 @@ export interface LockObserver {
   beforeUpdate?(write: { table: LockedTableName; id: number; lockVersion: number | null }): void | Promise<void>;
   /** Called when an UPDATE lost the race and the change is retried. */
   onConflict?(conflict: { table: LockedTableName; id: number; attempt: number }): void;
+  /** Called before one INSERT creates the rows of several keys found without one (tests race it). */
+  beforeCreate?(create: { table: LockedTableName; keys: number[] }): void | Promise<void>;
 }
 
 /** What a change decides for the current value: the value to write (if any) and the caller's result. */
@@ -28,7 +30,7 @@ export interface Change<R> {
   result: R;
 }
 
-interface Row {
+export interface Row {
   id: number;
   lockVersion: number | null;
   value: string | null;
@@ -66,10 +68,12 @@ export class LockedTable {
   /**
    * Applies `change` to the value of `key`'s row (null when there is no row)
    * and writes the result, retrying on conflicts. A change without `write`
-   * writes nothing (and creates no row).
+   * writes nothing (and creates no row). `known`: the row as just read (null:
+   * none), when the caller read many at once (readMany); a stale one only
+   * costs a conflict and a retry.
    */
-  async modify<R>(key: number, change: (value: string | null) => Change<R>): Promise<R> {
-    let row = await this.findByKey(key);
+  async modify<R>(key: number, change: (value: string | null) => Change<R>, known?: Row | null): Promise<R> {
+    let row = known === undefined ? await this.findByKey(key) : known;
     if (!row) {
       const first = change(null);
       if (first.write === undefined) return first.result;
@@ -90,6 +94,30 @@ export class LockedTable {
       await jitteredBackoff(attempt);
       row = (await this.findById(row.id)) ?? (await this.findByKey(key));
       if (!row) return this.modify(key, change);
+    }
+  }
+
+  /**
+   * The first rows of several keys (found without one) in one INSERT; false,
+   * with nothing written, when any of them exists by now (another writer
+   * created it in between): the caller then writes them one by one. Only for
+   * tables whose key is unique.
+   */
+  async createMany(rows: ReadonlyArray<{ key: number; value: string }>): Promise<boolean> {
+    const { table, keyColumn, valueColumn, uniqueKey, observer } = this.options;
+    if (!uniqueKey) throw new Error(`${table}: createMany needs a unique ${keyColumn}`);
+    await observer.beforeCreate?.({ table, keys: rows.map((row) => row.key) });
+    const now = formatDateTime(new Date());
+    try {
+      await this.sql.insert(
+        `INSERT INTO ${table} (${keyColumn}, ${valueColumn}, lock_version, created_at, updated_at) VALUES ${rows.map(() => '(?, ?, 0, ?, ?)').join(', ')}`,
+        rows.flatMap((row) => [row.key, row.value, now, now]),
+      );
+      return true;
+    } catch (error) {
+      // One statement: a duplicate key wrote none of the rows.
+      if (error instanceof UniqueConstraintError) return false;
+      throw error;
     }
   }
 
@@ -128,6 +156,20 @@ export class LockedTable {
     return changed === 1;
   }
 
+  /** The rows of many keys in one statement (the lowest id per key, as findByKey); a key without a row is missing. */
+  async readMany(keys: readonly number[]): Promise<Map<number, Row>> {
+    const { table, keyColumn, valueColumn } = this.options;
+    const found = new Map<number, Row>();
+    if (keys.length === 0) return found;
+    const rows = await this.sql.select<{ id: number; keyValue: number; lockVersion: number | null; value: string | null }>(
+      `SELECT id, ${keyColumn} AS keyValue, lock_version AS lockVersion, ${valueColumn} AS value FROM ${table} WHERE ${keyColumn} IN (?) ORDER BY id`, [[...keys]]);
+    for (const row of rows) {
+      const key = Number(row.keyValue);
+      if (!found.has(key)) found.set(key, toRow(row));
+    }
+    return found;
+  }
+
   private async findByKey(key: number): Promise<Row | null> {
     return this.findOne(`${this.options.keyColumn} = ? ORDER BY id LIMIT 1`, key);
   }
@@ -140,8 +182,12 @@ export class LockedTable {
     const { table, valueColumn } = this.options;
     const [row] = await this.sql.select<{ id: number; lockVersion: number | null; value: string | null }>(
       `SELECT id, lock_version AS lockVersion, ${valueColumn} AS value FROM ${table} WHERE ${where}`, [param]);
-    return row ? { id: Number(row.id), lockVersion: row.lockVersion === null ? null : Number(row.lockVersion), value: row.value } : null;
+    return row ? toRow(row) : null;
   }
+}
+
+function toRow(row: { id: number; lockVersion: number | null; value: string | null }): Row {
+  return { id: Number(row.id), lockVersion: row.lockVersion === null ? null : Number(row.lockVersion), value: row.value };
 }
 
 function jitteredBackoff(attempt: number): Promise<void> {

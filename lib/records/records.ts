@@ -6,7 +6,7 @@
 //
 // Records never closes the Sequelize instance: whoever opened it closes it.
 import { QueryTypes, type Sequelize } from 'sequelize';
-import { FayeOnlineError } from '../errors';
+import { FayeOnlineError, isFayeOnlineError } from '../errors';
 import { isTransientDatabaseError } from './database';
 import { silentLogger, type Logger } from '../log';
 import { ChannelIds } from './channels';
@@ -15,7 +15,8 @@ import {
   isUid, parseOnlineTimes, parseStartedAt, parseUserInfoList, runningTimeChannels, timerState, withTimerStarted, withTimerStopped,
 } from './legacy-format';
 import { EngagedTimes, type EngagedTime, type RunningEngagement } from './engaged-times';
-import { LockedTable, type Change, type LockObserver } from './optimistic-lock';
+import { GroupCommit, KeyedGroupCommit, type Pending } from './group-commit';
+import { LockedTable, type Change, type LockObserver, type Row } from './optimistic-lock';
 import { Sql } from './sql';
 import { isDatabaseUnavailable } from './database';
 
@@ -46,6 +47,12 @@ export interface RecordsOptions {
   maxRetries?: number;
   /** Hooks into the optimistic locking (metrics, tests). */
   observer?: LockObserver;
+  /**
+   * Under load, the writes of this window go out together, ms (group-commit.ts):
+   * a write alone goes out at once, the next batch no sooner than this after
+   * the last one started. Default 20.
+   */
+  batchWindowMs?: number;
 }
 
 export interface RecordsStats {
@@ -54,9 +61,35 @@ export interface RecordsStats {
 }
 
 const DEFAULT_MAX_RETRIES = 30;
+/** Users whose online times one batch reads with one SELECT ... IN. */
+const TIMER_BATCH = 500;
+/** Login log rows in one INSERT. */
+const LOGIN_LOG_BATCH = 500;
+/** Edits of one room's list in one write (each is a few array operations). */
+const LIST_BATCH = 10_000;
+/** Under load, batches of one kind (and of one room) start at most this often, ms. */
+const DEFAULT_BATCH_WINDOW_MS = 20;
+
+type ListEdit = (uids: number[]) => number[];
+interface TimerChange {
+  timeChannel: string;
+  change: (value: string | null) => Change<unknown>;
+}
 
 /** Bytes the gem's TEXT column faye_user_online_times.online_times holds (about 730 time channels). */
 export const ONLINE_TIMES_TEXT_BYTES = 65_535;
+
+/** One user's timer changes applied in order to their online_times value: the value to write (if any) and each change's result. */
+function applyInOrder(changes: readonly TimerChange[], value: string | null): Change<unknown[]> {
+  let current = value;
+  let write: string | undefined;
+  const result = changes.map(({ change }) => {
+    const next = change(current);
+    if (next.write !== undefined) current = write = next.write;
+    return next.result;
+  });
+  return write === undefined ? { result } : { write, result };
+}
 
 export class Records {
   readonly sequelize: Sequelize;
@@ -70,6 +103,15 @@ export class Records {
   private readonly logger: Logger;
   /** Bytes online_times holds: the gem's TEXT until a value that does not fit makes us look (the column may be widened). */
   private onlineTimesCapacity = ONLINE_TIMES_TEXT_BYTES;
+  // Writes are batched by group commit (group-commit.ts): in a storm, one
+  // locked write per room list and per user's online times takes every change
+  // asked for while the previous write was in flight, and the login log rows
+  // of that window go out as one INSERT. Batching a room's list within this
+  // process also keeps its writers from retrying against each other (a storm
+  // of U joins would otherwise cost O(U) conflicts per join).
+  private readonly listWrites: KeyedGroupCommit<string, ListEdit, number[]>;
+  private readonly timerWrites: GroupCommit<{ uid: number } & TimerChange, unknown>;
+  private readonly loginLogWrites: GroupCommit<LoginLogEntry, void>;
 
   constructor(options: RecordsOptions) {
     const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
@@ -83,6 +125,7 @@ export class Records {
     this.channels = new ChannelIds(this.sql);
     const observer: LockObserver = {
       beforeUpdate: options.observer?.beforeUpdate,
+      beforeCreate: options.observer?.beforeCreate,
       onConflict: (conflict) => {
         this.stats.lockConflicts++;
         this.logger.debug(conflict, 'optimistic lock conflict, retrying');
@@ -96,6 +139,13 @@ export class Records {
       table: 'faye_user_online_times', keyColumn: 'user_id', valueColumn: 'online_times', uniqueKey: true, maxRetries, observer,
     });
     this.engagedTimes = new EngagedTimes(this.sql, this.channels);
+    const windowMs = options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS;
+    if (!(Number.isFinite(windowMs) && windowMs >= 0)) {
+      throw new FayeOnlineError('INVALID_OPTION', `batchWindowMs: expected a number of ms >= 0, got ${String(options.batchWindowMs)}`);
+    }
+    this.listWrites = new KeyedGroupCommit((room, batch) => this.writeOnlineList(room, batch), { maxBatch: LIST_BATCH, windowMs });
+    this.timerWrites = new GroupCommit((batch) => this.writeOnlineTimes(batch), { maxBatch: TIMER_BATCH, windowMs });
+    this.loginLogWrites = new GroupCommit((batch) => this.writeLoginLogs(batch), { maxBatch: LOGIN_LOG_BATCH, windowMs });
   }
 
   /** The faye_channels id of a room or time channel, created on first use. */
@@ -135,15 +185,21 @@ export class Records {
     return this.changeOnlineList(room, () => wanted);
   }
 
-  private async changeOnlineList(room: string, edit: (uids: number[]) => number[]): Promise<number[]> {
+  /** Resolves to the list as written by the batch that took this edit (later edits of that batch included). */
+  private changeOnlineList(room: string, edit: ListEdit): Promise<number[]> {
+    return this.listWrites.add(room, edit);
+  }
+
+  private async writeOnlineList(room: string, batch: Array<Pending<ListEdit, number[]>>): Promise<void> {
     const channelId = await this.channelId(room);
-    return this.onlineLists.modify(channelId, (value): Change<number[]> => {
+    const list = await this.onlineLists.modify(channelId, (value): Change<number[]> => {
       const before = parseUserInfoList(value);
-      const after = edit(before);
+      const after = batch.reduce((uids, { item: edit }) => edit(uids), before);
       const unchanged = value !== null && after.length === before.length && after.every((uid, i) => uid === before[i]);
       // A room without a row gets one only when somebody joins it.
       return unchanged || (value === null && after.length === 0) ? { result: before } : { write: formatUserInfoList(after), result: after };
     });
+    for (const entry of batch) entry.resolve(list);
   }
 
   /** Every room that has an online list row, with its uids (for reconciliation). */
@@ -171,7 +227,7 @@ export class Records {
 
   /** Starts the user's timer for `timeChannel` at `at`; false if it was already running. */
   async startTimer(uid: number, timeChannel: string, at: Date): Promise<boolean> {
-    return this.changeOnlineTimes(uid, timeChannel, (value): Change<boolean> => {
+    return this.changeTimer(uid, timeChannel, (value): Change<boolean> => {
       const times = parseOnlineTimes(value);
       if (timerState(times, timeChannel).startedAt !== null) return { result: false };
       return { write: formatOnlineTimes(withTimerStarted(times, timeChannel, formatStartedAt(at, this.timeZone))), result: true };
@@ -180,7 +236,7 @@ export class Records {
 
   /** Stops the timer and adds the whole seconds since its start; null if it was not running. */
   async stopTimer(uid: number, timeChannel: string, at: Date): Promise<number | null> {
-    return this.changeOnlineTimes(uid, timeChannel, (value): Change<number | null> => {
+    return this.changeTimer(uid, timeChannel, (value): Change<number | null> => {
       const times = parseOnlineTimes(value);
       const since = this.runningSince(timerState(times, timeChannel).startedAt);
       if (since === null) return { result: null };
@@ -189,26 +245,98 @@ export class Records {
     });
   }
 
+  private changeTimer<R>(uid: number, timeChannel: string, change: (value: string | null) => Change<R>): Promise<R> {
+    return this.timerWrites.add({ uid, timeChannel, change }) as Promise<R>;
+  }
+
+  // One SELECT for every user of the batch, then one locked write per user
+  // with all of that user's changes applied in order; the users without a row
+  // yet get theirs in one INSERT.
+  private async writeOnlineTimes(batch: Array<Pending<{ uid: number } & TimerChange, unknown>>): Promise<void> {
+    const byUser = new Map<number, Array<Pending<{ uid: number } & TimerChange, unknown>>>();
+    for (const entry of batch) {
+      const entries = byUser.get(entry.item.uid);
+      if (entries) entries.push(entry);
+      else byUser.set(entry.item.uid, [entry]);
+    }
+    const rows = await this.onlineTimes.readMany([...byUser.keys()]);
+    const newcomers = [...byUser].filter(([uid]) => !rows.has(uid));
+    await Promise.all([
+      ...[...byUser].filter(([uid]) => rows.has(uid)).map(([uid, entries]) => this.writeUserTimes(uid, entries, rows.get(uid)!)),
+      this.createUsersTimes(newcomers),
+    ]);
+  }
+
+  /** The first rows of users who had none when the batch read them. */
+  private async createUsersTimes(users: Array<[number, Array<Pending<TimerChange, unknown>>]>): Promise<void> {
+    const created: Array<{ key: number; value: string; entries: Array<Pending<TimerChange, unknown>>; results: unknown[] }> = [];
+    const alone: Array<[number, Array<Pending<TimerChange, unknown>>]> = [];
+    for (const [uid, entries] of users) {
+      const next = applyInOrder(entries.map((entry) => entry.item), null);
+      if (next.write === undefined) entries.forEach((entry, i) => entry.resolve(next.result[i]));
+      else if (Buffer.byteLength(next.write) > this.onlineTimesCapacity) alone.push([uid, entries]); // says why, on its own
+      else created.push({ key: uid, value: next.write, entries, results: next.result });
+    }
+    let outcome: 'together' | 'apart' | 'failed' = 'apart';
+    if (created.length > 1) {
+      try {
+        outcome = (await this.onlineTimes.createMany(created)) ? 'together' : 'apart';
+      } catch (error) {
+        // Settled here: the batch's other writes (and the users written alone below) go on.
+        outcome = 'failed';
+        for (const { entries } of created) for (const entry of entries) entry.reject(error);
+      }
+    }
+    if (outcome === 'together') {
+      for (const { entries, results } of created) entries.forEach((entry, i) => entry.resolve(results[i]));
+    } else if (outcome === 'apart') {
+      // One of them has a row by now (or there is only one): each on its own.
+      alone.push(...created.map(({ key, entries }): [number, Array<Pending<TimerChange, unknown>>] => [key, entries]));
+    }
+    // After a multi-row INSERT was tried, rows may exist now: read them again.
+    await Promise.all(alone.map(([uid, entries]) => this.writeUserTimes(uid, entries, created.length > 1 ? undefined : null)));
+  }
+
+  /** `known`: the user's row as the batch read it (null: none), undefined to read it now. */
+  private async writeUserTimes(uid: number, entries: Array<Pending<TimerChange, unknown>>, known: Row | null | undefined): Promise<void> {
+    try {
+      const results = await this.changeOnlineTimes(uid, entries.map((entry) => entry.item), known);
+      entries.forEach((entry, i) => entry.resolve(results[i]));
+    } catch (error) {
+      // Settled here, not by the batch: the other users' writes of the batch go on.
+      if (entries.length === 1 || !isFayeOnlineError(error, 'RECORD_TOO_LARGE')) {
+        for (const entry of entries) entry.reject(error);
+        return;
+      }
+      // Together they do not fit: one at a time, each change gets its own answer (a stop may still fit).
+      for (const entry of entries) {
+        await this.changeOnlineTimes(uid, [entry.item]).then(([result]) => entry.resolve(result), (failure: unknown) => entry.reject(failure));
+      }
+    }
+  }
+
   // A value longer than the column is never sent: MySQL in strict mode refuses
   // it ("Data too long"), and without strict mode it would cut the JSON and
   // lose every time of that user. Only then is the column's size looked up, as
   // an operator may have widened it (the optional widen-online-times migration).
-  private async changeOnlineTimes<R>(uid: number, timeChannel: string, change: (value: string | null) => Change<R>): Promise<R> {
-    for (;;) {
+  private async changeOnlineTimes(uid: number, changes: readonly TimerChange[], known?: Row | null): Promise<unknown[]> {
+    const applyAll = (value: string | null) => applyInOrder(changes, value);
+    for (let row = known; ; row = undefined) {
       const capacity = this.onlineTimesCapacity;
       let tooLong = 0;
       const result = await this.onlineTimes.modify(uid, (value) => {
-        const next = change(value);
+        const next = applyAll(value);
         tooLong = next.write === undefined ? 0 : Buffer.byteLength(next.write);
         if (tooLong <= capacity) tooLong = 0;
         return tooLong ? { result: next.result } : next;
-      });
+      }, row);
       if (!tooLong) return result;
       this.onlineTimesCapacity = await this.readOnlineTimesCapacity();
       if (this.onlineTimesCapacity <= capacity) {
+        const timeChannels = [...new Set(changes.map((c) => c.timeChannel))].join(', ');
         throw new FayeOnlineError('RECORD_TOO_LARGE',
           `the online times of user ${uid} no longer fit faye_user_online_times.online_times (${tooLong} bytes, the column holds ${capacity}): ` +
-          `the timer of ${timeChannel} is not recorded; widen the column with the optional migration widen-online-times (docs/presence-rules.md)`);
+          `the timer of ${timeChannels} is not recorded; widen the column with the optional migration widen-online-times (docs/presence-rules.md)`);
       }
     }
   }
@@ -262,17 +390,34 @@ export class Records {
 
   // -- login logs ----------------------------------------------------------
 
-  /** One faye_user_login_logs row; channel_id is the time channel's id, `t` UTC whole seconds. */
   /** Whether `error` (from any method here) means the database could not be reached, so that the same write can succeed later. */
   isUnavailable(error: unknown): boolean {
     return isDatabaseUnavailable(error);
   }
 
-  async writeLoginLog(entry: LoginLogEntry): Promise<void> {
-    const channelId = await this.channelId(entry.timeChannel);
+  /** Resolves once the row is written (with the other rows of its batch). */
+  writeLoginLog(entry: LoginLogEntry): Promise<void> {
+    return this.loginLogWrites.add(entry);
+  }
+
+  private async writeLoginLogs(batch: Array<Pending<LoginLogEntry, void>>): Promise<void> {
+    try {
+      await this.insertLoginLogs(batch.map((entry) => entry.item));
+      for (const entry of batch) entry.resolve();
+    } catch (error) {
+      if (batch.length === 1 || isTransientDatabaseError(error)) throw error;
+      // A refused statement: each row on its own, so that only the row at fault fails.
+      for (const entry of batch) await this.insertLoginLogs([entry.item]).then(() => entry.resolve(), (failure: unknown) => entry.reject(failure));
+    }
+  }
+
+  /** faye_user_login_logs rows in one INSERT; channel_id is the time channel's id, `t` UTC whole seconds. */
+  private async insertLoginLogs(entries: readonly LoginLogEntry[]): Promise<void> {
+    const values = await Promise.all(entries.map(async (entry) =>
+      [entry.status, entry.uid, formatDateTime(entry.at), await this.channelId(entry.timeChannel), entry.clientId]));
     await this.sql.insert(
-      'INSERT INTO faye_user_login_logs (status, uid, t, channel_id, clientId) VALUES (?, ?, ?, ?, ?)',
-      [entry.status, entry.uid, formatDateTime(entry.at), channelId, entry.clientId],
+      `INSERT INTO faye_user_login_logs (status, uid, t, channel_id, clientId) VALUES ${values.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+      values.flat(),
     );
   }
 }

@@ -2,7 +2,8 @@
 // the same way on MySQL/MariaDB and SQLite.
 import { QueryTypes, type Sequelize } from 'sequelize';
 
-export type SqlValue = string | number | null;
+/** A value for one `?`; an array fills an IN (?) list. */
+export type SqlValue = string | number | null | ReadonlyArray<string | number>;
 
 export class Sql {
   constructor(readonly sequelize: Sequelize) {}

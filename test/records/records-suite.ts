@@ -245,5 +245,124 @@ export function recordsSuite(name: string, createBackend: () => Promise<TestBack
         ]);
       });
     });
+    describe('storms', () => {
+      // Group commit: what is asked for in one tick goes out together; a batch
+      // reads up to 500 users' times with one SELECT, creates the rows of the
+      // users who had none with one INSERT and writes up to 500 login log rows
+      // with one INSERT; each room list and each user's times row is written
+      // once per batch.
+      const kinds = (statements: readonly string[]) => {
+        const counts: Record<string, number> = {};
+        for (const sql of statements) {
+          const [verb] = sql.split(' ');
+          const table = /faye_\w+/.exec(sql)?.[0] ?? '?';
+          counts[`${verb} ${table}`] = (counts[`${verb} ${table}`] ?? 0) + 1;
+        }
+        return counts;
+      };
+
+      it('1,000 new users joining one room at once cost 8 statements in all; leaving at once, about one each', async () => {
+        const r = newRoom();
+        const lesson = '/courses/storm/lessons/1';
+        const users = Array.from({ length: 1000 }, (_, i) => 300_000 + i);
+        await records.addToOnlineList(r, 1);
+        await records.removeFromOnlineList(r, 1);
+        await records.channelId(lesson);
+        const counter = countStatements(records.sequelize);
+        const clientId = (uid: number) => `storm${uid}`;
+        const joined = await Promise.all(users.map((uid) => Promise.all([
+          records.addToOnlineList(r, uid),
+          records.startTimer(uid, lesson, at('2026-11-28T07:00:00Z')),
+          records.writeLoginLog({ status: 1, uid, timeChannel: lesson, clientId: clientId(uid), at: at('2026-11-28T07:00:00Z') }),
+        ])));
+        assert.deepEqual(kinds(counter.statements), {
+          'SELECT faye_channel_online_lists': 1, 'UPDATE faye_channel_online_lists': 1,
+          'SELECT faye_user_online_times': 2, 'INSERT faye_user_online_times': 2,
+          'INSERT faye_user_login_logs': 2,
+        });
+        assert.equal(counter.count, 8, '0.008 statements per join');
+        assert.ok(joined.every(([list, started]) => list.length === 1000 && started === true));
+        let row = await listRow(r);
+        assert.deepEqual(JSON.parse(row.user_info_list), users, 'join order kept');
+        assert.equal(Number(row.lock_version), 2, 'created, emptied, then one locked update for the whole storm');
+
+        counter.reset();
+        const left = await Promise.all(users.map((uid) => Promise.all([
+          records.removeFromOnlineList(r, uid),
+          records.stopTimer(uid, lesson, at('2026-11-28T07:01:00Z')),
+          records.writeLoginLog({ status: 0, uid, timeChannel: lesson, clientId: clientId(uid), at: at('2026-11-28T07:01:00Z') }),
+        ])));
+        assert.deepEqual(kinds(counter.statements), {
+          'SELECT faye_channel_online_lists': 1, 'UPDATE faye_channel_online_lists': 1,
+          'SELECT faye_user_online_times': 2, 'UPDATE faye_user_online_times': 1000,
+          'INSERT faye_user_login_logs': 2,
+        });
+        assert.ok(left.every(([list, added]) => list.length === 0 && added === 60));
+        counter.stop();
+        row = await listRow(r);
+        assert.equal(row.user_info_list, '[]');
+        assert.equal(Number(row.lock_version), 3);
+        const times = await timesOf(users[999]);
+        assert.equal(times.online_times, `{"${lesson}_spended":60}`);
+        assert.equal(Number(times.lock_version), 1, 'created by the start, bumped once by the stop');
+        const logs = await backend.rows<{ status: number; n: number }>(
+          "SELECT status, COUNT(*) AS n FROM faye_user_login_logs WHERE clientId LIKE 'storm%' GROUP BY status ORDER BY status");
+        assert.deepEqual(logs.map((l) => [Number(l.status), Number(l.n)]), [[0, 1000], [1, 1000]]);
+      });
+
+      it('new users whose row another writer creates between our read and our INSERT: each written on its own, nothing lost', async () => {
+        const lesson = '/courses/storm/lessons/2';
+        const uids = [310_001, 310_002, 310_003];
+        const raced = recordsOn({
+          observer: {
+            beforeCreate: async ({ table, keys }) => {
+              if (table !== 'faye_user_online_times' || !keys.includes(uids[1])) return;
+              // Rails creates the second user's row first.
+              await backend.exec("INSERT INTO faye_user_online_times (user_id, online_times, lock_version, created_at, updated_at) VALUES (?, ?, 0, '2013-05-31 03:33:25', '2013-05-31 03:33:25')",
+                [uids[1], '{"/lessons/rails_spended":7}']);
+            },
+          },
+        });
+        const started = await Promise.all(uids.map((uid) => raced.startTimer(uid, lesson, at('2026-11-28T07:00:00Z'))));
+        assert.deepEqual(started, [true, true, true]);
+        assert.equal((await timesOf(uids[0])).online_times, `{"${lesson}_started_at":"20261128150000"}`);
+        const second = await timesOf(uids[1]);
+        assert.equal(second.online_times, `{"/lessons/rails_spended":7,"${lesson}_started_at":"20261128150000"}`, 'Rails\' row kept, our start added');
+        assert.equal(Number(second.lock_version), 1);
+        assert.equal((await timesOf(uids[2])).online_times, `{"${lesson}_started_at":"20261128150000"}`);
+      });
+
+      it('one user\'s changes in one batch land in order in one write, and a Rails update in between is not lost', async () => {
+        const uid = 14;
+        await records.startTimer(uid, '/lessons/other', at('2026-11-28T07:00:00Z'));
+        let interfered = false;
+        const contended = recordsOn({
+          observer: {
+            beforeUpdate: async ({ table, id, lockVersion }) => {
+              if (interfered || table !== 'faye_user_online_times') return;
+              interfered = true;
+              const changed = await backend.exec('UPDATE faye_user_online_times SET online_times = ?, lock_version = ? WHERE id = ? AND lock_version = ?',
+                ['{"/lessons/rails_spended":7,"/lessons/other_started_at":"20261128150000"}', Number(lockVersion) + 1, id, lockVersion]);
+              assert.equal(changed, 1);
+            },
+          },
+        });
+        const counter = countStatements(contended.sequelize);
+        const results = await Promise.all([
+          contended.startTimer(uid, LESSON, at('2026-11-28T07:00:00Z')),
+          contended.stopTimer(uid, LESSON, at('2026-11-28T07:00:30Z')),
+          contended.startTimer(uid, LESSON, at('2026-11-28T07:01:00Z')),
+        ]);
+        counter.stop();
+        assert.deepEqual(results, [true, 30, true]);
+        assert.equal(contended.stats.lockConflicts, 1);
+        // (A new MariaDB connection pool asks for the server's version first.)
+        const ours = counter.statements.filter((sql) => !sql.startsWith('SELECT VERSION()'));
+        assert.deepEqual(ours.map((sql) => sql.split(' ')[0]), ['SELECT', 'UPDATE', 'SELECT', 'UPDATE'], 'one batch: read, lost update, re-read, update');
+        const row = await timesOf(uid);
+        assert.equal(row.online_times, `{"/lessons/rails_spended":7,"/lessons/other_started_at":"20261128150000","${LESSON}_spended":30,"${LESSON}_started_at":"20261128150100"}`);
+        assert.equal(Number(row.lock_version), 2);
+      });
+    });
   });
 }

@@ -106,6 +106,24 @@ describe('shared snapshot reads', () => {
     assert.equal(a, b);
   });
 
+  test('newcomers asking over a window, after a read ended, share one read started once the window passed', async () => {
+    const started: number[] = [];
+    const shared = new SharedSnapshots(async (room) => {
+      started.push(started.length + 1);
+      return { room, seq: started.length, members: [] };
+    }, 2000); // far longer than 20 turns of the event loop, however loaded the machine
+    assert.equal((await shared.snapshot('/r/1')).seq, 1);
+    const newcomers: Array<Promise<PresenceSnapshot>> = [];
+    for (let i = 0; i < 20; i++) {
+      newcomers.push(shared.snapshot('/r/1'));
+      await tick();
+    }
+    assert.equal(started.length, 1, 'no second read within the first one\'s window');
+    const snapshots = await Promise.all(newcomers);
+    assert.equal(started.length, 2);
+    assert.ok(snapshots.every((snapshot) => snapshot.seq === 2));
+  });
+
   test('rooms are read independently', async () => {
     const { shared, started } = fakeReads();
     const replies = [shared.snapshot('/r/1'), shared.snapshot('/r/2'), shared.snapshot('/r/1')];

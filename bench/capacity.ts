@@ -1,0 +1,192 @@
+// bench:capacity: how many clients one server process holds, presence vs
+// plain Faye on the same engine, with raw Bayeux clients (bench/bayeux-worker.ts)
+// in worker threads so that the generator is not what runs out first.
+//   npm run bench:capacity -- --clients 10000 --engine redis
+// For each server: CPU per connect (server CPU from the first handshake until
+// every client is connected and presence is written, over the clients), RSS
+// and heap per client (after a GC, against the idle server), p50/p99 publish
+// latency and CPU while steady (each client re-sending /meta/connect every
+// Faye timeout).
+import { numberList, parseFlags } from './support/args';
+import { createBacking } from './support/backing';
+import { startBayeuxLoad } from './support/bayeux-load';
+import { startLatencyProbe, type LatencyResult } from './support/latency';
+import { runBenchmark, startServer, type BenchServer, type ServerStats } from './support/processes';
+import path from 'node:path';
+import { censusDifference, heapCensus } from './support/heap-census';
+import { RESULTS_DIR, commit, machineLoad, progress, saveResult, sleep, table } from './support/report';
+import type { RawClientSpec } from './bayeux-worker';
+
+const flags = parseFlags({
+  clients: '10000',
+  rooms: 100,
+  'long-polling': 0.25,
+  engine: 'redis',
+  threads: 4,
+  /** Handshakes in flight per thread while opening. */
+  concurrency: 50,
+  seconds: 20,
+  rate: 20,
+  timeout: 10,
+  order: 'presence,plain',
+  repeat: 1,
+  /** Also write a heap snapshot of each server while steady and print what presence keeps per client, class by class. */
+  heap: false,
+  /** What each client subscribes to, besides connecting: chat and the legacy user_list (the gem's pages), or chat only. */
+  subscribe: 'chat,user_list',
+  /** Writes --cpu-prof profiles of the servers to bench/results/profiles/. */
+  profile: false,
+});
+
+const snapshotFile = (kind: string) => path.join(RESULTS_DIR, `capacity-${kind}.heapsnapshot`);
+
+interface CapacityResult {
+  kind: 'presence' | 'plain';
+  clients: number;
+  connected: number;
+  failed: number;
+  openSeconds: number;
+  cpuPerConnectMs: number;
+  idleRssMB: number;
+  rssMB: number;
+  heapMB: number;
+  idleHeapMB: number;
+  rssPerClientKB: number;
+  heapPerClientKB: number;
+  /** After a GC: V8 heap reserved but unused, memory outside the heap (Buffers), and the rest of RSS (code, malloc), MB. */
+  heapFreeMB: number;
+  externalMB: number;
+  otherMB: number;
+  steadyCpu: number;
+  connectsPerSecond: number;
+  delivered: number;
+  latency: LatencyResult;
+  load: string;
+}
+
+function specs(clients: number, url: string): RawClientSpec[] {
+  const lpEvery = flags['long-polling'] > 0 ? Math.round(1 / flags['long-polling']) : Infinity;
+  return Array.from({ length: clients }, (_, i) => {
+    const uid = i + 1;
+    const room = `/rooms/r${uid % flags.rooms}`;
+    return {
+      url,
+      transport: i % lpEvery === lpEvery - 1 ? 'long-polling' : 'websocket',
+      auth: { room_channel: room, time_channel: `/lessons/l${uid % flags.rooms}`, current_user: { uid, uname: `user${uid}` } },
+      subscribe: String(flags.subscribe).split(',').filter(Boolean).map((name) => `${room}/${name}`),
+    };
+  });
+}
+
+async function measure(kind: 'presence' | 'plain', clients: number): Promise<CapacityResult> {
+  const label = `${kind} (${flags.engine} engine), ${clients} clients`;
+  const backing = await createBacking({ database: kind === 'presence' });
+  let server: BenchServer | undefined;
+  const load = startBayeuxLoad(flags.threads);
+  try {
+    server = await startServer({
+      kind, engine: flags.engine as 'redis' | 'memory', redisUrl: backing.redis.url, namespace: backing.redis.namespace, databaseUrl: backing.db?.url, timeout: flags.timeout,
+    }, { exposeGc: true, profileDir: flags.profile ? path.join(RESULTS_DIR, 'profiles') : undefined });
+    await server.settled();
+    await sleep(1000);
+    const idle = await server.stats({ gc: true });
+    const before = await server.stats();
+    const opened = await load.open(specs(clients, server.url), flags.concurrency, label);
+    await server.settled();
+    const connectedStats = await server.stats();
+    const cpuPerConnectMs = (connectedStats.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, opened.connected);
+    progress(`${label}: ${opened.connected} connected, ${opened.failed} failed in ${opened.seconds.toFixed(1)} s (${cpuPerConnectMs.toFixed(2)} ms server CPU per connect)${opened.lastError ? `; last error: ${opened.lastError}` : ''}`);
+    // One full timeout, so that every client's /meta/connect cycle is in the steady window.
+    await sleep(flags.timeout * 1000 + 2000);
+
+    const probe = await startLatencyProbe(server.url, server.url, '/rooms/r1/chat');
+    server.reset();
+    const steadyBefore = await server.stats();
+    const startedAt = Date.now();
+    const latency = await probe.run(flags.seconds, flags.rate);
+    const steadyAfter = await server.stats();
+    const wall = (Date.now() - startedAt) / 1000;
+    await probe.close();
+    const after: ServerStats = await server.stats({ gc: true });
+    if (flags.heap) {
+      progress(`${label}: writing a heap snapshot`);
+      await server.heapSnapshot(snapshotFile(kind));
+    }
+    const clientStats = await load.stats();
+    const result: CapacityResult = {
+      kind,
+      clients,
+      connected: opened.connected,
+      failed: opened.failed,
+      openSeconds: opened.seconds,
+      cpuPerConnectMs,
+      idleRssMB: idle.rss / 2 ** 20,
+      idleHeapMB: idle.heapUsed / 2 ** 20,
+      rssMB: after.rss / 2 ** 20,
+      heapMB: after.heapUsed / 2 ** 20,
+      rssPerClientKB: (after.rss - idle.rss) / 1024 / Math.max(1, opened.connected),
+      heapPerClientKB: (after.heapUsed - idle.heapUsed) / 1024 / Math.max(1, opened.connected),
+      heapFreeMB: (after.heapTotal - after.heapUsed) / 2 ** 20,
+      externalMB: after.external / 2 ** 20,
+      otherMB: (after.rss - after.heapTotal - after.external) / 2 ** 20,
+      steadyCpu: (steadyAfter.cpuMicros - steadyBefore.cpuMicros) / 1e6 / wall,
+      connectsPerSecond: steadyAfter.connects / wall,
+      delivered: clientStats.delivered,
+      latency,
+      load: machineLoad(),
+    };
+    progress(`${label}: steady CPU ${result.steadyCpu.toFixed(3)} s/s, p99 ${latency.p99?.toFixed(1)} ms, RSS ${result.rssMB.toFixed(0)} MB ` +
+      `(${result.rssPerClientKB.toFixed(1)} KB per client), load ${result.load}; disconnecting`);
+    await load.close();
+    await server.settled();
+    return result;
+  } finally {
+    await load.end();
+    await server?.close().catch(() => undefined);
+    await backing.release();
+  }
+}
+
+async function main(): Promise<void> {
+  const order = String(flags.order).split(',');
+  if (!(order.length === 2 && order.includes('presence') && order.includes('plain'))) throw new Error(`--order must name presence and plain once each (the tables compare them), got ${flags.order}`);
+  const rows: Array<{ clients: number; presence: CapacityResult; plain: CapacityResult }> = [];
+  for (const clients of numberList(flags.clients)) {
+    const runs: Record<'presence' | 'plain', CapacityResult[]> = { presence: [], plain: [] };
+    for (let r = 0; r < flags.repeat; r += 1) {
+      for (const kind of order as Array<'presence' | 'plain'>) runs[kind].push(await measure(kind, clients));
+    }
+    // Of several runs, the one with the least steady CPU (the others were disturbed more).
+    const best = (list: CapacityResult[]) => list.reduce((a, b) => (b.steadyCpu < a.steadyCpu ? b : a));
+    rows.push({ clients, presence: best(runs.presence), plain: best(runs.plain) });
+  }
+  console.log(`\nCapacity of one server process, raw Bayeux clients (${flags['long-polling'] * 100}% long-polling, subscribed to ${flags.subscribe}) in ${flags.threads} threads, ${flags.rooms} rooms, ` +
+    `${flags.engine} engine, Faye timeout ${flags.timeout} s, ${flags.seconds} s steady, best of ${flags.repeat}; commit ${commit()}\n`);
+  console.log(table(
+    ['clients', 'server', 'connected', 'open s', 'CPU ms/connect', 'steady CPU s/s', 'connects/s', 'p50 ms', 'p99 ms', 'RSS MB', 'RSS KB/client', 'heap KB/client',
+      'heap free MB', 'external MB', 'rest of RSS MB', 'load (1, 5, 15 min)'],
+    rows.flatMap(({ presence, plain }) => [presence, plain].map((r) => [
+      r.clients, r.kind, `${r.connected}${r.failed ? ` (${r.failed} failed)` : ''}`, r.openSeconds, r.cpuPerConnectMs, r.steadyCpu, r.connectsPerSecond,
+      r.latency.p50, r.latency.p99, r.rssMB, r.rssPerClientKB, r.heapPerClientKB, r.heapFreeMB, r.externalMB, r.otherMB, r.load,
+    ])),
+  ));
+  console.log('\nPresence / plain Faye (targets: steady CPU <= 1.05, RSS per client <= 1.3)\n');
+  console.log(table(
+    ['clients', 'CPU per connect', 'steady CPU', 'RSS per client', 'heap per client', 'p99', 'targets'],
+    rows.map(({ clients, presence: p, plain: q }) => {
+      const cpu = p.steadyCpu / q.steadyCpu;
+      const rss = p.rssPerClientKB / q.rssPerClientKB;
+      return [clients, p.cpuPerConnectMs / q.cpuPerConnectMs, cpu, rss, p.heapPerClientKB / q.heapPerClientKB,
+        p.latency.p99 !== null && q.latency.p99 ? p.latency.p99 / q.latency.p99 : null, cpu <= 1.05 && rss <= 1.3 ? 'met' : 'missed'];
+    }),
+  ));
+  if (flags.heap) {
+    const last = rows.at(-1)!;
+    const difference = censusDifference(heapCensus(snapshotFile('presence')), heapCensus(snapshotFile('plain')), 20);
+    console.log(`\nHeap of presence minus heap of plain Faye at ${last.clients} clients, by class (self sizes), per client\n`);
+    console.log(table(['what', 'objects per client', 'bytes per client'], difference.map((d) => [d.what, d.count / last.presence.connected, d.bytes / last.presence.connected])));
+  }
+  progress(`results: ${saveResult(`capacity-${flags.engine}`, { flags, rows })}`);
+}
+
+runBenchmark(main);

@@ -1,0 +1,103 @@
+// The raw Bayeux client generator (bench/bayeux-worker.ts) run in worker
+// threads of this process: open N clients spread over the threads, ask their
+// counts, close them.
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { RawClientSpec } from '../bayeux-worker';
+import { progress } from './report';
+
+export interface RawClientStats {
+  delivered: number;
+  connectReplies: number;
+  errors: number;
+  lastError: string;
+}
+
+export interface BayeuxLoad {
+  /** Opens the clients (spread round-robin over the threads), `concurrency` handshakes at a time per thread. */
+  open(specs: RawClientSpec[], concurrency: number, label: string): Promise<{ connected: number; failed: number; seconds: number; lastError: string }>;
+  stats(): Promise<RawClientStats>;
+  close(): Promise<void>;
+  end(): Promise<void>;
+}
+
+function next<T>(worker: Worker, type: string, limitMs: number, onOther?: (message: any) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`client thread sent no '${type}' within ${limitMs} ms`)), limitMs);
+    const onMessage = (message: any) => {
+      if (message?.type === type) finish(null, message);
+      else onOther?.(message);
+    };
+    const onExit = (code: number) => finish(new Error(`client thread exited (${code}) before '${type}'`));
+    const onError = (error: Error) => finish(new Error(`client thread failed before '${type}': ${error.message}`));
+    function finish(error: Error | null, message?: T) {
+      clearTimeout(timer);
+      worker.off('message', onMessage);
+      worker.off('exit', onExit);
+      worker.off('error', onError);
+      if (error) reject(error);
+      else resolve(message!);
+    }
+    worker.on('message', onMessage);
+    worker.once('exit', onExit);
+    worker.once('error', onError);
+  });
+}
+
+// A worker thread does not inherit `--import tsx`'s loader for its entry file: it registers tsx itself.
+const WORKER_SOURCE = `require('tsx/cjs'); require(${JSON.stringify(path.resolve(__dirname, '..', 'bayeux-worker.ts'))});`;
+
+export function startBayeuxLoad(threads: number): BayeuxLoad {
+  const workers = Array.from({ length: threads }, () => new Worker(WORKER_SOURCE, { eval: true }));
+  return {
+    async open(specs, concurrency, label) {
+      const started = Date.now();
+      const counts = workers.map(() => ({ connected: 0, failed: 0 }));
+      const ticker = setInterval(() => {
+        const connected = counts.reduce((a, c) => a + c.connected, 0);
+        const failed = counts.reduce((a, c) => a + c.failed, 0);
+        progress(`${label}: ${connected}/${specs.length} connected${failed ? `, ${failed} failed` : ''}`);
+      }, 3000);
+      try {
+        const replies = await Promise.all(workers.map((worker, w) => {
+          const reply = next<{ connected: number; failed: number; lastError: string }>(worker, 'opened', 600_000, (message) => {
+            if (message.type === 'progress') counts[w] = message;
+          });
+          worker.postMessage({ type: 'open', clients: specs.filter((_, i) => i % workers.length === w), concurrency });
+          return reply;
+        }));
+        return {
+          connected: replies.reduce((a, r) => a + r.connected, 0),
+          failed: replies.reduce((a, r) => a + r.failed, 0),
+          seconds: (Date.now() - started) / 1000,
+          lastError: replies.map((r) => r.lastError).filter(Boolean).join('; '),
+        };
+      } finally {
+        clearInterval(ticker);
+      }
+    },
+    async stats() {
+      const all = await Promise.all(workers.map((worker) => {
+        const reply = next<RawClientStats>(worker, 'stats', 10_000);
+        worker.postMessage({ type: 'stats' });
+        return reply;
+      }));
+      return {
+        delivered: all.reduce((a, s) => a + s.delivered, 0),
+        connectReplies: all.reduce((a, s) => a + s.connectReplies, 0),
+        errors: all.reduce((a, s) => a + s.errors, 0),
+        lastError: all.map((s) => s.lastError).filter(Boolean).join('; '),
+      };
+    },
+    async close() {
+      await Promise.all(workers.map((worker) => {
+        const reply = next(worker, 'closed', 300_000);
+        worker.postMessage({ type: 'close' });
+        return reply;
+      }));
+    },
+    async end() {
+      await Promise.all(workers.map((worker) => worker.terminate()));
+    },
+  };
+}

@@ -1,0 +1,53 @@
+// Group commit (lib/records/group-commit.ts) on its own: what it batches and
+// what it does not hold back. Counts of batches, not durations.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GroupCommit } from '../../lib/records/group-commit';
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+function recorder(windowMs: number) {
+  const batches: number[][] = [];
+  const commit = new GroupCommit<number, number>(async (batch) => {
+    batches.push(batch.map((entry) => entry.item));
+    for (const entry of batch) entry.resolve(entry.item * 10);
+  }, { maxBatch: 100, windowMs });
+  return { commit, batches };
+}
+
+describe('group commit', () => {
+  it('writes asked for in one tick go out together, each caller with its own result', async () => {
+    const { commit, batches } = recorder(0);
+    assert.deepEqual(await Promise.all([1, 2, 3].map((n) => commit.add(n))), [10, 20, 30]);
+    assert.deepEqual(batches, [[1, 2, 3]]);
+  });
+
+  it('under load, what arrives during a window waits for the next batch and goes out with the rest', async () => {
+    const { commit, batches } = recorder(2000); // far longer than 20 turns of the event loop
+    const first = [commit.add(1), commit.add(2)];
+    await Promise.all(first);
+    const later: Array<Promise<number>> = [];
+    for (let n = 3; n <= 22; n++) {
+      later.push(commit.add(n));
+      await tick();
+    }
+    assert.equal(batches.length, 1, 'nothing more within the window');
+    await Promise.all(later);
+    assert.deepEqual(batches, [[1, 2], Array.from({ length: 20 }, (_, i) => i + 3)]);
+  });
+
+  it('a failed batch fails the writes it did not settle, and the next batch goes on', async () => {
+    let calls = 0;
+    const commit = new GroupCommit<number, number>(async (batch) => {
+      calls += 1;
+      if (calls === 1) {
+        batch[0].resolve(1);
+        throw new Error('connection lost');
+      }
+      for (const entry of batch) entry.resolve(entry.item);
+    }, { maxBatch: 100, windowMs: 0 });
+    const results = await Promise.allSettled([commit.add(1), commit.add(2)]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected']);
+    assert.equal(await commit.add(3), 3);
+  });
+});

@@ -72,6 +72,13 @@ export interface FayeOnlineOptions {
    */
   engagement?: boolean;
   /**
+   * Record presence events (joins, leaves, sessions, engaged time, occupied
+   * and vacated rooms) in faye_online_events, our own table, for history,
+   * last seen and Rails (docs/events.md). true takes the defaults; needs that
+   * table's migration. Default false.
+   */
+  events?: boolean | EventsOptions;
+  /**
    * Publish joins and leaves on <room>/presence and put the room's state in
    * its subscribe replies. false publishes only the gem's <room>/user_list.
    * Default true.
@@ -84,6 +91,15 @@ export interface FayeOnlineOptions {
    * the system clock.
    */
   clock?: Clock;
+}
+
+export interface EventsOptions {
+  /** Seconds between two drains of the events outbox into the table. Default 1. */
+  drainInterval?: number;
+  /** Most events the outbox holds while the database does not take them; past it new events are dropped, logged and counted. Default 100000. */
+  outboxLimit?: number;
+  /** Delete events older than this many days (in batches, by one process at a time). Default: keep them. */
+  retentionDays?: number;
 }
 
 /** What authorizeSubscription is asked about: one channel of one /meta/subscribe. */
@@ -121,6 +137,7 @@ export interface ResolvedOptions {
   maxMessageBytes: number;
   maxMessagesPerRequest: number;
   engagement: boolean;
+  events: { drainIntervalMs: number; outboxLimit: number; retentionDays: number | undefined } | undefined;
   presenceDiffs: boolean;
   clock: Clock;
 }
@@ -142,6 +159,8 @@ export const DEFAULTS = {
   metricsPath: '/metrics',
   maxMessageBytes: 64 * 1024,
   maxMessagesPerRequest: 50,
+  eventsDrainInterval: 1,
+  eventsOutboxLimit: 100_000,
 } as const;
 
 /** maxMessageBytes below this could not carry a full auth (4 KiB) with a message around it. */
@@ -150,7 +169,7 @@ export const MIN_MESSAGE_BYTES = 8 * 1024;
 const KNOWN = new Set<string>([
   'mount', 'timeout', 'ping', 'redis', 'database', 'namespace', 'gc', 'validateMessage', 'secret', 'timeZone', 'trace', 'reports', 'metrics',
   'logger', 'beforeLeaveDelay', 'userListWindow', 'maxClientIdsPerUser', 'autoMigrate', 'clientPath', 'reconcileInterval', 'leaveGrace',
-  'authorizeSubscription', 'maxMessageBytes', 'maxMessagesPerRequest', 'engagement', 'presenceDiffs', 'clock',
+  'authorizeSubscription', 'maxMessageBytes', 'maxMessagesPerRequest', 'engagement', 'presenceDiffs', 'clock', 'events',
 ]);
 
 function fail(option: string, message: string): never {
@@ -257,8 +276,23 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
     maxMessageBytes,
     maxMessagesPerRequest: positive('maxMessagesPerRequest', input.maxMessagesPerRequest, DEFAULTS.maxMessagesPerRequest, { integer: true }),
     engagement: input.engagement ?? true,
+    events: resolveEvents(input.events),
     presenceDiffs: input.presenceDiffs ?? true,
     clock,
+  };
+}
+
+function resolveEvents(input: boolean | EventsOptions | undefined): ResolvedOptions['events'] {
+  if (input === undefined || input === false) return undefined;
+  if (input === true) input = {};
+  if (typeof input !== 'object' || input === null) fail('events', `must be true, false or { drainInterval, outboxLimit, retentionDays }, got ${JSON.stringify(input)}`);
+  for (const key of Object.keys(input)) {
+    if (!['drainInterval', 'outboxLimit', 'retentionDays'].includes(key)) fail('events', `unknown setting "${key}" (expected drainInterval, outboxLimit, retentionDays)`);
+  }
+  return {
+    drainIntervalMs: positive('events.drainInterval', input.drainInterval, DEFAULTS.eventsDrainInterval) * 1000,
+    outboxLimit: positive('events.outboxLimit', input.outboxLimit, DEFAULTS.eventsOutboxLimit, { integer: true }),
+    retentionDays: input.retentionDays === undefined ? undefined : positive('events.retentionDays', input.retentionDays, 1),
   };
 }
 

@@ -17,7 +17,7 @@ export interface PresenceRecords {
   removeFromOnlineList(room: string, uid: number): Promise<number[]>;
   startTimer(uid: number, timeChannel: string, at: Date): Promise<boolean>;
   stopTimer(uid: number, timeChannel: string, at: Date): Promise<number | null>;
-  writeLoginLog(entry: { status: 0 | 1; uid: number; timeChannel: string; clientId: string; at: Date }): Promise<void>;
+  writeLoginLog(entry: { status: 0 | 1; uid: number; timeChannel: string; clientId: string; at: Date; reason?: string }): Promise<void>;
   /** An engaged session starting at `session` (ms). */
   startEngaged(uid: number, timeChannel: string, session: number): Promise<boolean>;
   /** The engaged session that started at `session` (ms) ended at `at`. */
@@ -378,9 +378,9 @@ export class Presence extends EventEmitter<PresenceEvents> {
     // waited already; a page moving elsewhere or evicted leaves at once.
     const deferLeave = this.leaveGraceMs > 0 && (reason === 'disconnect' || reason === 'timeout');
     const now = this.clock.now();
-    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave, now });
+    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave, now, reason });
     const logout = result.logLogout
-      ? this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: new Date(at) }))
+      ? this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: new Date(at), reason }))
       : undefined;
     const departed = () => {
       if (result.removed) this.emit('depart', { ...this.event(clientId, auth, at, result.seq), reason });
@@ -439,7 +439,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const confirm = () => {
       this.pendingLeaves.delete(key);
       return this.queue.run(auth.user.uid, async () => {
-        const pending = { uid: auth.user.uid, room: auth.room, timeChannel: auth.timeChannel, at, markedAt };
+        const pending = { uid: auth.user.uid, room: auth.room, timeChannel: auth.timeChannel, at, markedAt, reason, clientId };
         await this.applyLeave(clientId, auth, at, reason, await this.store.confirmLeave(pending));
       });
     };
@@ -463,7 +463,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const uid = pending.uid;
     const confirm = () =>
       this.queue.run(uid, async () => {
-        const effects = await this.store.confirmLeave(pending);
+        const effects = await this.store.confirmLeave({ ...pending, reason: 'abandoned' });
         const leftRoom = scope.room && effects.leftRoom;
         const stoppedTimer = scope.timer && effects.stoppedTimer;
         const auth: Auth = { room: pending.room, timeChannel: pending.timeChannel, user: { uid, uname: '' }, json: '' };

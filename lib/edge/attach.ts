@@ -26,7 +26,7 @@ import { BeforeLeave, type Liveness } from './before-leave';
 import { PresenceMetrics } from '../metrics';
 import { createReports, engineLiveness, reportsRouter, type ReportsApi } from '../reports';
 import { tracePresence } from './trace';
-import { channelArgument, uidArgument } from './arguments';
+import { channelArgument, dateArgument, uidArgument } from './arguments';
 import { CHURN_LIMITS, CoalescedDiffs } from './churn';
 import { narrowDelivery } from './delivery';
 import { PresenceExtension } from './extension';
@@ -34,6 +34,7 @@ import { PresenceStateExtension, inArrivalOrder, presenceChannel, presenceSnapsh
 import { bodyLimitFor, limitBatches, limitRequestBodies } from './request-limit';
 import { UserListBroadcaster } from './user-list';
 import { createDashboard, type Dashboard } from '../dashboard';
+import { historyApi, historyRouter, MemoryOutbox, PresenceEventsRunner, RedisOutbox, type EventOutbox, type HistoryApi } from '../events';
 
 export interface Member {
   uid: number;
@@ -50,7 +51,7 @@ export interface FayeOnlineEvents {
   engagement: [EngagementEvent];
 }
 
-export interface FayeOnlineHandle extends EventEmitter<FayeOnlineEvents>, ReportsApi {
+export interface FayeOnlineHandle extends EventEmitter<FayeOnlineEvents>, ReportsApi, HistoryApi {
   /** The Faye NodeAdapter (for getClient(), bind(), addExtension()...). */
   readonly adapter: NodeAdapter;
   /** Resolves when the database is migrated and Redis answers; rejects with the cause otherwise. */
@@ -95,12 +96,15 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const ownsDatabase = typeof opts.database === 'string';
   // Created before presence exists; it only asks presence when scraped.
   const metrics = opts.metrics ? new PresenceMetrics(opts.metrics.register, { isTracked: (clientId) => presence.isKnown(clientId) }) : undefined;
-  const records = new Records({ sequelize, timeZone: opts.timeZone, logger, observer: { onConflict: () => metrics?.sqlLockConflict() } });
+  const records = new Records({ sequelize, timeZone: opts.timeZone, logger, events: opts.events !== undefined, observer: { onConflict: () => metrics?.sqlLockConflict() } });
+  let outbox: EventOutbox | undefined;
 
   let store: PresenceStore;
   let prepareRedis: (() => Promise<unknown>) | undefined;
   if (embedded) {
-    store = new MemoryStore(opts.maxClientIdsPerUser, opts.leaveGrace * 1000);
+    const memoryOutbox = opts.events && new MemoryOutbox(opts.events.outboxLimit);
+    store = new MemoryStore(opts.maxClientIdsPerUser, opts.leaveGrace * 1000, memoryOutbox || undefined);
+    outbox = memoryOutbox || undefined;
     if (ownsDatabase && sequelize.getDialect() !== 'sqlite') {
       logger.warn({}, 'no `redis` option: presence state lives in this process only; run one process, or give `redis` to form a cluster');
     }
@@ -113,8 +117,9 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       redis.on('error', () => metrics.redisError());
       redis.on('reconnecting', () => metrics.redisReconnecting());
     }
-    const redisStore = new RedisStore({ redis, ownsConnection: owned, namespace: opts.namespace, maxClientIdsPerUser: opts.maxClientIdsPerUser, leaveGraceMs: opts.leaveGrace * 1000 });
+    const redisStore = new RedisStore({ redis, ownsConnection: owned, namespace: opts.namespace, maxClientIdsPerUser: opts.maxClientIdsPerUser, leaveGraceMs: opts.leaveGrace * 1000, outboxLimit: opts.events?.outboxLimit });
     store = redisStore;
+    if (opts.events) outbox = new RedisOutbox(redis, opts.namespace);
     prepareRedis = () => redisStore.ping();
     // Restarted or failed over, Redis may have lost the last writes before.
     onReconnected(redis, () => reconcileSoon());
@@ -129,6 +134,11 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const proxy = adapter._server._engine;
   narrowDelivery(proxy, { exactListsOnly: opts.authorizeSubscription !== undefined });
   const redisEngine = embedded ? undefined : RedisEngine.fromAdapter(adapter);
+
+  const events = opts.events && outbox
+    ? new PresenceEventsRunner({ settings: opts.events, outbox, sequelize, logger, clock, register: metrics?.register, lock: (name, ttl) => store.lock(name, ttl) })
+    : undefined;
+  const history = opts.events ? historyApi(sequelize, clock) : undefined;
 
   const presence = new Presence({ store, records, logger, clock, leaveGraceMs: opts.leaveGrace * 1000, engagement: opts.engagement });
   const handle = new EventEmitter<FayeOnlineEvents>() as FayeOnlineHandle;
@@ -291,6 +301,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       onListChanged: (room, list) => userLists.changed(room, list),
     },
   });
+  app.use(`${opts.reports.prefix}/history`, historyRouter(history, { authorize: opts.reports.authorize, logger }));
   app.use(opts.reports.prefix, reportsRouter(reports, { authorize: opts.reports.authorize, logger }));
   if (metrics && opts.metrics) {
     app.get(opts.metrics.path, async (_req, res) => {
@@ -304,7 +315,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const ready = (async () => {
     const useMigrations = opts.autoMigrate ?? sequelize.getDialect() === 'sqlite';
     if (useMigrations) await migrate(sequelize, 'up');
-    else await ensureMigrated(sequelize, { engagement: opts.engagement });
+    else await ensureMigrated(sequelize, { engagement: opts.engagement, events: opts.events !== undefined });
     if (prepareRedis) {
       await prepareRedis().catch((error) => {
         throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer (${(error as Error).message}); start it or fix the \`redis\` option`, { cause: error });
@@ -312,6 +323,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     }
     if (redisEngine) await redisEngine.ready();
     isReady = true;
+    events?.start();
     startReconciling();
     logger.info({ mount: opts.mount, embedded }, 'faye-online ready');
   })();
@@ -346,6 +358,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       engagement: opts.engagement,
       clock,
       leaveAbandoned: (pending, scope) => presence.leaveAbandoned(pending, scope),
+      listRepaired: events && ((repair) => events.listRepaired(repair)),
     }).then((report) => (lastReconciliation = { at: new Date(clock.now()), report }).report);
   let reconcileTimer: ClockTimer | undefined;
   // After Redis came back, once the pages had a timeout's time to reconnect or
@@ -376,6 +389,11 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     if (opts.reconcileInterval > 0) schedule();
   }
 
+  function historyOf(method: string): HistoryApi {
+    if (!history) throw new FayeOnlineError('INVALID_OPTION', `${method}: history is off; pass \`events: true\` to attachFayeOnline (docs/events.md)`);
+    return history;
+  }
+
   Object.assign(handle, {
     reconcile: reconcileNow,
     adapter,
@@ -401,6 +419,13 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       return records.engagedTime(uid, timeChannel);
     },
     settled,
+    presentAt: async (room: string, at: Date) => historyOf('presentAt').presentAt(channelArgument('presentAt', 'room', room), dateArgument('presentAt', 'at', at)),
+    async attendance(room: string, from: Date, to: Date) {
+      channelArgument('attendance', 'room', room);
+      if (dateArgument('attendance', 'to', to) < dateArgument('attendance', 'from', from)) throw new FayeOnlineError('INVALID_ARGUMENT', 'attendance: `to` is before `from`');
+      return historyOf('attendance').attendance(room, from, to);
+    },
+    lastSeen: async (uid: number) => historyOf('lastSeen').lastSeen(uidArgument('lastSeen', uid)),
     dashboard: () =>
       (dashboard ??= createDashboard({
         ...opts, reports, store, records, sequelize, events: handle, authorize: opts.reports.authorize,
@@ -423,6 +448,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       }
       // Nobody here will be around when their grace periods end.
       await presence.confirmPendingLeaves();
+      await events?.close();
       await userLists.flush();
       diffs.flush();
       await Promise.resolve(adapter.close());

@@ -18,6 +18,7 @@ import { EngagedTimes, type EngagedTime, type RunningEngagement } from './engage
 import { LockedTable, type Change, type LockObserver } from './optimistic-lock';
 import { Sql } from './sql';
 import { isDatabaseUnavailable } from './database';
+import { withEvent } from '../events/records';
 
 export interface OnlineTime {
   /** Sum of finished sessions. */
@@ -35,6 +36,8 @@ export interface LoginLogEntry {
   timeChannel: string;
   clientId: string;
   at: Date;
+  /** Why the clientId left (status 0): the reason of its session_end event. */
+  reason?: string;
 }
 
 export interface RecordsOptions {
@@ -46,6 +49,8 @@ export interface RecordsOptions {
   maxRetries?: number;
   /** Hooks into the optimistic locking (metrics, tests). */
   observer?: LockObserver;
+  /** Write session and engaged-time events into faye_online_events with their rows (the `events` option). Default false. */
+  events?: boolean;
 }
 
 export interface RecordsStats {
@@ -68,6 +73,7 @@ export class Records {
   private readonly onlineTimes: LockedTable;
   private readonly engagedTimes: EngagedTimes;
   private readonly logger: Logger;
+  private readonly events: boolean;
   /** Bytes online_times holds: the gem's TEXT until a value that does not fit makes us look (the column may be widened). */
   private onlineTimesCapacity = ONLINE_TIMES_TEXT_BYTES;
 
@@ -79,6 +85,7 @@ export class Records {
     this.sequelize = options.sequelize;
     this.timeZone = checkTimeZone(options.timeZone ?? defaultTimeZone());
     this.logger = options.logger ?? silentLogger;
+    this.events = options.events ?? false;
     this.sql = new Sql(options.sequelize);
     this.channels = new ChannelIds(this.sql);
     const observer: LockObserver = {
@@ -239,12 +246,14 @@ export class Records {
 
   /** Starts the user's engaged session that began at `session` (ms); false when that or a later session was written already. */
   startEngaged(uid: number, timeChannel: string, session: number): Promise<boolean> {
-    return this.engagedTimes.start(uid, timeChannel, session);
+    const event = { kind: 'engaged_start', uid, channel: timeChannel, occurredMs: session, reason: null } as const;
+    return withEvent(this.sequelize, this.events && event, (sql) => new EngagedTimes(sql, this.channels).start(uid, timeChannel, session), this.sql);
   }
 
   /** Ends the engaged session that began at `session` (ms) at `at`, adding its duration (in either order with its start). */
-  stopEngaged(uid: number, timeChannel: string, session: number, at: Date): Promise<boolean> {
-    return this.engagedTimes.stop(uid, timeChannel, session, at);
+  stopEngaged(uid: number, timeChannel: string, session: number, at: Date, reason?: string): Promise<boolean> {
+    const event = { kind: 'engaged_end', uid, channel: timeChannel, occurredMs: at.getTime(), reason: reason ?? null } as const;
+    return withEvent(this.sequelize, this.events && event, (sql) => new EngagedTimes(sql, this.channels).stop(uid, timeChannel, session, at), this.sql);
   }
 
   /** A user's engaged time in a time channel, including the running part. */
@@ -272,9 +281,13 @@ export class Records {
 
   async writeLoginLog(entry: LoginLogEntry): Promise<void> {
     const channelId = await this.channelId(entry.timeChannel);
-    await this.sql.insert(
+    const event = {
+      kind: entry.status === 1 ? 'session_start' : 'session_end', uid: entry.uid, channel: entry.timeChannel,
+      occurredMs: entry.at.getTime(), reason: entry.reason ?? null, clientId: entry.clientId,
+    } as const;
+    await withEvent(this.sequelize, this.events && event, (sql) => sql.insert(
       'INSERT INTO faye_user_login_logs (status, uid, t, channel_id, clientId) VALUES (?, ?, ?, ?, ?)',
       [entry.status, entry.uid, formatDateTime(entry.at), channelId, entry.clientId],
-    );
+    ), this.sql);
   }
 }

@@ -11,6 +11,8 @@
 -- KEYS[8] time arrived     /<ns>/arrived<time_channel>: clientId → ms of its arrival there (see arrive.lua)
 -- KEYS[9] time departed    /<ns>/departed<time_channel>: uid → "<from>:<until>,..." when the
 --                          user's departed clientIds were seen there since their timer started
+-- KEYS[10] events outbox   /<ns>/events_outbox (see lib/events/outbox.lua)
+-- KEYS[11] events dropped  /<ns>/events_outbox_dropped
 -- ARGV[1] uid (decimal)
 -- ARGV[2] clientId
 -- ARGV[3] TTL of the status key, seconds
@@ -22,6 +24,8 @@
 -- ARGV[7] now, ms: the mark is "<leaveAt>,<ARGV[7]>", the last sighting (when a
 --         confirmed leave takes effect) and when the grace began (its freshness)
 -- ARGV[8] the timer's resolution, ms: a shorter unseen gap is no gap
+-- ARGV[9] most entries of the events outbox; 0: events are off
+-- ARGV[10] the room's name, ARGV[11] why the clientId departed (for the leave, and vacated when nobody is left)
 --
 -- Returns { removed, leftRoom, stoppedTimer, logLogout, seq, roomLeavePending, timerStopPending,
 --           wasEngaged, disengaged, session, leaveAt, engagedPausedAt, engagedResumedAt,
@@ -200,7 +204,12 @@ if status == '1' or (status == false and ARGV[4] == '1') then
 end
 
 local seq = 0
-if leftRoom == 1 then seq = redis.call('INCR', KEYS[4]) end
+if leftRoom == 1 then
+  seq = redis.call('INCR', KEYS[4])
+  local limit = tonumber(ARGV[9]) or 0
+  appendEvent(KEYS[10], KEYS[11], limit, 'leave', uid, ARGV[10], leaveAt, seq, ARGV[11], clientId)
+  if roomEmpty(KEYS[1], KEYS[5]) then appendEvent(KEYS[10], KEYS[11], limit, 'vacated', nil, ARGV[10], leaveAt, seq, ARGV[11], clientId) end
+end
 
 local result = { removed, leftRoom, stoppedTimer, logLogout, seq, roomPending, timerPending, wasEngaged, disengaged, session, leaveAt,
   engagedPausedAt, engagedResumedAt }

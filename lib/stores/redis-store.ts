@@ -3,14 +3,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
+import { outboxKeys } from '../events/redis-outbox';
 import { CLIENT_RECORD_TTL_SECONDS, REFUSED, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark, type UnseenGap } from './store';
 
 type ScriptResult = Array<number | string>;
 
 interface PresenceCommands {
-  fayeOnlineArrive(room: string, time: string, auth: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeArrived: string, timeDeparted: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number, now: number, graceMs: number): Promise<ScriptResult>;
-  fayeOnlineDepart(room: string, time: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeEngaged: string, timeArrived: string, timeDeparted: string, uid: number, clientId: string, ttl: number, sawLogin: string, at: number, defer: string, now: number, resolutionMs: number): Promise<ScriptResult>;
-  fayeOnlineConfirmLeave(room: string, roomLeaving: string, time: string, timeLeaving: string, seq: string, uid: number, mark: string): Promise<ScriptResult>;
+  fayeOnlineArrive(room: string, time: string, auth: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeArrived: string, timeDeparted: string, outbox: string, dropped: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number, now: number, graceMs: number, outboxLimit: number, roomName: string): Promise<ScriptResult>;
+  fayeOnlineDepart(room: string, time: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeEngaged: string, timeArrived: string, timeDeparted: string, outbox: string, dropped: string, uid: number, clientId: string, ttl: number, sawLogin: string, at: number, defer: string, now: number, resolutionMs: number, outboxLimit: number, roomName: string, reason: string): Promise<ScriptResult>;
+  fayeOnlineConfirmLeave(room: string, roomLeaving: string, time: string, timeLeaving: string, seq: string, outbox: string, dropped: string, uid: number, mark: string, outboxLimit: number, roomName: string, reason: string, clientId: string): Promise<ScriptResult>;
   fayeOnlineEngage(time: string, engaged: string, report: string, uid: number, clientId: string, engagedFlag: string, seq: string, ttl: number, now: number): Promise<ScriptResult>;
   fayeOnlineForget(channel: string, arrived: string, uid: number, ...clientIds: string[]): Promise<number>;
   fayeOnlineRoomState(room: string, seq: string): Promise<Array<number | string>>;
@@ -54,6 +55,11 @@ function script(name: string): string {
   return readFileSync(join(__dirname, `${name}.lua`), 'utf8');
 }
 
+/** A script that appends presence events to the outbox (lib/events/outbox.lua goes first). */
+function scriptWithEvents(name: string): string {
+  return readFileSync(join(__dirname, '..', 'events', 'outbox.lua'), 'utf8') + script(name);
+}
+
 export interface RedisStoreOptions {
   redis: Redis;
   /** Closes the connection on close() (false when the app passed its own). */
@@ -62,24 +68,28 @@ export interface RedisStoreOptions {
   maxClientIdsPerUser: number;
   /** Grace period of leaves, ms (default 0: leaves take effect at once, as in the gem). */
   leaveGraceMs?: number;
+  /** Append presence events to the outbox (lib/events), holding at most this many; 0 or absent: events are off. */
+  outboxLimit?: number;
 }
 
 export class RedisStore implements PresenceStore {
   private readonly redis: Redis & PresenceCommands;
   private readonly prefix: string;
+  private readonly outbox: { outbox: string; dropped: string };
 
   constructor(private readonly options: RedisStoreOptions) {
     const redis = options.redis as Redis & Partial<PresenceCommands>;
     if (!redis.fayeOnlineArrive) {
-      redis.defineCommand('fayeOnlineArrive', { numberOfKeys: 9, lua: script('arrive') });
-      redis.defineCommand('fayeOnlineDepart', { numberOfKeys: 9, lua: script('depart') });
+      redis.defineCommand('fayeOnlineArrive', { numberOfKeys: 11, lua: scriptWithEvents('arrive') });
+      redis.defineCommand('fayeOnlineDepart', { numberOfKeys: 11, lua: scriptWithEvents('depart') });
       redis.defineCommand('fayeOnlineEngage', { numberOfKeys: 3, lua: script('engage') });
-      redis.defineCommand('fayeOnlineConfirmLeave', { numberOfKeys: 5, lua: script('confirm-leave') });
+      redis.defineCommand('fayeOnlineConfirmLeave', { numberOfKeys: 7, lua: scriptWithEvents('confirm-leave') });
       redis.defineCommand('fayeOnlineRoomState', { numberOfKeys: 2, lua: script('room-state') });
       redis.defineCommand('fayeOnlineForget', { numberOfKeys: 2, lua: script('forget') });
     }
     this.redis = redis as Redis & PresenceCommands;
     this.prefix = `/${options.namespace}`;
+    this.outbox = outboxKeys(options.namespace);
   }
 
   /** Checks that Redis answers (ioredis sends each script's first call as EVAL, then EVALSHA: one round trip either way). */
@@ -133,8 +143,9 @@ export class RedisStore implements PresenceStore {
   async arrive(a: Arrival): Promise<ArrivalResult> {
     const r = await this.redis.fayeOnlineArrive(
       this.channelKey(a.room), this.channelKey(a.timeChannel), this.authKey(a.clientId), this.statusKey(a.clientId), this.seqKey(a.room),
-      this.leavingKey(a.room), this.leavingKey(a.timeChannel), this.arrivedKey(a.timeChannel), this.departedKey(a.timeChannel),
+      this.leavingKey(a.room), this.leavingKey(a.timeChannel), this.arrivedKey(a.timeChannel), this.departedKey(a.timeChannel), this.outbox.outbox, this.outbox.dropped,
       a.uid, a.clientId, a.authJson, CLIENT_RECORD_TTL_SECONDS, this.options.maxClientIdsPerUser, Math.round(a.at), this.options.leaveGraceMs ?? 0,
+      this.options.outboxLimit ?? 0, a.room,
     );
     if (r[0] === -1) return { ...REFUSED };
     return {
@@ -152,8 +163,9 @@ export class RedisStore implements PresenceStore {
   async depart(t: Departure): Promise<DepartureResult> {
     const r = await this.redis.fayeOnlineDepart(
       this.channelKey(t.room), this.channelKey(t.timeChannel), this.statusKey(t.clientId), this.seqKey(t.room),
-      this.leavingKey(t.room), this.leavingKey(t.timeChannel), this.engagedKey(t.timeChannel), this.arrivedKey(t.timeChannel), this.departedKey(t.timeChannel),
+      this.leavingKey(t.room), this.leavingKey(t.timeChannel), this.engagedKey(t.timeChannel), this.arrivedKey(t.timeChannel), this.departedKey(t.timeChannel), this.outbox.outbox, this.outbox.dropped,
       t.uid, t.clientId, CLIENT_RECORD_TTL_SECONDS, t.sawLogin ? '1' : '0', Math.round(t.at), t.deferLeave ? '1' : '0', Math.round(t.now), TIMER_RESOLUTION_MS,
+      this.options.outboxLimit ?? 0, t.room, t.reason ?? '',
     );
     return {
       removed: r[0] === 1, leftRoom: r[1] === 1, stoppedTimer: r[2] === 1, logLogout: r[3] === 1, seq: Number(r[4]),
@@ -183,8 +195,8 @@ export class RedisStore implements PresenceStore {
 
   async confirmLeave(p: PendingLeave): Promise<LeaveConfirmation> {
     const r = await this.redis.fayeOnlineConfirmLeave(
-      this.channelKey(p.room), this.leavingKey(p.room), this.channelKey(p.timeChannel), this.leavingKey(p.timeChannel), this.seqKey(p.room),
-      p.uid, `${Math.round(p.at)},${Math.round(p.markedAt)}`,
+      this.channelKey(p.room), this.leavingKey(p.room), this.channelKey(p.timeChannel), this.leavingKey(p.timeChannel), this.seqKey(p.room), this.outbox.outbox, this.outbox.dropped,
+      p.uid, `${Math.round(p.at)},${Math.round(p.markedAt)}`, this.options.outboxLimit ?? 0, p.room, p.reason ?? '', p.clientId ?? '',
     );
     return { leftRoom: r[0] === 1, stoppedTimer: r[1] === 1, seq: Number(r[2]) };
   }

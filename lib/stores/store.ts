@@ -19,6 +19,8 @@ export interface Departure extends PresenceTarget {
   deferLeave: boolean;
   /** Now, ms: when a deferred leave's grace began (a mark is fresh for a while after it). */
   now: number;
+  /** Why it departed (disconnect, timeout...): the reason of the leave event it may cause. */
+  reason?: string;
 }
 
 export interface PendingLeave {
@@ -29,6 +31,9 @@ export interface PendingLeave {
   at: number;
   /** ...and when it was set (the departure's `now`). */
   markedAt: number;
+  /** Why the user leaves ('abandoned' when reconciliation confirms a dead process's leave), and the clientId whose departure set the mark: for the leave event. */
+  reason?: string;
+  clientId?: string;
 }
 
 export interface LeaveConfirmation {

@@ -9,8 +9,9 @@ import { migrateCommand } from './migrate';
 import { statusCommand } from './status';
 import { logCommand } from './log';
 import { serveCommand } from './serve';
+import { eraseCommand, historyCommand } from './history';
 
-const commands: readonly Command[] = [migrateCommand, serveCommand, statusCommand, logCommand];
+const commands: readonly Command[] = [migrateCommand, serveCommand, statusCommand, logCommand, historyCommand, eraseCommand];
 
 function globalHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

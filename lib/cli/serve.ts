@@ -70,6 +70,8 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'before-leave-delay', env: 'FAYE_ONLINE_BEFORE_LEAVE_DELAY', placeholder: 'SECONDS', fallback: String(DEFAULTS.beforeLeaveDelay), kind: 'seconds', help: 'wait after a page announces it is closing before checking it is gone', option: 'beforeLeaveDelay' },
   { flag: 'reconcile-interval', env: 'FAYE_ONLINE_RECONCILE_INTERVAL', placeholder: 'SECONDS', fallback: String(DEFAULTS.reconcileInterval), kind: 'secondsOrZero', help: 'how often one process of the cluster repairs the records (it also does at startup); 0: only at startup', option: 'reconcileInterval' },
   { flag: 'engagement', env: 'FAYE_ONLINE_ENGAGEMENT', placeholder: 'on|off', fallback: 'on when its table is migrated', kind: 'switch', help: 'record engaged time (pages visible and in use) in faye_online_engaged_times, our own table', option: 'engagement' },
+  { flag: 'events', env: 'FAYE_ONLINE_EVENTS', placeholder: 'on|off', fallback: on(false), kind: 'switch', help: 'record presence events (joins, leaves, sessions, engaged time) in faye_online_events, our own table, for history, last seen and Rails (docs/events.md); needs `faye-online migrate up`', option: 'events' },
+  { flag: 'events-retention', env: 'FAYE_ONLINE_EVENTS_RETENTION', placeholder: 'DAYS', fallback: 'keep every event', kind: 'seconds', help: 'with --events on: delete events older than this many days (hourly, in batches, by one process at a time)' },
   { flag: 'presence-diffs', env: 'FAYE_ONLINE_PRESENCE_DIFFS', placeholder: 'on|off', fallback: on(true), kind: 'switch', help: 'publish joins and leaves on <room>/presence; off publishes only the gem\'s <room>/user_list', option: 'presenceDiffs' },
   { flag: 'user-list-window', env: 'FAYE_ONLINE_USER_LIST_WINDOW', placeholder: 'MS', fallback: String(DEFAULTS.userListWindow), kind: 'integer', help: 'milliseconds over which <room>/user_list messages are coalesced', option: 'userListWindow' },
   { flag: 'max-client-ids', env: 'FAYE_ONLINE_MAX_CLIENT_IDS', placeholder: 'N', fallback: String(DEFAULTS.maxClientIdsPerUser), kind: 'integer', help: 'clientIds (tabs) one user may have in one room; past it the oldest is dropped', option: 'maxClientIdsPerUser' },
@@ -245,6 +247,11 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ServeConfig {
   if (dashboardPassword !== undefined && dashboardPassword.length < MIN_PASSWORD_LENGTH) {
     throw new UsageError(`${source(setting('dashboard-password'))} must be at least ${MIN_PASSWORD_LENGTH} characters`);
   }
+  const retention = read.get('events-retention') as number | undefined;
+  if (retention !== undefined) {
+    if (options.events !== true) throw new UsageError(`${source(setting('events-retention'))} needs events on (--events on or FAYE_ONLINE_EVENTS=on)`);
+    options.events = { retentionDays: retention };
+  }
   delete options.database;
   delete options.engagement;
   return {
@@ -313,7 +320,7 @@ async function checkDatabase(sequelize: Sequelize, config: ServeConfig, io: CliI
   const engagementMigrated = states.every((m) => m.applied || m.feature !== 'engagement');
   const engagement = config.engagement ?? engagementMigrated;
   try {
-    await ensureMigrated(sequelize, { engagement });
+    await ensureMigrated(sequelize, { engagement, events: config.options.events !== undefined && config.options.events !== false });
   } catch (error) {
     if (!isFayeOnlineError(error, 'SCHEMA_NOT_MIGRATED')) throw error;
     // The generic hint says "with --url or DATABASE_URL"; here we know which.

@@ -3,7 +3,7 @@ export type { ErrorCode } from './errors';
 export type { Logger } from './log';
 export { attachFayeOnline } from './edge/attach';
 export type { FayeOnlineHandle, FayeOnlineEvents, Member } from './edge/attach';
-export type { FayeOnlineOptions, SubscriptionRequest } from './options';
+export type { FayeOnlineOptions, SubscriptionRequest, EventsOptions } from './options';
 export { DEFAULTS } from './options';
 export type { PresenceEvent, DepartureReason, EngagementEvent } from './core/presence';
 export type { User, Auth } from './core/auth';
@@ -27,3 +27,5 @@ export type {
 export { PresenceMetrics } from './metrics';
 export { RedisEngine } from './engine';
 export type { RedisEngineOptions, DisconnectInfo, DisconnectReason } from './engine';
+export { EVENT_KINDS, EVENTS_TABLE, eventKey, presentAt, attendance, lastSeen, deleteEventsBefore, planErasure, erase } from './events';
+export type { EventKind, PresenceRecordEvent, Attendance, LastSeen, HistoryApi, ErasurePlan } from './events';

@@ -16,7 +16,7 @@ export interface Attendance {
   uid: number;
   /** Time present within [from, to], whole seconds (a user still present counts until `to`, or now if earlier). */
   seconds: number;
-  /** Joins within the range (a user present at `from` counts one). */
+  /** Stays within the range (a user present at `from` counts one; a join and leave at the same moment none). */
   visits: number;
   /** When the user was first present within the range. */
   firstSeen: Date;
@@ -55,7 +55,8 @@ async function roomSteps(sequelize: Sequelize, room: string, until: number): Pro
     `SELECT id, kind, user_id, channel, occurred_ms, seq FROM ${EVENTS_TABLE} WHERE channel = ? AND occurred_ms <= ? AND kind IN ('join', 'leave') AND user_id IS NOT NULL`,
     { replacements: [room, until], type: QueryTypes.SELECT },
   );
-  return inOrder(rows).map((row) => ({ uid: Number(row.user_id), join: row.kind === 'join', at: Number(row.occurred_ms) }));
+  // MySQL's collation compares names regardless of case; Bayeux channels are case-sensitive.
+  return inOrder(rows.filter((row) => row.channel === room)).map((row) => ({ uid: Number(row.user_id), join: row.kind === 'join', at: Number(row.occurred_ms) }));
 }
 
 function inOrder(rows: Row[]): Row[] {
@@ -84,7 +85,8 @@ export async function attendance(sequelize: Sequelize, room: string, from: Date,
   const add = (uid: number, a: number, b: number) => {
     const lo = Math.max(a, start);
     const hi = Math.min(b, end);
-    if (hi < lo) return;
+    // A join and a leave at the same moment (a page moved on at once) is no attendance.
+    if (hi <= lo) return;
     const total = totals.get(uid) ?? { ms: 0, visits: 0, first: lo, last: hi };
     total.ms += hi - lo;
     total.visits += 1;

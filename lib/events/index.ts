@@ -46,6 +46,11 @@ export function historyApi(sequelize: Sequelize, clock: Clock): HistoryApi {
   };
 }
 
+/** Reconciliation repaired a room's list: the join or leave it stands for, with reason 'reconciled'. */
+export async function recordRepair(sequelize: Sequelize, repair: { kind: 'join' | 'leave'; uid: number; room: string; at: number }): Promise<void> {
+  await insertEvents(sequelize, [{ kind: repair.kind, uid: repair.uid, channel: repair.room, occurredMs: repair.at, reason: 'reconciled', seq: null, clientId: null }]);
+}
+
 export interface PresenceEventsOptions {
   settings: NonNullable<ResolvedOptions['events']>;
   outbox: EventOutbox;
@@ -98,9 +103,9 @@ export class PresenceEventsRunner {
     }
   }
 
-  /** Reconciliation repaired a room's list: the join or leave it stands for (reason 'reconciled'). */
-  async listRepaired(repair: { kind: 'join' | 'leave'; uid: number; room: string; at: number }): Promise<void> {
-    await insertEvents(this.options.sequelize, [{ kind: repair.kind, uid: repair.uid, channel: repair.room, occurredMs: repair.at, reason: 'reconciled', seq: null, clientId: null }]);
+  /** Reconciliation repaired a room's list (see recordRepair). */
+  listRepaired(repair: { kind: 'join' | 'leave'; uid: number; room: string; at: number }): Promise<void> {
+    return recordRepair(this.options.sequelize, repair);
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,7 @@ import { reconcile, type ReconcileReport } from '../../lib/core/reconcile';
 import { BeforeLeave } from '../../lib/edge/before-leave';
 import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL, PresenceExtension } from '../../lib/edge/extension';
 import type { Logger } from '../../lib/log';
+import { EventDrainer, recordRepair, type EventOutbox } from '../../lib/events';
 import { Records } from '../../lib/records';
 import type { PresenceStore } from '../../lib/stores/store';
 import type { Step } from './scenario';
@@ -32,6 +33,8 @@ export const SETTINGS = {
 export interface ProcessResources {
   store: PresenceStore;
   sequelize: Sequelize;
+  /** Where the store appends presence events (the `events` option); the process's drainer empties it when the checks ask. */
+  outbox: EventOutbox;
   /** Drops the process's connections (a crash or the end of the run). */
   close(): Promise<void>;
 }
@@ -91,6 +94,8 @@ export class SimProcess {
   readonly clock: ProcessClock;
   readonly presence: Presence;
   readonly records: Records;
+  /** Moves the outbox into faye_online_events; drained when the checks ask (no timer of its own, so the run stays in simulated time). */
+  readonly events: EventDrainer;
   readonly beforeLeave: BeforeLeave;
   readonly extension: PresenceExtension;
   readonly resources: ProcessResources;
@@ -104,7 +109,8 @@ export class SimProcess {
     this.clock = new ProcessClock(world.clock);
     this.resources = world.backend.openProcess(this.clock);
     const logger = world.logger(`p${slot}`);
-    this.records = new Records({ sequelize: this.resources.sequelize, logger, timeZone: 'UTC' });
+    this.records = new Records({ sequelize: this.resources.sequelize, logger, timeZone: 'UTC', events: true });
+    this.events = new EventDrainer({ outbox: this.resources.outbox, sequelize: this.resources.sequelize, logger, clock: this.clock, intervalMs: 1000 });
     this.presence = new Presence({
       store: this.resources.store, records: this.records, logger, clock: this.clock, leaveGraceMs: SETTINGS.leaveGraceMs, engagement: true,
     });
@@ -195,6 +201,7 @@ export class SimProcess {
       onListChanged: (room, list) => this.world.observed.lists.push({ room, list: [...list], at: this.clock.now() }),
       engagement: true,
       leaveAbandoned: (pending, scope) => this.presence.leaveAbandoned(pending, scope),
+      listRepaired: (repair) => recordRepair(this.resources.sequelize, repair),
     });
     this.track(work);
     return work;

@@ -78,4 +78,24 @@ describe('presence events in a cluster (MariaDB + Redis, real processes)', () =>
     assert.equal(found.filter((r) => r.kind === 'join').length, 1, 'each event once');
     assert.equal(await redis.llen(`/${cluster.namespace}/events_outbox`), 0);
   });
+
+  test('a process killed during a leave\'s grace period: reconciliation on another writes the leave as abandoned, as of the last sighting', async () => {
+    const cluster = await startCluster(2, { timeout: 1, gc: 1, reconcileInterval: 1, leaveGrace: 1, events: { drainInterval: 0.2 } });
+    clusters.push(cluster);
+    const [p0] = cluster.processes;
+    const room = '/cluster/events/room3';
+    const client = await connect(p0.url, 470804, room);
+    const redis = cluster.backing.redis!.redis;
+    await eventually(async () => (await rows(cluster, room)).length === 2, 10_000, 'join and occupied');
+    const before = Date.now();
+    await client.disconnect();
+    await eventually(async () => (await redis.hget(`/${cluster.namespace}/leaving${room}`, '470804')) !== null, 10_000, 'the leave pending');
+    await p0.kill();
+    const found = await eventually(async () => {
+      const r = await rows(cluster, room);
+      return r.length >= 4 ? r : null;
+    }, 40_000, 'the abandoned leave');
+    assert.deepEqual(summary(found), ['join 470804 (connect)', 'occupied (connect)', 'leave 470804 (abandoned)', 'vacated (abandoned)']);
+    assert.ok(Number(found[2].occurred_ms) <= before + 1000, 'as of when the page was last seen, not when reconciliation ran');
+  });
 });

@@ -145,6 +145,9 @@ export function eventScenarios(backend: Backend): void {
       assert.match((await bad.json()).error, /before/);
       assert.equal((await get('/last-seen?uid=abc')).status, 400);
       assert.equal((await get('/present?room=/x')).status, 400);
+      const badRoom = await get(`/present?room=${encodeURIComponent('not a room')}&at=2026-01-01`);
+      assert.equal(badRoom.status, 400);
+      assert.match((await badRoom.json()).error, /room must be a channel name/);
     });
 
     test('reconciliation writes the events of what it repairs: a list that names a user nobody has, a user the list lost', async () => {

@@ -45,7 +45,11 @@ export class MemoryOutbox implements EventOutbox {
   }
 
   async remove(entries: readonly string[]): Promise<void> {
-    for (const entry of entries) {
+    // The drained entries are the oldest: usually a prefix, cut at once.
+    let prefix = 0;
+    while (prefix < entries.length && this.entries[prefix] === entries[prefix]) prefix++;
+    this.entries.splice(0, prefix);
+    for (const entry of entries.slice(prefix)) {
       const index = this.entries.indexOf(entry);
       if (index >= 0) this.entries.splice(index, 1);
     }

@@ -463,7 +463,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const uid = pending.uid;
     const confirm = () =>
       this.queue.run(uid, async () => {
-        const effects = await this.store.confirmLeave({ ...pending, reason: 'abandoned' });
+        const effects = await this.store.confirmLeave({ ...pending, reason: 'abandoned', roomEvents: scope.room });
         const leftRoom = scope.room && effects.leftRoom;
         const stoppedTimer = scope.timer && effects.stoppedTimer;
         const auth: Auth = { room: pending.room, timeChannel: pending.timeChannel, user: { uid, uname: '' }, json: '' };

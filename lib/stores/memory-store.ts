@@ -271,7 +271,7 @@ export class MemoryStore implements PresenceStore {
     const leftRoom = this.confirm(p.room, p.uid, p.at, p.markedAt);
     const stoppedTimer = p.timeChannel === p.room ? leftRoom : this.confirm(p.timeChannel, p.uid, p.at, p.markedAt);
     const seq = leftRoom ? this.nextSeq(p.room) : 0;
-    if (leftRoom) this.roomEvent('leave', p.uid, p.room, p.at, seq, p.reason, p.clientId);
+    if (leftRoom && p.roomEvents !== false) this.roomEvent('leave', p.uid, p.room, p.at, seq, p.reason, p.clientId);
     return { leftRoom, stoppedTimer, seq };
   }
 

@@ -196,7 +196,7 @@ export class RedisStore implements PresenceStore {
   async confirmLeave(p: PendingLeave): Promise<LeaveConfirmation> {
     const r = await this.redis.fayeOnlineConfirmLeave(
       this.channelKey(p.room), this.leavingKey(p.room), this.channelKey(p.timeChannel), this.leavingKey(p.timeChannel), this.seqKey(p.room), this.outbox.outbox, this.outbox.dropped,
-      p.uid, `${Math.round(p.at)},${Math.round(p.markedAt)}`, this.options.outboxLimit ?? 0, p.room, p.reason ?? '', p.clientId ?? '',
+      p.uid, `${Math.round(p.at)},${Math.round(p.markedAt)}`, p.roomEvents === false ? 0 : this.options.outboxLimit ?? 0, p.room, p.reason ?? '', p.clientId ?? '',
     );
     return { leftRoom: r[0] === 1, stoppedTimer: r[1] === 1, seq: Number(r[2]) };
   }

@@ -34,6 +34,8 @@ export interface PendingLeave {
   /** Why the user leaves ('abandoned' when reconciliation confirms a dead process's leave), and the clientId whose departure set the mark: for the leave event. */
   reason?: string;
   clientId?: string;
+  /** false when `room` only stands in for the time channel (a timer's abandoned mark): no room event then. Default true. */
+  roomEvents?: boolean;
 }
 
 export interface LeaveConfirmation {

@@ -84,6 +84,18 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
       assert.deepEqual(brief(await take()), [['leave', 1, 10, 4, 'disconnect', 'a'], ['vacated', null, 10, 4, 'disconnect', 'a']]);
     });
 
+    test('a timer\'s abandoned mark confirmed with the time channel in the room\'s place makes no room event', async () => {
+      const where = place();
+      await take();
+      await arrive('a', 1, where, T0);
+      await depart('a', 1, where, T0 + 10, true);
+      await take();
+      const timeOnly = { room: where.timeChannel, timeChannel: where.timeChannel };
+      const confirmed = await store.confirmLeave({ uid: 1, ...timeOnly, at: T0 + 10, markedAt: T0 + 10, reason: 'abandoned', roomEvents: false });
+      assert.equal(confirmed.stoppedTimer, true);
+      assert.deepEqual(await take(), []);
+    });
+
     test('a user back within the grace period never left: no event', async () => {
       const where = place();
       await take();

@@ -206,8 +206,10 @@ const quietPoints = new WeakMap<World, number[]>();
  * History = truth: from faye_online_events alone (drained first), who was in
  * each room at this quiet point and at every earlier one is who the truth had
  * there (but for a user whose stay ended within a poll interval of that
- * moment: a silent page leaves as of its last message); attendance since the run began names exactly the users the truth had
- * in the room; last seen says online exactly for users the truth has in a room.
+ * moment: a silent page leaves as of its last message); attendance since
+ * the run began names only users the truth had in the room, and every one who
+ * stayed longer than a poll interval; last seen says online exactly for users
+ * the truth has in a room.
  */
 async function historyAgrees(world: World): Promise<Violation[]> {
   const process = world.anyProcess()!;
@@ -218,7 +220,6 @@ async function historyAgrees(world: World): Promise<Violation[]> {
   quietPoints.set(world, moments);
   const out: Violation[] = [];
   const show = (uids: Iterable<number>) => `[${[...uids].sort((a, b) => a - b).join(',')}]`;
-  const same = (a: Iterable<number>, b: Iterable<number>) => show(new Set(a)) === show(new Set(b));
   const eventsOf = async (room: string) => {
     const [rows] = await sequelize.query(`SELECT kind, user_id, occurred_ms, reason FROM faye_online_events WHERE channel = '${room}' ORDER BY id`);
     return (rows as Array<{ kind: string; user_id: number; occurred_ms: number; reason: string }>).map((r) => `${r.kind} ${r.user_id ?? ''}@${world.t(Number(r.occurred_ms))}(${r.reason})`).join(' ');
@@ -239,10 +240,15 @@ async function historyAgrees(world: World): Promise<Violation[]> {
         out.push({ invariant: 'history = truth (present at)', detail: `${room} at ${world.t(at)}: truth ${show(truthAt(room, at))}, history ${show(history)}; events ${await eventsOf(room)}` });
       }
     }
+    // Everyone attending really was there; everyone there for longer than a
+    // poll interval attends (a shorter stay of a page that then went silent
+    // may be recorded as none: it leaves as of its last message).
     const attended = (await attendance(sequelize, room, new Date(world.startedAt), new Date(now), new Date(now))).map((a) => a.uid);
-    const truthUsers = world.truth.stays.filter((s) => s.room === room && (s.end ?? now) > s.start).map((s) => s.uid);
-    if (!same(attended, truthUsers)) {
-      out.push({ invariant: 'history = truth (attendance)', detail: `${room}: truth ${show(new Set(truthUsers))}, attendance ${show(attended)}; events ${await eventsOf(room)}` });
+    const stays = world.truth.stays.filter((st) => st.room === room && (st.end ?? now) > st.start);
+    const there = new Set(stays.map((st) => st.uid));
+    const required = new Set(stays.filter((st) => (st.end ?? now) - st.start > slack).map((st) => st.uid));
+    if (attended.some((uid) => !there.has(uid)) || [...required].some((uid) => !attended.includes(uid))) {
+      out.push({ invariant: 'history = truth (attendance)', detail: `${room}: truth ${show(there)} (longer than a poll interval: ${show(required)}), attendance ${show(attended)}; events ${await eventsOf(room)}` });
     }
   }
   for (const uid of world.truth.users()) {

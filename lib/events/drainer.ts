@@ -56,6 +56,7 @@ export class EventDrainer {
 
   start(): void {
     const schedule = () => {
+      if (this.closed) return;
       this.timer = this.options.clock.after(this.options.intervalMs, () => {
         if (this.closed) return;
         void this.drain().finally(schedule);

@@ -79,6 +79,7 @@ export class PresenceEventsRunner {
     this.drainer.start();
     if (this.options.settings.retentionDays !== undefined) {
       const schedule = (ms: number) => {
+        if (this.closed) return;
         this.retentionTimer = this.options.clock.after(ms, () => {
           if (this.closed) return;
           this.retention = this.applyRetention().finally(() => schedule(RETENTION_INTERVAL_MS));

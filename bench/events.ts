@@ -2,7 +2,7 @@
 // in a room on the Redis store (one Lua call each), with events off and on (the
 // same scripts then also append join/occupied and leave/vacated to the outbox);
 // (2) the drainer moving a full outbox into faye_online_events on MariaDB.
-//   node --import tsx bench/events.ts --cycles 2000 --events 20000
+//   npm run bench:events -- --cycles 2000 --events 20000
 import { systemClock } from '../lib/core/clock';
 import { EventDrainer, RedisOutbox } from '../lib/events';
 import { encodeOutboxEntry } from '../lib/events/event';

@@ -109,11 +109,15 @@ export async function attendance(sequelize: Sequelize, room: string, from: Date,
 
 /** When `uid` was last seen: online now (in a room, as its events say), or the time of their latest event. */
 export async function lastSeen(sequelize: Sequelize, uid: number, now: Date = new Date()): Promise<LastSeen> {
-  // Each room's latest join or leave of the user decides whether they are there.
+  // Each room's latest join or leave of the user decides whether they are
+  // there. Rooms are told apart by their exact name (MySQL's collation would
+  // merge names that differ in case only; SQLite compares exactly).
+  const exact = (column: string) => (sequelize.getDialect() === 'sqlite' ? column : `BINARY ${column}`);
   const rows = await sequelize.query<Row>(
     `SELECT e.id, e.kind, e.user_id, e.channel, e.occurred_ms, e.seq FROM ${EVENTS_TABLE} e
-     JOIN (SELECT channel, MAX(occurred_ms) AS latest FROM ${EVENTS_TABLE} WHERE user_id = ? AND kind IN ('join', 'leave') GROUP BY channel) l
-       ON l.channel = e.channel AND l.latest = e.occurred_ms
+     JOIN (SELECT ${exact('channel')} AS room, MAX(occurred_ms) AS latest FROM ${EVENTS_TABLE}
+           WHERE user_id = ? AND kind IN ('join', 'leave') GROUP BY ${exact('channel')}) l
+       ON l.room = ${exact('e.channel')} AND l.latest = e.occurred_ms
      WHERE e.user_id = ? AND e.kind IN ('join', 'leave')`,
     { replacements: [uid, uid], type: QueryTypes.SELECT },
   );

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Sequelize } from 'sequelize';
 import { ManualClock } from '../../lib/core/clock';
-import { deleteEventsBefore, insertEvents, PresenceEventsRunner, MemoryOutbox, type PresenceRecordEvent } from '../../lib/events';
+import { deleteEventsBefore, insertEvents, lastSeen, PresenceEventsRunner, presentAt, MemoryOutbox, type PresenceRecordEvent } from '../../lib/events';
 import { silentLogger } from '../../lib/log';
 import { openDatabase } from '../../lib/records';
 import { migrate } from '../../lib/schema';
@@ -52,6 +52,14 @@ describe('history, retention and erasure (MariaDB, the CLI as a user runs it)', 
     const seen = await cli(['history', 'last-seen', '--uid', '12'], { DATABASE_URL: db.url });
     assert.equal(seen.stdout, 'User 12 was last seen 2026-11-20 10:50:00 UTC (/r)\n');
     assert.equal((await cli(['history', 'last-seen', '--uid', '11', '--url', db.url])).stdout, 'User 11 is online now (in /r)\n');
+  });
+
+  test('rooms whose names differ in case only are told apart (MySQL\'s collation would merge them; Bayeux does not)', async () => {
+    await insertEvents(sequelize, [ev('join', 31, '/case/aBx', T('09:00'), 1), ev('join', 31, '/case/abx', T('09:01'), 1), ev('leave', 31, '/case/abx', T('09:02'), 2)]);
+    assert.deepEqual(await presentAt(sequelize, '/case/aBx', new Date(T('09:05'))), [31]);
+    assert.deepEqual(await presentAt(sequelize, '/case/abx', new Date(T('09:05'))), []);
+    const seen = await lastSeen(sequelize, 31, new Date(T('09:10')));
+    assert.deepEqual([seen.online, seen.channel], [true, '/case/aBx']);
   });
 
   test('bad input is a usage error naming it, before the database is opened', async () => {

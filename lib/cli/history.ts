@@ -149,6 +149,10 @@ export const eraseCommand: Command = {
       const total = plan.tables.reduce((sum, t) => sum + t.rows, 0);
       io.out(`Erasing user ${uid} deletes ${plan.tables.map((t) => `${t.table} (${plural(t.rows, 'row')}${t.ours ? '' : ', the gem\'s'})`).join(', ') || 'nothing (none of the tables exists)'}`);
       if (!v['include-login-logs']) io.out('Kept: faye_user_login_logs (the gem\'s; --include-login-logs deletes them too), faye_user_online_times and the online lists (the gem\'s)');
+      if (plan.tables.some((t) => t.table === EVENTS_TABLE)) {
+        const seen = await lastSeen(sequelize, uid);
+        if (seen.online) io.err(`faye-online erase: warning: user ${uid} is online now (in ${seen.channel}); what they do next is recorded after the erasure`);
+      }
       if (total === 0) {
         io.out(`Nothing to delete for user ${uid}`);
         return EXIT_OK;

@@ -87,6 +87,8 @@ describe('history, retention and erasure (MariaDB, the CLI as a user runs it)', 
     assertOneLineError(refused, /nothing was deleted; pass --yes/);
     assert.equal(await count('SELECT COUNT(*) AS n FROM faye_online_events WHERE user_id = 12'), 3);
 
+    const online = await cli(['erase', '--uid', '11', '--url', db.url]);
+    assert.match(online.stderr, /warning: user 11 is online now \(in \/r\); what they do next is recorded after the erasure/);
     const done = await cli(['erase', '--uid', '12', '--yes', '--url', db.url]);
     assert.equal(done.code, 0, done.stderr);
     assert.match(done.stdout, / {2}faye_online_events: 3 rows deleted\n {2}faye_online_engaged_times: 1 row deleted\nErased user 12: 4 rows in \d+\.\d s\n$/);

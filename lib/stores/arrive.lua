@@ -141,7 +141,7 @@ if joinedRoom == 1 then
   seq = redis.call('INCR', KEYS[5])
   local limit = tonumber(ARGV[8]) or 0
   appendEvent(KEYS[10], KEYS[11], limit, 'join', uid, ARGV[9], now, seq, 'connect', clientId)
-  if redis.call('HLEN', KEYS[1]) == 1 and redis.call('HLEN', KEYS[6]) == 0 then
+  if limit > 0 and redis.call('HLEN', KEYS[1]) == 1 and redis.call('HLEN', KEYS[6]) == 0 then
     appendEvent(KEYS[10], KEYS[11], limit, 'occupied', nil, ARGV[9], now, seq, 'connect', clientId)
   end
 end

@@ -39,6 +39,6 @@ if leftRoom == 1 then
   local limit = tonumber(ARGV[3]) or 0
   local lastSeen = tonumber(string.match(at, '^(%d+)'))
   appendEvent(KEYS[6], KEYS[7], limit, 'leave', uid, ARGV[4], lastSeen, seq, ARGV[5], ARGV[6])
-  if roomEmpty(KEYS[1], KEYS[2]) then appendEvent(KEYS[6], KEYS[7], limit, 'vacated', nil, ARGV[4], lastSeen, seq, ARGV[5], ARGV[6]) end
+  if limit > 0 and roomEmpty(KEYS[1], KEYS[2]) then appendEvent(KEYS[6], KEYS[7], limit, 'vacated', nil, ARGV[4], lastSeen, seq, ARGV[5], ARGV[6]) end
 end
 return { leftRoom, stoppedTimer, seq }

@@ -208,7 +208,7 @@ if leftRoom == 1 then
   seq = redis.call('INCR', KEYS[4])
   local limit = tonumber(ARGV[9]) or 0
   appendEvent(KEYS[10], KEYS[11], limit, 'leave', uid, ARGV[10], leaveAt, seq, ARGV[11], clientId)
-  if roomEmpty(KEYS[1], KEYS[5]) then appendEvent(KEYS[10], KEYS[11], limit, 'vacated', nil, ARGV[10], leaveAt, seq, ARGV[11], clientId) end
+  if limit > 0 and roomEmpty(KEYS[1], KEYS[5]) then appendEvent(KEYS[10], KEYS[11], limit, 'vacated', nil, ARGV[10], leaveAt, seq, ARGV[11], clientId) end
 end
 
 local result = { removed, leftRoom, stoppedTimer, logLogout, seq, roomPending, timerPending, wasEngaged, disengaged, session, leaveAt,

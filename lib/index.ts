@@ -1,3 +1,4 @@
+// The public API: what README.md and docs/ show, and the types of it.
 export { FayeOnlineError, isFayeOnlineError } from './errors';
 export type { ErrorCode } from './errors';
 export type { Logger } from './log';
@@ -8,23 +9,18 @@ export { DEFAULTS } from './options';
 export type { PresenceEvent, DepartureReason, EngagementEvent } from './core/presence';
 export type { User, Auth } from './core/auth';
 export type { OnlineTime, EngagedTime } from './records';
-export { signAuth, verifyAuth, canonicalAuthPayload } from './security';
+export { signAuth, verifyAuth } from './security';
 export type { SignableAuth, SignedAuth, AuthSecret, SignAuthOptions, VerifyAuthOptions, VerifyAuthResult, VerifyAuthFailureReason } from './security';
-export { unionIntervals, totalDuration } from './reports/intervals';
-export type { Interval, ClosedInterval } from './reports/intervals';
-export { buildLoginReport } from './reports/sessions';
-export type { LoginLogRow, LoginReportOptions, LoginReport, ChannelLoginReport, ClientLoginHistory, LoginSession, LoginAnomaly } from './reports/sessions';
-export { Records, openDatabase, parseDatabaseUrl, countStatements, defineModels } from './records';
-export type { RecordsOptions, RecordsStats, LoginLogEntry, LockObserver, OpenDatabaseOptions, StatementCounter, FayeModels } from './records';
-export { migrate, migrationStatus, ensureMigrated, adoptSchema, EXPECTED_LAYOUT } from './schema';
-export type { MigrationState, MigrationEvent, MigrateOptions, MigrateResult, AdoptResult, TableLayout } from './schema';
-export { createReports, presenceStatus, userLoginReport, channelReport, loginLogList, engineLiveness, fayeRedisLiveness, reportsRouter } from './reports';
+export { Records, openDatabase } from './records';
+export type { RecordsOptions, RecordsStats, LoginLogEntry, LockObserver, OpenDatabaseOptions } from './records';
+export { migrate, migrationStatus, ensureMigrated } from './schema';
+export type { MigrationState, MigrationEvent, MigrateOptions, MigrateResult } from './schema';
+export { createReports, userLoginReport, channelReport, loginLogList } from './reports';
 export type {
-  ReportsApi, Authorize, ReportsOptions, MetricsOptions, Liveness, StatusReport, StatusOptions, StatusSources, ChannelStatus, StatusUser, StaleClientIds,
+  ReportsApi, Authorize, ReportsOptions, MetricsOptions, StatusReport, StatusOptions, StatusSources, ChannelStatus, StatusUser, StaleClientIds,
   StaleListEntry, ChannelKind, ReportSource, UserLoginQuery, UserLoginReport, UserChannelLogins, ChannelReportQuery, ChannelReport, ChannelUserTime,
   LoginLogListQuery, LoginLogListEntry,
 } from './reports';
-export { PresenceMetrics } from './metrics';
 export { RedisEngine } from './engine';
 export type { RedisEngineOptions, DisconnectInfo, DisconnectReason } from './engine';
 export { EVENT_KINDS, EVENTS_TABLE, eventKey, presentAt, attendance, lastSeen, deleteEventsBefore, planErasure, erase } from './events';

@@ -20,6 +20,13 @@ export function createLogger(options: { level?: string } = {}): Logger {
   return pino({ name: 'faye-online', level });
 }
 
+/** A URL (database or Redis) with its passwords replaced by ***, for logs and errors: the one redaction. */
+export function redactUrl(url: string): string {
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):[^@/]*@/i, '$1:***@')
+    .replace(/([?&]sentinelPassword=)[^&#]*/, '$1***');
+}
+
 /** A logger that drops everything: for tests and for quiet embedding. */
 export const silentLogger: Logger = {
   debug() {},

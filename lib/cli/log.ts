@@ -3,7 +3,7 @@
 // faye_user_login_logs (the gem's FayeOnline.log).
 import { parseIsoDate } from '../reports/http';
 import type { UserLoginReport } from '../reports/login-report';
-import { redactUrl } from '../records/database';
+import { redactUrl } from '../log';
 import { openOfflineReports } from '../reports/offline';
 import { dbTimeoutMs, waitingForDatabase, withProgress, EXIT_OK, readFlags, usageError, type CliIo, type Command } from './command';
 import { duration, table, utc } from './table';

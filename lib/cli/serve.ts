@@ -12,80 +12,54 @@ import faye from 'faye';
 import type { Sequelize } from 'sequelize';
 import { attachFayeOnline, type FayeOnlineHandle } from '../edge/attach';
 import { FayeOnlineError, isFayeOnlineError } from '../errors';
-import { createLogger, debugFromEnv, silentLogger, type Logger } from '../log';
-import { DEFAULTS, resolveOptions, type FayeOnlineOptions } from '../options';
-import { describeDatabase, openDatabase, redactUrl } from '../records/database';
+import { createLogger, debugFromEnv, redactUrl, silentLogger, type Logger } from '../log';
+import { DEFAULTS, OPTIONS, resolveOptions, type FayeOnlineOptions, type OptionName, type OptionSpec, type ServeFlag } from '../options';
+import { describeDatabase } from '../records/database';
+import { openSql, probeRedis } from '../backends';
 import { ensureMigrated, migrationStatus } from '../schema';
-import { isRedisUrl, openRedis, redactRedisUrl } from '../stores/redis-connection';
 import { basicAuth, MIN_PASSWORD_LENGTH } from '../dashboard/basic-auth';
 import { DB_TIMEOUT_SECONDS, EXIT_OK, EXIT_USAGE, readFlags, withProgress, type CliIo, type Command } from './command';
 
 const DEFAULT_PORT = 9292; // the gem's `rackup faye.ru -p 9292`
 const HEALTH_PATH = '/healthz';
 const DASHBOARD_PATH = '/faye-online';
-const REDIS_CHECK_TIMEOUT_MS = 3000;
-
-/** How a setting's text becomes its value. */
-type Kind = 'text' | 'path' | 'seconds' | 'secondsOrZero' | 'integer' | 'switch' | 'secrets';
 
 /** One setting: its flag, the environment variable read when the flag is absent, and its help. */
-export interface Setting {
-  flag: string;
-  env: string;
-  placeholder: string;
+export interface Setting extends Omit<ServeFlag, 'fallback'> {
   fallback: string;
-  help: string;
-  kind: Kind;
   /** The attachFayeOnline option it sets (the others are the server's own), so that option errors can name the flag. */
-  option?: keyof FayeOnlineOptions;
+  option?: OptionName;
 }
 
-const on = (fallback: boolean) => (fallback ? 'on' : 'off');
+/** The default of an option as the help shows it: the docs' without Markdown. */
+const plain = (markdown: string) => markdown.replace(/[`']/g, '');
+
+/** Options of attachFayeOnline that are settings of `serve`: the table's rows that have a flag. */
+const OPTION_SETTINGS: Setting[] = (Object.entries(OPTIONS) as [OptionName, OptionSpec<unknown, unknown>][]).flatMap(([option, spec]) =>
+  'flag' in spec.serve ? [{ ...spec.serve, fallback: spec.serve.fallback ?? plain(spec.default), option }] : []);
 
 /**
- * Options of attachFayeOnline that are not settings of `serve`, and why. With
- * SETTINGS they name every option (a test holds them to the options' own list).
+ * Options of attachFayeOnline that are not settings of `serve`, and why (the
+ * table's rows without a flag).
  */
-export const NOT_SETTINGS: Readonly<Partial<Record<keyof FayeOnlineOptions, string>>> = {
-  validateMessage: 'a function',
-  authorizeSubscription: 'a function',
-  logger: 'an object; serve logs with pino (FAYE_ONLINE_LOG_LEVEL, DEBUG)',
-  autoMigrate: 'serve migrates SQLite itself and checks MySQL (faye-online migrate up)',
-  clock: 'for tests and simulations: a process serves on the system clock',
-};
+export const NOT_SETTINGS: Readonly<Partial<Record<OptionName, string>>> = Object.fromEntries(
+  (Object.entries(OPTIONS) as [OptionName, OptionSpec<unknown, unknown>][]).flatMap(([option, spec]) => ('notAFlag' in spec.serve ? [[option, spec.serve.notAFlag]] : [])),
+);
 
-// Every option of attachFayeOnline that a command line can carry, plus the server's own.
-export const SETTINGS: readonly Setting[] = [
+const BEFORE_OPTIONS: readonly Setting[] = [
   { flag: 'port', env: 'PORT', placeholder: 'N', fallback: String(DEFAULT_PORT), kind: 'integer', help: 'HTTP port; 0 picks a free one (the ready line says which)' },
   { flag: 'host', env: 'HOST', placeholder: 'ADDR', fallback: 'every interface', kind: 'text', help: 'address to listen on, e.g. 127.0.0.1 behind a proxy on the same machine' },
-  { flag: 'mount', env: 'FAYE_ONLINE_MOUNT', placeholder: 'PATH', fallback: DEFAULTS.mount, kind: 'path', help: 'where Faye is mounted (its own browser client is at <mount>/client.js)', option: 'mount' },
-  { flag: 'url', env: 'DATABASE_URL', placeholder: 'URL', fallback: `${DEFAULTS.database} (not shared with Rails)`, kind: 'text', help: 'the database the Rails app uses: mysql://user:pass@host:3306/db; create the tables first with `npx faye-online migrate up`', option: 'database' },
   { flag: 'db-timeout', env: 'FAYE_ONLINE_DB_TIMEOUT', placeholder: 'SECONDS', fallback: String(DB_TIMEOUT_SECONDS), kind: 'seconds', help: 'how long to wait for the database to answer at startup' },
-  { flag: 'redis', env: 'REDIS_URL', placeholder: 'URL', fallback: 'none: state in this process, so run one process only', kind: 'text', help: 'Redis for presence state and the Faye engine, e.g. redis://127.0.0.1:6379/1 (the gem\'s database 1), or through Sentinel: redis+sentinel://host:26379,host:26379/mymaster?db=1', option: 'redis' },
-  { flag: 'namespace', env: 'FAYE_ONLINE_NAMESPACE', placeholder: 'NAME', fallback: DEFAULTS.namespace, kind: 'text', help: 'Redis key namespace; the gem\'s FayeOnline.get_server(:namespace => ...)', option: 'namespace' },
-  { flag: 'timeout', env: 'FAYE_ONLINE_TIMEOUT', placeholder: 'SECONDS', fallback: String(DEFAULTS.timeout), kind: 'seconds', help: 'Faye long-poll timeout', option: 'timeout' },
-  { flag: 'ping', env: 'FAYE_ONLINE_PING', placeholder: 'SECONDS', fallback: String(DEFAULTS.ping), kind: 'seconds', help: 'WebSocket ping interval', option: 'ping' },
-  { flag: 'gc', env: 'FAYE_ONLINE_GC', placeholder: 'SECONDS', fallback: String(DEFAULTS.gc), kind: 'seconds', help: 'how often the Redis engine looks for dead clients; the gem\'s :gc', option: 'gc' },
-  { flag: 'leave-grace', env: 'FAYE_ONLINE_LEAVE_GRACE', placeholder: 'SECONDS', fallback: String(DEFAULTS.leaveGrace), kind: 'secondsOrZero', help: 'how long a user\'s leave waits after their last page went (a reload is no leave); 0 leaves at once, as the gem did', option: 'leaveGrace' },
-  { flag: 'before-leave-delay', env: 'FAYE_ONLINE_BEFORE_LEAVE_DELAY', placeholder: 'SECONDS', fallback: String(DEFAULTS.beforeLeaveDelay), kind: 'seconds', help: 'wait after a page announces it is closing before checking it is gone', option: 'beforeLeaveDelay' },
-  { flag: 'reconcile-interval', env: 'FAYE_ONLINE_RECONCILE_INTERVAL', placeholder: 'SECONDS', fallback: String(DEFAULTS.reconcileInterval), kind: 'secondsOrZero', help: 'how often one process of the cluster repairs the records (it also does at startup); 0: only at startup', option: 'reconcileInterval' },
-  { flag: 'engagement', env: 'FAYE_ONLINE_ENGAGEMENT', placeholder: 'on|off', fallback: 'on when its table is migrated', kind: 'switch', help: 'record engaged time (pages visible and in use) in faye_online_engaged_times, our own table', option: 'engagement' },
-  { flag: 'events', env: 'FAYE_ONLINE_EVENTS', placeholder: 'on|off', fallback: on(false), kind: 'switch', help: 'record presence events (joins, leaves, sessions, engaged time) in faye_online_events, our own table, for history, last seen and Rails (docs/events.md); needs `faye-online migrate up`', option: 'events' },
+];
+
+const AFTER_OPTIONS: readonly Setting[] = [
   { flag: 'events-retention', env: 'FAYE_ONLINE_EVENTS_RETENTION', placeholder: 'DAYS', fallback: 'keep every event', kind: 'seconds', help: 'with --events on: delete events older than this many days (hourly, in batches, by one process at a time)' },
-  { flag: 'presence-diffs', env: 'FAYE_ONLINE_PRESENCE_DIFFS', placeholder: 'on|off', fallback: on(true), kind: 'switch', help: 'publish joins and leaves on <room>/presence; off publishes only the gem\'s <room>/user_list', option: 'presenceDiffs' },
-  { flag: 'user-list-window', env: 'FAYE_ONLINE_USER_LIST_WINDOW', placeholder: 'MS', fallback: String(DEFAULTS.userListWindow), kind: 'integer', help: 'milliseconds over which <room>/user_list messages are coalesced', option: 'userListWindow' },
-  { flag: 'max-client-ids', env: 'FAYE_ONLINE_MAX_CLIENT_IDS', placeholder: 'N', fallback: String(DEFAULTS.maxClientIdsPerUser), kind: 'integer', help: 'clientIds (tabs) one user may have in one room; past it the oldest is dropped', option: 'maxClientIdsPerUser' },
-  { flag: 'max-message-bytes', env: 'FAYE_ONLINE_MAX_MESSAGE_BYTES', placeholder: 'N', fallback: String(DEFAULTS.maxMessageBytes), kind: 'integer', help: 'largest Bayeux message accepted, bytes of its JSON', option: 'maxMessageBytes' },
-  { flag: 'max-messages-per-request', env: 'FAYE_ONLINE_MAX_MESSAGES_PER_REQUEST', placeholder: 'N', fallback: String(DEFAULTS.maxMessagesPerRequest), kind: 'integer', help: 'Bayeux messages one HTTP request or WebSocket frame may carry; a larger batch is refused whole', option: 'maxMessagesPerRequest' },
-  { flag: 'secret', env: 'FAYE_ONLINE_SECRET', placeholder: 'SECRET', fallback: 'none: auth is not signed (the gem\'s behaviour)', kind: 'secrets', help: 'secret that auth must be signed with (at least 16 bytes). To rotate, repeat the flag or separate secrets by spaces, newest first. Prefer the variable: flags are visible to every user in `ps`', option: 'secret' },
-  { flag: 'time-zone', env: 'FAYE_ONLINE_TIME_ZONE', placeholder: 'ZONE', fallback: 'this process\'s zone (TZ)', kind: 'text', help: 'IANA zone of the *_started_at strings; must match the TZ of the Rails servers', option: 'timeZone' },
-  { flag: 'client-path', env: 'FAYE_ONLINE_CLIENT_PATH', placeholder: 'PATH', fallback: DEFAULTS.clientPath, kind: 'path', help: 'URL path of faye-online\'s browser client', option: 'clientPath' },
-  { flag: 'reports-prefix', env: 'FAYE_ONLINE_REPORTS_PREFIX', placeholder: 'PATH', fallback: DEFAULTS.reportsPrefix, kind: 'path', help: 'where the JSON report endpoints are', option: 'reports' },
   { flag: 'reports-token', env: 'FAYE_ONLINE_REPORTS_TOKEN', placeholder: 'TOKEN', fallback: 'none: every report request is refused (403)', kind: 'text', help: 'requests with the header `Authorization: Bearer TOKEN` may read the reports (at least 16 bytes; prefer the variable)' },
   { flag: 'dashboard-password', env: 'FAYE_ONLINE_DASHBOARD_PASSWORD', placeholder: 'PASSWORD', fallback: 'none: no dashboard', kind: 'text', help: `serve the dashboard at ${DASHBOARD_PATH}/ and open the JSON reports to whoever gives this password (HTTP Basic, any user name; put HTTPS in front); at least ${MIN_PASSWORD_LENGTH} characters` },
-  { flag: 'metrics', env: 'FAYE_ONLINE_METRICS', placeholder: 'PATH', fallback: 'off', kind: 'path', help: `serve Prometheus metrics at this path, e.g. ${DEFAULTS.metricsPath}`, option: 'metrics' },
-  { flag: 'trace', env: 'FAYE_ONLINE_TRACE', placeholder: 'on|off', fallback: 'on when DEBUG is set', kind: 'switch', help: 'one debug line per message that changed presence (the gem\'s verbose log)', option: 'trace' },
 ];
+
+/** Every setting of `serve`: the server's own around the options that a command line can carry. */
+export const SETTINGS: readonly Setting[] = [...BEFORE_OPTIONS, ...OPTION_SETTINGS, ...AFTER_OPTIONS];
 
 /** Words of `text` in lines of at most `max` characters, each after `indent` spaces. */
 function wrap(text: string, indent: number, max = 80): string[] {
@@ -209,15 +183,6 @@ function parseSetting(setting: Setting, text: string): unknown {
   }
 }
 
-/** Turns a setting's value into what attachFayeOnline's option of that name takes. */
-function asOption(setting: Setting, value: unknown): unknown {
-  if (setting.option === 'metrics') return { path: value };
-  if (setting.option === 'reports') return { prefix: value };
-  if (setting.option === 'redis' && !isRedisUrl(String(value))) {
-    throw new UsageError(`${source(setting)} must be a redis:// URL like redis://127.0.0.1:6379/1 (or redis+sentinel://host:port,host:port/master?db=1), got "${redactRedisUrl(String(value))}"`);
-  }
-  return value;
-}
 
 function readConfig(values: Values, env: NodeJS.ProcessEnv): ServeConfig {
   // A secret given but blank (FAYE_ONLINE_SECRET="  ") is a mistake, not a
@@ -236,7 +201,7 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ServeConfig {
   if (port > 65535) throw new UsageError(`${source(setting('port'))} must be a port number from 0 to 65535, got "${port}"`);
   const options: Record<string, unknown> = {};
   for (const s of SETTINGS) {
-    if (s.option && read.has(s.flag)) options[s.option] = asOption(s, read.get(s.flag));
+    if (s.option && read.has(s.flag)) options[s.option] = s.toOption ? s.toOption(read.get(s.flag)) : read.get(s.flag);
   }
   const token = read.get('reports-token') as string | undefined;
   if (token !== undefined) {
@@ -292,10 +257,10 @@ function bearerToken(token: string): (req: Request) => boolean {
 
 /** resolveOptions names the option (`timeZone`); on the command line, name the flag and its variable. */
 function optionErrorAsUsage(error: FayeOnlineError): UsageError {
-  const match = /^faye-online option `([\w.]+)`: (.*)$/s.exec(error.message);
-  const option = match?.[1].split('.')[0];
+  const match = /^(?:faye-online option `([\w.]+)`|(redis)): (.*)$/s.exec(error.message);
+  const option = (match?.[1] ?? match?.[2])?.split('.')[0];
   const named = match && SETTINGS.find((s) => s.option === option);
-  return new UsageError(named ? `${source(named)} ${match[2]}` : error.message);
+  return new UsageError(named ? `${source(named)} ${match[3]}` : error.message);
 }
 
 /** pino at info; the gem's DEBUG / DEBUG_FAYE turn on debug logs, DEBUG_FAYE also Faye's own log. */
@@ -328,25 +293,6 @@ async function checkDatabase(sequelize: Sequelize, config: ServeConfig, io: CliI
   }
   if (engagement || config.engagement !== undefined) return { engagement };
   return { engagement, note: `  engaged   off: its table (faye_online_engaged_times, ours) is not migrated; to record engaged time run \`${migrateUp}\` and restart` };
-}
-
-/** One attempt, no retries: at startup a Redis that does not answer is a configuration error. */
-async function checkRedis(url: string): Promise<void> {
-  const { redis } = openRedis(url, {
-    lazyConnect: true, connectTimeout: REDIS_CHECK_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false,
-    sentinelRetryStrategy: () => null, // a redis+sentinel:// URL whose sentinels do not answer
-  });
-  let lastError: Error | undefined;
-  redis.on('error', (error: Error) => { lastError = error; });
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (error) {
-    const cause = lastError ?? (error as Error);
-    throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis at ${redactRedisUrl(url)} does not answer (${cause.message}); start Redis or fix --redis (REDIS_URL)`, { cause });
-  } finally {
-    redis.disconnect();
-  }
 }
 
 function listen(server: http.Server, port: number, host: string | undefined): Promise<void> {
@@ -398,7 +344,8 @@ async function serve(config: ServeConfig, io: CliIo): Promise<number> {
   io.out(`faye-online serve: starting (pid ${process.pid})`);
   if (config.secretFromFlag) io.err('faye-online serve: warning: --secret is visible to every user of this machine in `ps`; prefer the FAYE_ONLINE_SECRET variable');
 
-  const sequelize = openDatabase(config.databaseUrl, { logger, connectTimeoutMs: config.dbTimeoutSeconds * 1000 });
+  // The server gets this Sequelize (as `database`), so serve closes it, after the server.
+  const { sequelize } = openSql(config.databaseUrl, { logger, connectTimeoutMs: config.dbTimeoutSeconds * 1000 });
   const sqlite = sequelize.getDialect() === 'sqlite';
   let engagement = config.engagement;
   let handle: FayeOnlineHandle | undefined;
@@ -416,8 +363,8 @@ async function serve(config: ServeConfig, io: CliIo): Promise<number> {
       if (checked.note) io.out(checked.note);
     }
     if (config.redisUrl) {
-      await checkRedis(config.redisUrl);
-      io.out(`  redis     ${redactRedisUrl(config.redisUrl)}: answers (namespace ${config.options.namespace ?? DEFAULTS.namespace})`);
+      await probeRedis(config.redisUrl, '--redis (REDIS_URL)');
+      io.out(`  redis     ${redactUrl(config.redisUrl)}: answers (namespace ${config.options.namespace ?? DEFAULTS.namespace})`);
     } else {
       io.out('  redis     none: presence state lives in this process, so run only one (give --redis or REDIS_URL for a cluster)');
     }

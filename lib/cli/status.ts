@@ -5,7 +5,7 @@
 import type { ReconcileReport } from '../core/reconcile';
 import { DEFAULTS } from '../options';
 import { isEmptyPlan, planCleanup, refuseCleanup, type CleanupPlan } from '../reports/cleanup';
-import { redactUrl } from '../records/database';
+import { redactUrl } from '../log';
 import { openOfflineReports, type OfflineReports } from '../reports/offline';
 import type { StatusReport } from '../reports/status';
 import { dbTimeoutMs, waitingForDatabase, withProgress, EXIT_FAILURE, EXIT_OK, readFlags, usageError, type CliIo, type Command } from './command';

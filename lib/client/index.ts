@@ -2,7 +2,7 @@
 // module as a parameter, so it needs no globals; pages without a bundler load
 // the same logic from the script the server serves at /faye-online.js.
 export { createOnlineClient } from './online-client';
-export { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL } from './wire';
+export { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL } from '../protocol';
 export { FayeOnlineError, isFayeOnlineError } from '../errors';
 export type { ErrorCode } from '../errors';
 export type {

@@ -21,7 +21,8 @@ import type {
 import { MODERN_FIELD_NAMES, readClientOptions, readEngagement, readFayeUrl, readIdentity, type EngagementSetup } from './validate';
 import { watchEngagement, type EngagementWatch } from './engagement';
 import { MemberList } from './member-list';
-import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL, presenceChannel, readPresenceChange, readPresenceState, readRefusal, readUserList, toWireAuth, userListChannel } from './wire';
+import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL, presenceChannel, userListChannel, type EngagementMessage } from '../protocol';
+import { readPresenceChange, readPresenceState, readRefusal, readUserList, toWireAuth } from './wire';
 
 /** What both entries hand over once their options are validated. */
 export interface OnlineClientSetup {
@@ -125,7 +126,8 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
   let reportSeq = 0;
   function reportEngagement(engaged: boolean): void {
     if (clientId === undefined || state === 'left') return; // the handshake reports the state then
-    client.publish(ENGAGEMENT_CHANNEL, { engaged, seq: ++reportSeq });
+    const report: EngagementMessage = { engaged, seq: ++reportSeq };
+    client.publish(ENGAGEMENT_CHANNEL, report);
   }
   const engagement: EngagementWatch | null = setup.engagement
     ? watchEngagement(setup.engagement.target, setup.engagement.idleAfterMs, reportEngagement)

@@ -1,22 +1,10 @@
 // The browser client's only contact with wire names: the `auth` object the
 // server reads (snake_case, as the Ruby gem's client sent it) and the payloads
 // the server publishes to `<room>/user_list` and `<room>/presence`.
+// The channels and payload shapes themselves are lib/protocol.ts', shared with the server.
+import { PRESENCE_STATE_EXT } from '../protocol';
 import type { PresenceState } from './member-list';
 import type { OnlineIdentity, OnlineUser, PresenceChange, Refusal, UserList } from './types';
-
-/** Published when the page is being closed; the server checks a few seconds later whether this clientId is gone. */
-export const BEFORE_LEAVE_CHANNEL = '/faye_online/before_leave';
-
-/** Published with `{"engaged": true|false, "seq": n}` when the page becomes engaged or stops being so. */
-export const ENGAGEMENT_CHANNEL = '/faye_online/engagement';
-
-export function userListChannel(room: string): string {
-  return `${room}/user_list`;
-}
-
-export function presenceChannel(room: string): string {
-  return `${room}/presence`;
-}
 
 /** `auth` as the server reads it (docs/protocol.md). */
 export interface WireAuth {
@@ -108,7 +96,7 @@ export function readPresenceChange(data: unknown): PresenceChange | null {
 /** The state of a <room>/presence channel in a subscribe reply (ext.faye_online_presence), or null. */
 export function readPresenceState(message: { channel?: unknown; ext?: unknown }, channel: string): PresenceState | null {
   if (message.channel !== '/meta/subscribe' || !isRecord(message.ext)) return null;
-  const all = message.ext.faye_online_presence;
+  const all = message.ext[PRESENCE_STATE_EXT];
   const state = isRecord(all) ? all[channel] : undefined;
   if (!isRecord(state) || typeof state.seq !== 'number' || !Array.isArray(state.members)) return null;
   const members: PresenceState['members'] = [];

@@ -52,22 +52,66 @@ export interface EngagementEvent {
 
 export type DepartureReason = 'disconnect' | 'timeout' | 'before_leave' | 'evicted' | 'moved';
 
+/**
+ * One change of presence, emitted once, after its writes (Phoenix.Presence's
+ * diff is the model): what changed, for whom, in which room and time channel,
+ * why and as of when. Everything that reacts to presence derives from it: the
+ * <room>/user_list and <room>/presence broadcasts, metrics, the trace and the
+ * handle's events (see presenceEventOf and engagementEventOf).
+ */
+export interface Transition {
+  /** The clientId whose arrival, departure or report caused it; '' for a leave found by reconciliation (only the uid is known). */
+  clientId: string;
+  uid: number;
+  /** The user's public part (uname '' when only the uid is known). */
+  user: User;
+  room: string;
+  timeChannel: string;
+  /** The clientId came or went; null when it did not (a leave confirmed after its grace period, an engagement report). */
+  client: 'arrived' | 'departed' | null;
+  /** The user joined the room (their first clientId there) or left it (their last one went). */
+  membership: 'joined' | 'left' | null;
+  /** The user's online time in the time channel started or stopped. */
+  timer: 'started' | 'stopped' | null;
+  /** The user's engaged time in the time channel started or stopped. */
+  engagement: 'started' | 'stopped' | null;
+  /** Why the clientId departed or the user left; null for arrivals and engagement. */
+  reason: DepartureReason | null;
+  /** When the clientId arrived or departed, or (without one) when the user left or their engagement changed. */
+  at: Date;
+  /**
+   * When the user left the room or their timer stopped, when one of those is
+   * in the change: it can be later than the departing clientId's `at`, since
+   * the user was online until the last sighting of any of their pages.
+   */
+  leftAt: Date | null;
+  /** The room's sequence number after a join or leave (0 when the membership did not change). */
+  seq: number;
+  /** The room's online list as this change wrote it; null when it wrote none (or the write failed). */
+  list: number[] | null;
+}
+
+/** What a transition tells of one clientId or user in a room (the handle's join, leave, arrive and depart). */
+export function presenceEventOf(t: Transition): PresenceEvent {
+  return { room: t.room, timeChannel: t.timeChannel, uid: t.uid, user: t.user, clientId: t.clientId, at: t.at, seq: t.seq };
+}
+
+/** What a transition tells of engaged time, when it changed it. */
+export function engagementEventOf(t: Transition): EngagementEvent | null {
+  if (t.engagement === null) return null;
+  return { uid: t.uid, user: t.user, timeChannel: t.timeChannel, clientId: t.clientId, engaged: t.engagement === 'started', at: t.at };
+}
+
 export interface PresenceEvents {
-  /** A user's first clientId arrived in a room. */
-  join: [PresenceEvent];
-  /** A user's last clientId left a room. */
-  leave: [PresenceEvent & { reason: DepartureReason }];
-  /** A clientId arrived (any, not only the user's first). */
-  arrive: [PresenceEvent];
-  /** A clientId departed. */
-  depart: [PresenceEvent & { reason: DepartureReason }];
-  /** A user's engaged time in a time channel started or stopped. */
-  engagement: [EngagementEvent];
-  /** A room's online list changed; `list` is the list now stored. */
-  roomList: [room: string, list: number[]];
+  /** Presence changed (one event per change). */
+  transition: [Transition];
   /** A write failed for good after its retries (logged too). */
   writeFailed: [Error];
-  /** A clientId was dropped by maxClientIdsPerUser to make room for a newer one. */
+  /**
+   * A clientId was dropped by maxClientIdsPerUser to make room for a newer
+   * one. Emitted at once, before its departure is written (its transition
+   * follows), so that the edge stops tracking it right away.
+   */
   evicted: [clientId: string, uid: number];
 }
 
@@ -216,17 +260,17 @@ export class Presence extends EventEmitter<PresenceEvents> {
   }
 
   /**
-   * clientId is gone. `at` is when it was last known alive (ms); the auth comes
-   * from this process's memory or, failing that, from the store. False when
-   * there was nothing to process (never tracked, or its auth is not remembered).
+   * clientId is gone, for `reason`, as of `at` (ms): both decided by
+   * departureOf (core/departures.ts). The auth comes from this process's
+   * memory or, failing that, from the store. False when there was nothing to
+   * process (never tracked, or its auth is not remembered).
    */
-  async gone(clientId: string, reason: DepartureReason, at?: number): Promise<boolean> {
+  async gone(clientId: string, reason: DepartureReason, at: number): Promise<boolean> {
     const known = this.known.get(clientId);
     this.known.delete(clientId);
     if (known?.arriving) await known.arriving.catch(() => undefined);
-    const when = at ?? (reason === 'timeout' ? known?.lastSeen : undefined) ?? this.clock.now();
     if (known) {
-      const result = await this.runDeparture(clientId, known.auth, when, reason, true);
+      const result = await this.runDeparture(clientId, known.auth, at, reason, true);
       if (result.removed) return true;
       // Not where this process saw it: the page's message naming another room
       // reached another process, which moved it there (see runArrival).
@@ -236,7 +280,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     if (json !== null && auth === null) this.logger.warn({ clientId }, 'remembered auth is unreadable; nothing to clean up');
     if (!auth) return known !== undefined; // never tracked, or already cleaned up
     if (known && presenceKey(auth) === known.key) return true;
-    await this.runDeparture(clientId, auth, when, reason, known !== undefined);
+    await this.runDeparture(clientId, auth, at, reason, known !== undefined);
     return true;
   }
 
@@ -272,7 +316,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const timeChannel = auth.timeChannel;
     await this.write(engaged ? 'start engaged time' : 'stop engaged time', () =>
       engaged ? this.records.startEngaged(uid, timeChannel, session) : this.records.stopEngaged(uid, timeChannel, session, new Date(at)));
-    this.emit('engagement', { uid, user: auth.user, timeChannel, clientId, engaged, at: new Date(at) });
+    this.emit('transition', { ...this.transition(clientId, auth, at, 0), engagement: engaged ? 'started' : 'stopped' });
   }
 
   /** Runs `task` in the user's queue, after and before that user's arrivals and departures. */
@@ -285,8 +329,17 @@ export class Presence extends EventEmitter<PresenceEvents> {
     return this.queue.idle();
   }
 
-  private event(clientId: string, auth: Auth, at: number, seq: number): PresenceEvent {
-    return { room: auth.room, timeChannel: auth.timeChannel, uid: auth.user.uid, user: auth.user, clientId, at: new Date(at), seq };
+  /** A transition of clientId (auth) at `at` in which nothing changed yet. */
+  private transition(clientId: string, auth: Auth, at: number, seq: number): Transition {
+    return {
+      clientId, uid: auth.user.uid, user: auth.user, room: auth.room, timeChannel: auth.timeChannel,
+      client: null, membership: null, timer: null, engagement: null, reason: null, at: new Date(at), leftAt: null, seq, list: null,
+    };
+  }
+
+  /** Emits a transition in which something changed. */
+  private changed(transition: Transition): void {
+    if (transition.client || transition.membership || transition.timer || transition.engagement) this.emit('transition', transition);
   }
 
   /**
@@ -328,11 +381,11 @@ export class Presence extends EventEmitter<PresenceEvents> {
       throw new FayeOnlineError('FORBIDDEN', `clientId ${clientId} is tracked for another user; uid ${uid} cannot take it over`);
     }
     const date = new Date(at);
-    const event = this.event(clientId, auth, at, result.seq);
+    const transition = this.transition(clientId, auth, at, result.seq);
     const writes: Array<Promise<unknown>> = [];
     if (result.joinedRoom) {
       writes.push(this.write('add to online list', () => this.roomLists.run(auth.room, () => this.records.addToOnlineList(auth.room, uid))).then((list) => {
-        if (list) this.emit('roomList', auth.room, list);
+        if (list) transition.list = list;
       }));
     }
     if (result.startedTimer) writes.push(this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, date)));
@@ -344,8 +397,10 @@ export class Presence extends EventEmitter<PresenceEvents> {
       writes.push(this.write('write login log', () => this.records.writeLoginLog({ status: 1, uid, timeChannel: auth.timeChannel, clientId, at: date })));
     }
     await Promise.all(writes);
-    if (result.added) this.emit('arrive', event);
-    if (result.joinedRoom) this.emit('join', event);
+    if (result.added) transition.client = 'arrived';
+    if (result.joinedRoom) transition.membership = 'joined';
+    if (result.startedTimer) transition.timer = 'started';
+    this.changed(transition);
     await this.evict(result.evicted, auth, at);
     return result;
   }
@@ -382,16 +437,13 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const logout = result.logLogout
       ? this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: new Date(at), reason }))
       : undefined;
-    const departed = () => {
-      if (result.removed) this.emit('depart', { ...this.event(clientId, auth, at, result.seq), reason });
-    };
     // A page that is gone is not engaged: no grace period for engaged time.
     const disengaged = result.disengaged ? this.applyEngagement(clientId, auth, false, result.engagedSession, at) : this.pauseEngagement(clientId, auth, result);
     // Time in which nobody saw the user (their other pages came after this
     // one's last sighting) is no online time; those restarts come before a stop.
     const leave = (async () => {
       for (const gap of result.unseen) await this.restartTimer(auth, gap.from, gap.until);
-      await this.applyLeave(clientId, auth, result.leaveAt, reason, result, departed);
+      await this.applyLeave(clientId, auth, result.leaveAt, reason, result, result.removed ? at : undefined);
     })();
     await Promise.all([logout, disengaged, leave]);
     if (result.roomLeavePending || result.timerStopPending) this.scheduleConfirm(clientId, auth, { at: result.leaveAt, markedAt: now }, reason);
@@ -415,22 +467,31 @@ export class Presence extends EventEmitter<PresenceEvents> {
     });
   }
 
-  /** The user-level effects of a leave: list, timer (stopped as of `at`), events. */
+  /**
+   * The user-level effects of a leave: list, timer (stopped as of `at`), and
+   * the transition, which says whether the clientId itself departed now
+   * (`departedAt`, its own time) or earlier (a leave confirmed after its grace
+   * period).
+   */
   private async applyLeave(
     clientId: string, auth: Auth, at: number, reason: DepartureReason, effects: { leftRoom: boolean; stoppedTimer: boolean; seq: number },
-    beforeLeaveEvent?: () => void,
+    departedAt?: number,
   ): Promise<void> {
     const uid = auth.user.uid;
+    const transition: Transition = { ...this.transition(clientId, auth, departedAt ?? at, effects.seq), reason };
     const writes: Array<Promise<unknown>> = [];
     if (effects.leftRoom) {
       writes.push(this.write('remove from online list', () => this.roomLists.run(auth.room, () => this.records.removeFromOnlineList(auth.room, uid))).then((list) => {
-        if (list) this.emit('roomList', auth.room, list);
+        if (list) transition.list = list;
       }));
     }
     if (effects.stoppedTimer) writes.push(this.write('stop timer', () => this.records.stopTimer(uid, auth.timeChannel, new Date(at))));
     await Promise.all(writes);
-    beforeLeaveEvent?.(); // a clientId's depart comes before its user's leave
-    if (effects.leftRoom) this.emit('leave', { ...this.event(clientId, auth, at, effects.seq), reason });
+    if (departedAt !== undefined) transition.client = 'departed';
+    if (effects.leftRoom) transition.membership = 'left';
+    if (effects.stoppedTimer) transition.timer = 'stopped';
+    if (effects.leftRoom || effects.stoppedTimer) transition.leftAt = new Date(at);
+    this.changed(transition);
   }
 
   private scheduleConfirm(clientId: string, auth: Auth, mark: { at: number; markedAt: number }, reason: DepartureReason): void {

@@ -10,8 +10,6 @@
 // and delete it once it is much older (processes.lua, atomic against a beat
 // written meanwhile).
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
@@ -19,6 +17,7 @@ import type { Sequelize } from 'sequelize';
 import type { Clock, ClockTimer } from '../core/clock';
 import type { ReconcileReport } from '../core/reconcile';
 import type { Logger } from '../log';
+import { loadScripts, luaScript, runScript } from '../stores/lua';
 
 export const HEARTBEAT_MS = 10_000;
 const GONE_AFTER_MS = 3 * HEARTBEAT_MS;
@@ -81,10 +80,8 @@ export function summarize(report: ReconcileReport): ReconcileSummary {
   };
 }
 
-interface ProcessesCommand {
-  /** processes.lua: the heartbeats newer than `forgetBefore`, flat [field, json, ...]; older ones are deleted. */
-  fayeOnlineProcesses(key: string, forgetBefore: number): Promise<string[]>;
-}
+/** The heartbeats newer than `forgetBefore`; older ones are deleted. `rest`: field, json, field, json... */
+const PROCESSES = luaScript({ command: 'fayeOnlineProcesses', file: 'dashboard/processes.lua', keys: ['heartbeats'], args: ['forgetBefore'], results: [] });
 
 export class Health {
   private readonly key: string;
@@ -94,10 +91,7 @@ export class Health {
   private closed = false;
 
   constructor(private readonly s: HealthSources) {
-    const redis = s.redis as (Redis & Partial<ProcessesCommand>) | undefined;
-    if (redis && !redis.fayeOnlineProcesses) {
-      redis.defineCommand('fayeOnlineProcesses', { numberOfKeys: 1, lua: readFileSync(join(__dirname, 'processes.lua'), 'utf8') });
-    }
+    if (s.redis) loadScripts(s.redis, [PROCESSES]);
     this.key = `/${s.namespace}/faye_online/processes`;
     this.startedAt = s.clock.now();
     // Several servers can share a process (tests, or an app serving two mounts).
@@ -143,7 +137,7 @@ export class Health {
     if (!this.s.redis) return [this.own()];
     await this.beat();
     const now = this.s.clock.now();
-    const flat = await (this.s.redis as Redis & ProcessesCommand).fayeOnlineProcesses(this.key, now - FORGET_AFTER_MS);
+    const flat = (await runScript(this.s.redis!, PROCESSES, { heartbeats: this.key }, { forgetBefore: now - FORGET_AFTER_MS })).rest as string[];
     const beats: ProcessBeat[] = [];
     for (let i = 0; i < flat.length; i += 2) {
       const beat = JSON.parse(flat[i + 1]) as ProcessBeat;

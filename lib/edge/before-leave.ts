@@ -17,7 +17,7 @@ export interface Liveness {
   /** When the clientId last pinged anywhere in the cluster (ms), or null if it does not exist. */
   lastSeen(clientId: string): Promise<number | null>;
   /** Answers the clientId's held /meta/connect now, on whichever process holds it. */
-  flush(clientId: string): Promise<void> | void;
+  nudge(clientId: string): Promise<void> | void;
   /** Destroys the client; its departure is processed as of `at`. */
   destroy(clientId: string, at: number): void;
 }
@@ -48,7 +48,7 @@ export class BeforeLeave {
     let nudgedAt = requestedAt + this.nudgeMs;
     const nudge = this.clock.after(this.nudgeMs, () => {
       nudgedAt = this.clock.now();
-      Promise.resolve(this.options.liveness.flush(clientId)).catch((error) => this.options.onError(error, clientId));
+      Promise.resolve(this.options.liveness.nudge(clientId)).catch((error) => this.options.onError(error, clientId));
     });
     const check = this.clock.after(this.options.delayMs, () => {
       this.pending.delete(clientId);

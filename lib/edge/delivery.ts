@@ -16,9 +16,8 @@
 // The narrowing happens in the process that publishes, before the engine
 // fans the message out, so it holds across a cluster.
 import type { EngineProxy } from 'faye';
+import { INTERNAL_PREFIX } from '../protocol';
 import { isServerOwnedChannel } from './extension';
-
-const INTERNAL_PREFIX = '/faye_online/';
 
 export function narrowDelivery(proxy: EngineProxy, { exactListsOnly }: { exactListsOnly: boolean }): void {
   const publish = proxy.publish.bind(proxy);

@@ -19,9 +19,7 @@ import { verifyAuth } from '../security';
 import type { BeforeLeave } from './before-leave';
 import { ArrivalBudget, Bench, CHURN_LIMITS, MoveDamper } from './churn';
 
-export const BEFORE_LEAVE_CHANNEL = '/faye_online/before_leave';
-/** Pages publish `{"engaged": true|false, "seq": n}` here when they become visible/in use or stop being so. */
-export const ENGAGEMENT_CHANNEL = '/faye_online/engagement';
+import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL, INTERNAL_PREFIX, PRESENCE_SUFFIX, REFUSED_CHANNEL, USER_LIST_SUFFIX } from '../protocol';
 
 /** Channels pages publish on to talk to the server; nobody may subscribe to them. */
 const CLIENT_REPORT_CHANNELS = new Set([BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL]);
@@ -29,12 +27,12 @@ const CLIENT_REPORT_CHANNELS = new Set([BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL
 /** Channels only the server may publish on: a room's lists and our own namespace. */
 export function isServerOwnedChannel(channel: string): boolean {
   if (CLIENT_REPORT_CHANNELS.has(channel)) return false;
-  return channel.startsWith('/faye_online/') || channel.endsWith('/user_list') || channel.endsWith('/presence');
+  return channel.startsWith(INTERNAL_PREFIX) || channel.endsWith(USER_LIST_SUFFIX) || channel.endsWith(PRESENCE_SUFFIX);
 }
 
 /** A subscription that would receive other pages' reports (before_leave, engagement). */
 function receivesClientReports(subscription: string): boolean {
-  return CLIENT_REPORT_CHANNELS.has(subscription) || subscription === '/faye_online/*' || subscription === '/faye_online/**';
+  return CLIENT_REPORT_CHANNELS.has(subscription) || subscription === `${INTERNAL_PREFIX}*` || subscription === `${INTERNAL_PREFIX}**`;
 }
 
 export interface EngagementReport {
@@ -96,9 +94,6 @@ export function bayeuxError(code: number, message: string): string {
 
 /** The meta messages that act on a clientId's connection, which signed mode binds to the clientId's user. */
 const BOUND_META_CHANNELS = new Set(['/meta/connect', '/meta/disconnect', '/meta/subscribe', '/meta/unsubscribe']);
-
-/** Where a refused message whose fields cannot be trusted is answered from (never published). */
-const REFUSED_CHANNEL = '/faye_online/refused';
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -10,25 +10,17 @@ import type { BayeuxMessage } from 'faye';
 import { isValidChannelName, readAuth, type User } from '../core/auth';
 import type { Logger } from '../log';
 import type { PresenceStore } from '../stores/store';
+import { PRESENCE_STATE_EXT, PRESENCE_SUFFIX, presenceChannel, type PresenceDiffMessage, type PresenceStateMessage } from '../protocol';
 
-const SUFFIX = '/presence';
-
-export function presenceChannel(room: string): string {
-  return `${room}${SUFFIX}`;
-}
+export { presenceChannel };
 
 function roomOf(channel: unknown): string | null {
-  if (typeof channel !== 'string' || !channel.endsWith(SUFFIX)) return null;
-  const room = channel.slice(0, -SUFFIX.length);
+  if (typeof channel !== 'string' || !channel.endsWith(PRESENCE_SUFFIX)) return null;
+  const room = channel.slice(0, -PRESENCE_SUFFIX.length);
   return isValidChannelName(room) ? room : null;
 }
 
-export interface PresenceDiff {
-  event: 'join' | 'leave';
-  uid: number;
-  user: User;
-  seq: number;
-}
+export type PresenceDiff = PresenceDiffMessage<User>;
 
 export interface PresenceSnapshot {
   room: string;
@@ -147,17 +139,14 @@ export class PresenceStateExtension {
       .then((snapshots) => {
         const state: Record<string, PublicState> = {};
         for (const snapshot of snapshots) state[presenceChannel(snapshot.room)] = publicState(snapshot);
-        message.ext = { ...(message.ext ?? {}), faye_online_presence: state };
+        message.ext = { ...(message.ext ?? {}), [PRESENCE_STATE_EXT]: state };
       })
       .catch((error) => this.logger.error({ err: error, rooms }, 'could not read the presence state for a subscribe reply'))
       .finally(() => callback(message));
   }
 }
 
-interface PublicState {
-  seq: number;
-  members: Array<{ uid: number; user: User }>;
-}
+type PublicState = PresenceStateMessage<User>;
 
 const publicStates = new WeakMap<PresenceSnapshot, PublicState>();
 

@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { NodeAdapter } from 'faye';
 import type { Logger } from '../log';
+import { PRESENCE_SUFFIX } from '../protocol';
 
 type Handle = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -58,7 +59,7 @@ function batchProblem(messages: unknown, maxMessages: number): { fields: Record<
     if (typeof message !== 'object' || message === null || (message as { channel?: unknown }).channel !== '/meta/subscribe') continue;
     const subscription = (message as { subscription?: unknown }).subscription;
     const channels = new Set(Array.isArray(subscription) ? subscription : [subscription]);
-    for (const channel of channels) if (typeof channel === 'string' && channel.endsWith('/presence')) presence += 1;
+    for (const channel of channels) if (typeof channel === 'string' && channel.endsWith(PRESENCE_SUFFIX)) presence += 1;
   }
   if (presence > MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST) {
     return {

@@ -6,10 +6,11 @@
 // when concurrent writes finished out of order.
 
 import { systemClock, type Clock, type ClockTimer } from '../core/clock';
+import { userListChannel, type UserListMessage } from '../protocol';
 
 export interface UserListOptions {
   windowMs: number;
-  publish(channel: string, data: { count: number; user_list: number[] }): void;
+  publish(channel: string, data: UserListMessage): void;
   /** Reads the room's current list (for the trailing message of a window). */
   read(room: string): Promise<number[]>;
   onError(error: unknown, room: string): void;
@@ -34,10 +35,6 @@ interface RoomState {
 
 /** The longest wait between two reads of a list that could not be read. */
 const MAX_RETRY_MS = 2000;
-
-export function userListChannel(room: string): string {
-  return `${room}/user_list`;
-}
 
 export class UserListBroadcaster {
   private readonly rooms = new Map<string, RoomState>();

@@ -27,7 +27,7 @@
 //     the client's last ping (absent if unknown). Exactly one process of the cluster
 //     reports a client's destruction, because destruction is one Lua script.
 //   - lastSeen(clientId): Promise<number | null>
-//   - flush(clientId): Promise<void>: the process holding the client's /meta/connect returns it now.
+//   - nudge(clientId): Promise<void>: the process holding the client's /meta/connect returns it now.
 //   - ready(): Promise<void>: resolves once the notifications are subscribed.
 //   - gc(): Promise<number>: one sweep of all expired clients, in batches, under the lock;
 //     resolves to how many were destroyed (0 if another process holds the lock).
@@ -52,13 +52,12 @@
 // whose client cannot be stored gets no reply (the Faye client retries).
 // The Lua scripts build some keys from others, so this engine needs a single
 // Redis (or a primary with replicas), not Redis Cluster, like faye-redis.
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import Redis, { type RedisOptions } from 'ioredis';
 import { FayeOnlineError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { systemClock, type Clock, type ClockTimer } from '../core/clock';
-import { redisFromUrl } from '../stores/redis-connection';
+import { redisFromUrl, refuseKeyPrefix } from '../stores/redis-connection';
+import { decodeReply, loadScripts, luaScript, runScript, scriptArguments, type ScriptValue } from '../stores/lua';
 
 /** Options of the engine, given beside `type: RedisEngine` in Faye's `engine` option. */
 export interface RedisEngineOptions {
@@ -122,59 +121,59 @@ const GC_BATCH = 100;
 const QUIT_GRACE_MS = 1000;
 
 // ---------------------------------------------------------------------------
-// Lua scripts: one file each beside this module. The build copies them to
-// dist/lib/engine (scripts/copy-assets.js); if a build skipped that step, the
-// source folder lib/engine/ (shipped in the package's files) is the fallback.
+// Lua scripts: one file each beside this module, declared once here and
+// loaded by lib/stores/lua.ts. The build copies them to dist/lib/engine
+// (scripts/copy-assets.js); if a build skipped that step, the source folder
+// lib/engine/ (shipped in the package's files) is the fallback.
 
-const SCRIPTS = {
-  fayeEngineDestroyClient: { file: 'destroy-client.lua', numberOfKeys: 3 },
-  fayeEngineSubscribe: { file: 'subscribe.lua', numberOfKeys: 3 },
-  fayeEnginePublish: { file: 'publish.lua', numberOfKeys: undefined },
-  fayeEngineRequeue: { file: 'requeue.lua', numberOfKeys: 2 },
-  fayeEngineTakeQueue: { file: 'take-queue.lua', numberOfKeys: 1 },
-  fayeEngineAcquireLock: { file: 'acquire-lock.lua', numberOfKeys: 1 },
-  fayeEngineReleaseLock: { file: 'release-lock.lua', numberOfKeys: 1 },
-} as const;
+const DESTROY_CLIENT = luaScript({
+  command: 'fayeEngineDestroyClient', file: 'engine/destroy-client.lua',
+  keys: ['clients', 'clientChannels', 'clientMessages'], args: ['clientId', 'channelsPrefix', 'closeTopic'], results: ['lastSeen', 'channels'],
+});
+const SUBSCRIBE = luaScript({
+  command: 'fayeEngineSubscribe', file: 'engine/subscribe.lua',
+  keys: ['clients', 'clientChannels', 'channel'], args: ['clientId', 'channel'], results: ['outcome'],
+});
+/** Its KEYS are the expanded channels' subscriber sets, as many as there are: the caller passes their number first. */
+const PUBLISH = luaScript({
+  command: 'fayeEnginePublish', file: 'engine/publish.lua',
+  args: ['clients', 'clientsPrefix', 'json', 'cutoff', 'messagesTopic'], results: ['queued'],
+});
+const REQUEUE = luaScript({
+  command: 'fayeEngineRequeue', file: 'engine/requeue.lua',
+  // then the JSON messages, oldest first
+  keys: ['clients', 'clientMessages'], args: ['clientId'], results: ['requeued'],
+});
+const TAKE_QUEUE = luaScript({
+  // `rest`: the messages, oldest first
+  command: 'fayeEngineTakeQueue', file: 'engine/take-queue.lua', keys: ['clientMessages'], args: [], results: [],
+});
+const ACQUIRE_LOCK = luaScript({
+  command: 'fayeEngineAcquireLock', file: 'engine/acquire-lock.lua', keys: ['lock'], args: ['now', 'expiry', 'ttlMs'], results: ['acquired'],
+});
+const RELEASE_LOCK = luaScript({
+  command: 'fayeEngineReleaseLock', file: 'engine/release-lock.lua', keys: ['lock'], args: ['expiry'], results: ['released'],
+});
 
-type RedisArg = string | number;
+const SCRIPTS = [DESTROY_CLIENT, SUBSCRIBE, PUBLISH, REQUEUE, TAKE_QUEUE, ACQUIRE_LOCK, RELEASE_LOCK];
 
-/** The commands defineCommand adds; names are prefixed so they cannot clash on a shared instance. */
+/** The two scripts called inside a pipeline or with a variable number of keys: by scriptArguments, decoded by decodeReply. */
 interface EngineCommands {
-  fayeEngineDestroyClient(...args: RedisArg[]): Promise<[string | null, string[]]>;
-  fayeEngineSubscribe(...args: RedisArg[]): Promise<number>;
-  fayeEnginePublish(numberOfKeys: number, ...args: RedisArg[]): Promise<number>;
-  fayeEngineRequeue(...args: RedisArg[]): Promise<number>;
-  fayeEngineTakeQueue(...args: RedisArg[]): Promise<string[]>;
-  fayeEngineAcquireLock(...args: RedisArg[]): Promise<number>;
-  fayeEngineReleaseLock(...args: RedisArg[]): Promise<number>;
+  fayeEngineDestroyClient(...args: ScriptValue[]): Promise<unknown>;
+  fayeEnginePublish(numberOfKeys: number, ...args: ScriptValue[]): Promise<unknown>;
 }
 
 type EngineRedis = Redis & EngineCommands;
 
-const scriptSources = new Map<string, string>();
-
-function scriptSource(file: string): string {
-  const cached = scriptSources.get(file);
-  if (cached !== undefined) return cached;
-  const candidates = [path.join(__dirname, file), path.resolve(__dirname, '..', '..', '..', 'lib', 'engine', file)];
-  const found = candidates.find((candidate) => existsSync(candidate));
-  if (!found) throw new Error(`faye-online: the engine script ${file} is missing (looked in ${candidates.join(', ')})`);
-  const source = readFileSync(found, 'utf8');
-  scriptSources.set(file, source);
-  return source;
-}
-
 function defineScripts(redis: Redis): EngineRedis {
-  for (const [name, { file, numberOfKeys }] of Object.entries(SCRIPTS)) {
-    redis.defineCommand(name, numberOfKeys === undefined ? { lua: scriptSource(file) } : { lua: scriptSource(file), numberOfKeys });
-  }
+  loadScripts(redis, SCRIPTS);
   return redis as EngineRedis;
 }
 
 // ---------------------------------------------------------------------------
 // Options
 
-interface ResolvedOptions {
+interface ResolvedEngineOptions {
   namespace: string;
   gcSeconds: number;
   logger: Logger;
@@ -209,7 +208,7 @@ function urlWithDatabase(url: string, database: number | undefined): string {
   return parsed.toString();
 }
 
-function resolveOptions(options: RedisEngineOptions): ResolvedOptions {
+function resolveEngineOptions(options: RedisEngineOptions): ResolvedEngineOptions {
   if (options.namespace !== undefined && typeof options.namespace !== 'string') throw invalid('namespace', 'must be a string');
   const namespace = (options.namespace ?? DEFAULT_NAMESPACE).replace(/^\/+/, '');
   if (!namespace || /\s/.test(namespace)) throw invalid('namespace', 'must be a non-empty string without spaces');
@@ -228,7 +227,7 @@ function resolveOptions(options: RedisEngineOptions): ResolvedOptions {
     if (database !== undefined && (source.options.db ?? 0) !== database) {
       throw invalid('database', 'cannot change the database of a given ioredis instance; select it when creating the instance');
     }
-    if (source.options.keyPrefix) throw invalid('redis', 'must not use ioredis `keyPrefix`; use the engine `namespace`');
+    refuseKeyPrefix(source.options, 'engine option `redis`:');
     return { namespace, gcSeconds, logger, clock, redis: source, ownsRedis: false };
   }
   if (typeof source === 'string') {
@@ -238,7 +237,7 @@ function resolveOptions(options: RedisEngineOptions): ResolvedOptions {
     return { namespace, gcSeconds, logger, clock, redis, ownsRedis: true };
   }
   if (typeof source === 'object' && source !== null) {
-    if (source.keyPrefix) throw invalid('redis', 'must not use ioredis `keyPrefix`; use the engine `namespace`');
+    refuseKeyPrefix(source, 'engine option `redis`:');
     const redisOptions = database === undefined ? source : { ...source, db: database };
     return { namespace, gcSeconds, logger, clock, redis: new Redis(redisOptions), ownsRedis: true };
   }
@@ -281,7 +280,7 @@ export class RedisEngine {
   private closing: Promise<void> | null = null;
 
   constructor(server: FayeEngineServer, options: RedisEngineOptions = {}) {
-    const resolved = resolveOptions(options);
+    const resolved = resolveEngineOptions(options);
     this.server = server;
     this.namespace = resolved.namespace;
     this.clock = resolved.clock;
@@ -373,8 +372,8 @@ export class RedisEngine {
   }
 
   subscribe(clientId: string, channel: string, callback?: Callback<[boolean]>, context?: unknown): void {
-    this.redis.fayeEngineSubscribe(this.clientsKey, this.clientKey(clientId, 'channels'), this.channelKey(channel), clientId, channel).then(
-      (result) => {
+    runScript(this.redis, SUBSCRIBE, { clients: this.clientsKey, clientChannels: this.clientKey(clientId, 'channels'), channel: this.channelKey(channel) }, { clientId, channel }).then(
+      ({ outcome: result }) => {
         if (result === 1) this.trigger('subscribe', clientId, channel);
         if (result === -1) this.logger.debug({ clientId, channel }, 'subscribe for a client that does not exist ignored');
         this.callBack('subscribe', callback, context, result !== -1);
@@ -415,7 +414,9 @@ export class RedisEngine {
       const cutoff = this.clock.now() - 1000 * 1.6 * this.server.timeout;
       const keys = channels.map((channel) => this.channelKey(channel));
       this.redis
-        .fayeEnginePublish(keys.length, ...keys, this.clientsKey, `${this.namespace}/clients/`, json, cutoff, this.topics.messages)
+        .fayeEnginePublish(keys.length, ...keys, ...scriptArguments(PUBLISH, {}, {
+          clients: this.clientsKey, clientsPrefix: `${this.namespace}/clients/`, json, cutoff, messagesTopic: this.topics.messages,
+        }))
         .catch((error) => this.logger.error({ err: error, channel: message.channel }, 'could not publish a message'));
     }
     this.trigger('publish', message.clientId, message.channel, message.data);
@@ -423,8 +424,8 @@ export class RedisEngine {
 
   emptyQueue(clientId: string): void {
     if (!this.server.hasConnection(clientId)) return;
-    this.redis.fayeEngineTakeQueue(this.clientKey(clientId, 'messages')).then(
-      (queued) => this.deliver(clientId, queued),
+    runScript(this.redis, TAKE_QUEUE, { clientMessages: this.clientKey(clientId, 'messages') }, {}).then(
+      ({ rest }) => this.deliver(clientId, rest as string[]),
     ).catch((error) => this.logger.error({ err: error, clientId }, 'could not take the queued messages of a client'));
   }
 
@@ -459,7 +460,7 @@ export class RedisEngine {
    * Makes whichever process of the cluster holds the client's /meta/connect
    * return it now, so a live client reconnects at once. Rejects if Redis fails.
    */
-  async flush(clientId: string): Promise<void> {
+  async nudge(clientId: string): Promise<void> {
     await this.redis.publish(this.topics.flush, clientId);
   }
 
@@ -483,16 +484,15 @@ export class RedisEngine {
     }
   }
 
-  private destroyArgs(clientId: string): RedisArg[] {
-    return [
-      this.clientsKey, this.clientKey(clientId, 'channels'), this.clientKey(clientId, 'messages'),
-      clientId, `${this.namespace}/channels`, this.topics.close,
-    ];
+  private destroyArgs(clientId: string): ScriptValue[] {
+    return scriptArguments(DESTROY_CLIENT, {
+      clients: this.clientsKey, clientChannels: this.clientKey(clientId, 'channels'), clientMessages: this.clientKey(clientId, 'messages'),
+    }, { clientId, channelsPrefix: `${this.namespace}/channels`, closeTopic: this.topics.close });
   }
 
   private async destroy(clientId: string, reason: DisconnectReason): Promise<boolean> {
-    const [score, channels] = await this.redis.fayeEngineDestroyClient(...this.destroyArgs(clientId));
-    return this.reportDestroyed(clientId, score, channels, reason);
+    const { lastSeen, channels } = decodeReply(DESTROY_CLIENT, await this.redis.fayeEngineDestroyClient(...this.destroyArgs(clientId)));
+    return this.reportDestroyed(clientId, lastSeen as string | null, channels as string[], reason);
   }
 
   /** Faye's events for a destroyed client, once, by the process whose script removed it. */
@@ -520,12 +520,12 @@ export class RedisEngine {
       const startedAt = this.clock.now();
       const expiry = String(startedAt + LOCK_TIMEOUT_MS);
       const lockKey = `${this.namespace}/locks/gc`;
-      if ((await this.redis.fayeEngineAcquireLock(lockKey, startedAt, expiry, LOCK_TIMEOUT_MS)) !== 1) return 0;
+      if ((await runScript(this.redis, ACQUIRE_LOCK, { lock: lockKey }, { now: startedAt, expiry, ttlMs: LOCK_TIMEOUT_MS })).acquired !== 1) return 0;
       try {
         return await this.sweepExpired(this.clock.now() - 1000 * 2 * timeout, startedAt + LOCK_TIMEOUT_MS);
       } finally {
         // Left in place, the lock only delays the next sweep until it expires.
-        await this.redis.fayeEngineReleaseLock(lockKey, expiry).catch((error) => {
+        await runScript(this.redis, RELEASE_LOCK, { lock: lockKey }, { expiry }).catch((error) => {
           this.logger.warn({ err: error }, 'could not release the GC lock');
         });
       }
@@ -553,8 +553,8 @@ export class RedisEngine {
           return;
         }
         removedAny = true;
-        const [score, channels] = result as [string | null, string[]];
-        if (this.reportDestroyed(clientId, score, channels, 'timeout')) destroyed += 1;
+        const { lastSeen, channels } = decodeReply(DESTROY_CLIENT, result);
+        if (this.reportDestroyed(clientId, lastSeen as string | null, channels as string[], 'timeout')) destroyed += 1;
       });
       // A batch that failed entirely would be fetched again forever; the next sweep retries.
       if (!removedAny || clientIds.length < GC_BATCH) break;
@@ -567,7 +567,7 @@ export class RedisEngine {
     if (queued.length === 0) return;
     // The connection may have closed while the queue was being read: put the messages back.
     if (!this.server.hasConnection(clientId)) {
-      this.redis.fayeEngineRequeue(this.clientsKey, this.clientKey(clientId, 'messages'), clientId, ...queued)
+      runScript(this.redis, REQUEUE, { clients: this.clientsKey, clientMessages: this.clientKey(clientId, 'messages') }, { clientId }, queued)
         .catch((error) => this.logger.error({ err: error, clientId, lost: queued.length }, 'could not put undelivered messages back'));
       return;
     }

@@ -3,7 +3,7 @@
 // channel, user or clientId, so the number of series stays bounded however many
 // rooms and users there are.
 import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
-import type { DepartureReason } from '../core/presence';
+import type { Transition } from '../core/presence';
 
 export type BayeuxMessageType = 'meta' | 'service' | 'publish';
 
@@ -76,22 +76,19 @@ export class PresenceMetrics {
     this.messages.inc({ type: bayeuxMessageType(channel) });
   }
 
-  arrived(clientId: string, uid: number): void {
-    this.clients.set(clientId, uid);
-    this.arrivals.inc();
-  }
-
-  departed(clientId: string, reason: DepartureReason): void {
-    this.clients.delete(clientId);
-    this.departures.inc({ reason });
-  }
-
-  joined(): void {
-    this.joins.inc();
-  }
-
-  left(reason: DepartureReason): void {
-    this.leaves.inc({ reason });
+  /** Counts what a presence transition changed: arrivals, departures, joins and leaves. */
+  transition(t: Transition): void {
+    const reason = t.reason ?? 'disconnect';
+    if (t.client === 'arrived') {
+      this.clients.set(t.clientId, t.uid);
+      this.arrivals.inc();
+    }
+    if (t.client === 'departed') {
+      this.clients.delete(t.clientId);
+      this.departures.inc({ reason });
+    }
+    if (t.membership === 'joined') this.joins.inc();
+    if (t.membership === 'left') this.leaves.inc({ reason });
   }
 
   /** Times a piece of presence work from start to end, whether it succeeds or not. */

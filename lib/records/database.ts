@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { BaseError, ConnectionError, Sequelize, TimeoutError, type Options } from 'sequelize';
 import { FayeOnlineError, isFayeOnlineError } from '../errors';
-import type { Logger } from '../log';
+import { redactUrl, type Logger } from '../log';
 
 export type DatabaseTarget =
   | { dialect: 'mysql'; host: string; port: number; user: string; password: string; database: string }
@@ -178,11 +178,6 @@ export function isTransientDatabaseError(error: unknown): boolean {
   if (error instanceof ConnectionError || error instanceof TimeoutError) return true;
   const original = (error as { original?: { code?: string } }).original ?? (error as { parent?: { code?: string } }).parent ?? {};
   return TRANSIENT_CODES.has(original.code ?? '');
-}
-
-/** A URL (database or Redis) with its password replaced by ***, for messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
 }
 
 /** Codes of a connection that broke or could not be made, while the server restarts or fails over. */

@@ -107,11 +107,6 @@ export class EngagedTimes {
     return engagedTime(toMs(row?.engaged_ms) ?? 0, toMs(row?.engaged_since_ms), now);
   }
 
-  /** Every user's engaged time in one time channel, by uid. */
-  ofChannel(timeChannel: string, now: Date): Promise<Map<number, EngagedTime>> {
-    return engagedTimesOf(this.sql, timeChannel, now);
-  }
-
   /** Every running engaged session (for reconciliation). */
   async running(): Promise<RunningEngagement[]> {
     const rows = await this.sql.select<{ user_id: unknown; name: string | null; engaged_since_ms: unknown }>(

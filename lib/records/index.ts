@@ -6,5 +6,3 @@ export { openDatabase, parseDatabaseUrl, describeDatabase, toDatabaseError, isDa
 export type { OpenDatabaseOptions, DatabaseTarget } from './database';
 export { countStatements } from './statements';
 export type { StatementCounter } from './statements';
-export { defineModels, FayeChannel, FayeChannelOnlineList, FayeUserOnlineTime, FayeUserLoginLog } from './models';
-export type { FayeModels } from './models';

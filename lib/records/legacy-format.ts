@@ -111,14 +111,20 @@ export function defaultTimeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
+/** Whether `zone` is an IANA time zone this Node knows: the one time zone check. */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Throws INVALID_OPTION unless `timeZone` is an IANA zone this Node knows. */
 export function checkTimeZone(timeZone: string): string {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone });
-    return timeZone;
-  } catch {
-    throw new FayeOnlineError('INVALID_OPTION', `timeZone: "${timeZone}" is not an IANA time zone (e.g. "Asia/Shanghai", "UTC")`);
-  }
+  if (!isTimeZone(timeZone)) throw new FayeOnlineError('INVALID_OPTION', `timeZone: "${timeZone}" is not an IANA time zone (e.g. "Asia/Shanghai", "UTC")`);
+  return timeZone;
 }
 
 const wallClockFormats = new Map<string, Intl.DateTimeFormat>();

@@ -127,7 +127,11 @@ export class Records {
     return this.changeOnlineList(room, (uids) => uids.filter((u) => u !== uid));
   }
 
-  /** Sets the room's list to `uids` (reconciliation after a restart); invalid and repeated uids are dropped. */
+  /**
+   * Sets the room's list to `uids`; invalid and repeated uids are dropped.
+   * Reconciliation repairs a list one uid at a time; this serves fixtures
+   * (tests, benchmarks) that start from a crowded room.
+   */
   async replaceOnlineList(room: string, uids: readonly number[]): Promise<number[]> {
     const wanted = [...new Set(uids.filter(isUid))];
     return this.changeOnlineList(room, () => wanted);
@@ -144,15 +148,9 @@ export class Records {
     });
   }
 
-  /** Every room that has an online list row, with its uids (for reconciliation and status). */
-  async allOnlineLists(): Promise<Array<{ room: string; uids: number[] }>> {
-    const rows = await this.sql.select<{ name: string; user_info_list: string | null }>(
-      'SELECT c.name, l.user_info_list FROM faye_channel_online_lists l JOIN faye_channels c ON c.id = l.channel_id ORDER BY l.id',
-      [],
-    );
-    const seen = new Set<string>();
-    // The lowest id is the row everyone uses when concurrent creation left two.
-    return rows.filter((row) => !seen.has(row.name) && seen.add(row.name)).map((row) => ({ room: row.name, uids: parseUserInfoList(row.user_info_list) }));
+  /** Every room that has an online list row, with its uids (for reconciliation). */
+  allOnlineLists(): Promise<Array<{ room: string; uids: number[] }>> {
+    return readAllOnlineLists(this.sql);
   }
 
   // -- online times --------------------------------------------------------
@@ -261,11 +259,6 @@ export class Records {
     return this.engagedTimes.read(uid, timeChannel, now);
   }
 
-  /** Every user's engaged time in one time channel, by uid. */
-  engagedTimesOf(timeChannel: string, now: Date = new Date()): Promise<Map<number, EngagedTime>> {
-    return this.engagedTimes.ofChannel(timeChannel, now);
-  }
-
   /** Every running engaged session, for reconciliation. */
   runningEngagements(): Promise<RunningEngagement[]> {
     return this.engagedTimes.running();
@@ -290,4 +283,25 @@ export class Records {
       [entry.status, entry.uid, formatDateTime(entry.at), channelId, entry.clientId],
     ), this.sql);
   }
+}
+
+/**
+ * Every room that has an online list row, with its uids: the one reading of
+ * all lists, for reconciliation and the status report alike. When concurrent
+ * creation left two rows for a room (the column has no unique key), the lowest
+ * id is the row every write uses, so it is the one read.
+ */
+export async function readAllOnlineLists(sql: Sql): Promise<Array<{ room: string; uids: number[] }>> {
+  const rows = await sql.select<{ name: string | null; user_info_list: string | null }>(
+    'SELECT c.name, l.user_info_list FROM faye_channel_online_lists l JOIN faye_channels c ON c.id = l.channel_id ORDER BY l.id',
+    [],
+  );
+  const seen = new Set<string>();
+  const lists: Array<{ room: string; uids: number[] }> = [];
+  for (const row of rows) {
+    if (!row.name || seen.has(row.name)) continue;
+    seen.add(row.name);
+    lists.push({ room: row.name, uids: parseUserInfoList(row.user_info_list) });
+  }
+  return lists;
 }

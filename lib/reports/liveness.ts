@@ -3,14 +3,15 @@
 import type Redis from 'ioredis';
 
 /** Returns the subset of `clientIds` that are live. */
-export type Liveness = (clientIds: readonly string[]) => Promise<Set<string>>;
+/** Which of these clientIds are alive: the reports' liveness (the edge's is before-leave.ts' Liveness). */
+export type AliveFilter = (clientIds: readonly string[]) => Promise<Set<string>>;
 
 interface EngineLike {
   clientExists(clientId: string, callback: (exists: boolean) => void): void;
 }
 
 /** Liveness from a running server's Faye engine (in-process memory engine or the Redis engine). */
-export function engineLiveness(engine: EngineLike): Liveness {
+export function engineLiveness(engine: EngineLike): AliveFilter {
   return async (clientIds) => {
     const answers = await Promise.all(clientIds.map((id) => new Promise<boolean>((resolve) => engine.clientExists(id, resolve))));
     return new Set(clientIds.filter((_, i) => answers[i]));
@@ -22,7 +23,7 @@ export function engineLiveness(engine: EngineLike): Liveness {
  * (clientId → last ping in ms). A client exists while its score is newer than
  * 1.6 × timeout, the rule every faye-redis engine applies (the Ruby one too).
  */
-export function fayeRedisLiveness(redis: Redis, namespace: string, timeoutSeconds: number, now: () => number = Date.now): Liveness {
+export function fayeRedisLiveness(redis: Redis, namespace: string, timeoutSeconds: number, now: () => number = Date.now): AliveFilter {
   const key = `${namespace}/clients`;
   return async (clientIds) => {
     if (!clientIds.length) return new Set();

@@ -3,16 +3,16 @@
 // sorted set, which every server of the cluster keeps up to date.
 import { Presence } from '../core/presence';
 import { reconcile, type ReconcileReport } from '../core/reconcile';
+import { departureOf } from '../core/departures';
+import { systemClock } from '../core/clock';
 import { FayeOnlineError } from '../errors';
 import { silentLogger } from '../log';
 import { defaultTimeZone } from '../records/legacy-format';
-import { openDatabase, Records } from '../records';
-import { redactUrl } from '../records/database';
+import { redactUrl } from '../log';
 import { ensureMigrated } from '../schema';
 import { existingTables } from '../schema/layout';
-import { openRedis } from '../stores/redis-connection';
-import { RedisStore } from '../stores/redis-store';
-import { DEFAULTS } from '../options';
+import { openRedisStore, openSql } from '../backends';
+import { checkNamespace, DEFAULTS } from '../options';
 import type { ReportsApi } from './http';
 import { createReports } from './api';
 import { fayeRedisLiveness } from './liveness';
@@ -48,33 +48,33 @@ export interface OfflineCleanup {
 }
 
 export async function openOfflineReports(options: OfflineReportsOptions): Promise<OfflineReports> {
-  const sequelize = openDatabase(options.databaseUrl, { connectTimeoutMs: options.connectTimeoutMs });
-  const redis = options.redisUrl ? openRedis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null }).redis : undefined;
+  const timeZone = options.timeZone ?? defaultTimeZone();
+  const namespace = checkNamespace(options.namespace ?? DEFAULTS.namespace);
+  const { sequelize, records, close: closeSql } = openSql(options.databaseUrl, { timeZone, connectTimeoutMs: options.connectTimeoutMs });
+  const { redis, store } = options.redisUrl
+    ? openRedisStore(options.redisUrl, 'oneShot', { namespace, maxClientIdsPerUser: DEFAULTS.maxClientIdsPerUser })
+    : { redis: undefined, store: undefined };
   // A refused connection rejects connect() below; the event would only print a second report of it.
   redis?.on('error', () => undefined);
   const close = async () => {
-    if (redis) await redis.quit().catch(() => redis.disconnect());
-    await sequelize.close();
+    await store?.close();
+    await closeSql();
   };
   try {
     // Engaged time is reported when its table exists; the gem's tables are required.
     await ensureMigrated(sequelize, { engagement: false });
     if (redis) {
       await redis.connect().catch((error: Error) => {
-        throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer at ${options.redisUrl} (${error.message}); start it or fix --redis / REDIS_URL`, { cause: error });
+        throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer at ${redactUrl(options.redisUrl ?? '')} (${error.message}); start it or fix --redis / REDIS_URL`, { cause: error });
       });
     }
   } catch (error) {
     await close();
     throw error;
   }
-  const timeZone = options.timeZone ?? defaultTimeZone();
-  const records = new Records({ sequelize, timeZone });
-  const namespace = options.namespace ?? DEFAULTS.namespace;
   const noRedis = async (): Promise<never> => {
     throw new FayeOnlineError('INVALID_OPTION', 'status needs the cluster\'s Redis: pass --redis redis://host:6379/1 or set REDIS_URL (an embedded server keeps its state in its own process; ask its /faye-online/api/status endpoint)');
   };
-  const store = redis ? new RedisStore({ redis, ownsConnection: false, namespace, maxClientIdsPerUser: DEFAULTS.maxClientIdsPerUser }) : undefined;
   const isLive = redis ? fayeRedisLiveness(redis, namespace, options.timeout ?? DEFAULTS.timeout) : noRedis;
   const reports = createReports({
     sequelize,
@@ -108,7 +108,11 @@ export async function openOfflineReports(options: OfflineReportsOptions): Promis
         logger: silentLogger,
         clientExists: async (clientId) => (await isLive([clientId])).has(clientId),
         localClientIds: () => [],
-        departOrphan: (clientId) => presence.gone(clientId, 'timeout'),
+        // Nobody tracks the page here and faye-redis keeps no last ping past its GC: as of now.
+        departOrphan: (clientId) => {
+          const { reason, at } = departureOf({ explicit: false, now: systemClock.now() });
+          return presence.gone(clientId, reason, at);
+        },
         forUser: (uid, task) => presence.forUser(uid, task),
         // The servers publish <room>/user_list on their next change of the room.
         onListChanged: () => undefined,

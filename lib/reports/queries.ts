@@ -1,31 +1,13 @@
-// Reads of the gem's tables for reports: online lists of every room, online
+// Reads of the gem's tables for reports (the online lists are read by
+// lib/records' readAllOnlineLists, as reconciliation reads them): online
 // times of every user in one time channel, and login-log rows. Writes stay in
 // lib/records; the column formats are decoded by lib/records/legacy-format.
 import { QueryTypes, type Sequelize } from 'sequelize';
-import { parseOnlineTimes, parseStartedAt, parseUserInfoList, timerState, elapsedSeconds, formatDateTime } from '../records/legacy-format';
+import { parseOnlineTimes, parseStartedAt, timerState, elapsedSeconds, formatDateTime } from '../records/legacy-format';
 import type { LoginLogRow } from './sessions';
 
 async function select<T extends object>(sequelize: Sequelize, sql: string, params: unknown[] = []): Promise<T[]> {
   return sequelize.query<T>(sql, { replacements: params, type: QueryTypes.SELECT });
-}
-
-/** Every room that has an online-list row, with its uids. */
-export async function allOnlineLists(sequelize: Sequelize): Promise<Array<{ room: string; uids: number[] }>> {
-  const rows = await select<{ name: string | null; user_info_list: string | null }>(
-    sequelize,
-    `SELECT c.name AS name, l.user_info_list AS user_info_list
-       FROM faye_channel_online_lists l JOIN faye_channels c ON c.id = l.channel_id
-      ORDER BY c.name`,
-  );
-  const lists = new Map<string, number[]>();
-  for (const row of rows) {
-    if (!row.name) continue;
-    // Two rows for one room can exist (the column has no unique key); their union is what the gem would show.
-    const uids = lists.get(row.name) ?? [];
-    for (const uid of parseUserInfoList(row.user_info_list)) if (!uids.includes(uid)) uids.push(uid);
-    lists.set(row.name, uids);
-  }
-  return [...lists].map(([room, uids]) => ({ room, uids }));
 }
 
 /** id → name of faye_channels, for the given ids. */

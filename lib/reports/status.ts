@@ -13,8 +13,9 @@
 import type { Sequelize } from 'sequelize';
 import { readAuth } from '../core/auth';
 import type { PresenceStore } from '../stores/store';
-import type { Liveness } from './liveness';
-import { allOnlineLists } from './queries';
+import type { AliveFilter } from './liveness';
+import { readAllOnlineLists } from '../records/records';
+import { Sql } from '../records/sql';
 
 export type ChannelKind = 'room' | 'timeChannel';
 
@@ -72,7 +73,7 @@ export interface StatusSources {
   records: { removeFromOnlineList(room: string, uid: number): Promise<number[]> };
   /** Told about every online list cleanup changed (a running server re-publishes <room>/user_list). */
   onListChanged?: (room: string, list: number[]) => void;
-  isLive: Liveness;
+  isLive: AliveFilter;
   /** Resolves when this process's presence work in flight is done (a running server's `settled`). */
   settle?: () => Promise<void>;
   /** ms to wait before cleaning up, for departures in flight on other processes. Default 1000. */
@@ -94,7 +95,7 @@ interface Snapshot {
 async function snapshot(sources: StatusSources): Promise<Snapshot> {
   // The online lists are read before the clientIds: an arrival writes Redis
   // first and MySQL second, so a uid seen in a list is already in Redis too.
-  const lists = new Map((await allOnlineLists(sources.sequelize)).map(({ room, uids }) => [room, uids]));
+  const lists = new Map((await readAllOnlineLists(new Sql(sources.sequelize))).map(({ room, uids }) => [room, uids]));
   const maps = await readMaps(sources, await sources.store.channels());
   const live = await sources.isLive([...new Set([...maps.values()].flatMap((byUser) => [...byUser.values()].flat()))]);
   return { lists, maps, live };

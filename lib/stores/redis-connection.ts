@@ -10,6 +10,7 @@
 //     primary on every reconnect, so a failover needs no restart.
 import Redis, { type RedisOptions } from 'ioredis';
 import { FayeOnlineError } from '../errors';
+import { redactUrl } from '../log';
 
 export type RedisOption = string | RedisOptions | Redis;
 
@@ -28,7 +29,23 @@ export function isRedisUrl(url: string): boolean {
 }
 
 function invalidUrl(url: string, why: string): FayeOnlineError {
-  return new FayeOnlineError('INVALID_OPTION', `redis: "${redactRedisUrl(url)}" ${why} (accepted: ${REDIS_URL_FORMS})`);
+  return new FayeOnlineError('INVALID_OPTION', `redis: "${redactUrl(url)}" ${why} (accepted: ${REDIS_URL_FORMS})`);
+}
+
+/** The one check of a Redis URL's form (a sentinel URL's parts included); throws INVALID_OPTION. */
+export function checkRedisUrl(url: string): void {
+  if (!isRedisUrl(url)) {
+    throw new FayeOnlineError('INVALID_OPTION', `redis: must be a redis:// URL like redis://127.0.0.1:6379/1 (or redis+sentinel://host:port,host:port/master?db=1), got "${redactUrl(url)}"`);
+  }
+  if (SENTINEL_URL.test(url)) sentinelOptions(url);
+}
+
+/**
+ * ioredis' keyPrefix would move every key away from where the gem and
+ * faye-redis look for them. `option` names the option in the error.
+ */
+export function refuseKeyPrefix(options: RedisOptions, option = 'redis:'): void {
+  if (options.keyPrefix) throw new FayeOnlineError('INVALID_OPTION', `${option} an ioredis keyPrefix would change the shared key layout; use the \`namespace\` option instead`);
 }
 
 /** ioredis options for a redis+sentinel:// URL. */
@@ -66,32 +83,21 @@ export function sentinelOptions(url: string): RedisOptions {
 
 /** A connection for a redis://, rediss:// or redis+sentinel:// URL; `extra` (ioredis options) wins over the URL. */
 export function redisFromUrl(url: string, extra: RedisOptions = {}): Redis {
+  checkRedisUrl(url);
   if (SENTINEL_URL.test(url)) return new Redis({ ...sentinelOptions(url), ...extra });
-  if (!/^rediss?:\/\//.test(url)) throw invalidUrl(url, 'is not a Redis URL');
   return new Redis(url, extra);
-}
-
-/** The URL with its passwords replaced by ***, for logs and errors. */
-export function redactRedisUrl(url: string): string {
-  return url
-    .replace(/^([a-z+]+:\/\/[^:@/]*):[^@/]*@/i, '$1:***@')
-    .replace(/([?&]sentinelPassword=)[^&#]*/, '$1***');
 }
 
 export function openRedis(option: RedisOption, extra: RedisOptions = {}): OwnedRedis {
   if (option instanceof Redis) {
-    if (option.options.keyPrefix) {
-      throw new FayeOnlineError('INVALID_OPTION', 'redis: an ioredis keyPrefix would change the shared key layout; use the `namespace` option instead');
-    }
+    refuseKeyPrefix(option.options);
     return { redis: option, owned: false };
   }
   if (typeof option === 'string') {
     return { redis: redisFromUrl(option, extra), owned: true };
   }
   if (typeof option === 'object' && option !== null) {
-    if (option.keyPrefix) {
-      throw new FayeOnlineError('INVALID_OPTION', 'redis: an ioredis keyPrefix would change the shared key layout; use the `namespace` option instead');
-    }
+    refuseKeyPrefix(option);
     return { redis: new Redis({ ...option, ...extra }), owned: true };
   }
   throw new FayeOnlineError('INVALID_OPTION', `redis must be a URL (${REDIS_URL_FORMS}), ioredis options or an ioredis instance`);

@@ -1,21 +1,56 @@
 // Presence state in Redis, in the Ruby gem's keys (docs/rails.md). Every change
 // is one Lua script call: one round trip, atomic across processes.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { outboxKeys } from '../events/redis-outbox';
+import { loadScripts, luaScript, runScript, type ScriptValue } from './lua';
 import { CLIENT_RECORD_TTL_SECONDS, REFUSED, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark, type UnseenGap } from './store';
 
-type ScriptResult = Array<number | string>;
+/** The store's scripts (their .lua headers describe each for readers of the Lua). */
+// arrive, depart and confirm-leave append presence events to the outbox in the same script (lib/events/outbox.lua).
+const EVENTS_PRELUDE = ['events/outbox.lua'];
+const ARRIVE = luaScript({
+  command: 'fayeOnlineArrive', file: 'stores/arrive.lua', prelude: EVENTS_PRELUDE,
+  keys: ['room', 'time', 'auth', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeArrived', 'timeDeparted', 'outbox', 'outboxDropped'],
+  args: ['uid', 'clientId', 'authJson', 'ttl', 'limit', 'now', 'graceMs', 'outboxLimit', 'roomName'],
+  // `rest`: the evicted clientIds; added is -1 when the clientId is remembered for another user.
+  results: ['added', 'joinedRoom', 'startedTimer', 'logLogin', 'seq', 'resumedFrom', 'previousAuth'],
+});
+const DEPART = luaScript({
+  command: 'fayeOnlineDepart', file: 'stores/depart.lua', prelude: EVENTS_PRELUDE,
+  keys: ['room', 'time', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeEngaged', 'timeArrived', 'timeDeparted', 'outbox', 'outboxDropped'],
+  args: ['uid', 'clientId', 'ttl', 'sawLogin', 'at', 'defer', 'now', 'resolutionMs', 'outboxLimit', 'roomName', 'reason'],
+  // `rest`: the unseen gaps as from, until, from, until...
+  results: ['removed', 'leftRoom', 'stoppedTimer', 'logLogout', 'seq', 'roomLeavePending', 'timerStopPending', 'wasEngaged', 'disengaged', 'session', 'leaveAt', 'engagedPausedAt', 'engagedResumedAt'],
+});
+const ENGAGE = luaScript({
+  command: 'fayeOnlineEngage', file: 'stores/engage.lua',
+  keys: ['time', 'engaged', 'report'],
+  args: ['uid', 'clientId', 'engagedFlag', 'reportSeq', 'ttl', 'now'],
+  results: ['absent', 'stale', 'started', 'stopped', 'session'],
+});
+const CONFIRM_LEAVE = luaScript({
+  command: 'fayeOnlineConfirmLeave', file: 'stores/confirm-leave.lua', prelude: EVENTS_PRELUDE,
+  keys: ['room', 'roomLeaving', 'time', 'timeLeaving', 'seq', 'outbox', 'outboxDropped'],
+  args: ['uid', 'mark', 'outboxLimit', 'roomName', 'reason', 'clientId'],
+  results: ['leftRoom', 'stoppedTimer', 'seq'],
+});
+const ROOM_STATE = luaScript({
+  command: 'fayeOnlineRoomState', file: 'stores/room-state.lua',
+  keys: ['room', 'seq'],
+  args: [],
+  // `rest`: uid, clientIds JSON, uid, clientIds JSON...
+  results: ['seq'],
+  readOnly: true,
+});
+const FORGET = luaScript({
+  command: 'fayeOnlineForget', file: 'stores/forget.lua',
+  keys: ['channel', 'arrived'],
+  // then the clientIds to remove
+  args: ['uid'],
+  results: ['left'],
+});
 
-interface PresenceCommands {
-  fayeOnlineArrive(room: string, time: string, auth: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeArrived: string, timeDeparted: string, outbox: string, dropped: string, uid: number, clientId: string, authJson: string, ttl: number, limit: number, now: number, graceMs: number, outboxLimit: number, roomName: string): Promise<ScriptResult>;
-  fayeOnlineDepart(room: string, time: string, status: string, seq: string, roomLeaving: string, timeLeaving: string, timeEngaged: string, timeArrived: string, timeDeparted: string, outbox: string, dropped: string, uid: number, clientId: string, ttl: number, sawLogin: string, at: number, defer: string, now: number, resolutionMs: number, outboxLimit: number, roomName: string, reason: string): Promise<ScriptResult>;
-  fayeOnlineConfirmLeave(room: string, roomLeaving: string, time: string, timeLeaving: string, seq: string, outbox: string, dropped: string, uid: number, mark: string, outboxLimit: number, roomName: string, reason: string, clientId: string): Promise<ScriptResult>;
-  fayeOnlineEngage(time: string, engaged: string, report: string, uid: number, clientId: string, engagedFlag: string, seq: string, ttl: number, now: number): Promise<ScriptResult>;
-  fayeOnlineForget(channel: string, arrived: string, uid: number, ...clientIds: string[]): Promise<number>;
-  fayeOnlineRoomState(room: string, seq: string): Promise<Array<number | string>>;
-}
+const SCRIPTS = [ARRIVE, DEPART, ENGAGE, CONFIRM_LEAVE, ROOM_STATE, FORGET];
 
 /** The gem's hash values (JSON arrays of clientIds) by uid; unreadable and empty entries are skipped. */
 function readClientIdLists(raw: Record<string, string>): Map<number, string[]> {
@@ -45,19 +80,10 @@ function engagedClientIds(raw: string): string[] {
 }
 
 /** depart.lua's unseen gaps: from, until, from, until... */
-function gapsOf(pairs: ScriptResult): UnseenGap[] {
+function gapsOf(pairs: ScriptValue[]): UnseenGap[] {
   const gaps: UnseenGap[] = [];
   for (let i = 0; i + 1 < pairs.length; i += 2) gaps.push({ from: Number(pairs[i]), until: Number(pairs[i + 1]) });
   return gaps;
-}
-
-function script(name: string): string {
-  return readFileSync(join(__dirname, `${name}.lua`), 'utf8');
-}
-
-/** A script that appends presence events to the outbox (lib/events/outbox.lua goes first). */
-function scriptWithEvents(name: string): string {
-  return readFileSync(join(__dirname, '..', 'events', 'outbox.lua'), 'utf8') + script(name);
 }
 
 export interface RedisStoreOptions {
@@ -73,21 +99,13 @@ export interface RedisStoreOptions {
 }
 
 export class RedisStore implements PresenceStore {
-  private readonly redis: Redis & PresenceCommands;
+  private readonly redis: Redis;
   private readonly prefix: string;
   private readonly outbox: { outbox: string; dropped: string };
 
   constructor(private readonly options: RedisStoreOptions) {
-    const redis = options.redis as Redis & Partial<PresenceCommands>;
-    if (!redis.fayeOnlineArrive) {
-      redis.defineCommand('fayeOnlineArrive', { numberOfKeys: 11, lua: scriptWithEvents('arrive') });
-      redis.defineCommand('fayeOnlineDepart', { numberOfKeys: 11, lua: scriptWithEvents('depart') });
-      redis.defineCommand('fayeOnlineEngage', { numberOfKeys: 3, lua: script('engage') });
-      redis.defineCommand('fayeOnlineConfirmLeave', { numberOfKeys: 7, lua: scriptWithEvents('confirm-leave') });
-      redis.defineCommand('fayeOnlineRoomState', { numberOfKeys: 2, lua: script('room-state') });
-      redis.defineCommand('fayeOnlineForget', { numberOfKeys: 2, lua: script('forget') });
-    }
-    this.redis = redis as Redis & PresenceCommands;
+    loadScripts(options.redis, SCRIPTS);
+    this.redis = options.redis;
     this.prefix = `/${options.namespace}`;
     this.outbox = outboxKeys(options.namespace);
   }
@@ -141,45 +159,52 @@ export class RedisStore implements PresenceStore {
   }
 
   async arrive(a: Arrival): Promise<ArrivalResult> {
-    const r = await this.redis.fayeOnlineArrive(
-      this.channelKey(a.room), this.channelKey(a.timeChannel), this.authKey(a.clientId), this.statusKey(a.clientId), this.seqKey(a.room),
-      this.leavingKey(a.room), this.leavingKey(a.timeChannel), this.arrivedKey(a.timeChannel), this.departedKey(a.timeChannel), this.outbox.outbox, this.outbox.dropped,
-      a.uid, a.clientId, a.authJson, CLIENT_RECORD_TTL_SECONDS, this.options.maxClientIdsPerUser, Math.round(a.at), this.options.leaveGraceMs ?? 0,
-      this.options.outboxLimit ?? 0, a.room,
-    );
-    if (r[0] === -1) return { ...REFUSED };
+    const r = await runScript(this.redis, ARRIVE, {
+      room: this.channelKey(a.room), time: this.channelKey(a.timeChannel), auth: this.authKey(a.clientId), status: this.statusKey(a.clientId), seq: this.seqKey(a.room),
+      roomLeaving: this.leavingKey(a.room), timeLeaving: this.leavingKey(a.timeChannel), timeArrived: this.arrivedKey(a.timeChannel), timeDeparted: this.departedKey(a.timeChannel),
+      outbox: this.outbox.outbox, outboxDropped: this.outbox.dropped,
+    }, {
+      uid: a.uid, clientId: a.clientId, authJson: a.authJson, ttl: CLIENT_RECORD_TTL_SECONDS, limit: this.options.maxClientIdsPerUser, now: Math.round(a.at), graceMs: this.options.leaveGraceMs ?? 0,
+      outboxLimit: this.options.outboxLimit ?? 0, roomName: a.room,
+    });
+    if (r.added === -1) return { ...REFUSED };
     return {
-      added: r[0] === 1,
-      joinedRoom: r[1] === 1,
-      startedTimer: r[2] === 1,
-      logLogin: r[3] === 1,
-      seq: Number(r[4]),
-      resumedFrom: Number(r[5]),
-      previousAuth: r[6] === '' ? null : String(r[6]),
-      evicted: r.slice(7).map(String),
+      added: r.added === 1,
+      joinedRoom: r.joinedRoom === 1,
+      startedTimer: r.startedTimer === 1,
+      logLogin: r.logLogin === 1,
+      seq: Number(r.seq),
+      resumedFrom: Number(r.resumedFrom),
+      previousAuth: r.previousAuth === '' ? null : String(r.previousAuth),
+      evicted: r.rest.map(String),
     };
   }
 
   async depart(t: Departure): Promise<DepartureResult> {
-    const r = await this.redis.fayeOnlineDepart(
-      this.channelKey(t.room), this.channelKey(t.timeChannel), this.statusKey(t.clientId), this.seqKey(t.room),
-      this.leavingKey(t.room), this.leavingKey(t.timeChannel), this.engagedKey(t.timeChannel), this.arrivedKey(t.timeChannel), this.departedKey(t.timeChannel), this.outbox.outbox, this.outbox.dropped,
-      t.uid, t.clientId, CLIENT_RECORD_TTL_SECONDS, t.sawLogin ? '1' : '0', Math.round(t.at), t.deferLeave ? '1' : '0', Math.round(t.now), TIMER_RESOLUTION_MS,
-      this.options.outboxLimit ?? 0, t.room, t.reason ?? '',
-    );
+    const r = await runScript(this.redis, DEPART, {
+      room: this.channelKey(t.room), time: this.channelKey(t.timeChannel), status: this.statusKey(t.clientId), seq: this.seqKey(t.room),
+      roomLeaving: this.leavingKey(t.room), timeLeaving: this.leavingKey(t.timeChannel), timeEngaged: this.engagedKey(t.timeChannel),
+      timeArrived: this.arrivedKey(t.timeChannel), timeDeparted: this.departedKey(t.timeChannel),
+      outbox: this.outbox.outbox, outboxDropped: this.outbox.dropped,
+    }, {
+      uid: t.uid, clientId: t.clientId, ttl: CLIENT_RECORD_TTL_SECONDS, sawLogin: t.sawLogin ? '1' : '0', at: Math.round(t.at), defer: t.deferLeave ? '1' : '0',
+      now: Math.round(t.now), resolutionMs: TIMER_RESOLUTION_MS, outboxLimit: this.options.outboxLimit ?? 0, roomName: t.room, reason: t.reason ?? '',
+    });
     return {
-      removed: r[0] === 1, leftRoom: r[1] === 1, stoppedTimer: r[2] === 1, logLogout: r[3] === 1, seq: Number(r[4]),
-      roomLeavePending: r[5] === 1, timerStopPending: r[6] === 1, wasEngaged: r[7] === 1, disengaged: r[8] === 1, engagedSession: Number(r[9]),
-      leaveAt: Number(r[10]), engagedGap: r[12] === 0 ? null : { from: Number(r[11]), until: Number(r[12]) }, unseen: gapsOf(r.slice(13)),
+      removed: r.removed === 1, leftRoom: r.leftRoom === 1, stoppedTimer: r.stoppedTimer === 1, logLogout: r.logLogout === 1, seq: Number(r.seq),
+      roomLeavePending: r.roomLeavePending === 1, timerStopPending: r.timerStopPending === 1, wasEngaged: r.wasEngaged === 1, disengaged: r.disengaged === 1,
+      engagedSession: Number(r.session), leaveAt: Number(r.leaveAt),
+      engagedGap: r.engagedResumedAt === 0 ? null : { from: Number(r.engagedPausedAt), until: Number(r.engagedResumedAt) }, unseen: gapsOf(r.rest),
     };
   }
 
   async engage(e: Engagement): Promise<EngagementResult> {
-    const r = await this.redis.fayeOnlineEngage(
-      this.channelKey(e.timeChannel), this.engagedKey(e.timeChannel), this.engagementReportKey(e.clientId),
-      e.uid, e.clientId, e.engaged ? '1' : '0', e.seq === null ? '' : String(e.seq), CLIENT_RECORD_TTL_SECONDS, Math.round(e.at),
-    );
-    return { absent: r[0] === 1, stale: r[1] === 1, started: r[2] === 1, stopped: r[3] === 1, session: Number(r[4]) };
+    const r = await runScript(this.redis, ENGAGE, {
+      time: this.channelKey(e.timeChannel), engaged: this.engagedKey(e.timeChannel), report: this.engagementReportKey(e.clientId),
+    }, {
+      uid: e.uid, clientId: e.clientId, engagedFlag: e.engaged ? '1' : '0', reportSeq: e.seq === null ? '' : String(e.seq), ttl: CLIENT_RECORD_TTL_SECONDS, now: Math.round(e.at),
+    });
+    return { absent: r.absent === 1, stale: r.stale === 1, started: r.started === 1, stopped: r.stopped === 1, session: Number(r.session) };
   }
 
   async engagedByUser(timeChannel: string): Promise<Map<number, string[]>> {
@@ -194,11 +219,14 @@ export class RedisStore implements PresenceStore {
   }
 
   async confirmLeave(p: PendingLeave): Promise<LeaveConfirmation> {
-    const r = await this.redis.fayeOnlineConfirmLeave(
-      this.channelKey(p.room), this.leavingKey(p.room), this.channelKey(p.timeChannel), this.leavingKey(p.timeChannel), this.seqKey(p.room), this.outbox.outbox, this.outbox.dropped,
-      p.uid, `${Math.round(p.at)},${Math.round(p.markedAt)}`, p.roomEvents === false ? 0 : this.options.outboxLimit ?? 0, p.room, p.reason ?? '', p.clientId ?? '',
-    );
-    return { leftRoom: r[0] === 1, stoppedTimer: r[1] === 1, seq: Number(r[2]) };
+    const r = await runScript(this.redis, CONFIRM_LEAVE, {
+      room: this.channelKey(p.room), roomLeaving: this.leavingKey(p.room), time: this.channelKey(p.timeChannel), timeLeaving: this.leavingKey(p.timeChannel), seq: this.seqKey(p.room),
+      outbox: this.outbox.outbox, outboxDropped: this.outbox.dropped,
+    }, {
+      uid: p.uid, mark: `${Math.round(p.at)},${Math.round(p.markedAt)}`,
+      outboxLimit: p.roomEvents === false ? 0 : this.options.outboxLimit ?? 0, roomName: p.room, reason: p.reason ?? '', clientId: p.clientId ?? '',
+    });
+    return { leftRoom: r.leftRoom === 1, stoppedTimer: r.stoppedTimer === 1, seq: Number(r.seq) };
   }
 
   async leaveMarks(channel: string): Promise<Map<number, LeaveMark>> {
@@ -220,7 +248,7 @@ export class RedisStore implements PresenceStore {
   }
 
   async roomState(room: string): Promise<RoomState> {
-    const [seq, ...fields] = await this.redis.fayeOnlineRoomState(this.channelKey(room), this.seqKey(room));
+    const { seq, rest: fields } = await runScript(this.redis, ROOM_STATE, { room: this.channelKey(room), seq: this.seqKey(room) }, {});
     const raw: Record<string, string> = {};
     for (let i = 0; i + 1 < fields.length; i += 2) raw[String(fields[i])] = String(fields[i + 1]);
     return { seq: Number(seq), users: readClientIdLists(raw) };
@@ -243,7 +271,7 @@ export class RedisStore implements PresenceStore {
   }
 
   async forget(channel: string, uid: number, clientIds: string[]): Promise<void> {
-    if (clientIds.length) await this.redis.fayeOnlineForget(this.channelKey(channel), this.arrivedKey(channel), uid, ...clientIds);
+    if (clientIds.length) await runScript(this.redis, FORGET, { channel: this.channelKey(channel), arrived: this.arrivedKey(channel) }, { uid }, clientIds);
   }
 
   async lock(name: string, ttlMs: number): Promise<boolean> {

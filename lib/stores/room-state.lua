@@ -1,5 +1,6 @@
 -- A room's members and its sequence number, read together, so that a
 -- subscriber of <room>/presence can apply exactly the diffs that come after.
+-- It only reads: declared readOnly in redis-store.ts.
 --
 -- KEYS[1] room hash        /<ns>/uid_to_clientIds<room>
 -- KEYS[2] room sequence    /<ns>/presence_seq<room>

@@ -120,7 +120,7 @@ describe('two Faye servers sharing the Redis engine', () => {
     const startedAt = Date.now();
     const held = rawConnect(left.url, clientId);
     await sleep(200);
-    await RedisEngine.fromAdapter(right.adapter)!.flush(clientId);
+    await RedisEngine.fromAdapter(right.adapter)!.nudge(clientId);
     const [reply] = await held;
     assert.equal(reply.successful, true);
     assert.ok(Date.now() - startedAt < 2000, `returned after ${Date.now() - startedAt} ms, not the 10 s timeout`);

@@ -5,7 +5,7 @@
 // history answers from those rows.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ENGAGEMENT_CHANNEL } from '../../lib/edge/extension';
+import { ENGAGEMENT_CHANNEL } from '../../lib/protocol';
 import { isFayeOnlineError } from '../../lib/errors';
 import { auth, eventually, onlineClient, startPresenceServer, type Backend, type PresenceServer, type TestClient } from '../support/presence-server';
 

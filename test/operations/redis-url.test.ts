@@ -2,7 +2,8 @@
 // primary found through Sentinel.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isRedisUrl, redactRedisUrl, sentinelOptions } from '../../lib/stores/redis-connection';
+import { isRedisUrl, sentinelOptions } from '../../lib/stores/redis-connection';
+import { redactUrl } from '../../lib/log';
 
 describe('redis+sentinel:// URLs', () => {
   it('name the sentinels, the master and the database', () => {
@@ -47,6 +48,6 @@ describe('redis+sentinel:// URLs', () => {
   });
 
   it('lose their passwords in logs', () => {
-    assert.equal(redactRedisUrl('redis+sentinel://app:pw@a:1,b:2/m?db=1&sentinelPassword=spw'), 'redis+sentinel://app:***@a:1,b:2/m?db=1&sentinelPassword=***');
+    assert.equal(redactUrl('redis+sentinel://app:pw@a:1,b:2/m?db=1&sentinelPassword=spw'), 'redis+sentinel://app:***@a:1,b:2/m?db=1&sentinelPassword=***');
   });
 });

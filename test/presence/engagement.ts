@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { EngagementEvent } from '../../lib';
 import { isFayeOnlineError } from '../../lib/errors';
-import { ENGAGEMENT_CHANNEL } from '../../lib/edge/extension';
+import { ENGAGEMENT_CHANNEL } from '../../lib/protocol';
 import { auth, eventually, onlineClient, startPresenceServer, type Backend, type PresenceServer, type TestClient, type WireAuth } from '../support/presence-server';
 import { channelId, onlineTimes } from './sql-helpers';
 import { sleep } from '../support/wait';

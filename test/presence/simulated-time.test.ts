@@ -70,8 +70,9 @@ async function world(kind: StoreKind): Promise<World> {
         ? new RedisStore({ redis: redis.redis, ownsConnection: false, namespace: redis.namespace, maxClientIdsPerUser: LIMIT, leaveGraceMs: GRACE_MS })
         : memory;
       const presence = new Presence({ store, records, logger: silentLogger, clock, leaveGraceMs: GRACE_MS });
-      presence.on('join', (e) => events.push(`join ${e.uid} ${e.room}`));
-      presence.on('leave', (e) => events.push(`leave ${e.uid} ${e.room}`));
+      presence.on('transition', (t) => {
+        if (t.membership) events.push(`${t.membership === 'joined' ? 'join' : 'leave'} ${t.uid} ${t.room}`);
+      });
       processes.push(presence);
       return { presence, store };
     },
@@ -217,7 +218,7 @@ for (const kind of ['memory', 'redis'] as const) {
         store, records: w.records, logger: silentLogger, clock: w.clock,
         clientExists: async () => false,
         localClientIds: () => presence.knownClientIds(),
-        departOrphan: (clientId) => presence.gone(clientId, 'timeout'),
+        departOrphan: (clientId) => presence.gone(clientId, 'timeout', w.clock.now()),
         forUser: (uid, task) => presence.forUser(uid, task),
         onListChanged: () => undefined,
       });

@@ -14,6 +14,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import { Records, type EngagedTime } from '../../lib/records';
+import { engagedTimesOf } from '../../lib/records/engaged-times';
+import { Sql } from '../../lib/records/sql';
 import { migrate } from '../../lib/schema';
 import { createMariadbBackend, createSqliteBackend, type TestBackend } from '../support/databases';
 
@@ -394,12 +396,13 @@ function engagedTimesSuite(name: string, createBackend: () => Promise<TestBacken
     });
 
     describe('reads', () => {
-      it('engagedTimesOf returns every user of the channel only, and runningEngagements exactly the running sessions', async () => {
+      it('engagedTimesOf (the login report\'s read) returns every user of the channel only, and runningEngagements exactly the running sessions', async () => {
         // A database of its own, so that "exactly the running sessions" sees no other test's rows.
         const own = await createBackend();
         try {
           await migrate(own.open(), 'up');
           const r = recordsOn(own);
+          const sql = new Sql(own.open());
           const c = '/courses/9/lessons/1';
           const other = '/courses/9/lessons/2';
           // In c: 601 finished 1500 ms; 602 running since T; 603 finished 2600 ms then running since T+3000.
@@ -414,16 +417,16 @@ function engagedTimesSuite(name: string, createBackend: () => Promise<TestBacken
           await r.stopEngaged(604, other, T - 20_000, at(T - 11_000));
 
           const now = at(T + 4000);
-          assert.deepEqual(await r.engagedTimesOf(c, now), new Map<number, EngagedTime>([
+          assert.deepEqual(await engagedTimesOf(sql, c, now), new Map<number, EngagedTime>([
             [601, { spentSeconds: 1, runningSince: null, totalSeconds: 1 }],
             [602, { spentSeconds: 0, runningSince: at(T), totalSeconds: 4 }],
             [603, { spentSeconds: 2, runningSince: at(T + 3000), totalSeconds: 3 }], // 2600 + 1000 ms
           ]));
-          assert.deepEqual(await r.engagedTimesOf(` ${other}`, now), new Map<number, EngagedTime>([
+          assert.deepEqual(await engagedTimesOf(sql, ` ${other}`, now), new Map<number, EngagedTime>([
             [601, { spentSeconds: 0, runningSince: at(T + 100), totalSeconds: 3 }],
             [604, { spentSeconds: 9, runningSince: null, totalSeconds: 9 }],
           ]));
-          assert.deepEqual(await r.engagedTimesOf('/courses/9/lessons/3', now), new Map(), 'an unknown channel has nobody');
+          assert.deepEqual(await engagedTimesOf(sql, '/courses/9/lessons/3', now), new Map(), 'an unknown channel has nobody');
 
           const byUser = (x: { uid: number; timeChannel: string }, y: { uid: number; timeChannel: string }) => x.uid - y.uid || x.timeChannel.localeCompare(y.timeChannel);
           assert.deepEqual((await r.runningEngagements()).sort(byUser), [
@@ -437,7 +440,7 @@ function engagedTimesSuite(name: string, createBackend: () => Promise<TestBacken
           await r.stopEngaged(602, c, T, at(T + 1000));
           await r.stopEngaged(603, c, T + 3000, at(T + 4000));
           assert.deepEqual(await r.runningEngagements(), []);
-          assert.deepEqual(await r.engagedTimesOf(c, at(T + 1_000_000)), new Map<number, EngagedTime>([
+          assert.deepEqual(await engagedTimesOf(sql, c, at(T + 1_000_000)), new Map<number, EngagedTime>([
             [601, { spentSeconds: 1, runningSince: null, totalSeconds: 1 }],
             [602, { spentSeconds: 1, runningSince: null, totalSeconds: 1 }],
             [603, { spentSeconds: 3, runningSince: null, totalSeconds: 3 }],

@@ -63,7 +63,9 @@ describe('a process crash during a leave grace period (3 processes, Redis, Maria
       const process = (clock: ManualClock, name: string) => {
         const store = new RedisStore({ redis: redis.redis, ownsConnection: false, namespace: redis.namespace, maxClientIdsPerUser: SETTINGS.maxClientIdsPerUser, leaveGraceMs: SETTINGS.leaveGraceMs });
         const presence = new Presence({ store, records, logger: silentLogger, clock, leaveGraceMs: SETTINGS.leaveGraceMs });
-        presence.on('leave', (e) => events.push(`${name} leave ${e.uid} ${e.room} seq ${e.seq}`));
+        presence.on('transition', (t) => {
+          if (t.membership === 'left') events.push(`${name} leave ${t.uid} ${t.room} seq ${t.seq}`);
+        });
         return { store, presence };
       };
       const a = process(owner, 'a');
@@ -74,7 +76,7 @@ describe('a process crash during a leave grace period (3 processes, Redis, Maria
       await a.presence.seen('page9', nine);
       const arrivedAt = owner.now();
       await owner.advance(20_000);
-      await a.presence.gone('page9', 'disconnect');
+      await a.presence.gone('page9', 'disconnect', owner.now());
       const mark = (await b.store.leaveMarks('/rooms/a')).get(9);
       assert.ok(mark, 'the leave is pending');
       const [, adopted] = await Promise.all([

@@ -7,11 +7,12 @@ import type { IncomingMessage } from 'node:http';
 import type { BayeuxMessage } from 'faye';
 import type { Sequelize } from 'sequelize';
 import { ManualClock, type Clock, type ClockTimer } from '../../lib/core/clock';
-import { departureOf } from '../../lib/core/departures';
+import { Departures } from '../../lib/edge/departures';
 import { Presence, type DepartureReason } from '../../lib/core/presence';
 import { reconcile, type ReconcileReport } from '../../lib/core/reconcile';
 import { BeforeLeave } from '../../lib/edge/before-leave';
-import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL, PresenceExtension } from '../../lib/edge/extension';
+import { PresenceExtension } from '../../lib/edge/extension';
+import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL } from '../../lib/protocol';
 import type { Logger } from '../../lib/log';
 import { EventDrainer, recordRepair, type EventOutbox } from '../../lib/events';
 import { Records } from '../../lib/records';
@@ -101,9 +102,8 @@ export class SimProcess {
   readonly resources: ProcessResources;
   alive = true;
   private readonly inFlight = new Set<Promise<unknown>>();
-  // attach.ts: departures decided by before_leave, and explicit disconnects seen here.
-  private readonly decided = new Map<string, { reason: DepartureReason; at: number }>();
-  private readonly explicit = new Set<string>();
+  // What the edge witnessed of each client's end (before_leave, /meta/disconnect), as in attach.ts.
+  private readonly departures: Departures;
 
   constructor(readonly slot: number, private readonly world: World) {
     this.clock = new ProcessClock(world.clock);
@@ -115,14 +115,19 @@ export class SimProcess {
       store: this.resources.store, records: this.records, logger, clock: this.clock, leaveGraceMs: SETTINGS.leaveGraceMs, engagement: true,
     });
     const engine = world.engine;
+    this.departures = new Departures({
+      clock: this.clock,
+      trackedLastSeen: (clientId) => this.presence.lastSeen(clientId),
+      engineLastSeen: async (clientId) => (world.backend.cluster ? engine.lastSeen(clientId, this) : undefined),
+    });
     this.beforeLeave = new BeforeLeave({
       delayMs: SETTINGS.beforeLeaveDelayMs,
       clock: this.clock,
       liveness: {
         lastSeen: async (clientId) => engine.lastSeen(clientId, this),
-        flush: (clientId) => world.flush(clientId),
+        nudge: (clientId) => world.nudge(clientId),
         destroy: (clientId, at) => {
-          this.decided.set(clientId, { reason: 'before_leave', at });
+          this.departures.decide(clientId, at);
           engine.destroy(clientId, this, 'disconnect');
         },
       },
@@ -141,9 +146,12 @@ export class SimProcess {
       clock: this.clock,
     });
     const observed = world.observed;
-    this.presence.on('join', (e) => observed.diffs.push({ room: e.room, uid: e.uid, seq: e.seq, at: world.clock.now(), kind: 'join' }));
-    this.presence.on('leave', (e) => observed.diffs.push({ room: e.room, uid: e.uid, seq: e.seq, at: world.clock.now(), kind: 'leave', reason: e.reason }));
-    this.presence.on('roomList', (room, list) => observed.lists.push({ room, list: [...list], at: world.clock.now() }));
+    this.presence.on('transition', (t) => {
+      const at = world.clock.now();
+      if (t.list) observed.lists.push({ room: t.room, list: [...t.list], at });
+      if (t.membership === 'joined') observed.diffs.push({ room: t.room, uid: t.uid, seq: t.seq, at, kind: 'join' });
+      if (t.membership === 'left') observed.diffs.push({ room: t.room, uid: t.uid, seq: t.seq, at, kind: 'leave', reason: t.reason ?? undefined });
+    });
     this.presence.on('writeFailed', (error) => observed.errors.push(`p${slot}: an SQL write failed for good: ${error.message}`));
   }
 
@@ -163,7 +171,7 @@ export class SimProcess {
 
   /** A message from a page, through the real extension; resolves with what Faye would answer. */
   receive(message: Record<string, unknown>): Promise<BayeuxMessage> {
-    if (message.channel === '/meta/disconnect' && this.presence.isKnown(String(message.clientId))) this.explicit.add(String(message.clientId));
+    if (message.channel === '/meta/disconnect' && this.presence.isKnown(String(message.clientId))) this.departures.disconnected(String(message.clientId));
     const answer = new Promise<BayeuxMessage>((resolve) => this.extension.incoming(message as BayeuxMessage, REQUEST, resolve));
     this.track(answer);
     return answer;
@@ -172,10 +180,7 @@ export class SimProcess {
   /** Faye's 'disconnect' event for a client this process's engine destroyed (attach.ts). */
   disconnected(clientId: string, info: { reason: 'timeout' | 'disconnect'; lastSeen?: number } | undefined): void {
     this.extension.forget(clientId);
-    const decided = this.decided.get(clientId);
-    this.decided.delete(clientId);
-    const explicit = this.explicit.delete(clientId) || info?.reason === 'disconnect';
-    const { reason, at } = departureOf({ decided, explicit, engineLastSeen: info?.lastSeen, trackedLastSeen: this.presence.lastSeen(clientId), now: this.clock.now() });
+    const { reason, at } = this.departures.destroyed(clientId, info);
     this.track(this.presence.gone(clientId, reason, at).catch((error) => this.world.observed.errors.push(`p${this.slot}: departure failed: ${(error as Error).message}`)));
   }
 
@@ -192,9 +197,8 @@ export class SimProcess {
       clock: this.clock,
       clientExists: async (clientId) => this.world.engine.exists(clientId),
       localClientIds: () => this.presence.knownClientIds(),
-      departOrphan: (clientId) => {
-        const engineLastSeen = this.world.backend.cluster ? this.world.engine.lastSeen(clientId, this) ?? undefined : undefined;
-        const { reason, at } = departureOf({ explicit: false, engineLastSeen, trackedLastSeen: this.presence.lastSeen(clientId), now: this.clock.now() });
+      departOrphan: async (clientId) => {
+        const { reason, at } = await this.departures.orphan(clientId);
         return this.presence.gone(clientId, reason, at);
       },
       forUser: (uid, task) => this.presence.forUser(uid, task),
@@ -433,7 +437,7 @@ export class World {
   }
 
   /** before_leave's nudge: a live page answers its held connect at once. */
-  flush(clientId: string): void {
+  nudge(clientId: string): void {
     const page = this.byClientId.get(clientId);
     if (page && page.state === 'open' && page.clientId === clientId) this.connect(page);
   }

@@ -10,6 +10,7 @@ import { RedisEngine } from './engine';
 import { FayeOnlineError } from './errors';
 import type { Logger } from './log';
 import { openDatabase, Records } from './records';
+import { MemoryOutbox, RedisOutbox, type EventOutbox } from './events';
 import { MemoryStore } from './stores/memory-store';
 import { openRedis, type RedisOption } from './stores/redis-connection';
 import { redactUrl } from './log';
@@ -50,13 +51,15 @@ export interface SqlSettings {
   connectTimeoutMs?: number;
   /** An update lost an optimistic-lock race (metrics). */
   onLockConflict?: () => void;
+  /** Write session and engaged-time events with their rows (the `events` option). */
+  recordEvents?: boolean;
 }
 
 export function openSql(database: string | Sequelize, settings: SqlSettings = {}): SqlBackend {
   const sequelize = openDatabase(database, { logger: settings.logger, connectTimeoutMs: settings.connectTimeoutMs });
   const owned = typeof database === 'string';
   const onConflict = settings.onLockConflict;
-  const records = new Records({ sequelize, timeZone: settings.timeZone, logger: settings.logger, observer: onConflict ? { onConflict } : undefined });
+  const records = new Records({ sequelize, timeZone: settings.timeZone, logger: settings.logger, events: settings.recordEvents, observer: onConflict ? { onConflict } : undefined });
   return {
     sequelize,
     owned,
@@ -73,6 +76,8 @@ export interface StoreSettings {
   leaveGraceMs?: number;
   /** How long a clientId's auth and status keys live until its first /meta/connect succeeds, s (see firstRecordTtlSeconds in stores/store.ts). */
   firstRecordTtlSeconds?: number;
+  /** The stores append presence events to an outbox of at most this many (the `events` option); absent: events are off. */
+  outboxLimit?: number;
 }
 
 export interface RedisBackend {
@@ -126,6 +131,8 @@ export interface ServerBackends {
   store: PresenceStore;
   /** The presence store's connection; undefined when embedded. */
   redis?: Redis;
+  /** Where the store appends presence events, when events are on (lib/events drains it). */
+  outbox?: EventOutbox;
   embedded: boolean;
   /** The `engine` option of Faye's NodeAdapter. */
   engine: Record<string, unknown>;
@@ -139,17 +146,18 @@ export function openServerBackends(options: ServerBackendOptions, events: Server
   const { logger } = options;
   const sql = openSql(options.database, options);
   const leaveGraceMs = options.leaveGraceMs ?? 0;
-  const storeSettings = { namespace: options.namespace, maxClientIdsPerUser: options.maxClientIdsPerUser, leaveGraceMs, firstRecordTtlSeconds: options.firstRecordTtlSeconds };
+  const storeSettings = { namespace: options.namespace, maxClientIdsPerUser: options.maxClientIdsPerUser, leaveGraceMs, firstRecordTtlSeconds: options.firstRecordTtlSeconds, outboxLimit: options.outboxLimit };
   const close = async (store: PresenceStore) => {
     await store.close();
     await sql.close();
   };
   if (options.redis === undefined) {
-    const store = new MemoryStore(options.maxClientIdsPerUser, leaveGraceMs);
+    const outbox = options.outboxLimit ? new MemoryOutbox(options.outboxLimit) : undefined;
+    const store = new MemoryStore(options.maxClientIdsPerUser, leaveGraceMs, outbox);
     if (sql.owned && sql.sequelize.getDialect() !== 'sqlite') {
       logger.warn({}, 'no `redis` option: presence state lives in this process only; run one process, or give `redis` to form a cluster');
     }
-    return { sql, store, embedded: true, engine: {}, ping: async () => undefined, close: () => close(store) };
+    return { sql, store, outbox, embedded: true, engine: {}, ping: async () => undefined, close: () => close(store) };
   }
   const { redis, owned, store } = openRedisStore(options.redis, 'server', storeSettings);
   // ioredis reconnects by itself; without a listener it would also print every
@@ -162,5 +170,6 @@ export function openServerBackends(options: ServerBackendOptions, events: Server
     store.ping().catch((error) => {
       throw new FayeOnlineError('REDIS_UNREACHABLE', `Redis does not answer (${(error as Error).message}); start it or fix the \`redis\` option`, { cause: error });
     });
-  return { sql, store, redis, embedded: false, engine, ping, close: () => close(store) };
+  const outbox = options.outboxLimit ? new RedisOutbox(redis, options.namespace) : undefined;
+  return { sql, store, redis, outbox, embedded: false, engine, ping, close: () => close(store) };
 }

@@ -74,6 +74,8 @@ export const DEFAULTS = {
   metricsPath: '/metrics',
   maxMessageBytes: 64 * 1024,
   maxMessagesPerRequest: 50,
+  eventsDrainInterval: 1,
+  eventsOutboxLimit: 100_000,
 } as const;
 
 /** maxMessageBytes below this could not carry a full auth (4 KiB) with a message around it. */
@@ -124,6 +126,18 @@ export function checkNamespace(value: unknown, option = 'namespace'): string {
   }
   return value;
 }
+
+/** The `events` option's settings (docs/events.md). */
+export interface EventsOptions {
+  /** Seconds between two drains of the events outbox into the table. Default 1. */
+  drainInterval?: number;
+  /** Most events the outbox holds while the database does not take them; past it new events are dropped, logged and counted. Default 100000. */
+  outboxLimit?: number;
+  /** Delete events older than this many days (in batches, by one process at a time). Default: keep them. */
+  retentionDays?: number;
+}
+
+interface ResolvedEvents { drainIntervalMs: number; outboxLimit: number; retentionDays: number | undefined }
 
 type Authorize = ReportsOptions['authorize'];
 type Register = MetricsOptions['register'];
@@ -214,6 +228,15 @@ export const OPTIONS = {
     doc: 'record engaged time from the pages\' reports (visible and in use) in faye_online_engaged_times, our own table ([protocol.md](protocol.md#engaged-time-engagement)); `false` ignores them and does not need that table\'s migration',
     resolve: (value) => flag('engagement', value, true),
     serve: { flag: 'engagement', env: 'FAYE_ONLINE_ENGAGEMENT', placeholder: 'on|off', kind: 'switch', fallback: 'on when its table is migrated', help: 'record engaged time (pages visible and in use) in faye_online_engaged_times, our own table' },
+  }),
+  events: option<boolean | EventsOptions, ResolvedEvents | undefined>({
+    default: '`false`',
+    doc: '`true` or `{ drainInterval: 1, outboxLimit: 100000, retentionDays }`: record joins, leaves, sessions, engaged time and occupied/vacated rooms in faye_online_events, our own table, for history, last seen and Rails ([events.md](events.md)); needs that table\'s migration. `drainInterval`: seconds between drains of the outbox; `outboxLimit`: events kept while the database does not take them (past it new ones are dropped, logged and counted); `retentionDays`: delete older events (default: keep)',
+    resolve: (value) => resolveEvents(value),
+    serve: {
+      flag: 'events', env: 'FAYE_ONLINE_EVENTS', placeholder: 'on|off', kind: 'switch', fallback: 'off',
+      help: 'record presence events (joins, leaves, sessions, engaged time) in faye_online_events, our own table, for history, last seen and Rails (docs/events.md); needs `faye-online migrate up`',
+    },
   }),
   presenceDiffs: option<boolean>({
     default: '`true`',
@@ -378,7 +401,27 @@ export function resolveOptions(input: FayeOnlineOptions = {}): ResolvedOptions {
   for (const [name, spec] of Object.entries(OPTIONS) as [OptionName, OptionSpec<unknown, unknown>][]) {
     resolved[name] = spec.resolve(input[name], resolved);
   }
+  // Webhooks send the rows of faye_online_events, so they turn recording on.
+  if (resolved.webhooks !== undefined) {
+    if (input.events === false) fail('webhooks', 'sends the rows of faye_online_events: leave `events` on (or unset) to use webhooks');
+    resolved.events ??= resolveEvents(true);
+  }
   return resolved as ResolvedOptions;
+}
+
+function resolveEvents(input: unknown): ResolvedEvents | undefined {
+  if (input === undefined || input === false) return undefined;
+  const settings = input === true ? {} : input;
+  if (typeof settings !== 'object' || settings === null) fail('events', `must be true, false or { drainInterval, outboxLimit, retentionDays }, got ${JSON.stringify(input)}`);
+  for (const key of Object.keys(settings)) {
+    if (!['drainInterval', 'outboxLimit', 'retentionDays'].includes(key)) fail('events', `unknown setting "${key}" (expected drainInterval, outboxLimit, retentionDays)`);
+  }
+  const { drainInterval, outboxLimit, retentionDays } = settings as EventsOptions;
+  return {
+    drainIntervalMs: positive('events.drainInterval', drainInterval, DEFAULTS.eventsDrainInterval) * 1000,
+    outboxLimit: positive('events.outboxLimit', outboxLimit, DEFAULTS.eventsOutboxLimit, { integer: true }),
+    retentionDays: retentionDays === undefined ? undefined : positive('events.retentionDays', retentionDays, 1),
+  };
 }
 
 function resolveReports(input: unknown): ResolvedReports {

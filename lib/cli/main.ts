@@ -10,8 +10,9 @@ import { statusCommand } from './status';
 import { logCommand } from './log';
 import { serveCommand } from './serve';
 import { webhooksCommand } from './webhooks';
+import { eraseCommand, historyCommand } from './history';
 
-const commands: readonly Command[] = [migrateCommand, serveCommand, statusCommand, logCommand, webhooksCommand];
+const commands: readonly Command[] = [migrateCommand, serveCommand, statusCommand, logCommand, historyCommand, eraseCommand, webhooksCommand];
 
 function globalHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -57,6 +57,7 @@ const BEFORE_OPTIONS: readonly Setting[] = [
 const AFTER_OPTIONS: readonly Setting[] = [
   { flag: 'webhook-secret', env: 'FAYE_ONLINE_WEBHOOK_SECRET', placeholder: 'SECRET', fallback: 'none', kind: 'text', option: 'webhooks', field: 'secret', help: 'secret the webhook requests are signed with (at least 16 bytes); prefer the variable: flags are visible in `ps`' },
   { flag: 'webhook-events', env: 'FAYE_ONLINE_WEBHOOK_EVENTS', placeholder: 'KINDS', fallback: 'every kind', kind: 'text', option: 'webhooks', field: 'events', help: 'comma-separated kinds of events to send: join, leave, session_start, session_end, engaged_start, engaged_end, occupied, vacated', toOption: (kinds) => String(kinds).split(',').map((kind) => kind.trim()).filter(Boolean) },
+  { flag: 'events-retention', env: 'FAYE_ONLINE_EVENTS_RETENTION', placeholder: 'DAYS', fallback: 'keep every event', kind: 'seconds', help: 'with --events on: delete events older than this many days (hourly, in batches, by one process at a time)' },
   { flag: 'reports-token', env: 'FAYE_ONLINE_REPORTS_TOKEN', placeholder: 'TOKEN', fallback: 'none: every report request is refused (403)', kind: 'text', help: 'requests with the header `Authorization: Bearer TOKEN` may read the reports (at least 16 bytes; prefer the variable)' },
   { flag: 'dashboard-password', env: 'FAYE_ONLINE_DASHBOARD_PASSWORD', placeholder: 'PASSWORD', fallback: 'none: no dashboard', kind: 'text', help: `serve the dashboard at ${DASHBOARD_PATH}/ and open the JSON reports to whoever gives this password (HTTP Basic, any user name; put HTTPS in front); at least ${MIN_PASSWORD_LENGTH} characters` },
 ];
@@ -217,6 +218,11 @@ function readConfig(values: Values, env: NodeJS.ProcessEnv): ServeConfig {
   if (dashboardPassword !== undefined && dashboardPassword.length < MIN_PASSWORD_LENGTH) {
     throw new UsageError(`${source(setting('dashboard-password'))} must be at least ${MIN_PASSWORD_LENGTH} characters`);
   }
+  const retention = read.get('events-retention') as number | undefined;
+  if (retention !== undefined) {
+    if (options.events !== true) throw new UsageError(`${source(setting('events-retention'))} needs events on (--events on or FAYE_ONLINE_EVENTS=on)`);
+    options.events = { retentionDays: retention };
+  }
   delete options.database;
   delete options.engagement;
   return {
@@ -285,7 +291,7 @@ async function checkDatabase(sequelize: Sequelize, config: ServeConfig, io: CliI
   const engagementMigrated = states.every((m) => m.applied || m.feature !== 'engagement');
   const engagement = config.engagement ?? engagementMigrated;
   try {
-    await ensureMigrated(sequelize, { engagement, ...(config.options.webhooks ? { events: true, webhooks: true } : {}) });
+    await ensureMigrated(sequelize, { engagement, events: (config.options.events !== undefined && config.options.events !== false) || Boolean(config.options.webhooks), webhooks: Boolean(config.options.webhooks) });
   } catch (error) {
     if (!isFayeOnlineError(error, 'SCHEMA_NOT_MIGRATED')) throw error;
     // The generic hint says "with --url or DATABASE_URL"; here we know which.

@@ -18,7 +18,7 @@ export interface PresenceRecords {
   removeFromOnlineList(room: string, uid: number): Promise<number[]>;
   startTimer(uid: number, timeChannel: string, at: Date): Promise<boolean>;
   stopTimer(uid: number, timeChannel: string, at: Date): Promise<number | null>;
-  writeLoginLog(entry: { status: 0 | 1; uid: number; timeChannel: string; clientId: string; at: Date }): Promise<void>;
+  writeLoginLog(entry: { status: 0 | 1; uid: number; timeChannel: string; clientId: string; at: Date; reason?: string }): Promise<void>;
   /** An engaged session starting at `session` (ms). */
   startEngaged(uid: number, timeChannel: string, session: number): Promise<boolean>;
   /** The engaged session that started at `session` (ms) ended at `at`. */
@@ -465,10 +465,10 @@ export class Presence extends EventEmitter<PresenceEvents> {
     // waited already; a page moving elsewhere or evicted leaves at once.
     const deferLeave = this.leaveGraceMs > 0 && (reason === 'disconnect' || reason === 'timeout');
     const now = this.clock.now();
-    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave, now, ifRemembered });
+    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave, now, ifRemembered, reason });
     if (result.elsewhere !== null) return result;
     const logout = result.logLogout
-      ? this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: new Date(at) }))
+      ? this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: new Date(at), reason }))
       : undefined;
     // A page that is gone is not engaged: no grace period for engaged time.
     const disengaged = result.disengaged ? this.applyEngagement(clientId, auth, false, result.engagedSession, at) : this.pauseEngagement(clientId, auth, result);
@@ -533,7 +533,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const confirm = () => {
       this.pendingLeaves.delete(key);
       return this.queue.run(auth.user.uid, async () => {
-        const pending = { uid: auth.user.uid, room: auth.room, timeChannel: auth.timeChannel, at, markedAt };
+        const pending = { uid: auth.user.uid, room: auth.room, timeChannel: auth.timeChannel, at, markedAt, reason, clientId };
         await this.applyLeave(clientId, auth, at, reason, await this.store.confirmLeave(pending));
       });
     };
@@ -557,7 +557,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const uid = pending.uid;
     const confirm = () =>
       this.queue.run(uid, async () => {
-        const effects = await this.store.confirmLeave(pending);
+        const effects = await this.store.confirmLeave({ ...pending, reason: 'abandoned', roomEvents: scope.room });
         const leftRoom = scope.room && effects.leftRoom;
         const stoppedTimer = scope.timer && effects.stoppedTimer;
         const auth: Auth = { room: pending.room, timeChannel: pending.timeChannel, user: { uid, uname: '' }, json: '' };

@@ -27,7 +27,8 @@ export interface ReconcileRecords {
   removeFromOnlineList(room: string, uid: number): Promise<number[]>;
   stopTimer(uid: number, timeChannel: string, at: Date): Promise<number | null>;
   runningEngagements(): Promise<Array<{ uid: number; timeChannel: string; session: number }>>;
-  stopEngaged(uid: number, timeChannel: string, session: number, at: Date): Promise<boolean>;
+  /** `reason` goes into the engaged_end event when events are on ('reconciled'). */
+  stopEngaged(uid: number, timeChannel: string, session: number, at: Date, reason?: string): Promise<boolean>;
 }
 
 export interface ReconcileOptions {
@@ -55,6 +56,8 @@ export interface ReconcileOptions {
    * Without it such users are treated as if there were no mark.
    */
   leaveAbandoned?(pending: PendingLeave, scope: { room: boolean; timer: boolean }): Promise<boolean>;
+  /** A room's list was repaired for a user (events: a join or leave with reason 'reconciled'). */
+  listRepaired?(repair: { kind: 'join' | 'leave'; uid: number; room: string; at: number }): Promise<void>;
 }
 
 export interface ReconcileReport {
@@ -123,7 +126,9 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
         // Look again inside the user's queue: an arrival or departure may have
         // fixed it since the first look.
         const present = (await clientIdsOf(room)).has(uid);
-        return present ? records.addToOnlineList(room, uid) : records.removeFromOnlineList(room, uid);
+        const repaired = await (present ? records.addToOnlineList(room, uid) : records.removeFromOnlineList(room, uid));
+        await options.listRepaired?.({ kind: present ? 'join' : 'leave', uid, room, at: clock.now() });
+        return repaired;
       });
     }
     report.lists.push({ room, added, removed });
@@ -167,7 +172,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     if (engagedByChannel.get(timeChannel)!.has(uid)) continue;
     const stopped = await options.forUser(uid, async () => {
       if ((await store.engagedByUser(timeChannel)).has(uid)) return false;
-      return records.stopEngaged(uid, timeChannel, session, new Date(clock.now()));
+      return records.stopEngaged(uid, timeChannel, session, new Date(clock.now()), 'reconciled');
     });
     if (stopped) report.engagementsStopped.push({ uid, timeChannel });
   }

@@ -29,3 +29,11 @@ export function uidArgument(method: string, value: unknown): number {
   }
   return value;
 }
+
+/** A moment argument: a valid Date. */
+export function dateArgument(method: string, name: string, value: unknown): Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+    throw new FayeOnlineError('INVALID_ARGUMENT', `${method}: ${name} must be a valid Date, got ${value instanceof Date ? 'an invalid Date' : describe(value)}`);
+  }
+  return value;
+}

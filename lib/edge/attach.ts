@@ -8,6 +8,7 @@ import { openServerBackends } from '../backends';
 import { firstRecordTtlSeconds } from '../stores/store';
 import { Presence } from '../core/presence';
 import { createDashboard, type Dashboard } from '../dashboard';
+import { historyApi, PresenceEventsRunner } from '../events';
 import { RedisEngine } from '../engine';
 import { PresenceMetrics } from '../metrics';
 import { resolveOptions, type FayeOnlineOptions } from '../options';
@@ -35,7 +36,10 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   // Created before presence exists; it only asks presence when scraped.
   const metrics = opts.metrics ? new PresenceMetrics(opts.metrics.register, { isTracked: (clientId) => presence.isKnown(clientId) }) : undefined;
   const backends = openServerBackends(
-    { ...opts, leaveGraceMs: opts.leaveGrace * 1000, firstRecordTtlSeconds: firstRecordTtlSeconds(opts), onLockConflict: () => metrics?.sqlLockConflict() },
+    {
+      ...opts, leaveGraceMs: opts.leaveGrace * 1000, firstRecordTtlSeconds: firstRecordTtlSeconds(opts), onLockConflict: () => metrics?.sqlLockConflict(),
+      recordEvents: opts.events !== undefined, outboxLimit: opts.events?.outboxLimit,
+    },
     { onRedisError: metrics && (() => metrics.redisError()), onRedisReconnecting: metrics && (() => metrics.redisReconnecting()) },
   );
   const { sql: { sequelize, records }, store, embedded } = backends;
@@ -45,6 +49,11 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const proxy = adapter._server._engine;
   const redisEngine = embedded ? undefined : RedisEngine.fromAdapter(adapter);
   const presence = new Presence({ store, records, logger, clock, leaveGraceMs: opts.leaveGrace * 1000, engagement });
+  // Presence events (docs/events.md): the outbox's drainer, retention, the repairs' events, history.
+  const events = opts.events && backends.outbox
+    ? new PresenceEventsRunner({ settings: opts.events, outbox: backends.outbox, sequelize, logger, clock, register: metrics?.register, lock: (name, ttl) => store.lock(name, ttl) })
+    : undefined;
+  const history = opts.events ? historyApi(sequelize, clock) : undefined;
   const inFlight = new InFlight(metrics && ((work) => metrics.time(work)));
   const track = (work: Promise<unknown>) => inFlight.track(work);
   const settled = async () => {
@@ -95,6 +104,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       store, records, engagement,
       clientExists: (clientId) => new Promise<boolean>((resolve) => proxy.clientExists(clientId, resolve)),
       onListChanged: (room, list) => broadcasts.listChanged(room, list),
+      listRepaired: events && ((repair) => events.listRepaired(repair)),
     },
   });
   // Restarted or failed over, Redis may have lost the last writes before.
@@ -104,7 +114,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     sequelize, timeZone: opts.timeZone, engagement,
     status: { store, records, isLive: engineLiveness(proxy), settle: settled, onListChanged: (room, list) => broadcasts.listChanged(room, list) },
   });
-  mountRoutes(app, { clientPath: opts.clientPath, reports: { api: reports, ...opts.reports }, metrics: metrics && opts.metrics && { collector: metrics, path: opts.metrics.path }, logger });
+  mountRoutes(app, { clientPath: opts.clientPath, reports: { api: reports, ...opts.reports }, history, metrics: metrics && opts.metrics && { collector: metrics, path: opts.metrics.path }, logger });
   if (!opts.secret) logger.warn({}, 'no `secret`: auth is not signed, so any page can claim to be any user (the gem\'s behaviour); see faye-online\'s docs/security.md');
 
   let dashboard: Dashboard | undefined;
@@ -112,11 +122,12 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     logger,
     async start() {
       if (opts.autoMigrate ?? sequelize.getDialect() === 'sqlite') await migrate(sequelize, 'up');
-      else await ensureMigrated(sequelize, { engagement, ...(opts.webhooks ? { events: true, webhooks: true } : {}) });
+      else await ensureMigrated(sequelize, { engagement, events: opts.events !== undefined || opts.webhooks !== undefined, webhooks: opts.webhooks !== undefined });
       await backends.ping();
       if (redisEngine) await redisEngine.ready();
     },
     onReady() {
+      events?.start();
       reconciliation.start();
       webhooks?.start();
       logger.info({ mount: opts.mount, embedded }, 'faye-online ready');
@@ -141,6 +152,8 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
       },
       // Nobody here will be around when their grace periods end.
       () => presence.confirmPendingLeaves(),
+      // What those wrote is still in the outbox: drained once more, before the connections close.
+      () => events?.close(),
       () => broadcasts.flush(),
       () => Promise.resolve(adapter.close()),
       () => metrics?.close(),
@@ -149,7 +162,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   });
 
   const handle = new FayeOnlineServer({
-    adapter, ready: lifecycle.ready, reports, records, store, engagement, settled,
+    adapter, ready: lifecycle.ready, reports, records, store, engagement, settled, history,
     metricsRegistry: metrics?.register,
     reconcile: () => reconciliation.now(),
     dashboard: (events) => (dashboard = createDashboard({

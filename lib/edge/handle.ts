@@ -11,7 +11,8 @@ import { FayeOnlineError } from '../errors';
 import type { EngagedTime, OnlineTime, Records } from '../records';
 import type { ReportsApi } from '../reports';
 import type { PresenceStore } from '../stores/store';
-import { channelArgument, uidArgument } from './arguments';
+import type { Attendance, HistoryApi, LastSeen } from '../events';
+import { channelArgument, dateArgument, uidArgument } from './arguments';
 import { inArrivalOrder, presenceSnapshot, usersOf, type PresenceSnapshot } from './presence-diffs';
 
 export interface Member {
@@ -29,7 +30,7 @@ export interface FayeOnlineEvents {
   engagement: [EngagementEvent];
 }
 
-export interface FayeOnlineHandle extends EventEmitter<FayeOnlineEvents>, ReportsApi {
+export interface FayeOnlineHandle extends EventEmitter<FayeOnlineEvents>, ReportsApi, HistoryApi {
   /** The Faye NodeAdapter (for getClient(), bind(), addExtension()...). */
   readonly adapter: NodeAdapter;
   /** Resolves when the database is migrated and Redis answers; rejects with the cause otherwise. */
@@ -67,6 +68,8 @@ export interface HandleParts {
   metricsRegistry: Registry | undefined;
   /** Whether engaged time is recorded (the `engagement` option). */
   engagement: boolean;
+  /** History from the events table; undefined while the `events` option is off. */
+  history: HistoryApi | undefined;
   reconcile(): Promise<ReconcileReport>;
   /** Builds the dashboard's router; called once, on first use. */
   dashboard(handle: FayeOnlineHandle): Router;
@@ -133,6 +136,25 @@ export class FayeOnlineServer extends EventEmitter<FayeOnlineEvents> implements 
     channelArgument('engagedTime', 'timeChannel', timeChannel);
     if (!this.parts.engagement) throw new FayeOnlineError('INVALID_OPTION', 'engaged time is not recorded: the `engagement` option is false');
     return this.parts.records.engagedTime(uid, timeChannel);
+  }
+
+  async presentAt(room: string, at: Date): Promise<number[]> {
+    return this.history('presentAt').presentAt(channelArgument('presentAt', 'room', room), dateArgument('presentAt', 'at', at));
+  }
+
+  async attendance(room: string, from: Date, to: Date): Promise<Attendance[]> {
+    channelArgument('attendance', 'room', room);
+    if (dateArgument('attendance', 'to', to) < dateArgument('attendance', 'from', from)) throw new FayeOnlineError('INVALID_ARGUMENT', 'attendance: `to` is before `from`');
+    return this.history('attendance').attendance(room, from, to);
+  }
+
+  async lastSeen(uid: number): Promise<LastSeen> {
+    return this.history('lastSeen').lastSeen(uidArgument('lastSeen', uid));
+  }
+
+  private history(method: string): HistoryApi {
+    if (!this.parts.history) throw new FayeOnlineError('INVALID_OPTION', `${method}: history is off; pass \`events: true\` to attachFayeOnline (docs/events.md)`);
+    return this.parts.history;
   }
 
   reconcile(): Promise<ReconcileReport> {

@@ -11,7 +11,7 @@ import type { Departures } from './departures';
 
 export interface ReconciliationOptions {
   /** The pass's sources that are not this server's own presence (store, records, liveness, list broadcasts). */
-  sources: Pick<ReconcileOptions, 'store' | 'records' | 'clientExists' | 'onListChanged' | 'engagement'>;
+  sources: Pick<ReconcileOptions, 'store' | 'records' | 'clientExists' | 'onListChanged' | 'engagement' | 'listRepaired'>;
   presence: Presence;
   departures: Departures;
   /** Runs work in the server's in-flight set (close waits for it). */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Express } from 'express';
 import type { Logger } from '../log';
 import type { PresenceMetrics } from '../metrics';
+import { historyRouter, type HistoryApi } from '../events';
 import { reportsRouter, type Authorize, type ReportsApi } from '../reports';
 
 function clientBundlePath(): string | undefined {
@@ -16,6 +17,8 @@ function clientBundlePath(): string | undefined {
 export interface RoutesOptions {
   clientPath: string;
   reports: { api: ReportsApi; prefix: string; authorize?: Authorize };
+  /** History under <reports.prefix>/history (404 with a hint while events are off). */
+  history: HistoryApi | undefined;
   metrics?: { collector: PresenceMetrics; path: string };
   logger: Logger;
 }
@@ -30,6 +33,8 @@ export function mountRoutes(app: Express, options: RoutesOptions): void {
     res.type('application/javascript').sendFile(bundle);
   });
   const { api, prefix, authorize } = options.reports;
+  // Before the reports: their router answers 404 for any path it does not know.
+  app.use(`${prefix}/history`, historyRouter(options.history, { authorize, logger: options.logger }));
   app.use(prefix, reportsRouter(api, { authorize, logger: options.logger }));
   const metrics = options.metrics;
   if (metrics) {

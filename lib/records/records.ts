@@ -19,6 +19,7 @@ import { GroupCommit, KeyedGroupCommit, type Pending } from './group-commit';
 import { LockedTable, type Change, type LockObserver, type Row } from './optimistic-lock';
 import { Sql } from './sql';
 import { isDatabaseUnavailable } from './database';
+import { withEvent, withEvents } from '../events/records';
 
 export interface OnlineTime {
   /** Sum of finished sessions. */
@@ -36,6 +37,8 @@ export interface LoginLogEntry {
   timeChannel: string;
   clientId: string;
   at: Date;
+  /** Why the clientId left (status 0): the reason of its session_end event. */
+  reason?: string;
 }
 
 export interface RecordsOptions {
@@ -53,6 +56,8 @@ export interface RecordsOptions {
    * the last one started. Default 20.
    */
   batchWindowMs?: number;
+  /** Write session and engaged-time events into faye_online_events with their rows (the `events` option). Default false. */
+  events?: boolean;
 }
 
 export interface RecordsStats {
@@ -101,6 +106,7 @@ export class Records {
   private readonly onlineTimes: LockedTable;
   private readonly engagedTimes: EngagedTimes;
   private readonly logger: Logger;
+  private readonly events: boolean;
   /** Bytes online_times holds: the gem's TEXT until a value that does not fit makes us look (the column may be widened). */
   private onlineTimesCapacity = ONLINE_TIMES_TEXT_BYTES;
   // Writes are batched by group commit (group-commit.ts): in a storm, one
@@ -121,6 +127,7 @@ export class Records {
     this.sequelize = options.sequelize;
     this.timeZone = checkTimeZone(options.timeZone ?? defaultTimeZone());
     this.logger = options.logger ?? silentLogger;
+    this.events = options.events ?? false;
     this.sql = new Sql(options.sequelize);
     this.channels = new ChannelIds(this.sql);
     const observer: LockObserver = {
@@ -370,12 +377,14 @@ export class Records {
 
   /** Starts the user's engaged session that began at `session` (ms); false when that or a later session was written already. */
   startEngaged(uid: number, timeChannel: string, session: number): Promise<boolean> {
-    return this.engagedTimes.start(uid, timeChannel, session);
+    const event = { kind: 'engaged_start', uid, channel: timeChannel, occurredMs: session, reason: null } as const;
+    return withEvent(this.sequelize, this.events && event, (sql) => new EngagedTimes(sql, this.channels).start(uid, timeChannel, session), this.sql);
   }
 
   /** Ends the engaged session that began at `session` (ms) at `at`, adding its duration (in either order with its start). */
-  stopEngaged(uid: number, timeChannel: string, session: number, at: Date): Promise<boolean> {
-    return this.engagedTimes.stop(uid, timeChannel, session, at);
+  stopEngaged(uid: number, timeChannel: string, session: number, at: Date, reason?: string): Promise<boolean> {
+    const event = { kind: 'engaged_end', uid, channel: timeChannel, occurredMs: at.getTime(), reason: reason ?? null } as const;
+    return withEvent(this.sequelize, this.events && event, (sql) => new EngagedTimes(sql, this.channels).stop(uid, timeChannel, session, at), this.sql);
   }
 
   /** A user's engaged time in a time channel, including the running part. */
@@ -415,10 +424,15 @@ export class Records {
   private async insertLoginLogs(entries: readonly LoginLogEntry[]): Promise<void> {
     const values = await Promise.all(entries.map(async (entry) =>
       [entry.status, entry.uid, formatDateTime(entry.at), await this.channelId(entry.timeChannel), entry.clientId]));
-    await this.sql.insert(
+    // With events on, each row's session_start/session_end goes in the same transaction.
+    const events = this.events && entries.map((entry) => ({
+      kind: entry.status === 1 ? 'session_start' : 'session_end', uid: entry.uid, channel: entry.timeChannel,
+      occurredMs: entry.at.getTime(), reason: entry.reason ?? null, clientId: entry.clientId,
+    } as const));
+    await withEvents(this.sequelize, events, (sql) => sql.insert(
       `INSERT INTO faye_user_login_logs (status, uid, t, channel_id, clientId) VALUES ${values.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
       values.flat(),
-    );
+    ), this.sql);
   }
 }
 

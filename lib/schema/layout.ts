@@ -94,6 +94,22 @@ export const EXPECTED_LAYOUT: readonly TableLayout[] = [
       { name: 'index_faye_online_webhook_dead_letters_on_state', columns: ['state'], unique: false },
     ],
   },
+  // Ours (migrations/20261130090000_create_faye_online_events.ts).
+  {
+    name: 'faye_online_events', engine: 'InnoDB', collation: COLLATION,
+    columns: [
+      col('id', 'bigint(20)', false, null, true), col('event_key', 'varchar(64)', false), col('kind', 'varchar(16)', false),
+      col('user_id', 'int(11)', true), col('channel', 'varchar(255)', false), col('occurred_ms', 'bigint(20)', false),
+      col('reason', 'varchar(32)', true), col('seq', 'bigint(20)', true), col('client_id', 'varchar(64)', true), col('created_at', 'datetime', false),
+    ],
+    indexes: [
+      primary,
+      { name: 'index_faye_online_events_on_channel_and_occurred_ms', columns: ['channel', 'occurred_ms'], unique: false },
+      { name: 'index_faye_online_events_on_event_key', columns: ['event_key'], unique: true },
+      { name: 'index_faye_online_events_on_occurred_ms', columns: ['occurred_ms'], unique: false },
+      { name: 'index_faye_online_events_on_user_id_and_occurred_ms', columns: ['user_id', 'occurred_ms'], unique: false },
+    ],
+  },
 ];
 
 export function expectedTable(name: string): TableLayout {

@@ -13,6 +13,8 @@
 -- KEYS[8] time arrived     /<ns>/arrived<time_channel>: clientId → ms of its arrival there
 --                          (a departure compares the last sighting with it, see depart.lua)
 -- KEYS[9] time departed    /<ns>/departed<time_channel>: cleared when the user's timer starts
+-- KEYS[10] events outbox   /<ns>/events_outbox (see lib/events/outbox.lua)
+-- KEYS[11] events dropped  /<ns>/events_outbox_dropped
 -- ARGV[1] uid (decimal)
 -- ARGV[2] clientId
 -- ARGV[3] auth JSON
@@ -24,6 +26,8 @@
 -- ARGV[8] first TTL of the auth and status keys, seconds: a clientId whose first
 --         /meta/connect has not succeeded yet keeps them this long only (see
 --         confirm-client.lua); one that has (a TTL above this one) gets ARGV[4]
+-- ARGV[9] most entries of the events outbox; 0: events are off
+-- ARGV[10] the room's name (for its events: a join, and occupied when the user is its first)
 --
 -- Returns { added, joinedRoom, startedTimer, logLogin, seq, resumedFrom, previousAuth, evicted clientId... },
 -- or { -1 } when the clientId is remembered for another user (nothing changes)
@@ -140,7 +144,14 @@ if redis.call('GET', KEYS[4]) ~= '1' then
 end
 
 local seq = 0
-if joinedRoom == 1 then seq = redis.call('INCR', KEYS[5]) end
+if joinedRoom == 1 then
+  seq = redis.call('INCR', KEYS[5])
+  local limit = tonumber(ARGV[9]) or 0
+  appendEvent(KEYS[10], KEYS[11], limit, 'join', uid, ARGV[10], now, seq, 'connect', clientId)
+  if limit > 0 and redis.call('HLEN', KEYS[1]) == 1 and redis.call('HLEN', KEYS[6]) == 0 then
+    appendEvent(KEYS[10], KEYS[11], limit, 'occupied', nil, ARGV[10], now, seq, 'connect', clientId)
+  end
+end
 
 local result = { added, joinedRoom, startedTimer, logLogin, seq, resumedFrom, previousAuth }
 for _, id in ipairs(evicted) do table.insert(result, id) end

@@ -12,6 +12,8 @@
 -- KEYS[9] time departed    /<ns>/departed<time_channel>: uid → "<from>:<until>,..." when the
 --                          user's departed clientIds were seen there since their timer started
 -- KEYS[10] auth key        /<ns>/clientId_auth/<clientId>
+-- KEYS[11] events outbox   /<ns>/events_outbox (see lib/events/outbox.lua)
+-- KEYS[12] events dropped  /<ns>/events_outbox_dropped
 -- ARGV[1] uid (decimal)
 -- ARGV[2] clientId
 -- ARGV[3] TTL of the status key, seconds
@@ -29,6 +31,8 @@
 --         place may be stale (another process may have moved the page): if its
 --         remembered auth names another place, nothing changes and the result
 --         is { 'elsewhere', remembered auth JSON }; '' for no check
+-- ARGV[11] most entries of the events outbox; 0: events are off
+-- ARGV[12] the room's name, ARGV[13] why the clientId departed (for the leave, and vacated when nobody is left)
 --
 -- Returns { removed, leftRoom, stoppedTimer, logLogout, seq, roomLeavePending, timerStopPending,
 --           wasEngaged, disengaged, session, leaveAt, engagedPausedAt, engagedResumedAt,
@@ -223,7 +227,12 @@ if status == '1' or (status == false and ARGV[4] == '1') then
 end
 
 local seq = 0
-if leftRoom == 1 then seq = redis.call('INCR', KEYS[4]) end
+if leftRoom == 1 then
+  seq = redis.call('INCR', KEYS[4])
+  local limit = tonumber(ARGV[11]) or 0
+  appendEvent(KEYS[11], KEYS[12], limit, 'leave', uid, ARGV[12], leaveAt, seq, ARGV[13], clientId)
+  if limit > 0 and roomEmpty(KEYS[1], KEYS[5]) then appendEvent(KEYS[11], KEYS[12], limit, 'vacated', nil, ARGV[12], leaveAt, seq, ARGV[13], clientId) end
+end
 
 local result = { removed, leftRoom, stoppedTimer, logLogout, seq, roomPending, timerPending, wasEngaged, disengaged, session, leaveAt,
   engagedPausedAt, engagedResumedAt }

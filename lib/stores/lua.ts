@@ -17,6 +17,8 @@ export interface LuaScript<K extends string = string, A extends string = string,
   command: string;
   /** The script's path relative to lib/ (the build copies it to dist/lib/). */
   file: string;
+  /** Files of shared Lua functions (paths relative to lib/) that go before the script, e.g. events/outbox.lua. */
+  prelude?: readonly string[];
   /** KEYS, in order; undefined: the caller passes their number first (a variadic script). */
   keys?: readonly K[];
   /** ARGV, in order; a script may take more (variadic) after them. */
@@ -54,7 +56,7 @@ export function loadScripts(redis: Redis, scripts: readonly LuaScript[]): void {
   for (const script of scripts) {
     if (typeof commands[script.command] === 'function') continue;
     redis.defineCommand(script.command, {
-      lua: source(script.file),
+      lua: [...(script.prelude ?? []), script.file].map(source).join('\n'),
       ...(script.keys === undefined ? {} : { numberOfKeys: script.keys.length }),
       ...(script.readOnly ? { readOnly: true } : {}),
     });

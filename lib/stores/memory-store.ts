@@ -1,6 +1,7 @@
 // Presence state in this process only: the embedded default (one server process,
 // no Redis). Same semantics as the Redis store; JavaScript's single thread makes
 // each step atomic.
+import type { MemoryOutbox } from '../events/outbox';
 import { NOTHING_DEPARTED, REFUSED, rememberedPlace, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type Departure, type DepartureResult, type Engagement, type EngagementResult, type LeaveConfirmation, type PendingLeave, type PresenceStore, type RoomState, isFreshMark, type LeaveMark, type UnseenGap } from './store';
 
 function rememberedUid(json: string): number | null {
@@ -65,7 +66,23 @@ export class MemoryStore implements PresenceStore {
   /** clientId → number of its last engagement report applied */
   private readonly reports = new Map<string, number>();
 
-  constructor(private readonly maxClientIdsPerUser: number, private readonly leaveGraceMs = 0) {}
+  /** `outbox`: where presence events go, in the same step as their change (lib/events); none when events are off. */
+  constructor(private readonly maxClientIdsPerUser: number, private readonly leaveGraceMs = 0, private readonly outbox?: MemoryOutbox) {}
+
+  /** Nobody in the room: no user with a clientId, none whose leave is pending (outbox.lua's roomEmpty). */
+  private roomEmpty(room: string): boolean {
+    return !this.lists.get(room)?.size && !this.leaving.get(room)?.size;
+  }
+
+  /** A user joined or left a room: its event, and occupied/vacated when it was the first in or the last out (as the Lua scripts). */
+  private roomEvent(kind: 'join' | 'leave', uid: number, room: string, at: number, seq: number, reason: string | undefined, clientId: string | undefined): void {
+    if (!this.outbox) return;
+    const common = { channel: room, occurredMs: at, seq, reason: reason || null, clientId: clientId || null };
+    this.outbox.append({ kind, uid, ...common });
+    const first = kind === 'join' && this.lists.get(room)?.size === 1 && !this.leaving.get(room)?.size;
+    if (first) this.outbox.append({ kind: 'occupied', uid: null, ...common });
+    if (kind === 'leave' && this.roomEmpty(room)) this.outbox.append({ kind: 'vacated', uid: null, ...common });
+  }
 
   /** A pending leave of this user is cancelled: the last sighting it was for, while fresh (see arrive.lua). */
   private resumes(channel: string, uid: number, now: number): number | null {
@@ -148,8 +165,10 @@ export class MemoryStore implements PresenceStore {
     this.auths.set(a.clientId, a.authJson);
     const logLogin = !this.loggedIn.has(a.clientId);
     this.loggedIn.add(a.clientId);
+    const seq = room.first ? this.nextSeq(a.room) : 0;
+    if (room.first) this.roomEvent('join', a.uid, a.room, a.at, seq, 'connect', a.clientId);
     return {
-      added: room.added, joinedRoom: room.first, startedTimer: time.first, logLogin, evicted: room.evicted, seq: room.first ? this.nextSeq(a.room) : 0,
+      added: room.added, joinedRoom: room.first, startedTimer: time.first, logLogin, evicted: room.evicted, seq,
       resumedFrom, previousAuth: remembered !== undefined && remembered !== a.authJson ? remembered : null,
     };
   }
@@ -242,8 +261,10 @@ export class MemoryStore implements PresenceStore {
     // Unlike Redis keys, nothing here expires: forget the clientId once it is gone.
     this.auths.delete(t.clientId);
     this.reports.delete(t.clientId);
+    const seq = room.last ? this.nextSeq(t.room) : 0;
+    if (room.last) this.roomEvent('leave', t.uid, t.room, leaveAt, seq, t.reason, t.clientId);
     return {
-      removed: room.removed, leftRoom: room.last, stoppedTimer: time.last, logLogout, seq: room.last ? this.nextSeq(t.room) : 0,
+      removed: room.removed, leftRoom: room.last, stoppedTimer: time.last, logLogout, seq,
       roomLeavePending, timerStopPending, wasEngaged, disengaged, engagedSession: disengaged || engagedGap ? since : 0, engagedGap,
       leaveAt, unseen, elsewhere: null,
     };
@@ -252,7 +273,9 @@ export class MemoryStore implements PresenceStore {
   async confirmLeave(p: PendingLeave): Promise<LeaveConfirmation> {
     const leftRoom = this.confirm(p.room, p.uid, p.at, p.markedAt);
     const stoppedTimer = p.timeChannel === p.room ? leftRoom : this.confirm(p.timeChannel, p.uid, p.at, p.markedAt);
-    return { leftRoom, stoppedTimer, seq: leftRoom ? this.nextSeq(p.room) : 0 };
+    const seq = leftRoom ? this.nextSeq(p.room) : 0;
+    if (leftRoom && p.roomEvents !== false) this.roomEvent('leave', p.uid, p.room, p.at, seq, p.reason, p.clientId);
+    return { leftRoom, stoppedTimer, seq };
   }
 
   async leaveMarks(channel: string): Promise<Map<number, LeaveMark>> {

@@ -1,21 +1,24 @@
 // Presence state in Redis, in the Ruby gem's keys (docs/rails.md). Every change
 // is one Lua script call: one round trip, atomic across processes.
 import type Redis from 'ioredis';
+import { outboxKeys } from '../events/redis-outbox';
 import { loadScripts, luaScript, runScript, type ScriptValue } from './lua';
 import { CLIENT_RECORD_TTL_SECONDS, FIRST_CLIENT_RECORD_TTL_SECONDS, NOTHING_DEPARTED, REFUSED, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark, type UnseenGap } from './store';
 
 /** The store's scripts (their .lua headers describe each for readers of the Lua). */
+// arrive, depart and confirm-leave append presence events to the outbox in the same script (lib/events/outbox.lua).
+const EVENTS_PRELUDE = ['events/outbox.lua'];
 const ARRIVE = luaScript({
-  command: 'fayeOnlineArrive', file: 'stores/arrive.lua',
-  keys: ['room', 'time', 'auth', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeArrived', 'timeDeparted'],
-  args: ['uid', 'clientId', 'authJson', 'ttl', 'limit', 'now', 'graceMs', 'firstTtl'],
+  command: 'fayeOnlineArrive', file: 'stores/arrive.lua', prelude: EVENTS_PRELUDE,
+  keys: ['room', 'time', 'auth', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeArrived', 'timeDeparted', 'outbox', 'outboxDropped'],
+  args: ['uid', 'clientId', 'authJson', 'ttl', 'limit', 'now', 'graceMs', 'firstTtl', 'outboxLimit', 'roomName'],
   // `rest`: the evicted clientIds; added is -1 when the clientId is remembered for another user.
   results: ['added', 'joinedRoom', 'startedTimer', 'logLogin', 'seq', 'resumedFrom', 'previousAuth'],
 });
 const DEPART = luaScript({
-  command: 'fayeOnlineDepart', file: 'stores/depart.lua',
-  keys: ['room', 'time', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeEngaged', 'timeArrived', 'timeDeparted', 'auth'],
-  args: ['uid', 'clientId', 'ttl', 'sawLogin', 'at', 'defer', 'now', 'resolutionMs', 'firstTtl', 'place'],
+  command: 'fayeOnlineDepart', file: 'stores/depart.lua', prelude: EVENTS_PRELUDE,
+  keys: ['room', 'time', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeEngaged', 'timeArrived', 'timeDeparted', 'auth', 'outbox', 'outboxDropped'],
+  args: ['uid', 'clientId', 'ttl', 'sawLogin', 'at', 'defer', 'now', 'resolutionMs', 'firstTtl', 'place', 'outboxLimit', 'roomName', 'reason'],
   // `rest`: the unseen gaps as from, until, from, until...; with `place` and the
   // clientId remembered elsewhere: removed is 'elsewhere', leftRoom that auth JSON.
   results: ['removed', 'leftRoom', 'stoppedTimer', 'logLogout', 'seq', 'roomLeavePending', 'timerStopPending', 'wasEngaged', 'disengaged', 'session', 'leaveAt', 'engagedPausedAt', 'engagedResumedAt'],
@@ -27,9 +30,9 @@ const ENGAGE = luaScript({
   results: ['absent', 'stale', 'started', 'stopped', 'session'],
 });
 const CONFIRM_LEAVE = luaScript({
-  command: 'fayeOnlineConfirmLeave', file: 'stores/confirm-leave.lua',
-  keys: ['room', 'roomLeaving', 'time', 'timeLeaving', 'seq'],
-  args: ['uid', 'mark'],
+  command: 'fayeOnlineConfirmLeave', file: 'stores/confirm-leave.lua', prelude: EVENTS_PRELUDE,
+  keys: ['room', 'roomLeaving', 'time', 'timeLeaving', 'seq', 'outbox', 'outboxDropped'],
+  args: ['uid', 'mark', 'outboxLimit', 'roomName', 'reason', 'clientId'],
   results: ['leftRoom', 'stoppedTimer', 'seq'],
 });
 const ROOM_STATE = luaScript({
@@ -101,16 +104,20 @@ export interface RedisStoreOptions {
   leaveGraceMs?: number;
   /** How long a clientId's auth and status keys live until its first /meta/connect succeeds, s (default FIRST_CLIENT_RECORD_TTL_SECONDS; see firstRecordTtlSeconds). */
   firstRecordTtlSeconds?: number;
+  /** Append presence events to the outbox (lib/events), holding at most this many; 0 or absent: events are off. */
+  outboxLimit?: number;
 }
 
 export class RedisStore implements PresenceStore {
   private readonly redis: Redis;
   private readonly prefix: string;
+  private readonly outbox: { outbox: string; dropped: string };
 
   constructor(private readonly options: RedisStoreOptions) {
     loadScripts(options.redis, SCRIPTS);
     this.redis = options.redis;
     this.prefix = `/${options.namespace}`;
+    this.outbox = outboxKeys(options.namespace);
   }
 
   /** Checks that Redis answers (ioredis sends each script's first call as EVAL, then EVALSHA: one round trip either way). */
@@ -165,9 +172,10 @@ export class RedisStore implements PresenceStore {
     const r = await runScript(this.redis, ARRIVE, {
       room: this.channelKey(a.room), time: this.channelKey(a.timeChannel), auth: this.authKey(a.clientId), status: this.statusKey(a.clientId), seq: this.seqKey(a.room),
       roomLeaving: this.leavingKey(a.room), timeLeaving: this.leavingKey(a.timeChannel), timeArrived: this.arrivedKey(a.timeChannel), timeDeparted: this.departedKey(a.timeChannel),
+      outbox: this.outbox.outbox, outboxDropped: this.outbox.dropped,
     }, {
       uid: a.uid, clientId: a.clientId, authJson: a.authJson, ttl: CLIENT_RECORD_TTL_SECONDS, limit: this.options.maxClientIdsPerUser, now: Math.round(a.at), graceMs: this.options.leaveGraceMs ?? 0,
-      firstTtl: this.firstTtl,
+      firstTtl: this.firstTtl, outboxLimit: this.options.outboxLimit ?? 0, roomName: a.room,
     });
     if (r.added === -1) return { ...REFUSED };
     return {
@@ -187,9 +195,11 @@ export class RedisStore implements PresenceStore {
       room: this.channelKey(t.room), time: this.channelKey(t.timeChannel), status: this.statusKey(t.clientId), seq: this.seqKey(t.room),
       roomLeaving: this.leavingKey(t.room), timeLeaving: this.leavingKey(t.timeChannel), timeEngaged: this.engagedKey(t.timeChannel),
       timeArrived: this.arrivedKey(t.timeChannel), timeDeparted: this.departedKey(t.timeChannel), auth: this.authKey(t.clientId),
+      outbox: this.outbox.outbox, outboxDropped: this.outbox.dropped,
     }, {
       uid: t.uid, clientId: t.clientId, ttl: CLIENT_RECORD_TTL_SECONDS, sawLogin: t.sawLogin ? '1' : '0', at: Math.round(t.at), defer: t.deferLeave ? '1' : '0',
       now: Math.round(t.now), resolutionMs: TIMER_RESOLUTION_MS, firstTtl: this.firstTtl, place: t.ifRemembered ? `${t.room} ${t.timeChannel}` : '',
+      outboxLimit: this.options.outboxLimit ?? 0, roomName: t.room, reason: t.reason ?? '',
     });
     if (r.removed === 'elsewhere') return { ...NOTHING_DEPARTED, leaveAt: t.at, elsewhere: String(r.leftRoom) };
     return {
@@ -224,7 +234,11 @@ export class RedisStore implements PresenceStore {
   async confirmLeave(p: PendingLeave): Promise<LeaveConfirmation> {
     const r = await runScript(this.redis, CONFIRM_LEAVE, {
       room: this.channelKey(p.room), roomLeaving: this.leavingKey(p.room), time: this.channelKey(p.timeChannel), timeLeaving: this.leavingKey(p.timeChannel), seq: this.seqKey(p.room),
-    }, { uid: p.uid, mark: `${Math.round(p.at)},${Math.round(p.markedAt)}` });
+      outbox: this.outbox.outbox, outboxDropped: this.outbox.dropped,
+    }, {
+      uid: p.uid, mark: `${Math.round(p.at)},${Math.round(p.markedAt)}`,
+      outboxLimit: p.roomEvents === false ? 0 : this.options.outboxLimit ?? 0, roomName: p.room, reason: p.reason ?? '', clientId: p.clientId ?? '',
+    });
     return { leftRoom: r.leftRoom === 1, stoppedTimer: r.stoppedTimer === 1, seq: Number(r.seq) };
   }
 

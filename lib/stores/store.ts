@@ -25,6 +25,8 @@ export interface Departure extends PresenceTarget {
    * elsewhere, nothing changes and the result's `elsewhere` says where.
    */
   ifRemembered?: boolean;
+  /** Why it departed (disconnect, timeout...): the reason of the leave event it may cause. */
+  reason?: string;
 }
 
 export interface PendingLeave {
@@ -35,6 +37,11 @@ export interface PendingLeave {
   at: number;
   /** ...and when it was set (the departure's `now`). */
   markedAt: number;
+  /** Why the user leaves ('abandoned' when reconciliation confirms a dead process's leave), and the clientId whose departure set the mark: for the leave event. */
+  reason?: string;
+  clientId?: string;
+  /** false when `room` only stands in for the time channel (a timer's abandoned mark): no room event then. Default true. */
+  roomEvents?: boolean;
 }
 
 export interface LeaveConfirmation {

@@ -2,10 +2,9 @@
 // batched and retried. Defaults in one place (WEBHOOK_DEFAULTS), validated once
 // with errors that name the option (`webhooks.url`...).
 import { FayeOnlineError } from '../errors';
+import { EVENT_KINDS, type EventKind } from '../events/event';
 
-/** Every kind of row in faye_online_events, as its `kind` column spells it. */
-export const EVENT_KINDS = ['join', 'leave', 'session_start', 'session_end', 'engaged_start', 'engaged_end', 'occupied', 'vacated'] as const;
-export type EventKind = (typeof EVENT_KINDS)[number];
+export { EVENT_KINDS, type EventKind };
 
 export interface WebhooksOptions {
   /** Where batches are POSTed: an http:// or https:// URL. */

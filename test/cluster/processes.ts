@@ -18,7 +18,7 @@ export interface ServerProcessConfig {
   redis: string;
   namespace: string;
   /** `dashboard`: mount it at /faye-online, open to requests with the header `x-dashboard: open`. */
-  options: Pick<FayeOnlineOptions, 'timeout' | 'gc' | 'beforeLeaveDelay' | 'userListWindow' | 'reconcileInterval' | 'timeZone' | 'leaveGrace'> & { dashboard?: boolean };
+  options: Pick<FayeOnlineOptions, 'timeout' | 'gc' | 'beforeLeaveDelay' | 'userListWindow' | 'reconcileInterval' | 'timeZone' | 'leaveGrace' | 'events'> & { dashboard?: boolean };
 }
 
 export type Report =
@@ -94,6 +94,14 @@ export async function startCluster(count: number, options: ServerProcessConfig['
     throw (failed as PromiseRejectedResult).reason;
   }
   return cluster;
+}
+
+/** One more process on the cluster's database and Redis namespace (e.g. after another was killed), with its own options. */
+export async function addProcess(cluster: Cluster, name: string, options: ServerProcessConfig['options']): Promise<ServerProcess> {
+  const config: ServerProcessConfig = { database: cluster.backing.databaseUrl, redis: cluster.backing.redis!.url, namespace: cluster.namespace, options };
+  const added = await startProcess(name, config, cluster.reports);
+  cluster.processes.push(added);
+  return added;
 }
 
 async function startProcess(name: string, config: ServerProcessConfig, all: Received[]): Promise<ServerProcess> {

@@ -7,6 +7,8 @@ import Redis from 'ioredis';
 import type { Sequelize } from 'sequelize';
 import { openDatabase } from '../../lib/records';
 import { migrate } from '../../lib/schema';
+import { MemoryOutbox } from '../../lib/events/outbox';
+import { RedisOutbox } from '../../lib/events/redis-outbox';
 import { MemoryStore } from '../../lib/stores/memory-store';
 import { RedisStore } from '../../lib/stores/redis-store';
 import type { PresenceStore } from '../../lib/stores/store';
@@ -25,14 +27,16 @@ export interface SimBackend {
   close(): Promise<void>;
 }
 
-const TABLES = ['faye_channels', 'faye_channel_online_lists', 'faye_user_online_times', 'faye_user_login_logs', 'faye_online_engaged_times'];
+const TABLES = ['faye_channels', 'faye_channel_online_lists', 'faye_user_online_times', 'faye_user_login_logs', 'faye_online_engaged_times', 'faye_online_events'];
 
 async function emptyTables(sequelize: Sequelize): Promise<void> {
   for (const table of TABLES) await sequelize.query(`DELETE FROM ${table}`);
 }
 
-/** `makeStore` replaces the MemoryStore (the checker's own test breaks one on purpose). */
-export async function embeddedBackend(makeStore: () => PresenceStore = () => new MemoryStore(SETTINGS.maxClientIdsPerUser, SETTINGS.leaveGraceMs)): Promise<SimBackend> {
+/** `makeStore` replaces the MemoryStore (the checker's own test breaks one on purpose); events go to `outbox`. */
+export async function embeddedBackend(
+  makeStore: (outbox: MemoryOutbox) => PresenceStore = (outbox) => new MemoryStore(SETTINGS.maxClientIdsPerUser, SETTINGS.leaveGraceMs, outbox),
+): Promise<SimBackend> {
   const file: TestSqlite = createTestSqlite();
   // SQLite is one file with one writer: every simulated process would share it anyway.
   const sequelize = openDatabase(file.url);
@@ -42,11 +46,12 @@ export async function embeddedBackend(makeStore: () => PresenceStore = () => new
     processes: 1,
     async fresh() {
       await emptyTables(sequelize);
-      const store = makeStore();
+      const outbox = new MemoryOutbox();
+      const store = makeStore(outbox);
       return {
         name: 'embedded',
         cluster: false,
-        openProcess: () => ({ store, sequelize, close: async () => undefined }),
+        openProcess: () => ({ store, sequelize, outbox, close: async () => undefined }),
         finish: async () => store.close(),
       };
     },
@@ -74,10 +79,13 @@ export async function mysqlRedisBackend(processes = 3): Promise<SimBackend> {
         openProcess: () => {
           const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
           const sequelize = openDatabase(database.url);
-          const store = new RedisStore({ redis, ownsConnection: true, namespace, maxClientIdsPerUser: SETTINGS.maxClientIdsPerUser, leaveGraceMs: SETTINGS.leaveGraceMs });
+          const store = new RedisStore({
+            redis, ownsConnection: true, namespace, maxClientIdsPerUser: SETTINGS.maxClientIdsPerUser, leaveGraceMs: SETTINGS.leaveGraceMs, outboxLimit: 100_000,
+          });
           return {
             store,
             sequelize,
+            outbox: new RedisOutbox(redis, namespace),
             async close() {
               await store.close();
               await sequelize.close();

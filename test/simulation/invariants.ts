@@ -1,5 +1,6 @@
 // The invariants: what the recorded presence must agree with in the reference
 // model (truth.ts). Each check returns violations; none means the run is right.
+import { attendance, lastSeen, presentAt } from '../../lib/events/history';
 import { loginLogRowsForReport } from '../../lib/reports/queries';
 import { buildLoginReport } from '../../lib/reports/sessions';
 import { union } from './truth';
@@ -201,10 +202,71 @@ async function reconcileRepairs(world: World): Promise<Violation[]> {
   return found ? [{ invariant: 'reconcile repairs', detail: `a second pass still found ${JSON.stringify(second)}` }] : [];
 }
 
+/** The quiet points of each run so far: history must still tell each of them right later. */
+const quietPoints = new WeakMap<World, number[]>();
+
+/**
+ * History = truth: from faye_online_events alone (drained first), who was in
+ * each room at this quiet point and at every earlier one is who the truth had
+ * there (but for a user whose stay ended within a poll interval of that
+ * moment: a silent page leaves as of its last message); attendance since
+ * the run began names only users the truth had in the room, and every one who
+ * stayed longer than a poll interval; last seen says online exactly for users
+ * the truth has in a room.
+ */
+async function historyAgrees(world: World): Promise<Violation[]> {
+  const process = world.anyProcess()!;
+  await process.events.drain();
+  const sequelize = process.records.sequelize;
+  const now = world.clock.now();
+  const moments = [...(quietPoints.get(world) ?? []), now];
+  quietPoints.set(world, moments);
+  const out: Violation[] = [];
+  const show = (uids: Iterable<number>) => `[${[...uids].sort((a, b) => a - b).join(',')}]`;
+  const eventsOf = async (room: string) => {
+    const [rows] = await sequelize.query(`SELECT kind, user_id, occurred_ms, reason FROM faye_online_events WHERE channel = '${room}' ORDER BY id`);
+    return (rows as Array<{ kind: string; user_id: number; occurred_ms: number; reason: string }>).map((r) => `${r.kind} ${r.user_id ?? ''}@${world.t(Number(r.occurred_ms))}(${r.reason})`).join(' ');
+  };
+  const truthAt = (room: string, at: number) =>
+    world.truth.stays.filter((s) => s.room === room && s.start <= at && (s.end === null || s.end > at)).map((s) => s.uid);
+  // The server knows a silent page's last message only: its leave is as of
+  // then, up to one poll interval (the timeout) before the truth's end.
+  const slack = SETTINGS.timeoutMs + 1000;
+  const nearBoundary = (uid: number, room: string, at: number) => world.truth.stays.some((st) =>
+    st.uid === uid && st.room === room && st.end !== null && Math.abs(st.end - at) <= slack);
+  for (const room of world.rooms()) {
+    for (const at of moments) {
+      const history = await presentAt(sequelize, room, new Date(at));
+      const truth = truthAt(room, at);
+      const differ = [...history.filter((u) => !truth.includes(u)), ...truth.filter((u) => !history.includes(u))];
+      if (differ.some((uid) => !nearBoundary(uid, room, at))) {
+        out.push({ invariant: 'history = truth (present at)', detail: `${room} at ${world.t(at)}: truth ${show(truthAt(room, at))}, history ${show(history)}; events ${await eventsOf(room)}` });
+      }
+    }
+    // Everyone attending really was there; everyone there for longer than a
+    // poll interval attends (a shorter stay of a page that then went silent
+    // may be recorded as none: it leaves as of its last message).
+    const attended = (await attendance(sequelize, room, new Date(world.startedAt), new Date(now), new Date(now))).map((a) => a.uid);
+    const stays = world.truth.stays.filter((st) => st.room === room && (st.end ?? now) > st.start);
+    const there = new Set(stays.map((st) => st.uid));
+    const required = new Set(stays.filter((st) => (st.end ?? now) - st.start > slack).map((st) => st.uid));
+    if (attended.some((uid) => !there.has(uid)) || [...required].some((uid) => !attended.includes(uid))) {
+      out.push({ invariant: 'history = truth (attendance)', detail: `${room}: truth ${show(there)} (longer than a poll interval: ${show(required)}), attendance ${show(attended)}; events ${await eventsOf(room)}` });
+    }
+  }
+  for (const uid of world.truth.users()) {
+    const online = world.rooms().some((room) => truthAt(room, now).includes(uid));
+    const seen = await lastSeen(sequelize, uid, new Date(now));
+    if (seen.online !== online) out.push({ invariant: 'history = truth (last seen)', detail: `uid ${uid}: truth ${online ? 'online' : 'offline'}, last seen says ${seen.online ? `online in ${seen.channel}` : 'offline'}` });
+  }
+  return out;
+}
+
 export async function checkQuietPoint(world: World, { final }: { final: boolean }): Promise<Violation[]> {
   await world.settle();
   const out = [...(await whoIsOnline(world)), ...diffsAlternate(world), ...noFlap(world), ...(await onlineTime(world))];
   out.push(...(await reconcileRepairs(world)));
+  out.push(...(await historyAgrees(world)));
   if (final) out.push(...(await nothingRunning(world)));
   out.push(...world.observed.errors.splice(0).map((detail) => ({ invariant: 'no errors logged', detail })));
   return out;

@@ -14,6 +14,7 @@ import { BeforeLeave } from '../../lib/edge/before-leave';
 import { PresenceExtension } from '../../lib/edge/extension';
 import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL } from '../../lib/protocol';
 import type { Logger } from '../../lib/log';
+import { EventDrainer, recordRepair, type EventOutbox } from '../../lib/events';
 import { Records } from '../../lib/records';
 import type { PresenceStore } from '../../lib/stores/store';
 import type { Step } from './scenario';
@@ -33,6 +34,8 @@ export const SETTINGS = {
 export interface ProcessResources {
   store: PresenceStore;
   sequelize: Sequelize;
+  /** Where the store appends presence events (the `events` option); the process's drainer empties it when the checks ask. */
+  outbox: EventOutbox;
   /** Drops the process's connections (a crash or the end of the run). */
   close(): Promise<void>;
 }
@@ -92,6 +95,8 @@ export class SimProcess {
   readonly clock: ProcessClock;
   readonly presence: Presence;
   readonly records: Records;
+  /** Moves the outbox into faye_online_events; drained when the checks ask (no timer of its own, so the run stays in simulated time). */
+  readonly events: EventDrainer;
   readonly beforeLeave: BeforeLeave;
   readonly extension: PresenceExtension;
   readonly resources: ProcessResources;
@@ -104,7 +109,8 @@ export class SimProcess {
     this.clock = new ProcessClock(world.clock);
     this.resources = world.backend.openProcess(this.clock);
     const logger = world.logger(`p${slot}`);
-    this.records = new Records({ sequelize: this.resources.sequelize, logger, timeZone: 'UTC' });
+    this.records = new Records({ sequelize: this.resources.sequelize, logger, timeZone: 'UTC', events: true });
+    this.events = new EventDrainer({ outbox: this.resources.outbox, sequelize: this.resources.sequelize, logger, clock: this.clock, intervalMs: 1000 });
     this.presence = new Presence({
       store: this.resources.store, records: this.records, logger, clock: this.clock, leaveGraceMs: SETTINGS.leaveGraceMs, engagement: true,
     });
@@ -203,6 +209,7 @@ export class SimProcess {
       onListChanged: (room, list) => this.world.observed.lists.push({ room, list: [...list], at: this.clock.now() }),
       engagement: true,
       leaveAbandoned: (pending, scope) => this.presence.leaveAbandoned(pending, scope),
+      listRepaired: (repair) => recordRepair(this.resources.sequelize, repair),
     });
     this.track(work);
     return work;

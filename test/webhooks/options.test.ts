@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { backoffDelay, EVENT_KINDS, resolveWebhooks, WEBHOOK_DEFAULTS } from '../../lib/webhooks';
+import { resolveOptions } from '../../lib/options';
 
 const base = { url: 'https://app.example.com/hooks/presence', secret: 'webhook-secret-0123456789' };
 
@@ -49,5 +50,14 @@ describe('the retry delay', () => {
       const delay = backoffDelay(3, 1000, 600_000);
       assert.ok(delay >= 2000 && delay <= 4000, String(delay));
     }
+  });
+});
+
+describe('webhooks and events together', () => {
+  it('turns the recording of events on, and refuses events: false', () => {
+    const webhooks = { url: 'http://127.0.0.1:9/hook', secret: 'a webhook secret of 32 bytes....' };
+    assert.ok(resolveOptions({ webhooks }).events, 'webhooks record events');
+    assert.equal(resolveOptions({ webhooks, events: { outboxLimit: 7 } }).events?.outboxLimit, 7);
+    assert.throws(() => resolveOptions({ webhooks, events: false }), /leave `events` on/);
   });
 });

@@ -1,0 +1,3 @@
+import { eventScenarios } from './scenarios';
+
+eventScenarios('sqlite+memory');

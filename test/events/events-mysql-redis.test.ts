@@ -1,0 +1,4 @@
+// needs: mysql, redis
+import { eventScenarios } from './scenarios';
+
+eventScenarios('mysql+redis');

@@ -114,7 +114,7 @@ describe('the faye-online command line', () => {
     try {
       const status = await cli(['status', '--url', sqlite.url, '--redis', 'redis://127.0.0.1:1/0']);
       assert.equal(status.code, 1);
-      assert.match(status.stderr, /not migrated \(pending: 20130326113504, 20130531033325, 20261128190000, 20261130090000\).*\[SCHEMA_NOT_MIGRATED\]$/m);
+      assert.match(status.stderr, /not migrated \(pending: 20130326113504, 20130531033325, 20261128190000, 20261130090000, 20261130100000\).*\[SCHEMA_NOT_MIGRATED\]$/m);
     } finally {
       sqlite.remove();
     }

@@ -199,11 +199,10 @@ describe('faye-online serve on a shared Rails database', () => {
   let gemOnly: TestDatabase;
   before(async () => {
     redis = await createTestRedis();
-    // Only the gem's two migrations, as on a database where Rails ran them: our own (events, engaged time) are reverted.
+    // Only the gem's two migrations, as on a database where Rails ran them: our own (webhooks, events, engaged time) are reverted.
     gemOnly = await createTestDatabase('serve_gem_only');
     assert.equal((await cli(['migrate', 'up', '--url', gemOnly.url])).code, 0);
-    assert.equal((await cli(['migrate', 'down', '--url', gemOnly.url])).code, 0);
-    assert.equal((await cli(['migrate', 'down', '--url', gemOnly.url])).code, 0);
+    for (let ours = 0; ours < 3; ours++) assert.equal((await cli(['migrate', 'down', '--url', gemOnly.url])).code, 0);
   });
   after(async () => {
     await redis.cleanup();

@@ -66,15 +66,16 @@ describe('faye-online migrate adopt on a Rails 6 utf8mb4 schema', () => {
       "  faye_user_online_times.updated_at: type datetime(6) (the gem's is datetime)",
       "  faye_user_login_logs: collation utf8mb4_general_ci (the gem's is utf8mb3_general_ci)",
     ]);
-    assert.match(adopt.stdout, /\n2 migrations adopted; 2 still pending: run `faye-online migrate up`\n$/);
+    assert.match(adopt.stdout, /\n2 migrations adopted; 3 still pending: run `faye-online migrate up`\n$/);
     assert.doesNotMatch(adopt.stdout + adopt.stderr, /SPEC/);
 
     const up = await cli(['migrate', 'up', '--url', db.url]);
     assert.equal(up.code, 0, up.stderr);
     assert.match(up.stdout, /== 20261128190000 create_faye_online_engaged_times: migrated/);
     assert.match(up.stdout, /== 20261130090000 create_faye_online_events: migrated/);
+    assert.match(up.stdout, /== 20261130100000 create_faye_online_webhooks: migrated/);
     const [versions] = await db.raw.query('SELECT version FROM schema_migrations ORDER BY version');
-    assert.deepEqual((versions as Array<{ version: string }>).map((r) => r.version), ['20130326113504', '20130531033325', '20261128190000', '20261130090000']);
+    assert.deepEqual((versions as Array<{ version: string }>).map((r) => r.version), ['20130326113504', '20130531033325', '20261128190000', '20261130090000', '20261130100000']);
   });
 
   it('refuses, in its own words, only what would break one side, and records nothing', async () => {

@@ -13,8 +13,12 @@ const TABLES = EXPECTED_LAYOUT.map((t) => t.name);
 const GEM_VERSIONS = ['20130326113504', '20130531033325'];
 const OUR_VERSION = '20261128190000';
 const EVENTS_VERSION = '20261130090000';
-const VERSIONS = [...GEM_VERSIONS, OUR_VERSION, EVENTS_VERSION];
-const NAMES = ['20130326113504_faye_create_user_list', '20130531033325_add_faye_user_login_logs', '20261128190000_create_faye_online_engaged_times', '20261130090000_create_faye_online_events'];
+const WEBHOOKS_VERSION = '20261130100000';
+const VERSIONS = [...GEM_VERSIONS, OUR_VERSION, EVENTS_VERSION, WEBHOOKS_VERSION];
+const NAMES = [
+  '20130326113504_faye_create_user_list', '20130531033325_add_faye_user_login_logs', '20261128190000_create_faye_online_engaged_times',
+  '20261130090000_create_faye_online_events', '20261130100000_create_faye_online_webhooks',
+];
 
 // SHOW CREATE TABLE after Rails 3.2/4.0 ran the gem's migrations on MariaDB.
 const SHOW_CREATE: Record<string, string> = {
@@ -86,6 +90,37 @@ const SHOW_CREATE: Record<string, string> = {
   KEY \`index_faye_online_events_on_user_id_and_occurred_ms\` (\`user_id\`,\`occurred_ms\`),
   KEY \`index_faye_online_events_on_occurred_ms\` (\`occurred_ms\`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci`,
+  faye_online_webhook_cursors: `CREATE TABLE \`faye_online_webhook_cursors\` (
+  \`id\` int(11) NOT NULL AUTO_INCREMENT,
+  \`name\` varchar(64) NOT NULL,
+  \`cursor_id\` bigint(20) NOT NULL DEFAULT 0,
+  \`kinds\` varchar(255) DEFAULT NULL,
+  \`holder\` varchar(128) DEFAULT NULL,
+  \`lease_until_ms\` bigint(20) DEFAULT NULL,
+  \`lease_version\` int(11) NOT NULL DEFAULT 0,
+  \`attempts\` int(11) NOT NULL DEFAULT 0,
+  \`failing_since_ms\` bigint(20) DEFAULT NULL,
+  \`next_attempt_ms\` bigint(20) DEFAULT NULL,
+  \`last_error\` varchar(255) DEFAULT NULL,
+  \`delivered_count\` bigint(20) NOT NULL DEFAULT 0,
+  \`created_at\` datetime NOT NULL,
+  \`updated_at\` datetime NOT NULL,
+  PRIMARY KEY (\`id\`),
+  UNIQUE KEY \`index_faye_online_webhook_cursors_on_name\` (\`name\`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci`,
+  faye_online_webhook_dead_letters: `CREATE TABLE \`faye_online_webhook_dead_letters\` (
+  \`id\` int(11) NOT NULL AUTO_INCREMENT,
+  \`event_id\` bigint(20) NOT NULL,
+  \`state\` varchar(16) NOT NULL,
+  \`attempts\` int(11) NOT NULL DEFAULT 0,
+  \`last_error\` varchar(255) DEFAULT NULL,
+  \`died_at_ms\` bigint(20) NOT NULL,
+  \`created_at\` datetime NOT NULL,
+  \`updated_at\` datetime NOT NULL,
+  PRIMARY KEY (\`id\`),
+  UNIQUE KEY \`index_faye_online_webhook_dead_letters_on_event_id\` (\`event_id\`),
+  KEY \`index_faye_online_webhook_dead_letters_on_state\` (\`state\`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci`,
 };
 
 describe('migrations on MariaDB', () => {
@@ -128,32 +163,34 @@ describe('migrations on MariaDB', () => {
   it('reverts the last migration, then all of them, leaving the app\'s own versions alone', async () => {
     await migrate(sequelize, 'up');
     await backend.exec("INSERT INTO schema_migrations (version) VALUES ('20120101000000')");
+    assert.deepEqual((await migrate(sequelize, 'down')).names, [NAMES[4]]);
+    await ensureMigrated(sequelize, { events: true });
+    await expectRejects(ensureMigrated(sequelize, { webhooks: true }), 'SCHEMA_NOT_MIGRATED', new RegExp(`pending: ${WEBHOOKS_VERSION}\\).*migrate up`));
     assert.deepEqual((await migrate(sequelize, 'down')).names, [NAMES[3]]);
     assert.deepEqual(await tables(), ['faye_channel_online_lists', 'faye_channels', 'faye_online_engaged_times', 'faye_user_login_logs', 'faye_user_online_times', 'schema_migrations']);
     await ensureMigrated(sequelize);
-    await expectRejects(ensureMigrated(sequelize, { events: true }), 'SCHEMA_NOT_MIGRATED', new RegExp(`pending: ${EVENTS_VERSION}\\).*migrate up`));
+    await expectRejects(ensureMigrated(sequelize, { events: true }), 'SCHEMA_NOT_MIGRATED', new RegExp(`pending: ${EVENTS_VERSION}, ${WEBHOOKS_VERSION}\\).*migrate up`));
     assert.deepEqual((await migrate(sequelize, 'down')).names, [NAMES[2]]);
     assert.deepEqual(await tables(), ['faye_channel_online_lists', 'faye_channels', 'faye_user_login_logs', 'faye_user_online_times', 'schema_migrations']);
-    await expectRejects(ensureMigrated(sequelize), 'SCHEMA_NOT_MIGRATED', new RegExp(`pending: ${OUR_VERSION}, ${EVENTS_VERSION}\\).*migrate up`));
+    await expectRejects(ensureMigrated(sequelize), 'SCHEMA_NOT_MIGRATED', new RegExp(`pending: ${OUR_VERSION}, ${EVENTS_VERSION}, ${WEBHOOKS_VERSION}\\).*migrate up`));
     assert.deepEqual((await migrate(sequelize, 'down')).names, [NAMES[1]]);
     assert.deepEqual(await tables(), ['faye_channel_online_lists', 'faye_channels', 'faye_user_online_times', 'schema_migrations']);
     await expectRejects(ensureMigrated(sequelize), 'SCHEMA_NOT_MIGRATED', /20130531033325.*migrate up/);
     assert.deepEqual((await migrate(sequelize, 'down', { all: true })).names, [NAMES[0]]);
     assert.deepEqual(await tables(), ['schema_migrations']);
     assert.deepEqual(await versions(), ['20120101000000']);
-    assert.deepEqual((await migrate(sequelize, 'up')).names.length, 4, 'and up again');
+    assert.deepEqual((await migrate(sequelize, 'up')).names.length, 5, 'and up again');
   });
 
   it('requires the engaged-time table at startup only while engagement is on, and the events table only while events are on', async () => {
     await migrate(sequelize, 'up');
-    await migrate(sequelize, 'down');
-    await migrate(sequelize, 'down');
+    for (let ours = 0; ours < 3; ours += 1) await migrate(sequelize, 'down');
     assert.deepEqual(await versions(), GEM_VERSIONS, "a database with the gem's migrations only");
     await ensureMigrated(sequelize, { engagement: false });
-    await expectRejects(ensureMigrated(sequelize), 'SCHEMA_NOT_MIGRATED', new RegExp(`pending: ${OUR_VERSION}, ${EVENTS_VERSION}\\)`));
-    await expectRejects(ensureMigrated(sequelize, { engagement: false, events: true }), 'SCHEMA_NOT_MIGRATED', new RegExp(`pending: ${OUR_VERSION}, ${EVENTS_VERSION}\\)`));
-    assert.deepEqual((await migrate(sequelize, 'up')).names, [NAMES[2], NAMES[3]], 'up adds only ours');
-    await ensureMigrated(sequelize, { events: true });
+    await expectRejects(ensureMigrated(sequelize), 'SCHEMA_NOT_MIGRATED', new RegExp(`pending: ${OUR_VERSION}, ${EVENTS_VERSION}, ${WEBHOOKS_VERSION}\\)`));
+    await expectRejects(ensureMigrated(sequelize, { engagement: false, events: true }), 'SCHEMA_NOT_MIGRATED', new RegExp(`pending: ${OUR_VERSION}, ${EVENTS_VERSION}, ${WEBHOOKS_VERSION}\\)`));
+    assert.deepEqual((await migrate(sequelize, 'up')).names, [NAMES[2], NAMES[3], NAMES[4]], 'up adds only ours');
+    await ensureMigrated(sequelize, { events: true, webhooks: true });
   });
 
   it('is up to date on a database where Rails already ran the gem\'s migrations', async () => {
@@ -163,7 +200,7 @@ describe('migrations on MariaDB', () => {
     const states = await migrationStatus(sequelize);
     assert.ok(states.every((s) => s.applied));
     assert.deepEqual((await migrate(sequelize, 'up')).names, []);
-    assert.deepEqual(await versions(), ['20120101000000', ...GEM_VERSIONS, '20140101000000', OUR_VERSION, EVENTS_VERSION]);
+    assert.deepEqual(await versions(), ['20120101000000', ...GEM_VERSIONS, '20140101000000', OUR_VERSION, EVENTS_VERSION, WEBHOOKS_VERSION]);
   });
 
   it('refuses tables that exist without their schema_migrations rows (SCHEMA_UNTRACKED), and adopts them after checking', async () => {
@@ -178,10 +215,10 @@ describe('migrations on MariaDB', () => {
 
   it('adopts the first migration and leaves the others pending when only its tables exist', async () => {
     await migrate(sequelize, 'up');
-    for (let i = 0; i < 3; i += 1) await migrate(sequelize, 'down');
+    for (let i = 0; i < 4; i += 1) await migrate(sequelize, 'down');
     await backend.exec('DROP TABLE schema_migrations');
-    assert.deepEqual(await adoptSchema(sequelize), { adopted: [NAMES[0]], differences: [], pending: [NAMES[1], NAMES[2], NAMES[3]] });
-    assert.deepEqual((await migrate(sequelize, 'up')).names, [NAMES[1], NAMES[2], NAMES[3]]);
+    assert.deepEqual(await adoptSchema(sequelize), { adopted: [NAMES[0]], differences: [], pending: NAMES.slice(1) });
+    assert.deepEqual((await migrate(sequelize, 'up')).names, NAMES.slice(1));
   });
 
   it('tolerates what is the same layout for both sides: nullable timestamps silently, another collation and engine with a note', async () => {
@@ -191,7 +228,7 @@ describe('migrations on MariaDB', () => {
     await backend.exec('ALTER TABLE faye_user_login_logs CONVERT TO CHARACTER SET utf8mb3 COLLATE utf8mb3_unicode_ci');
     await backend.exec('ALTER TABLE faye_user_login_logs ENGINE=MyISAM');
     const result = await adoptSchema(sequelize);
-    assert.equal(result.adopted.length, 4);
+    assert.equal(result.adopted.length, NAMES.length);
     assert.deepEqual(result.differences, ["faye_user_login_logs: ENGINE=MyISAM (the gem's is InnoDB)"]);
   });
 

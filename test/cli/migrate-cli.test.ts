@@ -29,20 +29,21 @@ describe('faye-online migrate', () => {
     assert.match(up.stdout, /== 20130531033325 add_faye_user_login_logs: migrated/);
     assert.match(up.stdout, /== 20261128190000 create_faye_online_engaged_times: migrated/);
     assert.match(up.stdout, /== 20261130090000 create_faye_online_events: migrated/);
-    assert.match(up.stdout, /\n4 migrations applied in \d+\.\d s\n$/);
+    assert.match(up.stdout, /== 20261130100000 create_faye_online_webhooks: migrated/);
+    assert.match(up.stdout, /\n5 migrations applied in \d+\.\d s\n$/);
 
     const status = await cli(['migrate', 'status'], { DATABASE_URL: mariadb.url });
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, /up {4}20130326113504  faye_create_user_list\nup {4}20130531033325  add_faye_user_login_logs\nup {4}20261128190000  create_faye_online_engaged_times\nup {4}20261130090000  create_faye_online_events\nUp to date: 4 applied\n$/);
+    assert.match(status.stdout, /up {4}20130326113504  faye_create_user_list\nup {4}20130531033325  add_faye_user_login_logs\nup {4}20261128190000  create_faye_online_engaged_times\nup {4}20261130090000  create_faye_online_events\nup {4}20261130100000  create_faye_online_webhooks\nUp to date: 5 applied\n$/);
 
     const again = await cli(['migrate', 'up'], { DATABASE_URL: mariadb.url });
-    assert.match(again.stdout, /\nNothing to do: database is up to date \(4 applied\)\n$/);
+    assert.match(again.stdout, /\nNothing to do: database is up to date \(5 applied\)\n$/);
 
     const down = await cli(['migrate', 'down', '--url', mariadb.url]);
     assert.equal(down.code, 0, down.stderr);
-    assert.match(down.stdout, /== 20261130090000 create_faye_online_events: reverted .*\n1 migration reverted in \d+\.\d s\n$/);
+    assert.match(down.stdout, /== 20261130100000 create_faye_online_webhooks: reverted .*\n1 migration reverted in \d+\.\d s\n$/);
     const after = await cli(['migrate', 'status', '--url', mariadb.url]);
-    assert.match(after.stdout, /down  20261130090000  create_faye_online_events\n3 applied, 1 pending: run `faye-online migrate up`\n$/);
+    assert.match(after.stdout, /down  20261130100000  create_faye_online_webhooks\n4 applied, 1 pending: run `faye-online migrate up`\n$/);
   });
 
   it('widens online_times only when asked (--widen-online-times), and down narrows it back while nothing is longer', async () => {
@@ -55,7 +56,7 @@ describe('faye-online migrate', () => {
     assert.match(widen.stdout, /== 20261129200000 widen_faye_user_online_times: migrated .*\n1 migration applied in/);
     assert.equal(await columnType(), 'mediumtext');
     const status = await cli(['migrate', 'status', '--url', mariadb.url]);
-    assert.match(status.stdout, /up {4}20261129200000  widen_faye_user_online_times\nUp to date: 5 applied\n$/);
+    assert.match(status.stdout, /up {4}20261129200000  widen_faye_user_online_times\nUp to date: 6 applied\n$/);
     assertOneLineError(await cli(['migrate', 'down', '--widen-online-times', '--url', mariadb.url]), /--widen-online-times only goes with up/);
     const down = await cli(['migrate', 'down', '--url', mariadb.url]);
     assert.equal(down.code, 0, down.stderr);
@@ -70,7 +71,7 @@ describe('faye-online migrate', () => {
     assertOneLineError(up, /^faye-online migrate: tables .* already exist .*faye-online migrate adopt.*\[SCHEMA_UNTRACKED\]$/);
     const adopt = await cli(['migrate', 'adopt', '--url', mariadb.url]);
     assert.equal(adopt.code, 0, adopt.stderr);
-    assert.match(adopt.stdout, /: adopted \(layout verified\)\n.*\n4 migrations adopted; database is up to date\n$/);
+    assert.match(adopt.stdout, /: adopted \(layout verified\)\n.*\n5 migrations adopted; database is up to date\n$/);
   });
 
   it('down lists what it would drop and refuses to drop the gem\'s tables holding rows unless --yes', async () => {
@@ -78,11 +79,11 @@ describe('faye-online migrate', () => {
     await mariadb.exec("INSERT INTO faye_user_login_logs (status, uid, t, channel_id, clientId) VALUES (1, 470700, '2026-11-29 10:00:00', 1, 'abc')");
     const refused = await cli(['migrate', 'down', '--all', '--url', mariadb.url]);
     assert.equal(refused.code, 1, refused.stdout + refused.stderr);
-    assert.match(refused.stdout, /\nReverting drops faye_online_events \(0 rows\), faye_online_engaged_times \(0 rows\), faye_user_login_logs \(1 row, the gem's\), faye_channels \(0 rows, the gem's\), faye_channel_online_lists \(0 rows, the gem's\), faye_user_online_times \(0 rows, the gem's\)\n$/);
+    assert.match(refused.stdout, /\nReverting drops faye_online_webhook_cursors \(0 rows\), faye_online_webhook_dead_letters \(0 rows\), faye_online_events \(0 rows\), faye_online_engaged_times \(0 rows\), faye_user_login_logs \(1 row, the gem's\), faye_channels \(0 rows, the gem's\), faye_channel_online_lists \(0 rows, the gem's\), faye_user_online_times \(0 rows, the gem's\)\n$/);
     assertOneLineError(refused, /^faye-online migrate: refusing to drop the gem's tables that hold rows \(faye_user_login_logs: 1 row\); on a shared database they are the Rails app's data too\. Nothing was changed; pass --yes to drop them anyway$/);
-    assert.match((await cli(['migrate', 'status', '--url', mariadb.url])).stdout, /Up to date: 4 applied\n$/);
+    assert.match((await cli(['migrate', 'status', '--url', mariadb.url])).stdout, /Up to date: 5 applied\n$/);
     // Our own tables alone may go: it holds no Rails data.
-    for (let i = 0; i < 2; i += 1) {
+    for (let i = 0; i < 3; i += 1) {
       const ours = await cli(['migrate', 'down', '--url', mariadb.url]);
       assert.equal(ours.code, 0, ours.stderr);
     }
@@ -97,9 +98,9 @@ describe('faye-online migrate', () => {
     try {
       const up = await cli(['migrate', 'up', '--url', sqlite.url]);
       assert.equal(up.code, 0, up.stderr);
-      assert.match(up.stdout, /4 migrations applied/);
+      assert.match(up.stdout, /5 migrations applied/);
       const down = await cli(['migrate', 'down', '--all', '--url', sqlite.url]);
-      assert.match(down.stdout, /4 migrations reverted/);
+      assert.match(down.stdout, /5 migrations reverted/);
     } finally {
       await sqlite.cleanup();
     }

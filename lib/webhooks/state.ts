@@ -4,6 +4,7 @@
 // the holder, the lease_version it took the lease with and the cursor it read,
 // so a process that lost its lease (paused, partitioned, too slow) changes
 // nothing, and `webhooks replay` rewinding the cursor is never overwritten.
+import type { PresenceRecordEvent } from '../events/event';
 import { QueryTypes, UniqueConstraintError, type Sequelize, type Transaction } from 'sequelize';
 import { formatDateTime } from '../records/legacy-format';
 
@@ -15,16 +16,12 @@ export const DEFAULT_STREAM = 'default';
 
 type Value = string | number | null;
 
-export interface EventRow {
+/** A row of faye_online_events as the sender reads it: the event, its id (the stream's order) and its key. */
+export interface EventRow extends Omit<PresenceRecordEvent, 'kind'> {
   id: number;
   eventKey: string;
+  /** A kind this version may not know (a newer writer's): sent as it is. */
   kind: string;
-  uid: number | null;
-  channel: string;
-  occurredMs: number;
-  reason: string | null;
-  seq: number | null;
-  clientId: string | null;
 }
 
 export interface StreamState {

@@ -106,6 +106,7 @@ describe('history, retention and erasure (MariaDB, the CLI as a user runs it)', 
     const other = await createTestDatabase('events_serve');
     try {
       assert.equal((await cli(['migrate', 'up', '--url', other.url])).code, 0);
+      assert.equal((await cli(['migrate', 'down', '--url', other.url])).code, 0, 'the webhook tables\' migration reverted');
       assert.equal((await cli(['migrate', 'down', '--url', other.url])).code, 0, 'the events migration reverted');
       const refused = await cli(['serve', '--port', '0', '--url', other.url, '--events', 'on'], { FAYE_ONLINE_DB_TIMEOUT: '5' });
       assert.equal(refused.code, 1, refused.stdout + refused.stderr);

@@ -14,6 +14,7 @@ import { parseFlags } from './support/args';
 import { createBacking } from './support/backing';
 import { runBenchmark, startServer, type BenchServer, type ServerStats } from './support/processes';
 import { commit, progress, saveResult, sleep, table } from './support/report';
+import { PresenceKeys } from '../lib/stores/keys';
 
 const flags = parseFlags({ members: 1000, frame: 60000, repeats: 2300, tabs: 40, hops: 200, clientIds: 2000, seconds: 5 });
 const SECRET = 'bench-attack-secret-0123456789abcdef';
@@ -189,7 +190,7 @@ async function main(): Promise<void> {
       const clientIds = await handshakes(server, flags.clientIds);
       await connects(server, clientIds.map((clientId) => [clientId, padded]));
       await server.settled();
-      const keys = await backing.redis.redis.keys(`/${backing.redis.namespace}/clientId_auth/*`);
+      const keys = await backing.redis.redis.keys(new PresenceKeys(backing.redis.namespace).auth('*'));
       const values = keys.length ? await backing.redis.redis.mget(...keys) : [];
       const bytes = values.reduce((sum, value) => sum + (value?.length ?? 0), 0);
       const ours = values.filter((value) => value?.includes('"uid":9')).length;

@@ -13,6 +13,7 @@ import { parseFlags } from './support/args';
 import { runLoad } from './support/load';
 import { runBenchmark } from './support/processes';
 import { commit, progress, saveResult, table } from './support/report';
+import { EngineKeys, PresenceKeys } from '../lib/stores/keys';
 
 const flags = parseFlags({ clients: 500, rooms: 50, 'two-tabs': 0.25, 'long-polling': 0.25, seconds: 20, rate: 5, timeout: 10, workers: 1, servers: 1 });
 
@@ -27,8 +28,8 @@ function subjectOf(args: string[]): string | undefined {
 }
 
 function ownerOf(subject: string | undefined, namespace: string): Owner {
-  if (subject?.startsWith(`/${namespace}/`)) return 'presence';
-  if (subject?.startsWith(`${namespace}/`)) return 'engine';
+  if (subject?.startsWith(new PresenceKeys(namespace).prefix)) return 'presence';
+  if (subject?.startsWith(new EngineKeys(namespace).prefix)) return 'engine';
   return 'other';
 }
 

@@ -17,6 +17,7 @@ import { startBayeuxLoad } from './support/bayeux-load';
 import { countRedis } from './support/monitor';
 import { runBenchmark, startServer } from './support/processes';
 import { commit, machineLoad, progress, saveResult, sleep, table, waitFor } from './support/report';
+import { PresenceKeys } from '../lib/stores/keys';
 
 const flags = parseFlags({ members: 10_000, joins: 100, newcomers: 200, threads: 4, concurrency: 50, timeout: 10, 'long-polling': 0.25 });
 const ROOM = '/rooms/big';
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
   const counter = await countRedis(backing.redis.url, backing.redis.namespace, [backing.redis.redis]);
   const observers: Array<{ close(): Promise<unknown> }> = [];
   try {
-    const online = () => backing.redis.redis.hlen(`/${backing.redis.namespace}/uid_to_clientIds${ROOM}`);
+    const online = () => backing.redis.redis.hlen(new PresenceKeys(backing.redis.namespace).channel(ROOM));
     progress(`filling ${ROOM} with ${flags.members} members`);
     const cpu0 = (await server.stats()).cpuMicros;
     const fill = await members.open(Array.from({ length: flags.members }, (_, i) => spec(server.url, i + 1, [])), flags.concurrency, `fill ${ROOM}`);

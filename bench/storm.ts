@@ -15,6 +15,7 @@ import { countRedis, type Counts } from './support/monitor';
 import { runBenchmark, startClientWorker, startServer, type BenchServer, type ClientWorker } from './support/processes';
 import path from 'node:path';
 import { RESULTS_DIR, commit, machineLoad, progress, saveResult, sleep, table, waitFor } from './support/report';
+import { PresenceKeys } from '../lib/stores/keys';
 
 // --leave-grace 0: leaves are final at once, so the storm measures the work; faye-online's
 // default (5 s) delays every leave after a disconnect by design, to absorb reloads.
@@ -91,7 +92,7 @@ async function storm(kind: 'presence' | 'plain', users: number): Promise<StormRe
       lastAt = performance.now();
     });
 
-    const onlineInRedis = async () => backing.redis.redis.hlen(`/${ns}/uid_to_clientIds${ROOM}`);
+    const onlineInRedis = async () => backing.redis.redis.hlen(new PresenceKeys(ns).channel(ROOM));
     const onlineInSql = async () => {
       const [rows] = await backing.db!.raw.query(
         'SELECT l.user_info_list AS list FROM faye_channel_online_lists l JOIN faye_channels c ON c.id = l.channel_id WHERE c.name = ?', [ROOM]);

@@ -3,6 +3,7 @@
 // faye-redis' layout). Commands run inside Lua scripts are not counted (they
 // cost no round trip). A MULTI ... EXEC block counts as one round trip.
 import Redis from 'ioredis';
+import { EngineKeys, PresenceKeys } from '../../lib/stores/keys';
 
 export interface Counts {
   presenceCommands: number;
@@ -48,7 +49,7 @@ export async function countRedis(url: string, namespace: string, ignore: Redis[]
       if (kind === 'engine') counts.engineRoundTrips += 1;
       return;
     }
-    const kind = args.some((a) => a.startsWith(`/${namespace}/`)) ? 'presence' : args.some((a) => a.startsWith(`${namespace}/`)) ? 'engine' : null;
+    const kind = args.some((a) => a.startsWith(new PresenceKeys(namespace).prefix)) ? 'presence' : args.some((a) => a.startsWith(new EngineKeys(namespace).prefix)) ? 'engine' : null;
     if (!kind) return;
     // ioredis sends a script's first call on a connection as EVAL, later ones as EVALSHA.
     const label = name === 'eval' ? 'evalsha' : name;

@@ -3,7 +3,7 @@
 //
 // Processes are known by a heartbeat of our own (never a gem key): every
 // process that mounts the dashboard writes one field of the hash
-// `/<namespace>/faye_online/processes` every HEARTBEAT_MS, with what it
+// `processes` (lib/stores/keys.ts) every HEARTBEAT_MS, with what it
 // tracks and its last reconciliation (only one process reconciles at a time,
 // so the cluster's last one is the newest over all heartbeats). A field not
 // refreshed for three beats is a process that is gone; readers leave it out,
@@ -17,6 +17,7 @@ import type { Sequelize } from 'sequelize';
 import type { Clock, ClockTimer } from '../core/clock';
 import type { ReconcileReport } from '../core/reconcile';
 import type { Logger } from '../log';
+import { PresenceKeys } from '../stores/keys';
 import { loadScripts, luaScript, runScript } from '../stores/lua';
 
 export const HEARTBEAT_MS = 10_000;
@@ -92,7 +93,7 @@ export class Health {
 
   constructor(private readonly s: HealthSources) {
     if (s.redis) loadScripts(s.redis, [PROCESSES]);
-    this.key = `/${s.namespace}/faye_online/processes`;
+    this.key = new PresenceKeys(s.namespace).processes;
     this.startedAt = s.clock.now();
     // Several servers can share a process (tests, or an app serving two mounts).
     this.id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;

@@ -6,16 +6,8 @@
 //   new faye.NodeAdapter({ mount: '/faye', timeout: 10,
 //     engine: { type: RedisEngine, redis: 'redis://127.0.0.1:6379', namespace: 'faye', gc: 60 } })
 //
-// Layout (ns = namespace, written without a leading slash):
-//   <ns>/clients                      sorted set: clientId -> time of its last ping (ms)
-//   <ns>/clients/<clientId>/channels  set of the client's subscriptions
-//   <ns>/channels<channel>            set of the channel's subscribers (channel starts with '/')
-//   <ns>/clients/<clientId>/messages  list of JSON messages waiting for the client
-//   <ns>/locks/gc                     GC lock; value = its expiry time (ms)
-//   Pub/Sub <ns>/notifications/messages  payload: a clientId whose queue has messages
-//   Pub/Sub <ns>/notifications/close     payload: a clientId that was destroyed
-//   Pub/Sub <ns>/notifications/flush     payload: a clientId whose held connection must return now
-//                                        (ours only; faye-redis servers do not subscribe to it)
+// Its keys and topics (faye-redis' layout: <ns>/clients, <ns>/channels<channel>,
+// <ns>/notifications/...) are built in lib/stores/keys.ts.
 // A client exists while its last ping is newer than 1.6 x timeout; GC destroys
 // clients whose last ping is older than 2 x timeout.
 //
@@ -56,6 +48,7 @@ import Redis, { type RedisOptions } from 'ioredis';
 import { FayeOnlineError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { systemClock, type Clock, type ClockTimer } from '../core/clock';
+import { EngineKeys } from '../stores/keys';
 import { redisFromUrl, refuseKeyPrefix } from '../stores/redis-connection';
 import { decodeReply, loadScripts, luaScript, runScript, scriptArguments, type ScriptValue } from '../stores/lua';
 
@@ -275,7 +268,7 @@ export class RedisEngine {
   /** The clients whose 'disconnect' event is running, with why and when they were last seen. */
   private readonly disconnecting = new Map<string, DisconnectInfo>();
   private readonly subscribed: Promise<void>;
-  private readonly topics: { messages: string; close: string; flush: string };
+  private readonly keys: EngineKeys;
   private sweeping = false;
   private closing: Promise<void> | null = null;
 
@@ -293,8 +286,7 @@ export class RedisEngine {
     if (this.ownsRedis) this.redis.on('error', (error: Error) => this.logger.warn({ err: error }, 'redis connection error'));
     this.subscriber.on('error', (error: Error) => this.logger.warn({ err: error }, 'redis subscriber connection error'));
 
-    const ns = this.namespace;
-    this.topics = { messages: `${ns}/notifications/messages`, close: `${ns}/notifications/close`, flush: `${ns}/notifications/flush` };
+    this.keys = new EngineKeys(resolved.namespace);
     this.subscriber.on('message', (topic: string, payload: string) => this.onNotification(topic, payload));
     this.subscribed = this.subscribeTopics();
     this.subscribed.catch(() => {}); // logged in subscribeTopics; ready() reports it
@@ -315,20 +307,6 @@ export class RedisEngine {
     });
   }
 
-  // --- keys ----------------------------------------------------------------
-
-  private get clientsKey(): string {
-    return `${this.namespace}/clients`;
-  }
-
-  private clientKey(clientId: string, part: 'channels' | 'messages'): string {
-    return `${this.namespace}/clients/${clientId}/${part}`;
-  }
-
-  private channelKey(channel: string): string {
-    return `${this.namespace}/channels${channel}`;
-  }
-
   // --- Faye's engine verbs ---------------------------------------------------
 
   createClient(callback: Callback<[string]>, context?: unknown): void {
@@ -344,7 +322,7 @@ export class RedisEngine {
 
   clientExists(clientId: string, callback: Callback<[boolean]>, context?: unknown): void {
     const cutoff = this.clock.now() - 1000 * 1.6 * this.server.timeout;
-    this.redis.zscore(this.clientsKey, clientId).then(
+    this.redis.zscore(this.keys.clients, clientId).then(
       (score) => this.callBack('clientExists', callback, context, score !== null && Number(score) > cutoff),
       (error) => {
         this.logger.error({ err: error, clientId }, 'could not check whether a client exists; answering no');
@@ -366,13 +344,13 @@ export class RedisEngine {
   ping(clientId: string): void {
     if (typeof this.server.timeout !== 'number') return;
     // XX: a ping racing with the client's destruction must not bring it back.
-    this.redis.zadd(this.clientsKey, 'XX', this.clock.now(), clientId).catch((error) => {
+    this.redis.zadd(this.keys.clients, 'XX', this.clock.now(), clientId).catch((error) => {
       this.logger.error({ err: error, clientId }, 'could not record a ping');
     });
   }
 
   subscribe(clientId: string, channel: string, callback?: Callback<[boolean]>, context?: unknown): void {
-    runScript(this.redis, SUBSCRIBE, { clients: this.clientsKey, clientChannels: this.clientKey(clientId, 'channels'), channel: this.channelKey(channel) }, { clientId, channel }).then(
+    runScript(this.redis, SUBSCRIBE, { clients: this.keys.clients, clientChannels: this.keys.clientChannels(clientId), channel: this.keys.channel(channel) }, { clientId, channel }).then(
       ({ outcome: result }) => {
         if (result === 1) this.trigger('subscribe', clientId, channel);
         if (result === -1) this.logger.debug({ clientId, channel }, 'subscribe for a client that does not exist ignored');
@@ -387,8 +365,8 @@ export class RedisEngine {
 
   unsubscribe(clientId: string, channel: string, callback?: Callback<[boolean]>, context?: unknown): void {
     this.redis.multi()
-      .srem(this.clientKey(clientId, 'channels'), channel)
-      .srem(this.channelKey(channel), clientId)
+      .srem(this.keys.clientChannels(clientId), channel)
+      .srem(this.keys.channel(channel), clientId)
       .exec()
       .then(
         (results) => {
@@ -412,10 +390,10 @@ export class RedisEngine {
     }
     if (json !== undefined && channels.length > 0) {
       const cutoff = this.clock.now() - 1000 * 1.6 * this.server.timeout;
-      const keys = channels.map((channel) => this.channelKey(channel));
+      const keys = channels.map((channel) => this.keys.channel(channel));
       this.redis
         .fayeEnginePublish(keys.length, ...keys, ...scriptArguments(PUBLISH, {}, {
-          clients: this.clientsKey, clientsPrefix: `${this.namespace}/clients/`, json, cutoff, messagesTopic: this.topics.messages,
+          clients: this.keys.clients, clientsPrefix: this.keys.clientsPrefix, json, cutoff, messagesTopic: this.keys.topics.messages,
         }))
         .catch((error) => this.logger.error({ err: error, channel: message.channel }, 'could not publish a message'));
     }
@@ -424,7 +402,7 @@ export class RedisEngine {
 
   emptyQueue(clientId: string): void {
     if (!this.server.hasConnection(clientId)) return;
-    runScript(this.redis, TAKE_QUEUE, { clientMessages: this.clientKey(clientId, 'messages') }, {}).then(
+    runScript(this.redis, TAKE_QUEUE, { clientMessages: this.keys.clientMessages(clientId) }, {}).then(
       ({ rest }) => this.deliver(clientId, rest as string[]),
     ).catch((error) => this.logger.error({ err: error, clientId }, 'could not take the queued messages of a client'));
   }
@@ -452,7 +430,7 @@ export class RedisEngine {
 
   /** Time (ms) of the client's last ping, or null if the engine does not know it. Rejects if Redis fails. */
   async lastSeen(clientId: string): Promise<number | null> {
-    const score = await this.redis.zscore(this.clientsKey, clientId);
+    const score = await this.redis.zscore(this.keys.clients, clientId);
     return score === null ? null : Number(score);
   }
 
@@ -461,7 +439,7 @@ export class RedisEngine {
    * return it now, so a live client reconnects at once. Rejects if Redis fails.
    */
   async nudge(clientId: string): Promise<void> {
-    await this.redis.publish(this.topics.flush, clientId);
+    await this.redis.publish(this.keys.topics.flush, clientId);
   }
 
   /** During the engine's 'disconnect' event for clientId (its listeners run synchronously): why, and when it was last seen. */
@@ -480,14 +458,14 @@ export class RedisEngine {
     // NX: a freshly generated id that already exists is drawn again.
     for (;;) {
       const clientId = this.server.generateId();
-      if ((await this.redis.zadd(this.clientsKey, 'NX', this.clock.now(), clientId)) === 1) return clientId;
+      if ((await this.redis.zadd(this.keys.clients, 'NX', this.clock.now(), clientId)) === 1) return clientId;
     }
   }
 
   private destroyArgs(clientId: string): ScriptValue[] {
     return scriptArguments(DESTROY_CLIENT, {
-      clients: this.clientsKey, clientChannels: this.clientKey(clientId, 'channels'), clientMessages: this.clientKey(clientId, 'messages'),
-    }, { clientId, channelsPrefix: `${this.namespace}/channels`, closeTopic: this.topics.close });
+      clients: this.keys.clients, clientChannels: this.keys.clientChannels(clientId), clientMessages: this.keys.clientMessages(clientId),
+    }, { clientId, channelsPrefix: this.keys.channelsPrefix, closeTopic: this.keys.topics.close });
   }
 
   private async destroy(clientId: string, reason: DisconnectReason): Promise<boolean> {
@@ -519,7 +497,7 @@ export class RedisEngine {
     try {
       const startedAt = this.clock.now();
       const expiry = String(startedAt + LOCK_TIMEOUT_MS);
-      const lockKey = `${this.namespace}/locks/gc`;
+      const lockKey = this.keys.gcLock;
       if ((await runScript(this.redis, ACQUIRE_LOCK, { lock: lockKey }, { now: startedAt, expiry, ttlMs: LOCK_TIMEOUT_MS })).acquired !== 1) return 0;
       try {
         return await this.sweepExpired(this.clock.now() - 1000 * 2 * timeout, startedAt + LOCK_TIMEOUT_MS);
@@ -538,7 +516,7 @@ export class RedisEngine {
   private async sweepExpired(cutoff: number, lockExpiry: number): Promise<number> {
     let destroyed = 0;
     while (!this.closing && this.clock.now() < lockExpiry) {
-      const clientIds = await this.redis.zrangebyscore(this.clientsKey, '-inf', cutoff, 'LIMIT', 0, GC_BATCH);
+      const clientIds = await this.redis.zrangebyscore(this.keys.clients, '-inf', cutoff, 'LIMIT', 0, GC_BATCH);
       if (clientIds.length === 0) break;
 
       const pipeline = this.redis.pipeline() as unknown as EngineCommands & { exec(): Promise<[Error | null, unknown][] | null> };
@@ -567,7 +545,7 @@ export class RedisEngine {
     if (queued.length === 0) return;
     // The connection may have closed while the queue was being read: put the messages back.
     if (!this.server.hasConnection(clientId)) {
-      runScript(this.redis, REQUEUE, { clients: this.clientsKey, clientMessages: this.clientKey(clientId, 'messages') }, { clientId }, queued)
+      runScript(this.redis, REQUEUE, { clients: this.keys.clients, clientMessages: this.keys.clientMessages(clientId) }, { clientId }, queued)
         .catch((error) => this.logger.error({ err: error, clientId, lost: queued.length }, 'could not put undelivered messages back'));
       return;
     }
@@ -588,7 +566,7 @@ export class RedisEngine {
 
   private async subscribeTopics(): Promise<void> {
     try {
-      await this.subscriber.subscribe(this.topics.messages, this.topics.close, this.topics.flush);
+      await this.subscriber.subscribe(this.keys.topics.messages, this.keys.topics.close, this.keys.topics.flush);
     } catch (error) {
       this.logger.error({ err: error }, 'could not subscribe to the cluster notifications');
       throw error;
@@ -620,9 +598,9 @@ export class RedisEngine {
 
   private onNotification(topic: string, clientId: string): void {
     try {
-      if (topic === this.topics.messages) this.emptyQueue(clientId);
-      else if (topic === this.topics.close) this.server.trigger('close', clientId);
-      else if (topic === this.topics.flush && this.server.hasConnection(clientId)) this.server.flushConnection(clientId, false);
+      if (topic === this.keys.topics.messages) this.emptyQueue(clientId);
+      else if (topic === this.keys.topics.close) this.server.trigger('close', clientId);
+      else if (topic === this.keys.topics.flush && this.server.hasConnection(clientId)) this.server.flushConnection(clientId, false);
     } catch (error) {
       this.logger.error({ err: error, topic, clientId }, 'handling a cluster notification failed');
     }

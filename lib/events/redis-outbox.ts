@@ -1,21 +1,16 @@
 // The Redis store's outbox: a list of our own (not the gem's) that the
 // arrive, depart and confirm-leave scripts append to in the same script as the
-// change (outbox.lua holds the appending code, prepended to those scripts).
-//
-//   /<ns>/events_outbox          list of outbox entries (JSON, see event.ts), oldest first
-//   /<ns>/events_outbox_dropped  events not appended because the list was full (a counter)
+// change (outbox.lua holds the appending code, prepended to those scripts);
+// its keys (the list and the dropped counter) are in lib/stores/keys.ts.
 import type Redis from 'ioredis';
+import { PresenceKeys } from '../stores/keys';
 import type { EventOutbox, OutboxStats } from './outbox';
 
-export function outboxKeys(namespace: string): { outbox: string; dropped: string } {
-  return { outbox: `/${namespace}/events_outbox`, dropped: `/${namespace}/events_outbox_dropped` };
-}
-
 export class RedisOutbox implements EventOutbox {
-  private readonly keys: { outbox: string; dropped: string };
+  private readonly keys: PresenceKeys;
 
   constructor(private readonly redis: Redis, namespace: string) {
-    this.keys = outboxKeys(namespace);
+    this.keys = new PresenceKeys(namespace);
   }
 
   peek(count: number): Promise<string[]> {
@@ -32,7 +27,7 @@ export class RedisOutbox implements EventOutbox {
   }
 
   async stats(): Promise<OutboxStats> {
-    const [length, dropped] = await Promise.all([this.redis.llen(this.keys.outbox), this.redis.get(this.keys.dropped)]);
+    const [length, dropped] = await Promise.all([this.redis.llen(this.keys.outbox), this.redis.get(this.keys.outboxDropped)]);
     return { length, dropped: Number(dropped ?? 0) };
   }
 }

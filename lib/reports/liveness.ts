@@ -1,6 +1,7 @@
 // "Is this clientId still connected?" for reports, asked of the Faye engine,
 // never of one process's memory: in a cluster another process may serve it.
 import type Redis from 'ioredis';
+import { EngineKeys } from '../stores/keys';
 
 /** Returns the subset of `clientIds` that are live. */
 /** Which of these clientIds are alive: the reports' liveness (the edge's is before-leave.ts' Liveness). */
@@ -24,7 +25,7 @@ export function engineLiveness(engine: EngineLike): AliveFilter {
  * 1.6 × timeout, the rule every faye-redis engine applies (the Ruby one too).
  */
 export function fayeRedisLiveness(redis: Redis, namespace: string, timeoutSeconds: number, now: () => number = Date.now): AliveFilter {
-  const key = `${namespace}/clients`;
+  const key = new EngineKeys(namespace).clients;
   return async (clientIds) => {
     if (!clientIds.length) return new Set();
     const pipeline = redis.pipeline();

@@ -12,6 +12,7 @@ import { redactUrl } from '../log';
 import { ensureMigrated } from '../schema';
 import { existingTables } from '../schema/layout';
 import { openRedisStore, openSql } from '../backends';
+import { EngineKeys } from '../stores/keys';
 import { checkNamespace, DEFAULTS } from '../options';
 import type { ReportsApi } from './http';
 import { createReports } from './api';
@@ -90,7 +91,7 @@ export async function openOfflineReports(options: OfflineReportsOptions): Promis
     where: { redis: redactUrl(options.redisUrl ?? ''), namespace },
     async signs() {
       if (!redis || !store) return noRedis();
-      const [engineClients, channels] = await Promise.all([redis.zcard(`${namespace}/clients`), store.channels()]);
+      const [engineClients, channels] = await Promise.all([redis.zcard(new EngineKeys(namespace).clients), store.channels()]);
       return { engineClients, presenceChannels: channels.length };
     },
     runningTimers: () => records.runningTimers(),

@@ -1,7 +1,7 @@
 // Presence state in Redis, in the Ruby gem's keys (docs/rails.md). Every change
 // is one Lua script call: one round trip, atomic across processes.
 import type Redis from 'ioredis';
-import { outboxKeys } from '../events/redis-outbox';
+import { PresenceKeys } from './keys';
 import { loadScripts, luaScript, runScript, type ScriptValue } from './lua';
 import { CLIENT_RECORD_TTL_SECONDS, FIRST_CLIENT_RECORD_TTL_SECONDS, NOTHING_DEPARTED, REFUSED, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark, type UnseenGap } from './store';
 
@@ -110,14 +110,13 @@ export interface RedisStoreOptions {
 
 export class RedisStore implements PresenceStore {
   private readonly redis: Redis;
-  private readonly prefix: string;
-  private readonly outbox: { outbox: string; dropped: string };
+  /** Where this store's keys are (public for tests that read them). */
+  readonly keys: PresenceKeys;
 
   constructor(private readonly options: RedisStoreOptions) {
     loadScripts(options.redis, SCRIPTS);
     this.redis = options.redis;
-    this.prefix = `/${options.namespace}`;
-    this.outbox = outboxKeys(options.namespace);
+    this.keys = new PresenceKeys(options.namespace);
   }
 
   /** Checks that Redis answers (ioredis sends each script's first call as EVAL, then EVALSHA: one round trip either way). */
@@ -125,54 +124,11 @@ export class RedisStore implements PresenceStore {
     await this.redis.ping();
   }
 
-  /** The gem's hash of uid → clientIds for a room or time channel. */
-  channelKey(channel: string): string {
-    return `${this.prefix}/uid_to_clientIds${channel}`;
-  }
-
-  /** Our own key (not the gem's): the room's join/leave sequence number for presence diffs. */
-  seqKey(room: string): string {
-    return `${this.prefix}/presence_seq${room}`;
-  }
-
-  /** Our own key: users of a room or time channel whose leave is in its grace period (uid → ms). */
-  leavingKey(channel: string): string {
-    return `${this.prefix}/leaving${channel}`;
-  }
-
-  /** Our own key: a time channel's engaged clientIds by uid (JSON arrays, as the gem's maps). */
-  engagedKey(timeChannel: string): string {
-    return `${this.prefix}/engaged${timeChannel}`;
-  }
-
-  /** Our own key: the number of the last engagement report applied for a clientId. */
-  engagementReportKey(clientId: string): string {
-    return `${this.prefix}/clientId_engagement/${clientId}`;
-  }
-
-  /** Our own key: when each clientId arrived in a time channel (clientId → ms), for the timer's unseen gaps. */
-  arrivedKey(timeChannel: string): string {
-    return `${this.prefix}/arrived${timeChannel}`;
-  }
-
-  /** Our own key: when each user's departed clientIds were seen in a time channel since their timer started (uid → spans). */
-  departedKey(timeChannel: string): string {
-    return `${this.prefix}/departed${timeChannel}`;
-  }
-
-  authKey(clientId: string): string {
-    return `${this.prefix}/clientId_auth/${clientId}`;
-  }
-
-  statusKey(clientId: string): string {
-    return `${this.prefix}/clientId_status/${clientId}`;
-  }
-
   async arrive(a: Arrival): Promise<ArrivalResult> {
     const r = await runScript(this.redis, ARRIVE, {
-      room: this.channelKey(a.room), time: this.channelKey(a.timeChannel), auth: this.authKey(a.clientId), status: this.statusKey(a.clientId), seq: this.seqKey(a.room),
-      roomLeaving: this.leavingKey(a.room), timeLeaving: this.leavingKey(a.timeChannel), timeArrived: this.arrivedKey(a.timeChannel), timeDeparted: this.departedKey(a.timeChannel),
-      outbox: this.outbox.outbox, outboxDropped: this.outbox.dropped,
+      room: this.keys.channel(a.room), time: this.keys.channel(a.timeChannel), auth: this.keys.auth(a.clientId), status: this.keys.status(a.clientId), seq: this.keys.seq(a.room),
+      roomLeaving: this.keys.leaving(a.room), timeLeaving: this.keys.leaving(a.timeChannel), timeArrived: this.keys.arrived(a.timeChannel), timeDeparted: this.keys.departed(a.timeChannel),
+      outbox: this.keys.outbox, outboxDropped: this.keys.outboxDropped,
     }, {
       uid: a.uid, clientId: a.clientId, authJson: a.authJson, ttl: CLIENT_RECORD_TTL_SECONDS, limit: this.options.maxClientIdsPerUser, now: Math.round(a.at), graceMs: this.options.leaveGraceMs ?? 0,
       firstTtl: this.firstTtl, outboxLimit: this.options.outboxLimit ?? 0, roomName: a.room,
@@ -192,10 +148,10 @@ export class RedisStore implements PresenceStore {
 
   async depart(t: Departure): Promise<DepartureResult> {
     const r = await runScript(this.redis, DEPART, {
-      room: this.channelKey(t.room), time: this.channelKey(t.timeChannel), status: this.statusKey(t.clientId), seq: this.seqKey(t.room),
-      roomLeaving: this.leavingKey(t.room), timeLeaving: this.leavingKey(t.timeChannel), timeEngaged: this.engagedKey(t.timeChannel),
-      timeArrived: this.arrivedKey(t.timeChannel), timeDeparted: this.departedKey(t.timeChannel), auth: this.authKey(t.clientId),
-      outbox: this.outbox.outbox, outboxDropped: this.outbox.dropped,
+      room: this.keys.channel(t.room), time: this.keys.channel(t.timeChannel), status: this.keys.status(t.clientId), seq: this.keys.seq(t.room),
+      roomLeaving: this.keys.leaving(t.room), timeLeaving: this.keys.leaving(t.timeChannel), timeEngaged: this.keys.engaged(t.timeChannel),
+      timeArrived: this.keys.arrived(t.timeChannel), timeDeparted: this.keys.departed(t.timeChannel), auth: this.keys.auth(t.clientId),
+      outbox: this.keys.outbox, outboxDropped: this.keys.outboxDropped,
     }, {
       uid: t.uid, clientId: t.clientId, ttl: CLIENT_RECORD_TTL_SECONDS, sawLogin: t.sawLogin ? '1' : '0', at: Math.round(t.at), defer: t.deferLeave ? '1' : '0',
       now: Math.round(t.now), resolutionMs: TIMER_RESOLUTION_MS, firstTtl: this.firstTtl, place: t.ifRemembered ? `${t.room} ${t.timeChannel}` : '',
@@ -213,7 +169,7 @@ export class RedisStore implements PresenceStore {
 
   async engage(e: Engagement): Promise<EngagementResult> {
     const r = await runScript(this.redis, ENGAGE, {
-      time: this.channelKey(e.timeChannel), engaged: this.engagedKey(e.timeChannel), report: this.engagementReportKey(e.clientId),
+      time: this.keys.channel(e.timeChannel), engaged: this.keys.engaged(e.timeChannel), report: this.keys.engagementReport(e.clientId),
     }, {
       uid: e.uid, clientId: e.clientId, engagedFlag: e.engaged ? '1' : '0', reportSeq: e.seq === null ? '' : String(e.seq), ttl: CLIENT_RECORD_TTL_SECONDS, now: Math.round(e.at),
     });
@@ -221,7 +177,7 @@ export class RedisStore implements PresenceStore {
   }
 
   async engagedByUser(timeChannel: string): Promise<Map<number, string[]>> {
-    const [present, engaged] = await Promise.all([this.clientIdsByUser(timeChannel), this.redis.hgetall(this.engagedKey(timeChannel))]);
+    const [present, engaged] = await Promise.all([this.clientIdsByUser(timeChannel), this.redis.hgetall(this.keys.engaged(timeChannel))]);
     const result = new Map<number, string[]>();
     for (const [field, value] of Object.entries(engaged)) {
       const uid = Number(field);
@@ -233,8 +189,8 @@ export class RedisStore implements PresenceStore {
 
   async confirmLeave(p: PendingLeave): Promise<LeaveConfirmation> {
     const r = await runScript(this.redis, CONFIRM_LEAVE, {
-      room: this.channelKey(p.room), roomLeaving: this.leavingKey(p.room), time: this.channelKey(p.timeChannel), timeLeaving: this.leavingKey(p.timeChannel), seq: this.seqKey(p.room),
-      outbox: this.outbox.outbox, outboxDropped: this.outbox.dropped,
+      room: this.keys.channel(p.room), roomLeaving: this.keys.leaving(p.room), time: this.keys.channel(p.timeChannel), timeLeaving: this.keys.leaving(p.timeChannel), seq: this.keys.seq(p.room),
+      outbox: this.keys.outbox, outboxDropped: this.keys.outboxDropped,
     }, {
       uid: p.uid, mark: `${Math.round(p.at)},${Math.round(p.markedAt)}`,
       outboxLimit: p.roomEvents === false ? 0 : this.options.outboxLimit ?? 0, roomName: p.room, reason: p.reason ?? '', clientId: p.clientId ?? '',
@@ -244,7 +200,7 @@ export class RedisStore implements PresenceStore {
 
   async leaveMarks(channel: string): Promise<Map<number, LeaveMark>> {
     const marks = new Map<number, LeaveMark>();
-    for (const [field, value] of Object.entries(await this.redis.hgetall(this.leavingKey(channel)))) {
+    for (const [field, value] of Object.entries(await this.redis.hgetall(this.keys.leaving(channel)))) {
       // "<last seen ms>,<marked ms>"; a mark without the second part was set when it was last seen.
       const match = /^(\d+),?(\d*)$/.exec(value);
       if (match) marks.set(Number(field), { at: Number(match[1]), markedAt: Number(match[2] || match[1]) });
@@ -253,15 +209,15 @@ export class RedisStore implements PresenceStore {
   }
 
   rememberedAuth(clientId: string): Promise<string | null> {
-    return this.redis.get(this.authKey(clientId));
+    return this.redis.get(this.keys.auth(clientId));
   }
 
   async rememberedAuths(clientIds: string[]): Promise<Array<string | null>> {
-    return clientIds.length ? this.redis.mget(clientIds.map((id) => this.authKey(id))) : [];
+    return clientIds.length ? this.redis.mget(clientIds.map((id) => this.keys.auth(id))) : [];
   }
 
   async confirmClient(clientId: string): Promise<void> {
-    await runScript(this.redis, CONFIRM_CLIENT, { auth: this.authKey(clientId), status: this.statusKey(clientId) }, { ttl: CLIENT_RECORD_TTL_SECONDS });
+    await runScript(this.redis, CONFIRM_CLIENT, { auth: this.keys.auth(clientId), status: this.keys.status(clientId) }, { ttl: CLIENT_RECORD_TTL_SECONDS });
   }
 
   private get firstTtl(): number {
@@ -269,18 +225,18 @@ export class RedisStore implements PresenceStore {
   }
 
   async roomState(room: string): Promise<RoomState> {
-    const { seq, rest: fields } = await runScript(this.redis, ROOM_STATE, { room: this.channelKey(room), seq: this.seqKey(room) }, {});
+    const { seq, rest: fields } = await runScript(this.redis, ROOM_STATE, { room: this.keys.channel(room), seq: this.keys.seq(room) }, {});
     const raw: Record<string, string> = {};
     for (let i = 0; i + 1 < fields.length; i += 2) raw[String(fields[i])] = String(fields[i + 1]);
     return { seq: Number(seq), users: readClientIdLists(raw) };
   }
 
   async clientIdsByUser(channel: string): Promise<Map<number, string[]>> {
-    return readClientIdLists(await this.redis.hgetall(this.channelKey(channel)));
+    return readClientIdLists(await this.redis.hgetall(this.keys.channel(channel)));
   }
 
   async channels(): Promise<string[]> {
-    const base = this.channelKey('');
+    const base = this.keys.channel('');
     const found = new Set<string>();
     let cursor = '0';
     do {
@@ -292,11 +248,11 @@ export class RedisStore implements PresenceStore {
   }
 
   async forget(channel: string, uid: number, clientIds: string[]): Promise<void> {
-    if (clientIds.length) await runScript(this.redis, FORGET, { channel: this.channelKey(channel), arrived: this.arrivedKey(channel) }, { uid }, clientIds);
+    if (clientIds.length) await runScript(this.redis, FORGET, { channel: this.keys.channel(channel), arrived: this.keys.arrived(channel) }, { uid }, clientIds);
   }
 
   async lock(name: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(`${this.prefix}/locks/${name}`, String(process.pid), 'PX', ttlMs, 'NX')) === 'OK';
+    return (await this.redis.set(this.keys.lock(name), String(process.pid), 'PX', ttlMs, 'NX')) === 'OK';
   }
 
   async close(): Promise<void> {

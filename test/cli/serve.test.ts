@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../support/mariadb';
 import { auth, eventually, onlineClient } from '../support/presence-server';
 import { createTestRedis, type TestRedis } from '../support/redis';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'faye-online.js');
 
@@ -138,7 +139,7 @@ describe('faye-online serve', () => {
         const [rows] = await db.raw.query('SELECT l.user_info_list FROM faye_channel_online_lists l JOIN faye_channels c ON c.id = l.channel_id WHERE c.name = ?', ['/classes/4']);
         return (rows as Array<{ user_info_list: string }>)[0]?.user_info_list === '[470700]';
       }, 10_000, 'uid 470700 in faye_channel_online_lists');
-      assert.deepEqual(JSON.parse((await redis.redis.hget(`/${redis.namespace}/uid_to_clientIds/classes/4`, '470700'))!), [clientId]);
+      assert.deepEqual(JSON.parse((await redis.redis.hget(new PresenceKeys(redis.namespace).channel('/classes/4'), '470700'))!), [clientId]);
 
       // The client is still connected (a long-poll held open) when the server is told to stop.
       server.child.kill('SIGTERM');

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { auth, eventually, onlineClient, startPresenceServer, type PresenceServer, type TestClient } from '../support/presence-server';
 import { assertOneLineError, cli } from '../support/cli';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 
 describe('faye-online status and log', () => {
@@ -39,7 +40,7 @@ describe('faye-online status and log', () => {
   });
 
   test('status --cleanup shows its plan, then with --yes repairs as reconciliation does; --json prints the report', async () => {
-    await server.redis!.redis.hset(`/${server.namespace}/uid_to_clientIds/classes/4`, '5', '["gone5"]');
+    await server.redis!.redis.hset(new PresenceKeys(server.namespace).channel('/classes/4'), '5', '["gone5"]');
     const seen = await cli(['status', '--namespace', server.namespace, '--url', server.db!.url, '--redis', server.redis!.url]);
     assert.match(seen.stdout, /\nStale: 1 clientId in Redis, 0 online-list entries; run with --cleanup to see the repair\.\n$/);
     const planned = await cli(['status', '--namespace', server.namespace, '--cleanup'], env);

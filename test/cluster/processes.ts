@@ -11,6 +11,7 @@ import { openDatabase } from '../../lib/records';
 import type { FayeOnlineOptions } from '../../lib';
 import { createBacking, type Backing } from '../support/presence-server';
 import { userInfoList, type SqlReader } from '../presence/sql-helpers';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 /** What server-process.js is started with. */
 export interface ServerProcessConfig {
@@ -163,7 +164,7 @@ export function reportsOf<T extends Report['type']>(reports: Received[], type: T
 
 /** A room's or time channel's uid → clientIds hash (the gem's key), clientIds sorted. */
 export async function clientIdsByUser(cluster: Cluster, channel: string): Promise<Record<string, string[]>> {
-  const raw = await cluster.backing.redis!.redis.hgetall(`/${cluster.namespace}/uid_to_clientIds${channel}`);
+  const raw = await cluster.backing.redis!.redis.hgetall(new PresenceKeys(cluster.namespace).channel(channel));
   return Object.fromEntries(Object.entries(raw).map(([uid, json]) => [uid, (JSON.parse(json) as string[]).sort()]));
 }
 
@@ -173,7 +174,7 @@ export async function clientIdsInAllHashes(cluster: Cluster): Promise<Set<string
   const found = new Set<string>();
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `/${cluster.namespace}/uid_to_clientIds*`, 'COUNT', 500);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${new PresenceKeys(cluster.namespace).channel('')}*`, 'COUNT', 500);
     cursor = next;
     for (const key of keys) {
       for (const json of Object.values(await redis.hgetall(key))) for (const clientId of JSON.parse(json) as string[]) found.add(clientId);

@@ -10,6 +10,7 @@ import { silentLogger } from '../../lib/log';
 import { createTestRedis, type TestRedis } from '../support/redis';
 import { eventuallyPasses, sleep } from '../support/wait';
 import { bayeux, clientIdOf, closeClient, collect, fayeClient, rawConnect, rawHandshake, startFayeServer, type FayeServer } from './servers';
+import { EngineKeys } from '../../lib/stores/keys';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const FayeRedis = require('faye-redis');
@@ -21,6 +22,7 @@ describe('a cluster of a faye-redis server and a RedisEngine server', () => {
   let clients: any[];
 
   const ns = () => testRedis.namespace;
+  const keys = () => new EngineKeys(ns());
   const database = () => Number(new URL(testRedis.url).pathname.slice(1) || 0);
 
   async function startPair(timeout: number, ourGc = 60): Promise<void> {
@@ -82,13 +84,13 @@ describe('a cluster of a faye-redis server and a RedisEngine server', () => {
     const clientId = await rawHandshake(theirs.url);
     const [subscribed] = await bayeux(ours.url, [{ channel: '/meta/subscribe', clientId, subscription: '/mixed' }]);
     assert.equal(subscribed.successful, true);
-    assert.deepEqual(await testRedis.redis.smembers(`${ns()}/channels/mixed`), [clientId]);
+    assert.deepEqual(await testRedis.redis.smembers(keys().channel('/mixed')), [clientId]);
 
     const publisher = fayeClient(theirs.url, 'long-polling');
     clients.push(publisher);
     await publisher.publish('/mixed', { hello: 'there' });
     // faye-redis acknowledges a publish before it has queued the message.
-    await eventuallyPasses(async () => assert.equal(await testRedis.redis.llen(`${ns()}/clients/${clientId}/messages`), 1));
+    await eventuallyPasses(async () => assert.equal(await testRedis.redis.llen(keys().clientMessages(clientId)), 1));
     // A held connect: one that returns at once would leave before the queue is read.
     const replies = await rawConnect(ours.url, clientId);
     assert.deepEqual(replies.filter((reply) => reply.channel === '/mixed').map((reply) => reply.data), [{ hello: 'there' }]);
@@ -99,12 +101,12 @@ describe('a cluster of a faye-redis server and a RedisEngine server', () => {
     const disconnects: [string, DisconnectInfo | undefined][] = [];
     ours.adapter.bind('disconnect', (clientId: string) => disconnects.push([clientId, RedisEngine.fromAdapter(ours.adapter)!.disconnectInfo(clientId)]));
     const vanished = await rawHandshake(theirs.url);
-    const lastPing = Number(await testRedis.redis.zscore(`${ns()}/clients`, vanished));
+    const lastPing = Number(await testRedis.redis.zscore(keys().clients, vanished));
     assert.ok(lastPing > 0);
 
     await eventuallyPasses(() => assert.deepEqual(disconnects, [[vanished, { reason: 'timeout', lastSeen: lastPing }]]), 6000);
-    assert.equal(await testRedis.redis.zscore(`${ns()}/clients`, vanished), null);
-    assert.deepEqual(await testRedis.redis.keys(`${ns()}/clients/${vanished}/*`), []);
+    assert.equal(await testRedis.redis.zscore(keys().clients, vanished), null);
+    assert.deepEqual(await testRedis.redis.keys(`${keys().clientsPrefix}${vanished}/*`), []);
   });
 });
 
@@ -112,6 +114,7 @@ describe("faye-redis' key layout, read and written directly", () => {
   let testRedis: TestRedis;
   let ours: FayeServer;
   const ns = () => testRedis.namespace;
+  const keys = () => new EngineKeys(ns());
 
   beforeEach(async () => {
     testRedis = await createTestRedis();
@@ -131,11 +134,11 @@ describe("faye-redis' key layout, read and written directly", () => {
     await publisher.publish('/courses/5/lessons/1', { n: 1 });
 
     const { redis } = testRedis;
-    const score = Number(await redis.zscore(`${ns()}/clients`, clientId));
+    const score = Number(await redis.zscore(keys().clients, clientId));
     assert.ok(score >= before && score <= Date.now(), 'score = last ping in ms');
-    assert.deepEqual(await redis.smembers(`${ns()}/clients/${clientId}/channels`), ['/courses/5/lessons/1']);
-    assert.deepEqual(await redis.smembers(`${ns()}/channels/courses/5/lessons/1`), [clientId]);
-    const queued = (await redis.lrange(`${ns()}/clients/${clientId}/messages`, 0, -1)).map((json) => JSON.parse(json));
+    assert.deepEqual(await redis.smembers(keys().clientChannels(clientId)), ['/courses/5/lessons/1']);
+    assert.deepEqual(await redis.smembers(keys().channel('/courses/5/lessons/1')), [clientId]);
+    const queued = (await redis.lrange(keys().clientMessages(clientId), 0, -1)).map((json) => JSON.parse(json));
     assert.equal(queued.length, 1);
     assert.equal(queued[0].channel, '/courses/5/lessons/1');
     assert.deepEqual(queued[0].data, { n: 1 });
@@ -147,7 +150,7 @@ describe("faye-redis' key layout, read and written directly", () => {
     const listener = testRedis.redis.duplicate();
     const heard: [string, string][] = [];
     listener.on('message', (channel: string, payload: string) => heard.push([channel, payload]));
-    await listener.subscribe(`${ns()}/notifications/messages`, `${ns()}/notifications/close`);
+    await listener.subscribe(keys().topics.messages, keys().topics.close);
 
     const clientId = await rawHandshake(ours.url);
     await bayeux(ours.url, [{ channel: '/meta/subscribe', clientId, subscription: '/n' }]);
@@ -155,19 +158,19 @@ describe("faye-redis' key layout, read and written directly", () => {
     await bayeux(ours.url, [{ channel: '/meta/disconnect', clientId }]);
 
     await eventuallyPasses(() => assert.deepEqual(heard, [
-      [`${ns()}/notifications/messages`, clientId],
-      [`${ns()}/notifications/close`, clientId],
+      [keys().topics.messages, clientId],
+      [keys().topics.close, clientId],
     ]));
     listener.disconnect();
   });
 
   it('accepts a client written by another engine, and ages it out by its score', async () => {
     const { redis } = testRedis;
-    await redis.zadd(`${ns()}/clients`, Date.now(), 'writtenbyruby');
+    await redis.zadd(keys().clients, Date.now(), 'writtenbyruby');
     const [fresh] = await rawConnect(ours.url, 'writtenbyruby', true);
     assert.equal(fresh.successful, true);
 
-    await redis.zadd(`${ns()}/clients`, Date.now() - 1.6 * 2000 - 100, 'oldclient');
+    await redis.zadd(keys().clients, Date.now() - 1.6 * 2000 - 100, 'oldclient');
     const [stale] = await rawConnect(ours.url, 'oldclient', true);
     assert.equal(stale.successful, false, 'not newer than 1.6 x timeout: unknown');
   });
@@ -175,16 +178,16 @@ describe("faye-redis' key layout, read and written directly", () => {
   it('respects a GC lock held by another engine, and takes over an expired one', async () => {
     const { redis } = testRedis;
     const engine = RedisEngine.fromAdapter(ours.adapter)!;
-    await redis.zadd(`${ns()}/clients`, Date.now() - 10_000, 'expired');
-    const lockKey = `${ns()}/locks/gc`;
+    await redis.zadd(keys().clients, Date.now() - 10_000, 'expired');
+    const lockKey = keys().gcLock;
 
     await redis.set(lockKey, String(Date.now() + 60_000));
     assert.equal(await engine.gc(), 0, 'lock held elsewhere: no sweep');
-    assert.notEqual(await redis.zscore(`${ns()}/clients`, 'expired'), null);
+    assert.notEqual(await redis.zscore(keys().clients, 'expired'), null);
 
     await redis.set(lockKey, String(Date.now() - 1));
     assert.equal(await engine.gc(), 1, 'expired lock: taken over');
-    assert.equal(await redis.zscore(`${ns()}/clients`, 'expired'), null);
+    assert.equal(await redis.zscore(keys().clients, 'expired'), null);
     assert.equal(await redis.get(lockKey), null, 'released after the sweep');
   });
 
@@ -193,16 +196,16 @@ describe("faye-redis' key layout, read and written directly", () => {
     const engine = RedisEngine.fromAdapter(ours.adapter)!;
     const old = Date.now() - 10_000;
     const ids = Array.from({ length: 250 }, (_, i) => `dead${i}`);
-    await redis.zadd(`${ns()}/clients`, ...ids.flatMap((id) => [old, id]));
-    await redis.sadd(`${ns()}/channels/x`, ...ids);
+    await redis.zadd(keys().clients, ...ids.flatMap((id) => [old, id]));
+    await redis.sadd(keys().channel('/x'), ...ids);
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.sadd(`${ns()}/clients/${id}/channels`, '/x');
+    for (const id of ids) pipeline.sadd(keys().clientChannels(id), '/x');
     await pipeline.exec();
     const alive = await rawHandshake(ours.url);
 
     assert.equal(await engine.gc(), 250);
-    assert.deepEqual(await redis.zrange(`${ns()}/clients`, 0, -1), [alive]);
-    assert.equal(await redis.exists(`${ns()}/channels/x`), 0, 'every subscription of the dead clients removed');
-    assert.deepEqual(await redis.keys(`${ns()}/clients/dead*`), []);
+    assert.deepEqual(await redis.zrange(keys().clients, 0, -1), [alive]);
+    assert.equal(await redis.exists(keys().channel('/x')), 0, 'every subscription of the dead clients removed');
+    assert.deepEqual(await redis.keys(`${keys().clientsPrefix}dead*`), []);
   });
 });

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { createTestSqlite } from '../support/sqlite';
 import { auth, eventually, onlineClient, startPresenceServer, type TestClient } from '../support/presence-server';
 import { sleep } from '../support/wait';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 const ROOM = '/classes/20';
 const LESSON = '/courses/20/lessons/1';
@@ -27,12 +28,12 @@ describe('graceful shutdown', () => {
         clients.push(client);
         void client.connected().catch(() => undefined);
       }
-      await eventually(async () => (await redis.hlen(`/${ns}/uid_to_clientIds${ROOM}`)) >= 3, 10_000, 'first arrivals in Redis');
+      await eventually(async () => (await redis.hlen(new PresenceKeys(ns).channel(ROOM))) >= 3, 10_000, 'first arrivals in Redis');
       await server.handle.close();
       for (const client of clients) client.vanish();
 
-      const roomMap = await redis.hgetall(`/${ns}/uid_to_clientIds${ROOM}`);
-      const timeMap = await redis.hgetall(`/${ns}/uid_to_clientIds${LESSON}`);
+      const roomMap = await redis.hgetall(new PresenceKeys(ns).channel(ROOM));
+      const timeMap = await redis.hgetall(new PresenceKeys(ns).channel(LESSON));
       const clientIds = Object.values(roomMap).flatMap((json) => JSON.parse(json) as string[]);
       assert.ok(clientIds.length >= 3);
       const statuses = clientIds.length ? await redis.mget(clientIds.map((id) => `/${ns}/clientId_status/${id}`)) : [];

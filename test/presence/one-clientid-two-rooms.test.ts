@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { auth, createBacking, eventually, startPresenceServer, type Backing, type PresenceServer } from '../support/presence-server';
 import { postBayeux, rawHandshake, rawPublish } from '../security/support';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 let backing: Backing;
 let one: PresenceServer;
@@ -24,7 +25,7 @@ after(async () => {
 async function roomsHolding(clientId: string, rooms: string[]): Promise<string[]> {
   const held: string[] = [];
   for (const room of rooms) {
-    const raw = await backing.redis!.redis.hgetall(`/${backing.namespace}/uid_to_clientIds${room}`);
+    const raw = await backing.redis!.redis.hgetall(new PresenceKeys(backing.namespace).channel(room));
     if (Object.values(raw).some((json) => (JSON.parse(json) as string[]).includes(clientId))) held.push(room);
   }
   return held;
@@ -45,7 +46,7 @@ test('engagement reports of one page naming two rooms, at two processes at once,
 
     const held = await roomsHolding(clientId, rooms);
     assert.equal(held.length, 1, `round ${round}: in ${held.join(' and ') || 'no room'}`);
-    const remembered = JSON.parse((await backing.redis!.redis.get(`/${backing.namespace}/clientId_auth/${clientId}`))!) as { room_channel: string };
+    const remembered = JSON.parse((await backing.redis!.redis.get(new PresenceKeys(backing.namespace).auth(clientId)))!) as { room_channel: string };
     assert.equal(remembered.room_channel, held[0], 'the room the store remembers');
 
     // Faye answers a /meta/disconnect before the engine has destroyed the client.

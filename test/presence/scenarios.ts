@@ -10,6 +10,7 @@ import {
 import { startTcpProxy } from '../support/tcp-proxy';
 import { channelId, loginRows, onlineTimes, userInfoList } from './sql-helpers';
 import { sleep } from '../support/wait';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 let roomCounter = 0;
 /** A fresh room and time channel per test, so tests share one server. */
@@ -52,11 +53,11 @@ export function presenceScenarios(backend: Backend): void {
       assert.equal(login.channel_id, await channelId(server, time), 'login rows point at the time channel');
       if (server.redis) {
         assert.equal(await server.redis.redis.get(`/${server.namespace}/clientId_status/${id}`), '1');
-        const remembered = JSON.parse((await server.redis.redis.get(`/${server.namespace}/clientId_auth/${id}`))!);
+        const remembered = JSON.parse((await server.redis.redis.get(new PresenceKeys(server.namespace).auth(id)))!);
         assert.deepEqual(remembered, auth(470700, 'mvj3', room, time));
         // 2 weeks, as the gem's, once Faye answered the page's connect (a few minutes before that).
         const redis = server.redis.redis;
-        await eventually(async () => (await redis.ttl(`/${server.namespace}/clientId_auth/${id}`)) > 1_209_000, 5000, 'full TTL');
+        await eventually(async () => (await redis.ttl(new PresenceKeys(server.namespace).auth(id))) > 1_209_000, 5000, 'full TTL');
       }
 
       // The same clientId connects again (a long-poll cycle of the 1 s timeout): nothing is added.

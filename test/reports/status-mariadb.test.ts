@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { openOfflineReports } from '../../lib/reports';
 import { Records } from '../../lib/records';
 import { auth, clientIdsByUser, eventually, onlineClient, startPresenceServer, type PresenceServer, type TestClient } from '../support/presence-server';
+import { EngineKeys, PresenceKeys } from '../../lib/stores/keys';
 
 const ROOM = '/classes/4';
 const LESSON = '/courses/5/lessons/1';
@@ -24,7 +25,7 @@ describe('status report (mysql+redis)', () => {
     clients.push(client);
     return client.connected();
   };
-  const hash = (channel: string) => `/${server.namespace}/uid_to_clientIds${channel}`;
+  const hash = (channel: string) => new PresenceKeys(server.namespace).channel(channel);
 
   before(async () => {
     server = await startPresenceServer('mysql+redis');
@@ -99,7 +100,7 @@ describe('status report (mysql+redis)', () => {
     const redis = server.redis!.redis;
     await redis.hset(hash(LESSON), '8', JSON.stringify(['oldclient8']));
     // Known to the engine's sorted set, but not pinged for a minute: not live (timeout 10 s → 16 s).
-    await redis.zadd(`${server.namespace}/clients`, Date.now() - 60_000, 'oldclient8');
+    await redis.zadd(new EngineKeys(server.namespace).clients, Date.now() - 60_000, 'oldclient8');
     const reports = await openOfflineReports({ databaseUrl: server.db!.url, redisUrl: server.redis!.url, namespace: server.namespace, graceMs: 0 });
     try {
       const report = await reports.status();
@@ -110,7 +111,7 @@ describe('status report (mysql+redis)', () => {
       assert.equal(await redis.hget(hash(LESSON), '8'), null);
     } finally {
       await reports.close();
-      await redis.zrem(`${server.namespace}/clients`, 'oldclient8');
+      await redis.zrem(new EngineKeys(server.namespace).clients, 'oldclient8');
     }
   });
 

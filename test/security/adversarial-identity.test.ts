@@ -12,6 +12,7 @@ import {
   type Backing, type PresenceServer, type TestClient,
 } from '../support/presence-server';
 import { loudLines, postBayeux, rawConnect, recordingLogger, type LogLine } from './support';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 const SECRET = 'identity-suite-secret-0123456789abcdef';
 const room = `/idn/rooms/${process.pid}`;
@@ -79,7 +80,7 @@ describe('a tracked clientId in signed mode is bound to its user (two processes)
     try {
       const id = await page.connected();
       await eventually(async () => (await clientIdsByUser(servers[0], room))['3']?.includes(id), 10_000, 'tracked');
-      const stored = await backing.redis!.redis.get(`/${backing.namespace}/clientId_auth/${id}`);
+      const stored = await backing.redis!.redis.get(new PresenceKeys(backing.namespace).auth(id));
       assert.equal(stored, JSON.stringify({ room_channel: room, time_channel: time, current_user: { uid: 3, uname: 'u3' } }));
       const members = (await servers[1].handle.presenceState(room)).members;
       assert.deepEqual(members.find((m) => m.uid === 3)?.user, { uid: 3, uname: 'u3' }, 'other pages see no unsigned extras');

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { CLIENT_RECORD_TTL_SECONDS, FIRST_CLIENT_RECORD_TTL_SECONDS } from '../../lib/stores/store';
 import { auth, clientIdsByUser, eventually, onlineClient, startPresenceServer, type PresenceServer } from '../support/presence-server';
 import { postBayeux, rawHandshake } from './support';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 const room = `/ttl/rooms/${process.pid}`;
 const time = `/ttl/lessons/${process.pid}`;
@@ -19,7 +20,10 @@ describe('records of clientIds that never connected expire quickly', () => {
   });
   after(() => server?.close());
 
-  const ttls = async (clientId: string) => Promise.all(['clientId_auth', 'clientId_status'].map((kind) => server.redis!.redis.ttl(`/${server.namespace}/${kind}/${clientId}`)));
+  const ttls = async (clientId: string) => {
+    const keys = new PresenceKeys(server.namespace);
+    return Promise.all([keys.auth(clientId), keys.status(clientId)].map((key) => server.redis!.redis.ttl(key)));
+  };
 
   test('a connect Faye refuses (after the edge tracked it) leaves keys that live the first TTL only', async () => {
     const clientId = await rawHandshake(server);

@@ -14,6 +14,7 @@ import {
 import { loginRows, userInfoList } from '../presence/sql-helpers';
 import { loudLines, postBayeux, rawConnect, rawHandshake, rawPublish, recordingLogger, writtenState, type LogLine } from './support';
 import { sleep } from '../support/wait';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 const SECRET = 'security-suite-secret-0123456789abcdef';
 
@@ -325,7 +326,7 @@ export function securityScenarios(backend: Backend): void {
         assert.deepEqual(await clientIdsByUser(server, time), { 73: [clientId] });
         const names = await server.query<{ name: string }>('SELECT name FROM faye_channels');
         assert.ok(names.some((row) => row.name === room) && names.some((row) => row.name === time));
-        if (server.redis) assert.equal(await server.redis.redis.exists(`/${server.namespace}/uid_to_clientIds${room}`), 1);
+        if (server.redis) assert.equal(await server.redis.redis.exists(new PresenceKeys(server.namespace).channel(room)), 1);
       }
     });
   });

@@ -16,6 +16,7 @@ import { createTestDatabase, type TestDatabase } from '../support/mariadb';
 import { REDIS_URL } from '../support/redis';
 import { createTestSqlite, type TestSqlite } from '../support/sqlite';
 import { SETTINGS, type WorldBackend } from './world';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 export type BackendName = 'embedded' | 'mysql-redis';
 
@@ -93,7 +94,7 @@ export async function mysqlRedisBackend(processes = 3): Promise<SimBackend> {
           };
         },
         async finish() {
-          const keys = await cleanup.keys(`/${namespace}/*`);
+          const keys = await cleanup.keys(new PresenceKeys(namespace).all);
           if (keys.length) await cleanup.del(...keys);
         },
       };

@@ -18,8 +18,8 @@ test('a pending-leave mark written before marks carried their own time (a bare l
     const store = new RedisStore({ redis: redis.redis, ownsConnection: false, namespace: redis.namespace, maxClientIdsPerUser: LIMIT, leaveGraceMs: GRACE_MS });
     const where = { room: '/legacy/room', timeChannel: '/legacy/lesson' };
     const at = Date.UTC(2026, 0, 5, 9, 0, 0);
-    await redis.redis.hset(store.leavingKey(where.room), '1', String(at));
-    await redis.redis.hset(store.leavingKey(where.timeChannel), '1', String(at));
+    await redis.redis.hset(store.keys.leaving(where.room), '1', String(at));
+    await redis.redis.hset(store.keys.leaving(where.timeChannel), '1', String(at));
     const authJson = JSON.stringify({ room_channel: where.room, time_channel: where.timeChannel, current_user: { uid: 1, uname: 'a' } });
     const back = await store.arrive({ clientId: 'x', uid: 1, ...where, authJson, at: at + 2000 });
     assert.deepEqual({ joinedRoom: back.joinedRoom, startedTimer: back.startedTimer, resumedFrom: back.resumedFrom }, { joinedRoom: false, startedTimer: false, resumedFrom: at });
@@ -37,12 +37,12 @@ test("arrival times and sightings live in keys of our own, gone once the user's 
     const authJson = JSON.stringify({ room_channel: where.room, time_channel: where.timeChannel, current_user: { uid: 1, uname: 'a' } });
     await store.arrive({ clientId: 'a', uid: 1, ...where, authJson, at });
     await store.arrive({ clientId: 'b', uid: 1, ...where, authJson, at: at + 5000 });
-    assert.equal(await redis.redis.hget(store.channelKey(where.timeChannel), '1'), '["a","b"]');
-    assert.deepEqual(await redis.redis.hgetall(store.arrivedKey(where.timeChannel)), { a: String(at), b: String(at + 5000) });
+    assert.equal(await redis.redis.hget(store.keys.channel(where.timeChannel), '1'), '["a","b"]');
+    assert.deepEqual(await redis.redis.hgetall(store.keys.arrived(where.timeChannel)), { a: String(at), b: String(at + 5000) });
     await store.depart({ clientId: 'a', uid: 1, ...where, at: at + 9000, deferLeave: false, now: at + 9000 });
-    assert.equal(await redis.redis.hget(store.departedKey(where.timeChannel), '1'), `${at}:${at + 9000}`);
+    assert.equal(await redis.redis.hget(store.keys.departed(where.timeChannel), '1'), `${at}:${at + 9000}`);
     await store.depart({ clientId: 'b', uid: 1, ...where, at: at + 12_000, deferLeave: false, now: at + 12_000 });
-    for (const key of [store.arrivedKey(where.timeChannel), store.departedKey(where.timeChannel), store.channelKey(where.timeChannel)]) {
+    for (const key of [store.keys.arrived(where.timeChannel), store.keys.departed(where.timeChannel), store.keys.channel(where.timeChannel)]) {
       assert.equal(await redis.redis.exists(key), 0, key);
     }
   } finally {
@@ -56,7 +56,7 @@ test('auth and status keys of a clientId live the first TTL until its first conn
     const store = new RedisStore({ redis: redis.redis, ownsConnection: false, namespace: redis.namespace, maxClientIdsPerUser: LIMIT, leaveGraceMs: GRACE_MS, firstRecordTtlSeconds: 900 });
     const at = Date.UTC(2026, 0, 5, 9, 0, 0);
     const place = (room: string, timeChannel: string) => ({ room, timeChannel, authJson: JSON.stringify({ room_channel: room, time_channel: timeChannel, current_user: { uid: 1, uname: 'a' } }) });
-    const ttls = async (clientId: string) => [await redis.redis.ttl(store.authKey(clientId)), await redis.redis.ttl(store.statusKey(clientId))];
+    const ttls = async (clientId: string) => [await redis.redis.ttl(store.keys.auth(clientId)), await redis.redis.ttl(store.keys.status(clientId))];
     const isFirst = (ttl: number) => ttl > 0 && ttl <= 900;
     const isFull = (ttl: number) => ttl > CLIENT_RECORD_TTL_SECONDS - 60;
 
@@ -64,7 +64,7 @@ test('auth and status keys of a clientId live the first TTL until its first conn
     await store.arrive({ clientId: 'never', uid: 1, ...place('/ttl/a', '/ttl/l1'), at });
     assert.ok((await ttls('never')).every(isFirst), String(await ttls('never')));
     await store.depart({ clientId: 'never', uid: 1, room: '/ttl/a', timeChannel: '/ttl/l1', at: at + 1000, deferLeave: false, now: at + 1000 });
-    assert.equal(await redis.redis.get(store.statusKey('never')), '0');
+    assert.equal(await redis.redis.get(store.keys.status('never')), '0');
     assert.ok((await ttls('never')).every(isFirst), String(await ttls('never')));
 
     // Connected: full TTL, kept by a move (a departure and an arrival) and by its departure.
@@ -79,8 +79,8 @@ test('auth and status keys of a clientId live the first TTL until its first conn
 
     // A clientId whose keys a gem server wrote (2 weeks) keeps them when it arrives here.
     const gem = place('/ttl/a', '/ttl/l1');
-    await redis.redis.set(store.authKey('gem'), gem.authJson, 'EX', CLIENT_RECORD_TTL_SECONDS);
-    await redis.redis.set(store.statusKey('gem'), '1', 'EX', CLIENT_RECORD_TTL_SECONDS);
+    await redis.redis.set(store.keys.auth('gem'), gem.authJson, 'EX', CLIENT_RECORD_TTL_SECONDS);
+    await redis.redis.set(store.keys.status('gem'), '1', 'EX', CLIENT_RECORD_TTL_SECONDS);
     await store.arrive({ clientId: 'gem', uid: 1, ...gem, at });
     assert.ok((await ttls('gem')).every(isFull), String(await ttls('gem')));
 

@@ -14,6 +14,7 @@ import { countStatements, openDatabase, type StatementCounter } from '../../lib/
 import { createTestDatabase, type TestDatabase } from './mariadb';
 import { createTestRedis, type TestRedis } from './redis';
 import { createTestSqlite, type TestSqlite } from './sqlite';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 export type Backend = 'mysql+redis' | 'sqlite+memory';
 export const BACKENDS: Backend[] = ['mysql+redis', 'sqlite+memory'];
@@ -219,7 +220,7 @@ export { eventually } from './wait';
 export async function clientIdsByUser(server: PresenceServer, channel: string): Promise<Record<string, string[]>> {
   if (server.redis) {
     // The Ruby gem's own key and JSON values (docs/rails.md), read raw.
-    const raw = await server.redis.redis.hgetall(`/${server.namespace}/uid_to_clientIds${channel}`);
+    const raw = await server.redis.redis.hgetall(new PresenceKeys(server.namespace).channel(channel));
     return Object.fromEntries(Object.entries(raw).map(([uid, json]) => [uid, JSON.parse(json) as string[]]));
   }
   const members = await server.handle.members(channel);

@@ -15,6 +15,7 @@ import { loginRows, onlineTimes } from '../presence/sql-helpers';
 import { onlineUids, reportsOf, sqlReader, startCluster, type Cluster } from '../cluster/processes';
 import { startSentinelSet, type SentinelSet } from './sentinel';
 import { BIN, cli } from '../support/cli';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TIMEOUT = 10; // Faye's default
@@ -53,7 +54,7 @@ describe('Redis failover through Sentinel under traffic', () => {
   }
 
   async function clientIdsInRoom(): Promise<Record<string, string[]>> {
-    const raw = await reader.hgetall(`/${cluster.namespace}/uid_to_clientIds${room}`);
+    const raw = await reader.hgetall(new PresenceKeys(cluster.namespace).channel(room));
     return Object.fromEntries(Object.entries(raw).map(([uid, json]) => [uid, (JSON.parse(json) as string[]).sort()]));
   }
 

@@ -3,9 +3,14 @@
 // rule that turns those facts into a reason and a time is core/departures.ts;
 // this class only gathers the facts, so every departure (Faye's 'disconnect',
 // an orphan found by reconciliation, a shutdown) goes through that one rule.
+import type { NodeAdapter } from 'faye';
 import type { Clock } from '../core/clock';
 import { departureOf } from '../core/departures';
-import type { DepartureReason } from '../core/presence';
+import type { DepartureReason, Presence } from '../core/presence';
+import type { RedisEngine } from '../engine';
+import type { Logger } from '../log';
+import { BeforeLeave } from './before-leave';
+import { beforeLeaveLiveness } from './broadcasts';
 
 export interface Departure {
   reason: DepartureReason;
@@ -62,4 +67,57 @@ export class Departures {
   shutdown(): Departure {
     return departureOf({ explicit: true, now: this.sources.clock.now() });
   }
+}
+
+export interface DepartureWiring {
+  adapter: NodeAdapter;
+  /** The Redis engine, when the adapter runs on it (it knows why and when a client was destroyed). */
+  redisEngine: RedisEngine | undefined;
+  presence: Presence;
+  clock: Clock;
+  logger: Logger;
+  beforeLeaveDelayMs: number;
+  /** Keeps the departure's write until close. */
+  track(work: Promise<unknown>): void;
+  /** Stops tracking a destroyed client at the edge (the extension). */
+  untrack(clientId: string): void;
+}
+
+/**
+ * How clients leave on a server: before_leave decides some, Faye's
+ * 'disconnect' processes every one, once, through Departures.
+ */
+export function bindDepartures(w: DepartureWiring): { departures: Departures; beforeLeave: BeforeLeave } {
+  const { adapter, redisEngine, presence, clock, logger } = w;
+  const proxy = adapter._server._engine;
+  const departures = new Departures({ clock, trackedLastSeen: (clientId) => presence.lastSeen(clientId), engineLastSeen: redisEngine && ((clientId) => redisEngine.lastSeen(clientId)) });
+  const beforeLeave = new BeforeLeave({
+    delayMs: w.beforeLeaveDelayMs,
+    clock,
+    liveness: beforeLeaveLiveness(proxy, redisEngine, (clientId) => presence.lastSeen(clientId), (clientId, at) => {
+      departures.decide(clientId, at);
+      proxy.destroyClient(clientId);
+    }),
+    onError: (error, clientId) => logger.error({ err: error, clientId }, 'before_leave check failed'),
+  });
+  adapter.bind('disconnect', (clientId: string) => {
+    w.untrack(clientId);
+    const { reason, at } = departures.destroyed(clientId, redisEngine?.disconnectInfo(clientId));
+    w.track(presence.gone(clientId, reason, at).catch((error) => logger.error({ err: error, clientId }, 'presence: could not record a departure')));
+  });
+  // In a cluster another process may have destroyed the client: forget it here.
+  // Not at once: the Redis engine's `close` notification can overtake the
+  // local `disconnect` of a client this very process destroyed, whose
+  // departure then still finds the auth and last-seen time in memory instead
+  // of reading them back from Redis.
+  adapter.bind('close', (clientId: string) => clock.after(1000, () => presence.forgetLocally(clientId)));
+  return { departures, beforeLeave };
+}
+
+/** A server alone in its cluster is the whole truth: whoever is still connected when it stops leaves now. */
+export async function departEveryone(presence: Presence, departures: Departures): Promise<void> {
+  await Promise.all(presence.knownClientIds().map((clientId) => {
+    const { reason, at } = departures.shutdown();
+    return presence.gone(clientId, reason, at);
+  }));
 }

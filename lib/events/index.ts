@@ -46,6 +46,14 @@ export function historyApi(sequelize: Sequelize, clock: Clock): HistoryApi {
   };
 }
 
+/** What a server runs for the `events` option: the drainer and retention (when its store has an outbox) and history's reads; nothing when it is off. */
+export function presenceEvents(
+  settings: ResolvedOptions['events'], parts: Omit<PresenceEventsOptions, 'settings' | 'outbox'> & { outbox: EventOutbox | undefined },
+): { runner: PresenceEventsRunner | undefined; history: HistoryApi | undefined } {
+  if (!settings) return { runner: undefined, history: undefined };
+  return { runner: parts.outbox && new PresenceEventsRunner({ ...parts, settings, outbox: parts.outbox }), history: historyApi(parts.sequelize, parts.clock) };
+}
+
 /** Reconciliation repaired a room's list: the join or leave it stands for, with reason 'reconciled'. */
 export async function recordRepair(sequelize: Sequelize, repair: { kind: 'join' | 'leave'; uid: number; room: string; at: number }): Promise<void> {
   await insertEvents(sequelize, [{ kind: repair.kind, uid: repair.uid, channel: repair.room, occurredMs: repair.at, reason: 'reconciled', seq: null, clientId: null }]);

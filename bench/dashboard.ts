@@ -15,6 +15,8 @@ import { parseFlags } from './support/args';
 import { inPool } from './support/pool';
 import { runBenchmark } from './support/processes';
 import { percentile, progress, saveResult, table } from './support/report';
+import { fillOnlineList } from '../test/support/online-lists';
+import { EngineKeys } from '../lib/stores/keys';
 
 const flags = parseFlags({ users: 10_000, repeat: 20 });
 const ROOM = '/bench/dashboard';
@@ -35,10 +37,10 @@ async function populate(backing: Awaited<ReturnType<typeof createBacking>>): Pro
     await store.arrive({ clientId, uid, room: ROOM, timeChannel: LESSON, authJson, at: now });
   });
   for (let i = 0; i < uids.length; i += 1000) {
-    await redis.zadd(`${backing.namespace}/clients`, ...uids.slice(i, i + 1000).flatMap((uid) => [now, `bench${uid}`]));
+    await redis.zadd(new EngineKeys(backing.namespace).clients, ...uids.slice(i, i + 1000).flatMap((uid) => [now, `bench${uid}`]));
   }
   progress('writing the online list and every user\'s running timer');
-  await records.replaceOnlineList(ROOM, uids);
+  await fillOnlineList(records, ROOM, uids);
   await records.channelId(LESSON); // the first login log row creates it on a real server
   await inPool(uids, 20, async (uid) => { await records.startTimer(uid, LESSON, new Date(now - uid * 1000)); });
   await store.close();

@@ -64,10 +64,6 @@ export class BeforeLeave {
     this.options.liveness.destroy(clientId, requestedAt);
   }
 
-  get size(): number {
-    return this.pending.size;
-  }
-
   close(): void {
     for (const timers of this.pending.values()) for (const timer of timers) timer.cancel();
     this.pending.clear();

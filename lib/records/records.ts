@@ -182,16 +182,6 @@ export class Records {
     return this.changeOnlineList(room, (uids) => uids.filter((u) => u !== uid));
   }
 
-  /**
-   * Sets the room's list to `uids`; invalid and repeated uids are dropped.
-   * Reconciliation repairs a list one uid at a time; this serves fixtures
-   * (tests, benchmarks) that start from a crowded room.
-   */
-  async replaceOnlineList(room: string, uids: readonly number[]): Promise<number[]> {
-    const wanted = [...new Set(uids.filter(isUid))];
-    return this.changeOnlineList(room, () => wanted);
-  }
-
   /** Resolves to the list as written by the batch that took this edit (later edits of that batch included). */
   private changeOnlineList(room: string, edit: ListEdit): Promise<number[]> {
     return this.listWrites.add(room, edit);

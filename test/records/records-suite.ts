@@ -109,13 +109,6 @@ export function recordsSuite(name: string, createBackend: () => Promise<TestBack
         assert.equal(rows.length, 0);
       });
 
-      it('replaces a list for reconciliation, dropping invalid and repeated uids', async () => {
-        const r = newRoom();
-        await records.addToOnlineList(r, 1);
-        assert.deepEqual(await records.replaceOnlineList(r, [3, 0, 2, 3, -1]), [3, 2]);
-        assert.equal((await listRow(r)).user_info_list, '[3,2]');
-      });
-
       it('reads what Rails may have left: NULL, garbage, uids as strings, spaces', async () => {
         const r = newRoom();
         const channelId = await records.channelId(r);

@@ -4,7 +4,7 @@
 // its own module; this file only connects them.
 import type { Server as HttpServer } from 'node:http';
 import type { Express } from 'express';
-import type { EngineProxy, NodeAdapter } from 'faye';
+import type { NodeAdapter } from 'faye';
 import { openServerBackends, type ServerBackends } from '../backends';
 import { firstRecordTtlSeconds } from '../stores/store';
 import { Presence } from '../core/presence';
@@ -13,7 +13,7 @@ import { presenceEvents, type PresenceEventsRunner } from '../events';
 import { RedisEngine } from '../engine';
 import { PresenceMetrics } from '../metrics';
 import { resolveOptions, type FayeOnlineOptions, type ResolvedOptions } from '../options';
-import { createReports, engineLiveness } from '../reports';
+import { clientExistsOn, createReports, engineLiveness } from '../reports';
 import { ensureMigrated, migrate } from '../schema';
 import { webhookDelivery } from '../webhooks';
 import { onReconnected } from '../stores/redis-connection';
@@ -104,10 +104,6 @@ async function readyChecks(opts: ResolvedOptions, backends: ServerBackends, redi
   else await ensureMigrated(sequelize, { engagement: opts.engagement, events: opts.events !== undefined || opts.webhooks !== undefined, webhooks: opts.webhooks !== undefined });
   await backends.ping();
   if (redisEngine) await redisEngine.ready();
-}
-
-function clientExistsOn(proxy: EngineProxy): (clientId: string) => Promise<boolean> {
-  return (clientId) => new Promise((resolve) => proxy.clientExists(clientId, resolve));
 }
 
 interface ServerParts {

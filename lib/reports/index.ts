@@ -5,7 +5,7 @@ export { openOfflineReports, type OfflineReports, type OfflineReportsOptions } f
 export type { ReportsApi, Authorize } from './http';
 export { reportsRouter, parseIsoDate } from './http';
 export type { ReportsOptions, MetricsOptions } from './http-options';
-export { engineLiveness, fayeRedisLiveness, type AliveFilter } from './liveness';
+export { clientExistsOn, engineLiveness, fayeRedisLiveness, type AliveFilter } from './liveness';
 export { presenceStatus } from './status';
 export type { StatusReport, StatusOptions, StatusSources, ChannelStatus, StatusUser, StaleClientIds, StaleListEntry, ChannelKind } from './status';
 export { userLoginReport, channelReport, loginLogList } from './login-report';

@@ -3,7 +3,6 @@
 import type Redis from 'ioredis';
 import { EngineKeys } from '../stores/keys';
 
-/** Returns the subset of `clientIds` that are live. */
 /** Which of these clientIds are alive: the reports' liveness (the edge's is before-leave.ts' Liveness). */
 export type AliveFilter = (clientIds: readonly string[]) => Promise<Set<string>>;
 
@@ -11,10 +10,16 @@ interface EngineLike {
   clientExists(clientId: string, callback: (exists: boolean) => void): void;
 }
 
+/** Faye's callback-style clientExists as a promise. */
+export function clientExistsOn(engine: EngineLike): (clientId: string) => Promise<boolean> {
+  return (clientId) => new Promise((resolve) => engine.clientExists(clientId, resolve));
+}
+
 /** Liveness from a running server's Faye engine (in-process memory engine or the Redis engine). */
 export function engineLiveness(engine: EngineLike): AliveFilter {
+  const exists = clientExistsOn(engine);
   return async (clientIds) => {
-    const answers = await Promise.all(clientIds.map((id) => new Promise<boolean>((resolve) => engine.clientExists(id, resolve))));
+    const answers = await Promise.all(clientIds.map(exists));
     return new Set(clientIds.filter((_, i) => answers[i]));
   };
 }

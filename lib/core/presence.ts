@@ -196,7 +196,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
    * Returns null when nothing had to be done (the clientId is known with the
    * same auth), else a promise of the arrival's work.
    */
-  seen(clientId: string, auth: Auth): Promise<void> | null {
+  arrive(clientId: string, auth: Auth): Promise<void> | null {
     const at = this.clock.now();
     const known = this.known.get(clientId);
     const key = presenceKey(auth);

@@ -468,7 +468,7 @@ export class PresenceExtension {
    */
   private arrive(clientId: string, auth: Auth): Promise<'arrived' | 'refused'> {
     const { logger } = this.options;
-    const work = this.options.presence.seen(clientId, auth);
+    const work = this.options.presence.arrive(clientId, auth);
     if (!work) return Promise.resolve('arrived');
     const outcome = work.then(
       () => 'arrived' as const,

@@ -122,13 +122,13 @@ for (const kind of ['memory', 'redis'] as const) {
       // One /meta/connect, then silence; Faye's engine gives up on the client
       // after two timeouts and a GC pass (here 25 s after its last sighting).
       const lastSeen = w.clock.now();
-      await presence.seen('tab1', page);
+      await presence.arrive('tab1', page);
       await w.advance(2 * TIMEOUT_MS + 5000);
       const timeout = departureOf({ explicit: false, engineLastSeen: lastSeen, trackedLastSeen: presence.lastSeen('tab1'), now: w.clock.now() });
       assert.deepEqual(timeout, { reason: 'timeout', at: lastSeen });
       await presence.gone('tab1', timeout.reason, timeout.at);
       await w.advance(1500);
-      await presence.seen('tab2', page);
+      await presence.arrive('tab2', page);
       await w.advance(6000);
       assert.deepEqual(await w.records.onlineList('/rooms/a'), [1], 'never off the list during the grace');
       const disconnect = departureOf({ explicit: true, now: w.clock.now() });
@@ -150,9 +150,9 @@ for (const kind of ['memory', 'redis'] as const) {
       w.records.startTimer = (uid, timeChannel, at) => (writes.push(`start ${(at.getTime() - t0) / 1000}`), startTimer.call(w.records, uid, timeChannel, at));
       w.records.stopTimer = (uid, timeChannel, at) => (writes.push(`stop ${(at.getTime() - t0) / 1000}`), stopTimer.call(w.records, uid, timeChannel, at));
       const t0 = w.clock.now();
-      await presence.seen('lost', authOf(4, '/rooms/d1', '/lessons/d'));
+      await presence.arrive('lost', authOf(4, '/rooms/d1', '/lessons/d'));
       await w.advance(40_000);
-      await presence.seen('back', authOf(4, '/rooms/d2', '/lessons/d'));
+      await presence.arrive('back', authOf(4, '/rooms/d2', '/lessons/d'));
       await w.advance(25_000);
       // The engine's GC noticed only now, and reports the lost tab's last ping.
       await presence.gone('lost', 'timeout', t0);
@@ -170,9 +170,9 @@ for (const kind of ['memory', 'redis'] as const) {
     test("a lost tab dropped after the user's other tab closed: the timer stops at that close, not at the lost tab's last ping", async () => {
       const { presence } = w.process();
       const t0 = w.clock.now();
-      await presence.seen('first', authOf(5, '/rooms/e1', '/lessons/e'));
+      await presence.arrive('first', authOf(5, '/rooms/e1', '/lessons/e'));
       await w.advance(30_000);
-      await presence.seen('second', authOf(5, '/rooms/e2', '/lessons/e'));
+      await presence.arrive('second', authOf(5, '/rooms/e2', '/lessons/e'));
       await w.advance(100_000);
       const lastPing = w.clock.now();
       await w.advance(12_000);
@@ -189,11 +189,11 @@ for (const kind of ['memory', 'redis'] as const) {
 
     test('an evicted tab closes its own login session and stops its own time channel, not the newcomer\'s', async () => {
       const { presence } = w.process();
-      await presence.seen('old', authOf(2, '/rooms/b', '/lessons/old'));
+      await presence.arrive('old', authOf(2, '/rooms/b', '/lessons/old'));
       await w.advance(1000);
-      await presence.seen('mid', authOf(2, '/rooms/b', '/lessons/new'));
+      await presence.arrive('mid', authOf(2, '/rooms/b', '/lessons/new'));
       await w.advance(1000);
-      await presence.seen('newest', authOf(2, '/rooms/b', '/lessons/new'));
+      await presence.arrive('newest', authOf(2, '/rooms/b', '/lessons/new'));
       await w.settle();
 
       const log = await loginLog(w, 2);
@@ -206,7 +206,7 @@ for (const kind of ['memory', 'redis'] as const) {
 
     test('reconciliation removes a dead clientId from every room it is found in, once: the next pass finds nothing', async () => {
       const { presence, store } = w.process();
-      await presence.seen('split', authOf(3, '/rooms/c1', '/lessons/c'));
+      await presence.arrive('split', authOf(3, '/rooms/c1', '/lessons/c'));
       await w.settle();
       // A state left by an older version: the same clientId in a second room
       // that its remembered auth does not name.
@@ -245,7 +245,7 @@ describe('two processes (Redis store) at the default settings in simulated time'
     const two = w.process();
     const roomA = authOf(4, '/rooms/d1', '/lessons/d1');
     const roomB = authOf(4, '/rooms/d2', '/lessons/d2');
-    await Promise.all([one.presence.seen('page', roomA), two.presence.seen('page', roomB)]);
+    await Promise.all([one.presence.arrive('page', roomA), two.presence.arrive('page', roomB)]);
     await w.settle();
     const inA = (await one.store.clientIdsByUser('/rooms/d1')).has(4);
     const inB = (await one.store.clientIdsByUser('/rooms/d2')).has(4);

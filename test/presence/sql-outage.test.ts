@@ -48,7 +48,7 @@ describe('SQL writes during a database outage', () => {
     const failed: Error[] = [];
     const presence = new Presence({ store: new MemoryStore(32), records, logger: silentLogger, retryDelay: 5, writeAttempts: 5 });
     presence.on('writeFailed', (error) => failed.push(error));
-    const arrival = presence.seen('c1', authOf(7))!;
+    const arrival = presence.arrive('c1', authOf(7))!;
     const departure = arrival.then(() => presence.gone('c1', 'disconnect', Date.now()));
     // Far more attempts than writeAttempts: each of the three writes retried, none given up.
     while (state.attempts < 3 * 20) await sleep(5);
@@ -66,7 +66,7 @@ describe('SQL writes during a database outage', () => {
     const failed: Error[] = [];
     const presence = new Presence({ store: new MemoryStore(32), records, logger: silentLogger, retryDelay: 1, writeAttempts: 3 });
     presence.on('writeFailed', (error) => failed.push(error));
-    await presence.seen('c1', authOf(7));
+    await presence.arrive('c1', authOf(7));
     assert.equal(state.attempts, 3 * 3, 'three writes, three attempts each');
     assert.equal(failed.length, 3);
   });
@@ -76,7 +76,7 @@ describe('SQL writes during a database outage', () => {
     const failed: Error[] = [];
     const presence = new Presence({ store: new MemoryStore(32), records, logger: silentLogger, retryDelay: 1, writeAttempts: 2, unavailableWaitMs: 50 });
     presence.on('writeFailed', (error) => failed.push(error));
-    await presence.seen('c1', authOf(7));
+    await presence.arrive('c1', authOf(7));
     assert.equal(failed.length, 3);
     assert.ok(state.attempts > 3 * 2, `waited beyond writeAttempts (${state.attempts} attempts)`);
   });

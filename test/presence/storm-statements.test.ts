@@ -57,7 +57,7 @@ test('a storm of 1,000 new users joining costs 8 SQL statements in all, and thei
   presence.on('writeFailed', (error) => failed.push(error));
   const counter = countStatements(records.sequelize);
 
-  await Promise.all(USERS.map((uid) => presence.seen(`c${uid}`, authOf(uid))));
+  await Promise.all(USERS.map((uid) => presence.arrive(`c${uid}`, authOf(uid))));
   await presence.idle();
   assert.deepEqual(kinds(counter.statements), {
     'SELECT faye_channel_online_lists': 1, 'UPDATE faye_channel_online_lists': 1, // the room's list: one locked write

@@ -52,8 +52,8 @@ describe('presence transitions', () => {
     presence.on('transition', (t) => transitions.push(t));
     const departures = new Departures({ clock, trackedLastSeen: (clientId) => presence.lastSeen(clientId) });
 
-    await presence.seen('a', authOf(7));
-    await presence.seen('b', authOf(7));
+    await presence.arrive('a', authOf(7));
+    await presence.arrive('b', authOf(7));
     await clock.advance(5000);
     departures.disconnected('a');
     const first = departures.destroyed('a');

@@ -62,7 +62,7 @@ describe('a full online_times row (MariaDB)', () => {
     presence.on('writeFailed', (error) => failures.push(error));
 
     statements.reset();
-    await presence.seen('tab1', authOf(7, '/courses/new/lessons/1'));
+    await presence.arrive('tab1', authOf(7, '/courses/new/lessons/1'));
     await presence.idle();
     assert.equal(failures.length, 1);
     assert.ok(isFayeOnlineError(failures[0], 'RECORD_TOO_LARGE'));
@@ -77,7 +77,7 @@ describe('a full online_times row (MariaDB)', () => {
 
     // The user's queue is not held up: their next arrival is written at once
     // (its own timer start fails the same way, with its own one line).
-    await presence.seen('tab2', authOf(7, '/courses/5/lessons/5'));
+    await presence.arrive('tab2', authOf(7, '/courses/5/lessons/5'));
     await presence.idle();
     assert.deepEqual(await db.rows("SELECT status FROM faye_user_login_logs WHERE clientId = 'tab2'"), [{ status: 1 }]);
     assert.equal(log.lines.filter((line) => line.level === 'error').length, 2);

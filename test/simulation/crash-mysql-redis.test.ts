@@ -73,7 +73,7 @@ describe('a process crash during a leave grace period (3 processes, Redis, Maria
       const auth = readAuth({ room_channel: '/rooms/a', time_channel: '/lessons/1', current_user: { uid: 9, uname: 'nine' } });
       assert.equal(auth.kind, 'valid');
       const { auth: nine } = auth as { auth: Auth };
-      await a.presence.seen('page9', nine);
+      await a.presence.arrive('page9', nine);
       const arrivedAt = owner.now();
       await owner.advance(20_000);
       await a.presence.gone('page9', 'disconnect', owner.now());

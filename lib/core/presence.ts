@@ -229,7 +229,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
   }
 
   /** Any message from clientId: it is alive now (a map lookup, nothing more). */
-  touch(clientId: string): void {
+  sighted(clientId: string): void {
     const known = this.known.get(clientId);
     if (known) known.lastSeen = this.clock.now();
   }

@@ -290,7 +290,7 @@ export class PresenceExtension {
     // A sighting, when Faye will handle the message. A page whose every message
     // is refused (an auth the edge does not accept) is not online anywhere, and
     // its departure must not move later with each refusal.
-    if (clientId) presence.touch(clientId);
+    if (clientId) presence.sighted(clientId);
 
     if (this.options.secret && !local && clientId && BOUND_META_CHANNELS.has(channel)) {
       const binding = this.checkBinding(message, channel, clientId, auth);

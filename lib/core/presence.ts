@@ -283,7 +283,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
    * memory or, failing that, from the store. False when there was nothing to
    * process (never tracked, or its auth is not remembered).
    */
-  async gone(clientId: string, reason: DepartureReason, at: number): Promise<boolean> {
+  async depart(clientId: string, reason: DepartureReason, at: number): Promise<boolean> {
     const known = this.known.get(clientId);
     this.known.delete(clientId);
     if (known?.arriving) await known.arriving.catch(() => undefined);
@@ -439,7 +439,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const remembered = await this.store.rememberedAuths(clientIds);
     for (const [i, evicted] of clientIds.entries()) {
       this.logger.warn({ clientId: evicted, uid: newcomer.user.uid, room: newcomer.room }, 'too many clientIds for one user in a room: the oldest was dropped');
-      // The store's memory first: this process's can be stale (see gone).
+      // The store's memory first: this process's can be stale (see depart).
       const own = rememberedAuthOf(remembered[i]) ?? this.known.get(evicted)?.auth;
       this.known.delete(evicted);
       this.emit('evicted', evicted, newcomer.user.uid);

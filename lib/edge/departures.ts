@@ -103,7 +103,7 @@ export function bindDepartures(w: DepartureWiring): { departures: Departures; be
   adapter.bind('disconnect', (clientId: string) => {
     w.untrack(clientId);
     const { reason, at } = departures.destroyed(clientId, redisEngine?.disconnectInfo(clientId));
-    w.track(presence.gone(clientId, reason, at).catch((error) => logger.error({ err: error, clientId }, 'presence: could not record a departure')));
+    w.track(presence.depart(clientId, reason, at).catch((error) => logger.error({ err: error, clientId }, 'presence: could not record a departure')));
   });
   // In a cluster another process may have destroyed the client: forget it here.
   // Not at once: the Redis engine's `close` notification can overtake the
@@ -118,6 +118,6 @@ export function bindDepartures(w: DepartureWiring): { departures: Departures; be
 export async function departEveryone(presence: Presence, departures: Departures): Promise<void> {
   await Promise.all(presence.knownClientIds().map((clientId) => {
     const { reason, at } = departures.shutdown();
-    return presence.gone(clientId, reason, at);
+    return presence.depart(clientId, reason, at);
   }));
 }

@@ -41,7 +41,7 @@ export class Reconciliation {
       localClientIds: () => presence.knownClientIds(),
       departOrphan: async (clientId) => {
         const { reason, at } = await departures.orphan(clientId);
-        return presence.gone(clientId, reason, at);
+        return presence.depart(clientId, reason, at);
       },
       forUser: (uid, task) => presence.forUser(uid, task),
       leaveAbandoned: (pending, scope) => presence.leaveAbandoned(pending, scope),

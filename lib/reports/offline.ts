@@ -112,7 +112,7 @@ export async function openOfflineReports(options: OfflineReportsOptions): Promis
         // Nobody tracks the page here and faye-redis keeps no last ping past its GC: as of now.
         departOrphan: (clientId) => {
           const { reason, at } = departureOf({ explicit: false, now: systemClock.now() });
-          return presence.gone(clientId, reason, at);
+          return presence.depart(clientId, reason, at);
         },
         forUser: (uid, task) => presence.forUser(uid, task),
         // The servers publish <room>/user_list on their next change of the room.

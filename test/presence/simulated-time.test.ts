@@ -126,13 +126,13 @@ for (const kind of ['memory', 'redis'] as const) {
       await w.advance(2 * TIMEOUT_MS + 5000);
       const timeout = departureOf({ explicit: false, engineLastSeen: lastSeen, trackedLastSeen: presence.lastSeen('tab1'), now: w.clock.now() });
       assert.deepEqual(timeout, { reason: 'timeout', at: lastSeen });
-      await presence.gone('tab1', timeout.reason, timeout.at);
+      await presence.depart('tab1', timeout.reason, timeout.at);
       await w.advance(1500);
       await presence.arrive('tab2', page);
       await w.advance(6000);
       assert.deepEqual(await w.records.onlineList('/rooms/a'), [1], 'never off the list during the grace');
       const disconnect = departureOf({ explicit: true, now: w.clock.now() });
-      await presence.gone('tab2', disconnect.reason, disconnect.at);
+      await presence.depart('tab2', disconnect.reason, disconnect.at);
       await w.advance(GRACE_MS);
 
       assert.deepEqual(w.events, ['join 1 /rooms/a', 'leave 1 /rooms/a']);
@@ -155,11 +155,11 @@ for (const kind of ['memory', 'redis'] as const) {
       await presence.arrive('back', authOf(4, '/rooms/d2', '/lessons/d'));
       await w.advance(25_000);
       // The engine's GC noticed only now, and reports the lost tab's last ping.
-      await presence.gone('lost', 'timeout', t0);
+      await presence.depart('lost', 'timeout', t0);
       await w.advance(GRACE_MS + 1000);
       assert.deepEqual(writes, ['start 0', 'stop 0', 'start 40']);
       assert.deepEqual(w.events, ['join 4 /rooms/d1', 'join 4 /rooms/d2', 'leave 4 /rooms/d1']);
-      await presence.gone('back', 'disconnect', w.clock.now());
+      await presence.depart('back', 'disconnect', w.clock.now());
       await w.advance(GRACE_MS);
       assert.deepEqual(writes, ['start 0', 'stop 0', 'start 40', 'stop 71']);
       const time = await w.records.onlineTime(4, '/lessons/d', new Date(w.clock.now()));
@@ -176,9 +176,9 @@ for (const kind of ['memory', 'redis'] as const) {
       await w.advance(100_000);
       const lastPing = w.clock.now();
       await w.advance(12_000);
-      await presence.gone('first', 'before_leave', w.clock.now());
+      await presence.depart('first', 'before_leave', w.clock.now());
       await w.advance(30_000);
-      await presence.gone('second', 'timeout', lastPing);
+      await presence.depart('second', 'timeout', lastPing);
       await w.advance(GRACE_MS + 1000);
       const time = await w.records.onlineTime(5, '/lessons/e', new Date(w.clock.now()));
       // The login log's sessions are 0-142 s and 30-130 s: their union, 142 s.
@@ -218,7 +218,7 @@ for (const kind of ['memory', 'redis'] as const) {
         store, records: w.records, logger: silentLogger, clock: w.clock,
         clientExists: async () => false,
         localClientIds: () => presence.knownClientIds(),
-        departOrphan: (clientId) => presence.gone(clientId, 'timeout', w.clock.now()),
+        departOrphan: (clientId) => presence.depart(clientId, 'timeout', w.clock.now()),
         forUser: (uid, task) => presence.forUser(uid, task),
         onListChanged: () => undefined,
       });
@@ -256,7 +256,7 @@ describe('two processes (Redis store) at the default settings in simulated time'
     // The page disconnects at the process that saw the other room.
     await w.advance(3000);
     const holder = inA ? two : one;
-    await holder.presence.gone('page', 'disconnect', w.clock.now());
+    await holder.presence.depart('page', 'disconnect', w.clock.now());
     await w.advance(GRACE_MS);
     for (const room of ['/rooms/d1', '/rooms/d2']) {
       assert.equal((await one.store.clientIdsByUser(room)).size, 0, `${room} is empty`);

@@ -49,7 +49,7 @@ describe('SQL writes during a database outage', () => {
     const presence = new Presence({ store: new MemoryStore(32), records, logger: silentLogger, retryDelay: 5, writeAttempts: 5 });
     presence.on('writeFailed', (error) => failed.push(error));
     const arrival = presence.arrive('c1', authOf(7))!;
-    const departure = arrival.then(() => presence.gone('c1', 'disconnect', Date.now()));
+    const departure = arrival.then(() => presence.depart('c1', 'disconnect', Date.now()));
     // Far more attempts than writeAttempts: each of the three writes retried, none given up.
     while (state.attempts < 3 * 20) await sleep(5);
     assert.deepEqual(state.written, []);

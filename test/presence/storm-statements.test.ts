@@ -69,7 +69,7 @@ test('a storm of 1,000 new users joining costs 8 SQL statements in all, and thei
 
   counter.reset();
   const leftAt = Date.now();
-  await Promise.all(USERS.map((uid) => presence.gone(`c${uid}`, 'disconnect', leftAt)));
+  await Promise.all(USERS.map((uid) => presence.depart(`c${uid}`, 'disconnect', leftAt)));
   await presence.idle();
   assert.deepEqual(kinds(counter.statements), {
     'SELECT faye_channel_online_lists': 1, 'UPDATE faye_channel_online_lists': 1,

@@ -57,12 +57,12 @@ describe('presence transitions', () => {
     await clock.advance(5000);
     departures.disconnected('a');
     const first = departures.destroyed('a');
-    await presence.gone('a', first.reason, first.at);
+    await presence.depart('a', first.reason, first.at);
     // b stopped answering 5 s ago: it left as of its last message.
     await clock.advance(5000);
     const second = departures.destroyed('b');
     assert.deepEqual(second, { reason: 'timeout', at: 1_000_000 });
-    await presence.gone('b', second.reason, second.at);
+    await presence.depart('b', second.reason, second.at);
     await presence.idle();
 
     assert.deepEqual(transitions.map(summary), [

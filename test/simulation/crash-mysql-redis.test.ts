@@ -76,7 +76,7 @@ describe('a process crash during a leave grace period (3 processes, Redis, Maria
       await a.presence.arrive('page9', nine);
       const arrivedAt = owner.now();
       await owner.advance(20_000);
-      await a.presence.gone('page9', 'disconnect', owner.now());
+      await a.presence.depart('page9', 'disconnect', owner.now());
       const mark = (await b.store.leaveMarks('/rooms/a')).get(9);
       assert.ok(mark, 'the leave is pending');
       const [, adopted] = await Promise.all([

@@ -185,7 +185,7 @@ export class SimProcess {
   disconnected(clientId: string, info: { reason: 'timeout' | 'disconnect'; lastSeen?: number } | undefined): void {
     this.extension.forget(clientId);
     const { reason, at } = this.departures.destroyed(clientId, info);
-    this.track(this.presence.gone(clientId, reason, at).catch((error) => this.world.observed.errors.push(`p${this.slot}: departure failed: ${(error as Error).message}`)));
+    this.track(this.presence.depart(clientId, reason, at).catch((error) => this.world.observed.errors.push(`p${this.slot}: departure failed: ${(error as Error).message}`)));
   }
 
   /** Faye's 'close' event: another process destroyed the client (attach.ts forgets it a second later). */
@@ -203,7 +203,7 @@ export class SimProcess {
       localClientIds: () => this.presence.knownClientIds(),
       departOrphan: async (clientId) => {
         const { reason, at } = await this.departures.orphan(clientId);
-        return this.presence.gone(clientId, reason, at);
+        return this.presence.depart(clientId, reason, at);
       },
       forUser: (uid, task) => this.presence.forUser(uid, task),
       onListChanged: (room, list) => this.world.observed.lists.push({ room, list: [...list], at: this.clock.now() }),

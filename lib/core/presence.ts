@@ -192,9 +192,9 @@ export class Presence extends EventEmitter<PresenceEvents> {
   }
 
   /**
-   * A message from `clientId` with a valid auth was seen (a /meta/connect).
-   * Returns null when nothing had to be done (the clientId is known with the
-   * same auth), else a promise of the arrival's work.
+   * `clientId` is here with a valid auth (a /meta/connect): it arrives where
+   * the auth says. Returns null when it already is there with the same auth
+   * (then this is only a sighting), else a promise of the arrival's work.
    */
   arrive(clientId: string, auth: Auth): Promise<void> | null {
     const at = this.clock.now();
@@ -228,7 +228,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     return work;
   }
 
-  /** Any message from clientId: it is alive now (a map lookup, nothing more). */
+  /** A sighting: any message from clientId, which is alive now (a map lookup, nothing more). */
   sighted(clientId: string): void {
     const known = this.known.get(clientId);
     if (known) known.lastSeen = this.clock.now();
@@ -278,7 +278,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
   }
 
   /**
-   * clientId is gone, for `reason`, as of `at` (ms): both decided by
+   * clientId departs, for `reason`, as of `at` (ms): both decided by
    * departureOf (core/departures.ts). The auth comes from this process's
    * memory or, failing that, from the store. False when there was nothing to
    * process (never tracked, or its auth is not remembered).

@@ -2,9 +2,15 @@
 // and for the simulation that checks presence against a model of the truth.
 import type { DepartureReason } from './presence';
 
+/** Why a clientId departed, and as of when (ms). */
+export interface DepartureDecision {
+  reason: DepartureReason;
+  at: number;
+}
+
 export interface DepartureFacts {
   /** before_leave decided this departure itself, with its own reason and time. */
-  decided?: { reason: DepartureReason; at: number };
+  decided?: DepartureDecision;
   /** The page sent /meta/disconnect (seen by this process, or reported by the engine). */
   explicit: boolean;
   /** The engine's last ping of the client (ms), when it reports one. */
@@ -22,7 +28,7 @@ export interface DepartureFacts {
  * left when it was last seen (by the engine or by this process), not when
  * the engine noticed.
  */
-export function departureOf(facts: DepartureFacts): { reason: DepartureReason; at: number } {
+export function departureOf(facts: DepartureFacts): DepartureDecision {
   if (facts.decided) return facts.decided;
   if (facts.explicit) return { reason: 'disconnect', at: facts.now };
   // The later of the two: the engine counts only /meta/connect as a ping,

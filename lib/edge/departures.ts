@@ -5,17 +5,12 @@
 // an orphan found by reconciliation, a shutdown) goes through that one rule.
 import type { NodeAdapter } from 'faye';
 import type { Clock } from '../core/clock';
-import { departureOf } from '../core/departures';
-import type { DepartureReason, Presence } from '../core/presence';
+import { departureOf, type DepartureDecision } from '../core/departures';
+import type { Presence } from '../core/presence';
 import type { RedisEngine } from '../engine';
 import type { Logger } from '../log';
 import { BeforeLeave } from './before-leave';
 import { beforeLeaveLiveness } from './broadcasts';
-
-export interface Departure {
-  reason: DepartureReason;
-  at: number;
-}
 
 export interface DepartureSources {
   clock: Clock;
@@ -26,7 +21,7 @@ export interface DepartureSources {
 }
 
 export class Departures {
-  private readonly decided = new Map<string, Departure>();
+  private readonly decided = new Map<string, DepartureDecision>();
   private readonly explicit = new Set<string>();
 
   constructor(private readonly sources: DepartureSources) {}
@@ -45,7 +40,7 @@ export class Departures {
    * Faye destroyed the client on this process. `engine` is what the engine
    * tells of it (the Redis engine: why and its last ping). Forgets the facts.
    */
-  destroyed(clientId: string, engine?: { reason?: string; lastSeen?: number }): Departure {
+  destroyed(clientId: string, engine?: { reason?: string; lastSeen?: number }): DepartureDecision {
     const decided = this.decided.get(clientId);
     this.decided.delete(clientId);
     const explicit = this.explicit.delete(clientId) || engine?.reason === 'disconnect';
@@ -58,13 +53,13 @@ export class Departures {
    * engine's last ping, which the engine keeps until its GC removes the client
    * (clientExists turns false well before that).
    */
-  async orphan(clientId: string): Promise<Departure> {
+  async orphan(clientId: string): Promise<DepartureDecision> {
     const engineLastSeen = (await this.sources.engineLastSeen?.(clientId)) ?? undefined;
     return departureOf({ explicit: false, engineLastSeen, trackedLastSeen: this.sources.trackedLastSeen(clientId), now: this.sources.clock.now() });
   }
 
   /** A page still connected when a server alone in its cluster stops: it leaves now, as if it had disconnected. */
-  shutdown(): Departure {
+  shutdown(): DepartureDecision {
     return departureOf({ explicit: true, now: this.sources.clock.now() });
   }
 }

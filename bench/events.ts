@@ -14,6 +14,7 @@ import { createTestDatabase } from '../test/support/mariadb';
 import { createTestRedis, REDIS_URL } from '../test/support/redis';
 import { parseFlags } from './support/args';
 import { table } from './support/report';
+import { PresenceKeys } from '../lib/stores/keys';
 
 const flags = parseFlags({ cycles: 2000, events: 20000, batch: 200 });
 
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
   const sequelize = openDatabase(db.url);
   try {
     await migrate(sequelize, 'up');
-    const key = `/${redis.namespace}/events_outbox`;
+    const key = new PresenceKeys(redis.namespace).outbox;
     const entries = Array.from({ length: flags.events }, (_, i) => encodeOutboxEntry({ kind: i % 2 ? 'leave' : 'join', uid: 1 + (i % 500), channel: `/bench/room${i % 50}`, occurredMs: Date.now() + i, reason: 'connect', seq: i + 1, clientId: `c${i}` }));
     for (let i = 0; i < entries.length; i += 1000) await redis.redis.rpush(key, ...entries.slice(i, i + 1000));
     const drainer = new EventDrainer({ outbox: new RedisOutbox(redis.redis, redis.namespace), sequelize, logger: silentLogger, clock: systemClock, intervalMs: 60_000, batchSize: flags.batch });

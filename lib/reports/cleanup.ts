@@ -11,6 +11,7 @@
 //     lists people online, Redis has live people, and not one of them is both),
 //   - it would change more users than a threshold the operator can raise.
 import type { StatusReport, StaleListEntry } from './status';
+import { EngineKeys, PresenceKeys } from '../stores/keys';
 
 export interface ClusterSigns {
   /** Faye clients in the engine's `<namespace>/clients` set, live or not. */
@@ -70,7 +71,7 @@ export function refuseCleanup(
   if (signs.engineClients === 0 && signs.presenceChannels === 0) {
     return {
       kind: 'noCluster',
-      message: `${place} shows no sign of a faye-online cluster: no Faye clients in ${where.namespace}/clients and no presence keys under /${where.namespace}/. ` +
+      message: `${place} shows no sign of a faye-online cluster: no Faye clients in ${new EngineKeys(where.namespace).clients} and no presence keys under ${new PresenceKeys(where.namespace).prefix}. ` +
         'Check --redis (its database number) and --namespace against the servers\' settings. If the cluster really is gone, starting one server repairs the records by itself',
     };
   }

@@ -15,6 +15,7 @@ import { loginRows, onlineTimes, type SqlReader } from '../presence/sql-helpers'
 import { cli, type Run } from '../support/cli';
 import { createTestDatabase } from '../support/mariadb';
 import { auth, eventually, onlineClient, startPresenceServer, type TestClient } from '../support/presence-server';
+import { EngineKeys } from '../../lib/stores/keys';
 
 const ROOM = '/classes/4';
 const TIME = '/courses/5/lessons/1';
@@ -46,7 +47,7 @@ async function crash(tabs: TestClient[], clusters: Cluster[]): Promise<Crash> {
   // The killed server's clients stop pinging: dead once their last ping is 1.6 x timeout old.
   const redis = cluster.backing.redis!.redis;
   await eventually(async () => {
-    const pings = await redis.zrange(`${cluster.namespace}/clients`, 0, -1, 'WITHSCORES');
+    const pings = await redis.zrange(new EngineKeys(cluster.namespace).clients, 0, -1, 'WITHSCORES');
     const scores = pings.filter((_, i) => i % 2 === 1).map(Number);
     return scores.length === 3 && scores.every((score) => score < Date.now() - 1600 * TIMEOUT - 200);
   }, 10_000, 'the crashed clients dead');

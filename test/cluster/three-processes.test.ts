@@ -11,6 +11,7 @@ import { bayeux, closeClient, collect, fayeClient } from '../engine/servers';
 import { loginRows, userInfoList } from '../presence/sql-helpers';
 import { clientIdsByUser, onlineUids, reportsOf, sqlReader, startCluster, type Cluster, type ServerProcess } from './processes';
 import { sleep } from '../support/wait';
+import { EngineKeys } from '../../lib/stores/keys';
 
 let roomCounter = 0;
 function freshChannels() {
@@ -201,7 +202,7 @@ describe('three server processes, a page\'s last message handled by another proc
     assert.deepEqual(await clientIdsByUser(cluster, room), { 11: [alive.id] });
     assert.deepEqual((await loginRows(sql, [alive.id])).map((r) => r.status), [1], 'no logout for the live page');
     assert.equal(reportsOf(cluster.reports, 'presence').filter((r) => r.clientId === alive.id && r.event === 'depart').length, 0);
-    const lastPing = Number(await cluster.backing.redis!.redis.zscore(`${cluster.namespace}/clients`, alive.id));
+    const lastPing = Number(await cluster.backing.redis!.redis.zscore(new EngineKeys(cluster.namespace).clients, alive.id));
     assert.ok(lastPing > sentAt, 'the live page reconnected after before_leave');
     assert.equal(await userInfoList(sql, room), '[11]');
     assert.equal(reportsOf(cluster.reports, 'engine').filter((r) => r.clientId === gone.id).length, 1, 'destroyed once');

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Request } from 'express';
 import { auth, createBacking, eventually, onlineClient, startPresenceServer, type Backing, type PresenceServer, type TestClient } from '../support/presence-server';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 const ROOM = '/classes/cluster';
 const LESSON = '/courses/6/lessons/2';
@@ -68,7 +69,7 @@ describe('dashboard in a cluster of two servers', () => {
 
   test('a reader forgetting old heartbeats never deletes one written meanwhile (raced)', async () => {
     const redis = backing.redis!.redis;
-    const key = `/${backing.namespace}/faye_online/processes`;
+    const key = new PresenceKeys(backing.namespace).processes;
     const beat = (beatAt: number) => JSON.stringify({ id: 'ghost', host: 'elsewhere', pid: 1, startedAt: beatAt, beatAt, trackedClientIds: 0, reconciliation: null });
     for (let i = 0; i < 30; i++) {
       await redis.hset(key, 'ghost', beat(Date.now() - 3_600_000));

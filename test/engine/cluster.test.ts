@@ -9,6 +9,7 @@ import { silentLogger } from '../../lib/log';
 import { createTestRedis, type TestRedis } from '../support/redis';
 import { eventuallyPasses, sleep } from '../support/wait';
 import { clientIdOf, closeClient, collect, fayeClient, rawConnect, rawHandshake, startFayeServer, transportOf, type FayeServer } from './servers';
+import { EngineKeys } from '../../lib/stores/keys';
 
 describe('two Faye servers sharing the Redis engine', () => {
   let testRedis: TestRedis;
@@ -81,7 +82,7 @@ describe('two Faye servers sharing the Redis engine', () => {
     // A tab that handshakes, connects once and is gone without a /meta/disconnect.
     const vanished = await rawHandshake(left.url);
     await rawConnect(left.url, vanished); // held for `timeout`, then returns
-    const lastPing = Number(await testRedis.redis.zscore(`${testRedis.namespace}/clients`, vanished));
+    const lastPing = Number(await testRedis.redis.zscore(new EngineKeys(testRedis.namespace).clients, vanished));
     assert.ok(lastPing > 0);
 
     await eventuallyPasses(() => assert.equal(disconnects.length, 1), 6000);
@@ -91,10 +92,10 @@ describe('two Faye servers sharing the Redis engine', () => {
 
     await sleep(500);
     assert.equal(disconnects.length, 1, 'reported once across both servers, and the live client stays');
-    assert.equal(await testRedis.redis.zscore(`${testRedis.namespace}/clients`, vanished), null);
-    assert.deepEqual(await testRedis.redis.keys(`${testRedis.namespace}/clients/${vanished}/*`), []);
+    assert.equal(await testRedis.redis.zscore(new EngineKeys(testRedis.namespace).clients, vanished), null);
+    assert.deepEqual(await testRedis.redis.keys(`${new EngineKeys(testRedis.namespace).clientsPrefix}${vanished}/*`), []);
     const liveId = clientIdOf(live);
-    assert.ok(Number(await testRedis.redis.zscore(`${testRedis.namespace}/clients`, liveId)) > 0);
+    assert.ok(Number(await testRedis.redis.zscore(new EngineKeys(testRedis.namespace).clients, liveId)) > 0);
   });
 
   it('reports an explicit disconnect with its reason', async () => {
@@ -149,7 +150,7 @@ describe('the Redis engine given an ioredis instance', () => {
     const shared = testRedis.redis.duplicate();
     const started = await startFayeServer({ timeout: 2, engine: { type: RedisEngine, redis: shared, namespace: testRedis.namespace, logger: silentLogger } });
     const clientId = await rawHandshake(started.url);
-    assert.ok(Number(await shared.zscore(`${testRedis.namespace}/clients`, clientId)) > 0);
+    assert.ok(Number(await shared.zscore(new EngineKeys(testRedis.namespace).clients, clientId)) > 0);
     await started.close();
     assert.equal(await shared.ping(), 'PONG');
     shared.disconnect();

@@ -11,6 +11,7 @@ import type { Logger } from '../../lib/log';
 import { silentLogger } from '../../lib/log';
 import { createTestRedis, type TestRedis } from '../support/redis';
 import { eventuallyPasses } from '../support/wait';
+import { EngineKeys } from '../../lib/stores/keys';
 
 /** A stand-in for Faye's engine proxy: what the engine calls and what it emitted. */
 function fakeServer(timeout = 2) {
@@ -75,14 +76,14 @@ describe('RedisEngine against Redis', () => {
   it('writes its keys without the namespace\'s leading slash', async () => {
     const engine = RedisEngine.create(fakeServer(), { redis: testRedis.url, namespace: `/${testRedis.namespace}`, logger: silentLogger });
     const clientId = await new Promise<string>((resolve) => engine.createClient(resolve));
-    assert.ok(await testRedis.redis.zscore(`${testRedis.namespace}/clients`, clientId));
+    assert.ok(await testRedis.redis.zscore(new EngineKeys(testRedis.namespace).clients, clientId));
     await engine.disconnect();
   });
 
   it('selects the database given beside a URL', async () => {
     const engine = RedisEngine.create(fakeServer(), { redis: 'redis://127.0.0.1:6379/0', database: 9, namespace: testRedis.namespace, logger: silentLogger });
     const clientId = await new Promise<string>((resolve) => engine.createClient(resolve));
-    assert.ok(await testRedis.redis.zscore(`${testRedis.namespace}/clients`, clientId), 'written to db 9, where the test looks');
+    assert.ok(await testRedis.redis.zscore(new EngineKeys(testRedis.namespace).clients, clientId), 'written to db 9, where the test looks');
     await engine.disconnect();
   });
 

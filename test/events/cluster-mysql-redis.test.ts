@@ -10,6 +10,7 @@ import { after, describe, test } from 'node:test';
 import { auth, eventually, onlineClient, type TestClient } from '../support/presence-server';
 import { addProcess, startCluster, type Cluster } from '../cluster/processes';
 import { summary, type EventRow } from './scenarios';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 describe('presence events in a cluster (MariaDB + Redis, real processes)', () => {
   const clusters: Cluster[] = [];
@@ -63,7 +64,7 @@ describe('presence events in a cluster (MariaDB + Redis, real processes)', () =>
     const room = '/cluster/events/room2';
     const client = await connect(p0.url, 470803, room);
     const redis = cluster.backing.redis!.redis;
-    await eventually(async () => (await redis.llen(`/${cluster.namespace}/events_outbox`)) >= 2, 10_000, 'join and occupied in the outbox');
+    await eventually(async () => (await redis.llen(new PresenceKeys(cluster.namespace).outbox)) >= 2, 10_000, 'join and occupied in the outbox');
     assert.deepEqual(await rows(cluster, room), [], 'not drained yet');
     client.vanish();
     await p0.kill();
@@ -76,7 +77,7 @@ describe('presence events in a cluster (MariaDB + Redis, real processes)', () =>
     assert.deepEqual(summary(found).slice(0, 2), ['join 470803 (connect)', 'occupied (connect)']);
     assert.deepEqual(found.slice(2).map((r) => r.kind), ['leave', 'vacated']);
     assert.equal(found.filter((r) => r.kind === 'join').length, 1, 'each event once');
-    assert.equal(await redis.llen(`/${cluster.namespace}/events_outbox`), 0);
+    assert.equal(await redis.llen(new PresenceKeys(cluster.namespace).outbox), 0);
   });
 
   test('a process killed during a leave\'s grace period: reconciliation on another writes the leave as abandoned, as of the last sighting', async () => {
@@ -89,7 +90,7 @@ describe('presence events in a cluster (MariaDB + Redis, real processes)', () =>
     await eventually(async () => (await rows(cluster, room)).length === 2, 10_000, 'join and occupied');
     const before = Date.now();
     await client.disconnect();
-    await eventually(async () => (await redis.hget(`/${cluster.namespace}/leaving${room}`, '470804')) !== null, 10_000, 'the leave pending');
+    await eventually(async () => (await redis.hget(new PresenceKeys(cluster.namespace).leaving(room), '470804')) !== null, 10_000, 'the leave pending');
     await p0.kill();
     const found = await eventually(async () => {
       const r = await rows(cluster, room);

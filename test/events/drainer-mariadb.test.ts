@@ -16,6 +16,7 @@ import { openDatabase } from '../../lib/records';
 import { migrate } from '../../lib/schema';
 import { createTestDatabase, type TestDatabase } from '../support/mariadb';
 import { createTestRedis, type TestRedis } from '../support/redis';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 const T0 = Date.UTC(2026, 10, 30, 10, 0, 0);
 
@@ -47,7 +48,7 @@ describe('the events drainer on MariaDB and Redis', () => {
     await db.drop();
   });
 
-  const fill = (list: PresenceRecordEvent[]) => redis.redis.rpush(`/${redis.namespace}/events_outbox`, ...list.map(encodeOutboxEntry));
+  const fill = (list: PresenceRecordEvent[]) => redis.redis.rpush(new PresenceKeys(redis.namespace).outbox, ...list.map(encodeOutboxEntry));
   const rows = async (room: string) => (await db.raw.query(`SELECT kind, user_id, seq FROM faye_online_events WHERE channel = ? ORDER BY id`, [room]))[0] as Array<{ kind: string; user_id: number; seq: number }>;
   const drainer = (options: Partial<ConstructorParameters<typeof EventDrainer>[0]> = {}) =>
     new EventDrainer({ outbox, sequelize, logger: recordingLogger(), clock: systemClock, intervalMs: 60_000, batchSize: 7, ...options });
@@ -98,7 +99,7 @@ describe('the events drainer on MariaDB and Redis', () => {
   });
 
   test('events a full outbox could not take are reported as dropped, in the log and the metrics', async () => {
-    await redis.redis.incrby(`/${redis.namespace}/events_outbox_dropped`, 3);
+    await redis.redis.incrby(new PresenceKeys(redis.namespace).outboxDropped, 3);
     const logger = recordingLogger();
     const register = new Registry();
     const d = drainer({ logger, register });
@@ -111,7 +112,7 @@ describe('the events drainer on MariaDB and Redis', () => {
   });
 
   test('an entry that is not an event is logged and removed, never inserted', async () => {
-    await redis.redis.rpush(`/${redis.namespace}/events_outbox`, '{"k":"nonsense"}', 'not json');
+    await redis.redis.rpush(new PresenceKeys(redis.namespace).outbox, '{"k":"nonsense"}', 'not json');
     const logger = recordingLogger();
     await drainer({ logger }).drain();
     assert.equal(logger.lines.filter((l) => /not an event/.test(l.message)).length, 2);

@@ -36,7 +36,7 @@ describe('graceful shutdown', () => {
       const timeMap = await redis.hgetall(new PresenceKeys(ns).channel(LESSON));
       const clientIds = Object.values(roomMap).flatMap((json) => JSON.parse(json) as string[]);
       assert.ok(clientIds.length >= 3);
-      const statuses = clientIds.length ? await redis.mget(clientIds.map((id) => `/${ns}/clientId_status/${id}`)) : [];
+      const statuses = clientIds.length ? await redis.mget(clientIds.map((id) => new PresenceKeys(ns).status(id))) : [];
       const logged = clientIds.filter((_, i) => statuses[i] === '1');
       assert.equal(logged.length, clientIds.length, 'every arrival Redis recorded had its login logged');
 

@@ -52,7 +52,7 @@ export function presenceScenarios(backend: Backend): void {
       assert.equal(login.uid, 470700);
       assert.equal(login.channel_id, await channelId(server, time), 'login rows point at the time channel');
       if (server.redis) {
-        assert.equal(await server.redis.redis.get(`/${server.namespace}/clientId_status/${id}`), '1');
+        assert.equal(await server.redis.redis.get(new PresenceKeys(server.namespace).status(id)), '1');
         const remembered = JSON.parse((await server.redis.redis.get(new PresenceKeys(server.namespace).auth(id)))!);
         assert.deepEqual(remembered, auth(470700, 'mvj3', room, time));
         // 2 weeks, as the gem's, once Faye answered the page's connect (a few minutes before that).

@@ -102,7 +102,7 @@ export class SimProcess {
   readonly resources: ProcessResources;
   alive = true;
   private readonly inFlight = new Set<Promise<unknown>>();
-  // What the edge witnessed of each client's end (before_leave, /meta/disconnect), as in attach.ts.
+  // What the edge witnessed of each client's end (before_leave, /meta/disconnect), as bindDepartures wires it on a server (lib/edge/departures.ts).
   private readonly departures: Departures;
 
   constructor(readonly slot: number, private readonly world: World) {
@@ -181,14 +181,14 @@ export class SimProcess {
     return answer;
   }
 
-  /** Faye's 'disconnect' event for a client this process's engine destroyed (attach.ts). */
+  /** Faye's 'disconnect' event for a client this process's engine destroyed (bindDepartures, lib/edge/departures.ts). */
   disconnected(clientId: string, info: { reason: 'timeout' | 'disconnect'; lastSeen?: number } | undefined): void {
     this.extension.forget(clientId);
     const { reason, at } = this.departures.destroyed(clientId, info);
     this.track(this.presence.depart(clientId, reason, at).catch((error) => this.world.observed.errors.push(`p${this.slot}: departure failed: ${(error as Error).message}`)));
   }
 
-  /** Faye's 'close' event: another process destroyed the client (attach.ts forgets it a second later). */
+  /** Faye's 'close' event: another process destroyed the client (bindDepartures forgets it a second later). */
   closed(clientId: string): void {
     this.clock.after(1000, () => this.presence.forgetLocally(clientId));
   }
@@ -250,7 +250,7 @@ export class SimEngine {
     return !this.world.backend.cluster || client.lastPing >= this.world.clock.now() - 1.6 * SETTINGS.timeoutMs;
   }
 
-  /** The liveness check of before_leave (attach.ts): the Redis engine's last ping, or the process's own sighting. */
+  /** The liveness check of before_leave (beforeLeaveLiveness, lib/edge/broadcasts.ts): the Redis engine's last ping, or the process's own sighting. */
   lastSeen(clientId: string, process: SimProcess): number | null {
     const client = this.clients.get(clientId);
     if (this.world.backend.cluster) return client ? client.lastPing : null;

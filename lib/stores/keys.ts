@@ -116,6 +116,11 @@ export class EngineKeys {
     this.topics = { messages: `${namespace}/notifications/messages`, close: `${namespace}/notifications/close`, flush: `${namespace}/notifications/flush` };
   }
 
+  /** Every engine key of the namespace, as a SCAN / KEYS pattern. */
+  get all(): string {
+    return `${this.prefix}*`;
+  }
+
   /** Set of a client's subscriptions. */
   clientChannels(clientId: string): string {
     return `${this.clientsPrefix}${clientId}/channels`;

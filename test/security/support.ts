@@ -3,6 +3,7 @@
 // everything presence writes, to prove that a refused message wrote nothing.
 import type { Logger } from '../../lib/log';
 import type { PresenceServer } from '../support/presence-server';
+import { PresenceKeys } from '../../lib/stores/keys';
 
 export interface LogLine {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -75,7 +76,7 @@ export async function writtenState(server: PresenceServer): Promise<unknown> {
   const redis: Record<string, unknown> = {};
   if (server.redis) {
     for (const key of await server.redis.keys()) {
-      if (!key.startsWith(`/${server.namespace}/`)) continue;
+      if (!key.startsWith(new PresenceKeys(server.namespace).prefix)) continue;
       // Hashes (the gem's clientId maps, our arrival and sighting records) by content, strings as they are.
       const type = await server.redis.redis.type(key);
       redis[key] = type === 'hash' ? await server.redis.redis.hgetall(key) : type === 'string' ? await server.redis.redis.get(key) : `(${type})`;

@@ -32,6 +32,7 @@ describe('Redis keys', () => {
   it('faye-redis\' engine layout, without the leading slash', () => {
     const keys = new EngineKeys('faye');
     assert.equal(keys.prefix, 'faye/');
+    assert.equal(keys.all, 'faye/*');
     assert.equal(keys.clients, 'faye/clients');
     assert.equal(keys.clientsPrefix, 'faye/clients/');
     assert.equal(keys.clientChannels('abc'), 'faye/clients/abc/channels');

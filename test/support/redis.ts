@@ -1,7 +1,7 @@
 // A Redis key namespace of the test's own, on a test database number, removed after.
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { PresenceKeys } from '../../lib/stores/keys';
+import { EngineKeys, PresenceKeys } from '../../lib/stores/keys';
 
 export const REDIS_URL = process.env.REDIS_TEST_URL || 'redis://127.0.0.1:6379/9';
 
@@ -19,7 +19,7 @@ export async function createTestRedis(url = REDIS_URL): Promise<TestRedis> {
   const namespace = `fotest_${randomBytes(4).toString('hex')}`;
   const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2 });
   const keys = async () => [
-    ...(await redis.keys(`${namespace}/*`)),
+    ...(await redis.keys(new EngineKeys(namespace).all)),
     ...(await redis.keys(new PresenceKeys(namespace).all)),
   ].sort();
   return {

@@ -1,5 +1,5 @@
 // The public API: what README.md and docs/ show, and the types of it.
-export { FayeOnlineError, isFayeOnlineError } from './errors';
+export { FayeOnlineError } from './errors';
 export type { ErrorCode } from './errors';
 export type { Logger } from './log';
 export { attachFayeOnline } from './edge/attach';
@@ -10,7 +10,7 @@ export type { PresenceEvent, DepartureReason, EngagementEvent } from './core/pre
 export type { User, Auth } from './core/auth';
 export type { OnlineTime, EngagedTime } from './records';
 export { signAuth, verifyAuth } from './security';
-export { verifyWebhook, webhookSignature, WEBHOOK_HEADERS } from './webhooks';
+export { verifyWebhook, webhookSignature } from './webhooks';
 export type { WebhooksOptions, VerifyWebhookInput, VerifyWebhookResult } from './webhooks';
 export type { SignableAuth, SignedAuth, AuthSecret, SignAuthOptions, VerifyAuthOptions, VerifyAuthResult, VerifyAuthFailureReason } from './security';
 export { Records, openDatabase } from './records';
@@ -25,5 +25,5 @@ export type {
 } from './reports';
 export { RedisEngine } from './engine';
 export type { RedisEngineOptions, DisconnectInfo, DisconnectReason } from './engine';
-export { EVENT_KINDS, EVENTS_TABLE, eventKey, presentAt, attendance, lastSeen, deleteEventsBefore, planErasure, erase } from './events';
+export { presentAt, attendance, lastSeen, erase } from './events';
 export type { EventKind, PresenceRecordEvent, Attendance, LastSeen, HistoryApi, ErasurePlan } from './events';

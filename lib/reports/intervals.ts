@@ -42,7 +42,12 @@ export function unionIntervals(intervals: ReadonlyArray<Interval>, now: number):
 
 /** The length of the union of `intervals`: overlapping time counts once. */
 export function totalDuration(intervals: ReadonlyArray<Interval>, now: number): number {
-  return unionIntervals(intervals, now).reduce((sum, interval) => sum + (interval.end - interval.start), 0);
+  return lengthOfUnion(unionIntervals(intervals, now));
+}
+
+/** The length of a union `unionIntervals` returned (its intervals do not overlap). */
+export function lengthOfUnion(union: ReadonlyArray<ClosedInterval>): number {
+  return union.reduce((sum, interval) => sum + (interval.end - interval.start), 0);
 }
 
 function closeInterval(interval: Interval, index: number, now: number): ClosedInterval {

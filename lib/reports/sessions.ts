@@ -17,7 +17,7 @@
 // cannot precede its own login). A tab that moves to another room of the same
 // lesson writes a logout and a login in one second, and its session goes on.
 import { FayeOnlineError } from '../errors';
-import { unionIntervals } from './intervals';
+import { lengthOfUnion, unionIntervals } from './intervals';
 
 /** One row of faye_user_login_logs. */
 export interface LoginLogRow {
@@ -118,7 +118,7 @@ export function buildLoginReport(rows: ReadonlyArray<LoginLogRow>, options: Logi
       uid: group.uid,
       clients: clients.map((client) => client.history),
       online: online.map(({ start, end }) => ({ start: new Date(start), end: new Date(end) })),
-      totalSeconds: wholeSeconds(online.reduce((sum, { start, end }) => sum + end - start, 0)),
+      totalSeconds: wholeSeconds(lengthOfUnion(online)),
     });
   }
   channels.sort((a, b) => a.channelId - b.channelId || a.uid - b.uid);

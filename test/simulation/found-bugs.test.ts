@@ -110,6 +110,17 @@ const traces: Array<{ name: string; steps: TimedStep[]; cluster?: boolean }> = [
       at(159.5, { kind: 'quiet' }),
     ],
   },
+  {
+    name: "a page's report naming its old place, sent before the connect naming its new one, does not move it back (seed 295216135)",
+    steps: [
+      at(6.4, open(0, 5, '/rooms/b', '/lessons/2', 2)),
+      at(176.3, open(1, 5, '/rooms/abx', '/lessons/1', 1)),
+      // Page 0's leave of /rooms/b waits out the grace; page 1 moves there within it.
+      at(193.2, { kind: 'disconnect', page: 0 }),
+      at(196.9, { kind: 'overlap', page: 1, first: { room: '/rooms/abx', timeChannel: '/lessons/1' }, second: { room: '/rooms/b', timeChannel: '/lessons/3' } }),
+      at(381.2, { kind: 'quiet' }),
+    ],
+  },
 ];
 
 for (const backend of ['embedded', 'mysql-redis'] as BackendName[]) {

@@ -382,7 +382,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     // queue the second one's departure (from the first place) before the first
     // one's arrival there, and leave the clientId behind in it.
     return this.queue.run(auth.user.uid, async () => {
-      const wasEngaged = departed && sameUser ? (await this.departNow(clientId, departed, at, 'moved', true)).wasEngaged : engagedElsewhere;
+      const wasEngaged = departed && sameUser ? (await this.departNow(clientId, departed, at, 'moved', true, false, auth.room)).wasEngaged : engagedElsewhere;
       const { previousAuth } = await this.arriveNow(clientId, auth, at);
       // Two messages of one page naming two places, handled at once by two
       // processes: the later arrival moves the clientId out of the earlier
@@ -391,7 +391,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
       // channel and the login status.
       const previous = rememberedAuthOf(previousAuth);
       if (previous && presenceKey(previous) !== presenceKey(auth) && (!departed || presenceKey(previous) !== presenceKey(departed))) {
-        await this.departNow(clientId, previous, at, 'moved', true);
+        await this.departNow(clientId, previous, at, 'moved', true, false, auth.room);
         await this.arriveNow(clientId, auth, at);
       }
       return wasEngaged;
@@ -457,15 +457,17 @@ export class Presence extends EventEmitter<PresenceEvents> {
     return this.queue.run(auth.user.uid, () => this.departNow(clientId, auth, at, reason, sawLogin, ifRemembered));
   }
 
-  // Runs inside the user's queue.
-  private async departNow(clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false, ifRemembered = false): Promise<DepartureResult> {
+  // Runs inside the user's queue. `movingTo`: the room of a move's arrival, which follows (see Departure).
+  private async departNow(
+    clientId: string, auth: Auth, at: number, reason: DepartureReason, sawLogin = false, ifRemembered = false, movingTo?: string,
+  ): Promise<DepartureResult> {
     const uid = auth.user.uid;
     // Leaves of pages that may come right back (a reload, a re-handshake after
     // the server forgot the client) wait out the grace period. before_leave has
     // waited already; a page moving elsewhere or evicted leaves at once.
     const deferLeave = this.leaveGraceMs > 0 && (reason === 'disconnect' || reason === 'timeout');
     const now = this.clock.now();
-    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave, now, ifRemembered, reason });
+    const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave, now, ifRemembered, reason, movingTo });
     if (result.elsewhere !== null) return result;
     const logout = result.logLogout
       ? this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: new Date(at), reason }))
@@ -479,7 +481,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
       await this.applyLeave(clientId, auth, result.leaveAt, reason, result, result.removed ? at : undefined);
     })();
     await Promise.all([logout, disengaged, leave]);
-    if (result.roomLeavePending || result.timerStopPending) this.scheduleConfirm(clientId, auth, { at: result.leaveAt, markedAt: now }, reason);
+    if (result.roomLeavePending || result.timerStopPending) this.scheduleConfirm(clientId, auth, { at: result.leaveAt, markedAt: result.markedAt }, reason);
     return result;
   }
 
@@ -537,7 +539,8 @@ export class Presence extends EventEmitter<PresenceEvents> {
         await this.applyLeave(clientId, auth, at, reason, await this.store.confirmLeave(pending));
       });
     };
-    const timer = this.clock.after(this.leaveGraceMs, () => {
+    // The grace counts from the mark: a leave a move handed back began earlier (see Departure.movingTo).
+    const timer = this.clock.after(Math.max(0, markedAt + this.leaveGraceMs - this.clock.now()), () => {
       confirm().catch((error) => this.logger.error({ err: error, uid: auth.user.uid, room: auth.room }, 'presence: could not confirm a leave'));
     });
     this.pendingLeaves.set(key, { timer, confirm });

@@ -442,14 +442,14 @@ export class PresenceExtension {
     }
     const current = presence.authOf(clientId);
     if (current && current.user.uid !== auth.user.uid) return this.refuseForeignClientId(message, clientId, auth, current.user.uid);
-    const exists = current ? Promise.resolve(true) : this.options.clientExists(clientId);
-    const work = exists.then(async (known): Promise<Message> => {
+    // A clientId this process tracks is sighted at once, before anything is
+    // awaited, as a connect is: the page's messages then take effect in the
+    // order they came. (A report naming the page's old place that waited for a
+    // promise went after a later connect naming its new one, and moved the
+    // page back: its user left the new room at once and joined again.)
+    const sighted = current ? this.reportSighting(clientId, auth) : this.options.clientExists(clientId).then((exists) => exists && this.reportSighting(clientId, auth));
+    const work = Promise.resolve(sighted).then(async (known): Promise<Message> => {
       if (!known) return this.refuse(message, 401, `Unknown client ${clientId}; handshake again`);
-      // A sign of life for the engine too (Faye counts only connects): a
-      // process that never saw this report departs the page as of the
-      // engine's last ping, which must not come before it.
-      this.options.ping(clientId);
-      void this.arrive(clientId, auth);
       const outcome = await presence.engage(clientId, auth, report.engaged, report.seq);
       if (outcome === 'absent') {
         logger.warn({ clientId, uid: auth.user.uid, timeChannel: auth.timeChannel }, 'engagement report of a page that is not online: ignored');
@@ -459,6 +459,16 @@ export class PresenceExtension {
     });
     this.options.track(work.catch(() => undefined));
     return work;
+  }
+
+  /** An engagement report of a clientId the engine knows is a sighting of the page where the report says it is. Returns true. */
+  private reportSighting(clientId: string, auth: Auth): true {
+    // A sign of life for the engine too (Faye counts only connects): a process
+    // that never saw this report departs the page as of the engine's last
+    // ping, which must not come before it.
+    this.options.ping(clientId);
+    void this.arrive(clientId, auth);
+    return true;
   }
 
   /**

@@ -15,6 +15,9 @@
 -- KEYS[9] time departed    /<ns>/departed<time_channel>: cleared when the user's timer starts
 -- KEYS[10] events outbox   /<ns>/events_outbox (see lib/events/outbox.lua)
 -- KEYS[11] events dropped  /<ns>/events_outbox_dropped
+-- KEYS[12] room resumed    /<ns>/resumed<room>: clientId → ms when the grace of the
+--                          user's pending leave that its arrival cancelled began
+--                          (a move out of the room hands that leave back, see depart.lua)
 -- ARGV[1] uid (decimal)
 -- ARGV[2] clientId
 -- ARGV[3] auth JSON
@@ -44,11 +47,12 @@ local now, grace = tonumber(ARGV[6]), tonumber(ARGV[7])
 local firstTtl = tonumber(ARGV[8])
 
 -- A pending leave of this user is cancelled; returns the last sighting it was
--- for (ms), or nil. It counts only while fresh: a mark set much longer ago
--- than the grace period belongs to a process that died before confirming it,
--- and the user did leave. Freshness counts from when the mark was set, not
--- from the last sighting, which after an engine timeout is already two Faye
--- timeouts old. (A mark without its second part predates that rule.)
+-- for and when it was marked (ms), or nil. It counts only while fresh: a mark
+-- set much longer ago than the grace period belongs to a process that died
+-- before confirming it, and the user did leave. Freshness counts from when the
+-- mark was set, not from the last sighting, which after an engine timeout is
+-- already two Faye timeouts old. (A mark without its second part predates
+-- that rule.)
 local function resumes(leavingKey)
   local mark = redis.call('HGET', leavingKey, uid)
   if not mark then return nil end
@@ -57,7 +61,7 @@ local function resumes(leavingKey)
   if not lastSeen then return nil end
   if markedAt == '' then markedAt = lastSeen end
   if tonumber(markedAt) + 2 * grace + 10000 < now then return nil end
-  return tonumber(lastSeen)
+  return tonumber(lastSeen), tonumber(markedAt)
 end
 
 -- Values are JSON arrays of clientIds, as the Ruby gem writes them; anything
@@ -113,8 +117,13 @@ end
 
 local added, joinedRoom, evicted = add(KEYS[1])
 local resumedFrom = 0
-local roomResumed = joinedRoom == 1 and resumes(KEYS[6])
-if roomResumed then joinedRoom = 0 end
+local roomResumed, roomMarkedAt
+if joinedRoom == 1 then roomResumed, roomMarkedAt = resumes(KEYS[6]) end
+if roomResumed then
+  joinedRoom = 0
+  redis.call('HSET', KEYS[12], clientId, roomMarkedAt)
+end
+for _, id in ipairs(evicted) do redis.call('HDEL', KEYS[12], id) end
 local startedTimer, timeAdded, timeEvicted
 if KEYS[2] == KEYS[1] then
   startedTimer, timeAdded, timeEvicted = joinedRoom, added, evicted

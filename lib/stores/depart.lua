@@ -14,6 +14,7 @@
 -- KEYS[10] auth key        /<ns>/clientId_auth/<clientId>
 -- KEYS[11] events outbox   /<ns>/events_outbox (see lib/events/outbox.lua)
 -- KEYS[12] events dropped  /<ns>/events_outbox_dropped
+-- KEYS[13] room resumed    /<ns>/resumed<room> (see arrive.lua)
 -- ARGV[1] uid (decimal)
 -- ARGV[2] clientId
 -- ARGV[3] TTL of the status key, seconds
@@ -33,9 +34,11 @@
 --         is { 'elsewhere', remembered auth JSON }; '' for no check
 -- ARGV[11] most entries of the events outbox; 0: events are off
 -- ARGV[12] the room's name, ARGV[13] why the clientId departed (for the leave, and vacated when nobody is left)
+-- ARGV[14] for a page's move, the room it moves to (its arrival there follows); '' otherwise
+-- ARGV[15] grace period of leaves, ms
 --
 -- Returns { removed, leftRoom, stoppedTimer, logLogout, seq, roomLeavePending, timerStopPending,
---           wasEngaged, disengaged, session, leaveAt, engagedPausedAt, engagedResumedAt,
+--           wasEngaged, disengaged, session, leaveAt, engagedPausedAt, engagedResumedAt, markedAt,
 --           unseen gaps as from, until... }
 -- (seq: the room's sequence number after this leave, 0 when nobody left;
 -- disengaged: the user's last engaged clientId in the time channel left, so
@@ -78,7 +81,8 @@ if ARGV[10] ~= '' then
   end
 end
 
--- Returns removed, last (the user's last clientId left), pending (that leave is deferred)
+-- Returns removed, last (the user's last clientId left), pending (that leave
+-- is deferred: `mark` is set; without one the user leaves at once)
 local function remove(key, leavingKey, mark)
   local raw = redis.call('HGET', key, uid)
   if not raw then return 0, 0, 0 end
@@ -89,7 +93,7 @@ local function remove(key, leavingKey, mark)
   if not found then return 0, 0, 0 end
   if #kept == 0 then
     redis.call('HDEL', key, uid)
-    if defer then
+    if mark then
       redis.call('HSET', leavingKey, uid, mark)
       return 1, 0, 1
     end
@@ -145,9 +149,28 @@ if inTime then
     leaveAt = seenUntil
   end
 end
-local mark = string.format('%d,%s', leaveAt, ARGV[7])
+local now = tonumber(ARGV[7])
+local mark = defer and string.format('%d,%d', leaveAt, now) or nil
 
-local removed, leftRoom, roomPending = remove(KEYS[1], KEYS[5], mark)
+-- A page's move to another time channel of the same room: the clientId stays
+-- in the room, so the user neither leaves nor joins it. (A room that is also
+-- the time channel left is left with it.)
+local movingTo = ARGV[14]
+local staysInRoom = movingTo == ARGV[12] and KEYS[1] ~= KEYS[2]
+-- A move out of a room whose pending leave this clientId's arrival cancelled
+-- hands that leave back while its grace lasts: the page came and went within
+-- it, and the user's page that left first may still come back in time.
+local roomMark, markedAt = mark, defer and now or 0
+if not staysInRoom then
+  local resumedAt = tonumber(redis.call('HGET', KEYS[13], clientId))
+  redis.call('HDEL', KEYS[13], clientId)
+  if movingTo ~= '' and not defer and resumedAt and resumedAt + tonumber(ARGV[15]) > now then
+    roomMark, markedAt = string.format('%d,%d', leaveAt, resumedAt), resumedAt
+  end
+end
+
+local removed, leftRoom, roomPending = 0, 0, 0
+if not staysInRoom then removed, leftRoom, roomPending = remove(KEYS[1], KEYS[5], roomMark) end
 local stoppedTimer, timerPending
 if KEYS[2] == KEYS[1] then
   stoppedTimer, timerPending = leftRoom, roomPending
@@ -155,6 +178,7 @@ else
   local _
   _, stoppedTimer, timerPending = remove(KEYS[2], KEYS[6], mark)
 end
+if roomPending == 0 and timerPending == 0 then markedAt = 0 end
 
 if inTime then
   redis.call('HDEL', KEYS[8], clientId)
@@ -235,7 +259,7 @@ if leftRoom == 1 then
 end
 
 local result = { removed, leftRoom, stoppedTimer, logLogout, seq, roomPending, timerPending, wasEngaged, disengaged, session, leaveAt,
-  engagedPausedAt, engagedResumedAt }
+  engagedPausedAt, engagedResumedAt, markedAt }
 for _, gap in ipairs(gaps) do
   table.insert(result, gap[1])
   table.insert(result, gap[2])

@@ -3,6 +3,7 @@
 --
 -- KEYS[1] channel hash     /<ns>/uid_to_clientIds<channel>
 -- KEYS[2] arrival times    /<ns>/arrived<channel> (see arrive.lua): the removed clientIds' go too
+-- KEYS[3] resumed leaves   /<ns>/resumed<channel> (see arrive.lua): likewise
 -- ARGV[1] uid (decimal)
 -- ARGV[2..n] clientIds to remove
 --
@@ -16,7 +17,12 @@ local drop = {}
 for i = 2, #ARGV do drop[ARGV[i]] = true end
 local kept = {}
 for _, v in ipairs(list) do
-  if drop[v] then redis.call('HDEL', KEYS[2], v) else table.insert(kept, v) end
+  if drop[v] then
+    redis.call('HDEL', KEYS[2], v)
+    redis.call('HDEL', KEYS[3], v)
+  else
+    table.insert(kept, v)
+  end
 end
 if #kept == 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])

@@ -66,6 +66,11 @@ export class PresenceKeys {
     return `${this.base}/arrived${timeChannel}`;
   }
 
+  /** Ours: clientId → when the grace began of the user's pending leave of the room that its arrival cancelled (ms; a move out hands the leave back). */
+  resumed(room: string): string {
+    return `${this.base}/resumed${room}`;
+  }
+
   /** Ours: when each user's departed clientIds were seen in a time channel since their timer started (uid → spans). */
   departed(timeChannel: string): string {
     return `${this.base}/departed${timeChannel}`;

@@ -56,6 +56,9 @@ export class MemoryStore implements PresenceStore {
   /** channel → uid → leaves in their grace period: the last sighting and when the mark was set (ms) */
   private readonly leaving = new Map<string, Map<number, { at: number; markedAt: number }>>();
 
+  /** room → clientId → when the grace began of the user's pending leave that its arrival cancelled (ms; see arrive.lua) */
+  private readonly resumedLeaves = new Map<string, Map<string, number>>();
+
   /** time channel → clientId → when it arrived there (ms) */
   private readonly arrivals = new Map<string, Map<string, number>>();
   /** time channel → uid → when the user's departed clientIds were seen there since their timer started: sorted, merged spans (ms) */
@@ -84,14 +87,14 @@ export class MemoryStore implements PresenceStore {
     if (kind === 'leave' && this.roomEmpty(room)) this.outbox.append({ kind: 'vacated', uid: null, ...common });
   }
 
-  /** A pending leave of this user is cancelled: the last sighting it was for, while fresh (see arrive.lua). */
-  private resumes(channel: string, uid: number, now: number): number | null {
+  /** A pending leave of this user is cancelled: its mark, while fresh (see arrive.lua). */
+  private resumes(channel: string, uid: number, now: number): LeaveMark | null {
     const marks = this.leaving.get(channel);
     const mark = marks?.get(uid);
     if (!marks || !mark) return null;
     marks.delete(uid);
     if (marks.size === 0) this.leaving.delete(channel);
-    return isFreshMark(mark, this.leaveGraceMs, now) ? mark.at : null;
+    return isFreshMark(mark, this.leaveGraceMs, now) ? mark : null;
   }
 
   private setIn<K, V>(maps: Map<string, Map<K, V>>, channel: string, key: K, value: V): void {
@@ -148,15 +151,19 @@ export class MemoryStore implements PresenceStore {
     const room = this.add(a.room, a.uid, a.clientId);
     let resumedFrom = 0;
     const roomResumed = room.first ? this.resumes(a.room, a.uid, a.at) : null;
-    if (roomResumed !== null) room.first = false;
+    if (roomResumed !== null) {
+      room.first = false;
+      this.setIn(this.resumedLeaves, a.room, a.clientId, roomResumed.markedAt);
+    }
+    for (const id of room.evicted) this.deleteIn(this.resumedLeaves, a.room, id);
     const time = a.timeChannel === a.room ? { ...room } : this.add(a.timeChannel, a.uid, a.clientId);
     if (a.timeChannel === a.room) {
-      resumedFrom = roomResumed ?? 0;
+      resumedFrom = roomResumed?.at ?? 0;
     } else {
       const timerResumed = time.first ? this.resumes(a.timeChannel, a.uid, a.at) : null;
       if (timerResumed !== null) {
         time.first = false;
-        resumedFrom = timerResumed;
+        resumedFrom = timerResumed.at;
       }
     }
     if (time.added) this.setIn(this.arrivals, a.timeChannel, a.clientId, a.at);
@@ -234,16 +241,22 @@ export class MemoryStore implements PresenceStore {
     const spans = this.seenSpans.get(t.timeChannel)?.get(t.uid) ?? [];
     const { unseen, seenUntil } = inTime ? unseenAfter(t.at, spans, earliest) : { unseen: [], seenUntil: t.at };
     const leaveAt = earliest === null ? seenUntil : t.at;
-    const room = this.remove(t.room, t.uid, t.clientId);
+    // A move within the room keeps the clientId there; a move out of a room
+    // whose pending leave its arrival cancelled hands that leave back while
+    // its grace lasts (see depart.lua).
+    const staysInRoom = t.movingTo === t.room && t.timeChannel !== t.room;
+    const room = staysInRoom ? { removed: false, last: false } : this.remove(t.room, t.uid, t.clientId);
+    const resumedAt = staysInRoom ? undefined : this.resumedLeaves.get(t.room)?.get(t.clientId);
+    if (!staysInRoom) this.deleteIn(this.resumedLeaves, t.room, t.clientId);
+    const handedBack = t.movingTo !== undefined && !t.deferLeave && resumedAt !== undefined && resumedAt + this.leaveGraceMs > t.now ? resumedAt : null;
     const time = t.timeChannel === t.room ? { last: room.last } : this.remove(t.timeChannel, t.uid, t.clientId);
-    const roomLeavePending = room.last && t.deferLeave;
-    const timerStopPending = time.last && t.deferLeave;
-    if (roomLeavePending) this.markLeaving(t.room, t.uid, leaveAt, t.now);
-    if (timerStopPending && t.timeChannel !== t.room) this.markLeaving(t.timeChannel, t.uid, leaveAt, t.now);
-    if (t.deferLeave) {
-      room.last = false;
-      time.last = false;
-    }
+    const roomLeavePending = room.last && (t.deferLeave || handedBack !== null);
+    const timerStopPending = time.last && (t.deferLeave || (handedBack !== null && t.timeChannel === t.room));
+    const markedAt = !roomLeavePending && !timerStopPending ? 0 : t.deferLeave ? t.now : handedBack!;
+    if (roomLeavePending) this.markLeaving(t.room, t.uid, leaveAt, markedAt);
+    if (timerStopPending && t.timeChannel !== t.room) this.markLeaving(t.timeChannel, t.uid, leaveAt, markedAt);
+    if (roomLeavePending) room.last = false;
+    if (timerStopPending) time.last = false;
     if (inTime) {
       this.deleteIn(this.arrivals, t.timeChannel, t.clientId);
       const kept = earliest === null ? [] : mergeSpans([...spans, [arrivedAt, t.at]], earliest);
@@ -265,7 +278,7 @@ export class MemoryStore implements PresenceStore {
     if (room.last) this.roomEvent('leave', t.uid, t.room, leaveAt, seq, t.reason, t.clientId);
     return {
       removed: room.removed, leftRoom: room.last, stoppedTimer: time.last, logLogout, seq,
-      roomLeavePending, timerStopPending, wasEngaged, disengaged, engagedSession: disengaged || engagedGap ? since : 0, engagedGap,
+      roomLeavePending, timerStopPending, markedAt, wasEngaged, disengaged, engagedSession: disengaged || engagedGap ? since : 0, engagedGap,
       leaveAt, unseen, elsewhere: null,
     };
   }
@@ -314,7 +327,9 @@ export class MemoryStore implements PresenceStore {
 
   async forget(channel: string, uid: number, clientIds: string[]): Promise<void> {
     for (const clientId of clientIds) {
-      if (this.remove(channel, uid, clientId).removed) this.deleteIn(this.arrivals, channel, clientId);
+      if (!this.remove(channel, uid, clientId).removed) continue;
+      this.deleteIn(this.arrivals, channel, clientId);
+      this.deleteIn(this.resumedLeaves, channel, clientId);
     }
   }
 
@@ -332,5 +347,6 @@ export class MemoryStore implements PresenceStore {
     this.reports.clear();
     this.arrivals.clear();
     this.seenSpans.clear();
+    this.resumedLeaves.clear();
   }
 }

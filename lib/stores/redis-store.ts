@@ -10,18 +10,18 @@ import { CLIENT_RECORD_TTL_SECONDS, FIRST_CLIENT_RECORD_TTL_SECONDS, NOTHING_DEP
 const EVENTS_PRELUDE = ['events/outbox.lua'];
 const ARRIVE = luaScript({
   command: 'fayeOnlineArrive', file: 'stores/arrive.lua', prelude: EVENTS_PRELUDE,
-  keys: ['room', 'time', 'auth', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeArrived', 'timeDeparted', 'outbox', 'outboxDropped'],
+  keys: ['room', 'time', 'auth', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeArrived', 'timeDeparted', 'outbox', 'outboxDropped', 'roomResumed'],
   args: ['uid', 'clientId', 'authJson', 'ttl', 'limit', 'now', 'graceMs', 'firstTtl', 'outboxLimit', 'roomName'],
   // `rest`: the evicted clientIds; added is -1 when the clientId is remembered for another user.
   results: ['added', 'joinedRoom', 'startedTimer', 'logLogin', 'seq', 'resumedFrom', 'previousAuth'],
 });
 const DEPART = luaScript({
   command: 'fayeOnlineDepart', file: 'stores/depart.lua', prelude: EVENTS_PRELUDE,
-  keys: ['room', 'time', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeEngaged', 'timeArrived', 'timeDeparted', 'auth', 'outbox', 'outboxDropped'],
-  args: ['uid', 'clientId', 'ttl', 'sawLogin', 'at', 'defer', 'now', 'resolutionMs', 'firstTtl', 'place', 'outboxLimit', 'roomName', 'reason'],
+  keys: ['room', 'time', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeEngaged', 'timeArrived', 'timeDeparted', 'auth', 'outbox', 'outboxDropped', 'roomResumed'],
+  args: ['uid', 'clientId', 'ttl', 'sawLogin', 'at', 'defer', 'now', 'resolutionMs', 'firstTtl', 'place', 'outboxLimit', 'roomName', 'reason', 'movingTo', 'graceMs'],
   // `rest`: the unseen gaps as from, until, from, until...; with `place` and the
   // clientId remembered elsewhere: removed is 'elsewhere', leftRoom that auth JSON.
-  results: ['removed', 'leftRoom', 'stoppedTimer', 'logLogout', 'seq', 'roomLeavePending', 'timerStopPending', 'wasEngaged', 'disengaged', 'session', 'leaveAt', 'engagedPausedAt', 'engagedResumedAt'],
+  results: ['removed', 'leftRoom', 'stoppedTimer', 'logLogout', 'seq', 'roomLeavePending', 'timerStopPending', 'wasEngaged', 'disengaged', 'session', 'leaveAt', 'engagedPausedAt', 'engagedResumedAt', 'markedAt'],
 });
 const ENGAGE = luaScript({
   command: 'fayeOnlineEngage', file: 'stores/engage.lua',
@@ -45,7 +45,7 @@ const ROOM_STATE = luaScript({
 });
 const FORGET = luaScript({
   command: 'fayeOnlineForget', file: 'stores/forget.lua',
-  keys: ['channel', 'arrived'],
+  keys: ['channel', 'arrived', 'resumed'],
   // then the clientIds to remove
   args: ['uid'],
   results: ['left'],
@@ -128,7 +128,7 @@ export class RedisStore implements PresenceStore {
     const r = await runScript(this.redis, ARRIVE, {
       room: this.keys.channel(a.room), time: this.keys.channel(a.timeChannel), auth: this.keys.auth(a.clientId), status: this.keys.status(a.clientId), seq: this.keys.seq(a.room),
       roomLeaving: this.keys.leaving(a.room), timeLeaving: this.keys.leaving(a.timeChannel), timeArrived: this.keys.arrived(a.timeChannel), timeDeparted: this.keys.departed(a.timeChannel),
-      outbox: this.keys.outbox, outboxDropped: this.keys.outboxDropped,
+      outbox: this.keys.outbox, outboxDropped: this.keys.outboxDropped, roomResumed: this.keys.resumed(a.room),
     }, {
       uid: a.uid, clientId: a.clientId, authJson: a.authJson, ttl: CLIENT_RECORD_TTL_SECONDS, limit: this.options.maxClientIdsPerUser, now: Math.round(a.at), graceMs: this.options.leaveGraceMs ?? 0,
       firstTtl: this.firstTtl, outboxLimit: this.options.outboxLimit ?? 0, roomName: a.room,
@@ -151,17 +151,17 @@ export class RedisStore implements PresenceStore {
       room: this.keys.channel(t.room), time: this.keys.channel(t.timeChannel), status: this.keys.status(t.clientId), seq: this.keys.seq(t.room),
       roomLeaving: this.keys.leaving(t.room), timeLeaving: this.keys.leaving(t.timeChannel), timeEngaged: this.keys.engaged(t.timeChannel),
       timeArrived: this.keys.arrived(t.timeChannel), timeDeparted: this.keys.departed(t.timeChannel), auth: this.keys.auth(t.clientId),
-      outbox: this.keys.outbox, outboxDropped: this.keys.outboxDropped,
+      outbox: this.keys.outbox, outboxDropped: this.keys.outboxDropped, roomResumed: this.keys.resumed(t.room),
     }, {
       uid: t.uid, clientId: t.clientId, ttl: CLIENT_RECORD_TTL_SECONDS, sawLogin: t.sawLogin ? '1' : '0', at: Math.round(t.at), defer: t.deferLeave ? '1' : '0',
       now: Math.round(t.now), resolutionMs: TIMER_RESOLUTION_MS, firstTtl: this.firstTtl, place: t.ifRemembered ? `${t.room} ${t.timeChannel}` : '',
-      outboxLimit: this.options.outboxLimit ?? 0, roomName: t.room, reason: t.reason ?? '',
+      outboxLimit: this.options.outboxLimit ?? 0, roomName: t.room, reason: t.reason ?? '', movingTo: t.movingTo ?? '', graceMs: this.options.leaveGraceMs ?? 0,
     });
     if (r.removed === 'elsewhere') return { ...NOTHING_DEPARTED, leaveAt: t.at, elsewhere: String(r.leftRoom) };
     return {
       elsewhere: null,
       removed: r.removed === 1, leftRoom: r.leftRoom === 1, stoppedTimer: r.stoppedTimer === 1, logLogout: r.logLogout === 1, seq: Number(r.seq),
-      roomLeavePending: r.roomLeavePending === 1, timerStopPending: r.timerStopPending === 1, wasEngaged: r.wasEngaged === 1, disengaged: r.disengaged === 1,
+      roomLeavePending: r.roomLeavePending === 1, timerStopPending: r.timerStopPending === 1, markedAt: Number(r.markedAt), wasEngaged: r.wasEngaged === 1, disengaged: r.disengaged === 1,
       engagedSession: Number(r.session), leaveAt: Number(r.leaveAt),
       engagedGap: r.engagedResumedAt === 0 ? null : { from: Number(r.engagedPausedAt), until: Number(r.engagedResumedAt) }, unseen: gapsOf(r.rest),
     };
@@ -248,7 +248,7 @@ export class RedisStore implements PresenceStore {
   }
 
   async forget(channel: string, uid: number, clientIds: string[]): Promise<void> {
-    if (clientIds.length) await runScript(this.redis, FORGET, { channel: this.keys.channel(channel), arrived: this.keys.arrived(channel) }, { uid }, clientIds);
+    if (clientIds.length) await runScript(this.redis, FORGET, { channel: this.keys.channel(channel), arrived: this.keys.arrived(channel), resumed: this.keys.resumed(channel) }, { uid }, clientIds);
   }
 
   async lock(name: string, ttlMs: number): Promise<boolean> {

@@ -27,6 +27,15 @@ export interface Departure extends PresenceTarget {
   ifRemembered?: boolean;
   /** Why it departed (disconnect, timeout...): the reason of the leave event it may cause. */
   reason?: string;
+  /**
+   * The departure is half of a page's move to this room (its arrival there
+   * follows in the same step). A move to another time channel of the same
+   * room leaves the room alone: the clientId stays in it, so the user neither
+   * leaves nor joins. A move out of a room into which this clientId's arrival
+   * came while the user's leave was pending (and so cancelled it) hands that
+   * leave back while its grace lasts: see DepartureResult.markedAt.
+   */
+  movingTo?: string;
 }
 
 export interface PendingLeave {
@@ -99,6 +108,14 @@ export interface DepartureResult {
   roomLeavePending: boolean;
   /** Likewise for the timer. */
   timerStopPending: boolean;
+  /**
+   * When the grace of the pending mark(s) began (ms; the mark is
+   * "<leaveAt>,<markedAt>"): the departure's `now`, or, for a move out of a
+   * room whose pending leave this clientId's arrival had cancelled, that
+   * leave's own: it ends when the user's first grace would have. 0 when
+   * nothing is pending.
+   */
+  markedAt: number;
   /** The clientId had reported itself engaged. */
   wasEngaged: boolean;
   /** It was the user's last engaged clientId in the time channel: engaged time stops (never deferred). */
@@ -208,7 +225,7 @@ export interface PresenceStore {
 
 /** A departure that changed nothing (with `ifRemembered`, of a clientId remembered elsewhere). */
 export const NOTHING_DEPARTED: Readonly<Omit<DepartureResult, 'leaveAt' | 'elsewhere'>> = Object.freeze({
-  removed: false, leftRoom: false, stoppedTimer: false, logLogout: false, seq: 0, roomLeavePending: false, timerStopPending: false,
+  removed: false, leftRoom: false, stoppedTimer: false, logLogout: false, seq: 0, roomLeavePending: false, timerStopPending: false, markedAt: 0,
   wasEngaged: false, disengaged: false, engagedSession: 0, engagedGap: null, unseen: [],
 });
 

@@ -110,6 +110,41 @@ const traces: Array<{ name: string; steps: TimedStep[]; cluster?: boolean }> = [
       at(159.5, { kind: 'quiet' }),
     ],
   },
+  {
+    name: "a page's report naming its old place, sent before the connect naming its new one, does not move it back (seed 295216135)",
+    steps: [
+      at(6.4, open(0, 5, '/rooms/b', '/lessons/2', 2)),
+      at(176.3, open(1, 5, '/rooms/abx', '/lessons/1', 1)),
+      // Page 0's leave of /rooms/b waits out the grace; page 1 moves there within it.
+      at(193.2, { kind: 'disconnect', page: 0 }),
+      at(196.9, { kind: 'overlap', page: 1, first: { room: '/rooms/abx', timeChannel: '/lessons/1' }, second: { room: '/rooms/b', timeChannel: '/lessons/3' } }),
+      at(381.2, { kind: 'quiet' }),
+    ],
+  },
+  {
+    name: "a page that comes into a room within the grace of its user's leave there and moves on at once hands the leave back (seed 893901461)",
+    steps: [
+      // Page 0 is refused (a name in another case): its reports name places it never was in.
+      at(8.8, open(0, 4, '/rooms/aBx', '/lessons/2')),
+      at(20.0, open(1, 4, '/rooms/abx', '/lessons/1', 2)),
+      at(21.4, { kind: 'move', page: 1, room: '/rooms/a', timeChannel: '/lessons/2' }),
+      // Page 1 reloads: back in /rooms/a within the grace, 4 s later.
+      at(29.2, { kind: 'reload', page: 1, gapMs: 4000 }),
+      // Page 0's first report names /rooms/a (cancelling the pending leave there), its second moves it on.
+      at(30.0, { kind: 'overlap', page: 0, first: { room: '/rooms/a', timeChannel: '/lessons/1' }, second: { room: '/rooms/b', timeChannel: '/lessons/3' } }),
+      at(159.4, { kind: 'quiet' }),
+    ],
+  },
+  {
+    name: 'a page moving to another lesson of its room stays in the room: no leave and join, even when its move was damped (seed 627940019)',
+    steps: [
+      at(13.3, open(0, 5, '/rooms/b', '/lessons/1', 2)),
+      at(46.9, { kind: 'move', page: 0, room: '/rooms/b', timeChannel: '/lessons/3' }),
+      // Within the extension's move interval (2 s): applied at 48.9 s, while the page is really there.
+      at(48.1, { kind: 'move', page: 0, room: '/rooms/b', timeChannel: '/lessons/2' }),
+      at(186.0, { kind: 'quiet' }),
+    ],
+  },
 ];
 
 for (const backend of ['embedded', 'mysql-redis'] as BackendName[]) {

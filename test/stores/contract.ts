@@ -335,6 +335,54 @@ export function storeContract(name: string, factory: StoreFactory): void {
       }
     });
 
+    test('a move to another time channel of the same room keeps the clientId in the room: the user neither leaves nor joins', async () => {
+      const where = place();
+      const other = { room: where.room, timeChannel: `${where.timeChannel}b` };
+      await store.arrive(arrival('c21', 21, where, T0));
+      const moved = await store.depart({ ...departure('c21', 21, where, T0 + 1000, false), movingTo: where.room });
+      assert.deepEqual(
+        { removed: moved.removed, leftRoom: moved.leftRoom, stoppedTimer: moved.stoppedTimer, logLogout: moved.logLogout, seq: moved.seq, roomLeavePending: moved.roomLeavePending },
+        { removed: false, leftRoom: false, stoppedTimer: true, logLogout: true, seq: 0, roomLeavePending: false },
+      );
+      assert.deepEqual([...(await store.clientIdsByUser(where.room))], [[21, ['c21']]]);
+      const arrived = await store.arrive(arrival('c21', 21, other, T0 + 1000));
+      assert.deepEqual(
+        { added: arrived.added, joinedRoom: arrived.joinedRoom, startedTimer: arrived.startedTimer, logLogin: arrived.logLogin, seq: arrived.seq },
+        { added: false, joinedRoom: false, startedTimer: true, logLogin: true, seq: 0 },
+      );
+      const away = await store.depart({ ...departure('c21', 21, other, T0 + 2000, false), movingTo: `${where.room}x` });
+      assert.deepEqual({ leftRoom: away.leftRoom, seq: away.seq }, { leftRoom: true, seq: 2 }, 'a move to another room leaves it');
+    });
+
+    test("a move out of a room that came within the user's grace there hands the pending leave back until that grace ends", async () => {
+      const other = place();
+      for (const [n, movedAt, handedBack] of [[0, T0 + 3000, true], [1, T0 + 1000 + GRACE_MS, false]] as const) {
+        const where = place();
+        const [gone, came] = [`c22a${n}`, `c22b${n}`];
+        await store.arrive(arrival(gone, 22, where, T0));
+        await store.depart(departure(gone, 22, where, T0 + 1000, true));
+        assert.equal((await store.arrive(arrival(came, 22, where, T0 + 2000))).joinedRoom, false, 'back within the grace');
+        const moved = await store.depart({ ...departure(came, 22, where, movedAt, false), movingTo: other.room });
+        assert.deepEqual(
+          { leftRoom: moved.leftRoom, roomLeavePending: moved.roomLeavePending, markedAt: moved.markedAt, stoppedTimer: moved.stoppedTimer, timerStopPending: moved.timerStopPending },
+          handedBack
+            ? { leftRoom: false, roomLeavePending: true, markedAt: T0 + 1000, stoppedTimer: true, timerStopPending: false }
+            : { leftRoom: true, roomLeavePending: false, markedAt: 0, stoppedTimer: true, timerStopPending: false },
+        );
+        if (handedBack) {
+          assert.deepEqual([...(await store.leaveMarks(where.room))], [[22, { at: movedAt, markedAt: T0 + 1000 }]]);
+          assert.deepEqual(await store.confirmLeave({ uid: 22, ...where, at: movedAt, markedAt: T0 + 1000 }), { leftRoom: true, stoppedTimer: false, seq: 2 });
+        }
+      }
+      // Not a move (a close after before_leave): the user leaves at once.
+      const where = place();
+      await store.arrive(arrival('c22c', 22, where, T0));
+      await store.depart(departure('c22c', 22, where, T0 + 1000, true));
+      await store.arrive(arrival('c22d', 22, where, T0 + 2000));
+      const closed = await store.depart(departure('c22d', 22, where, T0 + 3000, false));
+      assert.deepEqual({ leftRoom: closed.leftRoom, roomLeavePending: closed.roomLeavePending }, { leftRoom: true, roomLeavePending: false });
+    });
+
     test('forget removes only the named clientIds', async () => {
       const where = place();
       for (const id of ['c14a', 'c14b']) await store.arrive(arrival(id, 14, where, T0));

@@ -23,6 +23,7 @@ describe('Redis keys', () => {
     assert.equal(keys.engagementReport('abc'), '/faye/clientId_engagement/abc');
     assert.equal(keys.arrived('/lessons/9'), '/faye/arrived/lessons/9');
     assert.equal(keys.departed('/lessons/9'), '/faye/departed/lessons/9');
+    assert.equal(keys.resumed('/rooms/1'), '/faye/resumed/rooms/1');
     assert.equal(keys.lock('reconcile'), '/faye/locks/reconcile');
     assert.equal(keys.outbox, '/faye/events_outbox');
     assert.equal(keys.outboxDropped, '/faye/events_outbox_dropped');

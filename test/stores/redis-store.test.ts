@@ -50,6 +50,24 @@ test("arrival times and sightings live in keys of our own, gone once the user's 
   }
 });
 
+test("the grace a page's arrival cancelled is kept per clientId in a key of our own, gone when it departs", async () => {
+  const redis = await createTestRedis();
+  try {
+    const store = new RedisStore({ redis: redis.redis, ownsConnection: false, namespace: redis.namespace, maxClientIdsPerUser: LIMIT, leaveGraceMs: GRACE_MS });
+    const where = { room: '/own/room', timeChannel: '/own/lesson' };
+    const at = Date.UTC(2026, 0, 5, 9, 0, 0);
+    const authJson = JSON.stringify({ room_channel: where.room, time_channel: where.timeChannel, current_user: { uid: 1, uname: 'a' } });
+    await store.arrive({ clientId: 'a', uid: 1, ...where, authJson, at });
+    await store.depart({ clientId: 'a', uid: 1, ...where, at: at + 1000, deferLeave: true, now: at + 1000 });
+    await store.arrive({ clientId: 'b', uid: 1, ...where, authJson, at: at + 2000 });
+    assert.deepEqual(await redis.redis.hgetall(store.keys.resumed(where.room)), { b: String(at + 1000) });
+    await store.depart({ clientId: 'b', uid: 1, ...where, at: at + 3000, deferLeave: false, now: at + 3000 });
+    assert.equal(await redis.redis.exists(store.keys.resumed(where.room)), 0);
+  } finally {
+    await redis.cleanup();
+  }
+});
+
 test('auth and status keys of a clientId live the first TTL until its first connect succeeds, then the full 2 weeks; a key the gem wrote keeps its TTL', async () => {
   const redis = await createTestRedis();
   try {

@@ -18,9 +18,9 @@ function extensionRecordingPlaces() {
   const places = new Map<string, Auth>();
   const taken: string[] = [];
   const presence = {
-    touch: () => undefined,
+    sighted: () => undefined,
     authOf: (clientId: string) => places.get(clientId),
-    seen: (clientId: string, auth: Auth) => {
+    arrive: (clientId: string, auth: Auth) => {
       const current = places.get(clientId);
       if (current && current.room === auth.room && current.timeChannel === auth.timeChannel) return null;
       places.set(clientId, auth);

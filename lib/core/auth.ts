@@ -55,6 +55,18 @@ export function isCanonicalChannelName(name: string): boolean {
 
 export const NOT_CANONICAL = 'must be lower case (MySQL matches channel names regardless of case but Redis and Faye do not)';
 
+/**
+ * What is wrong with a room or time channel name given to a read (a handle
+ * method, a report, the dashboard), or null: the same rule as in auth, so that
+ * a read never finds another spelling's faye_channels row through MySQL's
+ * case-insensitive collation.
+ */
+export function channelNameProblem(value: unknown): string | null {
+  if (!isValidChannelName(value)) return `must be a channel name like "/classes/4" ('/'-separated letters and digits, at most ${MAX_CHANNEL_LENGTH} characters)`;
+  if (!isCanonicalChannelName(value)) return NOT_CANONICAL;
+  return null;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

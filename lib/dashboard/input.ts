@@ -5,7 +5,7 @@
 // server's zone, which the pages name), and ranges have an upper bound.
 import type { Request } from 'express';
 import { BadRequest, intParam, parseIsoDate, readQuery, uidParam } from '../reports/http';
-import { isValidChannelName } from '../core/auth';
+import { channelNameProblem } from '../core/auth';
 import { formatStartedAt, parseStartedAt } from '../records/legacy-format';
 
 export { BadRequest, readQuery, uidParam };
@@ -51,7 +51,8 @@ export function rangeParams(params: Record<string, string | undefined>, timeZone
 
 export function channelParam(value: string | undefined, name: string): string {
   if (value === undefined || value === '') throw new BadRequest(`${name} is required, e.g. ${name}=/courses/5/lessons/1`);
-  if (!isValidChannelName(value)) throw new BadRequest(`${name} must be a channel name like /courses/5/lessons/1 (letters, digits and /), got "${value}"`);
+  const problem = channelNameProblem(value);
+  if (problem) throw new BadRequest(`${name} ${problem}, got "${value}"`);
   return value;
 }
 

@@ -2,7 +2,7 @@
 // (the demo's /api/members?room=), so their arguments are checked like wire
 // input: a wrong one is a FayeOnlineError naming the method and the argument,
 // never a TypeError from deep inside, and never an SQL parameter like NaN.
-import { isValidChannelName, MAX_CHANNEL_LENGTH, MAX_UID } from '../core/auth';
+import { channelNameProblem, MAX_UID } from '../core/auth';
 import { FayeOnlineError } from '../errors';
 
 function describe(value: unknown): string {
@@ -11,15 +11,11 @@ function describe(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 }
 
-/** A room or time channel argument: '/'-separated letters and digits, as in auth. */
+/** A room or time channel argument: '/'-separated lower-case letters and digits, as in auth. */
 export function channelArgument(method: string, name: string, value: unknown): string {
-  if (!isValidChannelName(value)) {
-    throw new FayeOnlineError(
-      'INVALID_ARGUMENT',
-      `${method}: ${name} must be a channel name like "/classes/4" ('/'-separated letters and digits, at most ${MAX_CHANNEL_LENGTH} characters), got ${describe(value)}`,
-    );
-  }
-  return value;
+  const problem = channelNameProblem(value);
+  if (problem) throw new FayeOnlineError('INVALID_ARGUMENT', `${method}: ${name} ${problem}, got ${describe(value)}`);
+  return value as string;
 }
 
 /** A uid argument: a positive integer up to the width of the uid columns. */

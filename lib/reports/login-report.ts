@@ -3,7 +3,7 @@
 // from faye_user_online_times (including the running part) or over a date
 // range from the login logs.
 import type { Sequelize } from 'sequelize';
-import { isValidChannelName, MAX_UID } from '../core/auth';
+import { channelNameProblem, MAX_UID } from '../core/auth';
 import { FayeOnlineError } from '../errors';
 import { channelNames, findChannelId, loginLogPage, loginLogRowsForReport, onlineTimesOf, type LoginLogQuery } from './queries';
 import { buildLoginReport, type ChannelLoginReport, type LoginLogRow } from './sessions';
@@ -160,7 +160,8 @@ function checkUid(uid: unknown): void {
 }
 
 function checkChannel(channel: unknown, name: string): void {
-  if (!isValidChannelName(channel)) throw invalid(`${name} must be a channel name like /courses/5/lessons/1 (letters, digits and /), got ${JSON.stringify(channel)}`);
+  const problem = channelNameProblem(channel);
+  if (problem) throw invalid(`${name} ${problem}, got ${JSON.stringify(channel)}`);
 }
 
 function checkRange(query: { from?: Date; to?: Date; now?: Date }): Date {

@@ -48,7 +48,9 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const adapter = createAdapter(opts, backends.engine);
   const proxy = adapter._server._engine;
   const redisEngine = embedded ? undefined : RedisEngine.fromAdapter(adapter);
-  const presence = new Presence({ store, records, logger, clock, leaveGraceMs: opts.leaveGrace * 1000, engagement });
+  // The store shares the engine's Redis: a first arrival checks and pings the client in its own script.
+  const engineClients = redisEngine && (() => redisEngine.liveClients());
+  const presence = new Presence({ store, records, logger, clock, leaveGraceMs: opts.leaveGrace * 1000, engagement, engineClients });
   // Presence events (docs/events.md): the outbox's drainer, retention, the repairs' events, history.
   const events = opts.events && backends.outbox
     ? new PresenceEventsRunner({ settings: opts.events, outbox: backends.outbox, sequelize, logger, clock, register: metrics?.register, lock: (name, ttl) => store.lock(name, ttl) })

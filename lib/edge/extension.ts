@@ -9,9 +9,10 @@
 // and one structured log line; nothing thrown here reaches Faye.
 import type { IncomingMessage } from 'node:http';
 import type { BayeuxMessage } from 'faye';
+import * as fayeConstants from 'faye/src/util/constants';
 import { presenceKey, readAuth, signedPart, type Auth } from '../core/auth';
 import { systemClock, type Clock } from '../core/clock';
-import type { Presence } from '../core/presence';
+import type { ArrivalOutcome, Presence } from '../core/presence';
 import { isFayeOnlineError } from '../errors';
 import type { Logger } from '../log';
 import type { SubscriptionRequest } from '../options';
@@ -20,6 +21,9 @@ import type { BeforeLeave } from './before-leave';
 import { ArrivalBudget, Bench, CHURN_LIMITS, MoveDamper } from './churn';
 
 import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL, INTERNAL_PREFIX, PRESENCE_SUFFIX, REFUSED_CHANNEL, USER_LIST_SUFFIX } from '../protocol';
+
+/** The connection types Faye serves; it refuses a /meta/connect naming another. */
+const FAYE_CONNECTION_TYPES: readonly string[] = fayeConstants.CONNECTION_TYPES;
 
 /** Channels pages publish on to talk to the server; nobody may subscribe to them. */
 const CLIENT_REPORT_CHANNELS = new Set([BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL]);
@@ -390,14 +394,14 @@ export class PresenceExtension {
    * A /meta/connect with a valid auth. A clientId this process already tracks
    * is answered from memory, and refused when the auth names another user:
    * someone else's clientId is not taken over by sending it with one's own
-   * auth. Any other clientId is first checked against the engine: Faye
-   * validates it only after the extensions ran, so a made-up clientId would
-   * otherwise be tracked forever. (The store is not asked who owns it: a join
-   * costs one store round trip, and in a cluster a process that does not know
-   * the clientId accepts it for the uid it is sent with; see docs/security.md.)
+   * auth. Any other clientId must be known to the engine: Faye validates it
+   * only after the extensions ran, so a made-up clientId would otherwise be
+   * tracked forever. (The store is not asked who owns it: a join costs one
+   * store round trip, and in a cluster a process that does not know the
+   * clientId accepts it for the uid it is sent with; see docs/security.md.)
    */
   private connect(message: Message, clientId: string, auth: Auth): Outcome {
-    const { presence, logger } = this.options;
+    const { presence } = this.options;
     const current = presence.authOf(clientId);
     if (current) {
       if (current.user.uid !== auth.user.uid) return this.refuseForeignClientId(message, clientId, auth, current.user.uid);
@@ -406,22 +410,35 @@ export class PresenceExtension {
       return message;
     }
     if (this.bench.has(clientId)) return message;
+    // Faye accepts the connect if the engine knows the clientId and serves the
+    // connection type: the arrival then gives the records their full TTL.
+    const connecting = isString(message.connectionType) && FAYE_CONNECTION_TYPES.includes(message.connectionType);
+    // Awaited: in a cluster only the store knows that another process tracks
+    // this clientId for another user, and the page must hear the refusal.
+    const answer = (outcome: ArrivalOutcome | 'refused') => (outcome === 'refused' ? this.refuse(message, 401, 'This clientId is tracked for another user') : message);
+    // The store checks and pings the client in the arrival's own round trip.
+    if (presence.checksEngine) return this.firstArrival(clientId, auth, connecting).then(answer);
     return this.options.clientExists(clientId).then(async (exists) => {
       // Unknown to the engine: Faye answers "client unknown" itself and the page handshakes again.
       if (!exists) return message;
-      if (!this.arrivals.take(auth.user.uid)) {
-        logger.debug({ clientId, uid: auth.user.uid }, 'too many new clientIds of one user: not tracked yet; a later connect is');
-        return message;
-      }
-      // Awaited: in a cluster only the store knows that another process tracks
-      // this clientId for another user, and the page must hear the refusal.
       // Faye counts the connect as a sign of life only after this answer, so
       // the client is pinged first: a slow database must not let the engine
       // end it meanwhile.
       this.options.ping(clientId);
-      const outcome = await this.arrive(clientId, auth);
-      return outcome === 'refused' ? this.refuse(message, 401, 'This clientId is tracked for another user') : message;
+      return answer(await this.firstArrival(clientId, auth, connecting));
     });
+  }
+
+  /** The arrival of a clientId this process does not track yet, within the user's budget of new clientIds. */
+  private async firstArrival(clientId: string, auth: Auth, connecting: boolean): Promise<ArrivalOutcome | 'refused'> {
+    if (!this.arrivals.take(auth.user.uid)) {
+      this.options.logger.debug({ clientId, uid: auth.user.uid }, 'too many new clientIds of one user: not tracked yet; a later connect is');
+      return 'arrived';
+    }
+    const outcome = await this.arrive(clientId, auth, connecting);
+    // A clientId the engine does not know is not a new clientId of the user.
+    if (outcome === 'unknown') this.arrivals.giveBack(auth.user.uid);
+    return outcome;
   }
 
   /**
@@ -442,14 +459,8 @@ export class PresenceExtension {
     }
     const current = presence.authOf(clientId);
     if (current && current.user.uid !== auth.user.uid) return this.refuseForeignClientId(message, clientId, auth, current.user.uid);
-    const exists = current ? Promise.resolve(true) : this.options.clientExists(clientId);
-    const work = exists.then(async (known): Promise<Message> => {
+    const work = this.reportArrival(clientId, auth, current !== undefined).then(async (known): Promise<Message> => {
       if (!known) return this.refuse(message, 401, `Unknown client ${clientId}; handshake again`);
-      // A sign of life for the engine too (Faye counts only connects): a
-      // process that never saw this report departs the page as of the
-      // engine's last ping, which must not come before it.
-      this.options.ping(clientId);
-      void this.arrive(clientId, auth);
       const outcome = await presence.engage(clientId, auth, report.engaged, report.seq);
       if (outcome === 'absent') {
         logger.warn({ clientId, uid: auth.user.uid, timeChannel: auth.timeChannel }, 'engagement report of a page that is not online: ignored');
@@ -462,23 +473,40 @@ export class PresenceExtension {
   }
 
   /**
+   * The page of an engagement report is alive and arrived (the engine knows
+   * it); false when the engine does not know it. The report counts as a sign
+   * of life for the engine too (Faye counts only connects): a process that
+   * never saw this report departs the page as of the engine's last ping,
+   * which must not come before it.
+   */
+  private async reportArrival(clientId: string, auth: Auth, tracked: boolean): Promise<boolean> {
+    // A clientId new here: the store checks and pings it with its arrival.
+    if (!tracked && this.options.presence.checksEngine) return (await this.arrive(clientId, auth)) !== 'unknown';
+    if (!tracked && !(await this.options.clientExists(clientId))) return false;
+    this.options.ping(clientId);
+    void this.arrive(clientId, auth);
+    return true;
+  }
+
+  /**
    * Starts the clientId's arrival (nothing when it is known with this auth).
    * 'refused' when the store keeps the clientId for another user: one warning,
-   * no stack, as for any other refusal.
+   * no stack, as for any other refusal; 'unknown' when the store checked the
+   * engine, which does not know the clientId.
    */
-  private arrive(clientId: string, auth: Auth): Promise<'arrived' | 'refused'> {
+  private arrive(clientId: string, auth: Auth, connecting = false): Promise<ArrivalOutcome | 'refused'> {
     const { logger } = this.options;
-    const work = this.options.presence.seen(clientId, auth);
+    const work = this.options.presence.seen(clientId, auth, connecting);
     if (!work) return Promise.resolve('arrived');
     const outcome = work.then(
-      () => 'arrived' as const,
-      (error) => {
+      (arrival): ArrivalOutcome => arrival,
+      (error): ArrivalOutcome | 'refused' => {
         if (isFayeOnlineError(error, 'FORBIDDEN')) {
           logger.warn({ clientId, uid: auth.user.uid }, 'refused a connect for a clientId another process tracks for another user');
-          return 'refused' as const;
+          return 'refused';
         }
         logger.error({ err: error, clientId, uid: auth.user.uid }, 'presence: could not record an arrival; the next connect retries');
-        return 'arrived' as const;
+        return 'arrived';
       },
     );
     this.options.track(outcome);

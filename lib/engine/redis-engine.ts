@@ -27,6 +27,8 @@
 //     the client's last ping (absent if unknown). Exactly one process of the cluster
 //     reports a client's destruction, because destruction is one Lua script.
 //   - lastSeen(clientId): Promise<number | null>
+//   - liveClients(): the clients' key and the liveness cutoff now, for a script of the
+//     presence store that checks and pings a client in the same step as its arrival.
 //   - nudge(clientId): Promise<void>: the process holding the client's /meta/connect returns it now.
 //   - ready(): Promise<void>: resolves once the notifications are subscribed.
 //   - gc(): Promise<number>: one sweep of all expired clients, in batches, under the lock;
@@ -329,6 +331,11 @@ export class RedisEngine {
     return `${this.namespace}/channels${channel}`;
   }
 
+  /** A client exists while its last ping is after this (ms): 1.6 x timeout ago. */
+  private aliveAfter(): number {
+    return this.clock.now() - 1000 * 1.6 * this.server.timeout;
+  }
+
   // --- Faye's engine verbs ---------------------------------------------------
 
   createClient(callback: Callback<[string]>, context?: unknown): void {
@@ -343,7 +350,7 @@ export class RedisEngine {
   }
 
   clientExists(clientId: string, callback: Callback<[boolean]>, context?: unknown): void {
-    const cutoff = this.clock.now() - 1000 * 1.6 * this.server.timeout;
+    const cutoff = this.aliveAfter();
     this.redis.zscore(this.clientsKey, clientId).then(
       (score) => this.callBack('clientExists', callback, context, score !== null && Number(score) > cutoff),
       (error) => {
@@ -411,7 +418,7 @@ export class RedisEngine {
       this.logger.error({ err: error, channel: message.channel }, 'dropped a message that cannot be written as JSON');
     }
     if (json !== undefined && channels.length > 0) {
-      const cutoff = this.clock.now() - 1000 * 1.6 * this.server.timeout;
+      const cutoff = this.aliveAfter();
       const keys = channels.map((channel) => this.channelKey(channel));
       this.redis
         .fayeEnginePublish(keys.length, ...keys, ...scriptArguments(PUBLISH, {}, {
@@ -454,6 +461,15 @@ export class RedisEngine {
   async lastSeen(clientId: string): Promise<number | null> {
     const score = await this.redis.zscore(this.clientsKey, clientId);
     return score === null ? null : Number(score);
+  }
+
+  /**
+   * Where the engine keeps its clients and the cutoff it applies now (a client
+   * whose last ping is not after it is gone, as clientExists answers), so that
+   * the presence store can check and ping a client in its own script.
+   */
+  liveClients(): { key: string; aliveAfter: number } {
+    return { key: this.clientsKey, aliveAfter: this.aliveAfter() };
   }
 
   /**

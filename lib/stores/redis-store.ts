@@ -3,16 +3,16 @@
 import type Redis from 'ioredis';
 import { outboxKeys } from '../events/redis-outbox';
 import { loadScripts, luaScript, runScript, type ScriptValue } from './lua';
-import { CLIENT_RECORD_TTL_SECONDS, FIRST_CLIENT_RECORD_TTL_SECONDS, NOTHING_DEPARTED, REFUSED, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark, type UnseenGap } from './store';
+import { CLIENT_RECORD_TTL_SECONDS, FIRST_CLIENT_RECORD_TTL_SECONDS, NOTHING_DEPARTED, REFUSED, TIMER_RESOLUTION_MS, UNKNOWN_CLIENT, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark, type UnseenGap } from './store';
 
 /** The store's scripts (their .lua headers describe each for readers of the Lua). */
 // arrive, depart and confirm-leave append presence events to the outbox in the same script (lib/events/outbox.lua).
 const EVENTS_PRELUDE = ['events/outbox.lua'];
 const ARRIVE = luaScript({
   command: 'fayeOnlineArrive', file: 'stores/arrive.lua', prelude: EVENTS_PRELUDE,
-  keys: ['room', 'time', 'auth', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeArrived', 'timeDeparted', 'outbox', 'outboxDropped'],
-  args: ['uid', 'clientId', 'authJson', 'ttl', 'limit', 'now', 'graceMs', 'firstTtl', 'outboxLimit', 'roomName'],
-  // `rest`: the evicted clientIds; added is -1 when the clientId is remembered for another user.
+  keys: ['room', 'time', 'auth', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeArrived', 'timeDeparted', 'outbox', 'outboxDropped', 'engineClients'],
+  args: ['uid', 'clientId', 'authJson', 'ttl', 'limit', 'now', 'graceMs', 'firstTtl', 'outboxLimit', 'roomName', 'aliveAfter', 'connecting'],
+  // `rest`: the evicted clientIds; added is -1 when the clientId is remembered for another user, -2 when the engine does not know it.
   results: ['added', 'joinedRoom', 'startedTimer', 'logLogin', 'seq', 'resumedFrom', 'previousAuth'],
 });
 const DEPART = luaScript({
@@ -173,11 +173,15 @@ export class RedisStore implements PresenceStore {
       room: this.channelKey(a.room), time: this.channelKey(a.timeChannel), auth: this.authKey(a.clientId), status: this.statusKey(a.clientId), seq: this.seqKey(a.room),
       roomLeaving: this.leavingKey(a.room), timeLeaving: this.leavingKey(a.timeChannel), timeArrived: this.arrivedKey(a.timeChannel), timeDeparted: this.departedKey(a.timeChannel),
       outbox: this.outbox.outbox, outboxDropped: this.outbox.dropped,
+      // Without a check the script does not touch it; the name only has to be a key.
+      engineClients: a.engineClients?.key ?? this.authKey(a.clientId),
     }, {
       uid: a.uid, clientId: a.clientId, authJson: a.authJson, ttl: CLIENT_RECORD_TTL_SECONDS, limit: this.options.maxClientIdsPerUser, now: Math.round(a.at), graceMs: this.options.leaveGraceMs ?? 0,
       firstTtl: this.firstTtl, outboxLimit: this.options.outboxLimit ?? 0, roomName: a.room,
+      aliveAfter: a.engineClients ? Math.round(a.engineClients.aliveAfter) : '', connecting: a.connecting ? '1' : '0',
     });
     if (r.added === -1) return { ...REFUSED };
+    if (r.added === -2) return { ...UNKNOWN_CLIENT };
     return {
       added: r.added === 1,
       joinedRoom: r.joinedRoom === 1,

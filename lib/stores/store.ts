@@ -55,11 +55,34 @@ export interface Arrival extends PresenceTarget {
   authJson: string;
   /** Now, ms (from the caller's clock): decides whether a pending leave is still fresh. */
   at: number;
+  /**
+   * The arrival comes with a /meta/connect that Faye will accept (the engine
+   * knows the clientId and the connection type is one Faye serves): the
+   * clientId's records get their full TTL at once, as confirmClient would give
+   * them once the connect succeeded.
+   */
+  connecting?: boolean;
+  /**
+   * The Faye engine's live clients, in the same Redis as the store: the
+   * arrival happens only if they list the clientId as alive, and pings it
+   * there, in the same atomic step (instead of the engine's own check and
+   * ping before it). Only a store in the engine's Redis can honour it.
+   */
+  engineClients?: EngineClients;
+}
+
+/** The Redis engine's sorted set of clientIds by last ping (ms), and the ping a live client has had since. */
+export interface EngineClients {
+  key: string;
+  /** A client whose last ping is not after this (ms) is gone. */
+  aliveAfter: number;
 }
 
 export interface ArrivalResult {
   /** The clientId is remembered for another user: nothing was changed. */
   refused?: boolean;
+  /** With `engineClients`: the engine does not know the clientId (or it expired): nothing was changed. */
+  unknownClient?: boolean;
   /** The clientId was not yet in the room: it was added. */
   added: boolean;
   /** It is the user's first clientId in the room: the user joined. */
@@ -226,6 +249,9 @@ export function rememberedPlace(json: string): string | null {
 export const REFUSED: Readonly<ArrivalResult> = Object.freeze({
   refused: true, added: false, joinedRoom: false, startedTimer: false, logLogin: false, evicted: [], seq: 0, resumedFrom: 0, previousAuth: null,
 });
+
+/** The arrival of a clientId the engine does not know: nothing changed. */
+export const UNKNOWN_CLIENT: Readonly<ArrivalResult> = Object.freeze({ ...REFUSED, refused: false, unknownClient: true });
 
 /** A leave in its grace period, as the store holds it for one user of one channel. */
 export interface LeaveMark {

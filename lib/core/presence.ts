@@ -154,6 +154,8 @@ interface KnownClient {
   arriving?: Promise<unknown>;
   /** a /meta/connect of it succeeded here (its records got the full TTL) */
   confirmed?: boolean;
+  /** the clientId's first arrival here runs: the store may yet refuse it (another user's clientId) */
+  unsettled?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -223,7 +225,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
       known.lastSeen = at;
       return null;
     }
-    const entry: KnownClient = { auth, key, lastSeen: at, confirmed: connecting || known?.confirmed };
+    const entry: KnownClient = { auth, key, lastSeen: at, confirmed: connecting || known?.confirmed, unsettled: !known };
     this.known.set(clientId, entry);
     const previous = known?.auth;
     // A clientId new to this process: is it alive in the engine (when the store can tell)?
@@ -244,6 +246,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     work.then(
       () => {
         if (entry.arriving === work) entry.arriving = undefined;
+        entry.unsettled = undefined;
       },
       () => {
         // The store did not answer: forget the clientId so that its next
@@ -264,7 +267,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
    * Faye answered a /meta/connect of clientId with success. The first time
    * this process sees it for a clientId it tracks, the store's records of the
    * clientId get their full TTL (a clientId that never connected keeps them
-   * briefly). Errors are logged: the records then expire early, which only
+   * briefly), unless its arrival came with that connect and gave it already. Errors are logged: the records then expire early, which only
    * matters for a departure no process remembers.
    */
   connected(clientId: string): Promise<void> | null {
@@ -296,6 +299,16 @@ export class Presence extends EventEmitter<PresenceEvents> {
   /** The auth this process tracks clientId with, if it knows it. */
   authOf(clientId: string): Auth | undefined {
     return this.known.get(clientId)?.auth;
+  }
+
+  /**
+   * While the clientId's first arrival here runs, its end (whatever the
+   * outcome): until then authOf names the user it was sent with, whom the
+   * store may yet refuse. Undefined when there is nothing to wait for.
+   */
+  firstArrival(clientId: string): Promise<void> | undefined {
+    const entry = this.known.get(clientId);
+    return entry?.unsettled && entry.arriving ? entry.arriving.then(() => undefined, () => undefined) : undefined;
   }
 
   /** Another process took over this clientId's departure: forget it here. */

@@ -314,6 +314,10 @@ export class PresenceExtension {
    * store refuses itself when the clientId belongs to someone else.
    */
   private checkBinding(message: Message, channel: string, clientId: string, auth: Auth | undefined): Message | undefined | Promise<Message | undefined> {
+    // A message right behind a connect whose arrival runs: the store may yet
+    // refuse that arrival (another user's clientId), so its user is not the owner yet.
+    const arriving = this.options.presence.firstArrival(clientId);
+    if (arriving) return arriving.then(() => this.checkBinding(message, channel, clientId, auth));
     const known = this.options.presence.authOf(clientId);
     if (known) return known.user.uid === auth?.user.uid ? undefined : this.refuseUnbound(message, clientId, auth, known.user.uid);
     if (auth && channel === '/meta/connect') return undefined;

@@ -213,7 +213,8 @@ export interface PresenceStore {
   /**
    * The clientId's first /meta/connect succeeded: its remembered auth and
    * login status now live the full TTL (until then only the first TTL). A
-   * store whose records do not expire does nothing.
+   * store whose records do not expire does nothing. Not needed after an
+   * arrival with `connecting`, which gave them the full TTL already.
    */
   confirmClient(clientId: string): Promise<void>;
   /** uid → clientIds of a room or time channel (users without clientIds omitted). */
@@ -288,7 +289,7 @@ export const TIMER_RESOLUTION_MS = 1000;
 export const CLIENT_RECORD_TTL_SECONDS = 14 * 24 * 3600;
 
 /**
- * How long they live until the clientId's first /meta/connect succeeds (at
+ * How long they live until Faye accepts the clientId's first /meta/connect (at
  * least): clientIds that never connected must not leave keys behind for 2
  * weeks. See firstRecordTtlSeconds.
  */

@@ -63,9 +63,9 @@ export interface ExtensionOptions {
   authorizeSubscription?: (request: SubscriptionRequest) => boolean | Promise<boolean>;
   /** Largest incoming message accepted, bytes of its JSON. */
   maxMessageBytes: number;
-  /** Whether the Faye engine knows this clientId (anywhere in the cluster). */
+  /** Whether the Faye engine knows this clientId (anywhere in the cluster); asked only when the store does not check it itself (presence.checksEngine). */
   clientExists(clientId: string): Promise<boolean>;
-  /** Tells the Faye engine the clientId is alive (as its connect will, once answered). */
+  /** Tells the Faye engine the clientId is alive (as its connect will, once answered); a first arrival checked by the store pings it there instead. */
   ping(clientId: string): void;
   /** The auth JSON the store remembers for a clientId (anywhere in the cluster), or null. */
   rememberedAuth(clientId: string): Promise<string | null>;

@@ -36,7 +36,10 @@ const flags = parseFlags({
   subscribe: 'chat,user_list',
   /** Writes --cpu-prof profiles of the servers to bench/results/profiles/. */
   profile: false,
+  /** Node/V8 flags for both servers, space-separated (e.g. "--max-semi-space-size=32"): how memory settings change RSS. */
+  'server-flags': '',
 });
+const serverFlags = String(flags['server-flags']).split(' ').filter(Boolean);
 
 const snapshotFile = (kind: string) => path.join(RESULTS_DIR, `capacity-${kind}.heapsnapshot`);
 
@@ -86,7 +89,7 @@ async function measure(kind: 'presence' | 'plain', clients: number): Promise<Cap
   try {
     server = await startServer({
       kind, engine: flags.engine as 'redis' | 'memory', redisUrl: backing.redis.url, namespace: backing.redis.namespace, databaseUrl: backing.db?.url, timeout: flags.timeout,
-    }, { exposeGc: true, profileDir: flags.profile ? path.join(RESULTS_DIR, 'profiles') : undefined });
+    }, { exposeGc: true, profileDir: flags.profile ? path.join(RESULTS_DIR, 'profiles') : undefined, nodeFlags: serverFlags });
     await server.settled();
     await sleep(1000);
     const idle = await server.stats({ gc: true });
@@ -161,7 +164,8 @@ async function main(): Promise<void> {
     rows.push({ clients, presence: best(runs.presence), plain: best(runs.plain) });
   }
   console.log(`\nCapacity of one server process, raw Bayeux clients (${flags['long-polling'] * 100}% long-polling, subscribed to ${flags.subscribe}) in ${flags.threads} threads, ${flags.rooms} rooms, ` +
-    `${flags.engine} engine, Faye timeout ${flags.timeout} s, ${flags.seconds} s steady, best of ${flags.repeat}; commit ${commit()}\n`);
+    `${flags.engine} engine, Faye timeout ${flags.timeout} s, ${flags.seconds} s steady, best of ${flags.repeat}; commit ${commit()}` +
+    `${serverFlags.length ? `; server flags ${serverFlags.join(' ')}` : ''}\n`);
   console.log(table(
     ['clients', 'server', 'connected', 'open s', 'CPU ms/connect', 'steady CPU s/s', 'connects/s', 'p50 ms', 'p99 ms', 'RSS MB', 'RSS KB/client', 'heap KB/client',
       'heap free MB', 'external MB', 'rest of RSS MB', 'load (1, 5, 15 min)'],

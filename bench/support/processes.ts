@@ -67,8 +67,11 @@ export interface BenchServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, options: { profileDir?: string; exposeGc?: boolean } = {}): Promise<BenchServer> {
-  const execArgv = [...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []), ...(options.exposeGc ? ['--expose-gc'] : [])];
+/** `nodeFlags`: more Node/V8 flags for the server process (e.g. --max-semi-space-size=32). */
+export async function startServer(config: ServerConfig, options: { profileDir?: string; exposeGc?: boolean; nodeFlags?: string[] } = {}): Promise<BenchServer> {
+  const execArgv = [
+    ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []), ...(options.exposeGc ? ['--expose-gc'] : []), ...(options.nodeFlags ?? []),
+  ];
   const child = start('server.ts', [JSON.stringify(config)], execArgv);
   const { port } = await next<{ port: number }>(child, 'ready', 60_000);
   return {

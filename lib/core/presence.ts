@@ -5,7 +5,7 @@
 // is answered from memory.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log';
-import { markExpiresAt, TIMER_RESOLUTION_MS, type ArrivalResult, type DepartureResult, type PendingLeave, type PresenceStore } from '../stores/store';
+import { markExpiresAt, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type EngineClients, type DepartureResult, type PendingLeave, type PresenceStore } from '../stores/store';
 import { presenceKey, readAuth, type Auth, type User } from './auth';
 import { KeyedQueue } from './keyed-queue';
 import { systemClock, type Clock, type ClockTimer } from './clock';
@@ -132,7 +132,16 @@ export interface PresenceOptions {
   leaveGraceMs?: number;
   /** Whether engagement reports are recorded (default true). */
   engagement?: boolean;
+  /**
+   * The Redis engine's live clients, when the store shares its Redis: a
+   * clientId's first arrival here is then also the engine's check that it
+   * exists and its ping, in the arrival's one round trip (see seen).
+   */
+  engineClients?: () => EngineClients;
 }
+
+/** How an arrival ended: done, or not made because the engine does not know the clientId. */
+export type ArrivalOutcome = 'arrived' | 'unknown';
 
 export type EngageOutcome = 'applied' | 'absent' | 'stale' | 'off';
 
@@ -142,9 +151,11 @@ interface KnownClient {
   /** ms of the last message from this clientId seen by this process */
   lastSeen: number;
   /** the arrival's work, while it runs */
-  arriving?: Promise<void>;
+  arriving?: Promise<unknown>;
   /** a /meta/connect of it succeeded here (its records got the full TTL) */
   confirmed?: boolean;
+  /** the clientId's first arrival here runs: the store may yet refuse it (another user's clientId) */
+  unsettled?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -177,6 +188,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
   private readonly writeAttempts: number;
   private readonly retryDelay: number;
   private readonly unavailableWaitMs: number;
+  private readonly engineClients?: () => EngineClients;
 
   constructor(options: PresenceOptions) {
     super();
@@ -189,14 +201,24 @@ export class Presence extends EventEmitter<PresenceEvents> {
     this.unavailableWaitMs = options.unavailableWaitMs ?? 120_000;
     this.leaveGraceMs = options.leaveGraceMs ?? 0;
     this.engagement = options.engagement ?? true;
+    this.engineClients = options.engineClients;
+  }
+
+  /** Whether a first arrival asks the engine itself (engineClients): the caller then does not. */
+  get checksEngine(): boolean {
+    return this.engineClients !== undefined;
   }
 
   /**
-   * `clientId` is here with a valid auth (a /meta/connect): it arrives where
-   * the auth says. Returns null when it already is there with the same auth
-   * (then this is only a sighting), else a promise of the arrival's work.
+   * `clientId` is here with a valid auth: it arrives where the auth says;
+   * `connecting` when this is a /meta/connect that Faye will accept once the
+   * engine knows the clientId (its records then get their full TTL with the
+   * arrival). Returns null when it already is there with the same auth (then
+   * this is only a sighting), else a promise of the arrival's work: 'unknown'
+   * when the engine (checked in the same step, see checksEngine) does not know
+   * the clientId.
    */
-  arrive(clientId: string, auth: Auth): Promise<void> | null {
+  arrive(clientId: string, auth: Auth, connecting = false): Promise<ArrivalOutcome> | null {
     const at = this.clock.now();
     const known = this.known.get(clientId);
     const key = presenceKey(auth);
@@ -204,20 +226,28 @@ export class Presence extends EventEmitter<PresenceEvents> {
       known.lastSeen = at;
       return null;
     }
-    const entry: KnownClient = { auth, key, lastSeen: at };
+    const entry: KnownClient = { auth, key, lastSeen: at, confirmed: connecting || known?.confirmed, unsettled: !known };
     this.known.set(clientId, entry);
     const previous = known?.auth;
-    const work = (async () => {
+    // A clientId new to this process: is it alive in the engine (when the store can tell)?
+    const engineClients = known ? undefined : this.engineClients?.();
+    const work = (async (): Promise<ArrivalOutcome> => {
       // The same page now says it is elsewhere (another room, lesson or user):
       // that is a departure from where it was, then an arrival. A page that
       // was engaged there is engaged here too.
-      const wasEngaged = await this.runArrival(clientId, auth, at, previous);
-      if (wasEngaged) await this.engageNow(clientId, auth, true, null, at);
+      const outcome = await this.runArrival(clientId, auth, at, { departed: previous, connecting, engineClients });
+      if (outcome === 'unknown') {
+        if (this.known.get(clientId) === entry) this.known.delete(clientId);
+        return 'unknown';
+      }
+      if (outcome.wasEngaged) await this.engageNow(clientId, auth, true, null, at);
+      return 'arrived';
     })();
     entry.arriving = work;
     work.then(
       () => {
         if (entry.arriving === work) entry.arriving = undefined;
+        entry.unsettled = undefined;
       },
       () => {
         // The store did not answer: forget the clientId so that its next
@@ -238,7 +268,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
    * Faye answered a /meta/connect of clientId with success. The first time
    * this process sees it for a clientId it tracks, the store's records of the
    * clientId get their full TTL (a clientId that never connected keeps them
-   * briefly). Errors are logged: the records then expire early, which only
+   * briefly), unless its arrival came with that connect and gave it already. Errors are logged: the records then expire early, which only
    * matters for a departure no process remembers.
    */
   connected(clientId: string): Promise<void> | null {
@@ -270,6 +300,16 @@ export class Presence extends EventEmitter<PresenceEvents> {
   /** The auth this process tracks clientId with, if it knows it. */
   authOf(clientId: string): Auth | undefined {
     return this.known.get(clientId)?.auth;
+  }
+
+  /**
+   * While the clientId's first arrival here runs, its end (whatever the
+   * outcome): until then authOf names the user it was sent with, whom the
+   * store may yet refuse. Undefined when there is nothing to wait for.
+   */
+  firstArrival(clientId: string): Promise<void> | undefined {
+    const entry = this.known.get(clientId);
+    return entry?.unsettled && entry.arriving ? entry.arriving.then(() => undefined, () => undefined) : undefined;
   }
 
   /** Another process took over this clientId's departure: forget it here. */
@@ -372,7 +412,9 @@ export class Presence extends EventEmitter<PresenceEvents> {
    * `departed`: where this process saw the clientId before, which it leaves
    * first. Resolves to whether it was engaged there.
    */
-  private async runArrival(clientId: string, auth: Auth, at: number, departed?: Auth): Promise<boolean> {
+  private async runArrival(
+    clientId: string, auth: Auth, at: number, { departed, connecting, engineClients }: { departed?: Auth; connecting: boolean; engineClients?: EngineClients },
+  ): Promise<{ wasEngaged: boolean } | 'unknown'> {
     // Another user's queue: a clientId is never handed over between users
     // (the store refuses it), so nothing of theirs can interleave.
     const sameUser = departed?.user.uid === auth.user.uid;
@@ -383,7 +425,9 @@ export class Presence extends EventEmitter<PresenceEvents> {
     // one's arrival there, and leave the clientId behind in it.
     return this.queue.run(auth.user.uid, async () => {
       const wasEngaged = departed && sameUser ? (await this.departNow(clientId, departed, at, 'moved', true, false, auth.room)).wasEngaged : engagedElsewhere;
-      const { previousAuth } = await this.arriveNow(clientId, auth, at);
+      const first = await this.arriveNow(clientId, auth, at, { connecting, engineClients });
+      if (first === 'unknown') return 'unknown';
+      const { previousAuth } = first;
       // Two messages of one page naming two places, handled at once by two
       // processes: the later arrival moves the clientId out of the earlier
       // one's place, so that it is in one room, the one the store remembers.
@@ -392,16 +436,17 @@ export class Presence extends EventEmitter<PresenceEvents> {
       const previous = rememberedAuthOf(previousAuth);
       if (previous && presenceKey(previous) !== presenceKey(auth) && (!departed || presenceKey(previous) !== presenceKey(departed))) {
         await this.departNow(clientId, previous, at, 'moved', true, false, auth.room);
-        await this.arriveNow(clientId, auth, at);
+        await this.arriveNow(clientId, auth, at, { connecting });
       }
-      return wasEngaged;
+      return { wasEngaged };
     });
   }
 
   // Runs inside the user's queue.
-  private async arriveNow(clientId: string, auth: Auth, at: number): Promise<ArrivalResult> {
+  private async arriveNow(clientId: string, auth: Auth, at: number, how: Pick<Arrival, 'connecting' | 'engineClients'>): Promise<ArrivalResult | 'unknown'> {
     const uid = auth.user.uid;
-    const result = await this.store.arrive({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, authJson: auth.json, at });
+    const result = await this.store.arrive({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, authJson: auth.json, at, ...how });
+    if (result.unknownClient) return 'unknown';
     if (result.refused) {
       this.known.delete(clientId);
       throw new FayeOnlineError('FORBIDDEN', `clientId ${clientId} is tracked for another user; uid ${uid} cannot take it over`);

@@ -40,7 +40,9 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const adapter = createAdapter(opts, backends.engine);
   const proxy = adapter._server._engine;
   const redisEngine = embedded ? undefined : RedisEngine.fromAdapter(adapter);
-  const presence = new Presence({ store, records, logger, clock, leaveGraceMs: opts.leaveGrace * 1000, engagement });
+  // The store shares the engine's Redis: a first arrival checks and pings the client in its own script.
+  const engineClients = redisEngine && (() => redisEngine.liveClients());
+  const presence = new Presence({ store, records, logger, clock, leaveGraceMs: opts.leaveGrace * 1000, engagement, engineClients });
   const { runner: events, history } = presenceEvents(opts.events, { outbox: backends.outbox, sequelize, logger, clock, register: metrics?.register, lock: (name, ttl) => store.lock(name, ttl) });
   // One process of the cluster POSTs faye_online_events to the webhook URL (docs/webhooks.md).
   const webhooks = webhookDelivery({ sequelize, webhooks: opts.webhooks, clock, logger, register: metrics?.register });

@@ -96,6 +96,12 @@ export class ArrivalBudget {
     capped(this.buckets, uid, { tokens: tokens - 1, at: now }, CHURN_LIMITS.maxEntries);
     return true;
   }
+
+  /** A token taken for an arrival that did not happen (the engine did not know the clientId). */
+  giveBack(uid: number): void {
+    const bucket = this.buckets.get(uid);
+    if (bucket) bucket.tokens = Math.min(this.options.burst, bucket.tokens + 1);
+  }
 }
 
 /**

@@ -9,9 +9,10 @@
 // and one structured log line; nothing thrown here reaches Faye.
 import type { IncomingMessage } from 'node:http';
 import type { BayeuxMessage } from 'faye';
+import * as fayeConstants from 'faye/src/util/constants';
 import { presenceKey, readAuth, signedPart, type Auth } from '../core/auth';
 import { systemClock, type Clock } from '../core/clock';
-import type { Presence } from '../core/presence';
+import type { ArrivalOutcome, Presence } from '../core/presence';
 import { isFayeOnlineError } from '../errors';
 import type { Logger } from '../log';
 import type { SubscriptionRequest } from '../options';
@@ -20,6 +21,9 @@ import type { BeforeLeave } from './before-leave';
 import { ArrivalBudget, Bench, CHURN_LIMITS, MoveDamper } from './churn';
 
 import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL, INTERNAL_PREFIX, PRESENCE_SUFFIX, REFUSED_CHANNEL, USER_LIST_SUFFIX } from '../protocol';
+
+/** The connection types Faye serves; it refuses a /meta/connect naming another. */
+const FAYE_CONNECTION_TYPES: readonly string[] = fayeConstants.CONNECTION_TYPES;
 
 /** Channels pages publish on to talk to the server; nobody may subscribe to them. */
 const CLIENT_REPORT_CHANNELS = new Set([BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL]);
@@ -59,9 +63,9 @@ export interface ExtensionOptions {
   authorizeSubscription?: (request: SubscriptionRequest) => boolean | Promise<boolean>;
   /** Largest incoming message accepted, bytes of its JSON. */
   maxMessageBytes: number;
-  /** Whether the Faye engine knows this clientId (anywhere in the cluster). */
+  /** Whether the Faye engine knows this clientId (anywhere in the cluster); asked only when the store does not check it itself (presence.checksEngine). */
   clientExists(clientId: string): Promise<boolean>;
-  /** Tells the Faye engine the clientId is alive (as its connect will, once answered). */
+  /** Tells the Faye engine the clientId is alive (as its connect will, once answered); a first arrival checked by the store pings it there instead. */
   ping(clientId: string): void;
   /** The auth JSON the store remembers for a clientId (anywhere in the cluster), or null. */
   rememberedAuth(clientId: string): Promise<string | null>;
@@ -310,6 +314,10 @@ export class PresenceExtension {
    * store refuses itself when the clientId belongs to someone else.
    */
   private checkBinding(message: Message, channel: string, clientId: string, auth: Auth | undefined): Message | undefined | Promise<Message | undefined> {
+    // A message right behind a connect whose arrival runs: the store may yet
+    // refuse that arrival (another user's clientId), so its user is not the owner yet.
+    const arriving = this.options.presence.firstArrival(clientId);
+    if (arriving) return arriving.then(() => this.checkBinding(message, channel, clientId, auth));
     const known = this.options.presence.authOf(clientId);
     if (known) return known.user.uid === auth?.user.uid ? undefined : this.refuseUnbound(message, clientId, auth, known.user.uid);
     if (auth && channel === '/meta/connect') return undefined;
@@ -390,14 +398,14 @@ export class PresenceExtension {
    * A /meta/connect with a valid auth. A clientId this process already tracks
    * is answered from memory, and refused when the auth names another user:
    * someone else's clientId is not taken over by sending it with one's own
-   * auth. Any other clientId is first checked against the engine: Faye
-   * validates it only after the extensions ran, so a made-up clientId would
-   * otherwise be tracked forever. (The store is not asked who owns it: a join
-   * costs one store round trip, and in a cluster a process that does not know
-   * the clientId accepts it for the uid it is sent with; see docs/security.md.)
+   * auth. Any other clientId must be known to the engine: Faye validates it
+   * only after the extensions ran, so a made-up clientId would otherwise be
+   * tracked forever. (The store is not asked who owns it: a join costs one
+   * store round trip, and in a cluster a process that does not know the
+   * clientId accepts it for the uid it is sent with; see docs/security.md.)
    */
   private connect(message: Message, clientId: string, auth: Auth): Outcome {
-    const { presence, logger } = this.options;
+    const { presence } = this.options;
     const current = presence.authOf(clientId);
     if (current) {
       if (current.user.uid !== auth.user.uid) return this.refuseForeignClientId(message, clientId, auth, current.user.uid);
@@ -406,22 +414,35 @@ export class PresenceExtension {
       return message;
     }
     if (this.bench.has(clientId)) return message;
+    // Faye accepts the connect if the engine knows the clientId and serves the
+    // connection type: the arrival then gives the records their full TTL.
+    const connecting = isString(message.connectionType) && FAYE_CONNECTION_TYPES.includes(message.connectionType);
+    // Awaited: in a cluster only the store knows that another process tracks
+    // this clientId for another user, and the page must hear the refusal.
+    const answer = (outcome: ArrivalOutcome | 'refused') => (outcome === 'refused' ? this.refuse(message, 401, 'This clientId is tracked for another user') : message);
+    // The store checks and pings the client in the arrival's own round trip.
+    if (presence.checksEngine) return this.firstArrival(clientId, auth, connecting).then(answer);
     return this.options.clientExists(clientId).then(async (exists) => {
       // Unknown to the engine: Faye answers "client unknown" itself and the page handshakes again.
       if (!exists) return message;
-      if (!this.arrivals.take(auth.user.uid)) {
-        logger.debug({ clientId, uid: auth.user.uid }, 'too many new clientIds of one user: not tracked yet; a later connect is');
-        return message;
-      }
-      // Awaited: in a cluster only the store knows that another process tracks
-      // this clientId for another user, and the page must hear the refusal.
       // Faye counts the connect as a sign of life only after this answer, so
       // the client is pinged first: a slow database must not let the engine
       // end it meanwhile.
       this.options.ping(clientId);
-      const outcome = await this.arrive(clientId, auth);
-      return outcome === 'refused' ? this.refuse(message, 401, 'This clientId is tracked for another user') : message;
+      return answer(await this.firstArrival(clientId, auth, connecting));
     });
+  }
+
+  /** The arrival of a clientId this process does not track yet, within the user's budget of new clientIds. */
+  private async firstArrival(clientId: string, auth: Auth, connecting: boolean): Promise<ArrivalOutcome | 'refused'> {
+    if (!this.arrivals.take(auth.user.uid)) {
+      this.options.logger.debug({ clientId, uid: auth.user.uid }, 'too many new clientIds of one user: not tracked yet; a later connect is');
+      return 'arrived';
+    }
+    const outcome = await this.arrive(clientId, auth, connecting);
+    // A clientId the engine does not know is not a new clientId of the user.
+    if (outcome === 'unknown') this.arrivals.giveBack(auth.user.uid);
+    return outcome;
   }
 
   /**
@@ -447,8 +468,7 @@ export class PresenceExtension {
     // order they came. (A report naming the page's old place that waited for a
     // promise went after a later connect naming its new one, and moved the
     // page back: its user left the new room at once and joined again.)
-    const sighted = current ? this.reportSighting(clientId, auth) : this.options.clientExists(clientId).then((exists) => exists && this.reportSighting(clientId, auth));
-    const work = Promise.resolve(sighted).then(async (known): Promise<Message> => {
+    const work = this.reportArrival(clientId, auth, current !== undefined).then(async (known): Promise<Message> => {
       if (!known) return this.refuse(message, 401, `Unknown client ${clientId}; handshake again`);
       const outcome = await presence.engage(clientId, auth, report.engaged, report.seq);
       if (outcome === 'absent') {
@@ -472,23 +492,40 @@ export class PresenceExtension {
   }
 
   /**
+   * The page of an engagement report is alive and arrived (the engine knows
+   * it); false when the engine does not know it. The report counts as a sign
+   * of life for the engine too (Faye counts only connects): a process that
+   * never saw this report departs the page as of the engine's last ping,
+   * which must not come before it.
+   */
+  private reportArrival(clientId: string, auth: Auth, tracked: boolean): Promise<boolean> {
+    // Tracked: sighted before anything is awaited, so the page's messages keep their order.
+    if (tracked) return Promise.resolve(this.reportSighting(clientId, auth));
+    // A clientId new here: the store checks and pings it with its arrival.
+    if (this.options.presence.checksEngine) return this.arrive(clientId, auth).then((outcome) => outcome !== 'unknown');
+    return this.options.clientExists(clientId).then((exists) => exists && this.reportSighting(clientId, auth));
+  }
+
+
+  /**
    * Starts the clientId's arrival (nothing when it is known with this auth).
    * 'refused' when the store keeps the clientId for another user: one warning,
-   * no stack, as for any other refusal.
+   * no stack, as for any other refusal; 'unknown' when the store checked the
+   * engine, which does not know the clientId.
    */
-  private arrive(clientId: string, auth: Auth): Promise<'arrived' | 'refused'> {
+  private arrive(clientId: string, auth: Auth, connecting = false): Promise<ArrivalOutcome | 'refused'> {
     const { logger } = this.options;
-    const work = this.options.presence.arrive(clientId, auth);
+    const work = this.options.presence.arrive(clientId, auth, connecting);
     if (!work) return Promise.resolve('arrived');
     const outcome = work.then(
-      () => 'arrived' as const,
-      (error) => {
+      (arrival): ArrivalOutcome => arrival,
+      (error): ArrivalOutcome | 'refused' => {
         if (isFayeOnlineError(error, 'FORBIDDEN')) {
           logger.warn({ clientId, uid: auth.user.uid }, 'refused a connect for a clientId another process tracks for another user');
-          return 'refused' as const;
+          return 'refused';
         }
         logger.error({ err: error, clientId, uid: auth.user.uid }, 'presence: could not record an arrival; the next connect retries');
-        return 'arrived' as const;
+        return 'arrived';
       },
     );
     this.options.track(outcome);

@@ -19,6 +19,8 @@
 //     the client's last ping (absent if unknown). Exactly one process of the cluster
 //     reports a client's destruction, because destruction is one Lua script.
 //   - lastSeen(clientId): Promise<number | null>
+//   - liveClients(): the clients' key and the liveness cutoff now, for a script of the
+//     presence store that checks and pings a client in the same step as its arrival.
 //   - nudge(clientId): Promise<void>: the process holding the client's /meta/connect returns it now.
 //   - ready(): Promise<void>: resolves once the notifications are subscribed.
 //   - gc(): Promise<number>: one sweep of all expired clients, in batches, under the lock;
@@ -32,8 +34,9 @@
 //   /meta/connect             clientExists (1), then ping + emptyQueue sent together (1)
 //   subscribe / unsubscribe   1   Lua script / MULTI
 //   publish                   1   Lua script: SUNION, RPUSH + PUBLISH per live subscriber;
-//                                 then 1 (emptyQueue) on each process holding a recipient
-//   emptyQueue                1   Lua script: LRANGE + DEL
+//                                 then 1 (emptyQueue) on each process holding recipients
+//   emptyQueue                1   Lua script: LRANGE + DEL, for every client asked for in the same
+//                                 tick (up to 500 per round trip)
 //   destroyClient             1   Lua script
 //   gc                        1 lock + 2 per batch of 100 clients (ZRANGEBYSCORE, pipelined scripts) + 1 release
 // After a Redis restart the script cache is empty; ioredis then falls back from
@@ -137,10 +140,13 @@ const REQUEUE = luaScript({
   // then the JSON messages, oldest first
   keys: ['clients', 'clientMessages'], args: ['clientId'], results: ['requeued'],
 });
-const TAKE_QUEUE = luaScript({
-  // `rest`: the messages, oldest first
-  command: 'fayeEngineTakeQueue', file: 'engine/take-queue.lua', keys: ['clientMessages'], args: [], results: [],
+/** Its KEYS are the queues of the clients to empty, as many as there are: the caller passes their number first. */
+const TAKE_QUEUES = luaScript({
+  // the reply: one list of messages per queue, oldest first
+  command: 'fayeEngineTakeQueues', file: 'engine/take-queue.lua', args: [], results: [],
 });
+/** Queues taken in one call at most (a notification storm still goes out in several round trips, none huge). */
+const TAKE_BATCH = 500;
 const ACQUIRE_LOCK = luaScript({
   command: 'fayeEngineAcquireLock', file: 'engine/acquire-lock.lua', keys: ['lock'], args: ['now', 'expiry', 'ttlMs'], results: ['acquired'],
 });
@@ -148,12 +154,13 @@ const RELEASE_LOCK = luaScript({
   command: 'fayeEngineReleaseLock', file: 'engine/release-lock.lua', keys: ['lock'], args: ['expiry'], results: ['released'],
 });
 
-const SCRIPTS = [DESTROY_CLIENT, SUBSCRIBE, PUBLISH, REQUEUE, TAKE_QUEUE, ACQUIRE_LOCK, RELEASE_LOCK];
+const SCRIPTS = [DESTROY_CLIENT, SUBSCRIBE, PUBLISH, REQUEUE, TAKE_QUEUES, ACQUIRE_LOCK, RELEASE_LOCK];
 
-/** The two scripts called inside a pipeline or with a variable number of keys: by scriptArguments, decoded by decodeReply. */
+/** The scripts called inside a pipeline or with a variable number of keys: by scriptArguments, decoded by decodeReply. */
 interface EngineCommands {
   fayeEngineDestroyClient(...args: ScriptValue[]): Promise<unknown>;
   fayeEnginePublish(numberOfKeys: number, ...args: ScriptValue[]): Promise<unknown>;
+  fayeEngineTakeQueues(numberOfKeys: number, ...keys: string[]): Promise<string[][]>;
 }
 
 type EngineRedis = Redis & EngineCommands;
@@ -265,6 +272,8 @@ export class RedisEngine {
   private gcTimer: ClockTimer | undefined;
   /** clientIds whose connection this process holds (from the proxy's connection:open/close). */
   private readonly localClients = new Set<string>();
+  /** Clients whose queues are taken at the end of this tick (emptyQueue). */
+  private readonly toEmpty = new Set<string>();
   /** The clients whose 'disconnect' event is running, with why and when they were last seen. */
   private readonly disconnecting = new Map<string, DisconnectInfo>();
   private readonly subscribed: Promise<void>;
@@ -307,6 +316,11 @@ export class RedisEngine {
     });
   }
 
+  /** A client exists while its last ping is after this (ms): 1.6 x timeout ago. */
+  private aliveAfter(): number {
+    return this.clock.now() - 1000 * 1.6 * this.server.timeout;
+  }
+
   // --- Faye's engine verbs ---------------------------------------------------
 
   createClient(callback: Callback<[string]>, context?: unknown): void {
@@ -321,7 +335,7 @@ export class RedisEngine {
   }
 
   clientExists(clientId: string, callback: Callback<[boolean]>, context?: unknown): void {
-    const cutoff = this.clock.now() - 1000 * 1.6 * this.server.timeout;
+    const cutoff = this.aliveAfter();
     this.redis.zscore(this.keys.clients, clientId).then(
       (score) => this.callBack('clientExists', callback, context, score !== null && Number(score) > cutoff),
       (error) => {
@@ -389,7 +403,7 @@ export class RedisEngine {
       this.logger.error({ err: error, channel: message.channel }, 'dropped a message that cannot be written as JSON');
     }
     if (json !== undefined && channels.length > 0) {
-      const cutoff = this.clock.now() - 1000 * 1.6 * this.server.timeout;
+      const cutoff = this.aliveAfter();
       const keys = channels.map((channel) => this.keys.channel(channel));
       this.redis
         .fayeEnginePublish(keys.length, ...keys, ...scriptArguments(PUBLISH, {}, {
@@ -400,11 +414,15 @@ export class RedisEngine {
     this.trigger('publish', message.clientId, message.channel, message.data);
   }
 
+  /**
+   * Takes the client's queued messages and delivers them. The clients asked
+   * for in one tick (the notifications of one publish to a room arrive
+   * together) are taken in one round trip.
+   */
   emptyQueue(clientId: string): void {
     if (!this.server.hasConnection(clientId)) return;
-    runScript(this.redis, TAKE_QUEUE, { clientMessages: this.keys.clientMessages(clientId) }, {}).then(
-      ({ rest }) => this.deliver(clientId, rest as string[]),
-    ).catch((error) => this.logger.error({ err: error, clientId }, 'could not take the queued messages of a client'));
+    this.toEmpty.add(clientId);
+    if (this.toEmpty.size === 1) queueMicrotask(() => this.takeQueues());
   }
 
   /** One GC sweep; Faye does not call it, the engine's timer does (every `gc` seconds). */
@@ -432,6 +450,15 @@ export class RedisEngine {
   async lastSeen(clientId: string): Promise<number | null> {
     const score = await this.redis.zscore(this.keys.clients, clientId);
     return score === null ? null : Number(score);
+  }
+
+  /**
+   * Where the engine keeps its clients and the cutoff it applies now (a client
+   * whose last ping is not after it is gone, as clientExists answers), so that
+   * the presence store can check and ping a client in its own script.
+   */
+  liveClients(): { key: string; aliveAfter: number } {
+    return { key: this.keys.clients, aliveAfter: this.aliveAfter() };
   }
 
   /**
@@ -539,6 +566,18 @@ export class RedisEngine {
     }
     if (destroyed > 0) this.logger.info({ destroyed }, 'GC destroyed expired clients');
     return destroyed;
+  }
+
+  private takeQueues(): void {
+    const clientIds = [...this.toEmpty];
+    this.toEmpty.clear();
+    for (let i = 0; i < clientIds.length; i += TAKE_BATCH) {
+      const batch = clientIds.slice(i, i + TAKE_BATCH);
+      this.redis.fayeEngineTakeQueues(batch.length, ...batch.map((clientId) => this.keys.clientMessages(clientId))).then(
+        (queues) => batch.forEach((clientId, j) => this.deliver(clientId, queues[j] ?? [])),
+        (error) => this.logger.error({ err: error, clients: batch.length }, 'could not take the queued messages of clients'),
+      );
+    }
   }
 
   private deliver(clientId: string, queued: string[]): void {

@@ -1,13 +1,19 @@
--- Takes every message queued for a client and empties its queue, as one
--- command (the MULTI LRANGE DEL EXEC it replaces was four for Redis to run on
--- every /meta/connect, most of them for an empty queue).
+-- Takes every message queued for some clients and empties their queues, as one
+-- command: the clients this process was notified about in one tick share it
+-- (a message to a room of k members used to cost k of these, one per
+-- recipient; the MULTI LRANGE DEL EXEC before that was four commands each).
 --
--- KEYS[1]  <ns>/clients/<clientId>/messages  list of queued JSON messages
+-- KEYS     <ns>/clients/<clientId>/messages for each client: lists of queued JSON messages
 --
--- Returns the messages, oldest first (an empty list if there were none).
+-- Returns one list per key, in the order of KEYS: its messages, oldest first
+-- (an empty list when there were none).
 
-local messages = redis.call('LRANGE', KEYS[1], 0, -1)
-if #messages > 0 then
-  redis.call('DEL', KEYS[1])
+local taken = {}
+for i, queue in ipairs(KEYS) do
+  local messages = redis.call('LRANGE', queue, 0, -1)
+  if #messages > 0 then
+    redis.call('DEL', queue)
+  end
+  taken[i] = messages
 end
-return messages
+return taken

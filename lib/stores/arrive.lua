@@ -18,6 +18,8 @@
 -- KEYS[12] room resumed    /<ns>/resumed<room>: clientId → ms when the grace of the
 --                          user's pending leave that its arrival cancelled began
 --                          (a move out of the room hands that leave back, see depart.lua)
+-- KEYS[13] engine clients  <ns>/clients: the Redis engine's clientId → last ping (ms); read
+--                          and written only with ARGV[11]
 -- ARGV[1] uid (decimal)
 -- ARGV[2] clientId
 -- ARGV[3] auth JSON
@@ -31,9 +33,15 @@
 --         confirm-client.lua); one that has (a TTL above this one) gets ARGV[4]
 -- ARGV[9] most entries of the events outbox; 0: events are off
 -- ARGV[10] the room's name (for its events: a join, and occupied when the user is its first)
+-- ARGV[11] '' or the engine's liveness cutoff (ms): the clientId arrives only if the
+--          engine knows it with a later ping, and is pinged now (the engine's own
+--          check and ping, folded into this step so that an arrival is one round trip)
+-- ARGV[12] '1' when the arrival comes with a /meta/connect Faye will accept: the
+--          auth and status keys get the full TTL at once (see confirm-client.lua)
 --
 -- Returns { added, joinedRoom, startedTimer, logLogin, seq, resumedFrom, previousAuth, evicted clientId... },
--- or { -1 } when the clientId is remembered for another user (nothing changes)
+-- or { -1 } when the clientId is remembered for another user (nothing changes; the ping stays),
+-- or { -2 } when the engine does not know the clientId (nothing changes)
 -- (seq: the room's sequence number after this join, 0 when nobody joined;
 -- resumedFrom: when the user came back during a pending stop of the timer, the
 -- last sighting that stop was for (ms), else 0: the caller stops the timer there
@@ -45,6 +53,13 @@
 local uid, clientId, ttl, limit = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
 local now, grace = tonumber(ARGV[6]), tonumber(ARGV[7])
 local firstTtl = tonumber(ARGV[8])
+
+if ARGV[11] ~= '' then
+  local lastPing = redis.call('ZSCORE', KEYS[13], clientId)
+  if not lastPing or tonumber(lastPing) <= tonumber(ARGV[11]) then return { -2 } end
+  -- XX: as the engine's ping, it never brings back a client destroyed meanwhile.
+  redis.call('ZADD', KEYS[13], 'XX', now, clientId)
+end
 
 -- A pending leave of this user is cancelled; returns the last sighting it was
 -- for and when it was marked (ms), or nil. It counts only while fresh: a mark
@@ -141,15 +156,18 @@ if timeAdded == 1 then redis.call('HSET', KEYS[8], clientId, now) end
 for _, id in ipairs(timeEvicted) do redis.call('HDEL', KEYS[8], id) end
 if startedTimer == 1 or resumedFrom > 0 then redis.call('HDEL', KEYS[9], uid) end
 
--- Confirmed (or written by the gem): a TTL longer than the first one.
+-- Connecting, confirmed before or written by the gem: a TTL longer than the first one.
+local connecting = ARGV[12] == '1'
 local recordTtl = firstTtl
-if redis.call('TTL', KEYS[3]) > firstTtl then recordTtl = ttl end
+if connecting or redis.call('TTL', KEYS[3]) > firstTtl then recordTtl = ttl end
 redis.call('SET', KEYS[3], ARGV[3], 'EX', recordTtl)
 
 local logLogin = 0
 if redis.call('GET', KEYS[4]) ~= '1' then
   redis.call('SET', KEYS[4], '1', 'EX', recordTtl)
   logLogin = 1
+elseif connecting and redis.call('TTL', KEYS[4]) < ttl then
+  redis.call('EXPIRE', KEYS[4], ttl)
 end
 
 local seq = 0

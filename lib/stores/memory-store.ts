@@ -1,6 +1,7 @@
 // Presence state in this process only: the embedded default (one server process,
 // no Redis). Same semantics as the Redis store; JavaScript's single thread makes
 // each step atomic.
+import { FayeOnlineError } from '../errors';
 import type { MemoryOutbox } from '../events/outbox';
 import { NOTHING_DEPARTED, REFUSED, rememberedPlace, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type Departure, type DepartureResult, type Engagement, type EngagementResult, type LeaveConfirmation, type PendingLeave, type PresenceStore, type RoomState, isFreshMark, type LeaveMark, type UnseenGap } from './store';
 
@@ -146,6 +147,8 @@ export class MemoryStore implements PresenceStore {
   }
 
   async arrive(a: Arrival): Promise<ArrivalResult> {
+    // Faye's engine is asked by the caller: its records are not in this process's memory.
+    if (a.engineClients) throw new FayeOnlineError('INVALID_ARGUMENT', 'the memory store cannot check the engine\'s clients; ask the engine before the arrival');
     const remembered = this.auths.get(a.clientId);
     if (remembered !== undefined && rememberedUid(remembered) !== null && rememberedUid(remembered) !== a.uid) return { ...REFUSED };
     const room = this.add(a.room, a.uid, a.clientId);

@@ -3,16 +3,16 @@
 import type Redis from 'ioredis';
 import { PresenceKeys } from './keys';
 import { loadScripts, luaScript, runScript, type ScriptValue } from './lua';
-import { CLIENT_RECORD_TTL_SECONDS, FIRST_CLIENT_RECORD_TTL_SECONDS, NOTHING_DEPARTED, REFUSED, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark, type UnseenGap } from './store';
+import { CLIENT_RECORD_TTL_SECONDS, FIRST_CLIENT_RECORD_TTL_SECONDS, NOTHING_DEPARTED, REFUSED, TIMER_RESOLUTION_MS, UNKNOWN_CLIENT, type Arrival, type ArrivalResult, type DepartureResult, type PresenceStore, type Departure, type LeaveConfirmation, type PendingLeave, type RoomState, type Engagement, type EngagementResult, type LeaveMark, type UnseenGap } from './store';
 
 /** The store's scripts (their .lua headers describe each for readers of the Lua). */
 // arrive, depart and confirm-leave append presence events to the outbox in the same script (lib/events/outbox.lua).
 const EVENTS_PRELUDE = ['events/outbox.lua'];
 const ARRIVE = luaScript({
   command: 'fayeOnlineArrive', file: 'stores/arrive.lua', prelude: EVENTS_PRELUDE,
-  keys: ['room', 'time', 'auth', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeArrived', 'timeDeparted', 'outbox', 'outboxDropped', 'roomResumed'],
-  args: ['uid', 'clientId', 'authJson', 'ttl', 'limit', 'now', 'graceMs', 'firstTtl', 'outboxLimit', 'roomName'],
-  // `rest`: the evicted clientIds; added is -1 when the clientId is remembered for another user.
+  keys: ['room', 'time', 'auth', 'status', 'seq', 'roomLeaving', 'timeLeaving', 'timeArrived', 'timeDeparted', 'outbox', 'outboxDropped', 'roomResumed', 'engineClients'],
+  args: ['uid', 'clientId', 'authJson', 'ttl', 'limit', 'now', 'graceMs', 'firstTtl', 'outboxLimit', 'roomName', 'aliveAfter', 'connecting'],
+  // `rest`: the evicted clientIds; added is -1 when the clientId is remembered for another user, -2 when the engine does not know it.
   results: ['added', 'joinedRoom', 'startedTimer', 'logLogin', 'seq', 'resumedFrom', 'previousAuth'],
 });
 const DEPART = luaScript({
@@ -129,11 +129,15 @@ export class RedisStore implements PresenceStore {
       room: this.keys.channel(a.room), time: this.keys.channel(a.timeChannel), auth: this.keys.auth(a.clientId), status: this.keys.status(a.clientId), seq: this.keys.seq(a.room),
       roomLeaving: this.keys.leaving(a.room), timeLeaving: this.keys.leaving(a.timeChannel), timeArrived: this.keys.arrived(a.timeChannel), timeDeparted: this.keys.departed(a.timeChannel),
       outbox: this.keys.outbox, outboxDropped: this.keys.outboxDropped, roomResumed: this.keys.resumed(a.room),
+      // Without a check the script does not touch it; the name only has to be a key.
+      engineClients: a.engineClients?.key ?? this.keys.auth(a.clientId),
     }, {
       uid: a.uid, clientId: a.clientId, authJson: a.authJson, ttl: CLIENT_RECORD_TTL_SECONDS, limit: this.options.maxClientIdsPerUser, now: Math.round(a.at), graceMs: this.options.leaveGraceMs ?? 0,
       firstTtl: this.firstTtl, outboxLimit: this.options.outboxLimit ?? 0, roomName: a.room,
+      aliveAfter: a.engineClients ? Math.round(a.engineClients.aliveAfter) : '', connecting: a.connecting ? '1' : '0',
     });
     if (r.added === -1) return { ...REFUSED };
+    if (r.added === -2) return { ...UNKNOWN_CLIENT };
     return {
       added: r.added === 1,
       joinedRoom: r.joinedRoom === 1,

@@ -64,11 +64,34 @@ export interface Arrival extends PresenceTarget {
   authJson: string;
   /** Now, ms (from the caller's clock): decides whether a pending leave is still fresh. */
   at: number;
+  /**
+   * The arrival comes with a /meta/connect that Faye will accept (the engine
+   * knows the clientId and the connection type is one Faye serves): the
+   * clientId's records get their full TTL at once, as confirmClient would give
+   * them once the connect succeeded.
+   */
+  connecting?: boolean;
+  /**
+   * The Faye engine's live clients, in the same Redis as the store: the
+   * arrival happens only if they list the clientId as alive, and pings it
+   * there, in the same atomic step (instead of the engine's own check and
+   * ping before it). Only a store in the engine's Redis can honour it.
+   */
+  engineClients?: EngineClients;
+}
+
+/** The Redis engine's sorted set of clientIds by last ping (ms), and the ping a live client has had since. */
+export interface EngineClients {
+  key: string;
+  /** A client whose last ping is not after this (ms) is gone. */
+  aliveAfter: number;
 }
 
 export interface ArrivalResult {
   /** The clientId is remembered for another user: nothing was changed. */
   refused?: boolean;
+  /** With `engineClients`: the engine does not know the clientId (or it expired): nothing was changed. */
+  unknownClient?: boolean;
   /** The clientId was not yet in the room: it was added. */
   added: boolean;
   /** It is the user's first clientId in the room: the user joined. */
@@ -207,7 +230,8 @@ export interface PresenceStore {
   /**
    * The clientId's first /meta/connect succeeded: its remembered auth and
    * login status now live the full TTL (until then only the first TTL). A
-   * store whose records do not expire does nothing.
+   * store whose records do not expire does nothing. Not needed after an
+   * arrival with `connecting`, which gave them the full TTL already.
    */
   confirmClient(clientId: string): Promise<void>;
   /** uid → clientIds of a room or time channel (users without clientIds omitted). */
@@ -244,6 +268,9 @@ export const REFUSED: Readonly<ArrivalResult> = Object.freeze({
   refused: true, added: false, joinedRoom: false, startedTimer: false, logLogin: false, evicted: [], seq: 0, resumedFrom: 0, previousAuth: null,
 });
 
+/** The arrival of a clientId the engine does not know: nothing changed. */
+export const UNKNOWN_CLIENT: Readonly<ArrivalResult> = Object.freeze({ ...REFUSED, refused: false, unknownClient: true });
+
 /** A leave in its grace period, as the store holds it for one user of one channel. */
 export interface LeaveMark {
   /** When the user was last seen, ms. */
@@ -279,7 +306,7 @@ export const TIMER_RESOLUTION_MS = 1000;
 export const CLIENT_RECORD_TTL_SECONDS = 14 * 24 * 3600;
 
 /**
- * How long they live until the clientId's first /meta/connect succeeds (at
+ * How long they live until Faye accepts the clientId's first /meta/connect (at
  * least): clientIds that never connected must not leave keys behind for 2
  * weeks. See firstRecordTtlSeconds.
  */

@@ -112,3 +112,8 @@ declare module 'faye' {
   }
   export default Faye;
 }
+
+declare module 'faye/src/util/constants' {
+  /** The connection types a Faye server serves (it refuses a /meta/connect naming another). */
+  export const CONNECTION_TYPES: string[];
+}

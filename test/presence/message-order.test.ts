@@ -28,7 +28,7 @@ function extensionRecordingPlaces() {
       return Promise.resolve();
     },
     engage: async () => 'applied',
-  } as unknown as Presence;
+  } satisfies Partial<Record<keyof Presence, unknown>> as unknown as Presence;
   const extension = new PresenceExtension({
     presence,
     beforeLeave: {} as BeforeLeave,

@@ -1,8 +1,8 @@
 // needs: mysql, redis
 // Work belongs to transitions only (docs/protocol.md): a repeated /meta/connect
 // of a known clientId costs no SQL statement and no presence Redis round trip;
-// a join costs two presence round trips (the arrival, then the TTL of a
-// connected clientId) and a leave exactly one. Redis commands
+// a join costs one presence round trip (the arrival, which also checks and
+// pings the client in the engine) and a leave exactly one. Redis commands
 // are counted where they are sent (every command of the server's ioredis
 // connection, sorted by key: presence keys are "/<ns>/...", the engine's
 // "<ns>/..."), SQL statements by Sequelize's hook.
@@ -12,6 +12,7 @@ import type { BayeuxMessage } from 'faye';
 import Redis from 'ioredis';
 import { auth, createBacking, eventually, onlineClient, startPresenceServer, type Backing, type PresenceServer } from '../support/presence-server';
 import { userInfoList } from './sql-helpers';
+import { CLIENT_RECORD_TTL_SECONDS } from '../../lib/stores/store';
 import { sleep } from '../support/wait';
 
 let server: PresenceServer;
@@ -53,16 +54,27 @@ const scriptCalls = (commands: string[][]) => commands.map((c) => (c[0].toLowerC
 const settle = () => server.handle.settled();
 
 test('a join costs one presence round trip, repeated connects cost none and no SQL, a leave costs one', async () => {
-  const client = onlineClient(server.url, auth(31, 'counted', '/rooms/counted', '/lessons/counted'));
   await settle(); // the startup reconciliation pass reads the store too
   presenceCommands.length = 0;
+  engineCommands.length = 0;
+  const connectsBefore = connects;
+  const client = onlineClient(server.url, auth(31, 'counted', '/rooms/counted', '/lessons/counted'));
   const id = await client.connected();
   await eventually(async () => (await userInfoList(server, '/rooms/counted')) === '[31]', 5000, 'joined');
   await settle();
-  // arrive.lua, then (once Faye answered the connect with success) confirm-client.lua gives the clientId's keys their full TTL.
-  await eventually(() => presenceCommands.length >= 2, 5000, 'the connect confirmed');
-  await settle();
-  assert.deepEqual(scriptCalls(presenceCommands), ['evalsha', 'evalsha'], 'join: one call of arrive.lua, one of confirm-client.lua');
+  // arrive.lua also checks and pings the client in the engine, and gives the
+  // keys of a clientId whose connect Faye accepts their full TTL at once.
+  assert.deepEqual(scriptCalls(presenceCommands), ['evalsha'], 'join: one call of arrive.lua');
+  // The engine's own commands for the client are Faye's: one ZSCORE per
+  // /meta/connect (does the client exist?) and one ping per accepted one;
+  // presence adds none (it used to check and ping before the arrival).
+  const joinConnects = connects - connectsBefore;
+  const engineCalls = (name: string) => engineCommands.filter((c) => c[0].toLowerCase() === name && c.includes(id)).length;
+  assert.ok(joinConnects >= 1, `${joinConnects} connects`);
+  assert.equal(engineCalls('zscore'), joinConnects, 'one ZSCORE per connect, Faye\'s');
+  assert.ok(engineCalls('zadd') <= joinConnects + 1, `ZADD: the handshake's and one ping per connect, got ${engineCalls('zadd')} for ${joinConnects} connects`);
+  const ttls = await Promise.all(['clientId_auth', 'clientId_status'].map((kind) => redis.ttl(`/${backing.namespace}/${kind}/${id}`)));
+  assert.ok(ttls.every((ttl) => ttl > CLIENT_RECORD_TTL_SECONDS - 60), `full TTL with the arrival: ${ttls}`);
 
   presenceCommands.length = 0;
   engineCommands.length = 0;

@@ -13,10 +13,10 @@ import { silentLogger } from '../../lib/log';
 function extensionWatchingSightings() {
   const touched: string[] = [];
   const presence = {
-    touch: (clientId: string) => touched.push(clientId),
+    sighted: (clientId: string) => touched.push(clientId),
     authOf: () => undefined,
-    seen: () => null,
-  } as unknown as Presence;
+    arrive: () => null,
+  } satisfies Partial<Record<keyof Presence, unknown>> as unknown as Presence;
   const extension = new PresenceExtension({
     presence,
     beforeLeave: {} as BeforeLeave,

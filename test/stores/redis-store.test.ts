@@ -110,6 +110,58 @@ test('auth and status keys of a clientId live the first TTL until its first conn
   }
 });
 
+test('an arrival that comes with an accepted /meta/connect gives the keys their full TTL at once; one that does not keeps the first TTL', async () => {
+  const redis = await createTestRedis();
+  try {
+    const store = new RedisStore({ redis: redis.redis, ownsConnection: false, namespace: redis.namespace, maxClientIdsPerUser: LIMIT, leaveGraceMs: GRACE_MS, firstRecordTtlSeconds: 900 });
+    const at = Date.UTC(2026, 0, 5, 9, 0, 0);
+    const where = { uid: 1, room: '/ttl/c', timeChannel: '/ttl/lc', authJson: JSON.stringify({ room_channel: '/ttl/c', time_channel: '/ttl/lc', current_user: { uid: 1, uname: 'a' } }), at };
+    const ttls = async (clientId: string) => [await redis.redis.ttl(store.keys.auth(clientId)), await redis.redis.ttl(store.keys.status(clientId))];
+    await store.arrive({ clientId: 'connecting', ...where, connecting: true });
+    assert.ok((await ttls('connecting')).every((ttl) => ttl > CLIENT_RECORD_TTL_SECONDS - 60), String(await ttls('connecting')));
+    // An engagement report before the first connect: the first TTL; the page's connect then extends both keys.
+    await store.arrive({ clientId: 'reported', ...where });
+    assert.ok((await ttls('reported')).every((ttl) => ttl > 0 && ttl <= 900), String(await ttls('reported')));
+    await store.arrive({ clientId: 'reported', ...where, connecting: true });
+    assert.ok((await ttls('reported')).every((ttl) => ttl > CLIENT_RECORD_TTL_SECONDS - 60), String(await ttls('reported')));
+  } finally {
+    await redis.cleanup();
+  }
+});
+
+test('with the engine\'s clients, an arrival happens only for a live client, which it pings in the same step', async () => {
+  const redis = await createTestRedis();
+  try {
+    const store = new RedisStore({ redis: redis.redis, ownsConnection: false, namespace: redis.namespace, maxClientIdsPerUser: LIMIT, leaveGraceMs: GRACE_MS });
+    const at = Date.UTC(2026, 0, 5, 9, 0, 0);
+    const clients = `${redis.namespace}/clients`;
+    const engineClients = { key: clients, aliveAfter: at - 16_000 };
+    const arrival = (clientId: string) => ({
+      clientId, uid: 1, room: '/engine/r', timeChannel: '/engine/l', at, connecting: true, engineClients,
+      authJson: JSON.stringify({ room_channel: '/engine/r', time_channel: '/engine/l', current_user: { uid: 1, uname: 'a' } }),
+    });
+    await redis.redis.zadd(clients, at - 20_000, 'expired', at - 5000, 'live');
+
+    for (const clientId of ['made-up', 'expired']) {
+      const result = await store.arrive(arrival(clientId));
+      assert.equal(result.unknownClient, true, clientId);
+      assert.equal(result.joinedRoom, false, clientId);
+      assert.equal(await redis.redis.get(store.keys.auth(clientId)), null, `${clientId}: nothing remembered`);
+    }
+    assert.deepEqual([...(await store.clientIdsByUser('/engine/r')).entries()], [], 'nobody arrived');
+    assert.equal(await redis.redis.zscore(clients, 'made-up'), null, 'a made-up clientId is not added to the engine');
+    assert.equal(await redis.redis.zscore(clients, 'expired'), String(at - 20_000), 'an expired one is not pinged back to life');
+
+    const live = await store.arrive(arrival('live'));
+    assert.equal(live.unknownClient, undefined);
+    assert.equal(live.joinedRoom, true);
+    assert.equal(await redis.redis.zscore(clients, 'live'), String(at), 'pinged as of the arrival');
+    assert.deepEqual([...(await store.clientIdsByUser('/engine/r')).entries()], [[1, ['live']]]);
+  } finally {
+    await redis.cleanup();
+  }
+});
+
 test('the first TTL outlives a departure at the given settings, within the 2 weeks', () => {
   assert.equal(firstRecordTtlSeconds({ timeout: 10, gc: 60, reconcileInterval: 300 }), FIRST_CLIENT_RECORD_TTL_SECONDS);
   assert.equal(firstRecordTtlSeconds({ timeout: 60, gc: 600, reconcileInterval: 3600 }), 2 * (600 + 120 + 3600));

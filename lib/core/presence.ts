@@ -382,7 +382,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     // queue the second one's departure (from the first place) before the first
     // one's arrival there, and leave the clientId behind in it.
     return this.queue.run(auth.user.uid, async () => {
-      const wasEngaged = departed && sameUser ? (await this.departNow(clientId, departed, at, 'moved', true)).wasEngaged : engagedElsewhere;
+      const away = departed && sameUser ? await this.moveAway(clientId, departed, auth, at) : { wasEngaged: engagedElsewhere, left: departed };
       const { previousAuth } = await this.arriveNow(clientId, auth, at);
       // Two messages of one page naming two places, handled at once by two
       // processes: the later arrival moves the clientId out of the earlier
@@ -390,12 +390,33 @@ export class Presence extends EventEmitter<PresenceEvents> {
       // Arriving again then restores what that move took from a shared time
       // channel and the login status.
       const previous = rememberedAuthOf(previousAuth);
-      if (previous && presenceKey(previous) !== presenceKey(auth) && (!departed || presenceKey(previous) !== presenceKey(departed))) {
+      if (previous && presenceKey(previous) !== presenceKey(auth) && (!away.left || presenceKey(previous) !== presenceKey(away.left))) {
         await this.departNow(clientId, previous, at, 'moved', true);
         await this.arriveNow(clientId, auth, at);
       }
-      return wasEngaged;
+      return away.wasEngaged;
     });
+  }
+
+  /**
+   * The departure half of a move from `departed`, where this process saw the
+   * page, to `auth`. Runs inside the user's queue. As for `gone`, the store's
+   * memory wins: another process may have moved the page already (its
+   * messages hopped there), and a departure from this process's stale place
+   * would take the clientId out of a room or time channel it is still in and
+   * log its one logout in the wrong time channel (the new place's login
+   * session would then never close). Resolves to whether the page was engaged
+   * where it left, and the place it left (`auth` itself when the page was
+   * there already).
+   */
+  private async moveAway(clientId: string, departed: Auth, auth: Auth, at: number): Promise<{ wasEngaged: boolean; left: Auth }> {
+    const result = await this.departNow(clientId, departed, at, 'moved', true, true);
+    if (result.elsewhere === null) return { wasEngaged: result.wasEngaged, left: departed };
+    const remembered = rememberedAuthOf(result.elsewhere);
+    // Already where it goes: whoever moved it there left the old place.
+    if (remembered && presenceKey(remembered) === presenceKey(auth)) return { wasEngaged: false, left: auth };
+    const from = remembered && remembered.user.uid === departed.user.uid ? remembered : departed;
+    return { wasEngaged: (await this.departNow(clientId, from, at, 'moved', true)).wasEngaged, left: from };
   }
 
   // Runs inside the user's queue.

@@ -8,7 +8,7 @@ import type { Logger } from '../log';
 import { markExpiresAt, TIMER_RESOLUTION_MS, type ArrivalResult, type DepartureResult, type PendingLeave, type PresenceStore } from '../stores/store';
 import { presenceKey, readAuth, type Auth, type User } from './auth';
 import { KeyedQueue } from './keyed-queue';
-import { systemClock, type Clock, type ClockTimer } from './clock';
+import { sleep, systemClock, type Clock, type ClockTimer } from './clock';
 import { FayeOnlineError } from '../errors';
 
 /** What presence needs of the SQL records (implemented by lib/records). */
@@ -108,6 +108,8 @@ export interface PresenceEvents {
   transition: [Transition];
   /** A write failed for good after its retries (logged too). */
   writeFailed: [Error];
+  /** An SQL write failed and waits `delayMs` on the clock before attempt number `attempt`. */
+  retrying: [what: string, attempt: number, delayMs: number];
   /**
    * A clientId was dropped by maxClientIdsPerUser to make room for a newer
    * one. Emitted at once, before its departure is written (its transition
@@ -147,7 +149,6 @@ interface KnownClient {
   confirmed?: boolean;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The longest pause between two attempts of an SQL write. */
 const MAX_RETRY_DELAY_MS = 2000;
 
@@ -177,6 +178,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
   private readonly writeAttempts: number;
   private readonly retryDelay: number;
   private readonly unavailableWaitMs: number;
+  private waitingToRetry = 0;
 
   constructor(options: PresenceOptions) {
     super();
@@ -628,8 +630,29 @@ export class Presence extends EventEmitter<PresenceEvents> {
           return undefined;
         }
         if (attempt === 1 || !waiting) this.logger.warn({ err: error, attempt }, `presence: ${what} failed, retrying`);
-        await sleep(Math.min(this.retryDelay * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS));
+        await this.backOff(what, attempt + 1, Math.min(this.retryDelay * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS));
       }
     }
+  }
+
+  /**
+   * Waits before the next attempt of a write, on the clock: the time a write
+   * keeps waiting for an unreachable database (unavailableWaitMs) is measured
+   * on it too, and a simulation moves both together.
+   */
+  private async backOff(what: string, attempt: number, delayMs: number): Promise<void> {
+    this.waitingToRetry += 1;
+    try {
+      const waited = sleep(this.clock, delayMs);
+      this.emit('retrying', what, attempt, delayMs);
+      await waited;
+    } finally {
+      this.waitingToRetry -= 1;
+    }
+  }
+
+  /** SQL writes waiting on the clock before their next attempt: work that only the clock moving can finish. */
+  get writesWaitingToRetry(): number {
+    return this.waitingToRetry;
   }
 }

@@ -162,7 +162,7 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   });
 
   const handle = new FayeOnlineServer({
-    adapter, ready: lifecycle.ready, reports, records, store, engagement, settled, history,
+    adapter, ready: lifecycle.ready, reports, records, store, engagement, settled, history, now: () => new Date(clock.now()),
     metricsRegistry: metrics?.register,
     reconcile: () => reconciliation.now(),
     dashboard: (events) => (dashboard = createDashboard({

@@ -437,7 +437,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
         if (list) transition.list = list;
       }));
     }
-    if (result.startedTimer) writes.push(this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, date)));
+    if (result.startedTimer) writes.push(this.startTimer(auth, date));
     // Back within the grace of a leave: no leave and no join, but the time
     // unseen was not online time, as the login log shows (a logout at the
     // last sighting, a login now).
@@ -512,6 +512,40 @@ export class Presence extends EventEmitter<PresenceEvents> {
     if (!gap) return;
     await this.applyEngagement(clientId, auth, false, result.engagedSession, gap.from);
     await this.applyEngagement(clientId, auth, true, gap.until, gap.until);
+  }
+
+  /**
+   * Starts the user's timer, as the store decided (their first page in the
+   * time channel). In a cluster another process may still be writing the stop
+   * of the user's previous session there: the store decided that stop first,
+   * but its SQL write can land after this start, which then finds the timer
+   * running and does nothing, and the stop leaves it stopped while the user is
+   * online. So a start that finds the timer running is tried again later (the
+   * write retry delays, on the clock, as a task of the user's queue), while
+   * the user is still in the time channel, up to writeAttempts times; a timer
+   * that keeps running was left so by something else (a crash, Redis losing
+   * its data) and runs on. The arrival does not wait for those attempts.
+   */
+  private async startTimer(auth: Auth, at: Date, attempt = 1): Promise<void> {
+    const uid = auth.user.uid;
+    const started = await this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, at));
+    if (started !== false || attempt >= this.writeAttempts) return;
+    this.clock.after(this.retryDelayAfter(attempt), () => {
+      this.queue.run(uid, async () => {
+        if (await this.stillIn(uid, auth.timeChannel)) await this.startTimer(auth, at, attempt + 1);
+      }).catch((error) => this.logger.error({ err: error, uid, timeChannel: auth.timeChannel }, 'presence: could not start a timer again'));
+    });
+  }
+
+  /** Whether the store still has the user in the time channel (a page there, or a leave in its grace period). */
+  private async stillIn(uid: number, timeChannel: string): Promise<boolean> {
+    try {
+      const [present, leaving] = await Promise.all([this.store.clientIdsByUser(timeChannel), this.store.leaveMarks(timeChannel)]);
+      return present.has(uid) || leaving.has(uid);
+    } catch (error) {
+      this.logger.warn({ err: error, uid, timeChannel }, 'presence: could not read the store before starting a timer again; it is left as it is');
+      return false;
+    }
   }
 
   /** The user was seen by nobody from `from` until `until` (ms): their timer stops and starts again. */
@@ -630,9 +664,14 @@ export class Presence extends EventEmitter<PresenceEvents> {
           return undefined;
         }
         if (attempt === 1 || !waiting) this.logger.warn({ err: error, attempt }, `presence: ${what} failed, retrying`);
-        await this.backOff(what, attempt + 1, Math.min(this.retryDelay * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS));
+        await this.backOff(what, attempt + 1, this.retryDelayAfter(attempt));
       }
     }
+  }
+
+  /** The wait after attempt number `attempt` failed: retryDelay, doubling, at most MAX_RETRY_DELAY_MS. */
+  private retryDelayAfter(attempt: number): number {
+    return Math.min(this.retryDelay * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
   }
 
   /**

@@ -437,7 +437,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
         if (list) transition.list = list;
       }));
     }
-    if (result.startedTimer) writes.push(this.startTimer(auth, date));
+    if (result.startedTimer) writes.push(this.startTimer(clientId, auth, date));
     // Back within the grace of a leave: no leave and no join, but the time
     // unseen was not online time, as the login log shows (a logout at the
     // last sighting, a login now).
@@ -516,36 +516,26 @@ export class Presence extends EventEmitter<PresenceEvents> {
 
   /**
    * Starts the user's timer, as the store decided (their first page in the
-   * time channel). In a cluster another process may still be writing the stop
-   * of the user's previous session there: the store decided that stop first,
-   * but its SQL write can land after this start, which then finds the timer
-   * running and does nothing, and the stop leaves it stopped while the user is
-   * online. So a start that finds the timer running is tried again later (the
-   * write retry delays, on the clock, as a task of the user's queue), while
-   * the user is still in the time channel, up to writeAttempts times; a timer
-   * that keeps running was left so by something else (a crash, Redis losing
-   * its data) and runs on. The arrival does not wait for those attempts.
+   * time channel, `clientId`). In a cluster another process may still be
+   * writing the stop of the user's previous session there: the store decided
+   * that stop first, but its SQL write can land after this start, which then
+   * finds the timer running and does nothing, and the stop leaves it stopped
+   * while the user is online. So a start that finds the timer running is tried
+   * again later (the write retry delays, on the clock, as a task of the user's
+   * queue), while this process still tracks the page there, up to
+   * writeAttempts times; a timer that keeps running was left so by something
+   * else (a crash, Redis losing its data) and runs on. The arrival does not
+   * wait for those attempts, and they read nothing but the timer's row.
    */
-  private async startTimer(auth: Auth, at: Date, attempt = 1): Promise<void> {
+  private async startTimer(clientId: string, auth: Auth, at: Date, attempt = 1): Promise<void> {
     const uid = auth.user.uid;
     const started = await this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, at));
     if (started !== false || attempt >= this.writeAttempts) return;
     this.clock.after(this.retryDelayAfter(attempt), () => {
       this.queue.run(uid, async () => {
-        if (await this.stillIn(uid, auth.timeChannel)) await this.startTimer(auth, at, attempt + 1);
+        if (this.known.get(clientId)?.auth.timeChannel === auth.timeChannel) await this.startTimer(clientId, auth, at, attempt + 1);
       }).catch((error) => this.logger.error({ err: error, uid, timeChannel: auth.timeChannel }, 'presence: could not start a timer again'));
     });
-  }
-
-  /** Whether the store still has the user in the time channel (a page there, or a leave in its grace period). */
-  private async stillIn(uid: number, timeChannel: string): Promise<boolean> {
-    try {
-      const [present, leaving] = await Promise.all([this.store.clientIdsByUser(timeChannel), this.store.leaveMarks(timeChannel)]);
-      return present.has(uid) || leaving.has(uid);
-    } catch (error) {
-      this.logger.warn({ err: error, uid, timeChannel }, 'presence: could not read the store before starting a timer again; it is left as it is');
-      return false;
-    }
   }
 
   /** The user was seen by nobody from `from` until `until` (ms): their timer stops and starts again. */

@@ -13,6 +13,17 @@ export interface Clock {
   now(): number;
   /** Runs `callback` once, `ms` from now. The timer never keeps the process alive. */
   after(ms: number, callback: () => void): ClockTimer;
+  /**
+   * Resolves `ms` from now, keeping the process alive meanwhile: for work
+   * that waits (a write's retry), unlike `after`'s timers. Optional: a clock
+   * without it waits with `after` (see `sleep`).
+   */
+  sleep?(ms: number): Promise<void>;
+}
+
+/** Waits `ms` on `clock` (its own `sleep` when it has one). */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return clock.sleep ? clock.sleep(ms) : new Promise((resolve) => clock.after(ms, resolve));
 }
 
 export const systemClock: Clock = {
@@ -22,6 +33,7 @@ export const systemClock: Clock = {
     timer.unref();
     return { cancel: () => clearTimeout(timer) };
   },
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
 
 interface Scheduled {

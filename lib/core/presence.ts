@@ -8,7 +8,7 @@ import type { Logger } from '../log';
 import { markExpiresAt, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type EngineClients, type DepartureResult, type PendingLeave, type PresenceStore } from '../stores/store';
 import { presenceKey, readAuth, type Auth, type User } from './auth';
 import { KeyedQueue } from './keyed-queue';
-import { systemClock, type Clock, type ClockTimer } from './clock';
+import { sleep, systemClock, type Clock, type ClockTimer } from './clock';
 import { FayeOnlineError } from '../errors';
 
 /** What presence needs of the SQL records (implemented by lib/records). */
@@ -108,6 +108,8 @@ export interface PresenceEvents {
   transition: [Transition];
   /** A write failed for good after its retries (logged too). */
   writeFailed: [Error];
+  /** An SQL write failed and waits `delayMs` on the clock before attempt number `attempt`. */
+  retrying: [what: string, attempt: number, delayMs: number];
   /**
    * A clientId was dropped by maxClientIdsPerUser to make room for a newer
    * one. Emitted at once, before its departure is written (its transition
@@ -158,7 +160,6 @@ interface KnownClient {
   unsettled?: boolean;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The longest pause between two attempts of an SQL write. */
 const MAX_RETRY_DELAY_MS = 2000;
 
@@ -189,6 +190,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
   private readonly retryDelay: number;
   private readonly unavailableWaitMs: number;
   private readonly engineClients?: () => EngineClients;
+  private waitingToRetry = 0;
 
   constructor(options: PresenceOptions) {
     super();
@@ -424,7 +426,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     // queue the second one's departure (from the first place) before the first
     // one's arrival there, and leave the clientId behind in it.
     return this.queue.run(auth.user.uid, async () => {
-      const wasEngaged = departed && sameUser ? (await this.departNow(clientId, departed, at, 'moved', true, false, auth.room)).wasEngaged : engagedElsewhere;
+      const away = departed && sameUser ? await this.moveAway(clientId, departed, auth, at) : { wasEngaged: engagedElsewhere, left: departed };
       const first = await this.arriveNow(clientId, auth, at, { connecting, engineClients });
       if (first === 'unknown') return 'unknown';
       const { previousAuth } = first;
@@ -434,12 +436,33 @@ export class Presence extends EventEmitter<PresenceEvents> {
       // Arriving again then restores what that move took from a shared time
       // channel and the login status.
       const previous = rememberedAuthOf(previousAuth);
-      if (previous && presenceKey(previous) !== presenceKey(auth) && (!departed || presenceKey(previous) !== presenceKey(departed))) {
+      if (previous && presenceKey(previous) !== presenceKey(auth) && (!away.left || presenceKey(previous) !== presenceKey(away.left))) {
         await this.departNow(clientId, previous, at, 'moved', true, false, auth.room);
         await this.arriveNow(clientId, auth, at, { connecting });
       }
-      return { wasEngaged };
+      return { wasEngaged: away.wasEngaged };
     });
+  }
+
+  /**
+   * The departure half of a move from `departed`, where this process saw the
+   * page, to `auth`. Runs inside the user's queue. As for `gone`, the store's
+   * memory wins: another process may have moved the page already (its
+   * messages hopped there), and a departure from this process's stale place
+   * would take the clientId out of a room or time channel it is still in and
+   * log its one logout in the wrong time channel (the new place's login
+   * session would then never close). Resolves to whether the page was engaged
+   * where it left, and the place it left (`auth` itself when the page was
+   * there already).
+   */
+  private async moveAway(clientId: string, departed: Auth, auth: Auth, at: number): Promise<{ wasEngaged: boolean; left: Auth }> {
+    const result = await this.departNow(clientId, departed, at, 'moved', true, true, auth.room);
+    if (result.elsewhere === null) return { wasEngaged: result.wasEngaged, left: departed };
+    const remembered = rememberedAuthOf(result.elsewhere);
+    // Already where it goes: whoever moved it there left the old place.
+    if (remembered && presenceKey(remembered) === presenceKey(auth)) return { wasEngaged: false, left: auth };
+    const from = remembered && remembered.user.uid === departed.user.uid ? remembered : departed;
+    return { wasEngaged: (await this.departNow(clientId, from, at, 'moved', true, false, auth.room)).wasEngaged, left: from };
   }
 
   // Runs inside the user's queue.
@@ -459,7 +482,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
         if (list) transition.list = list;
       }));
     }
-    if (result.startedTimer) writes.push(this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, date)));
+    if (result.startedTimer) writes.push(this.startTimer(clientId, auth, date));
     // Back within the grace of a leave: no leave and no join, but the time
     // unseen was not online time, as the login log shows (a logout at the
     // last sighting, a login now).
@@ -536,6 +559,30 @@ export class Presence extends EventEmitter<PresenceEvents> {
     if (!gap) return;
     await this.applyEngagement(clientId, auth, false, result.engagedSession, gap.from);
     await this.applyEngagement(clientId, auth, true, gap.until, gap.until);
+  }
+
+  /**
+   * Starts the user's timer, as the store decided (their first page in the
+   * time channel, `clientId`). In a cluster another process may still be
+   * writing the stop of the user's previous session there: the store decided
+   * that stop first, but its SQL write can land after this start, which then
+   * finds the timer running and does nothing, and the stop leaves it stopped
+   * while the user is online. So a start that finds the timer running is tried
+   * again later (the write retry delays, on the clock, as a task of the user's
+   * queue), while this process still tracks the page there, up to
+   * writeAttempts times; a timer that keeps running was left so by something
+   * else (a crash, Redis losing its data) and runs on. The arrival does not
+   * wait for those attempts, and they read nothing but the timer's row.
+   */
+  private async startTimer(clientId: string, auth: Auth, at: Date, attempt = 1): Promise<void> {
+    const uid = auth.user.uid;
+    const started = await this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, at));
+    if (started !== false || attempt >= this.writeAttempts) return;
+    this.clock.after(this.retryDelayAfter(attempt), () => {
+      this.queue.run(uid, async () => {
+        if (this.known.get(clientId)?.auth.timeChannel === auth.timeChannel) await this.startTimer(clientId, auth, at, attempt + 1);
+      }).catch((error) => this.logger.error({ err: error, uid, timeChannel: auth.timeChannel }, 'presence: could not start a timer again'));
+    });
   }
 
   /** The user was seen by nobody from `from` until `until` (ms): their timer stops and starts again. */
@@ -655,8 +702,34 @@ export class Presence extends EventEmitter<PresenceEvents> {
           return undefined;
         }
         if (attempt === 1 || !waiting) this.logger.warn({ err: error, attempt }, `presence: ${what} failed, retrying`);
-        await sleep(Math.min(this.retryDelay * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS));
+        await this.backOff(what, attempt + 1, this.retryDelayAfter(attempt));
       }
     }
+  }
+
+  /** The wait after attempt number `attempt` failed: retryDelay, doubling, at most MAX_RETRY_DELAY_MS. */
+  private retryDelayAfter(attempt: number): number {
+    return Math.min(this.retryDelay * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
+  }
+
+  /**
+   * Waits before the next attempt of a write, on the clock: the time a write
+   * keeps waiting for an unreachable database (unavailableWaitMs) is measured
+   * on it too, and a simulation moves both together.
+   */
+  private async backOff(what: string, attempt: number, delayMs: number): Promise<void> {
+    this.waitingToRetry += 1;
+    try {
+      const waited = sleep(this.clock, delayMs);
+      this.emit('retrying', what, attempt, delayMs);
+      await waited;
+    } finally {
+      this.waitingToRetry -= 1;
+    }
+  }
+
+  /** SQL writes waiting on the clock before their next attempt: work that only the clock moving can finish. */
+  get writesWaitingToRetry(): number {
+    return this.waitingToRetry;
   }
 }

@@ -76,7 +76,8 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     backends, redisEngine, adapter, presence, departures, beforeLeave, reconciliation, broadcasts, events, webhooks, metrics, settled, dashboard: () => dashboard,
   });
   const handle = new FayeOnlineServer({
-    adapter, ready: lifecycle.ready, reports, records, store, engagement, settled, history, metricsRegistry: metrics?.register,
+    adapter, ready: lifecycle.ready, reports, records, store, engagement, settled, history, now: () => new Date(clock.now()),
+    metricsRegistry: metrics?.register,
     reconcile: () => reconciliation.now(),
     dashboard: (events) => (dashboard = createDashboard({
       ...opts, reports, store, records, sequelize, events, authorize: opts.reports.authorize,

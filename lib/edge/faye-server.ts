@@ -3,6 +3,7 @@
 // <room>/presence state in subscribe replies).
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import faye, { type BayeuxMessage, type NodeAdapter } from 'faye';
+import { timeoutsOnClock, type FayeTimeouts } from '../engine/memory-timeouts';
 import type { Logger } from '../log';
 import type { PresenceMetrics } from '../metrics';
 import type { ResolvedOptions } from '../options';
@@ -16,6 +17,8 @@ import { bodyLimitFor, limitBatches, limitRequestBodies } from './request-limit'
 
 export function createAdapter(opts: ResolvedOptions, engine: Record<string, unknown>): NodeAdapter {
   const adapter = new faye.NodeAdapter({ mount: opts.mount, timeout: opts.timeout, ping: opts.ping, engine });
+  // Faye's own memory engine (no engine type): its client timeouts go on the clock (the Redis engine's are already).
+  if (engine.type === undefined) timeoutsOnClock(adapter._server._engine._engine as FayeTimeouts, opts.clock);
   narrowDelivery(adapter._server._engine, { exactListsOnly: opts.authorizeSubscription !== undefined });
   return adapter;
 }

@@ -70,6 +70,8 @@ export interface HandleParts {
   engagement: boolean;
   /** History from the events table; undefined while the `events` option is off. */
   history: HistoryApi | undefined;
+  /** Now on the server's clock: the running part of a time counts up to it. */
+  now(): Date;
   reconcile(): Promise<ReconcileReport>;
   /** Builds the dashboard's router; called once, on first use. */
   dashboard(handle: FayeOnlineHandle): Router;
@@ -128,14 +130,14 @@ export class FayeOnlineServer extends EventEmitter<FayeOnlineEvents> implements 
   }
 
   async onlineTime(uid: number, timeChannel: string): Promise<OnlineTime> {
-    return this.parts.records.onlineTime(uidArgument('onlineTime', uid), channelArgument('onlineTime', 'timeChannel', timeChannel));
+    return this.parts.records.onlineTime(uidArgument('onlineTime', uid), channelArgument('onlineTime', 'timeChannel', timeChannel), this.parts.now());
   }
 
   async engagedTime(uid: number, timeChannel: string): Promise<EngagedTime> {
     uidArgument('engagedTime', uid);
     channelArgument('engagedTime', 'timeChannel', timeChannel);
     if (!this.parts.engagement) throw new FayeOnlineError('INVALID_OPTION', 'engaged time is not recorded: the `engagement` option is false');
-    return this.parts.records.engagedTime(uid, timeChannel);
+    return this.parts.records.engagedTime(uid, timeChannel, this.parts.now());
   }
 
   async presentAt(room: string, at: Date): Promise<number[]> {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readAuth, type Auth } from '../../lib/core/auth';
+import { ManualClock } from '../../lib/core/clock';
 import { Presence, type PresenceRecords } from '../../lib/core/presence';
 import { silentLogger } from '../../lib/log';
 import { MemoryStore } from '../../lib/stores/memory-store';
@@ -79,6 +80,37 @@ describe('SQL writes during a database outage', () => {
     await presence.arrive('c1', authOf(7));
     assert.equal(failed.length, 3);
     assert.ok(state.attempts > 3 * 2, `waited beyond writeAttempts (${state.attempts} attempts)`);
+  });
+});
+
+describe('the waits between attempts are on the clock', () => {
+  it('a ManualClock alone moves the retries of an outage, and gives up after unavailableWaitMs of its time (the default 120 s)', async () => {
+    const { records, state } = flakyRecords(() => new Unreachable('connect ECONNREFUSED'));
+    const clock = new ManualClock();
+    const failed: Error[] = [];
+    const waits: number[] = [];
+    const presence = new Presence({ store: new MemoryStore(32), records, logger: silentLogger, clock });
+    presence.on('writeFailed', (error) => failed.push(error));
+    presence.on('retrying', (_what, _attempt, delayMs) => waits.push(delayMs));
+    let arrived = false;
+    void presence.arrive('c1', authOf(7))!.then(() => (arrived = true));
+    // Real time passes, simulated time does not: each of the three writes tried once, waiting.
+    await sleep(50);
+    assert.equal(state.attempts, 3);
+    assert.equal(presence.writesWaitingToRetry, 3);
+    await clock.advance(100);
+    assert.equal(state.attempts, 6, 'the first retry after the default 100 ms');
+    await clock.advance(119_000);
+    assert.equal(failed.length, 0, 'still waiting for the database');
+    // The last wait ends past 120 s (waits of 2 s by then): that attempt is the last.
+    await clock.advance(3000);
+    assert.equal(arrived, true);
+    assert.equal(failed.length, 3, 'given up after 120 s of the clock');
+    assert.equal(presence.writesWaitingToRetry, 0);
+    // 100 ms doubling up to 2 s, until 120 s have passed: the same for each write.
+    const perWrite = waits.length / 3;
+    assert.ok(perWrite > 50 && perWrite < 70, `${perWrite} waits per write`);
+    assert.equal(state.attempts, 3 * (perWrite + 1));
   });
 });
 

@@ -85,6 +85,18 @@ const traces: Array<{ name: string; steps: TimedStep[]; cluster?: boolean }> = [
     cluster: true,
   },
   {
+    name: "a page moved by another process, back on the first one: its stale memory moves nothing, and the new place's login session closes",
+    steps: [
+      at(4.9, open(0, 5, '/rooms/a', '/lessons/3', 1)),
+      at(13.9, { kind: 'hop', page: 0, proc: 2 }),
+      at(16.6, { kind: 'overlap', page: 0, first: { room: '/rooms/b', timeChannel: '/lessons/1' }, second: { room: '/rooms/a', timeChannel: '/lessons/1' } }),
+      at(23.8, { kind: 'hop', page: 0, proc: 1 }),
+      at(36.6, { kind: 'networkLost', page: 0 }),
+      at(168.1, { kind: 'quiet' }),
+    ],
+    cluster: true,
+  },
+  {
     name: 'a refused name in another case (/rooms/aBx) leaves the list of /rooms/abx alone, whoever asks about it',
     steps: [
       at(24.9, { kind: 'open', page: 0, uid: 2, room: '/rooms/aBx', timeChannel: '/lessons/3', proc: 0, engaged: false }),

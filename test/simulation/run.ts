@@ -87,12 +87,19 @@ export interface SeedOutcome {
   trace?: string;
 }
 
-export async function simulateSeed(backend: SimBackend, seed: number, options: { size?: 'small' | 'large'; shrinkBudgetMs?: number } = {}): Promise<SeedOutcome> {
+/**
+ * `invariant`: the one to shrink for when the run breaks several (default: the
+ * first one broken).
+ */
+export async function simulateSeed(
+  backend: SimBackend, seed: number, options: { size?: 'small' | 'large'; shrinkBudgetMs?: number; invariant?: string } = {},
+): Promise<SeedOutcome> {
   const steps = generateScenario(seed, shapeFor(backend, options.size));
   const result = await runSteps(backend, steps);
   if (result.violations.length === 0) return { seed, result };
-  const key = result.violations[0].invariant;
-  const reproduce = `npm run soak -- --backend ${backend.name} --seed ${seed}${options.size === 'large' ? ' --size large' : ''}`;
+  const broken = result.violations.map((v) => v.invariant);
+  const key = options.invariant && broken.includes(options.invariant) ? options.invariant : broken[0];
+  const reproduce = `npm run soak -- --backend ${backend.name} --seed ${seed}${options.size === 'large' ? ' --size large' : ''} --invariant '${key}'`;
   const head = [`seed ${seed} on ${backend.name} breaks "${key}"`, ...result.violations.slice(0, 12).map((v) => `  ${v.invariant}: ${v.detail}`)];
   const budget = options.shrinkBudgetMs ?? 30_000;
   if (budget <= 0) return { seed, result, trace: [...head, `not shrunk; reproduce and shrink: ${reproduce}`].join('\n') };

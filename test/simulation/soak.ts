@@ -4,6 +4,7 @@
 //   npm run soak -- --minutes 30                      both backends, seeds from a random start
 //   npm run soak -- --backend embedded --seed 1234    one seed (reproduce a failure)
 //   npm run soak -- --minutes 10 --seed 500 --size large
+//   npm run soak -- --backend mysql-redis --seed 1234 --invariant 'online time = login log'
 import { openBackend, type BackendName } from './backends';
 import { simulateSeed } from './run';
 
@@ -12,6 +13,8 @@ interface Args {
   seed?: number;
   backends: BackendName[];
   size: 'small' | 'large';
+  /** The invariant to shrink a failure for, when it breaks several. */
+  invariant?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -26,12 +29,13 @@ function parseArgs(argv: string[]): Args {
         args.backends = value === 'both' ? ['embedded', 'mysql-redis'] : [value];
         i++;
         break;
+      case '--invariant': args.invariant = value; i++; break;
       case '--size':
         if (value !== 'small' && value !== 'large') throw new Error('--size: small or large');
         args.size = value;
         i++;
         break;
-      default: throw new Error(`unknown argument ${argv[i]}; use --minutes N, --seed S, --backend embedded|mysql-redis|both, --size small|large`);
+      default: throw new Error(`unknown argument ${argv[i]}; use --minutes N, --seed S, --backend embedded|mysql-redis|both, --size small|large, --invariant NAME`);
     }
   }
   if (args.minutes !== undefined && !(args.minutes > 0)) throw new Error('--minutes: a positive number');
@@ -49,7 +53,7 @@ async function main(): Promise<number> {
   try {
     for (let seed = first; ; seed++) {
       for (const backend of backends) {
-        const outcome = await simulateSeed(backend, seed, { size: args.size, shrinkBudgetMs: 120_000 });
+        const outcome = await simulateSeed(backend, seed, { size: args.size, shrinkBudgetMs: 120_000, invariant: args.invariant });
         summary.runs += 1;
         summary.simulatedMs += outcome.result.simulatedMs;
         if (outcome.trace) {

@@ -164,9 +164,32 @@ export class SimProcess {
     return this.inFlight.size > 0;
   }
 
+  /**
+   * Everything this process started has finished, or what is left waits for
+   * the clock: an SQL write waiting to be retried ends only when simulated
+   * time moves on (the clock runs its timer next).
+   */
   async settled(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-    await this.presence.idle();
+    let stop = () => {};
+    const waitsForClock = new Promise<void>((resolve) => {
+      if (this.waitsForClock) return resolve();
+      const retrying = () => resolve();
+      this.presence.on('retrying', retrying);
+      stop = () => this.presence.off('retrying', retrying);
+    });
+    const drained = (async () => {
+      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+      await this.presence.idle();
+    })();
+    try {
+      await Promise.race([drained, waitsForClock]);
+    } finally {
+      stop();
+    }
+  }
+
+  get waitsForClock(): boolean {
+    return this.presence.writesWaitingToRetry > 0;
   }
 
   /** A message from a page, through the real extension; resolves with what Faye would answer. */
@@ -376,6 +399,8 @@ export class World {
       for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
       const busy = this.messages > 0 || this.processes.some((p) => p.busy);
       await Promise.all(this.processes.map((p) => p.settled()));
+      // A write waiting to be retried: the rest happens as the clock moves on.
+      if (this.processes.some((p) => p.waitsForClock)) return;
       if (!busy && this.messages === 0 && !this.processes.some((p) => p.busy)) return;
     }
   }

@@ -145,8 +145,11 @@ export interface PresenceStateSettings {
   work?: StateWork;
 }
 
-/** A page request of one subscribe message, checked on its way in and answered on its way out. */
-type PageAsk = { room: string; read: PagedRead; offset: number } | { room: string; read: null };
+/**
+ * A page request of one subscribe message, checked on its way in and answered
+ * on its way out: from the kept read it names, or (read null) from the next read.
+ */
+type PageAsk = { room: string; seq: number; cursor: number; read: PagedRead | null };
 
 /** Page requests waiting for their reply, at most (a reply always follows; this only bounds a surprise). */
 const MAX_WAITING_ASKS = 10_000;
@@ -196,10 +199,9 @@ export class PresenceStateExtension {
     if (room === null) return 'a page request subscribes to exactly one <room>/presence channel';
     const request = readPageRequest(value);
     if (typeof request === 'string') return request;
-    const read = this.kept.find(room, request.seq);
-    if (!read) return { room, read: null };
-    if (!read.isCursor(request.cursor)) return `cursor ${request.cursor} is not a page of seq ${request.seq} (${read.count} members in pages of ${read.pageSize})`;
-    return { room, read, offset: request.cursor };
+    const read = this.kept.find(room, request.seq) ?? null;
+    if (read && !read.isCursor(request.cursor)) return `cursor ${request.cursor} is not a page of seq ${request.seq} (${read.count} members in pages of ${read.pageSize})`;
+    return { room, ...request, read };
   }
 
   outgoing(message: BayeuxMessage, _request: IncomingMessage | null, callback: (message: BayeuxMessage) => void): void {
@@ -209,7 +211,7 @@ export class PresenceStateExtension {
     if (!message.successful) return callback(message);
     const rooms = [...new Set([message.subscription ?? []].flat().map(roomOf).filter((room): room is string => room !== null))];
     if (rooms.length === 0) return callback(message);
-    Promise.all(rooms.map((room) => (ask?.room === room && ask.read ? ask.read.page(ask.offset) : this.snapshots.snapshot(room).then((snapshot) => this.firstPage(snapshot)))))
+    Promise.all(rooms.map((room) => (ask?.room === room ? this.askedPage(ask) : this.snapshots.snapshot(room).then((snapshot) => this.firstPage(snapshot)))))
       // One reply per turn of the event loop: replies sharing one read of a
       // crowded room would otherwise all be built and serialized in the turn
       // the read ends (twenty requests of eight held the loop for 300 ms).
@@ -223,16 +225,27 @@ export class PresenceStateExtension {
       .finally(() => callback(message));
   }
 
+  /** The page asked for, from its kept read or from the next read of the same seq; else the next read's first page. */
+  private async askedPage(ask: PageAsk): Promise<WireState> {
+    if (ask.read) return ask.read.page(ask.cursor);
+    const snapshot = await this.snapshots.snapshot(ask.room);
+    const read = snapshot.seq === ask.seq ? this.pagedRead(snapshot) : null;
+    return read?.isCursor(ask.cursor) ? read.page(ask.cursor) : this.firstPage(snapshot);
+  }
+
   /** The whole state of a room that fits one page; else the first page of its read, kept for the next ones. */
   private firstPage(snapshot: PresenceSnapshot): WireState {
-    if (snapshot.members.length <= this.settings.pageSize) return publicState(snapshot);
+    return snapshot.members.length <= this.settings.pageSize ? publicState(snapshot) : this.pagedRead(snapshot).page(0);
+  }
+
+  private pagedRead(snapshot: PresenceSnapshot): PagedRead {
     let read = this.paged.get(snapshot);
     if (!read) {
       read = new PagedRead(snapshot, this.settings.pageSize, () => this.settings.work?.pageSerialized());
       this.paged.set(snapshot, read);
       this.kept.keep(read);
     }
-    return read.page(0);
+    return read;
   }
 }
 

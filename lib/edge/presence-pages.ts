@@ -10,8 +10,9 @@
 // string, which Faye then copies instead of walking every member), and the
 // read is kept a few seconds so that the pages every newcomer asks for come
 // from it. A page of a read no longer kept here (expired, or read by another
-// process of the cluster) is answered with the first page of a new read: the
-// client starts over.
+// process of the cluster) is answered from the next read when the room has not
+// changed since (same seq, same pages), and otherwise with the first page of
+// that new read: the client starts over.
 import type { Clock } from '../core/clock';
 import type { PresencePageMessage, PresencePageRequest } from '../protocol';
 import type { PresenceSnapshot } from './presence-diffs';
@@ -26,11 +27,20 @@ export const KEEP_READ_MS = 5000;
  */
 export const KEPT_READS_PER_ROOM = 8;
 
-/** One read of a crowded room, split into pages serialized on first demand. */
+/**
+ * One read of a crowded room, split into pages serialized on first demand.
+ * Members are in uid order: a room's seq changes with every join and leave, so
+ * two reads of one seq (on two processes of a cluster, or one after the other)
+ * hold the same members, and in uid order the same pages. A page request can
+ * then be answered from any read of its seq, not only the one it started from.
+ */
 export class PagedRead {
   private readonly pages = new Map<number, PresencePageMessage>();
+  private readonly members: PresenceSnapshot['members'];
 
-  constructor(readonly snapshot: PresenceSnapshot, readonly pageSize: number, private readonly serialized: () => void) {}
+  constructor(private readonly snapshot: PresenceSnapshot, readonly pageSize: number, private readonly serialized: () => void) {
+    this.members = [...snapshot.members].sort((a, b) => a.uid - b.uid);
+  }
 
   get room(): string {
     return this.snapshot.room;
@@ -41,7 +51,7 @@ export class PagedRead {
   }
 
   get count(): number {
-    return this.snapshot.members.length;
+    return this.members.length;
   }
 
   /** Whether `cursor` is the first member of a page after the first one. */
@@ -53,7 +63,7 @@ export class PagedRead {
     let page = this.pages.get(offset);
     if (!page) {
       // clientIds stay on the server: other pages have no business with them.
-      const members = this.snapshot.members.slice(offset, offset + this.pageSize).map(({ uid, user }) => ({ uid, user }));
+      const members = this.members.slice(offset, offset + this.pageSize).map(({ uid, user }) => ({ uid, user }));
       const next = offset + this.pageSize;
       page = { seq: this.seq, count: this.count, offset, page: JSON.stringify(members), ...(next < this.count ? { next } : {}) };
       this.pages.set(offset, page);

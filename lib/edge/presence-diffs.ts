@@ -196,7 +196,7 @@ export class PresenceStateExtension {
     if (typeof message.clientId !== 'string' || message.id === undefined) return 'a page request needs a clientId and an id';
     const channels = [...new Set([message.subscription ?? []].flat())];
     const room = channels.length === 1 ? roomOf(channels[0]) : null;
-    if (room === null) return 'a page request subscribes to exactly one <room>/presence channel';
+    if (room === null) return 'a page request subscribes to exactly one presence channel of a room';
     const request = readPageRequest(value);
     if (typeof request === 'string') return request;
     const read = this.kept.find(room, request.seq) ?? null;

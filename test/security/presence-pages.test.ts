@@ -145,7 +145,7 @@ describe('newcomers of a crowded room', () => {
       // The window's end is the clock's: it passes once, after all 200 subscriptions arrived.
       await eventually(async () => (await metaMessages(register)) - metaBefore >= 200, 30_000, 'every subscription arrived');
       await new Promise((resolve) => setTimeout(resolve, 300));
-      clock.advance(SNAPSHOT_WINDOW_MS);
+      await clock.advance(SNAPSHOT_WINDOW_MS);
       const states = (await replies).map((reply) => stateIn(reply, channel)!);
       assert.ok(states.every((state) => state.offset === 0 && state.count === 9 && typeof state.page === 'string'));
       const reads = (await counter(register, 'faye_online_presence_state_reads_total')) - readsBefore;

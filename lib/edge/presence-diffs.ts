@@ -5,6 +5,8 @@
 // sequence number. A client applies the diffs whose seq is newer than what it
 // knows of that user, and so keeps an exact list without ever receiving the
 // whole list again (the browser client does this; see docs/protocol.md "Presence diffs").
+// Past one page of members the reply carries one page of a read, and the
+// client asks for the others (presence-pages.ts).
 import type { IncomingMessage } from 'node:http';
 import type { BayeuxMessage } from 'faye';
 import { isValidChannelName, readAuth, type User } from '../core/auth';

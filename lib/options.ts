@@ -66,6 +66,7 @@ export const DEFAULTS = {
   gc: 60,
   beforeLeaveDelay: 3,
   userListWindow: 100,
+  presencePageSize: 500,
   maxClientIdsPerUser: 32,
   clientPath: '/faye-online.js',
   reconcileInterval: 300,
@@ -243,6 +244,12 @@ export const OPTIONS = {
     doc: 'publish joins and leaves on `<room>/presence` with the state in subscribe replies ([protocol.md](protocol.md#presence-diffs)); `false`: only the gem\'s `<room>/user_list`',
     resolve: (value) => flag('presenceDiffs', value, true),
     serve: { flag: 'presence-diffs', env: 'FAYE_ONLINE_PRESENCE_DIFFS', placeholder: 'on|off', kind: 'switch', fallback: 'on', help: 'publish joins and leaves on <room>/presence; off publishes only the gem\'s <room>/user_list' },
+  }),
+  presencePageSize: option<number>({
+    default: '`500`',
+    doc: 'members in one page of a room\'s state on `<room>/presence`: a subscribe reply carries the first page, the browser client asks for the others ([protocol.md](protocol.md#pages-of-a-crowded-room)); a room that fits one page is sent whole, as before paging existed',
+    resolve: (value) => positive('presencePageSize', value, DEFAULTS.presencePageSize, { integer: true }),
+    serve: { flag: 'presence-page-size', env: 'FAYE_ONLINE_PRESENCE_PAGE_SIZE', placeholder: 'N', kind: 'integer', help: 'members in one page of a room\'s state in <room>/presence subscribe replies' },
   }),
   userListWindow: option<number>({
     default: '`100`',

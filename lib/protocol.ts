@@ -54,10 +54,38 @@ export interface PresenceDiffMessage<U extends WireUser = WireUser> {
   seq: number;
 }
 
-/** A room's state in a subscribe reply (ext[PRESENCE_STATE_EXT][channel]). */
+/** A room's state in a subscribe reply (ext[PRESENCE_STATE_EXT][channel]), when the room fits one page. */
 export interface PresenceStateMessage<U extends WireUser = WireUser> {
   seq: number;
   members: Array<{ uid: number; user: U }>;
+}
+
+/**
+ * One page of a crowded room's state (ext[PRESENCE_STATE_EXT][channel]), when
+ * the room has more members than one page holds. `page` is the JSON text of
+ * the page's members (the `members` array of PresenceStateMessage), sent as a
+ * string so that the server serializes each page once for every newcomer.
+ * `offset` is the index of its first member in the read of `seq`; `next`,
+ * absent on the last page, is the cursor to ask for the following one.
+ */
+export interface PresencePageMessage {
+  seq: number;
+  count: number;
+  offset: number;
+  page: string;
+  next?: number;
+}
+
+/**
+ * The ext key of a /meta/subscribe of one <room>/presence asking for the next
+ * page of a read instead of a new state: `{"seq": n, "cursor": next}`.
+ */
+export const PRESENCE_PAGE_EXT = 'faye_online_presence_page';
+
+/** What a page request carries in ext[PRESENCE_PAGE_EXT]. */
+export interface PresencePageRequest {
+  seq: number;
+  cursor: number;
 }
 
 /** On /faye_online/engagement: `{"engaged": true|false, "seq": n}`, seq numbering the page's reports. */

@@ -2,7 +2,7 @@
 // presence keys ("/<ns>/...", the Ruby gem's) and the engine keys ("<ns>/...",
 // faye-redis' layout). Commands run inside Lua scripts are not counted (they
 // cost no round trip). A MULTI ... EXEC block counts as one round trip.
-import Redis from 'ioredis';
+import Redis, { type RedisOptions } from 'ioredis';
 import { EngineKeys, PresenceKeys } from '../../lib/stores/keys';
 
 export interface Counts {
@@ -29,9 +29,17 @@ export async function countRedis(url: string, namespace: string, ignore: Redis[]
   // No database in the monitor's URL: ioredis would send SELECT after MONITOR,
   // and its reply would be mixed up with the monitored lines. MONITOR sees every database anyway.
   const { hostname, port } = new URL(url);
-  const connection = new Redis({ host: hostname, port: Number(port || 6379), lazyConnect: true });
-  const monitor = await connection.monitor();
+  // What connection.monitor() does, with the error listener first: on a busy
+  // Redis, lines monitored in the same read as MONITOR's reply reach ioredis
+  // before it is in monitoring mode, and it emits an error for each (the line
+  // is dropped); without a listener yet that error ended the benchmark.
+  // `monitor` is the option connection.monitor() sets; ioredis does not declare it.
+  const monitor = new Redis({ host: hostname, port: Number(port || 6379), monitor: true } as RedisOptions);
   monitor.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    monitor.once('monitoring', () => resolve());
+    monitor.once('end', () => reject(new Error('the MONITOR connection ended before monitoring')));
+  });
   let counts = empty();
   const inMulti = new Map<string, 'presence' | 'engine' | null>();
   monitor.on('monitor', (_time: string, args: string[], source: string, db: string) => {
@@ -68,7 +76,6 @@ export async function countRedis(url: string, namespace: string, ignore: Redis[]
     },
     stop: () => {
       monitor.disconnect();
-      connection.disconnect();
     },
   };
 }

@@ -10,6 +10,7 @@ import type {
   FayeClientOptions,
   FayeMessage,
   FayeModule,
+  FayeSubscription,
   OnlineClient,
   OnlineClientEvents,
   OnlineClientOptions,
@@ -20,8 +21,10 @@ import type {
 } from './types';
 import { MODERN_FIELD_NAMES, readClientOptions, readEngagement, readFayeUrl, readIdentity, type EngagementSetup } from './validate';
 import { watchEngagement, type EngagementWatch } from './engagement';
-import { MemberList } from './member-list';
-import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL, presenceChannel, userListChannel, type EngagementMessage } from '../protocol';
+import { MemberList, type PresenceState } from './member-list';
+import {
+  BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL, PRESENCE_PAGE_EXT, presenceChannel, userListChannel, type EngagementMessage, type PresencePageRequest,
+} from '../protocol';
 import { readPresenceChange, readPresenceState, readRefusal, readUserList, toWireAuth } from './wire';
 
 /** What both entries hand over once their options are validated. */
@@ -62,6 +65,13 @@ export function createOnlineClient(options: OnlineClientOptions): OnlineClient {
   });
 }
 
+/**
+ * Times a client starts a crowded room's pages over (the read it was paging
+ * was gone: expired, or the request reached another process of the cluster)
+ * before it falls back to <room>/user_list for the member list.
+ */
+export const MAX_PAGE_RESTARTS = 3;
+
 function settled(thenable: PromiseLike<unknown>): Promise<void> {
   return new Promise((resolve, reject) => thenable.then(() => resolve(), reject));
 }
@@ -90,26 +100,86 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
     for (const listener of [...stateListeners]) listener(next);
   };
 
+  // A crowded room's state comes in pages: each next page is asked for by
+  // subscribing to <room>/presence again (Faye's forced subscribe, which adds
+  // no listener) with the page request in ext. `pageRequest` waits for that
+  // message; `pageAsked` is true until its reply.
+  let pageRequest: PresencePageRequest | null = null;
+  let pageAsked = false;
+  let restarts = 0;
+  let userListFallback: FayeSubscription | null = null;
+  /** Asks for a page; null starts over (the first page of a new read). */
+  const askPage = (request: PresencePageRequest | null) => {
+    pageAsked = true;
+    // Not from inside Faye's incoming pipeline, where the reply is still being handled.
+    setTimeout(() => {
+      if (state === 'left') return;
+      pageRequest = request;
+      (client.subscribe as unknown as (channel: string, force: true) => FayeSubscription)(roomPresence, true);
+    }, 0);
+  };
+  const fallBackToUserList = () => {
+    if (userListFallback || state === 'left') return;
+    userListFallback = client.subscribe(userListChannel(identity.room), (data) => {
+      const list = readUserList(data);
+      if (!list) return;
+      members.useUserList(list.uids);
+      membersChanged();
+    });
+  };
+  /** A reply to our page request could not continue the collection: start over, a few times at most. */
+  const restart = () => {
+    restarts += 1;
+    if (restarts > MAX_PAGE_RESTARTS) fallBackToUserList();
+    else askPage(null);
+  };
+  const onState = (reply: PresenceState) => {
+    const asked = pageAsked;
+    pageAsked = false;
+    const step = members.receive(reply);
+    if (step.kind === 'changed') {
+      restarts = 0;
+      membersChanged();
+    } else if (step.kind === 'next') {
+      // A first page answering a page request: the read it named was gone.
+      if (asked && reply.paging?.offset === 0) restarts += 1;
+      if (restarts > MAX_PAGE_RESTARTS) fallBackToUserList();
+      else askPage(step.request);
+    } else if (asked) {
+      restart();
+    }
+  };
+
   client.addExtension({
     outgoing(message: FayeMessage, callback: (message: FayeMessage) => void) {
       // Merged like the gem did, so that another extension's auth fields survive.
       const existing = typeof message.auth === 'object' && message.auth !== null ? message.auth : {};
       message.auth = { ...existing, ...auth };
+      if (pageRequest && message.channel === '/meta/subscribe' && message.subscription === roomPresence) {
+        const ext = typeof message.ext === 'object' && message.ext !== null ? message.ext : {};
+        message.ext = { ...ext, [PRESENCE_PAGE_EXT]: pageRequest };
+        pageRequest = null;
+      }
       callback(message);
     },
     incoming(message: FayeMessage, callback: (message: FayeMessage) => void) {
       const state = readPresenceState(message, roomPresence);
       if (state) {
-        members.reset(state);
-        membersChanged();
+        onState(state);
       } else if (message.channel === roomPresence) {
         const change = readPresenceChange(message.data);
         if (change && members.apply(change)) membersChanged();
+      } else if (pageAsked && message.channel === '/meta/subscribe' && message.subscription === roomPresence && message.successful === false) {
+        pageAsked = false;
+        restart();
       }
       const refusal = readRefusal(message);
       if (refusal) for (const listener of [...refusalListeners]) listener(refusal);
       if (message.channel === '/meta/handshake') {
         if (message.successful) {
+          // A new clientId: Faye subscribes again, and that reply starts the state over.
+          pageRequest = null;
+          pageAsked = false;
           clientId = message.clientId;
           setState('online');
           // The server starts every new clientId as not engaged.
@@ -216,6 +286,7 @@ export function startOnlineClient(setup: OnlineClientSetup): OnlineClient {
         cancel: () => {
           memberListeners.delete(listener);
           subscription.cancel();
+          if (memberListeners.size === 0) userListFallback?.cancel();
         },
       };
     },

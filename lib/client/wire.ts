@@ -93,16 +93,39 @@ export function readPresenceChange(data: unknown): PresenceChange | null {
   };
 }
 
-/** The state of a <room>/presence channel in a subscribe reply (ext.faye_online_presence), or null. */
+/** The page text of a crowded room's state (a JSON array of members), or null. */
+function parsePage(text: string): unknown[] | null {
+  try {
+    const members: unknown = JSON.parse(text);
+    return Array.isArray(members) ? members : null;
+  } catch {
+    return null;
+  }
+}
+
+const isIndex = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+/**
+ * The state of a <room>/presence channel in a subscribe reply
+ * (ext.faye_online_presence): a whole state, or one page of a crowded room's; null for anything else.
+ */
 export function readPresenceState(message: { channel?: unknown; ext?: unknown }, channel: string): PresenceState | null {
   if (message.channel !== '/meta/subscribe' || !isRecord(message.ext)) return null;
   const all = message.ext[PRESENCE_STATE_EXT];
   const state = isRecord(all) ? all[channel] : undefined;
-  if (!isRecord(state) || typeof state.seq !== 'number' || !Array.isArray(state.members)) return null;
+  if (!isRecord(state) || typeof state.seq !== 'number') return null;
+  let paging: PresenceState['paging'];
+  let listed: unknown[] | null = Array.isArray(state.members) ? state.members : null;
+  if (typeof state.page === 'string') {
+    listed = parsePage(state.page);
+    if (!isIndex(state.count) || !isIndex(state.offset) || (state.next !== undefined && !(isIndex(state.next) && state.next > state.offset))) return null;
+    paging = { count: state.count, offset: state.offset, ...(state.next !== undefined ? { next: state.next as number } : {}) };
+  }
+  if (!listed) return null;
   const members: PresenceState['members'] = [];
-  for (const member of state.members) {
+  for (const member of listed) {
     const change = readPresenceChange({ event: 'join', ...(isRecord(member) ? member : {}) });
     if (change) members.push({ uid: change.uid, user: change.user });
   }
-  return { seq: state.seq, members };
+  return { seq: state.seq, members, ...(paging ? { paging } : {}) };
 }

@@ -61,7 +61,9 @@ export function serveFaye(adapter: NodeAdapter, httpServer: HttpServer, opts: Re
   }
   limitRequestBodies(adapter, bodyLimitFor(opts.maxMessageBytes), logger);
   limitBatches(adapter, { maxMessages: opts.maxMessagesPerRequest, maxFrameBytes: bodyLimitFor(opts.maxMessageBytes) }, logger);
-  if (opts.presenceDiffs) adapter.addExtension(new PresenceStateExtension(parts.store, logger));
+  if (opts.presenceDiffs) {
+    adapter.addExtension(new PresenceStateExtension(parts.store, logger, { pageSize: opts.presencePageSize, clock: opts.clock, work: metrics }));
+  }
   if (opts.authorizeSubscription) adapter.addExtension(new DeliveryRule({ rule: opts.authorizeSubscription, authOf: parts.authOf, logger }));
   adapter.attach(httpServer);
 }

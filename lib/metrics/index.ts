@@ -32,6 +32,8 @@ export class PresenceMetrics {
   private readonly sqlLockConflicts: Counter;
   private readonly redisErrors: Counter;
   private readonly redisReconnects: Counter;
+  private readonly stateReads: Counter;
+  private readonly pagesSerialized: Counter;
 
   constructor(register: Registry | undefined, private readonly sources: MetricsSources) {
     this.register = register ?? new Registry();
@@ -64,6 +66,8 @@ export class PresenceMetrics {
     this.sqlLockConflicts = add(new Counter({ name: 'faye_online_sql_lock_conflicts_total', help: 'Optimistic-lock conflicts on the gem\'s tables (each one retried)', registers }));
     this.redisErrors = add(new Counter({ name: 'faye_online_redis_errors_total', help: 'Errors of the presence Redis connection', registers }));
     this.redisReconnects = add(new Counter({ name: 'faye_online_redis_reconnects_total', help: 'Reconnection attempts of the presence Redis connection', registers }));
+    this.stateReads = add(new Counter({ name: 'faye_online_presence_state_reads_total', help: 'Reads of a room\'s state for <room>/presence subscribe replies (shared by the newcomers of one window)', registers }));
+    this.pagesSerialized = add(new Counter({ name: 'faye_online_presence_pages_serialized_total', help: 'Pages of a crowded room\'s state serialized (once per page of a read, however many newcomers get it)', registers }));
   }
 
   private prunedClients(): Map<string, number> {
@@ -111,6 +115,14 @@ export class PresenceMetrics {
 
   redisReconnecting(): void {
     this.redisReconnects.inc();
+  }
+
+  stateRead(): void {
+    this.stateReads.inc();
+  }
+
+  pageSerialized(): void {
+    this.pagesSerialized.inc();
   }
 
   async scrape(): Promise<{ contentType: string; body: string }> {

@@ -4,6 +4,7 @@
 // MAX_SUBSCRIPTIONS_PER_MESSAGE channels, and concurrent replies share reads.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ManualClock } from '../../lib/core/clock';
 import { MAX_SUBSCRIPTIONS_PER_MESSAGE } from '../../lib/edge/extension';
 import { SharedSnapshots, type PresenceSnapshot } from '../../lib/edge/presence-diffs';
 import { MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST } from '../../lib/edge/request-limit';
@@ -108,10 +109,11 @@ describe('shared snapshot reads', () => {
 
   test('newcomers asking over a window, after a read ended, share one read started once the window passed', async () => {
     const started: number[] = [];
+    const clock = new ManualClock(0);
     const shared = new SharedSnapshots(async (room) => {
       started.push(started.length + 1);
       return { room, seq: started.length, members: [] };
-    }, 2000); // far longer than 20 turns of the event loop, however loaded the machine
+    }, 2000, clock);
     assert.equal((await shared.snapshot('/r/1')).seq, 1);
     const newcomers: Array<Promise<PresenceSnapshot>> = [];
     for (let i = 0; i < 20; i++) {
@@ -119,6 +121,7 @@ describe('shared snapshot reads', () => {
       await tick();
     }
     assert.equal(started.length, 1, 'no second read within the first one\'s window');
+    await clock.advance(2000);
     const snapshots = await Promise.all(newcomers);
     assert.equal(started.length, 2);
     assert.ok(snapshots.every((snapshot) => snapshot.seq === 2));

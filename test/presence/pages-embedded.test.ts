@@ -1,0 +1,3 @@
+import { pagedRoomScenario } from './pages';
+
+pagedRoomScenario('sqlite+memory', 1);

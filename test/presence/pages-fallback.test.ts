@@ -17,7 +17,9 @@ import { PAGE_SIZE, stateIn } from './pages';
 
 test(`after ${MAX_PAGE_RESTARTS} restarts the browser client follows <room>/user_list, and its list is the room's (sqlite+memory)`, async () => {
   const clock = new ManualClock(Date.now());
-  const server = await startPresenceServer('sqlite+memory', { presencePageSize: PAGE_SIZE, clock });
+  // The engine times clients out on this clock too: a timeout longer than all
+  // the simulated time this test moves keeps every page connected meanwhile.
+  const server = await startPresenceServer('sqlite+memory', { presencePageSize: PAGE_SIZE, clock, timeout: 600 });
   const room = `/pages/fallback${process.pid}`;
   const time = '/pages/fallbacklesson';
   const pages: TestClient[] = [];

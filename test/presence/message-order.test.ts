@@ -4,14 +4,10 @@
 // connect naming the page's new place, and moved the page back to its old one
 // (the simulation's seed 295216135: its user left the new room at once).
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
-import type { BayeuxMessage } from 'faye';
 import type { Auth } from '../../lib/core/auth';
 import type { Presence } from '../../lib/core/presence';
-import type { BeforeLeave } from '../../lib/edge/before-leave';
-import { PresenceExtension } from '../../lib/edge/extension';
-import { silentLogger } from '../../lib/log';
+import { extensionOver } from '../support/extension';
 
 /** An extension over a presence that only remembers where each clientId is and records every place it is taken to. */
 function extensionRecordingPlaces() {
@@ -28,20 +24,8 @@ function extensionRecordingPlaces() {
       return Promise.resolve();
     },
     engage: async () => 'applied',
-  } satisfies Partial<Record<keyof Presence, unknown>> as unknown as Presence;
-  const extension = new PresenceExtension({
-    presence,
-    beforeLeave: {} as BeforeLeave,
-    logger: silentLogger,
-    maxMessageBytes: 64 * 1024,
-    clientExists: async () => true,
-    ping: () => undefined,
-    rememberedAuth: async () => null,
-    track: () => undefined,
-    isReady: () => true,
-  });
-  const send = (message: Record<string, unknown>) =>
-    new Promise<BayeuxMessage>((resolve) => extension.incoming(message as BayeuxMessage, {} as IncomingMessage, resolve));
+  } satisfies Partial<Record<keyof Presence, unknown>>;
+  const send = extensionOver(presence);
   return { taken, send, placeOf: (clientId: string) => places.get(clientId) };
 }
 

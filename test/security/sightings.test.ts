@@ -2,13 +2,9 @@
 // a page whose every message is refused is not online anywhere, and its
 // departure time must not move later with each refusal (found by the simulation).
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
-import type { BayeuxMessage } from 'faye';
 import type { Presence } from '../../lib/core/presence';
-import type { BeforeLeave } from '../../lib/edge/before-leave';
-import { PresenceExtension } from '../../lib/edge/extension';
-import { silentLogger } from '../../lib/log';
+import { extensionOver } from '../support/extension';
 
 function extensionWatchingSightings() {
   const touched: string[] = [];
@@ -16,20 +12,8 @@ function extensionWatchingSightings() {
     sighted: (clientId: string) => touched.push(clientId),
     authOf: () => undefined,
     arrive: () => null,
-  } satisfies Partial<Record<keyof Presence, unknown>> as unknown as Presence;
-  const extension = new PresenceExtension({
-    presence,
-    beforeLeave: {} as BeforeLeave,
-    logger: silentLogger,
-    maxMessageBytes: 64 * 1024,
-    clientExists: async () => true,
-    ping: () => undefined,
-    rememberedAuth: async () => null,
-    track: () => undefined,
-    isReady: () => true,
-  });
-  const send = (message: Record<string, unknown>) =>
-    new Promise<BayeuxMessage>((resolve) => extension.incoming(message as BayeuxMessage, {} as IncomingMessage, resolve));
+  } satisfies Partial<Record<keyof Presence, unknown>>;
+  const send = extensionOver(presence);
   return { touched, send };
 }
 

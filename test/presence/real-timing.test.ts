@@ -11,8 +11,8 @@ import { after, before, test } from 'node:test';
 import faye from 'faye';
 import { auth, eventually, onlineClient, startPresenceServer, type PresenceServer, type TestClient } from '../support/presence-server';
 import { loggedSessionsMs, loginRows, userInfoList } from './sql-helpers';
+import { sleep } from '../support/wait';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ROOM = `/real/rooms/r${process.pid}`;
 const LESSON = `/real/lessons/l${process.pid}`;
 const UID = 91;

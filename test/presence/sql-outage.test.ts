@@ -11,6 +11,7 @@ import { silentLogger } from '../../lib/log';
 import { MemoryStore } from '../../lib/stores/memory-store';
 import { isDatabaseUnavailable } from '../../lib/records';
 import { ConnectionRefusedError, DatabaseError } from 'sequelize';
+import { sleep } from '../support/wait';
 
 class Unreachable extends Error {}
 
@@ -41,7 +42,6 @@ function authOf(uid: number): Auth {
   return reading.auth;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('SQL writes during a database outage', () => {
   it('wait while the database is unreachable and land, in order, once it is back', async () => {

@@ -12,10 +12,10 @@ import { closeClient, fayeClient } from '../engine/servers';
 import { loginRows, userInfoList } from '../presence/sql-helpers';
 import { clientIdsByUser, onlineUids, reportsOf, sqlReader, startCluster, type Cluster } from '../cluster/processes';
 import { startHaproxy, type LoadBalancer } from './haproxy';
+import { sleep } from '../support/wait';
 
 const PORT = 47110;
 const STATS_PORT = 47111;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('HAProxy round robin in front of three processes', () => {
   let cluster: Cluster;

@@ -13,9 +13,9 @@ import { loginRows, onlineTimes, type SqlReader } from '../presence/sql-helpers'
 import { onlineUids, reportsOf, startCluster, type Cluster } from '../cluster/processes';
 import { closeClient, fayeClient } from '../engine/servers';
 import { startOwnMariaDb, type OwnMariaDb } from './mariadb-server';
+import { sleep } from '../support/wait';
 
 const DOWN_MS = 6000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('MariaDB restarts under traffic', () => {
   let mariadb: OwnMariaDb;

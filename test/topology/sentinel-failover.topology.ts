@@ -16,8 +16,8 @@ import { onlineUids, reportsOf, sqlReader, startCluster, type Cluster } from '..
 import { startSentinelSet, type SentinelSet } from './sentinel';
 import { BIN, cli } from '../support/cli';
 import { PresenceKeys } from '../../lib/stores/keys';
+import { sleep } from '../support/wait';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TIMEOUT = 10; // Faye's default
 const GC = 5; // instead of 60 s, so that a departure lost with the primary is replayed within the test
 

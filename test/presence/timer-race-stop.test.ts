@@ -1,3 +1,4 @@
+// needs: mysql, redis
 // The reverse of timer-race.test.ts. Page A of the user opens on one process
 // (the store decides: the timer starts) and closes on another right after (the
 // store decides: it stops). The two SQL writes can land in the other order:
@@ -12,7 +13,12 @@ import { readAuth, type Auth } from '../../lib/core/auth';
 import { ManualClock } from '../../lib/core/clock';
 import { Presence, type PresenceRecords } from '../../lib/core/presence';
 import { silentLogger } from '../../lib/log';
+import { Records } from '../../lib/records';
+import { migrate } from '../../lib/schema';
 import { MemoryStore } from '../../lib/stores/memory-store';
+import { RedisStore } from '../../lib/stores/redis-store';
+import { createMariadbBackend } from '../support/databases';
+import { createTestRedis } from '../support/redis';
 
 const START = Date.UTC(2026, 0, 5, 9, 0, 0);
 
@@ -121,5 +127,59 @@ describe("a stop that overtakes another process's start of the user's timer", ()
     assert.equal(row.stops, 4, 'no second look stops the timer of a user who is back');
     assert.equal(row.since, cameBack, 'C runs on');
     assert.equal(clock.scheduled, 0);
+  });
+
+  it('on MariaDB and Redis: the timer row (the gem\'s format, optimistically locked) ends stopped, with the session counted up to its leave', async () => {
+    const backend = await createMariadbBackend('timerstop');
+    const redis = await createTestRedis();
+    try {
+      const sequelize = backend.open();
+      await migrate(sequelize, 'up');
+      const records = new Records({ sequelize, timeZone: 'UTC' });
+      const store = new RedisStore({ redis: redis.redis, ownsConnection: false, namespace: redis.namespace, maxClientIdsPerUser: 32, leaveGraceMs: 5000 });
+      const clock = new ManualClock(START);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let starts = 0;
+      const real: PresenceRecords = {
+        addToOnlineList: (room, uid) => records.addToOnlineList(room, uid),
+        removeFromOnlineList: (room, uid) => records.removeFromOnlineList(room, uid),
+        startTimer: (uid, timeChannel, at) => records.startTimer(uid, timeChannel, at),
+        stopTimer: (uid, timeChannel, at) => records.stopTimer(uid, timeChannel, at),
+        writeLoginLog: (entry) => records.writeLoginLog(entry),
+        startEngaged: (uid, timeChannel, session) => records.startEngaged(uid, timeChannel, session),
+        stopEngaged: (uid, timeChannel, session, at) => records.stopEngaged(uid, timeChannel, session, at),
+      };
+      const heldStarts: PresenceRecords = {
+        ...real,
+        startTimer: async (uid, timeChannel, at) => {
+          starts += 1;
+          await held;
+          return records.startTimer(uid, timeChannel, at);
+        },
+      };
+      const one = new Presence({ store, records: heldStarts, logger: silentLogger, clock, leaveGraceMs: 5000 });
+      const two = new Presence({ store, records: real, logger: silentLogger, clock, leaveGraceMs: 5000 });
+      const failed: Error[] = [];
+      for (const p of [one, two]) p.on('writeFailed', (error) => failed.push(error));
+
+      const arriving = one.arrive('a', auth('/rooms/a'));
+      await until(() => starts === 1);
+      await clock.advance(10_000);
+      await two.depart('a', 'before_leave', clock.now());
+      release();
+      await arriving;
+      assert.notEqual((await records.onlineTime(4, '/lessons/1')).runningSince, null, "A's start landed last");
+      await clock.advance(100, () => two.idle());
+      const time = await records.onlineTime(4, '/lessons/1', new Date(clock.now()));
+      assert.equal(time.runningSince, null, 'the timer is stopped');
+      assert.equal(time.spentSeconds, 10, "A's session counted up to its leave");
+      assert.deepEqual(failed, []);
+      await clock.advance(10_000, () => two.idle());
+      assert.equal(clock.scheduled, 0);
+    } finally {
+      await redis.cleanup();
+      await backend.cleanup();
+    }
   });
 });

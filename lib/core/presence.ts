@@ -585,6 +585,40 @@ export class Presence extends EventEmitter<PresenceEvents> {
     });
   }
 
+  /**
+   * Stops the user's timer as of `at`, as the store decided (their last page
+   * left the time channel). The reverse of the race above: the start of a
+   * session the store decided just before can still be on its way to SQL from
+   * another process; this stop then finds the timer stopped and does nothing,
+   * and the start leaves it running while the user is gone. A stop that finds
+   * the timer stopped cannot tell that from a timer something else stopped,
+   * so it looks again later (the write retry delays, on the clock, as a task
+   * of the user's queue), up to writeAttempts times: while the store has the
+   * user nowhere in the time channel, a running timer is stopped as of `at`.
+   * The departure does not wait for those attempts, and they read nothing but
+   * the user's fields in the store and the timer's row.
+   */
+  private async stopTimer(auth: Auth, at: number, attempt = 1): Promise<void> {
+    const uid = auth.user.uid;
+    const added = await this.write('stop timer', () => this.records.stopTimer(uid, auth.timeChannel, new Date(at)));
+    if (added !== null || attempt >= this.writeAttempts) return;
+    this.clock.after(this.retryDelayAfter(attempt), () => {
+      this.queue.run(uid, async () => {
+        if (!(await this.userPresent(uid, auth.timeChannel))) await this.stopTimer(auth, at, attempt + 1);
+      }).catch((error) => this.logger.error({ err: error, uid, timeChannel: auth.timeChannel }, 'presence: could not stop a timer again'));
+    });
+  }
+
+  /** Whether the store has the user in the time channel; an unreadable store counts as yes (the timer is left as it is). */
+  private async userPresent(uid: number, timeChannel: string): Promise<boolean> {
+    try {
+      return await this.store.userPresent(timeChannel, uid);
+    } catch (error) {
+      this.logger.warn({ err: error, uid, timeChannel }, 'presence: could not read the store before stopping a timer again; it is left as it is');
+      return true;
+    }
+  }
+
   /** The user was seen by nobody from `from` until `until` (ms): their timer stops and starts again. */
   private restartTimer(auth: Auth, from: number, until: number): Promise<unknown> {
     const uid = auth.user.uid;
@@ -612,7 +646,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
         if (list) transition.list = list;
       }));
     }
-    if (effects.stoppedTimer) writes.push(this.write('stop timer', () => this.records.stopTimer(uid, auth.timeChannel, new Date(at))));
+    if (effects.stoppedTimer) writes.push(this.stopTimer(auth, at));
     await Promise.all(writes);
     if (departedAt !== undefined) transition.client = 'departed';
     if (effects.leftRoom) transition.membership = 'left';

@@ -239,6 +239,11 @@ export class RedisStore implements PresenceStore {
     return readClientIdLists(await this.redis.hgetall(this.keys.channel(channel)));
   }
 
+  async userPresent(channel: string, uid: number): Promise<boolean> {
+    const [clientIds, leaving] = await Promise.all([this.redis.hget(this.keys.channel(channel), String(uid)), this.redis.hexists(this.keys.leaving(channel), String(uid))]);
+    return readClientIdLists(clientIds === null ? {} : { [uid]: clientIds }).has(uid) || leaving === 1;
+  }
+
   async channels(): Promise<string[]> {
     const base = this.keys.channel('');
     const found = new Set<string>();

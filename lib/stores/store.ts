@@ -236,6 +236,11 @@ export interface PresenceStore {
   confirmClient(clientId: string): Promise<void>;
   /** uid → clientIds of a room or time channel (users without clientIds omitted). */
   clientIdsByUser(channel: string): Promise<Map<number, string[]>>;
+  /**
+   * Whether the user has a clientId in the room or time channel, or a leave
+   * there still in its grace period: reads that user's fields only.
+   */
+  userPresent(channel: string, uid: number): Promise<boolean>;
   /** The room's members and sequence number, read atomically. */
   roomState(room: string): Promise<RoomState>;
   /** Names of every room and time channel that has a clientId map. */

@@ -118,6 +118,22 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.deepEqual(await store.leaveMarks(where.timeChannel), new Map());
     });
 
+    test("a user is present in a channel while they have a clientId or a leave in its grace there, and only that user's fields count", async () => {
+      const where = place();
+      assert.equal(await store.userPresent(where.timeChannel, 31), false, 'never came');
+      await store.arrive(arrival('c31', 31, where, T0));
+      await store.arrive(arrival('c32', 32, where, T0));
+      assert.equal(await store.userPresent(where.timeChannel, 31), true, 'a clientId');
+      await store.depart(departure('c31', 31, where, T0 + 1000, true, T0 + 1500));
+      assert.equal(await store.userPresent(where.timeChannel, 31), true, 'a leave in its grace');
+      await store.confirmLeave({ uid: 31, ...where, at: T0 + 1000, markedAt: T0 + 1500 });
+      assert.equal(await store.userPresent(where.timeChannel, 31), false, 'gone');
+      assert.equal(await store.userPresent(where.room, 31), false, 'gone from the room too');
+      assert.equal(await store.userPresent(where.timeChannel, 32), true, 'another user stays');
+      await store.depart(departure('c32', 32, where, T0 + 2000, false));
+      assert.equal(await store.userPresent(where.timeChannel, 32), false, 'left at once');
+    });
+
     test('coming back within the grace is no join and no timer start, and reports the last sighting the pending stop was for', async () => {
       const where = place();
       await store.arrive(arrival('c5a', 5, where, T0));

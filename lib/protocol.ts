@@ -17,6 +17,9 @@ export const ENGAGEMENT_CHANNEL = '/faye_online/engagement';
 /** Where the server answers a refused message whose fields cannot be trusted (never published). */
 export const REFUSED_CHANNEL = '/faye_online/refused';
 
+/** What a delivery the subscription rule withholds becomes (a message without data, never published). */
+export const WITHHELD_CHANNEL = '/faye_online/withheld';
+
 export const USER_LIST_SUFFIX = '/user_list';
 export const PRESENCE_SUFFIX = '/presence';
 

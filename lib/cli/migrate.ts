@@ -35,8 +35,8 @@ Options:
   -h, --help  show this help
 
 Which migrations ran is recorded in Rails' schema_migrations table: on a
-database where Rails already ran the gem's migrations only ours (engaged time)
-is pending, and after \`up\`, \`rake db:migrate\` has nothing left to do.`;
+database where Rails already ran the gem's migrations only ours (engaged time,
+events, webhooks) are pending, and after \`up\`, \`rake db:migrate\` has nothing left to do.`;
 
 type Action = 'up' | 'down' | 'status' | 'adopt';
 const ACTIONS: readonly Action[] = ['up', 'down', 'status', 'adopt'];

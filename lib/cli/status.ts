@@ -14,7 +14,7 @@ import { plural, table } from './table';
 const DEFAULT_MAX_USERS = 10;
 
 const help = `Usage: faye-online status [--url DATABASE_URL] [--redis REDIS_URL] [--namespace NS]
-                          [--cleanup [--yes] [--max-users N]] [--json]
+                          [--cleanup [--yes] [--max-users N]] [--json] [--timeout S]
 
 Lists every room and time channel with its online users and their clientIds,
 the totals, and stale entries: clientIds whose Faye client no longer exists,

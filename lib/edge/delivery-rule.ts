@@ -20,11 +20,12 @@ import type { BayeuxMessage } from 'faye';
 import type { Auth } from '../core/auth';
 import { presenceKey } from '../core/auth';
 import type { Logger } from '../log';
+import { WITHHELD_CHANNEL } from '../protocol';
 import type { SubscriptionRequest } from '../options';
 import { isServerOwnedChannel } from './extension';
 
 /** What a withheld delivery becomes: a message without data, which Faye's clients ignore (a null would break a WebSocket client). */
-export const WITHHELD: Readonly<BayeuxMessage> = Object.freeze({ channel: '/faye_online/withheld' });
+export const WITHHELD: Readonly<BayeuxMessage> = Object.freeze({ channel: WITHHELD_CHANNEL });
 
 /** Decisions kept at most, over all pages (the oldest go first). */
 const MAX_DECISIONS = 10_000;

@@ -9,57 +9,18 @@
 // running) and let the test hold a start back.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { readAuth, type Auth } from '../../lib/core/auth';
 import { ManualClock } from '../../lib/core/clock';
 import { Presence, type PresenceRecords } from '../../lib/core/presence';
 import { silentLogger } from '../../lib/log';
 import { Records } from '../../lib/records';
 import { migrate } from '../../lib/schema';
 import { MemoryStore } from '../../lib/stores/memory-store';
+import { auth, TimerRow, timerRowRecords } from './timer-row';
 import { RedisStore } from '../../lib/stores/redis-store';
 import { createMariadbBackend } from '../support/databases';
 import { createTestRedis } from '../support/redis';
 
 const START = Date.UTC(2026, 0, 5, 9, 0, 0);
-
-/** One user's timer in one time channel, shared by every process's records. */
-class TimerRow {
-  since: number | null = null;
-  spentMs = 0;
-  starts = 0;
-  stops = 0;
-}
-
-function records(row: TimerRow, holdStarts?: Promise<void>): PresenceRecords {
-  return {
-    addToOnlineList: async (_room, uid) => [uid],
-    removeFromOnlineList: async () => [],
-    startTimer: async (_uid, _timeChannel, at) => {
-      row.starts += 1;
-      await holdStarts;
-      if (row.since !== null) return false;
-      row.since = at.getTime();
-      return true;
-    },
-    stopTimer: async (_uid, _timeChannel, at) => {
-      row.stops += 1;
-      if (row.since === null) return null;
-      const added = Math.floor((at.getTime() - row.since) / 1000);
-      row.spentMs += at.getTime() - row.since;
-      row.since = null;
-      return added;
-    },
-    writeLoginLog: async () => undefined,
-    startEngaged: async () => true,
-    stopEngaged: async () => true,
-  };
-}
-
-function auth(room: string): Auth {
-  const reading = readAuth({ room_channel: room, time_channel: '/lessons/1', current_user: { uid: 4, uname: 'u4' } });
-  assert.equal(reading.kind, 'valid');
-  return reading.auth;
-}
 
 async function until(condition: () => boolean): Promise<void> {
   for (let turn = 0; turn < 1000 && !condition(); turn++) await new Promise((resolve) => setImmediate(resolve));
@@ -73,8 +34,8 @@ describe("a stop that overtakes another process's start of the user's timer", ()
     const row = new TimerRow();
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const one = new Presence({ store, records: records(row, held), logger: silentLogger, clock, leaveGraceMs: 5000 });
-    const two = new Presence({ store, records: records(row), logger: silentLogger, clock, leaveGraceMs: 5000 });
+    const one = new Presence({ store, records: timerRowRecords(row, { starts: held }), logger: silentLogger, clock, leaveGraceMs: 5000 });
+    const two = new Presence({ store, records: timerRowRecords(row), logger: silentLogger, clock, leaveGraceMs: 5000 });
     const failed: Error[] = [];
     for (const p of [one, two]) p.on('writeFailed', (error) => failed.push(error));
 
@@ -104,7 +65,7 @@ describe("a stop that overtakes another process's start of the user's timer", ()
     const clock = new ManualClock(START);
     const store = new MemoryStore(32, 5000);
     const row = new TimerRow();
-    const presence = new Presence({ store, records: records(row), logger: silentLogger, clock, leaveGraceMs: 5000, writeAttempts: 3 });
+    const presence = new Presence({ store, records: timerRowRecords(row), logger: silentLogger, clock, leaveGraceMs: 5000, writeAttempts: 3 });
     await presence.arrive('a', auth('/rooms/a'));
     await clock.advance(10_000);
     row.since = null; // something else (reconciliation, say) stopped it already

@@ -8,50 +8,13 @@
 // only when running) and let the test hold a stop back.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { readAuth, type Auth } from '../../lib/core/auth';
 import { ManualClock } from '../../lib/core/clock';
-import { Presence, type PresenceRecords } from '../../lib/core/presence';
+import { Presence } from '../../lib/core/presence';
 import { silentLogger } from '../../lib/log';
 import { MemoryStore } from '../../lib/stores/memory-store';
+import { auth, TimerRow, timerRowRecords } from './timer-row';
 
 const START = Date.UTC(2026, 0, 5, 9, 0, 0);
-
-/** One user's timer in one time channel, shared by every process's records. */
-class TimerRow {
-  since: number | null = null;
-  spentMs = 0;
-  starts = 0;
-}
-
-function records(row: TimerRow, holdStops?: Promise<void>): PresenceRecords {
-  return {
-    addToOnlineList: async (_room, uid) => [uid],
-    removeFromOnlineList: async () => [],
-    startTimer: async (_uid, _timeChannel, at) => {
-      row.starts += 1;
-      if (row.since !== null) return false;
-      row.since = at.getTime();
-      return true;
-    },
-    stopTimer: async (_uid, _timeChannel, at) => {
-      await holdStops;
-      if (row.since === null) return null;
-      const added = Math.floor((at.getTime() - row.since) / 1000);
-      row.spentMs += at.getTime() - row.since;
-      row.since = null;
-      return added;
-    },
-    writeLoginLog: async () => undefined,
-    startEngaged: async () => true,
-    stopEngaged: async () => true,
-  };
-}
-
-function auth(room: string): Auth {
-  const reading = readAuth({ room_channel: room, time_channel: '/lessons/1', current_user: { uid: 4, uname: 'u4' } });
-  assert.equal(reading.kind, 'valid');
-  return reading.auth;
-}
 
 describe("a start that overtakes another process's stop of the user's timer", () => {
   it('waits for the stop and starts the timer as of the arrival: it runs while the user is online', async () => {
@@ -60,8 +23,8 @@ describe("a start that overtakes another process's stop of the user's timer", ()
     const row = new TimerRow();
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const one = new Presence({ store, records: records(row, held), logger: silentLogger, clock, leaveGraceMs: 5000 });
-    const two = new Presence({ store, records: records(row), logger: silentLogger, clock, leaveGraceMs: 5000 });
+    const one = new Presence({ store, records: timerRowRecords(row, { stops: held }), logger: silentLogger, clock, leaveGraceMs: 5000 });
+    const two = new Presence({ store, records: timerRowRecords(row), logger: silentLogger, clock, leaveGraceMs: 5000 });
     const failed: Error[] = [];
     for (const p of [one, two]) p.on('writeFailed', (error) => failed.push(error));
 
@@ -87,7 +50,7 @@ describe("a start that overtakes another process's stop of the user's timer", ()
     const clock = new ManualClock(START);
     const row = new TimerRow();
     row.since = START - 60_000; // a crash left it running, say
-    const presence = new Presence({ store: new MemoryStore(32, 5000), records: records(row), logger: silentLogger, clock, leaveGraceMs: 5000, writeAttempts: 3 });
+    const presence = new Presence({ store: new MemoryStore(32, 5000), records: timerRowRecords(row), logger: silentLogger, clock, leaveGraceMs: 5000, writeAttempts: 3 });
     await presence.arrive('b', auth('/rooms/b'));
     assert.equal(row.starts, 1, 'the arrival does not wait for the attempts');
     // Waits of 100 and 200 ms between the three attempts, then none.

@@ -137,7 +137,7 @@ export interface PresenceOptions {
   /**
    * The Redis engine's live clients, when the store shares its Redis: a
    * clientId's first arrival here is then also the engine's check that it
-   * exists and its ping, in the arrival's one round trip (see seen).
+   * exists and its ping, in the arrival's one round trip (see arrive).
    */
   engineClients?: () => EngineClients;
 }
@@ -270,8 +270,9 @@ export class Presence extends EventEmitter<PresenceEvents> {
    * Faye answered a /meta/connect of clientId with success. The first time
    * this process sees it for a clientId it tracks, the store's records of the
    * clientId get their full TTL (a clientId that never connected keeps them
-   * briefly), unless its arrival came with that connect and gave it already. Errors are logged: the records then expire early, which only
-   * matters for a departure no process remembers.
+   * briefly), unless its arrival came with that connect and gave it already.
+   * Errors are logged: the records then expire early, which only matters for
+   * a departure no process remembers.
    */
   connected(clientId: string): Promise<void> | null {
     const known = this.known.get(clientId);
@@ -446,7 +447,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
 
   /**
    * The departure half of a move from `departed`, where this process saw the
-   * page, to `auth`. Runs inside the user's queue. As for `gone`, the store's
+   * page, to `auth`. Runs inside the user's queue. As for `depart`, the store's
    * memory wins: another process may have moved the page already (its
    * messages hopped there), and a departure from this process's stale place
    * would take the clientId out of a room or time channel it is still in and
@@ -578,10 +579,8 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const uid = auth.user.uid;
     const started = await this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, at));
     if (started !== false || attempt >= this.writeAttempts) return;
-    this.clock.after(this.retryDelayAfter(attempt), () => {
-      this.queue.run(uid, async () => {
-        if (this.known.get(clientId)?.auth.timeChannel === auth.timeChannel) await this.startTimer(clientId, auth, at, attempt + 1);
-      }).catch((error) => this.logger.error({ err: error, uid, timeChannel: auth.timeChannel }, 'presence: could not start a timer again'));
+    this.lookAgain(uid, auth.timeChannel, attempt, 'start a timer', async () => {
+      if (this.known.get(clientId)?.auth.timeChannel === auth.timeChannel) await this.startTimer(clientId, auth, at, attempt + 1);
     });
   }
 
@@ -602,10 +601,15 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const uid = auth.user.uid;
     const added = await this.write('stop timer', () => this.records.stopTimer(uid, auth.timeChannel, new Date(at)));
     if (added !== null || attempt >= this.writeAttempts) return;
+    this.lookAgain(uid, auth.timeChannel, attempt, 'stop a timer', async () => {
+      if (!(await this.userPresent(uid, auth.timeChannel))) await this.stopTimer(auth, at, attempt + 1);
+    });
+  }
+
+  /** After the write retry delay that follows `attempt`, runs `task` as a task of the user's queue (startTimer, stopTimer). */
+  private lookAgain(uid: number, timeChannel: string, attempt: number, what: string, task: () => Promise<void>): void {
     this.clock.after(this.retryDelayAfter(attempt), () => {
-      this.queue.run(uid, async () => {
-        if (!(await this.userPresent(uid, auth.timeChannel))) await this.stopTimer(auth, at, attempt + 1);
-      }).catch((error) => this.logger.error({ err: error, uid, timeChannel: auth.timeChannel }, 'presence: could not stop a timer again'));
+      this.queue.run(uid, task).catch((error) => this.logger.error({ err: error, uid, timeChannel }, `presence: could not ${what} again`));
     });
   }
 

@@ -240,8 +240,11 @@ export class RedisStore implements PresenceStore {
   }
 
   async userPresent(channel: string, uid: number): Promise<boolean> {
-    const [clientIds, leaving] = await Promise.all([this.redis.hget(this.keys.channel(channel), String(uid)), this.redis.hexists(this.keys.leaving(channel), String(uid))]);
-    return readClientIdLists(clientIds === null ? {} : { [uid]: clientIds }).has(uid) || leaving === 1;
+    // One transaction: a departure moving the user from the hash to the leave marks between two reads would hide them from both.
+    const replies = await this.redis.multi().hget(this.keys.channel(channel), String(uid)).hexists(this.keys.leaving(channel), String(uid)).exec();
+    if (!replies || replies.some(([error]) => error)) throw replies?.find(([error]) => error)?.[0] ?? new Error('faye-online: the Redis transaction reading a user\'s presence was aborted');
+    const clientIds = replies[0][1] as string | null;
+    return readClientIdLists(clientIds === null ? {} : { [uid]: clientIds }).has(uid) || replies[1][1] === 1;
   }
 
   async channels(): Promise<string[]> {

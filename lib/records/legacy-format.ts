@@ -15,12 +15,14 @@ import { FayeOnlineError } from '../errors';
 export function parseUserInfoList(text: string | null | undefined): number[] {
   const parsed = parseJson(text);
   if (!Array.isArray(parsed)) return [];
-  const uids: number[] = [];
+  // A Set keeps the first occurrence's place and makes the parse linear (a
+  // crowded room's list is read on every batch of its joins and leaves).
+  const uids = new Set<number>();
   for (const item of parsed) {
     const uid = typeof item === 'string' ? Number(item) : item;
-    if (isUid(uid) && !uids.includes(uid)) uids.push(uid);
+    if (isUid(uid)) uids.add(uid);
   }
-  return uids;
+  return [...uids];
 }
 
 /** Ruby's `Set#to_json`: integers in insertion order, no spaces. */

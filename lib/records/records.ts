@@ -75,7 +75,8 @@ const LIST_BATCH = 10_000;
 /** Under load, batches of one kind (and of one room) start at most this often, ms. */
 const DEFAULT_BATCH_WINDOW_MS = 20;
 
-type ListEdit = (uids: number[]) => number[];
+/** One edit of a room's list, applied in place: a Set keeps the list's order (new uids at the end) and makes each edit O(1). */
+type ListEdit = (uids: Set<number>) => void;
 interface TimerChange {
   timeChannel: string;
   change: (value: string | null) => Change<unknown>;
@@ -175,11 +176,15 @@ export class Records {
 
   /** Adds `uid` at the end of the room's list (no-op if present or not a uid); returns the list. */
   async addToOnlineList(room: string, uid: number): Promise<number[]> {
-    return this.changeOnlineList(room, (uids) => (isUid(uid) && !uids.includes(uid) ? [...uids, uid] : uids));
+    return this.changeOnlineList(room, (uids) => {
+      if (isUid(uid)) uids.add(uid);
+    });
   }
 
   async removeFromOnlineList(room: string, uid: number): Promise<number[]> {
-    return this.changeOnlineList(room, (uids) => uids.filter((u) => u !== uid));
+    return this.changeOnlineList(room, (uids) => {
+      uids.delete(uid);
+    });
   }
 
   /** Resolves to the list as written by the batch that took this edit (later edits of that batch included). */
@@ -191,7 +196,9 @@ export class Records {
     const channelId = await this.channelId(room);
     const list = await this.onlineLists.modify(channelId, (value): Change<number[]> => {
       const before = parseUserInfoList(value);
-      const after = batch.reduce((uids, { item: edit }) => edit(uids), before);
+      const edited = new Set(before);
+      for (const { item: edit } of batch) edit(edited);
+      const after = [...edited];
       const unchanged = value !== null && after.length === before.length && after.every((uid, i) => uid === before[i]);
       // A room without a row gets one only when somebody joins it.
       return unchanged || (value === null && after.length === 0) ? { result: before } : { write: formatUserInfoList(after), result: after };

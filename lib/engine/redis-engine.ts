@@ -52,7 +52,7 @@ import { FayeOnlineError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { systemClock, type Clock, type ClockTimer } from '../core/clock';
 import { EngineKeys } from '../stores/keys';
-import { redisFromUrl, refuseKeyPrefix } from '../stores/redis-connection';
+import { OPENED_CONNECTION_DEFAULTS, redisFromUrl, refuseKeyPrefix } from '../stores/redis-connection';
 import { decodeReply, loadScripts, luaScript, runScript, scriptArguments, type ScriptValue } from '../stores/lua';
 
 /** Options of the engine, given beside `type: RedisEngine` in Faye's `engine` option. */
@@ -232,13 +232,13 @@ function resolveEngineOptions(options: RedisEngineOptions): ResolvedEngineOption
   }
   if (typeof source === 'string') {
     const redis = sentinelUrl(source)
-      ? redisFromUrl(source, database === undefined ? {} : { db: database })
-      : new Redis(urlWithDatabase(source, database));
+      ? redisFromUrl(source, { ...OPENED_CONNECTION_DEFAULTS, ...(database === undefined ? {} : { db: database }) })
+      : new Redis(urlWithDatabase(source, database), OPENED_CONNECTION_DEFAULTS);
     return { namespace, gcSeconds, logger, clock, redis, ownsRedis: true };
   }
   if (typeof source === 'object' && source !== null) {
     refuseKeyPrefix(source, 'engine option `redis`:');
-    const redisOptions = database === undefined ? source : { ...source, db: database };
+    const redisOptions = { ...OPENED_CONNECTION_DEFAULTS, ...source, ...(database === undefined ? {} : { db: database }) };
     return { namespace, gcSeconds, logger, clock, redis: new Redis(redisOptions), ownsRedis: true };
   }
   throw invalid('redis', 'must be a URL string, ioredis options or an ioredis instance');

@@ -88,17 +88,25 @@ export function redisFromUrl(url: string, extra: RedisOptions = {}): Redis {
   return new Redis(url, extra);
 }
 
+/**
+ * What the connections we open get unless the app's options say otherwise.
+ * Auto-pipelining writes the commands of one tick in one socket write: in a
+ * storm, a write per command (a system call each) was the largest single cost
+ * in the server's profile. Order per connection is unchanged.
+ */
+export const OPENED_CONNECTION_DEFAULTS: RedisOptions = { enableAutoPipelining: true };
+
 export function openRedis(option: RedisOption, extra: RedisOptions = {}): OwnedRedis {
   if (option instanceof Redis) {
     refuseKeyPrefix(option.options);
     return { redis: option, owned: false };
   }
   if (typeof option === 'string') {
-    return { redis: redisFromUrl(option, extra), owned: true };
+    return { redis: redisFromUrl(option, { ...OPENED_CONNECTION_DEFAULTS, ...extra }), owned: true };
   }
   if (typeof option === 'object' && option !== null) {
     refuseKeyPrefix(option);
-    return { redis: new Redis({ ...option, ...extra }), owned: true };
+    return { redis: new Redis({ ...OPENED_CONNECTION_DEFAULTS, ...option, ...extra }), owned: true };
   }
   throw new FayeOnlineError('INVALID_OPTION', `redis must be a URL (${REDIS_URL_FORMS}), ioredis options or an ioredis instance`);
 }

@@ -22,6 +22,8 @@ export interface RawClientSpec {
   transport: 'websocket' | 'long-polling';
   auth: Record<string, unknown>;
   subscribe: string[];
+  /** Published once the subscribes are answered: what an app without presence sends to tell a room's pages that someone came. */
+  announce?: { channel: string; data: unknown };
 }
 
 interface Message {
@@ -89,11 +91,14 @@ abstract class RawClient {
       } else if (m.channel === '/meta/subscribe') {
         if (!m.successful) return this.fail(`subscribe refused: ${m.error}`);
         subscribed += 1;
-      } else if (!m.channel.startsWith('/meta/')) {
+      } else if (!m.channel.startsWith('/meta/') && 'data' in m) {
         stats.delivered += 1;
       }
     }
-    if (subscribed > 0) this.ready?.();
+    if (subscribed === 0) return;
+    const { announce } = this.spec;
+    if (announce) this.send([this.message(announce.channel, { data: announce.data })]);
+    this.ready?.();
   }
 
   /**

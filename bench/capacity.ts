@@ -28,6 +28,11 @@ const flags = parseFlags({
   seconds: 20,
   rate: 20,
   timeout: 10,
+  /**
+   * The servers to compare, in this order: presence, plain (Faye alone, the clients only connect and subscribe)
+   * and announcing (Faye alone, each client publishes its own arrival on <room>/user_list once subscribed:
+   * the one message per join to every member an app without presence would send itself).
+   */
   order: 'presence,plain',
   repeat: 1,
   /** Also write a heap snapshot of each server while steady and print what presence keeps per client, class by class. */
@@ -43,8 +48,11 @@ const serverFlags = String(flags['server-flags']).split(' ').filter(Boolean);
 
 const snapshotFile = (kind: string) => path.join(RESULTS_DIR, `capacity-${kind}.heapsnapshot`);
 
+type Kind = 'presence' | 'plain' | 'announcing';
+const KINDS: Kind[] = ['presence', 'plain', 'announcing'];
+
 interface CapacityResult {
-  kind: 'presence' | 'plain';
+  kind: Kind;
   clients: number;
   connected: number;
   failed: number;
@@ -67,7 +75,7 @@ interface CapacityResult {
   load: string;
 }
 
-function specs(clients: number, url: string): RawClientSpec[] {
+function specs(clients: number, url: string, kind: Kind): RawClientSpec[] {
   const lpEvery = flags['long-polling'] > 0 ? Math.round(1 / flags['long-polling']) : Infinity;
   return Array.from({ length: clients }, (_, i) => {
     const uid = i + 1;
@@ -77,24 +85,25 @@ function specs(clients: number, url: string): RawClientSpec[] {
       transport: i % lpEvery === lpEvery - 1 ? 'long-polling' : 'websocket',
       auth: { room_channel: room, time_channel: `/lessons/l${uid % flags.rooms}`, current_user: { uid, uname: `user${uid}` } },
       subscribe: String(flags.subscribe).split(',').filter(Boolean).map((name) => `${room}/${name}`),
+      ...(kind === 'announcing' ? { announce: { channel: `${room}/user_list`, data: { joined: { uid, uname: `user${uid}` } } } } : {}),
     };
   });
 }
 
-async function measure(kind: 'presence' | 'plain', clients: number): Promise<CapacityResult> {
+async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
   const label = `${kind} (${flags.engine} engine), ${clients} clients`;
   const backing = await createBacking({ database: kind === 'presence' });
   let server: BenchServer | undefined;
   const load = startBayeuxLoad(flags.threads);
   try {
     server = await startServer({
-      kind, engine: flags.engine as 'redis' | 'memory', redisUrl: backing.redis.url, namespace: backing.redis.namespace, databaseUrl: backing.db?.url, timeout: flags.timeout,
+      kind: kind === 'presence' ? 'presence' : 'plain', engine: flags.engine as 'redis' | 'memory', redisUrl: backing.redis.url, namespace: backing.redis.namespace, databaseUrl: backing.db?.url, timeout: flags.timeout,
     }, { exposeGc: true, profileDir: flags.profile ? path.join(RESULTS_DIR, 'profiles') : undefined, nodeFlags: serverFlags });
     await server.settled();
     await sleep(1000);
     const idle = await server.stats({ gc: true });
     const before = await server.stats();
-    const opened = await load.open(specs(clients, server.url), flags.concurrency, label);
+    const opened = await load.open(specs(clients, server.url, kind), flags.concurrency, label);
     await server.settled();
     const connectedStats = await server.stats();
     const cpuPerConnectMs = (connectedStats.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, opened.connected);
@@ -115,6 +124,9 @@ async function measure(kind: 'presence' | 'plain', clients: number): Promise<Cap
       progress(`${label}: writing a heap snapshot`);
       await server.heapSnapshot(snapshotFile(kind));
     }
+    const spaces = Object.entries(after.spaces).filter(([, space]) => space.committed > 2 ** 20)
+      .map(([name, space]) => `${name} ${(space.committed / 2 ** 20).toFixed(0)}/${(space.used / 2 ** 20).toFixed(0)}`);
+    progress(`${label}: after a GC, heap spaces committed/used MB: ${spaces.join(', ')}; RSS peak while opening ${(connectedStats.rssPeak / 2 ** 20).toFixed(0)} MB`);
     const clientStats = await load.stats();
     const result: CapacityResult = {
       kind,
@@ -151,17 +163,20 @@ async function measure(kind: 'presence' | 'plain', clients: number): Promise<Cap
 }
 
 async function main(): Promise<void> {
-  const order = String(flags.order).split(',');
-  if (!(order.length === 2 && order.includes('presence') && order.includes('plain'))) throw new Error(`--order must name presence and plain once each (the tables compare them), got ${flags.order}`);
-  const rows: Array<{ clients: number; presence: CapacityResult; plain: CapacityResult }> = [];
+  const order = String(flags.order).split(',') as Kind[];
+  const baselines = order.filter((kind) => kind !== 'presence');
+  if (!order.includes('presence') || baselines.length === 0 || new Set(order).size !== order.length || order.some((kind) => !KINDS.includes(kind))) {
+    throw new Error(`--order must name presence and at least one of plain and announcing, each once (the tables compare them), got ${flags.order}`);
+  }
+  const rows: Array<{ clients: number; results: CapacityResult[] }> = [];
   for (const clients of numberList(flags.clients)) {
-    const runs: Record<'presence' | 'plain', CapacityResult[]> = { presence: [], plain: [] };
+    const runs = new Map<Kind, CapacityResult[]>(order.map((kind) => [kind, []]));
     for (let r = 0; r < flags.repeat; r += 1) {
-      for (const kind of order as Array<'presence' | 'plain'>) runs[kind].push(await measure(kind, clients));
+      for (const kind of order) runs.get(kind)!.push(await measure(kind, clients));
     }
     // Of several runs, the one with the least steady CPU (the others were disturbed more).
     const best = (list: CapacityResult[]) => list.reduce((a, b) => (b.steadyCpu < a.steadyCpu ? b : a));
-    rows.push({ clients, presence: best(runs.presence), plain: best(runs.plain) });
+    rows.push({ clients, results: order.map((kind) => best(runs.get(kind)!)) });
   }
   console.log(`\nCapacity of one server process, raw Bayeux clients (${flags['long-polling'] * 100}% long-polling, subscribed to ${flags.subscribe}) in ${flags.threads} threads, ${flags.rooms} rooms, ` +
     `${flags.engine} engine, Faye timeout ${flags.timeout} s, ${flags.seconds} s steady, best of ${flags.repeat}; commit ${commit()}` +
@@ -169,26 +184,30 @@ async function main(): Promise<void> {
   console.log(table(
     ['clients', 'server', 'connected', 'open s', 'CPU ms/connect', 'steady CPU s/s', 'connects/s', 'p50 ms', 'p99 ms', 'RSS MB', 'RSS KB/client', 'heap KB/client',
       'heap free MB', 'external MB', 'rest of RSS MB', 'load (1, 5, 15 min)'],
-    rows.flatMap(({ presence, plain }) => [presence, plain].map((r) => [
+    rows.flatMap(({ results }) => results.map((r) => [
       r.clients, r.kind, `${r.connected}${r.failed ? ` (${r.failed} failed)` : ''}`, r.openSeconds, r.cpuPerConnectMs, r.steadyCpu, r.connectsPerSecond,
       r.latency.p50, r.latency.p99, r.rssMB, r.rssPerClientKB, r.heapPerClientKB, r.heapFreeMB, r.externalMB, r.otherMB, r.load,
     ])),
   ));
-  console.log('\nPresence / plain Faye (targets: steady CPU <= 1.05, RSS per client <= 1.3)\n');
+  console.log('\nPresence / Faye alone (targets: steady CPU <= 1.05, RSS per client <= 1.3)\n');
   console.log(table(
-    ['clients', 'CPU per connect', 'steady CPU', 'RSS per client', 'heap per client', 'p99', 'targets'],
-    rows.map(({ clients, presence: p, plain: q }) => {
-      const cpu = p.steadyCpu / q.steadyCpu;
-      const rss = p.rssPerClientKB / q.rssPerClientKB;
-      return [clients, p.cpuPerConnectMs / q.cpuPerConnectMs, cpu, rss, p.heapPerClientKB / q.heapPerClientKB,
-        p.latency.p99 !== null && q.latency.p99 ? p.latency.p99 / q.latency.p99 : null, cpu <= 1.05 && rss <= 1.3 ? 'met' : 'missed'];
+    ['clients', 'against', 'CPU per connect', 'steady CPU', 'RSS per client', 'heap per client', 'p99', 'targets'],
+    rows.flatMap(({ clients, results }) => {
+      const p = results.find((r) => r.kind === 'presence')!;
+      return results.filter((q) => q.kind !== 'presence').map((q) => {
+        const cpu = p.steadyCpu / q.steadyCpu;
+        const rss = p.rssPerClientKB / q.rssPerClientKB;
+        return [clients, q.kind, p.cpuPerConnectMs / q.cpuPerConnectMs, cpu, rss, p.heapPerClientKB / q.heapPerClientKB,
+          p.latency.p99 !== null && q.latency.p99 ? p.latency.p99 / q.latency.p99 : null, cpu <= 1.05 && rss <= 1.3 ? 'met' : 'missed'];
+      });
     }),
   ));
   if (flags.heap) {
     const last = rows.at(-1)!;
-    const difference = censusDifference(heapCensus(snapshotFile('presence')), heapCensus(snapshotFile('plain')), 20);
-    console.log(`\nHeap of presence minus heap of plain Faye at ${last.clients} clients, by class (self sizes), per client\n`);
-    console.log(table(['what', 'objects per client', 'bytes per client'], difference.map((d) => [d.what, d.count / last.presence.connected, d.bytes / last.presence.connected])));
+    const connected = last.results.find((r) => r.kind === 'presence')!.connected;
+    const difference = censusDifference(heapCensus(snapshotFile('presence')), heapCensus(snapshotFile(baselines[0])), 20);
+    console.log(`\nHeap of presence minus heap of Faye alone (${baselines[0]}) at ${last.clients} clients, by class (self sizes), per client\n`);
+    console.log(table(['what', 'objects per client', 'bytes per client'], difference.map((d) => [d.what, d.count / connected, d.bytes / connected])));
   }
   progress(`results: ${saveResult(`capacity-${flags.engine}`, { flags, rows })}`);
 }

@@ -108,6 +108,7 @@ async function main(): Promise<void> {
           type: 'stats', cpuMicros: cpu.user + cpu.system, rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external,
           sqlStatements: sql?.count ?? 0, connects,
           loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6, rssPeak,
+          spaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((space) => [space.space_name, { committed: space.physical_space_size, used: space.space_used_size }])),
         });
         break;
       }

@@ -5,7 +5,7 @@
 // websocket-driver (Faye's own dependency) on a plain TCP socket; long-polling
 // clients POST JSON with a keep-alive agent. Every message carries `auth`, as
 // the browser client attaches it.
-//   <- { type: 'open', clients: RawClientSpec[], concurrency }
+//   <- { type: 'open', clients: RawClientSpec[], concurrency, pace? }   pace: clients started per second (0: as fast as concurrency allows)
 //        -> { type: 'progress', connected, failed } every second while opening
 //        -> { type: 'opened', connected, failed, ms, errors }
 //   <- { type: 'stats' }  -> { type: 'stats', delivered, connectReplies, errors }
@@ -214,12 +214,22 @@ class LongPollingClient extends RawClient {
 
 let clients: RawClient[] = [];
 
-async function openAll(specs: RawClientSpec[], concurrency: number): Promise<void> {
+async function openAll(specs: RawClientSpec[], concurrency: number, pace: number): Promise<void> {
   const started = Date.now();
+  // Paced: the k-th client starts no earlier than k / pace seconds after the first.
+  let nextStart = started;
+  const turn = async () => {
+    if (!(pace > 0)) return;
+    const at = nextStart;
+    nextStart += 1000 / pace;
+    const wait = at - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  };
   let connected = 0;
   let failed = 0;
   const ticker = setInterval(() => parentPort!.postMessage({ type: 'progress', connected, failed }), 1000);
   await inPool(specs, concurrency, async (spec) => {
+    await turn();
     const client = spec.transport === 'websocket' ? new WebSocketClient(spec) : new LongPollingClient(spec);
     try {
       await client.open();
@@ -242,8 +252,8 @@ async function closeAll(concurrency: number): Promise<void> {
   parentPort!.postMessage({ type: 'closed', ms: Date.now() - started });
 }
 
-parentPort!.on('message', (message: { type: string; clients?: RawClientSpec[]; concurrency?: number }) => {
-  if (message.type === 'open') void openAll(message.clients!, message.concurrency ?? 100);
+parentPort!.on('message', (message: { type: string; clients?: RawClientSpec[]; concurrency?: number; pace?: number }) => {
+  if (message.type === 'open') void openAll(message.clients!, message.concurrency ?? 100, message.pace ?? 0);
   if (message.type === 'stats') parentPort!.postMessage({ type: 'stats', ...stats });
   if (message.type === 'close') void closeAll(message.concurrency ?? 200);
 });

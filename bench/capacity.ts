@@ -25,6 +25,11 @@ const flags = parseFlags({
   threads: 4,
   /** Handshakes in flight per thread while opening. */
   concurrency: 50,
+  /**
+   * Clients opened per second, all threads together; 0: as fast as the server answers. Unpaced, the opening is
+   * a reconnect storm that keeps the server's CPU saturated, and its RSS afterwards is that storm's high-water mark.
+   */
+  pace: 0,
   seconds: 20,
   rate: 20,
   timeout: 10,
@@ -39,6 +44,8 @@ const flags = parseFlags({
   heap: false,
   /** What each client subscribes to, besides connecting: chat and the legacy user_list (the gem's pages), or chat only. */
   subscribe: 'chat,user_list',
+  /** Writes a sampling allocation profile of each server's opening (objects that died in old space included) to bench/results/capacity-<kind>.heapprofile. */
+  'allocation-profile': false,
   /** Writes --cpu-prof profiles of the servers to bench/results/profiles/. */
   profile: false,
   /** Node/V8 flags for both servers, space-separated (e.g. "--max-semi-space-size=32"): how memory settings change RSS. */
@@ -103,8 +110,10 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     await sleep(1000);
     const idle = await server.stats({ gc: true });
     const before = await server.stats();
-    const opened = await load.open(specs(clients, server.url, kind), flags.concurrency, label);
+    if (flags['allocation-profile']) await server.allocationProfile('start');
+    const opened = await load.open(specs(clients, server.url, kind), flags.concurrency, label, flags.pace);
     await server.settled();
+    if (flags['allocation-profile']) await server.allocationProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}.heapprofile`));
     const connectedStats = await server.stats();
     const cpuPerConnectMs = (connectedStats.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, opened.connected);
     progress(`${label}: ${opened.connected} connected, ${opened.failed} failed in ${opened.seconds.toFixed(1)} s (${cpuPerConnectMs.toFixed(2)} ms server CPU per connect)${opened.lastError ? `; last error: ${opened.lastError}` : ''}`);
@@ -179,7 +188,7 @@ async function main(): Promise<void> {
     rows.push({ clients, results: order.map((kind) => best(runs.get(kind)!)) });
   }
   console.log(`\nCapacity of one server process, raw Bayeux clients (${flags['long-polling'] * 100}% long-polling, subscribed to ${flags.subscribe}) in ${flags.threads} threads, ${flags.rooms} rooms, ` +
-    `${flags.engine} engine, Faye timeout ${flags.timeout} s, ${flags.seconds} s steady, best of ${flags.repeat}; commit ${commit()}` +
+    `${flags.engine} engine, Faye timeout ${flags.timeout} s, ${flags.seconds} s steady, ${flags.pace > 0 ? `opened at ${flags.pace} clients/s` : 'opened as fast as the server answers'}, best of ${flags.repeat}; commit ${commit()}` +
     `${serverFlags.length ? `; server flags ${serverFlags.join(' ')}` : ''}\n`);
   console.log(table(
     ['clients', 'server', 'connected', 'open s', 'CPU ms/connect', 'steady CPU s/s', 'connects/s', 'p50 ms', 'p99 ms', 'RSS MB', 'RSS KB/client', 'heap KB/client',

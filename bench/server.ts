@@ -6,6 +6,7 @@
 //   -> { type: 'stats', gc? } <- { type: 'stats', cpuMicros, rss, heapUsed, sqlStatements, connects } (after a GC when asked and --expose-gc)
 //   -> { type: 'reset' }     zeroes the SQL statement and /meta/connect counters
 //   -> { type: 'heapSnapshot', file } <- { type: 'heapSnapshot', file } once written
+//   -> { type: 'allocationProfile', action: 'start' | 'stop', file } <- { type: 'allocationProfile' } (stop: written to file)
 //   -> { type: 'settled' }   <- { type: 'settled' } once presence work in flight is written
 //   -> { type: 'close' }     closes everything and exits
 import { once } from 'node:events';
@@ -13,6 +14,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import v8 from 'node:v8';
+import fs from 'node:fs';
+import inspector from 'node:inspector';
 import express from 'express';
 import faye from 'faye';
 import { attachFayeOnline, type FayeOnlineHandle } from '../lib';
@@ -97,7 +100,12 @@ async function main(): Promise<void> {
     rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
   }, 20).unref();
 
-  process.on('message', (message: { type: string; gc?: boolean; file?: string }) => {
+  const inspectorSession = new inspector.Session();
+  const post = (method: string, params: object = {}) => new Promise<unknown>((resolve, reject) => {
+    inspectorSession.post(method, params, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+
+  process.on('message', (message: { type: string; gc?: boolean; file?: string; action?: 'start' | 'stop' }) => {
     switch (message.type) {
       case 'stats': {
         if (message.gc) (globalThis as { gc?: () => void }).gc?.();
@@ -120,6 +128,20 @@ async function main(): Promise<void> {
         break;
       case 'heapSnapshot':
         process.send!({ type: 'heapSnapshot', file: v8.writeHeapSnapshot(message.file) });
+        break;
+      case 'allocationProfile':
+        void (async () => {
+          if (message.action === 'start') {
+            inspectorSession.connect();
+            await post('HeapProfiler.enable');
+            await post('HeapProfiler.startSampling', { samplingInterval: 65536, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false });
+          } else {
+            const { profile } = await post('HeapProfiler.stopSampling') as { profile: unknown };
+            fs.writeFileSync(message.file!, JSON.stringify(profile));
+            inspectorSession.disconnect();
+          }
+          process.send!({ type: 'allocationProfile' });
+        })();
         break;
       case 'settled':
         void (handle ? handle.settled() : Promise.resolve()).then(() => process.send!({ type: 'settled' }));

@@ -14,8 +14,11 @@ export interface RawClientStats {
 }
 
 export interface BayeuxLoad {
-  /** Opens the clients (spread round-robin over the threads), `concurrency` handshakes at a time per thread. */
-  open(specs: RawClientSpec[], concurrency: number, label: string): Promise<{ connected: number; failed: number; seconds: number; lastError: string }>;
+  /**
+   * Opens the clients (spread round-robin over the threads), `concurrency` handshakes at a time per thread;
+   * with `pace` (clients per second, all threads together) no faster than that.
+   */
+  open(specs: RawClientSpec[], concurrency: number, label: string, pace?: number): Promise<{ connected: number; failed: number; seconds: number; lastError: string }>;
   stats(): Promise<RawClientStats>;
   close(): Promise<void>;
   end(): Promise<void>;
@@ -50,7 +53,7 @@ const WORKER_SOURCE = `require('tsx/cjs'); require(${JSON.stringify(path.resolve
 export function startBayeuxLoad(threads: number): BayeuxLoad {
   const workers = Array.from({ length: threads }, () => new Worker(WORKER_SOURCE, { eval: true }));
   return {
-    async open(specs, concurrency, label) {
+    async open(specs, concurrency, label, pace = 0) {
       const started = Date.now();
       const counts = workers.map(() => ({ connected: 0, failed: 0 }));
       const ticker = setInterval(() => {
@@ -63,7 +66,7 @@ export function startBayeuxLoad(threads: number): BayeuxLoad {
           const reply = next<{ connected: number; failed: number; lastError: string }>(worker, 'opened', 600_000, (message) => {
             if (message.type === 'progress') counts[w] = message;
           });
-          worker.postMessage({ type: 'open', clients: specs.filter((_, i) => i % workers.length === w), concurrency });
+          worker.postMessage({ type: 'open', clients: specs.filter((_, i) => i % workers.length === w), concurrency, pace: pace / workers.length });
           return reply;
         }));
         return {

@@ -65,6 +65,12 @@ export interface BenchServer {
   reset(): void;
   /** Writes a V8 heap snapshot of the server to `file`. */
   heapSnapshot(file: string): Promise<void>;
+  /**
+   * Starts or ends a sampling allocation profile (one sample per 64 KB allocated); `stop` writes it to
+   * `file` (Chrome DevTools .heapprofile). It keeps objects that survived a scavenge and died later, in
+   * old space: the garbage that grows the old generation, which a profile of live objects would not show.
+   */
+  allocationProfile(action: 'start' | 'stop', file?: string): Promise<void>;
   settled(): Promise<void>;
   close(): Promise<void>;
 }
@@ -88,6 +94,11 @@ export async function startServer(config: ServerConfig, options: { profileDir?: 
     async heapSnapshot(file) {
       const reply = next(child, 'heapSnapshot', 300_000);
       child.send({ type: 'heapSnapshot', file });
+      await reply;
+    },
+    async allocationProfile(action, file) {
+      const reply = next(child, 'allocationProfile', 300_000);
+      child.send({ type: 'allocationProfile', action, file });
       await reply;
     },
     async settled() {

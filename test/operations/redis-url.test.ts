@@ -2,7 +2,8 @@
 // primary found through Sentinel.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isRedisUrl, sentinelOptions } from '../../lib/stores/redis-connection';
+import Redis from 'ioredis';
+import { isRedisUrl, openRedis, sentinelOptions } from '../../lib/stores/redis-connection';
 import { redactUrl } from '../../lib/log';
 
 describe('redis+sentinel:// URLs', () => {
@@ -49,5 +50,25 @@ describe('redis+sentinel:// URLs', () => {
 
   it('lose their passwords in logs', () => {
     assert.equal(redactUrl('redis+sentinel://app:pw@a:1,b:2/m?db=1&sentinelPassword=spw'), 'redis+sentinel://app:***@a:1,b:2/m?db=1&sentinelPassword=***');
+  });
+});
+
+describe('connections opened from the redis option', () => {
+  it('auto-pipeline unless the app says otherwise; an app\'s own instance is used as it is', async () => {
+    const opened = [
+      openRedis('redis://127.0.0.1:1', { lazyConnect: true }),
+      openRedis({ host: '127.0.0.1', port: 1, lazyConnect: true }),
+      openRedis({ host: '127.0.0.1', port: 1, lazyConnect: true, enableAutoPipelining: false }),
+    ];
+    const own = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true });
+    const given = openRedis(own);
+    try {
+      assert.deepEqual(opened.map(({ redis, owned }) => [redis.options.enableAutoPipelining, owned]), [[true, true], [true, true], [false, true]]);
+      assert.equal(given.redis, own);
+      assert.equal(given.owned, false);
+      assert.equal(own.options.enableAutoPipelining, false);
+    } finally {
+      for (const { redis } of [...opened, given]) redis.disconnect();
+    }
   });
 });

@@ -135,7 +135,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     }
     const spaces = Object.entries(after.spaces).filter(([, space]) => space.committed > 2 ** 20)
       .map(([name, space]) => `${name} ${(space.committed / 2 ** 20).toFixed(0)}/${(space.used / 2 ** 20).toFixed(0)}`);
-    progress(`${label}: after a GC, heap spaces committed/used MB: ${spaces.join(', ')}; RSS peak while opening ${(connectedStats.rssPeak / 2 ** 20).toFixed(0)} MB`);
+    progress(`${label}: after a GC, heap spaces committed/used MB: ${spaces.join(', ')}; RSS peak while opening ${(connectedStats.rssPeak / 2 ** 20).toFixed(0)} MB; lazily freed ${(after.lazyFree / 2 ** 20).toFixed(0)} MB`);
     const clientStats = await load.stats();
     const result: CapacityResult = {
       kind,

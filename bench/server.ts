@@ -39,6 +39,16 @@ export interface ServerConfig {
   engine?: 'redis' | 'memory';
 }
 
+/** Pages the process gave back with MADV_FREE: still counted in RSS until the kernel needs them (Linux; 0 elsewhere). */
+function lazilyFreedBytes(): number {
+  try {
+    const match = /^LazyFree:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/self/smaps_rollup', 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2]!) as ServerConfig;
   const app = express();
@@ -116,6 +126,7 @@ async function main(): Promise<void> {
           type: 'stats', cpuMicros: cpu.user + cpu.system, rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external,
           sqlStatements: sql?.count ?? 0, connects,
           loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6, rssPeak,
+          lazyFree: lazilyFreedBytes(),
           spaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((space) => [space.space_name, { committed: space.physical_space_size, used: space.space_used_size }])),
         });
         break;

@@ -53,6 +53,8 @@ export interface ServerStats {
   loopP99Ms: number;
   /** Largest RSS since the last reset, bytes. */
   rssPeak: number;
+  /** Of RSS, pages freed lazily (MADV_FREE) that the kernel takes back only when it needs memory, bytes. */
+  lazyFree: number;
   /** Each V8 heap space's committed and used bytes (new_space, old_space, large_object_space, code_space...). */
   spaces: Record<string, { committed: number; used: number }>;
 }

@@ -95,7 +95,7 @@ abstract class RawClient {
         stats.delivered += 1;
       }
     }
-    if (subscribed === 0) return;
+    if (subscribed === 0 || !this.ready) return; // only the first subscribe reply opens the client
     const { announce } = this.spec;
     if (announce) this.send([this.message(announce.channel, { data: announce.data })]);
     this.ready?.();

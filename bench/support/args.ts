@@ -7,7 +7,10 @@ export function parseFlags<T extends Flags>(defaults: T, argv = process.argv.sli
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}`);
-    let [name, value] = arg.slice(2).split('=', 2) as [string, string | undefined];
+    // Split at the first '=' only: a value may hold one (--server-flags=--max-old-space-size=1536).
+    const equals = arg.indexOf('=');
+    const name = equals < 0 ? arg.slice(2) : arg.slice(2, equals);
+    let value = equals < 0 ? undefined : arg.slice(equals + 1);
     if (!(name in defaults)) throw new Error(`unknown flag --${name} (known: ${Object.keys(defaults).map((k) => `--${k}`).join(' ')})`);
     const fallback = defaults[name];
     if (typeof fallback === 'boolean' && value === undefined) {

@@ -156,6 +156,47 @@ export class LockedTable {
     return changed === 1;
   }
 
+  /**
+   * New values for several rows in one UPDATE, under the same rule as
+   * `modify` row by row: a row is written only at the lock_version it was
+   * read at, and the write bumps it. Returns the ids written. A row another
+   * writer changed since it was read is not written; the caller writes it
+   * again on its own (`modify`), on top of the other write.
+   *
+   * When fewer rows changed than were sent, ours are told apart by reading the
+   * rows back: at the version after the one read, holding our value. A row
+   * that another writer changed once more right after ours counts as lost:
+   * its change is then applied again on top and finds nothing to do.
+   */
+  async updateMany(writes: ReadonlyArray<{ row: Row; value: string }>): Promise<Set<number>> {
+    const { table, valueColumn, observer } = this.options;
+    if (writes.length === 0) return new Set();
+    for (const { row } of writes) await observer.beforeUpdate?.({ table, id: row.id, lockVersion: row.lockVersion });
+    // Rails treats a NULL lock_version as 0 when bumping it and matches it with IS NULL.
+    const matches = writes.map(({ row }) => (row.lockVersion === null ? '(id = ? AND lock_version IS NULL)' : '(id = ? AND lock_version = ?)'));
+    const changed = await this.sql.change(
+      `UPDATE ${table} SET ${valueColumn} = CASE id ${writes.map(() => 'WHEN ? THEN ?').join(' ')} END, ` +
+        `lock_version = COALESCE(lock_version, 0) + 1, updated_at = ? WHERE ${matches.join(' OR ')}`,
+      [
+        ...writes.flatMap(({ row, value }) => [row.id, value]),
+        formatDateTime(new Date()),
+        ...writes.flatMap(({ row }) => (row.lockVersion === null ? [row.id] : [row.id, row.lockVersion])),
+      ],
+    );
+    const ids = new Set(writes.map(({ row }) => row.id));
+    if (changed === writes.length) return ids;
+    const current = await this.sql.select<{ id: number; lockVersion: number | null; value: string | null }>(
+      `SELECT id, lock_version AS lockVersion, ${valueColumn} AS value FROM ${table} WHERE id IN (?)`, [[...ids]]);
+    const now = new Map(current.map((row) => [Number(row.id), row]));
+    const written = new Set<number>();
+    for (const { row, value } of writes) {
+      const after = now.get(row.id);
+      if (after && Number(after.lockVersion) === (row.lockVersion ?? 0) + 1 && after.value === value) written.add(row.id);
+      else observer.onConflict?.({ table, id: row.id, attempt: 1 });
+    }
+    return written;
+  }
+
   /** The rows of many keys in one statement (the lowest id per key, as findByKey); a key without a row is missing. */
   async readMany(keys: readonly number[]): Promise<Map<number, Row>> {
     const { table, keyColumn, valueColumn } = this.options;

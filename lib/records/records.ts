@@ -253,9 +253,9 @@ export class Records {
     return this.timerWrites.add({ uid, timeChannel, change }) as Promise<R>;
   }
 
-  // One SELECT for every user of the batch, then one locked write per user
-  // with all of that user's changes applied in order; the users without a row
-  // yet get theirs in one INSERT.
+  // One SELECT for every user of the batch, then one locked UPDATE for all the
+  // users whose rows change (each user's changes applied in order); the users
+  // without a row yet get theirs in one INSERT.
   private async writeOnlineTimes(batch: Array<Pending<{ uid: number } & TimerChange, unknown>>): Promise<void> {
     const byUser = new Map<number, Array<Pending<{ uid: number } & TimerChange, unknown>>>();
     for (const entry of batch) {
@@ -266,9 +266,41 @@ export class Records {
     const rows = await this.onlineTimes.readMany([...byUser.keys()]);
     const newcomers = [...byUser].filter(([uid]) => !rows.has(uid));
     await Promise.all([
-      ...[...byUser].filter(([uid]) => rows.has(uid)).map(([uid, entries]) => this.writeUserTimes(uid, entries, rows.get(uid)!)),
+      this.updateUsersTimes([...byUser].filter(([uid]) => rows.has(uid)), rows),
       this.createUsersTimes(newcomers),
     ]);
+  }
+
+  /** The rows of users who had one when the batch read them: one UPDATE for all, then one by one for those another writer changed meanwhile. */
+  private async updateUsersTimes(users: Array<[number, Array<Pending<TimerChange, unknown>>]>, rows: Map<number, Row>): Promise<void> {
+    const writes: Array<{ uid: number; row: Row; value: string; entries: Array<Pending<TimerChange, unknown>>; results: unknown[] }> = [];
+    const alone: Array<[number, Array<Pending<TimerChange, unknown>>, Row | undefined]> = [];
+    for (const [uid, entries] of users) {
+      const row = rows.get(uid)!;
+      const next = applyInOrder(entries.map((entry) => entry.item), row.value);
+      if (next.write === undefined || next.write === row.value) entries.forEach((entry, i) => entry.resolve(next.result[i]));
+      else if (Buffer.byteLength(next.write) > this.onlineTimesCapacity) alone.push([uid, entries, row]); // says why, on its own
+      else writes.push({ uid, row, value: next.write, entries, results: next.result });
+    }
+    if (writes.length === 1) {
+      const [{ uid, row, entries }] = writes;
+      alone.push([uid, entries, row]);
+    } else if (writes.length > 1) {
+      let written: Set<number>;
+      try {
+        written = await this.onlineTimes.updateMany(writes);
+      } catch (error) {
+        // Settled here: the batch's other writes (and the users written alone below) go on.
+        written = new Set();
+        for (const { entries } of writes) for (const entry of entries) entry.reject(error);
+        writes.length = 0;
+      }
+      for (const { uid, row, entries, results } of writes) {
+        if (written.has(row.id)) entries.forEach((entry, i) => entry.resolve(results[i]));
+        else alone.push([uid, entries, undefined]); // another writer came first: read it again, apply on top
+      }
+    }
+    await Promise.all(alone.map(([uid, entries, row]) => this.writeUserTimes(uid, entries, row)));
   }
 
   /** The first rows of users who had none when the batch read them. */

@@ -287,7 +287,7 @@ export function recordsSuite(name: string, createBackend: () => Promise<TestBack
         ])));
         assert.deepEqual(kinds(counter.statements), {
           'SELECT faye_channel_online_lists': 1, 'UPDATE faye_channel_online_lists': 1,
-          'SELECT faye_user_online_times': 2, 'UPDATE faye_user_online_times': 1000,
+          'SELECT faye_user_online_times': 2, 'UPDATE faye_user_online_times': 2, // 500 rows per locked UPDATE
           'INSERT faye_user_login_logs': 2,
         });
         assert.ok(left.every(([list, added]) => list.length === 0 && added === 60));
@@ -354,6 +354,40 @@ export function recordsSuite(name: string, createBackend: () => Promise<TestBack
         assert.deepEqual(ours.map((sql) => sql.split(' ')[0]), ['SELECT', 'UPDATE', 'SELECT', 'UPDATE'], 'one batch: read, lost update, re-read, update');
         const row = await timesOf(uid);
         assert.equal(row.online_times, `{"/lessons/rails_spended":7,"/lessons/other_started_at":"20261128150000","${LESSON}_spended":30,"${LESSON}_started_at":"20261128150100"}`);
+        assert.equal(Number(row.lock_version), 2);
+      });
+
+      it('several users\' rows are written in one locked UPDATE, and a Rails update of one of them in between is not lost', async () => {
+        const uids = [21, 22, 23];
+        for (const uid of uids) await records.startTimer(uid, '/lessons/other', at('2026-11-28T07:00:00Z'));
+        const [{ id: railsRow }] = await backend.rows<{ id: number }>('SELECT id FROM faye_user_online_times WHERE user_id = ?', [22]);
+        let interfered = false;
+        const contended = recordsOn({
+          observer: {
+            beforeUpdate: async ({ table, id, lockVersion }) => {
+              if (interfered || table !== 'faye_user_online_times' || Number(id) !== Number(railsRow)) return;
+              interfered = true;
+              const changed = await backend.exec('UPDATE faye_user_online_times SET online_times = ?, lock_version = ? WHERE id = ? AND lock_version = ?',
+                ['{"/lessons/rails_spended":7,"/lessons/other_started_at":"20261128150000"}', Number(lockVersion) + 1, id, lockVersion]);
+              assert.equal(changed, 1);
+            },
+          },
+        });
+        const counter = countStatements(contended.sequelize);
+        const results = await Promise.all(uids.map((uid) => contended.startTimer(uid, LESSON, at('2026-11-28T07:01:00Z'))));
+        counter.stop();
+        assert.deepEqual(results, [true, true, true]);
+        assert.equal(contended.stats.lockConflicts, 1);
+        const ours = counter.statements.filter((sql) => !sql.startsWith('SELECT VERSION()'));
+        assert.deepEqual(ours.map((sql) => sql.split(' ')[0]), ['SELECT', 'UPDATE', 'SELECT', 'SELECT', 'UPDATE'],
+          'one read, one UPDATE of all three (two written), the rows read back, then the lost one re-read and written on top');
+        for (const uid of [21, 23]) {
+          const row = await timesOf(uid);
+          assert.equal(row.online_times, `{"/lessons/other_started_at":"20261128150000","${LESSON}_started_at":"20261128150100"}`);
+          assert.equal(Number(row.lock_version), 1);
+        }
+        const row = await timesOf(22);
+        assert.equal(row.online_times, `{"/lessons/rails_spended":7,"/lessons/other_started_at":"20261128150000","${LESSON}_started_at":"20261128150100"}`);
         assert.equal(Number(row.lock_version), 2);
       });
     });

@@ -68,6 +68,13 @@ export interface RecordsStats {
 const DEFAULT_MAX_RETRIES = 30;
 /** Users whose online times one batch reads with one SELECT ... IN. */
 const TIMER_BATCH = 500;
+/**
+ * Bytes of new online times in one multi-row UPDATE. A user's online times can
+ * hold tens of KB after years of lessons: 500 of them in one statement could
+ * pass the server's max_allowed_packet (4 MB by default before MySQL 8 and
+ * MariaDB 10.2), so a batch's UPDATE is split to stay far below it.
+ */
+const TIMES_UPDATE_BYTES = 1 << 20;
 /** Login log rows in one INSERT. */
 const LOGIN_LOG_BATCH = 500;
 /** Edits of one room's list in one write (each is a few array operations). */
@@ -282,24 +289,36 @@ export class Records {
       else if (Buffer.byteLength(next.write) > this.onlineTimesCapacity) alone.push([uid, entries, row]); // says why, on its own
       else writes.push({ uid, row, value: next.write, entries, results: next.result });
     }
-    if (writes.length === 1) {
-      const [{ uid, row, entries }] = writes;
-      alone.push([uid, entries, row]);
-    } else if (writes.length > 1) {
+    const chunks: Array<typeof writes> = [];
+    let bytes = Infinity;
+    for (const write of writes) {
+      const size = Buffer.byteLength(write.value);
+      if (bytes + size > TIMES_UPDATE_BYTES) {
+        chunks.push([]);
+        bytes = 0;
+      }
+      chunks.at(-1)!.push(write);
+      bytes += size;
+    }
+    await Promise.all(chunks.map(async (chunk) => {
+      if (chunk.length === 1) {
+        const [{ uid, row, entries }] = chunk;
+        alone.push([uid, entries, row]);
+        return;
+      }
       let written: Set<number>;
       try {
-        written = await this.onlineTimes.updateMany(writes);
+        written = await this.onlineTimes.updateMany(chunk);
       } catch (error) {
         // Settled here: the batch's other writes (and the users written alone below) go on.
-        written = new Set();
-        for (const { entries } of writes) for (const entry of entries) entry.reject(error);
-        writes.length = 0;
+        for (const { entries } of chunk) for (const entry of entries) entry.reject(error);
+        return;
       }
-      for (const { uid, row, entries, results } of writes) {
+      for (const { uid, row, entries, results } of chunk) {
         if (written.has(row.id)) entries.forEach((entry, i) => entry.resolve(results[i]));
         else alone.push([uid, entries, undefined]); // another writer came first: read it again, apply on top
       }
-    }
+    }));
     await Promise.all(alone.map(([uid, entries, row]) => this.writeUserTimes(uid, entries, row)));
   }
 

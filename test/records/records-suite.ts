@@ -357,6 +357,25 @@ export function recordsSuite(name: string, createBackend: () => Promise<TestBack
         assert.equal(Number(row.lock_version), 2);
       });
 
+      it('a batch of long online times is written in UPDATEs of at most 1 MB of values, so that no statement nears max_allowed_packet', async () => {
+        const uids = Array.from({ length: 40 }, (_, i) => 400 + i);
+        const filler = 'x'.repeat(40_000);
+        for (const uid of uids) {
+          await backend.exec("INSERT INTO faye_user_online_times (user_id, online_times, lock_version, created_at, updated_at) VALUES (?, ?, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            [uid, JSON.stringify({ '/lessons/old_note': filler })]);
+        }
+        const counter = countStatements(records.sequelize);
+        const started = await Promise.all(uids.map((uid) => records.startTimer(uid, LESSON, at('2026-11-28T07:01:00Z'))));
+        counter.stop();
+        assert.ok(started.every((ok) => ok === true));
+        assert.deepEqual(kinds(counter.statements), { 'SELECT faye_user_online_times': 1, 'UPDATE faye_user_online_times': 2 }, '40 values of 40 KB: two UPDATEs');
+        for (const uid of [uids[0], uids[39]]) {
+          const row = await timesOf(uid);
+          assert.equal(JSON.parse(row.online_times)[`${LESSON}_started_at`], '20261128150100');
+          assert.equal(Number(row.lock_version), 1);
+        }
+      });
+
       it('several users\' rows are written in one locked UPDATE, and a Rails update of one of them in between is not lost', async () => {
         const uids = [21, 22, 23];
         for (const uid of uids) await records.startTimer(uid, '/lessons/other', at('2026-11-28T07:00:00Z'));

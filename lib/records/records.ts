@@ -280,25 +280,28 @@ export class Records {
 
   /** The rows of users who had one when the batch read them: one UPDATE for all, then one by one for those another writer changed meanwhile. */
   private async updateUsersTimes(users: Array<[number, Array<Pending<TimerChange, unknown>>]>, rows: Map<number, Row>): Promise<void> {
-    const writes: Array<{ uid: number; row: Row; value: string; entries: Array<Pending<TimerChange, unknown>>; results: unknown[] }> = [];
+    const writes: Array<{ uid: number; row: Row; value: string; bytes: number; entries: Array<Pending<TimerChange, unknown>>; results: unknown[] }> = [];
     const alone: Array<[number, Array<Pending<TimerChange, unknown>>, Row | undefined]> = [];
     for (const [uid, entries] of users) {
       const row = rows.get(uid)!;
       const next = applyInOrder(entries.map((entry) => entry.item), row.value);
-      if (next.write === undefined || next.write === row.value) entries.forEach((entry, i) => entry.resolve(next.result[i]));
-      else if (Buffer.byteLength(next.write) > this.onlineTimesCapacity) alone.push([uid, entries, row]); // says why, on its own
-      else writes.push({ uid, row, value: next.write, entries, results: next.result });
+      if (next.write === undefined || next.write === row.value) {
+        entries.forEach((entry, i) => entry.resolve(next.result[i]));
+        continue;
+      }
+      const bytes = Buffer.byteLength(next.write);
+      if (bytes > this.onlineTimesCapacity) alone.push([uid, entries, row]); // says why, on its own
+      else writes.push({ uid, row, value: next.write, bytes, entries, results: next.result });
     }
     const chunks: Array<typeof writes> = [];
-    let bytes = Infinity;
+    let chunkBytes = Infinity;
     for (const write of writes) {
-      const size = Buffer.byteLength(write.value);
-      if (bytes + size > TIMES_UPDATE_BYTES) {
+      if (chunkBytes + write.bytes > TIMES_UPDATE_BYTES) {
         chunks.push([]);
-        bytes = 0;
+        chunkBytes = 0;
       }
       chunks.at(-1)!.push(write);
-      bytes += size;
+      chunkBytes += write.bytes;
     }
     await Promise.all(chunks.map(async (chunk) => {
       if (chunk.length === 1) {

@@ -5,6 +5,7 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import { QueryTypes } from 'sequelize';
 import { formatDateTime } from '../records/legacy-format';
+export { atomically } from '../records/sql';
 import { EVENTS_TABLE, eventKey, type PresenceRecordEvent } from './event';
 
 const COLUMNS = '(event_key, kind, user_id, channel, occurred_ms, reason, seq, client_id, created_at)';
@@ -18,16 +19,4 @@ export async function insertEvents(sequelize: Sequelize, events: readonly Presen
   const rows = events.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
   const [, affected] = await sequelize.query(`${verb} INTO ${EVENTS_TABLE} ${COLUMNS} VALUES ${rows}`, { replacements, type: QueryTypes.INSERT, transaction });
   return Number(affected ?? 0);
-}
-
-/**
- * Runs `work` in a transaction, so that a record and its event are written
- * together or not at all. An in-memory SQLite database shares one connection
- * (no second transaction could start beside a first) and dies with the
- * process, so there nothing can separate the two writes and `work` runs as is.
- */
-export async function atomically<T>(sequelize: Sequelize, work: (transaction: Transaction | undefined) => Promise<T>): Promise<T> {
-  const storage = (sequelize as unknown as { options: { storage?: string } }).options.storage;
-  if (sequelize.getDialect() === 'sqlite' && (storage === undefined || storage === ':memory:')) return work(undefined);
-  return sequelize.transaction((transaction) => work(transaction));
 }

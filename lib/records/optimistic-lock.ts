@@ -8,7 +8,7 @@
 import { UniqueConstraintError } from 'sequelize';
 import { FayeOnlineError } from '../errors';
 import { formatDateTime } from './legacy-format';
-import type { Sql } from './sql';
+import { atomically, type Sql } from './sql';
 
 export type LockedTableName = 'faye_channel_online_lists' | 'faye_user_online_times';
 
@@ -20,6 +20,11 @@ export interface LockObserver {
   beforeUpdate?(write: { table: LockedTableName; id: number; lockVersion: number | null }): void | Promise<void>;
   /** Called when an UPDATE lost the race and the change is retried. */
   onConflict?(conflict: { table: LockedTableName; id: number; attempt: number }): void;
+  /**
+   * Called right after a multi-row UPDATE, in its transaction, before its rows
+   * are read back (tests race it).
+   */
+  afterUpdateMany?(update: { table: LockedTableName; ids: number[] }): void | Promise<void>;
   /** Called before one INSERT creates the rows of several keys found without one (tests race it). */
   beforeCreate?(create: { table: LockedTableName; keys: number[] }): void | Promise<void>;
 }
@@ -164,9 +169,8 @@ export class LockedTable {
    * again on its own (`modify`), on top of the other write.
    *
    * When fewer rows changed than were sent, ours are told apart by reading the
-   * rows back: at the version after the one read, holding our value. A row
-   * that another writer changed once more right after ours counts as lost:
-   * its change is then applied again on top and finds nothing to do.
+   * rows back in the same transaction: at the version after the one read,
+   * holding our value.
    */
   async updateMany(writes: ReadonlyArray<{ row: Row; value: string }>): Promise<Set<number>> {
     const { table, valueColumn, observer } = this.options;
@@ -174,27 +178,35 @@ export class LockedTable {
     for (const { row } of writes) await observer.beforeUpdate?.({ table, id: row.id, lockVersion: row.lockVersion });
     // Rails treats a NULL lock_version as 0 when bumping it and matches it with IS NULL.
     const matches = writes.map(({ row }) => (row.lockVersion === null ? '(id = ? AND lock_version IS NULL)' : '(id = ? AND lock_version = ?)'));
-    const changed = await this.sql.change(
-      `UPDATE ${table} SET ${valueColumn} = CASE id ${writes.map(() => 'WHEN ? THEN ?').join(' ')} END, ` +
-        `lock_version = COALESCE(lock_version, 0) + 1, updated_at = ? WHERE ${matches.join(' OR ')}`,
-      [
-        ...writes.flatMap(({ row, value }) => [row.id, value]),
-        formatDateTime(new Date()),
-        ...writes.flatMap(({ row }) => (row.lockVersion === null ? [row.id] : [row.id, row.lockVersion])),
-      ],
-    );
-    const ids = new Set(writes.map(({ row }) => row.id));
-    if (changed === writes.length) return ids;
-    const current = await this.sql.select<{ id: number; lockVersion: number | null; value: string | null }>(
-      `SELECT id, lock_version AS lockVersion, ${valueColumn} AS value FROM ${table} WHERE id IN (?)`, [[...ids]]);
-    const now = new Map(current.map((row) => [Number(row.id), row]));
-    const written = new Set<number>();
-    for (const { row, value } of writes) {
-      const after = now.get(row.id);
-      if (after && Number(after.lockVersion) === (row.lockVersion ?? 0) + 1 && after.value === value) written.add(row.id);
-      else observer.onConflict?.({ table, id: row.id, attempt: 1 });
-    }
-    return written;
+    // In one transaction: the rows the UPDATE changed stay locked until the
+    // read-back, so each is read as this UPDATE left it. Outside one, another
+    // writer's next version could hide whether ours landed, and a change
+    // applied again on top of itself would start or stop a timer twice.
+    return atomically(this.sql.sequelize, async (transaction) => {
+      const sql = this.sql.within(transaction);
+      const changed = await sql.change(
+        `UPDATE ${table} SET ${valueColumn} = CASE id ${writes.map(() => 'WHEN ? THEN ?').join(' ')} END, ` +
+          `lock_version = COALESCE(lock_version, 0) + 1, updated_at = ? WHERE ${matches.join(' OR ')}`,
+        [
+          ...writes.flatMap(({ row, value }) => [row.id, value]),
+          formatDateTime(new Date()),
+          ...writes.flatMap(({ row }) => (row.lockVersion === null ? [row.id] : [row.id, row.lockVersion])),
+        ],
+      );
+      const ids = new Set(writes.map(({ row }) => row.id));
+      await observer.afterUpdateMany?.({ table, ids: [...ids] });
+      if (changed === writes.length) return ids;
+      const current = await sql.select<{ id: number; lockVersion: number | null; value: string | null }>(
+        `SELECT id, lock_version AS lockVersion, ${valueColumn} AS value FROM ${table} WHERE id IN (?)`, [[...ids]]);
+      const now = new Map(current.map((row) => [Number(row.id), row]));
+      const written = new Set<number>();
+      for (const { row, value } of writes) {
+        const after = now.get(row.id);
+        if (after && Number(after.lockVersion) === (row.lockVersion ?? 0) + 1 && after.value === value) written.add(row.id);
+        else observer.onConflict?.({ table, id: row.id, attempt: 1 });
+      }
+      return written;
+    });
   }
 
   /** The rows of many keys in one statement (the lowest id per key, as findByKey); a key without a row is missing. */

@@ -141,6 +141,7 @@ export class Records {
     const observer: LockObserver = {
       beforeUpdate: options.observer?.beforeUpdate,
       beforeCreate: options.observer?.beforeCreate,
+      afterUpdateMany: options.observer?.afterUpdateMany,
       onConflict: (conflict) => {
         this.stats.lockConflicts++;
         this.logger.debug(conflict, 'optimistic lock conflict, retrying');

@@ -30,3 +30,16 @@ export class Sql {
     return Number(affected);
   }
 }
+
+/**
+ * Runs `work` in a transaction, so that its statements take effect together or
+ * not at all, and the rows they change stay locked against other writers until
+ * the end. An in-memory SQLite database shares one connection (no second
+ * transaction could start beside a first) and dies with the process, so there
+ * nothing else writes between the statements and `work` runs as is.
+ */
+export async function atomically<T>(sequelize: Sequelize, work: (transaction: Transaction | undefined) => Promise<T>): Promise<T> {
+  const storage = (sequelize as unknown as { options: { storage?: string } }).options.storage;
+  if (sequelize.getDialect() === 'sqlite' && (storage === undefined || storage === ':memory:')) return work(undefined);
+  return sequelize.transaction((transaction) => work(transaction));
+}

@@ -3,10 +3,12 @@
 // a Rails app would see it.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import mysql from 'mysql2/promise';
 import { isFayeOnlineError } from '../../lib/errors';
 import { countStatements, Records, type RecordsOptions } from '../../lib/records';
 import { migrate } from '../../lib/schema';
 import type { TestBackend } from '../support/databases';
+import { eventually } from '../support/wait';
 
 const ZONE = 'Asia/Shanghai'; // UTC+8 all year
 const LESSON = '/courses/5/lessons/1';
@@ -244,17 +246,22 @@ export function recordsSuite(name: string, createBackend: () => Promise<TestBack
       // users who had none with one INSERT and writes up to 500 login log rows
       // with one INSERT; each room list and each user's times row is written
       // once per batch.
+      const verbOf = (sql: string) => (/^(START TRANSACTION|BEGIN)/.test(sql) ? 'BEGIN' : /^COMMIT/.test(sql) ? 'COMMIT' : sql.split(' ')[0]);
       const kinds = (statements: readonly string[]) => {
         const counts: Record<string, number> = {};
         for (const sql of statements) {
-          const [verb] = sql.split(' ');
+          const verb = verbOf(sql);
+          if (verb === 'BEGIN' || verb === 'COMMIT') {
+            counts[verb] = (counts[verb] ?? 0) + 1;
+            continue;
+          }
           const table = /faye_\w+/.exec(sql)?.[0] ?? '?';
           counts[`${verb} ${table}`] = (counts[`${verb} ${table}`] ?? 0) + 1;
         }
         return counts;
       };
 
-      it('1,000 new users joining one room at once cost 8 statements in all; leaving at once, about one each', async () => {
+      it('1,000 new users joining one room at once cost 8 statements in all, and leaving at once 12', async () => {
         const r = newRoom();
         const lesson = '/courses/storm/lessons/1';
         const users = Array.from({ length: 1000 }, (_, i) => 300_000 + i);
@@ -288,6 +295,7 @@ export function recordsSuite(name: string, createBackend: () => Promise<TestBack
         assert.deepEqual(kinds(counter.statements), {
           'SELECT faye_channel_online_lists': 1, 'UPDATE faye_channel_online_lists': 1,
           'SELECT faye_user_online_times': 2, 'UPDATE faye_user_online_times': 2, // 500 rows per locked UPDATE
+          BEGIN: 2, COMMIT: 2, // each in a transaction with its read-back
           'INSERT faye_user_login_logs': 2,
         });
         assert.ok(left.every(([list, added]) => list.length === 0 && added === 60));
@@ -368,7 +376,7 @@ export function recordsSuite(name: string, createBackend: () => Promise<TestBack
         const started = await Promise.all(uids.map((uid) => records.startTimer(uid, LESSON, at('2026-11-28T07:01:00Z'))));
         counter.stop();
         assert.ok(started.every((ok) => ok === true));
-        assert.deepEqual(kinds(counter.statements), { 'SELECT faye_user_online_times': 1, 'UPDATE faye_user_online_times': 2 }, '40 values of 40 KB: two UPDATEs');
+        assert.deepEqual(kinds(counter.statements), { 'SELECT faye_user_online_times': 1, 'UPDATE faye_user_online_times': 2, BEGIN: 2, COMMIT: 2 }, '40 values of 40 KB: two UPDATEs');
         for (const uid of [uids[0], uids[39]]) {
           const row = await timesOf(uid);
           assert.equal(JSON.parse(row.online_times)[`${LESSON}_started_at`], '20261128150100');
@@ -398,8 +406,8 @@ export function recordsSuite(name: string, createBackend: () => Promise<TestBack
         assert.deepEqual(results, [true, true, true]);
         assert.equal(contended.stats.lockConflicts, 1);
         const ours = counter.statements.filter((sql) => !sql.startsWith('SELECT VERSION()'));
-        assert.deepEqual(ours.map((sql) => sql.split(' ')[0]), ['SELECT', 'UPDATE', 'SELECT', 'SELECT', 'UPDATE'],
-          'one read, one UPDATE of all three (two written), the rows read back, then the lost one re-read and written on top');
+        assert.deepEqual(ours.map(verbOf), ['SELECT', 'BEGIN', 'UPDATE', 'SELECT', 'COMMIT', 'SELECT', 'UPDATE'],
+          'one read, one UPDATE of all three (two written) and the rows read back in one transaction, then the lost one re-read and written on top');
         for (const uid of [21, 23]) {
           const row = await timesOf(uid);
           assert.equal(row.online_times, `{"/lessons/other_started_at":"20261128150000","${LESSON}_started_at":"20261128150100"}`);
@@ -409,6 +417,47 @@ export function recordsSuite(name: string, createBackend: () => Promise<TestBack
         assert.equal(row.online_times, `{"/lessons/rails_spended":7,"/lessons/other_started_at":"20261128150000","${LESSON}_started_at":"20261128150100"}`);
         assert.equal(Number(row.lock_version), 2);
       });
+
+      // On MariaDB, where a Rails process writes from another connection. (The
+      // SQLite suite runs in one process, where nothing else writes the table.)
+      if (name.includes('MariaDB')) {
+        it('a write landing right after a multi-row UPDATE waits for its read-back: the UPDATE\'s rows are told apart, no change is applied twice', async () => {
+          const uids = [31, 32, 33];
+          for (const uid of uids) await records.startTimer(uid, '/lessons/other', at('2026-11-28T07:00:00Z'));
+          const idOf = async (uid: number) => Number((await backend.rows<{ id: number }>('SELECT id FROM faye_user_online_times WHERE user_id = ?', [uid]))[0].id);
+          const [first, second] = [await idOf(31), await idOf(32)];
+          const rails = await mysql.createConnection(backend.url);
+          let bump: Promise<unknown> | undefined;
+          let interfered = false;
+          const contended = recordsOn({
+            observer: {
+              // The second row changes before the UPDATE, so that the UPDATE changes fewer rows than it sent ...
+              beforeUpdate: async ({ table, id, lockVersion }) => {
+                if (interfered || table !== 'faye_user_online_times' || Number(id) !== second) return;
+                interfered = true;
+                await backend.exec('UPDATE faye_user_online_times SET lock_version = ? WHERE id = ? AND lock_version = ?', [Number(lockVersion) + 1, id, lockVersion]);
+              },
+              // ... and the first one, which the UPDATE did write, is written again by another connection right after.
+              afterUpdateMany: async ({ table }) => {
+                if (table !== 'faye_user_online_times' || bump) return;
+                bump = rails.query('UPDATE faye_user_online_times SET lock_version = lock_version + 1 WHERE id = ?', [first]);
+                await eventually(async () => Number((await backend.rows<{ n: number }>(
+                  "SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_query LIKE 'UPDATE faye_user_online_times SET lock_version = lock_version + 1 WHERE id = %'"))[0].n) === 1, 5000, 'the other write waits for the row lock');
+              },
+            },
+          });
+          const results = await Promise.all(uids.map((uid) => contended.startTimer(uid, LESSON, at('2026-11-28T07:01:00Z'))));
+          assert.ok(bump, 'the other write was sent');
+          await bump;
+          await rails.end();
+          assert.deepEqual(results, [true, true, true]);
+          assert.equal(contended.stats.lockConflicts, 1, 'only the row changed before the UPDATE was written again');
+          const row = await timesOf(31);
+          assert.equal(row.online_times, `{"/lessons/other_started_at":"20261128150000","${LESSON}_started_at":"20261128150100"}`);
+          assert.equal(Number(row.lock_version), 2, 'our UPDATE, then the other write on top');
+          assert.equal(Number((await timesOf(32)).lock_version), 2, 'the other write, then ours on top');
+        });
+      }
     });
   });
 }

@@ -19,6 +19,7 @@ import type { SubscriptionRequest } from '../options';
 import { verifyAuth } from '../security';
 import type { BeforeLeave } from './before-leave';
 import { ArrivalBudget, Bench, CHURN_LIMITS, MoveDamper } from './churn';
+import { bytesIfOver } from './message-size';
 
 import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL, INTERNAL_PREFIX, PRESENCE_SUFFIX, REFUSED_CHANNEL, USER_LIST_SUFFIX } from '../protocol';
 
@@ -155,15 +156,6 @@ function collapseSubscriptions(message: Message): { count: number } | undefined 
   return undefined;
 }
 
-/** JSON size of a message, or Infinity when it cannot be serialized (too deep). */
-function jsonBytes(message: unknown): number {
-  try {
-    return Buffer.byteLength(JSON.stringify(message));
-  } catch {
-    return Infinity;
-  }
-}
-
 /** The uid of a remembered auth JSON, or null when there is none or it is unreadable. */
 function rememberedUid(json: string | null): number | null {
   if (json === null) return null;
@@ -261,7 +253,7 @@ export class PresenceExtension {
     }
     const msg = message as Message;
     if (!local) {
-      const bytes = jsonBytes(msg);
+      const bytes = bytesIfOver(msg, this.options.maxMessageBytes);
       if (bytes > this.options.maxMessageBytes) {
         logger.warn({ bytes, limit: this.options.maxMessageBytes, channel: isString(msg.channel) ? msg.channel.slice(0, 300) : undefined }, 'refused a Bayeux message larger than maxMessageBytes');
         // Not kept: the reply would otherwise carry (and the pipeline hold) the whole message.

@@ -13,6 +13,7 @@ import { narrowDelivery } from './delivery';
 import { DeliveryRule } from './delivery-rule';
 import type { PresenceExtension } from './extension';
 import { PresenceStateExtension } from './presence-diffs';
+import { noteParsedTexts } from './message-size';
 import { bodyLimitFor, limitBatches, limitRequestBodies } from './request-limit';
 
 export function createAdapter(opts: ResolvedOptions, engine: Record<string, unknown>): NodeAdapter {
@@ -59,6 +60,7 @@ export function serveFaye(adapter: NodeAdapter, httpServer: HttpServer, opts: Re
       },
     });
   }
+  noteParsedTexts(adapter, () => logger.warn({}, 'could not see the text of parsed Bayeux messages (faye changed?): each message is written again to measure its size'));
   limitRequestBodies(adapter, bodyLimitFor(opts.maxMessageBytes), logger);
   limitBatches(adapter, { maxMessages: opts.maxMessagesPerRequest, maxFrameBytes: bodyLimitFor(opts.maxMessageBytes) }, logger);
   if (opts.presenceDiffs) {

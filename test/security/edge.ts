@@ -374,6 +374,21 @@ export function securityScenarios(backend: Backend): void {
       }
     });
 
+    test('a short text whose numbers JSON spells out past maxMessageBytes is still measured and refused', async () => {
+      // The size check skips messages whose text is too short to pass the limit
+      // once written again; numbers in exponent form are what grows most.
+      const clientId = await rawHandshake(server);
+      const numbers = Array.from({ length: 1000 }, () => '1e20').join(',');
+      const raw = `[{"channel":"/sec/numbers","clientId":"${clientId}","id":"n1","data":{"n":[${numbers}]}}]`;
+      assert.ok(raw.length < 16 * 1024 && raw.length * 4 > 16 * 1024, `${raw.length} characters`);
+      const from = log.lines.length;
+      const { status, replies } = await postBayeux(server, null, { raw });
+      assert.equal(status, 200);
+      assert.equal(replies.length, 1);
+      assert.equal(replies[0].error, '413::Message larger than 16384 bytes');
+      assert.equal(loudLines(log.lines, from).length, 1);
+    });
+
     test('an HTTP body over twice maxMessageBytes is refused before Faye reads it (413); a chunked body gets 411', async () => {
       const { status, text } = await postBayeux(server, null, { raw: JSON.stringify([{ channel: '/sec/big', data: 'y'.repeat(40 * 1024) }]) });
       assert.equal(status, 413);

@@ -127,13 +127,17 @@ function safeJson(value: unknown): string | null {
  * pub/sub); auth without a room, time channel or user → not tracked; a user
  * without uid or uname, or any malformed value → invalid (an error to the client).
  */
-export function readAuth(wire: unknown): AuthReading {
+export function readAuth(wire: unknown, { mostBytes = Infinity }: { mostBytes?: number } = {}): AuthReading {
   if (wire === undefined || wire === null) return { kind: 'absent' };
   if (!isPlainObject(wire)) return { kind: 'invalid', reason: 'auth must be an object' };
 
-  const json = safeJson(wire);
-  if (json === null) return { kind: 'invalid', reason: 'auth is not serializable' };
-  if (Buffer.byteLength(json) > MAX_AUTH_BYTES) return { kind: 'invalid', reason: `auth is larger than ${MAX_AUTH_BYTES} bytes` };
+  // `mostBytes`: what the message around it can take as JSON, when known (a
+  // short text); within the limit, it need not be written to be measured.
+  if (mostBytes > MAX_AUTH_BYTES) {
+    const json = safeJson(wire);
+    if (json === null) return { kind: 'invalid', reason: 'auth is not serializable' };
+    if (Buffer.byteLength(json) > MAX_AUTH_BYTES) return { kind: 'invalid', reason: `auth is larger than ${MAX_AUTH_BYTES} bytes` };
+  }
 
   const room = wire.room_channel;
   const timeChannel = wire.time_channel;

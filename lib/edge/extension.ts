@@ -19,7 +19,7 @@ import type { SubscriptionRequest } from '../options';
 import { verifyAuth } from '../security';
 import type { BeforeLeave } from './before-leave';
 import { ArrivalBudget, Bench, CHURN_LIMITS, MoveDamper } from './churn';
-import { bytesIfOver } from './message-size';
+import { bytesIfOver, mostBytes } from './message-size';
 
 import { BEFORE_LEAVE_CHANNEL, ENGAGEMENT_CHANNEL, INTERNAL_PREFIX, PRESENCE_SUFFIX, REFUSED_CHANNEL, USER_LIST_SUFFIX } from '../protocol';
 
@@ -357,7 +357,7 @@ export class PresenceExtension {
   /** A valid auth to track, or undefined (no auth, not tracked, or refused with message.error set). */
   private readAuth(message: Message, clientId: string | undefined): Auth | undefined {
     const { logger } = this.options;
-    const reading = readAuth(message.auth);
+    const reading = readAuth(message.auth, { mostBytes: mostBytes(message) });
     switch (reading.kind) {
       case 'absent':
         return undefined;

@@ -13,14 +13,24 @@
 // pass the limit needs its messages measured.
 const GROWTH = 6;
 
-const parsedFrom = new WeakMap<object, number>();
+/**
+ * Where a parsed message keeps that bound: a symbol-keyed property, which
+ * JSON.stringify and Faye's copies leave out (a WeakMap entry per message cost
+ * as much as the serialization it saves).
+ */
+const MOST_BYTES = Symbol('faye-online: most bytes as JSON');
 
 /** Remembers, for each message parsed from `text` (one object or a batch), the most bytes it can take as JSON. */
 export function noteParsed(text: string, parsed: unknown): void {
   const most = GROWTH * text.length;
   for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
-    if (typeof message === 'object' && message !== null) parsedFrom.set(message, most);
+    if (typeof message === 'object' && message !== null) (message as { [MOST_BYTES]?: number })[MOST_BYTES] = most;
   }
+}
+
+/** The most bytes the message can take as JSON, as its text shows (Infinity when it was not parsed here). */
+export function mostBytes(message: object): number {
+  return (message as { [MOST_BYTES]?: number })[MOST_BYTES] ?? Infinity;
 }
 
 /**
@@ -28,8 +38,7 @@ export function noteParsed(text: string, parsed: unknown): void {
  * when it cannot be written: too deep); 0 when its text shows it is not.
  */
 export function bytesIfOver(message: object, limit: number): number {
-  const most = parsedFrom.get(message);
-  if (most !== undefined && most <= limit) return 0;
+  if (mostBytes(message) <= limit) return 0;
   try {
     return Buffer.byteLength(JSON.stringify(message));
   } catch {

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import faye from 'faye';
-import { bytesIfOver, noteParsed, noteParsedTexts } from '../../lib/edge/message-size';
+import { readAuth } from '../../lib/core/auth';
+import { bytesIfOver, mostBytes, noteParsed, noteParsedTexts } from '../../lib/edge/message-size';
 
 const written = (text: string) => Buffer.byteLength(JSON.stringify(JSON.parse(text)));
 
@@ -76,4 +77,19 @@ test('the adapter notes each message of every text it parses, one or a batch', (
   const one = parse('{"channel":"/c"}') as object;
   assert.equal(bytesIfOver(one, 8192), 0);
   assert.throws(() => parse('"text"'), /must contain an object or array/, 'Faye\'s own check still applies');
+});
+
+test('an auth is measured unless the text of its message shows it within 4096 bytes', () => {
+  const auth = { room_channel: '/rooms/1', time_channel: '/lessons/1', current_user: { uid: 1, uname: 'ann' } };
+  const short = JSON.parse(JSON.stringify({ channel: '/meta/connect', ext: {}, auth })) as { auth: unknown };
+  noteParsed(JSON.stringify(short), short);
+  assert.ok(mostBytes(short) <= 4096);
+  assert.equal(readAuth(short.auth, { mostBytes: mostBytes(short) }).kind, 'valid');
+
+  const padded = { ...auth, current_user: { uid: 1, uname: 'ann', note: 'x'.repeat(5000) } };
+  const long = JSON.parse(JSON.stringify({ channel: '/meta/connect', auth: padded })) as { auth: unknown };
+  noteParsed(JSON.stringify(long), long);
+  assert.ok(mostBytes(long) > 4096);
+  assert.deepEqual(readAuth(long.auth, { mostBytes: mostBytes(long) }), { kind: 'invalid', reason: 'auth is larger than 4096 bytes' });
+  assert.deepEqual(readAuth(padded), { kind: 'invalid', reason: 'auth is larger than 4096 bytes' }, 'no hint: measured');
 });

@@ -18,10 +18,13 @@ import fs from 'node:fs';
 import inspector from 'node:inspector';
 import express from 'express';
 import faye from 'faye';
-import { attachFayeOnline, DEFAULTS, type FayeOnlineHandle } from '../lib';
-import { RedisEngine } from '../lib/engine';
-import { silentLogger } from '../lib/log';
-import { countStatements, openDatabase, type StatementCounter } from '../lib/records';
+// The package as users get it, compiled by tsc (startServer builds it when lib/
+// is newer): run through tsx, every function of lib/ would carry the helpers of
+// its on-the-fly transform, which the published code does not.
+import { attachFayeOnline, DEFAULTS, type FayeOnlineHandle } from '../dist/lib';
+import { RedisEngine } from '../dist/lib/engine';
+import { silentLogger } from '../dist/lib/log';
+import { countStatements, openDatabase, type StatementCounter } from '../dist/lib/records';
 
 export interface ServerConfig {
   kind: 'presence' | 'plain';

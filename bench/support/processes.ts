@@ -1,14 +1,38 @@
 // Child processes of a bench run: servers (bench/server.ts) and client
 // workers (bench/client-worker.ts), started with tsx, talked to over IPC,
 // and always ended by the run that started them.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { ServerConfig } from '../server';
 import type { ClientSpec } from '../client-worker';
 import { progress } from './report';
 
 const BENCH = path.resolve(__dirname, '..');
+const ROOT = path.resolve(BENCH, '..');
 const children = new Set<ChildProcess>();
+
+function newestChange(dir: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestChange(full) : fs.statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+let built = false;
+/** Servers run the compiled package (dist/): builds it when it is missing or older than lib/. */
+function ensureBuilt(): void {
+  if (built) return;
+  const compiled = path.join(ROOT, 'dist', 'lib', 'index.js');
+  if (!fs.existsSync(compiled) || fs.statSync(compiled).mtimeMs < newestChange(path.join(ROOT, 'lib'))) {
+    progress('building the package (dist/ is missing or older than lib/)');
+    const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    if (build.status !== 0) throw new Error('bench: `npm run build` failed (see above); the servers run the compiled package');
+  }
+  built = true;
+}
 
 function start(script: string, args: string[], execArgv: string[] = []): ChildProcess {
   const child = fork(path.join(BENCH, script), args, { execArgv: ['--import', 'tsx', ...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -82,6 +106,7 @@ export async function startServer(config: ServerConfig, options: { profileDir?: 
   const execArgv = [
     ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []), ...(options.exposeGc ? ['--expose-gc'] : []), ...(options.nodeFlags ?? []),
   ];
+  ensureBuilt();
   const child = start('server.ts', [JSON.stringify(config)], execArgv);
   const { port } = await next<{ port: number }>(child, 'ready', 60_000);
   return {

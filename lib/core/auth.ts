@@ -24,8 +24,6 @@ export interface Auth {
   /** Present when the auth was signed by the app (see lib/security). */
   expiresAt?: number;
   signature?: string;
-  /** room_channel, time_channel and current_user as JSON: what is stored for dead-client cleanup. */
-  json: string;
 }
 
 export type AuthReading =
@@ -168,15 +166,20 @@ export function readAuth(wire: unknown, { mostBytes = Infinity }: { mostBytes?: 
   const user: User = { ...currentUser, uid, uname };
   // What is remembered per clientId (2 weeks in Redis): only the fields read
   // back later, not whatever else the page put around them.
-  const auth: Auth = { room, timeChannel, user, json: rememberedJson(room, timeChannel, user) };
+  const auth: Auth = { room, timeChannel, user };
   // Their format is checked by verifyAuth when a secret is set; unsigned mode ignores them.
   if (typeof wire.expires_at === 'number') auth.expiresAt = wire.expires_at;
   if (typeof wire.signature === 'string') auth.signature = wire.signature;
   return { kind: 'valid', auth };
 }
 
-function rememberedJson(room: string, timeChannel: string, user: User): string {
-  return JSON.stringify({ room_channel: room, time_channel: timeChannel, current_user: user });
+/**
+ * room_channel, time_channel and current_user as JSON: what is stored for
+ * dead-client cleanup. Written when an arrival stores it, not for every
+ * message that carries the auth.
+ */
+export function rememberedAuthJson(auth: Auth): string {
+  return JSON.stringify({ room_channel: auth.room, time_channel: auth.timeChannel, current_user: auth.user });
 }
 
 /**
@@ -187,7 +190,7 @@ function rememberedJson(room: string, timeChannel: string, user: User): string {
  */
 export function signedPart(auth: Auth): Auth {
   const user: User = { uid: auth.user.uid, uname: auth.user.uname };
-  return { ...auth, user, json: rememberedJson(auth.room, auth.timeChannel, user) };
+  return { ...auth, user };
 }
 
 /** Two auths describe the same presence (same user, room and time channel). */

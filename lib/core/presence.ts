@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log';
 import { markExpiresAt, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type EngineClients, type DepartureResult, type PendingLeave, type PresenceStore } from '../stores/store';
-import { presenceKey, readAuth, type Auth, type User } from './auth';
+import { presenceKey, readAuth, rememberedAuthJson, type Auth, type User } from './auth';
 import { KeyedQueue } from './keyed-queue';
 import { sleep, systemClock, type Clock, type ClockTimer } from './clock';
 import { FayeOnlineError } from '../errors';
@@ -469,7 +469,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
   // Runs inside the user's queue.
   private async arriveNow(clientId: string, auth: Auth, at: number, how: Pick<Arrival, 'connecting' | 'engineClients'>): Promise<ArrivalResult | 'unknown'> {
     const uid = auth.user.uid;
-    const result = await this.store.arrive({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, authJson: auth.json, at, ...how });
+    const result = await this.store.arrive({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, authJson: rememberedAuthJson(auth), at, ...how });
     if (result.unknownClient) return 'unknown';
     if (result.refused) {
       this.known.delete(clientId);
@@ -693,7 +693,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
         const effects = await this.store.confirmLeave({ ...pending, reason: 'abandoned', roomEvents: scope.room });
         const leftRoom = scope.room && effects.leftRoom;
         const stoppedTimer = scope.timer && effects.stoppedTimer;
-        const auth: Auth = { room: pending.room, timeChannel: pending.timeChannel, user: { uid, uname: '' }, json: '' };
+        const auth: Auth = { room: pending.room, timeChannel: pending.timeChannel, user: { uid, uname: '' } };
         await this.applyLeave('', auth, pending.at, 'timeout', { leftRoom, stoppedTimer, seq: effects.seq });
         return leftRoom || stoppedTimer;
       });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import type { Sequelize } from 'sequelize';
-import { readAuth, type Auth } from '../../lib/core/auth';
+import { readAuth, rememberedAuthJson, type Auth } from '../../lib/core/auth';
 import { ManualClock } from '../../lib/core/clock';
 import { departureOf } from '../../lib/core/departures';
 import { Presence } from '../../lib/core/presence';
@@ -210,8 +210,8 @@ for (const kind of ['memory', 'redis'] as const) {
       await w.settle();
       // A state left by an older version: the same clientId in a second room
       // that its remembered auth does not name.
-      await store.arrive({ clientId: 'split', uid: 3, room: '/rooms/c2', timeChannel: '/lessons/c', authJson: authOf(3, '/rooms/c2', '/lessons/c').json, at: w.clock.now() });
-      await store.arrive({ clientId: 'split', uid: 3, room: '/rooms/c1', timeChannel: '/lessons/c', authJson: authOf(3, '/rooms/c1', '/lessons/c').json, at: w.clock.now() });
+      await store.arrive({ clientId: 'split', uid: 3, room: '/rooms/c2', timeChannel: '/lessons/c', authJson: rememberedAuthJson(authOf(3, '/rooms/c2', '/lessons/c')), at: w.clock.now() });
+      await store.arrive({ clientId: 'split', uid: 3, room: '/rooms/c1', timeChannel: '/lessons/c', authJson: rememberedAuthJson(authOf(3, '/rooms/c1', '/lessons/c')), at: w.clock.now() });
       await w.records.addToOnlineList('/rooms/c2', 3);
       presence.forgetLocally('split');
       const pass = () => reconcile({

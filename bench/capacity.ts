@@ -48,6 +48,8 @@ const flags = parseFlags({
   'allocation-profile': false,
   /** Writes --cpu-prof profiles of the servers to bench/results/profiles/. */
   profile: false,
+  /** The presence server's userListWindow, ms (0: its default); how often a crowded opening re-reads each room's list. */
+  'user-list-window': 0,
   /** Node/V8 flags for both servers, space-separated (e.g. "--max-semi-space-size=32"): how memory settings change RSS. */
   'server-flags': '',
 });
@@ -105,6 +107,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
   try {
     server = await startServer({
       kind: kind === 'presence' ? 'presence' : 'plain', engine: flags.engine as 'redis' | 'memory', redisUrl: backing.redis.url, namespace: backing.redis.namespace, databaseUrl: backing.db?.url, timeout: flags.timeout,
+      ...(flags['user-list-window'] > 0 ? { userListWindow: flags['user-list-window'] } : {}),
     }, { exposeGc: true, profileDir: flags.profile ? path.join(RESULTS_DIR, 'profiles') : undefined, nodeFlags: serverFlags });
     await server.settled();
     await sleep(1000);

@@ -401,8 +401,8 @@ export class PresenceExtension {
     const current = presence.authOf(clientId);
     if (current) {
       if (current.user.uid !== auth.user.uid) return this.refuseForeignClientId(message, clientId, auth, current.user.uid);
-      if (presenceKey(current) === presenceKey(auth) && !this.moves.waiting(clientId)) void this.arrive(clientId, auth);
-      else this.moves.moved(clientId, auth);
+      // Still where it is tracked: nothing to do, route() has sighted it.
+      if (presenceKey(current) !== presenceKey(auth) || this.moves.waiting(clientId)) this.moves.moved(clientId, auth);
       return message;
     }
     if (this.bench.has(clientId)) return message;

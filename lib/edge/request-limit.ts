@@ -135,6 +135,11 @@ class FrameQueues {
 
 type Process = (messages: unknown, request: IncomingMessage | null, callback: (replies: unknown[]) => void, context?: unknown) => void;
 type Upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+/** The parts of faye-websocket's driver the limits use. */
+interface Driver {
+  _maxLength?: number;
+  _fail?(type: string, message: string): void;
+}
 
 /**
  * Faye's Server#process runs every message of a batch through the extensions
@@ -148,11 +153,6 @@ type Upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
  * A WebSocket frame is read whole into memory before it is parsed, and the
  * driver's own cap is 64 MiB; the frame limit here is the HTTP body limit.
  */
-interface Driver {
-  _maxLength?: number;
-  _fail?(type: string, message: string): void;
-}
-
 export function limitBatches(adapter: NodeAdapter, limits: { maxMessages: number; maxFrameBytes: number }, logger: Logger): void {
   const server = (adapter as unknown as { _server: { process: Process } })._server;
   const frames = new FrameQueues();

@@ -5,7 +5,8 @@
 import type { Sequelize } from 'sequelize';
 import type { Sql } from '../records/sql';
 import type { PresenceRecordEvent } from './event';
-import { atomically, insertEvents } from './table';
+import { atomically } from '../records/sql';
+import { insertEvents } from './table';
 
 export type RecordEvent = Omit<PresenceRecordEvent, 'seq' | 'clientId'> & { clientId?: string | null };
 

@@ -5,7 +5,6 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import { QueryTypes } from 'sequelize';
 import { formatDateTime } from '../records/legacy-format';
-export { atomically } from '../records/sql';
 import { EVENTS_TABLE, eventKey, type PresenceRecordEvent } from './event';
 
 const COLUMNS = '(event_key, kind, user_id, channel, occurred_ms, reason, seq, client_id, created_at)';

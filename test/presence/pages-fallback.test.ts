@@ -35,7 +35,7 @@ test(`after ${MAX_PAGE_RESTARTS} restarts the browser client follows <room>/user
     for (let uid = 1; uid <= 9; uid++) await join(uid);
     // Page requests are held until released, the time it takes the room to change and the read to expire.
     const held: Array<() => void> = [];
-    const seen = { restarts: 0, subscriptions: [] as string[], members: [] as OnlineUser[] };
+    const seen = { restarts: 0, subscriptions: [] as string[], members: [] as OnlineUser[], userLists: 0 };
     online.client.addExtension({
       outgoing(message: FayeMessage, callback: (m: FayeMessage) => void) {
         if (message.channel === '/meta/subscribe') seen.subscriptions.push(String(message.subscription));
@@ -45,6 +45,7 @@ test(`after ${MAX_PAGE_RESTARTS} restarts the browser client follows <room>/user
       incoming(message: FayeMessage, callback: (m: FayeMessage) => void) {
         const state = message.channel === '/meta/subscribe' ? stateIn(message, `${room}/presence`) : undefined;
         if (state?.offset === 0 && seen.subscriptions.length > 1) seen.restarts += 1;
+        if (message.channel === `${room}/user_list`) seen.userLists += 1;
         callback(message);
       },
     });
@@ -61,7 +62,8 @@ test(`after ${MAX_PAGE_RESTARTS} restarts the browser client follows <room>/user
     }
     await eventually(() => seen.subscriptions.includes(`${room}/user_list`), 10_000, 'the client subscribed to user_list');
     assert.equal(held.length, 0, 'no page asked after the fallback');
-    assert.equal(seen.members.length, 0, 'no list before the first user_list');
+    // The last join's trailing user_list may land just after the subscription: that one may set the list.
+    if (seen.userLists === 0) assert.equal(seen.members.length, 0, 'no list before the first user_list');
 
     // The next change publishes <room>/user_list: the list is the room's.
     await join(20);

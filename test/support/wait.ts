@@ -4,16 +4,30 @@
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs `attempt` every `intervalMs` until it returns true; after `timeoutMs` throws its last failure. */
+/** A pause between two attempts this much longer than asked means the whole process stood still. */
+const STALL_MS = 2000;
+
+/**
+ * Runs `attempt` every `intervalMs` until it returns true; after `timeoutMs` throws its last failure.
+ * Time the process stood still (a machine that stopped scheduling it) does
+ * not count: nothing it waits for could have happened meanwhile. Each such
+ * stall is printed, so a server that blocks its own event loop still shows.
+ */
 async function poll(attempt: () => Promise<boolean>, timeoutMs: number, intervalMs: number, lastFailure: () => unknown): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  let deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await attempt()) return;
     if (Date.now() > deadline) {
       const failure = lastFailure();
       throw failure instanceof Error ? failure : new Error(String(failure));
     }
+    const asleep = Date.now();
     await sleep(intervalMs);
+    const late = Date.now() - asleep - intervalMs;
+    if (late > STALL_MS) {
+      deadline += late;
+      console.warn(`# the test process stood still for ${late} ms while waiting; the wait is extended by as much`);
+    }
   }
 }
 

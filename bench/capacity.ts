@@ -46,6 +46,10 @@ const flags = parseFlags({
   subscribe: 'chat,user_list',
   /** Writes a sampling allocation profile of each server's opening (objects that died in old space included) to bench/results/capacity-<kind>.heapprofile. */
   'allocation-profile': false,
+  /** Writes a sampling allocation profile of each server's steady window, every allocation, to bench/results/capacity-<kind>-steady.heapprofile. */
+  'steady-allocation-profile': false,
+  /** Writes a CPU profile of each server's steady window to bench/results/capacity-<kind>-steady.cpuprofile. */
+  'steady-cpu-profile': false,
   /** Writes --cpu-prof profiles of the servers to bench/results/profiles/. */
   profile: false,
   /** The presence server's userListWindow, ms (0: its default); how often a crowded opening re-reads each room's list. */
@@ -78,6 +82,8 @@ interface CapacityResult {
   externalMB: number;
   otherMB: number;
   steadyCpu: number;
+  /** Of the steady window, garbage collection per second, ms: scavenges and the rest. */
+  steadyGc: { minor: number; major: number };
   connectsPerSecond: number;
   delivered: number;
   latency: LatencyResult;
@@ -113,10 +119,11 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     await sleep(1000);
     const idle = await server.stats({ gc: true });
     const before = await server.stats();
-    if (flags['allocation-profile']) await server.allocationProfile('start');
+    const profileOpening = flags['allocation-profile'];
+    if (profileOpening) await server.allocationProfile('start');
     const opened = await load.open(specs(clients, server.url, kind), flags.concurrency, label, flags.pace);
     await server.settled();
-    if (flags['allocation-profile']) await server.allocationProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}.heapprofile`));
+    if (profileOpening) await server.allocationProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}.heapprofile`));
     const connectedStats = await server.stats();
     const cpuPerConnectMs = (connectedStats.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, opened.connected);
     progress(`${label}: ${opened.connected} connected, ${opened.failed} failed in ${opened.seconds.toFixed(1)} s (${cpuPerConnectMs.toFixed(2)} ms server CPU per connect)${opened.lastError ? `; last error: ${opened.lastError}` : ''}`);
@@ -125,10 +132,14 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
 
     const probe = await startLatencyProbe(server.url, server.url, '/rooms/r1/chat');
     server.reset();
+    if (flags['steady-allocation-profile']) await server.allocationProfile('start', undefined, true);
+    if (flags['steady-cpu-profile']) await server.cpuProfile('start');
     const steadyBefore = await server.stats();
     const startedAt = Date.now();
     const latency = await probe.run(flags.seconds, flags.rate);
     const steadyAfter = await server.stats();
+    if (flags['steady-allocation-profile']) await server.allocationProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}-steady.heapprofile`));
+    if (flags['steady-cpu-profile']) await server.cpuProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}-steady.cpuprofile`));
     const wall = (Date.now() - startedAt) / 1000;
     await probe.close();
     const after: ServerStats = await server.stats({ gc: true });
@@ -157,12 +168,13 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
       externalMB: after.external / 2 ** 20,
       otherMB: (after.rss - after.heapTotal - after.external) / 2 ** 20,
       steadyCpu: (steadyAfter.cpuMicros - steadyBefore.cpuMicros) / 1e6 / wall,
+      steadyGc: { minor: (steadyAfter.gcMinorMs - steadyBefore.gcMinorMs) / wall, major: (steadyAfter.gcMajorMs - steadyBefore.gcMajorMs) / wall },
       connectsPerSecond: steadyAfter.connects / wall,
       delivered: clientStats.delivered,
       latency,
       load: machineLoad(),
     };
-    progress(`${label}: steady CPU ${result.steadyCpu.toFixed(3)} s/s, p99 ${latency.p99?.toFixed(1)} ms, RSS ${result.rssMB.toFixed(0)} MB ` +
+    progress(`${label}: steady CPU ${result.steadyCpu.toFixed(3)} s/s (GC ${result.steadyGc.minor.toFixed(1)} ms/s scavenging, ${result.steadyGc.major.toFixed(1)} ms/s the rest), p99 ${latency.p99?.toFixed(1)} ms, RSS ${result.rssMB.toFixed(0)} MB ` +
       `(${result.rssPerClientKB.toFixed(1)} KB per client), load ${result.load}; disconnecting`);
     await load.close();
     await server.settled();

@@ -5,8 +5,10 @@
 //   npm run bench:engine -- --messages 5000 --subscribers 10
 import { performance } from 'node:perf_hooks';
 import faye from 'faye';
-import { RedisEngine } from '../lib/engine';
-import { silentLogger } from '../lib/log';
+// Our engine as users get it, compiled (see bench/server.ts); loaded once built.
+import type { RedisEngine as RedisEngineType } from '../dist/lib/engine';
+import type { silentLogger as SilentLogger } from '../dist/lib/log';
+import { ensureBuilt } from './support/processes';
 import { parseFlags } from './support/args';
 import { createTestRedis } from '../test/support/redis';
 import { commit, progress, saveResult, sleep, table } from './support/report';
@@ -85,7 +87,13 @@ async function measure(engine: EngineName): Promise<EngineResult> {
   }
 }
 
+let RedisEngine: typeof RedisEngineType;
+let silentLogger: typeof SilentLogger;
+
 async function main(): Promise<void> {
+  ensureBuilt();
+  ({ RedisEngine } = await import('../dist/lib/engine/index.js'));
+  ({ silentLogger } = await import('../dist/lib/log.js'));
   const results: EngineResult[] = [];
   for (const engine of ['memory', 'faye-online RedisEngine', 'faye-redis 0.2 (redis@3)'] as EngineName[]) {
     const runs: EngineResult[] = [];

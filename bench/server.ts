@@ -6,15 +6,17 @@
 //   -> { type: 'stats', gc? } <- { type: 'stats', cpuMicros, rss, heapUsed, sqlStatements, connects } (after a GC when asked and --expose-gc)
 //   -> { type: 'reset' }     zeroes the SQL statement and /meta/connect counters
 //   -> { type: 'heapSnapshot', file } <- { type: 'heapSnapshot', file } once written
-//   -> { type: 'allocationProfile', action: 'start' | 'stop', file } <- { type: 'allocationProfile' } (stop: written to file)
+//   -> { type: 'allocationProfile', action: 'start' | 'stop', file, everything? } <- { type: 'allocationProfile' } (stop: written to file)
+//   -> { type: 'cpuProfile', action: 'start' | 'stop', file } <- { type: 'cpuProfile' } (stop: written to file)
 //   -> { type: 'settled' }   <- { type: 'settled' } once presence work in flight is written
 //   -> { type: 'close' }     closes everything and exits
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import fs from 'node:fs';
+import path from 'node:path';
 import inspector from 'node:inspector';
 import express from 'express';
 import faye from 'faye';
@@ -117,12 +119,22 @@ async function main(): Promise<void> {
     rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
   }, 20).unref();
 
+  // Time spent collecting garbage, young generation (scavenges) and the rest.
+  const gcMs = { minor: 0, major: 0 };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gcMs.minor += entry.duration;
+      else gcMs.major += entry.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
+
   const inspectorSession = new inspector.Session();
   const post = (method: string, params: object = {}) => new Promise<unknown>((resolve, reject) => {
     inspectorSession.post(method, params, (error, result) => (error ? reject(error) : resolve(result)));
   });
 
-  process.on('message', (message: { type: string; gc?: boolean; file?: string; action?: 'start' | 'stop' }) => {
+  process.on('message', (message: { type: string; gc?: boolean; file?: string; action?: 'start' | 'stop'; everything?: boolean }) => {
     switch (message.type) {
       case 'stats': {
         if (message.gc) (globalThis as { gc?: () => void }).gc?.();
@@ -134,6 +146,7 @@ async function main(): Promise<void> {
           sqlStatements: sql?.count ?? 0, connects,
           loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6, rssPeak,
           lazyFree: lazilyFreedBytes(),
+          gcMinorMs: gcMs.minor, gcMajorMs: gcMs.major,
           spaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((space) => [space.space_name, { committed: space.physical_space_size, used: space.space_used_size }])),
         });
         break;
@@ -145,6 +158,7 @@ async function main(): Promise<void> {
         rssPeak = process.memoryUsage.rss();
         break;
       case 'heapSnapshot':
+        fs.mkdirSync(path.dirname(message.file!), { recursive: true });
         process.send!({ type: 'heapSnapshot', file: v8.writeHeapSnapshot(message.file) });
         break;
       case 'allocationProfile':
@@ -152,13 +166,29 @@ async function main(): Promise<void> {
           if (message.action === 'start') {
             inspectorSession.connect();
             await post('HeapProfiler.enable');
-            await post('HeapProfiler.startSampling', { samplingInterval: 65536, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false });
+            await post('HeapProfiler.startSampling', { samplingInterval: 65536, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: message.everything === true });
           } else {
             const { profile } = await post('HeapProfiler.stopSampling') as { profile: unknown };
+            fs.mkdirSync(path.dirname(message.file!), { recursive: true });
             fs.writeFileSync(message.file!, JSON.stringify(profile));
             inspectorSession.disconnect();
           }
           process.send!({ type: 'allocationProfile' });
+        })();
+        break;
+      case 'cpuProfile':
+        void (async () => {
+          if (message.action === 'start') {
+            inspectorSession.connect();
+            await post('Profiler.enable');
+            await post('Profiler.start');
+          } else {
+            const { profile } = await post('Profiler.stop') as { profile: unknown };
+            fs.mkdirSync(path.dirname(message.file!), { recursive: true });
+            fs.writeFileSync(message.file!, JSON.stringify(profile));
+            inspectorSession.disconnect();
+          }
+          process.send!({ type: 'cpuProfile' });
         })();
         break;
       case 'settled':

@@ -23,7 +23,7 @@ function newestChange(dir: string): number {
 
 let built = false;
 /** Servers run the compiled package (dist/): builds it when it is missing or older than lib/. */
-function ensureBuilt(): void {
+export function ensureBuilt(): void {
   if (built) return;
   const compiled = path.join(ROOT, 'dist', 'lib', 'index.js');
   if (!fs.existsSync(compiled) || fs.statSync(compiled).mtimeMs < newestChange(path.join(ROOT, 'lib'))) {
@@ -79,6 +79,9 @@ export interface ServerStats {
   rssPeak: number;
   /** Of RSS, pages freed lazily (MADV_FREE) that the kernel takes back only when it needs memory, bytes. */
   lazyFree: number;
+  /** Time spent in garbage collection since the server started, ms: scavenges of the young generation, and the rest. */
+  gcMinorMs: number;
+  gcMajorMs: number;
   /** Each V8 heap space's committed and used bytes (new_space, old_space, large_object_space, code_space...). */
   spaces: Record<string, { committed: number; used: number }>;
 }
@@ -95,8 +98,11 @@ export interface BenchServer {
    * Starts or ends a sampling allocation profile (one sample per 64 KB allocated); `stop` writes it to
    * `file` (Chrome DevTools .heapprofile). It keeps objects that survived a scavenge and died later, in
    * old space: the garbage that grows the old generation, which a profile of live objects would not show.
+   * `everything`: also the objects that died young, i.e. every allocation (what the scavenges cost).
    */
-  allocationProfile(action: 'start' | 'stop', file?: string): Promise<void>;
+  allocationProfile(action: 'start' | 'stop', file?: string, everything?: boolean): Promise<void>;
+  /** Starts or ends a CPU profile of a window (`stop` writes it to `file`, a .cpuprofile), e.g. of the steady state only. */
+  cpuProfile(action: 'start' | 'stop', file?: string): Promise<void>;
   settled(): Promise<void>;
   close(): Promise<void>;
 }
@@ -123,9 +129,14 @@ export async function startServer(config: ServerConfig, options: { profileDir?: 
       child.send({ type: 'heapSnapshot', file });
       await reply;
     },
-    async allocationProfile(action, file) {
+    async allocationProfile(action, file, everything = false) {
       const reply = next(child, 'allocationProfile', 300_000);
-      child.send({ type: 'allocationProfile', action, file });
+      child.send({ type: 'allocationProfile', action, file, everything });
+      await reply;
+    },
+    async cpuProfile(action, file) {
+      const reply = next(child, 'cpuProfile', 300_000);
+      child.send({ type: 'cpuProfile', action, file });
       await reply;
     },
     async settled() {

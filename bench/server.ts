@@ -134,6 +134,22 @@ async function main(): Promise<void> {
     inspectorSession.post(method, params, (error, result) => (error ? reject(error) : resolve(result)));
   });
 
+  // A profile of a window of the run, through the inspector: `start` begins it, `stop` writes it to the file.
+  // The reply names the message's type. Both kinds can run at once, on the one session.
+  let profiling = 0;
+  const profileWindow = async (message: { type: string; action?: 'start' | 'stop'; file?: string }, begin: () => Promise<unknown>, end: () => Promise<unknown>) => {
+    if (message.action === 'start') {
+      if (profiling++ === 0) inspectorSession.connect();
+      await begin();
+    } else {
+      const { profile } = await end() as { profile: unknown };
+      fs.mkdirSync(path.dirname(message.file!), { recursive: true });
+      fs.writeFileSync(message.file!, JSON.stringify(profile));
+      if (--profiling === 0) inspectorSession.disconnect();
+    }
+    process.send!({ type: message.type });
+  };
+
   process.on('message', (message: { type: string; gc?: boolean; file?: string; action?: 'start' | 'stop'; everything?: boolean }) => {
     switch (message.type) {
       case 'stats': {
@@ -162,34 +178,12 @@ async function main(): Promise<void> {
         process.send!({ type: 'heapSnapshot', file: v8.writeHeapSnapshot(message.file) });
         break;
       case 'allocationProfile':
-        void (async () => {
-          if (message.action === 'start') {
-            inspectorSession.connect();
-            await post('HeapProfiler.enable');
-            await post('HeapProfiler.startSampling', { samplingInterval: 65536, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: message.everything === true });
-          } else {
-            const { profile } = await post('HeapProfiler.stopSampling') as { profile: unknown };
-            fs.mkdirSync(path.dirname(message.file!), { recursive: true });
-            fs.writeFileSync(message.file!, JSON.stringify(profile));
-            inspectorSession.disconnect();
-          }
-          process.send!({ type: 'allocationProfile' });
-        })();
+        void profileWindow(message, () => post('HeapProfiler.enable').then(() => post('HeapProfiler.startSampling', {
+          samplingInterval: 65536, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: message.everything === true,
+        })), () => post('HeapProfiler.stopSampling'));
         break;
       case 'cpuProfile':
-        void (async () => {
-          if (message.action === 'start') {
-            inspectorSession.connect();
-            await post('Profiler.enable');
-            await post('Profiler.start');
-          } else {
-            const { profile } = await post('Profiler.stop') as { profile: unknown };
-            fs.mkdirSync(path.dirname(message.file!), { recursive: true });
-            fs.writeFileSync(message.file!, JSON.stringify(profile));
-            inspectorSession.disconnect();
-          }
-          process.send!({ type: 'cpuProfile' });
-        })();
+        void profileWindow(message, () => post('Profiler.enable').then(() => post('Profiler.start')), () => post('Profiler.stop'));
         break;
       case 'settled':
         void (handle ? handle.settled() : Promise.resolve()).then(() => process.send!({ type: 'settled' }));

@@ -119,11 +119,10 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     await sleep(1000);
     const idle = await server.stats({ gc: true });
     const before = await server.stats();
-    const profileOpening = flags['allocation-profile'];
-    if (profileOpening) await server.allocationProfile('start');
+    if (flags['allocation-profile']) await server.allocationProfile('start');
     const opened = await load.open(specs(clients, server.url, kind), flags.concurrency, label, flags.pace);
     await server.settled();
-    if (profileOpening) await server.allocationProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}.heapprofile`));
+    if (flags['allocation-profile']) await server.allocationProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}.heapprofile`));
     const connectedStats = await server.stats();
     const cpuPerConnectMs = (connectedStats.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, opened.connected);
     progress(`${label}: ${opened.connected} connected, ${opened.failed} failed in ${opened.seconds.toFixed(1)} s (${cpuPerConnectMs.toFixed(2)} ms server CPU per connect)${opened.lastError ? `; last error: ${opened.lastError}` : ''}`);

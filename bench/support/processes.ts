@@ -115,6 +115,12 @@ export async function startServer(config: ServerConfig, options: { profileDir?: 
   ensureBuilt();
   const child = start('server.ts', [JSON.stringify(config)], execArgv);
   const { port } = await next<{ port: number }>(child, 'ready', 60_000);
+  // Starts or ends a profile in the server; the reply names the same type.
+  const profile = async (message: { type: string; action: 'start' | 'stop'; file?: string; everything?: boolean }) => {
+    const reply = next(child, message.type, 300_000);
+    child.send(message);
+    await reply;
+  };
   return {
     pid: child.pid!,
     url: `http://127.0.0.1:${port}/faye`,
@@ -129,16 +135,8 @@ export async function startServer(config: ServerConfig, options: { profileDir?: 
       child.send({ type: 'heapSnapshot', file });
       await reply;
     },
-    async allocationProfile(action, file, everything = false) {
-      const reply = next(child, 'allocationProfile', 300_000);
-      child.send({ type: 'allocationProfile', action, file, everything });
-      await reply;
-    },
-    async cpuProfile(action, file) {
-      const reply = next(child, 'cpuProfile', 300_000);
-      child.send({ type: 'cpuProfile', action, file });
-      await reply;
-    },
+    allocationProfile: (action, file, everything = false) => profile({ type: 'allocationProfile', action, file, everything }),
+    cpuProfile: (action, file) => profile({ type: 'cpuProfile', action, file }),
     async settled() {
       const reply = next(child, 'settled', 120_000);
       child.send({ type: 'settled' });

@@ -193,7 +193,12 @@ export function signedPart(auth: Auth): Auth {
   return { ...auth, user };
 }
 
-/** Two auths describe the same presence (same user, room and time channel). */
+/** A key naming an auth's presence (its user, room and time channel), for maps and queues. */
 export function presenceKey(auth: Auth): string {
   return `${auth.user.uid} ${auth.room} ${auth.timeChannel}`;
+}
+
+/** Two auths describe the same presence (same user, room and time channel); builds no key. */
+export function samePresence(a: Auth, b: Auth): boolean {
+  return a.user.uid === b.user.uid && a.room === b.room && a.timeChannel === b.timeChannel;
 }

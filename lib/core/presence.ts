@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log';
 import { markExpiresAt, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type EngineClients, type DepartureResult, type PendingLeave, type PresenceStore } from '../stores/store';
-import { presenceKey, readAuth, rememberedAuthJson, type Auth, type User } from './auth';
+import { presenceKey, readAuth, rememberedAuthJson, samePresence, type Auth, type User } from './auth';
 import { KeyedQueue } from './keyed-queue';
 import { sleep, systemClock, type Clock, type ClockTimer } from './clock';
 import { FayeOnlineError } from '../errors';
@@ -437,7 +437,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
       // Arriving again then restores what that move took from a shared time
       // channel and the login status.
       const previous = rememberedAuthOf(previousAuth);
-      if (previous && presenceKey(previous) !== presenceKey(auth) && (!away.left || presenceKey(previous) !== presenceKey(away.left))) {
+      if (previous && !samePresence(previous, auth) && (!away.left || !samePresence(previous, away.left))) {
         await this.departNow(clientId, previous, at, 'moved', true, false, auth.room);
         await this.arriveNow(clientId, auth, at, { connecting });
       }
@@ -461,7 +461,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     if (result.elsewhere === null) return { wasEngaged: result.wasEngaged, left: departed };
     const remembered = rememberedAuthOf(result.elsewhere);
     // Already where it goes: whoever moved it there left the old place.
-    if (remembered && presenceKey(remembered) === presenceKey(auth)) return { wasEngaged: false, left: auth };
+    if (remembered && samePresence(remembered, auth)) return { wasEngaged: false, left: auth };
     const from = remembered && remembered.user.uid === departed.user.uid ? remembered : departed;
     return { wasEngaged: (await this.departNow(clientId, from, at, 'moved', true, false, auth.room)).wasEngaged, left: from };
   }

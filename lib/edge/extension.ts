@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { BayeuxMessage } from 'faye';
 import * as fayeConstants from 'faye/src/util/constants';
-import { presenceKey, readAuth, signedPart, type Auth } from '../core/auth';
+import { readAuth, samePresence, signedPart, type Auth } from '../core/auth';
 import { systemClock, type Clock } from '../core/clock';
 import type { ArrivalOutcome, Presence } from '../core/presence';
 import { isFayeOnlineError } from '../errors';
@@ -402,7 +402,7 @@ export class PresenceExtension {
     if (current) {
       if (current.user.uid !== auth.user.uid) return this.refuseForeignClientId(message, clientId, auth, current.user.uid);
       // Still where it is tracked: nothing to do, route() has sighted it.
-      if (presenceKey(current) !== presenceKey(auth) || this.moves.waiting(clientId)) this.moves.moved(clientId, auth);
+      if (!samePresence(current, auth) || this.moves.waiting(clientId)) this.moves.moved(clientId, auth);
       return message;
     }
     if (this.bench.has(clientId)) return message;

@@ -14,8 +14,8 @@ import { clientIdsByUser, onlineUids, reportsOf, sqlReader, startCluster, type C
 import { startHaproxy, type LoadBalancer } from './haproxy';
 import { sleep } from '../support/wait';
 
-const PORT = 47110;
-const STATS_PORT = 47111;
+const PORT = 27110;
+const STATS_PORT = 27111;
 
 describe('HAProxy round robin in front of three processes', () => {
   let cluster: Cluster;

@@ -26,7 +26,7 @@ describe('MariaDB restarts under traffic', () => {
   const plain: any[] = [];
 
   before(async () => {
-    mariadb = await startOwnMariaDb(47301);
+    mariadb = await startOwnMariaDb(27301);
     const setup = openDatabase(mariadb.url('mysql'));
     try {
       await setup.query('CREATE DATABASE faye_online_restart DEFAULT CHARACTER SET utf8mb3');

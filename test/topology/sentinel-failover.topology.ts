@@ -30,7 +30,7 @@ describe('Redis failover through Sentinel under traffic', () => {
   const plain: any[] = [];
 
   before(async () => {
-    redis = await startSentinelSet({ primary: 47201, replica: 47202, sentinels: [47211, 47212, 47213] });
+    redis = await startSentinelSet({ primary: 27201, replica: 27202, sentinels: [27211, 27212, 27213] });
     cluster = await startCluster(3, { timeout: TIMEOUT, gc: GC, leaveGrace: 5, userListWindow: 100 }, { redis: redis.url });
     sql = sqlReader(cluster);
     reader = redis.connect();
@@ -190,7 +190,7 @@ describe('Redis failover through Sentinel under traffic', () => {
     child.stdout!.on('data', (chunk) => { stdout += chunk; });
     try {
       const origin = await eventually(() => /ready at (http:\/\/[^/ ]+)/.exec(stdout)?.[1], 20_000, 'serve ready');
-      assert.match(stdout, new RegExp(`redis {5}redis\\+sentinel://127\\.0\\.0\\.1:47211,127\\.0\\.0\\.1:47212,127\\.0\\.0\\.1:47213/\\S+: answers`));
+      assert.match(stdout, new RegExp(`redis {5}redis\\+sentinel://127\\.0\\.0\\.1:27211,127\\.0\\.0\\.1:27212,127\\.0\\.0\\.1:27213/\\S+: answers`));
       const client = fayeClient(`${origin}/faye`, 'long-polling');
       plain.push(client);
       const message = new Promise((resolve) => void client.subscribe('/served/here', resolve));
@@ -202,8 +202,8 @@ describe('Redis failover through Sentinel under traffic', () => {
       await once(child, 'exit');
     }
 
-    const down = await cli(['serve', '--port', '0'], { DATABASE_URL: cluster.backing.databaseUrl, REDIS_URL: 'redis+sentinel://127.0.0.1:47299/nobody' });
+    const down = await cli(['serve', '--port', '0'], { DATABASE_URL: cluster.backing.databaseUrl, REDIS_URL: 'redis+sentinel://127.0.0.1:27299/nobody' });
     assert.equal(down.code, 1, down.stdout + down.stderr);
-    assert.match(down.stderr, /Redis at redis\+sentinel:\/\/127\.0\.0\.1:47299\/nobody does not answer .*\[REDIS_UNREACHABLE\]/);
+    assert.match(down.stderr, /Redis at redis\+sentinel:\/\/127\.0\.0\.1:27299\/nobody does not answer .*\[REDIS_UNREACHABLE\]/);
   });
 });

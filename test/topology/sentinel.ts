@@ -1,5 +1,5 @@
 // A Redis primary, one replica and three sentinels of the test's own (all
-// redis-server, the sentinels with --sentinel), on ports of the 47000-47999
+// redis-server, the sentinels with --sentinel), on ports of the 27000-27999
 // range, and the means to fail the primary.
 import Redis from 'ioredis';
 import { removeScratch, scratchDir, startService, stopAll, writeConfig, type Service } from './services';

@@ -1,10 +1,13 @@
 // Servers a topology test starts for itself (HAProxy, Redis, Sentinel,
-// MariaDB), each in a process group of its own on ports of the 47000-47999
-// range, so that the shared MariaDB and Redis are never touched. Every group is
-// killed when the test process ends, however it ends.
+// MariaDB), each in a process group of its own on ports of the 27000-27999
+// range, so that the shared MariaDB and Redis are never touched. That range lies
+// below Linux's ephemeral ports (32768-60999 by default): an outgoing connection
+// of the test itself once held a sentinel's port in the 47000s, and the sentinel
+// could not bind it. Every group is killed when the test process ends, however
+// it ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,8 +73,22 @@ async function until(check: () => Promise<boolean>, ms: number, what: string): P
   }
 }
 
+/** The kernel's range of ports for outgoing connections, when it can be read. */
+function ephemeralPorts(): [number, number] | undefined {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return low! > 0 && high! >= low! ? [low!, high!] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Starts `command` in a group of its own and waits until it answers on `port`. */
 export async function startService(name: string, command: string, args: string[], port: number, options: { log?: string; readyMs?: number } = {}): Promise<Service> {
+  const ephemeral = ephemeralPorts();
+  if (ephemeral && port >= ephemeral[0] && port <= ephemeral[1]) {
+    throw new Error(`${name}: port ${port} lies in this machine's range of outgoing ports (${ephemeral[0]}-${ephemeral[1]}, net.ipv4.ip_local_port_range), where any connection may hold it; give the test a port outside it`);
+  }
   if (await answers(port)) throw new Error(`${name}: port ${port} is already taken`);
   const output: string[] = [];
   const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

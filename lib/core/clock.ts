@@ -26,12 +26,21 @@ export function sleep(clock: Clock, ms: number): Promise<void> {
   return clock.sleep ? clock.sleep(ms) : new Promise((resolve) => clock.after(ms, resolve));
 }
 
+/** A timer of the system clock: one small object (a closure per timer costs three; a timer is kept per client). */
+class SystemTimer implements ClockTimer {
+  constructor(private readonly timer: NodeJS.Timeout) {}
+
+  cancel(): void {
+    clearTimeout(this.timer);
+  }
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   after(ms, callback) {
     const timer = setTimeout(callback, Math.max(0, ms));
     timer.unref();
-    return { cancel: () => clearTimeout(timer) };
+    return new SystemTimer(timer);
   },
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };

@@ -149,7 +149,6 @@ export type EngageOutcome = 'applied' | 'absent' | 'stale' | 'off';
 
 interface KnownClient {
   auth: Auth;
-  key: string;
   /** ms of the last message from this clientId seen by this process */
   lastSeen: number;
   /** the arrival's work, while it runs */
@@ -223,12 +222,11 @@ export class Presence extends EventEmitter<PresenceEvents> {
   arrive(clientId: string, auth: Auth, connecting = false): Promise<ArrivalOutcome> | null {
     const at = this.clock.now();
     const known = this.known.get(clientId);
-    const key = presenceKey(auth);
-    if (known && known.key === key) {
+    if (known && samePresence(known.auth, auth)) {
       known.lastSeen = at;
       return null;
     }
-    const entry: KnownClient = { auth, key, lastSeen: at, confirmed: connecting || known?.confirmed, unsettled: !known };
+    const entry: KnownClient = { auth, lastSeen: at, confirmed: connecting || known?.confirmed, unsettled: !known };
     this.known.set(clientId, entry);
     const previous = known?.auth;
     // A clientId new to this process: is it alive in the engine (when the store can tell)?

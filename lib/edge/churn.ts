@@ -94,7 +94,26 @@ export class ArrivalBudget {
     const tokens = bucket ? Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond) : burst;
     if (tokens < 1) return false;
     capped(this.buckets, uid, { tokens: tokens - 1, at: now }, CHURN_LIMITS.maxEntries);
+    this.forgetFull(now);
     return true;
+  }
+
+  /**
+   * A bucket untouched for burst / perSecond seconds is full again, the same as
+   * no bucket: those go, so that the map holds the users who arrived lately,
+   * not everyone who ever did. The map is in order of use, the oldest first.
+   */
+  private forgetFull(now: number): void {
+    const refillMs = (this.options.burst / this.options.perSecond) * 1000;
+    for (const [uid, bucket] of this.buckets) {
+      if (now - bucket.at < refillMs) return;
+      this.buckets.delete(uid);
+    }
+  }
+
+  /** Users with a bucket: those who took a token within the last burst / perSecond seconds. */
+  get size(): number {
+    return this.buckets.size;
   }
 
   /** A token taken for an arrival that did not happen (the engine did not know the clientId). */

@@ -95,13 +95,8 @@ class FrameQueues {
    * frames waiting (the caller closes it); its frames still arriving from the
    * same read are 'dropped'.
    */
-  admit(request: IncomingMessage, messages: unknown, work: (done: () => void) => void): 'queued' | 'overflow' | 'dropped' {
-    if (this.queues.get(request)?.closed) return 'dropped';
-    const held = (Array.isArray(messages) ? messages : [messages]).some((m) => typeof m === 'object' && m !== null && (m as { channel?: unknown }).channel === '/meta/connect');
-    if (held) {
-      setImmediate(() => work(() => undefined));
-      return 'queued';
-    }
+  admit(request: IncomingMessage, work: (done: () => void) => void): 'queued' | 'overflow' | 'dropped' {
+    if (this.closed(request)) return 'dropped';
     let queue = this.queues.get(request);
     if (!queue) this.queues.set(request, (queue = { running: 0, waiting: [], closed: false }));
     const q = queue;
@@ -131,6 +126,16 @@ class FrameQueues {
     q.waiting.push(run);
     return 'queued';
   }
+
+  /** The connection was closed for sending frames too fast: its frames still arriving are dropped. */
+  closed(request: IncomingMessage): boolean {
+    return this.queues.get(request)?.closed === true;
+  }
+}
+
+/** A frame with a /meta/connect, which Faye may hold until the timeout. */
+function holdsConnect(messages: unknown): boolean {
+  return (Array.isArray(messages) ? messages : [messages]).some((m) => typeof m === 'object' && m !== null && (m as { channel?: unknown }).channel === '/meta/connect');
 }
 
 type Process = (messages: unknown, request: IncomingMessage | null, callback: (replies: unknown[]) => void, context?: unknown) => void;
@@ -172,7 +177,15 @@ export function limitBatches(adapter: NodeAdapter, limits: { maxMessages: number
     const problem = batchProblem(messages, limits.maxMessages);
     if (problem === undefined) {
       if (!webSocket) return process(messages, request, callback, context);
-      const admitted = frames.admit(request, messages, (done) => process(messages, request, (replies) => {
+      if (frames.closed(request)) return;
+      if (holdsConnect(messages)) {
+        // Outside the queue (Faye holds it; it would keep a slot for the whole
+        // timeout), on the next turn like the others, and with nothing of ours
+        // kept while it is held: every connected WebSocket has one.
+        setImmediate(process, messages, request, callback, context);
+        return;
+      }
+      const admitted = frames.admit(request, (done) => process(messages, request, (replies) => {
         done();
         callback.call(context, replies);
       }, context));

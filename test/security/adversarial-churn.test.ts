@@ -45,6 +45,20 @@ describe('churn limits in simulated time', () => {
     assert.deepEqual([budget.take(9), budget.take(9)], [true, false]);
   });
 
+  test('a user\'s budget is forgotten once it is full again, so that the map holds recent arrivals only', () => {
+    const clock = new ManualClock();
+    const budget = new ArrivalBudget({ burst: 3, perSecond: 1, clock });
+    for (let uid = 1; uid <= 1000; uid++) budget.take(uid);
+    assert.equal(budget.size, 1000);
+    void clock.advance(2999);
+    budget.take(2000);
+    assert.equal(budget.size, 1001, 'not yet full: 2 of 3 tokens back');
+    void clock.advance(1);
+    budget.take(2001);
+    assert.equal(budget.size, 2, 'the thousand buckets are full again and gone');
+    assert.deepEqual([1, 2, 3, 4].map(() => budget.take(1)), [true, true, true, false], 'a forgotten user starts with a full burst');
+  });
+
   test('an evicted clientId stays benched for its time', () => {
     const clock = new ManualClock();
     const bench = new Bench({ ms: 1000, clock });

@@ -130,7 +130,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     await sleep(flags.timeout * 1000 + 2000);
 
     const probe = await startLatencyProbe(server.url, server.url, '/rooms/r1/chat');
-    server.reset();
+    server.reset({ sampleRss: false });
     if (flags['steady-allocation-profile']) await server.allocationProfile('start', undefined, true);
     if (flags['steady-cpu-profile']) await server.cpuProfile('start');
     const steadyBefore = await server.stats();

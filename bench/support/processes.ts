@@ -91,7 +91,8 @@ export interface BenchServer {
   url: string;
   /** `gc`: collect garbage first (servers started with `exposeGc`), so that heap and RSS show what is held. */
   stats(options?: { gc?: boolean }): Promise<ServerStats>;
-  reset(): void;
+  /** Starts the next window: counts, the event-loop delay and the RSS peak start again; `sampleRss` false stops the RSS sampler (it costs CPU) for a window that measures CPU. */
+  reset(options?: { sampleRss?: boolean }): void;
   /** Writes a V8 heap snapshot of the server to `file`. */
   heapSnapshot(file: string): Promise<void>;
   /**
@@ -129,7 +130,7 @@ export async function startServer(config: ServerConfig, options: { profileDir?: 
       child.send({ type: 'stats', gc: statsOptions.gc === true });
       return reply;
     },
-    reset: () => child.send({ type: 'reset' }),
+    reset: (resetOptions = {}) => child.send({ type: 'reset', sampleRss: resetOptions.sampleRss !== false }),
     async heapSnapshot(file) {
       const reply = next(child, 'heapSnapshot', 300_000);
       child.send({ type: 'heapSnapshot', file });

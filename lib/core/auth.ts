@@ -166,7 +166,7 @@ export function readAuth(wire: unknown, { mostBytes = Infinity }: { mostBytes?: 
   const user: User = { ...currentUser, uid, uname };
   // What is remembered per clientId (2 weeks in Redis): only the fields read
   // back later, not whatever else the page put around them.
-  const auth: Auth = { room: sharedName(room), timeChannel: sharedName(timeChannel), user };
+  const auth: Auth = { room, timeChannel, user };
   // Their format is checked by verifyAuth when a secret is set; unsigned mode ignores them.
   if (typeof wire.expires_at === 'number') auth.expiresAt = wire.expires_at;
   if (typeof wire.signature === 'string') auth.signature = wire.signature;
@@ -190,6 +190,11 @@ function sharedName(name: string): string {
   if (sharedNames.size >= SHARED_NAMES_MAX) sharedNames.clear();
   sharedNames.set(name, name);
   return name;
+}
+
+/** The auth to keep for a tracked clientId, its room and time channel names shared (sharedName); for arrivals, not for every message. */
+export function keptAuth(auth: Auth): Auth {
+  return { ...auth, room: sharedName(auth.room), timeChannel: sharedName(auth.timeChannel) };
 }
 
 /**

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log';
 import { markExpiresAt, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type EngineClients, type DepartureResult, type PendingLeave, type PresenceStore } from '../stores/store';
-import { presenceKey, readAuth, rememberedAuthJson, samePresence, type Auth, type User } from './auth';
+import { keptAuth, presenceKey, readAuth, rememberedAuthJson, samePresence, type Auth, type User } from './auth';
 import { KeyedQueue } from './keyed-queue';
 import { sleep, systemClock, type Clock, type ClockTimer } from './clock';
 import { FayeOnlineError } from '../errors';
@@ -226,7 +226,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
       known.lastSeen = at;
       return null;
     }
-    const entry: KnownClient = { auth, lastSeen: at, confirmed: connecting || known?.confirmed, unsettled: !known };
+    const entry: KnownClient = { auth: keptAuth(auth), lastSeen: at, confirmed: connecting || known?.confirmed, unsettled: !known };
     this.known.set(clientId, entry);
     const previous = known?.auth;
     // A clientId new to this process: is it alive in the engine (when the store can tell)?

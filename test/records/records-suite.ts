@@ -440,9 +440,16 @@ export function recordsSuite(name: string, createBackend: () => Promise<TestBack
               // ... and the first one, which the UPDATE did write, is written again by another connection right after.
               afterUpdateMany: async ({ table }) => {
                 if (table !== 'faye_user_online_times' || bump) return;
-                bump = rails.query('UPDATE faye_user_online_times SET lock_version = lock_version + 1 WHERE id = ?', [first]);
-                await eventually(async () => Number((await backend.rows<{ n: number }>(
-                  "SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_query LIKE 'UPDATE faye_user_online_times SET lock_version = lock_version + 1 WHERE id = %'"))[0].n) === 1, 5000, 'the other write waits for the row lock');
+                let settled = false;
+                bump = rails.query('UPDATE faye_user_online_times SET lock_version = lock_version + 1 WHERE id = ?', [first]).finally(() => (settled = true));
+                // The other connection's own transaction, found by its thread, waits for our row lock.
+                await eventually(async () => {
+                  const [trx] = await backend.rows<{ state: string; query: string | null }>(
+                    'SELECT trx_state AS state, trx_query AS query FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = ?', [rails.threadId]);
+                  if (trx?.state === 'LOCK WAIT') return true;
+                  const seen = settled ? 'its UPDATE is done: it did not wait' : trx ? `its transaction is ${trx.state} (${trx.query})` : 'no transaction of it yet';
+                  throw new Error(`the other write does not wait for the row lock: ${seen}`);
+                }, 10_000);
               },
             },
           });

@@ -4,7 +4,7 @@
 //   plain:    Express + a Faye NodeAdapter with the same RedisEngine and no extension
 // Configuration comes as JSON in argv[2]; the parent talks to it over IPC:
 //   -> { type: 'stats', gc? } <- { type: 'stats', cpuMicros, rss, heapUsed, sqlStatements, connects } (after a GC when asked and --expose-gc)
-//   -> { type: 'reset' }     zeroes the SQL statement and /meta/connect counters
+//   -> { type: 'reset', sampleRss } zeroes the SQL statement and /meta/connect counters, the loop delay and the RSS peak; sampleRss false stops the 20 ms RSS sampler
 //   -> { type: 'heapSnapshot', file } <- { type: 'heapSnapshot', file } once written
 //   -> { type: 'allocationProfile', action: 'start' | 'stop', file, everything? } <- { type: 'allocationProfile' } (stop: written to file)
 //   -> { type: 'cpuProfile', action: 'start' | 'stop', file } <- { type: 'cpuProfile' } (stop: written to file)

@@ -92,11 +92,10 @@ class FrameQueues {
 
   /**
    * Runs `work` now or later. 'overflow' when the connection has too many
-   * frames waiting (the caller closes it); its frames still arriving from the
-   * same read are 'dropped'.
+   * frames waiting: the caller closes it, and drops its frames still arriving
+   * from the same read (closed()).
    */
-  admit(request: IncomingMessage, work: (done: () => void) => void): 'queued' | 'overflow' | 'dropped' {
-    if (this.closed(request)) return 'dropped';
+  admit(request: IncomingMessage, work: (done: () => void) => void): 'queued' | 'overflow' {
     let queue = this.queues.get(request);
     if (!queue) this.queues.set(request, (queue = { running: 0, waiting: [], closed: false }));
     const q = queue;
@@ -189,7 +188,7 @@ export function limitBatches(adapter: NodeAdapter, limits: { maxMessages: number
         done();
         callback.call(context, replies);
       }, context));
-      if (admitted !== 'overflow') return;
+      if (admitted === 'queued') return;
       logger.warn({ waiting: MAX_FRAMES_WAITING }, 'closed a WebSocket sending frames faster than they are answered');
       closeWebSocket(request);
       return;

@@ -9,7 +9,7 @@
 // Faye timeout).
 import { numberList, parseFlags } from './support/args';
 import { createBacking } from './support/backing';
-import { startBayeuxLoad } from './support/bayeux-load';
+import { roomClients, startBayeuxLoad } from './support/bayeux-load';
 import { startLatencyProbe, type LatencyResult } from './support/latency';
 import { runBenchmark, startServer, type BenchServer, type ServerStats } from './support/processes';
 import path from 'node:path';
@@ -91,18 +91,7 @@ interface CapacityResult {
 }
 
 function specs(clients: number, url: string, kind: Kind): RawClientSpec[] {
-  const lpEvery = flags['long-polling'] > 0 ? Math.round(1 / flags['long-polling']) : Infinity;
-  return Array.from({ length: clients }, (_, i) => {
-    const uid = i + 1;
-    const room = `/rooms/r${uid % flags.rooms}`;
-    return {
-      url,
-      transport: i % lpEvery === lpEvery - 1 ? 'long-polling' : 'websocket',
-      auth: { room_channel: room, time_channel: `/lessons/l${uid % flags.rooms}`, current_user: { uid, uname: `user${uid}` } },
-      subscribe: String(flags.subscribe).split(',').filter(Boolean).map((name) => `${room}/${name}`),
-      ...(kind === 'announcing' ? { announce: { channel: `${room}/user_list`, data: { joined: { uid, uname: `user${uid}` } } } } : {}),
-    };
-  });
+  return roomClients({ clients, url, rooms: flags.rooms, longPolling: flags['long-polling'], subscribe: String(flags.subscribe), announce: kind === 'announcing' });
 }
 
 async function measure(kind: Kind, clients: number): Promise<CapacityResult> {

@@ -50,6 +50,26 @@ function next<T>(worker: Worker, type: string, limitMs: number, onOther?: (messa
 // A worker thread does not inherit `--import tsx`'s loader for its entry file: it registers tsx itself.
 const WORKER_SOURCE = `require('tsx/cjs'); require(${JSON.stringify(path.resolve(__dirname, '..', 'bayeux-worker.ts'))});`;
 
+/**
+ * `clients` clients spread over `rooms` rooms (uid i+1 in room r(uid % rooms)), one in 1/`longPolling` on
+ * long-polling, each subscribed to the `subscribe` names (comma-separated) under its room; `announce`: each
+ * publishes its own arrival on <room>/user_list, as an app without presence would.
+ */
+export function roomClients(o: { clients: number; url: string; rooms: number; longPolling: number; subscribe: string; announce?: boolean }): RawClientSpec[] {
+  const lpEvery = o.longPolling > 0 ? Math.round(1 / o.longPolling) : Infinity;
+  return Array.from({ length: o.clients }, (_, i) => {
+    const uid = i + 1;
+    const room = `/rooms/r${uid % o.rooms}`;
+    return {
+      url: o.url,
+      transport: i % lpEvery === lpEvery - 1 ? 'long-polling' : 'websocket',
+      auth: { room_channel: room, time_channel: `/lessons/l${uid % o.rooms}`, current_user: { uid, uname: `user${uid}` } },
+      subscribe: o.subscribe.split(',').filter(Boolean).map((name) => `${room}/${name}`),
+      ...(o.announce ? { announce: { channel: `${room}/user_list`, data: { joined: { uid, uname: `user${uid}` } } } } : {}),
+    };
+  });
+}
+
 export function startBayeuxLoad(threads: number): BayeuxLoad {
   const workers = Array.from({ length: threads }, () => new Worker(WORKER_SOURCE, { eval: true }));
   return {

@@ -34,8 +34,14 @@ export function ensureBuilt(): void {
   built = true;
 }
 
-function start(script: string, args: string[], execArgv: string[] = []): ChildProcess {
-  const child = fork(path.join(BENCH, script), args, { execArgv: ['--import', 'tsx', ...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** `wrap`: a command that runs Node (e.g. valgrind and its options), the child then being that command. */
+function start(script: string, args: string[], execArgv: string[] = [], wrap: string[] = []): ChildProcess {
+  const nodeArgv = ['--import', 'tsx', ...execArgv];
+  const [command, ...commandArgs] = wrap;
+  const child = fork(path.join(BENCH, script), args, {
+    ...(command ? { execPath: command, execArgv: [...commandArgs, process.execPath, ...nodeArgv] } : { execArgv: nodeArgv }),
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
@@ -108,14 +114,20 @@ export interface BenchServer {
   close(): Promise<void>;
 }
 
-/** `nodeFlags`: more Node/V8 flags for the server process (e.g. --max-semi-space-size=32). */
-export async function startServer(config: ServerConfig, options: { profileDir?: string; exposeGc?: boolean; nodeFlags?: string[] } = {}): Promise<BenchServer> {
+/**
+ * `nodeFlags`: more Node/V8 flags for the server process (e.g. --max-semi-space-size=32). `wrap`: a
+ * command the server's Node runs under (bench:instructions: valgrind), whose slower start `readyMs` allows.
+ */
+export async function startServer(
+  config: ServerConfig,
+  options: { profileDir?: string; exposeGc?: boolean; nodeFlags?: string[]; wrap?: string[]; readyMs?: number } = {},
+): Promise<BenchServer> {
   const execArgv = [
     ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []), ...(options.exposeGc ? ['--expose-gc'] : []), ...(options.nodeFlags ?? []),
   ];
   ensureBuilt();
-  const child = start('server.ts', [JSON.stringify(config)], execArgv);
-  const { port } = await next<{ port: number }>(child, 'ready', 60_000);
+  const child = start('server.ts', [JSON.stringify(config)], execArgv, options.wrap);
+  const { port } = await next<{ port: number }>(child, 'ready', options.readyMs ?? 60_000);
   // Starts or ends a profile in the server; the reply names the same type.
   const profile = async (message: { type: string; action: 'start' | 'stop'; file?: string; everything?: boolean }) => {
     const reply = next(child, message.type, 300_000);

@@ -214,13 +214,13 @@ export class PresenceExtension {
       });
   }
 
-  outgoing(message: BayeuxMessage, callback: (message: BayeuxMessage) => void): void {
+  /** A message Faye sends: its answer to a /meta/connect gives a connected clientId's records their full TTL. */
+  replied(message: BayeuxMessage): void {
     const reply = message as Message;
     if (reply.channel === '/meta/connect' && reply.successful === true && isString(reply.clientId)) {
       const work = this.options.presence.connected(reply.clientId);
       if (work) this.options.track(work);
     }
-    callback(message);
   }
 
   /** Nothing a client sends may break the server: log, refuse the message. */

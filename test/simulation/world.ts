@@ -197,7 +197,7 @@ export class SimProcess {
     if (message.channel === '/meta/disconnect' && this.presence.isKnown(String(message.clientId))) this.departures.disconnected(String(message.clientId));
     const answer = new Promise<BayeuxMessage>((resolve) => this.extension.incoming(message as BayeuxMessage, REQUEST, resolve)).then((passed) => {
       // Faye answers a connect the edge let through with success (the engine knows the client): attach passes the reply back out.
-      if (passed.channel === '/meta/connect' && !passed.error) this.extension.outgoing({ channel: '/meta/connect', clientId: passed.clientId, successful: true } as BayeuxMessage, () => undefined);
+      if (passed.channel === '/meta/connect' && !passed.error) this.extension.replied({ channel: '/meta/connect', clientId: passed.clientId, successful: true } as BayeuxMessage);
       return passed;
     });
     this.track(answer);

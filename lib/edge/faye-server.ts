@@ -44,8 +44,8 @@ export function serveFaye(adapter: NodeAdapter, httpServer: HttpServer, opts: Re
     : undefined;
   // One Faye extension for presence, the metrics and the <room>/presence state: Faye passes every
   // message, and every message it delivers, through each extension in turn, with a lookup, a read of
-  // the function's length and a closure per extension; three of them cost presence's steady state
-  // about 1% more instructions than one (bench:instructions).
+  // the function's length and a closure per extension. As three extensions, they cost presence's
+  // steady work (bench:instructions, 300 clients) about 5% more instructions than as one.
   adapter.addExtension({
     incoming(message: BayeuxMessage, request: IncomingMessage | null, callback: (message: BayeuxMessage) => void) {
       presence.incoming(message, request, (answer) => {

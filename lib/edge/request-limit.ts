@@ -100,21 +100,27 @@ class FrameQueues {
     if (!queue) this.queues.set(request, (queue = { running: 0, waiting: [], closed: false }));
     const q = queue;
     // A frame that ends hands its slot to the first one waiting, so frames
-    // start in the order they came and never more than the limit at once.
+    // start in the order they came and never more than the limit at once. It
+    // does so on a later turn: a frame Faye answers at once (a handshake on the
+    // memory engine) would otherwise free its slot for the next frame of the
+    // same socket read, and a read of many frames would be answered in one turn.
+    const release = () => {
+      const next = q.waiting.shift();
+      if (next) next();
+      else q.running -= 1;
+    };
     const run = () => {
       let finished = false;
       work(() => {
         if (finished) return;
         finished = true;
-        const next = q.waiting.shift();
-        if (next) setImmediate(next);
-        else q.running -= 1;
+        setImmediate(release);
       });
     };
     if (q.running < MAX_FRAMES_IN_FLIGHT && q.waiting.length === 0) {
-      // Run on the next turn: the frames of one socket read spread over turns.
+      // At once, as Faye alone would: the frames after it wait for its answer.
       q.running += 1;
-      setImmediate(run);
+      run();
       return 'queued';
     }
     if (q.waiting.length >= MAX_FRAMES_WAITING) {
@@ -124,6 +130,12 @@ class FrameQueues {
     }
     q.waiting.push(run);
     return 'queued';
+  }
+
+  /** No frame of the connection is being answered or waiting. */
+  idle(request: IncomingMessage): boolean {
+    const queue = this.queues.get(request);
+    return queue === undefined || (queue.running === 0 && queue.waiting.length === 0);
   }
 
   /** The connection was closed for sending frames too fast: its frames still arriving are dropped. */
@@ -179,9 +191,11 @@ export function limitBatches(adapter: NodeAdapter, limits: { maxMessages: number
       if (frames.closed(request)) return;
       if (holdsConnect(messages)) {
         // Outside the queue (Faye holds it; it would keep a slot for the whole
-        // timeout), on the next turn like the others, and with nothing of ours
-        // kept while it is held: every connected WebSocket has one.
-        setImmediate(process, messages, request, callback, context);
+        // timeout), with nothing of ours kept while it is held: every connected
+        // WebSocket has one. At once unless frames before it wait, whose turn
+        // it must not take.
+        if (frames.idle(request)) process(messages, request, callback, context);
+        else setImmediate(process, messages, request, callback, context);
         return;
       }
       const admitted = frames.admit(request, (done) => process(messages, request, (replies) => {

@@ -100,6 +100,21 @@ describe('a batch past maxMessagesPerRequest', () => {
     assert.equal(parsedAfterClose, 0);
   });
 
+  test(`frames holding /meta/connect wait their turn too: more than ${MAX_FRAMES_WAITING} at once close the connection`, async () => {
+    // Faye holds a connect open, so such a frame gives its slot back on the next turn instead of at
+    // Faye's answer; let through without waiting, 200 frames of 50 connects held the loop for 282 ms.
+    const { replies: [shaken] } = await postBayeux(server, handshakes(1));
+    const clientId = String(shaken!.clientId);
+    const socket = await rawWebSocket(server);
+    const from = log.lines.length;
+    const auth = { room_channel: '/rooms/flood', time_channel: '/lessons/flood', current_user: { uid: 77, uname: 'flood' } };
+    const frame = JSON.stringify(Array.from({ length: 20 }, (_, i) => ({ channel: '/meta/connect', clientId, connectionType: 'websocket', id: `c${i}`, auth })));
+    for (let i = 0; i < 3 * MAX_FRAMES_WAITING; i++) socket.send(frame);
+    const closed = await Promise.race([socket.closed.then(() => true), new Promise<false>((resolve) => setTimeout(resolve, 10_000, false))]);
+    assert.ok(closed, 'the connection was still open 10 s after the frames');
+    assert.deepEqual(loudLines(log.lines, from).map((line) => line.message), ['closed a WebSocket sending frames faster than they are answered']);
+  });
+
   test('a WebSocket frame larger than the body limit (2 x maxMessageBytes) closes the connection unread', async () => {
     const socket = await rawWebSocket(server);
     // One message of 200 KB: under the driver's own 64 MiB, over our 128 KiB.

@@ -88,8 +88,36 @@ export const MAX_FRAMES_WAITING = 64;
  * carrying /meta/connect, which Faye holds open for the long poll: that one
  * counts until the next turn.
  */
+interface FrameQueue {
+  running: number;
+  waiting: Array<() => void>;
+  closed: boolean;
+  /**
+   * Hands a finished frame's slot to the first one waiting, so frames start in
+   * the order they came and never more than the limit at once. Called on a
+   * later turn: a frame Faye answers at once (a handshake on the memory engine)
+   * would otherwise free its slot for the next frame of the same socket read,
+   * and a read of many frames would be answered in one turn.
+   */
+  release(): void;
+}
+
+function newFrameQueue(): FrameQueue {
+  const q: FrameQueue = {
+    running: 0,
+    waiting: [],
+    closed: false,
+    release() {
+      const next = q.waiting.shift();
+      if (next) next();
+      else q.running -= 1;
+    },
+  };
+  return q;
+}
+
 class FrameQueues {
-  private readonly queues = new WeakMap<IncomingMessage, { running: number; waiting: Array<() => void>; closed: boolean }>();
+  private readonly queues = new WeakMap<IncomingMessage, FrameQueue>();
 
   /**
    * Runs `work` now or later. 'overflow' when the connection has too many
@@ -97,19 +125,9 @@ class FrameQueues {
    * from the same read (closed()).
    */
   admit(request: IncomingMessage, work: (done: () => void) => void): 'queued' | 'overflow' {
-    let queue = this.queues.get(request);
-    if (!queue) this.queues.set(request, (queue = { running: 0, waiting: [], closed: false }));
-    const q = queue;
-    // A frame that ends hands its slot to the first one waiting, so frames
-    // start in the order they came and never more than the limit at once. It
-    // does so on a later turn: a frame Faye answers at once (a handshake on the
-    // memory engine) would otherwise free its slot for the next frame of the
-    // same socket read, and a read of many frames would be answered in one turn.
-    const release = () => {
-      const next = q.waiting.shift();
-      if (next) next();
-      else q.running -= 1;
-    };
+    let q = this.queues.get(request);
+    if (!q) this.queues.set(request, (q = newFrameQueue()));
+    const { release } = q;
     const run = () => {
       let finished = false;
       work(() => {

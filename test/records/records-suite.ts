@@ -447,9 +447,12 @@ export function recordsSuite(name: string, createBackend: () => Promise<TestBack
                   const [trx] = await backend.rows<{ state: string; query: string | null }>(
                     'SELECT trx_state AS state, trx_query AS query FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = ?', [rails.threadId]);
                   if (trx?.state === 'LOCK WAIT') return true;
-                  const seen = settled ? 'its UPDATE is done: it did not wait' : trx ? `its transaction is ${trx.state} (${trx.query})` : 'no transaction of it yet';
+                  const [thread] = await backend.rows<{ command: string; state: string; info: string | null }>(
+                    'SELECT COMMAND AS command, STATE AS state, INFO AS info FROM information_schema.PROCESSLIST WHERE ID = ?', [rails.threadId]);
+                  const where = thread ? `its thread is ${thread.command}, ${thread.state || 'no state'} (${thread.info})` : 'its thread is gone';
+                  const seen = settled ? 'its UPDATE is done: it did not wait' : trx ? `its transaction is ${trx.state} (${trx.query})` : `no transaction of it yet; ${where}`;
                   throw new Error(`the other write does not wait for the row lock: ${seen}`);
-                }, 10_000);
+                }, 30_000);
               },
             },
           });

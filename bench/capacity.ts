@@ -28,6 +28,8 @@ const flags = parseFlags({
   /**
    * Clients opened per second, all threads together; 0: as fast as the server answers. Unpaced, the opening is
    * a reconnect storm that keeps the server's CPU saturated, and its RSS afterwards is that storm's high-water mark.
+   * It also sets the clients' phases: a faster server's clients keep coming back in a shorter burst every timeout,
+   * which makes its steady state cheaper (bench/together.ts, "Phases"); compare steady CPU at the same pace.
    */
   pace: 0,
   seconds: 20,
@@ -36,7 +38,9 @@ const flags = parseFlags({
   /**
    * The servers to compare, in this order: presence, plain (Faye alone, the clients only connect and subscribe)
    * and announcing (Faye alone, each client publishes its own arrival on <room>/user_list once subscribed:
-   * the one message per join to every member an app without presence would send itself).
+   * the one message per join to every member an app without presence would send itself) and listing (Faye
+   * alone, each client publishes its room's whole list on <room>/user_list once subscribed: what the gem's
+   * server sends on every join, uncoalesced).
    */
   order: 'presence,plain',
   repeat: 1,
@@ -61,8 +65,9 @@ const serverFlags = String(flags['server-flags']).split(' ').filter(Boolean);
 
 const snapshotFile = (kind: string) => path.join(RESULTS_DIR, `capacity-${kind}.heapsnapshot`);
 
-type Kind = 'presence' | 'plain' | 'announcing';
-const KINDS: Kind[] = ['presence', 'plain', 'announcing'];
+type Kind = 'presence' | 'plain' | 'announcing' | 'listing';
+const KINDS: Kind[] = ['presence', 'plain', 'announcing', 'listing'];
+const ANNOUNCES = { announcing: 'arrival', listing: 'list' } as const;
 
 interface CapacityResult {
   kind: Kind;
@@ -91,7 +96,7 @@ interface CapacityResult {
 }
 
 function specs(clients: number, url: string, kind: Kind): RawClientSpec[] {
-  return roomClients({ clients, url, rooms: flags.rooms, longPolling: flags['long-polling'], subscribe: String(flags.subscribe), announce: kind === 'announcing' });
+  return roomClients({ clients, url, rooms: flags.rooms, longPolling: flags['long-polling'], subscribe: String(flags.subscribe), announce: kind === 'presence' || kind === 'plain' ? undefined : ANNOUNCES[kind] });
 }
 
 async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
@@ -178,7 +183,7 @@ async function main(): Promise<void> {
   const order = String(flags.order).split(',') as Kind[];
   const baselines = order.filter((kind) => kind !== 'presence');
   if (!order.includes('presence') || baselines.length === 0 || new Set(order).size !== order.length || order.some((kind) => !KINDS.includes(kind))) {
-    throw new Error(`--order must name presence and at least one of plain and announcing, each once (the tables compare them), got ${flags.order}`);
+    throw new Error(`--order must name presence and at least one of plain, announcing and listing, each once (the tables compare them), got ${flags.order}`);
   }
   const rows: Array<{ clients: number; results: CapacityResult[] }> = [];
   for (const clients of numberList(flags.clients)) {

@@ -52,20 +52,31 @@ const WORKER_SOURCE = `require('tsx/cjs'); require(${JSON.stringify(path.resolve
 
 /**
  * `clients` clients spread over `rooms` rooms (uid i+1 in room r(uid % rooms)), one in 1/`longPolling` on
- * long-polling, each subscribed to the `subscribe` names (comma-separated) under its room; `announce`: each
- * publishes its own arrival on <room>/user_list, as an app without presence would.
+ * long-polling, each subscribed to the `subscribe` names (comma-separated) under its room. `announce`: each
+ * publishes on <room>/user_list once subscribed, as an app without presence would: 'arrival', a small
+ * message naming itself; 'list', the room's whole list as the gem's server sends it on every join
+ * (`{"count": N, "user_list": [...]}`, the uids of the room opened before it and its own).
  */
-export function roomClients(o: { clients: number; url: string; rooms: number; longPolling: number; subscribe: string; announce?: boolean }): RawClientSpec[] {
+export function roomClients(o: { clients: number; url: string; rooms: number; longPolling: number; subscribe: string; announce?: 'arrival' | 'list' }): RawClientSpec[] {
   const lpEvery = o.longPolling > 0 ? Math.round(1 / o.longPolling) : Infinity;
+  const lists = new Map<string, number[]>();
   return Array.from({ length: o.clients }, (_, i) => {
     const uid = i + 1;
     const room = `/rooms/r${uid % o.rooms}`;
+    let data: unknown;
+    if (o.announce === 'arrival') data = { joined: { uid, uname: `user${uid}` } };
+    if (o.announce === 'list') {
+      const list = lists.get(room) ?? [];
+      list.push(uid);
+      lists.set(room, list);
+      data = { count: list.length, user_list: [...list] };
+    }
     return {
       url: o.url,
       transport: i % lpEvery === lpEvery - 1 ? 'long-polling' : 'websocket',
       auth: { room_channel: room, time_channel: `/lessons/l${uid % o.rooms}`, current_user: { uid, uname: `user${uid}` } },
       subscribe: o.subscribe.split(',').filter(Boolean).map((name) => `${room}/${name}`),
-      ...(o.announce ? { announce: { channel: `${room}/user_list`, data: { joined: { uid, uname: `user${uid}` } } } } : {}),
+      ...(data !== undefined ? { announce: { channel: `${room}/user_list`, data } } : {}),
     };
   });
 }

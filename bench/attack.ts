@@ -119,8 +119,8 @@ async function main(): Promise<void> {
     rows.push(await measure(server, `1 WebSocket frame of ${flags.frame} handshakes (${mb(big.length)} MB)`, () => wsSend(server, [big])));
     rows.push(await measure(server, `1 WebSocket frame of ${BATCH + 1} handshakes`, () => wsSend(server, [JSON.stringify(handshake(BATCH + 1))])));
     rows.push(await measure(server, `200 WebSocket frames of ${BATCH} handshakes`, () => wsSend(server, Array(200).fill(JSON.stringify(handshake(BATCH))))));
-    // Frames holding /meta/connect do not wait in the frame queue (Faye holds them open): 200 of them,
-    // each of 50 connects with an auth, for clientIds the engine knows (handshaken over HTTP first).
+    // Frames holding /meta/connect, which Faye holds open, so each keeps its frame-queue slot for one turn
+    // only: 200 of them, each of 50 connects with an auth, for clientIds the engine knows (handshaken over HTTP first).
     const held = await handshakes(server, 200);
     const connectFrames = Array.from({ length: 200 }, (_, f) => JSON.stringify(Array.from({ length: BATCH }, (_, i) => ({
       channel: '/meta/connect', clientId: held[f], connectionType: 'websocket', id: `k${f}-${i}`, auth: wire(5000 + f),

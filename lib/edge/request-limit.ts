@@ -80,14 +80,7 @@ function batchProblem(messages: unknown, maxMessages: number): { fields: Record<
 export const MAX_FRAMES_IN_FLIGHT = 1;
 export const MAX_FRAMES_WAITING = 64;
 
-/**
- * Frames of one WebSocket, a few at a time. The driver hands over every frame
- * of a socket read in the same tick, and the engine's answers to all of them
- * then come back together: 200 frames of 100 handshakes held the event loop
- * for most of a second. A frame counts until Faye answers it, except one
- * carrying /meta/connect, which Faye holds open for the long poll: that one
- * counts until the next turn.
- */
+/** One connection's frames: how many run, which wait, and whether it was closed for sending too fast. */
 interface FrameQueue {
   running: number;
   waiting: Array<() => void>;
@@ -116,6 +109,14 @@ function newFrameQueue(): FrameQueue {
   return q;
 }
 
+/**
+ * Frames of one WebSocket, a few at a time. The driver hands over every frame
+ * of a socket read in the same tick, and the engine's answers to all of them
+ * then come back together: 200 frames of 100 handshakes held the event loop
+ * for most of a second. A frame counts until Faye answers it, except one
+ * carrying /meta/connect, which Faye holds open for the long poll: that one
+ * counts until the next turn.
+ */
 class FrameQueues {
   private readonly queues = new WeakMap<IncomingMessage, FrameQueue>();
 

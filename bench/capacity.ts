@@ -60,6 +60,11 @@ const flags = parseFlags({
   'user-list-window': 0,
   /** Node/V8 flags for both servers, space-separated (e.g. "--max-semi-space-size=32"): how memory settings change RSS. */
   'server-flags': '',
+  /**
+   * Seconds between memory readings through the steady window (0: none): RSS per client and old space, without a
+   * GC, so that it shows whether what the opening left in the old generation stays or goes (use a long --seconds).
+   */
+  'memory-every': 0,
 });
 const serverFlags = String(flags['server-flags']).split(' ').filter(Boolean);
 
@@ -93,6 +98,15 @@ interface CapacityResult {
   delivered: number;
   latency: LatencyResult;
   load: string;
+  /** --memory-every readings: seconds into the steady window, RSS per client (against the idle server, no GC), old space MB. */
+  memoryOverTime: MemoryReading[];
+}
+
+interface MemoryReading {
+  seconds: number;
+  rssPerClientKB: number;
+  oldCommittedMB: number;
+  oldUsedMB: number;
 }
 
 function specs(clients: number, url: string, kind: Kind): RawClientSpec[] {
@@ -129,7 +143,21 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     if (flags['steady-cpu-profile']) await server.cpuProfile('start');
     const steadyBefore = await server.stats();
     const startedAt = Date.now();
+    // Readings one after the other on the stats channel, never beside another request (a reply answers the oldest).
+    const memoryOverTime: MemoryReading[] = [];
+    let reading = Promise.resolve();
+    const sampler = flags['memory-every'] > 0 ? setInterval(() => {
+      reading = reading.then(async () => {
+        const now = await server!.stats();
+        const old = now.spaces.old_space;
+        const sample = { seconds: Math.round((Date.now() - startedAt) / 1000), rssPerClientKB: (now.rss - idle.rss) / 1024 / Math.max(1, opened.connected), oldCommittedMB: old.committed / 2 ** 20, oldUsedMB: old.used / 2 ** 20 };
+        memoryOverTime.push(sample);
+        progress(`${label}: ${sample.seconds} s steady: RSS ${sample.rssPerClientKB.toFixed(1)} KB per client, old space ${sample.oldCommittedMB.toFixed(0)}/${sample.oldUsedMB.toFixed(0)} MB`);
+      });
+    }, flags['memory-every'] * 1000) : undefined;
     const latency = await probe.run(flags.seconds, flags.rate);
+    clearInterval(sampler);
+    await reading;
     const steadyAfter = await server.stats();
     if (flags['steady-allocation-profile']) await server.allocationProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}-steady.heapprofile`));
     if (flags['steady-cpu-profile']) await server.cpuProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}-steady.cpuprofile`));
@@ -166,6 +194,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
       delivered: clientStats.delivered,
       latency,
       load: machineLoad(),
+      memoryOverTime,
     };
     progress(`${label}: steady CPU ${result.steadyCpu.toFixed(3)} s/s (GC ${result.steadyGc.minor.toFixed(1)} ms/s scavenging, ${result.steadyGc.major.toFixed(1)} ms/s the rest), p99 ${latency.p99?.toFixed(1)} ms, RSS ${result.rssMB.toFixed(0)} MB ` +
       `(${result.rssPerClientKB.toFixed(1)} KB per client), load ${result.load}; disconnecting`);
@@ -219,6 +248,15 @@ async function main(): Promise<void> {
       });
     }),
   ));
+  for (const { clients, results } of rows) {
+    const p = results.find((r) => r.kind === 'presence')!;
+    if (p.memoryOverTime.length === 0) continue;
+    console.log(`\nRSS per client through the steady window at ${clients} clients, KB without a GC (presence's ratio in brackets)\n`);
+    console.log(table(['steady s', ...results.map((r) => r.kind)], p.memoryOverTime.map((sample, i) => [sample.seconds, ...results.map((r) => {
+      const kb = r.memoryOverTime[i]?.rssPerClientKB;
+      return kb === undefined ? null : r === p ? kb.toFixed(1) : `${kb.toFixed(1)} (${(sample.rssPerClientKB / kb).toFixed(2)})`;
+    })])));
+  }
   if (flags.heap) {
     const last = rows.at(-1)!;
     const connected = last.results.find((r) => r.kind === 'presence')!.connected;

@@ -143,6 +143,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     if (flags['steady-cpu-profile']) await server.cpuProfile('start');
     const steadyBefore = await server.stats();
     const startedAt = Date.now();
+    const rssPerClientKB = (rss: number) => (rss - idle.rss) / 1024 / Math.max(1, opened.connected);
     // Readings one after the other on the stats channel, never beside another request (a reply answers the oldest).
     const memoryOverTime: MemoryReading[] = [];
     let reading = Promise.resolve();
@@ -150,7 +151,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
       reading = reading.then(async () => {
         const now = await server!.stats();
         const old = now.spaces.old_space;
-        const sample = { seconds: Math.round((Date.now() - startedAt) / 1000), rssPerClientKB: (now.rss - idle.rss) / 1024 / Math.max(1, opened.connected), oldCommittedMB: old.committed / 2 ** 20, oldUsedMB: old.used / 2 ** 20 };
+        const sample = { seconds: Math.round((Date.now() - startedAt) / 1000), rssPerClientKB: rssPerClientKB(now.rss), oldCommittedMB: old.committed / 2 ** 20, oldUsedMB: old.used / 2 ** 20 };
         memoryOverTime.push(sample);
         progress(`${label}: ${sample.seconds} s steady: RSS ${sample.rssPerClientKB.toFixed(1)} KB per client, old space ${sample.oldCommittedMB.toFixed(0)}/${sample.oldUsedMB.toFixed(0)} MB`);
       });
@@ -183,7 +184,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
       idleHeapMB: idle.heapUsed / 2 ** 20,
       rssMB: after.rss / 2 ** 20,
       heapMB: after.heapUsed / 2 ** 20,
-      rssPerClientKB: (after.rss - idle.rss) / 1024 / Math.max(1, opened.connected),
+      rssPerClientKB: rssPerClientKB(after.rss),
       heapPerClientKB: (after.heapUsed - idle.heapUsed) / 1024 / Math.max(1, opened.connected),
       heapFreeMB: (after.heapTotal - after.heapUsed) / 2 ** 20,
       externalMB: after.external / 2 ** 20,

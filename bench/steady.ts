@@ -58,12 +58,15 @@ async function main(): Promise<void> {
   ));
   console.log('\nPresence / plain Faye\n');
   console.log(table(
-    ['clients', 'CPU ratio', 'CPU per connect ratio', 'p50 ratio', 'p99 ratio', 'RSS ratio', 'CPU target (<= 1.10)'],
-    rows.map(({ clients, presence, plain }) => {
-      const cpu = ratio(presence.cpu, plain.cpu);
-      return [clients, cpu, ratio(presence.cpu / presence.connectsPerSecond, plain.cpu / plain.connectsPerSecond), ratio(presence.latency.p50, plain.latency.p50), ratio(presence.latency.p99, plain.latency.p99), ratio(presence.rssMB, plain.rssMB), cpu === null ? null : cpu <= 1.1 ? 'met' : 'missed'];
-    }),
+    ['clients', 'CPU ratio', 'CPU per connect ratio', 'p50 ratio', 'p99 ratio', 'RSS ratio'],
+    rows.map(({ clients, presence, plain }) => [
+      clients, ratio(presence.cpu, plain.cpu), ratio(presence.cpu / presence.connectsPerSecond, plain.cpu / plain.connectsPerSecond),
+      ratio(presence.latency.p50, plain.latency.p50), ratio(presence.latency.p99, plain.latency.p99), ratio(presence.rssMB, plain.rssMB),
+    ]),
   ));
+  // One server measured after the other moves by 10-40% from minute to minute on a shared machine: a pair
+  // here cannot tell 1.05 from 1.15. The steady CPU target is judged by bench:together (both at once).
+  console.log('\nOne pair per client count, measured one after the other: its CPU ratio scatters by 0.1-0.2. Steady CPU against the 1.05x target: npm run bench:together.');
   const file = saveResult('steady', { flags, rows });
   if (rows.length > 1) {
     const svg = steadyChart([

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../lib/core/clock';
 import { MAX_SUBSCRIPTIONS_PER_MESSAGE } from '../../lib/edge/extension';
-import { SharedSnapshots, type PresenceSnapshot } from '../../lib/edge/presence-diffs';
+import { SharedSnapshots, SNAPSHOT_WINDOW_MS, type PresenceSnapshot } from '../../lib/edge/presence-diffs';
 import { MAX_PRESENCE_SUBSCRIPTIONS_PER_REQUEST } from '../../lib/edge/request-limit';
 import { auth, eventually, onlineClient, startPresenceServer, type PresenceServer, type TestClient } from '../support/presence-server';
 import { postBayeux, rawHandshake, recordingLogger } from './support';
@@ -125,6 +125,38 @@ describe('shared snapshot reads', () => {
     const snapshots = await Promise.all(newcomers);
     assert.equal(started.length, 2);
     assert.ok(snapshots.every((snapshot) => snapshot.seq === 2));
+  });
+
+  test('a crowded room\'s reads start at most once per window grown with its members (1 s at 10,000)', async () => {
+    const started: number[] = [];
+    const clock = new ManualClock(0);
+    const members = Array.from({ length: 10_000 }, (_, i) => ({ uid: i + 1, user: { uid: i + 1, uname: `u${i + 1}` }, clientIds: [`c${i + 1}`] }));
+    const shared = new SharedSnapshots(async (room) => {
+      started.push(clock.now());
+      return { room, seq: started.length, members };
+    }, SNAPSHOT_WINDOW_MS, clock);
+    assert.equal((await shared.snapshot('/big')).seq, 1);
+    await clock.advance(SNAPSHOT_WINDOW_MS);
+    const newcomer = shared.snapshot('/big');
+    await clock.advance(998 - SNAPSHOT_WINDOW_MS);
+    assert.deepEqual(started, [0], 'no second read while 10,000 members\' window runs');
+    await clock.advance(2);
+    assert.equal((await newcomer).seq, 2);
+    assert.deepEqual(started, [0, 1000]);
+  });
+
+  test('a small room\'s reads keep the configured window', async () => {
+    const started: number[] = [];
+    const clock = new ManualClock(0);
+    const shared = new SharedSnapshots(async (room) => {
+      started.push(clock.now());
+      return { room, seq: started.length, members: [] };
+    }, SNAPSHOT_WINDOW_MS, clock);
+    await shared.snapshot('/small');
+    const next = shared.snapshot('/small');
+    await clock.advance(SNAPSHOT_WINDOW_MS);
+    assert.equal((await next).seq, 2);
+    assert.deepEqual(started, [0, SNAPSHOT_WINDOW_MS]);
   });
 
   test('rooms are read independently', async () => {

@@ -11,6 +11,8 @@
 //   - one newcomer on the browser client fetches the whole state, page by
 //     page: how long until its member list is complete, its requests and bytes.
 //   npm run bench:room -- --members 10000 --joins 100 --newcomers 200
+// --profile writes a CPU profile of the server while the room fills to bench/results/room-fill.cpuprofile.
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import faye from 'faye';
 import { createOnlineClient } from '../lib/client';
@@ -21,10 +23,10 @@ import { createBacking } from './support/backing';
 import { startBayeuxLoad } from './support/bayeux-load';
 import { countRedis } from './support/monitor';
 import { runBenchmark, startServer } from './support/processes';
-import { commit, machineLoad, progress, saveResult, sleep, table, waitFor } from './support/report';
+import { RESULTS_DIR, commit, machineLoad, progress, saveResult, sleep, table, waitFor } from './support/report';
 import { PresenceKeys } from '../lib/stores/keys';
 
-const flags = parseFlags({ members: 10_000, joins: 100, newcomers: 200, threads: 4, concurrency: 50, timeout: 10, 'long-polling': 0.25 });
+const flags = parseFlags({ members: 10_000, joins: 100, newcomers: 200, threads: 4, concurrency: 50, timeout: 10, 'long-polling': 0.25, profile: false });
 const ROOM = '/rooms/big';
 
 function spec(url: string, uid: number, subscribe: string[]): RawClientSpec {
@@ -105,12 +107,14 @@ async function main(): Promise<void> {
   try {
     const online = () => backing.redis.redis.hlen(new PresenceKeys(backing.redis.namespace).channel(ROOM));
     progress(`filling ${ROOM} with ${flags.members} members`);
+    if (flags.profile) await server.cpuProfile('start');
     const cpu0 = (await server.stats()).cpuMicros;
     const fill = await members.open(Array.from({ length: flags.members }, (_, i) => spec(server.url, i + 1, [])), flags.concurrency, `fill ${ROOM}`);
     // On a loaded machine a few raw clients time out while the room fills: 99% of them is a full room.
     await waitFor('every member in the room', async () => (await online()) >= fill.connected * 0.99, 300_000, 200);
     await server.settled();
     const fillCpu = ((await server.stats()).cpuMicros - cpu0) / 1e6;
+    if (flags.profile) await server.cpuProfile('stop', path.join(RESULTS_DIR, 'room-fill.cpuprofile'));
     progress(`${fill.connected} members in ${fill.seconds.toFixed(1)} s (${fill.failed} failed), server CPU ${fillCpu.toFixed(1)} s`);
 
     const diffs = await observer(server.url, `${ROOM}/presence`);

@@ -72,38 +72,65 @@ function batchProblem(messages: unknown, maxMessages: number): { fields: Record<
 }
 
 /**
- * Frames of one WebSocket processed at once, and waiting; past the second the
- * connection is closed. One at a time: with four, the answers of four frames
- * of 50 handshakes landed in one turn of the event loop (45-67 ms in
- * bench:attack, 14-27 ms with one).
+ * Frames of one WebSocket processed at once: one. With four, the answers of
+ * four frames of 50 handshakes landed in one turn of the event loop (45-67 ms
+ * in bench:attack, 14-27 ms with one).
  */
 export const MAX_FRAMES_IN_FLIGHT = 1;
-export const MAX_FRAMES_WAITING = 64;
+/**
+ * Frames waiting at which the server stops reading the connection's socket,
+ * until every frame read has been answered: a sender faster than the server
+ * is held back by TCP, as a slow reader holds back any stream. Faye's
+ * WebSocket transport sends every message in a frame of its own, so a page
+ * publishing in a loop sends a burst of frames; closing the connection at 64
+ * waiting frames lost all but a few of 200 such publishes.
+ */
+export const PAUSE_FRAMES_WAITING = 16;
+/**
+ * Frames waiting past which the connection is closed. While the socket is not
+ * read, only the rest of the read in progress (up to 64 KiB) still comes in,
+ * so only frames averaging less than 64 bytes reach this.
+ */
+export const MAX_FRAMES_WAITING = 1024;
 
 /** One connection's frames: how many run, which wait, and whether it was closed for sending too fast. */
 interface FrameQueue {
   running: number;
   waiting: Array<() => void>;
   closed: boolean;
+  /** The socket is not read until the frames waiting have been answered. */
+  paused: boolean;
   /**
    * Hands a finished frame's slot to the first one waiting, so frames start in
-   * the order they came and never more than the limit at once. Called on a
-   * later turn: a frame Faye answers at once (a handshake on the memory engine)
-   * would otherwise free its slot for the next frame of the same socket read,
-   * and a read of many frames would be answered in one turn.
+   * the order they came and never more than the limit at once, and reads the
+   * socket again once none waits. Called on a later turn: a frame Faye answers
+   * at once (a handshake on the memory engine) would otherwise free its slot
+   * for the next frame of the same socket read, and a read of many frames
+   * would be answered in one turn.
    */
   release(): void;
 }
 
-function newFrameQueue(): FrameQueue {
+/** The part of a connection's socket the queue uses. */
+export interface PausableSocket {
+  pause(): unknown;
+  resume(): unknown;
+}
+
+function newFrameQueue(socket: PausableSocket): FrameQueue {
   const q: FrameQueue = {
     running: 0,
     waiting: [],
     closed: false,
+    paused: false,
     release() {
       const next = q.waiting.shift();
       if (next) next();
       else q.running -= 1;
+      if (q.paused && q.waiting.length === 0 && !q.closed) {
+        q.paused = false;
+        socket.resume();
+      }
     },
   };
   return q;
@@ -117,17 +144,17 @@ function newFrameQueue(): FrameQueue {
  * carrying /meta/connect, which Faye holds open for the long poll: that one
  * counts until the next turn.
  */
-class FrameQueues {
-  private readonly queues = new WeakMap<IncomingMessage, FrameQueue>();
+export class FrameQueues {
+  private readonly queues = new WeakMap<object, FrameQueue>();
 
   /**
    * Runs `work` now or later. 'overflow' when the connection has too many
    * frames waiting: the caller closes it, and drops its frames still arriving
    * from the same read (closed()).
    */
-  admit(request: IncomingMessage, work: (done: () => void) => void): 'queued' | 'overflow' {
+  admit(request: { socket: PausableSocket }, work: (done: () => void) => void): 'queued' | 'overflow' {
     let q = this.queues.get(request);
-    if (!q) this.queues.set(request, (q = newFrameQueue()));
+    if (!q) this.queues.set(request, (q = newFrameQueue(request.socket)));
     const { release } = q;
     const run = () => {
       let finished = false;
@@ -149,11 +176,15 @@ class FrameQueues {
       return 'overflow';
     }
     q.waiting.push(run);
+    if (!q.paused && q.waiting.length >= PAUSE_FRAMES_WAITING) {
+      q.paused = true;
+      request.socket.pause();
+    }
     return 'queued';
   }
 
   /** The connection was closed for sending frames too fast: its frames still arriving are dropped. */
-  closed(request: IncomingMessage): boolean {
+  closed(request: object): boolean {
     return this.queues.get(request)?.closed === true;
   }
 }

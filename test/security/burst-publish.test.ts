@@ -23,17 +23,20 @@ for (const backend of BACKENDS) {
     test('2,000 publishes in one loop all arrive in order, and the connection is not closed', async () => {
       const publisher = new faye.Client(server.url);
       const receiver = new faye.Client(server.url);
-      const received: number[] = [];
-      await receiver.subscribe('/burst/chat', (data: { n: number }) => { received.push(data.n); });
-      await publisher.publish('/burst/chat', { n: -1 });
-      await eventually(async () => received.includes(-1));
-      const from = log.lines.length;
-      let acknowledged = 0;
-      for (let n = 0; n < 2000; n++) void Promise.resolve(publisher.publish('/burst/chat', { n })).then(() => (acknowledged += 1));
-      await eventually(async () => received.length === 2001 && acknowledged === 2000, 30_000);
-      assert.deepEqual(received.slice(1), Array.from({ length: 2000 }, (_, n) => n));
-      assert.deepEqual(loudLines(log.lines, from).map((line) => line.message), []);
-      await Promise.all([publisher.disconnect(), receiver.disconnect()]);
+      try {
+        const received: number[] = [];
+        await receiver.subscribe('/burst/chat', (data: { n: number }) => { received.push(data.n); });
+        await publisher.publish('/burst/chat', { n: -1 });
+        await eventually(async () => received.includes(-1));
+        const from = log.lines.length;
+        let acknowledged = 0;
+        for (let n = 0; n < 2000; n++) void Promise.resolve(publisher.publish('/burst/chat', { n })).then(() => (acknowledged += 1));
+        await eventually(async () => received.length === 2001 && acknowledged === 2000, 30_000);
+        assert.deepEqual(received.slice(1), Array.from({ length: 2000 }, (_, n) => n));
+        assert.deepEqual(loudLines(log.lines, from).map((line) => line.message), []);
+      } finally {
+        await Promise.all([publisher.disconnect(), receiver.disconnect()]);
+      }
     });
   });
 }

@@ -92,6 +92,14 @@ export const PAUSE_FRAMES_WAITING = 16;
  * so only frames averaging less than 64 bytes reach this.
  */
 export const MAX_FRAMES_WAITING = 1024;
+/**
+ * Bytes written to a WebSocket that its client has not taken yet, past which
+ * the connection is closed: a client that stops reading (a stalled tab, or a
+ * script subscribed to a busy channel on purpose) would otherwise have every
+ * message sent to it kept in the server's memory for as long as it stays
+ * connected. 4 MiB is a minute of a 10,000-member room's user_list.
+ */
+export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 
 /** One connection's frames: how many run, which wait, and whether it was closed for sending too fast. */
 interface FrameQueue {
@@ -103,21 +111,50 @@ interface FrameQueue {
   /**
    * Hands a finished frame's slot to the first one waiting, so frames start in
    * the order they came and never more than the limit at once, and reads the
-   * socket again once none waits. Called on a later turn: a frame Faye answers
+   * socket again once none waits. Runs on a later turn: a frame Faye answers
    * at once (a handshake on the memory engine) would otherwise free its slot
    * for the next frame of the same socket read, and a read of many frames
    * would be answered in one turn.
    */
   release(): void;
+  /**
+   * A frame was answered. Runs once the work in progress is over (a
+   * microtask): after the rest of the socket read that brought the frame has
+   * been handed over, so that its frames are waiting by then. With frames
+   * waiting, the slot goes to the first on a later turn (release); with none,
+   * it is free at once, without a turn of the event loop per frame.
+   */
+  settle(): void;
 }
 
 /** The part of a connection's socket the queue uses. */
 export interface PausableSocket {
   pause(): unknown;
   resume(): unknown;
+  /** True while the socket's outgoing buffer is full; its 'drain' event follows. */
+  readonly writableNeedDrain?: boolean;
+  once?(event: 'drain', listener: () => void): unknown;
 }
 
 function newFrameQueue(socket: PausableSocket): FrameQueue {
+  let awaitingDrain = false;
+  // Reads the socket again once no frame waits, but not while the answers
+  // already sent have not left: a client that does not read what it is sent
+  // would otherwise have the server read (and answer) one more socket read
+  // after another, its answers piling up in the server's memory.
+  const resumeWhenAnswered = (): void => {
+    if (!q.paused || q.waiting.length > 0 || q.closed || awaitingDrain) return;
+    if (socket.writableNeedDrain && socket.once) {
+      awaitingDrain = true;
+      socket.once('drain', () => {
+        awaitingDrain = false;
+        resumeWhenAnswered();
+      });
+      return;
+    }
+    q.paused = false;
+    socket.resume();
+  };
   const q: FrameQueue = {
     running: 0,
     waiting: [],
@@ -127,10 +164,15 @@ function newFrameQueue(socket: PausableSocket): FrameQueue {
       const next = q.waiting.shift();
       if (next) next();
       else q.running -= 1;
-      if (q.paused && q.waiting.length === 0 && !q.closed) {
-        q.paused = false;
-        socket.resume();
+      resumeWhenAnswered();
+    },
+    settle() {
+      if (q.waiting.length > 0) {
+        setImmediate(q.release);
+        return;
       }
+      q.running -= 1;
+      resumeWhenAnswered();
     },
   };
   return q;
@@ -155,13 +197,13 @@ export class FrameQueues {
   admit(request: { socket: PausableSocket }, work: (done: () => void) => void): 'queued' | 'overflow' {
     let q = this.queues.get(request);
     if (!q) this.queues.set(request, (q = newFrameQueue(request.socket)));
-    const { release } = q;
+    const { settle } = q;
     const run = () => {
       let finished = false;
       work(() => {
         if (finished) return;
         finished = true;
-        setImmediate(release);
+        queueMicrotask(settle);
       });
     };
     if (q.running < MAX_FRAMES_IN_FLIGHT && q.waiting.length === 0) {
@@ -200,6 +242,10 @@ type Upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 interface Driver {
   _maxLength?: number;
   _fail?(type: string, message: string): void;
+}
+/** The stream faye-websocket pipes a socket into, with its driver. */
+interface DriverStream {
+  _driver?: Driver;
 }
 
 /**
@@ -268,11 +314,28 @@ export function limitBatches(adapter: NodeAdapter, limits: { maxMessages: number
     // faye-websocket has just piped the socket into its driver's input stream;
     // the driver parses the first bytes (head) on the next tick, so a limit set
     // now applies to every frame. A frame past it closes the connection.
-    const pipes = (socket as unknown as { _readableState?: { pipes?: Array<{ _driver?: Driver }> } })._readableState?.pipes ?? [];
-    const driver = pipes.find((pipe) => pipe._driver && typeof pipe._driver._maxLength === 'number')?._driver;
-    if (driver) {
-      driver._maxLength = limits.maxFrameBytes;
-      drivers.set(request, driver);
-    } else logger.warn({}, 'could not limit the WebSocket frame size (faye-websocket changed?): frames up to its own 64 MiB are read');
+    const pipes = (socket as unknown as { _readableState?: { pipes?: DriverStream[] } })._readableState?.pipes ?? [];
+    const io = pipes.find((pipe) => pipe._driver && typeof pipe._driver._maxLength === 'number');
+    const driver = io?._driver;
+    if (!io || !driver) {
+      logger.warn({}, 'could not limit the WebSocket frame size and unsent bytes (faye-websocket changed?): frames up to its own 64 MiB are read');
+      return;
+    }
+    driver._maxLength = limits.maxFrameBytes;
+    drivers.set(request, driver);
+    // What the client has not taken yet is the socket's writable length. It
+    // is read only when a write finds the socket's buffer already full (the
+    // write answers false), so a client that reads costs one call per write.
+    const write = socket.write;
+    let cut = false;
+    socket.write = function writeUnlessStalled(this: Duplex, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+      const taken = (write as (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean).call(this, chunk, encoding, callback);
+      if (taken || cut || this.writableLength <= MAX_UNSENT_BYTES) return taken;
+      // Closing writes a close frame, which comes back here.
+      cut = true;
+      logger.warn({ unsentBytes: this.writableLength, limit: MAX_UNSENT_BYTES }, 'closed a WebSocket whose client does not take what it is sent');
+      closeWebSocket(request);
+      return taken;
+    } as Duplex['write'];
   };
 }

@@ -1,12 +1,20 @@
 // The frame queue of one WebSocket connection, on its own: one frame at a
 // time, the socket not read while frames wait, and closed only when more
-// frames pile up than one socket read of tiny frames could bring.
+// frames pile up than one socket read of tiny frames could bring; and not read
+// again while the answers already sent have not left.
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { describe, test } from 'node:test';
 import { FrameQueues, MAX_FRAMES_WAITING, PAUSE_FRAMES_WAITING } from '../../lib/edge/request-limit';
 
 function connection() {
-  const socket = { pauses: 0, resumes: 0, pause() { this.pauses += 1; }, resume() { this.resumes += 1; } };
+  const socket = Object.assign(new EventEmitter(), {
+    pauses: 0,
+    resumes: 0,
+    writableNeedDrain: false,
+    pause() { socket.pauses += 1; },
+    resume() { socket.resumes += 1; },
+  });
   return { socket };
 }
 
@@ -42,5 +50,38 @@ describe('a WebSocket connection\'s frame queue', () => {
     assert.equal(queues.admit(request, () => assert.fail('ran')), 'overflow');
     assert.equal(queues.closed(request), true);
     assert.equal(queues.closed(connection()), false);
+  });
+
+  test('after the waiting frames are answered, the socket is read again only once its answers have left', async () => {
+    const queues = new FrameQueues();
+    const request = connection();
+    for (let i = 0; i <= PAUSE_FRAMES_WAITING; i++) queues.admit(request, (done) => done());
+    assert.equal(request.socket.pauses, 1);
+    // The client does not take what it is sent: the socket's outgoing buffer is full.
+    request.socket.writableNeedDrain = true;
+    await turns(PAUSE_FRAMES_WAITING + 3);
+    assert.equal(request.socket.resumes, 0, 'read again while its answers pile up');
+    request.socket.writableNeedDrain = false;
+    request.socket.emit('drain');
+    assert.equal(request.socket.resumes, 1);
+    request.socket.emit('drain');
+    assert.equal(request.socket.resumes, 1, 'one drain listener, gone once it ran');
+  });
+
+  test('a frame answered with none waiting frees its slot once the work in progress is over, not a turn later', async () => {
+    const queues = new FrameQueues();
+    const request = connection();
+    let immediate = false;
+    setImmediate(() => (immediate = true));
+    queues.admit(request, (done) => done());
+    let second = false;
+    queues.admit(request, (done) => { second = true; done(); });
+    assert.equal(second, false, 'a frame of the same read waits');
+    await turns(2);
+    assert.equal(second, true, 'its turn came');
+    let third = false;
+    queues.admit(request, (done) => { third = true; done(); });
+    assert.equal(third, true, 'nothing waits: the next frame runs at once');
+    assert.equal(immediate, true);
   });
 });

@@ -1,0 +1,198 @@
+// Hostile traffic: a WebSocket client that does not read what it is sent. The
+// server must not keep answering it into its own memory: a client flooding
+// frames is held back by TCP until it reads again, and a client subscribed to
+// a busy channel is cut off once MAX_UNSENT_BYTES wait for it. The client
+// here speaks the WebSocket protocol by hand over a TCP socket, so that it can
+// stop reading, as no WebSocket library lets a caller do.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import type { BayeuxMessage } from 'faye';
+import { MAX_UNSENT_BYTES } from '../../lib/edge/request-limit';
+import { BACKENDS, startPresenceServer, type PresenceServer } from '../support/presence-server';
+import { eventually, sleep } from '../support/wait';
+import { loudLines, recordingLogger, type Reply } from './support';
+
+/** A masked text frame, as a client sends it. */
+function clientFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const mask = crypto.randomBytes(4);
+  const length = payload.length;
+  const head = length < 126 ? Buffer.from([0x81, 0x80 | length]) : Buffer.from([0x81, 0x80 | 126, length >> 8, length & 0xff]);
+  const masked = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) masked[i] = payload[i] ^ mask[i & 3];
+  return Buffer.concat([head, mask, masked]);
+}
+
+interface HandWebSocket {
+  socket: net.Socket;
+  /** Replies read so far (reading only while `reading()` is on). */
+  replies: Reply[];
+  send(messages: object[]): boolean;
+  /** Starts or stops reading the socket. */
+  reading(on: boolean): void;
+  closed: Promise<void>;
+}
+
+async function handWebSocket(server: PresenceServer): Promise<HandWebSocket> {
+  const socket = net.connect(server.port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const key = crypto.randomBytes(16).toString('base64');
+  socket.write(`GET /faye HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  const replies: Reply[] = [];
+  let pending = Buffer.alloc(0);
+  let upgraded = false;
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      if (!upgraded) {
+        const end = pending.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        assert.match(pending.subarray(0, end).toString(), /^HTTP\/1\.1 101/);
+        pending = pending.subarray(end + 4);
+        upgraded = true;
+        resolve();
+      }
+      // Server frames: unmasked, text or control; lengths of 7, 16 or 64 bits.
+      for (;;) {
+        if (pending.length < 2) return;
+        let length = pending[1] & 0x7f;
+        let offset = 2;
+        if (length === 126) {
+          if (pending.length < 4) return;
+          length = pending.readUInt16BE(2);
+          offset = 4;
+        } else if (length === 127) {
+          if (pending.length < 10) return;
+          length = Number(pending.readBigUInt64BE(2));
+          offset = 10;
+        }
+        if (pending.length < offset + length) return;
+        const opcode = pending[0] & 0x0f;
+        if (opcode === 1) replies.push(...(JSON.parse(pending.subarray(offset, offset + length).toString()) as Reply[]));
+        pending = pending.subarray(offset + length);
+      }
+    });
+  });
+  return {
+    socket,
+    replies,
+    send: (messages) => socket.write(clientFrame(JSON.stringify(messages))),
+    reading: (on) => (on ? socket.resume() : socket.pause()),
+    closed,
+  };
+}
+
+const handshake = (id: string) => ({ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['websocket'], id });
+
+describe('a WebSocket client that floods frames and does not read the answers', () => {
+  let server: PresenceServer;
+  let handled = 0;
+  before(async () => {
+    server = await startPresenceServer('sqlite+memory');
+    server.handle.adapter.addExtension({
+      incoming(message: BayeuxMessage, callback: (message: BayeuxMessage) => void) {
+        if (message.channel === '/meta/handshake') handled += 1;
+        callback(message);
+      },
+    });
+  });
+  after(() => server.close());
+
+  test('is held back: the server stops reading it, and answers every frame in order once it reads again', async () => {
+    const client = await handWebSocket(server);
+    try {
+      client.reading(false);
+      // Frames of about 100 bytes, in writes of 60 KB (600 frames each), until
+      // the client's own socket stops taking them: the server no longer reads.
+      let sent = 0;
+      for (let write = 0; write < 400 && client.socket.writableLength < 1024 * 1024; write++) {
+        const batch = Array.from({ length: 600 }, () => clientFrame(JSON.stringify([handshake(`f${sent++}`)])));
+        client.socket.write(Buffer.concat(batch));
+        await sleep(10);
+      }
+      assert.ok(client.socket.writableLength >= 1024 * 1024, `the server kept reading: the client wrote ${sent} frames without being held back`);
+      // The server answers what it has read until the system's socket buffers
+      // hold all the answers they can take, then stops: held back, not cut off.
+      await eventually(async () => {
+        const seen = handled;
+        await sleep(500);
+        return handled === seen;
+      }, 60_000, 'the answers to stop');
+      assert.ok(handled < sent, `the server answered all ${sent} frames of a client that does not read`);
+
+      client.reading(true);
+      await eventually(() => client.replies.length === sent, 60_000, `all ${sent} answers`);
+      assert.deepEqual(client.replies.map((reply) => reply.id), Array.from({ length: sent }, (_, i) => `f${i}`));
+      assert.ok(client.replies.every((reply) => reply.successful === true));
+    } finally {
+      client.socket.destroy();
+    }
+  });
+});
+
+for (const backend of BACKENDS) {
+  describe(`a WebSocket client subscribed to a busy channel that does not read (${backend})`, () => {
+    let server: PresenceServer;
+    const log = recordingLogger();
+    before(async () => {
+      server = await startPresenceServer(backend, { logger: log.logger });
+    });
+    after(() => server.close());
+
+    test(`is closed once ${MAX_UNSENT_BYTES} bytes wait for it, with one log line, and other subscribers still receive`, async () => {
+      const slow = await handWebSocket(server);
+      const sockets = [slow.socket];
+      const stop: Array<() => void> = [];
+      try {
+      slow.send([handshake('h')]);
+      const clientId = (await eventually(() => slow.replies.find((reply) => reply.id === 'h'))).clientId!;
+      slow.send([{ channel: '/meta/subscribe', clientId, subscription: '/rooms/busy/chat', id: 's' }]);
+      await eventually(() => slow.replies.find((reply) => reply.id === 's'));
+      // Faye holds a connect open until the timeout or a delivery: its answer is not waited for.
+      slow.send([{ channel: '/meta/connect', clientId, connectionType: 'websocket', id: 'c' }]);
+      slow.reading(false);
+
+      const reader = await handWebSocket(server);
+      sockets.push(reader.socket);
+      reader.send([handshake('h2')]);
+      const readerId = (await eventually(() => reader.replies.find((reply) => reply.id === 'h2'))).clientId!;
+      reader.send([{ channel: '/meta/subscribe', clientId: readerId, subscription: '/rooms/busy/chat', id: 's2' }]);
+      await eventually(() => reader.replies.find((reply) => reply.id === 's2'));
+      // Faye holds a connect open until the timeout or a delivery: its answer is not waited for.
+      reader.send([{ channel: '/meta/connect', clientId: readerId, connectionType: 'websocket', id: 'c2' }]);
+
+      // 32 KB messages until the slow client is cut off (its log line); far more than the limit may be published.
+      const from = log.lines.length;
+      const publisher = server.handle.adapter.getClient();
+      stop.push(() => publisher.disconnect());
+      const text = 'x'.repeat(32 * 1024);
+      let published = 0;
+      while (loudLines(log.lines, from).length === 0 && published < (4 * MAX_UNSENT_BYTES) / text.length) {
+        await publisher.publish('/rooms/busy/chat', { text, n: published++ });
+        if (published % 8 === 0) await sleep(5);
+      }
+      // A socket that is not read does not notice it was closed: it reads again, what was sent, then the end.
+      slow.reading(true);
+      await slow.closed;
+      assert.ok(slow.replies.length < published, 'the slow client was closed before it received everything');
+      const lines = loudLines(log.lines, from);
+      assert.equal(lines.length, 1, JSON.stringify(lines));
+      assert.equal(lines[0].message, 'closed a WebSocket whose client does not take what it is sent');
+      assert.equal(lines[0].fields.limit, MAX_UNSENT_BYTES);
+      assert.ok((lines[0].fields.unsentBytes as number) > MAX_UNSENT_BYTES);
+
+      // The reader received every message published, in order.
+      await eventually(() => reader.replies.filter((reply) => reply.channel === '/rooms/busy/chat').length === published, 30_000, 'the reader\'s deliveries');
+      const received = reader.replies.filter((reply) => reply.channel === '/rooms/busy/chat').map((reply) => (reply.data as { n: number }).n);
+      assert.deepEqual(received, Array.from({ length: published }, (_, i) => i));
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        for (const step of stop) step();
+      }
+    });
+  });
+}

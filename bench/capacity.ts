@@ -13,6 +13,7 @@ import { roomClients, startBayeuxLoad } from './support/bayeux-load';
 import { startLatencyProbe, type LatencyResult } from './support/latency';
 import { runBenchmark, startServer, type BenchServer, type ServerStats } from './support/processes';
 import path from 'node:path';
+import { callCountDifference } from './support/call-counts';
 import { censusDifference, heapCensus } from './support/heap-census';
 import { RESULTS_DIR, commit, machineLoad, progress, saveResult, sleep, table } from './support/report';
 import type { RawClientSpec } from './bayeux-worker';
@@ -54,6 +55,12 @@ const flags = parseFlags({
   'steady-allocation-profile': false,
   /** Writes a CPU profile of each server's steady window to bench/results/capacity-<kind>-steady.cpuprofile. */
   'steady-cpu-profile': false,
+  /**
+   * Counts the calls of every function of each server in its steady window (V8's precise coverage, exact
+   * counts; the counting itself slows the server, so the window's CPU figures are not comparable) and
+   * prints the functions presence calls most often beyond the first baseline, per /meta/connect.
+   */
+  'steady-call-counts': false,
   /** Writes --cpu-prof profiles of the servers to bench/results/profiles/. */
   profile: false,
   /** The presence server's userListWindow, ms (0: its default); how often a crowded opening re-reads each room's list. */
@@ -69,6 +76,7 @@ const flags = parseFlags({
 const serverFlags = String(flags['server-flags']).split(' ').filter(Boolean);
 
 const snapshotFile = (kind: string) => path.join(RESULTS_DIR, `capacity-${kind}.heapsnapshot`);
+const callCountsFile = (kind: string) => path.join(RESULTS_DIR, `capacity-${kind}-steady.calls.json`);
 
 type Kind = 'presence' | 'plain' | 'announcing' | 'listing';
 const KINDS: Kind[] = ['presence', 'plain', 'announcing', 'listing'];
@@ -95,6 +103,8 @@ interface CapacityResult {
   /** Of the steady window, garbage collection per second, ms: scavenges and the rest. */
   steadyGc: { minor: number; major: number };
   connectsPerSecond: number;
+  /** /meta/connect messages in the steady window. */
+  steadyConnects: number;
   delivered: number;
   latency: LatencyResult;
   load: string;
@@ -141,6 +151,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     server.reset({ sampleRss: false });
     if (flags['steady-allocation-profile']) await server.allocationProfile('start', undefined, true);
     if (flags['steady-cpu-profile']) await server.cpuProfile('start');
+    if (flags['steady-call-counts']) await server.callCounts('start');
     const steadyBefore = await server.stats();
     const startedAt = Date.now();
     const rssPerClientKB = (rss: number) => (rss - idle.rss) / 1024 / Math.max(1, opened.connected);
@@ -162,6 +173,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     const steadyAfter = await server.stats();
     if (flags['steady-allocation-profile']) await server.allocationProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}-steady.heapprofile`));
     if (flags['steady-cpu-profile']) await server.cpuProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}-steady.cpuprofile`));
+    if (flags['steady-call-counts']) await server.callCounts('stop', callCountsFile(kind));
     const wall = (Date.now() - startedAt) / 1000;
     await probe.close();
     const after: ServerStats = await server.stats({ gc: true });
@@ -192,6 +204,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
       steadyCpu: (steadyAfter.cpuMicros - steadyBefore.cpuMicros) / 1e6 / wall,
       steadyGc: { minor: (steadyAfter.gcMinorMs - steadyBefore.gcMinorMs) / wall, major: (steadyAfter.gcMajorMs - steadyBefore.gcMajorMs) / wall },
       connectsPerSecond: steadyAfter.connects / wall,
+      steadyConnects: steadyAfter.connects,
       delivered: clientStats.delivered,
       latency,
       load: machineLoad(),
@@ -257,6 +270,13 @@ async function main(): Promise<void> {
       const kb = r.memoryOverTime[i]?.rssPerClientKB;
       return kb === undefined ? null : r === p ? kb.toFixed(1) : `${kb.toFixed(1)} (${(sample.rssPerClientKB / kb).toFixed(2)})`;
     })])));
+  }
+  if (flags['steady-call-counts']) {
+    const last = rows.at(-1)!;
+    const per = (kind: string) => last.results.find((r) => r.kind === kind)!.steadyConnects;
+    const difference = callCountDifference(callCountsFile('presence'), per('presence'), callCountsFile(baselines[0]), per(baselines[0]), 30);
+    console.log(`\nCalls per /meta/connect in the steady window at ${last.clients} clients: the functions presence calls most often beyond Faye alone (${baselines[0]})\n`);
+    console.log(table(['function', 'presence', baselines[0], 'difference'], difference.map((d) => [d.name, d.presence.toFixed(2), d.baseline.toFixed(2), d.difference.toFixed(2)])));
   }
   if (flags.heap) {
     const last = rows.at(-1)!;

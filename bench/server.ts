@@ -8,6 +8,7 @@
 //   -> { type: 'heapSnapshot', file } <- { type: 'heapSnapshot', file } once written
 //   -> { type: 'allocationProfile', action: 'start' | 'stop', file, everything? } <- { type: 'allocationProfile' } (stop: written to file)
 //   -> { type: 'cpuProfile', action: 'start' | 'stop', file } <- { type: 'cpuProfile' } (stop: written to file)
+//   -> { type: 'callCounts', action: 'start' | 'stop', file } <- { type: 'callCounts' } (stop: the calls of each function, written to file)
 //   -> { type: 'settled' }   <- { type: 'settled' } once presence work in flight is written
 //   -> { type: 'close' }     closes everything and exits
 import { once } from 'node:events';
@@ -190,6 +191,18 @@ async function main(): Promise<void> {
         break;
       case 'cpuProfile':
         void profileWindow(message, () => post('Profiler.enable').then(() => post('Profiler.start')), () => post('Profiler.stop'));
+        break;
+      case 'callCounts':
+        // V8's precise coverage with call counts: how many times each function ran in the window, exactly.
+        void profileWindow(
+          message,
+          () => post('Profiler.enable').then(() => post('Profiler.startPreciseCoverage', { callCount: true, detailed: false })).then(() => post('Profiler.takePreciseCoverage')),
+          async () => {
+            const { result } = await post('Profiler.takePreciseCoverage') as { result: unknown };
+            await post('Profiler.stopPreciseCoverage');
+            return { profile: result };
+          },
+        );
         break;
       case 'settled':
         void (handle ? handle.settled() : Promise.resolve()).then(() => process.send!({ type: 'settled' }));

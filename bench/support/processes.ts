@@ -110,6 +110,8 @@ export interface BenchServer {
   allocationProfile(action: 'start' | 'stop', file?: string, everything?: boolean): Promise<void>;
   /** Starts or ends a CPU profile of a window (`stop` writes it to `file`, a .cpuprofile), e.g. of the steady state only. */
   cpuProfile(action: 'start' | 'stop', file?: string): Promise<void>;
+  /** Starts or ends counting the calls of every function (V8's precise coverage); `stop` writes the counts to `file`. */
+  callCounts(action: 'start' | 'stop', file?: string): Promise<void>;
   settled(): Promise<void>;
   close(): Promise<void>;
 }
@@ -150,6 +152,7 @@ export async function startServer(
     },
     allocationProfile: (action, file, everything = false) => profile({ type: 'allocationProfile', action, file, everything }),
     cpuProfile: (action, file) => profile({ type: 'cpuProfile', action, file }),
+    callCounts: (action, file) => profile({ type: 'callCounts', action, file }),
     async settled() {
       const reply = next(child, 'settled', 120_000);
       child.send({ type: 'settled' });

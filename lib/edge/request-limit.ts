@@ -101,6 +101,9 @@ export const MAX_FRAMES_WAITING = 1024;
  */
 export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 
+/** Resolved: its reactions run once the work in progress is over (a microtask). */
+const SETTLED = Promise.resolve();
+
 /** One connection's frames: how many run, which wait, and whether it was closed for sending too fast. */
 interface FrameQueue {
   running: number;
@@ -203,7 +206,8 @@ export class FrameQueues {
       work(() => {
         if (finished) return;
         finished = true;
-        queueMicrotask(settle);
+        // A promise reaction: queueMicrotask would also make an async resource per frame.
+        void SETTLED.then(settle);
       });
     };
     if (q.running < MAX_FRAMES_IN_FLIGHT && q.waiting.length === 0) {

@@ -59,10 +59,12 @@ export function serveFaye(adapter: NodeAdapter, httpServer: HttpServer, opts: Re
       });
     },
     outgoing(message: BayeuxMessage, request: IncomingMessage | null, callback: (message: BayeuxMessage) => void) {
+      // Every message Faye sends comes here, each delivery included: only two kinds of reply concern us.
+      const channel = message.channel;
       // Faye's answer to a /meta/connect gives a connected clientId's records their full TTL.
-      presence.replied(message);
-      if (state) state.outgoing(message, request, callback);
-      else callback(message);
+      if (channel === '/meta/connect') presence.replied(message);
+      else if (channel === '/meta/subscribe' && state) return state.outgoing(message, request, callback);
+      callback(message);
     },
   });
   noteParsedTexts(adapter, () => logger.warn({}, 'could not see the text of parsed Bayeux messages (faye changed?): each message is written again to measure its size'));

@@ -15,6 +15,7 @@ import { createBacking } from './support/backing';
 import { runBenchmark, startServer, type BenchServer, type ServerStats } from './support/processes';
 import { commit, progress, saveResult, sleep, table } from './support/report';
 import { PresenceKeys } from '../lib/stores/keys';
+import { clientFrame, handWebSocket } from '../test/support/hand-websocket';
 
 const flags = parseFlags({ members: 1000, frame: 60000, repeats: 2300, tabs: 40, hops: 200, clientIds: 2000, seconds: 5 });
 const SECRET = 'bench-attack-secret-0123456789abcdef';
@@ -27,6 +28,8 @@ interface Row {
   attack: string;
   loopMaxMs: number;
   loopP99Ms: number;
+  /** The longest garbage collection in the attack, ms: a loop block this long may be V8's, not the request's. */
+  gcLongestMs: number;
   rssBeforeMb: number;
   rssPeakMb: number;
   outcome: string;
@@ -77,7 +80,7 @@ async function measure(server: BenchServer, attack: string, run: () => Promise<s
   const outcome = await run();
   await server.settled();
   const after: ServerStats = await server.stats();
-  return { attack, loopMaxMs: Math.round(after.loopMaxMs * 10) / 10, loopP99Ms: Math.round(after.loopP99Ms * 10) / 10, rssBeforeMb: mb(before.rss), rssPeakMb: mb(after.rssPeak), outcome };
+  return { attack, loopMaxMs: Math.round(after.loopMaxMs * 10) / 10, loopP99Ms: Math.round(after.loopP99Ms * 10) / 10, gcLongestMs: Math.round(after.gcLongestMs * 10) / 10, rssBeforeMb: mb(before.rss), rssPeakMb: mb(after.rssPeak), outcome };
 }
 
 function wsSend(server: BenchServer, frames: string[]): Promise<string> {
@@ -126,6 +129,50 @@ async function main(): Promise<void> {
       channel: '/meta/connect', clientId: held[f], connectionType: 'websocket', id: `k${f}-${i}`, auth: wire(5000 + f),
     }))));
     rows.push(await measure(server, `200 WebSocket frames of ${BATCH} connects (known clientIds, with auth)`, () => wsSend(server, connectFrames)));
+    // 2. Clients that do not read what they are sent: one flooding frames, one subscribed to a busy channel.
+    rows.push(await measure(server, `WebSocket frames of one handshake for ${flags.seconds} s, answers never read`, async () => {
+      const flooder = await handWebSocket(server.url);
+      flooder.reading(false);
+      const frame = clientFrame(JSON.stringify(handshake(1)));
+      const write = Buffer.concat(Array(600).fill(frame));
+      let written = 0;
+      const until = Date.now() + flags.seconds * 1000;
+      while (Date.now() < until) {
+        if (flooder.socket.writableLength < 1024 * 1024) {
+          flooder.socket.write(write);
+          written += write.length;
+        }
+        await sleep(10);
+      }
+      const heldBack = flooder.socket.writableLength;
+      flooder.socket.destroy();
+      return `${mb(written)} MB written (${Math.round(written / frame.length)} frames), then held back (${mb(heldBack)} MB the client could not send)`;
+    }));
+    rows.push(await measure(server, `a subscriber that stops reading, 32 KB messages published for ${flags.seconds} s`, async () => {
+      const slow = await handWebSocket(server.url);
+      slow.send(handshake(1));
+      while (slow.replies.length === 0) await sleep(10);
+      const clientId = slow.replies[0]!.clientId as string;
+      slow.send([{ channel: '/meta/subscribe', clientId, subscription: '/attack/busy/chat', id: 's' }]);
+      while (slow.replies.length < 2) await sleep(10);
+      slow.send([{ channel: '/meta/connect', clientId, connectionType: 'websocket', id: 'c' }]);
+      slow.reading(false);
+      const publisher = new faye.Client(server.url, { timeout: 60 });
+      const text = 'x'.repeat(32 * 1024);
+      let published = 0;
+      const until = Date.now() + flags.seconds * 1000;
+      while (Date.now() < until) {
+        await publisher.publish('/attack/busy/chat', { text });
+        published += 1;
+      }
+      await publisher.disconnect();
+      // A socket not read does not see its end: read what was sent, then the end (or not, within 2 s).
+      slow.reading(true);
+      const closed = await Promise.race([slow.closed.then(() => true), sleep(2000).then(() => false)]);
+      slow.socket.destroy();
+      const received = slow.replies.filter((reply) => reply.channel === '/attack/busy/chat').length;
+      return `${published} published (${mb(published * text.length)} MB); ${closed ? 'closed by the server' : 'still open'}, ${received} received`;
+    }));
     rows.push(await measure(server, `HTTP POST of ${flags.frame} handshakes`, async () => {
       // The server answers 413 from the headers and closes without reading the body.
       const outcome = await post(server, big).then((r) => `HTTP ${r.status}`, (error: Error & { cause?: { code?: string } }) => `closed unread (${error.cause?.code ?? error.message})`);
@@ -136,7 +183,7 @@ async function main(): Promise<void> {
       return `${replies.length} reply: ${String(replies[0]?.error)}`;
     }));
 
-    // 2. Subscribe amplification in a crowded room.
+    // 3. Subscribe amplification in a crowded room.
     progress(`populating ${ROOM} with ${flags.members} members`);
     const members = await handshakes(server, flags.members);
     await connects(server, members.map((clientId, i) => [clientId, wire(1000 + i)]));
@@ -230,7 +277,7 @@ async function main(): Promise<void> {
     await backing.release();
   }
 
-  const report = table(['attack', 'loop max (ms)', 'loop p99 (ms)', 'RSS before (MB)', 'RSS peak (MB)', 'outcome'], rows.map((r) => [r.attack, r.loopMaxMs, r.loopP99Ms, r.rssBeforeMb, r.rssPeakMb, r.outcome]));
+  const report = table(['attack', 'loop max (ms)', 'loop p99 (ms)', 'longest GC (ms)', 'RSS before (MB)', 'RSS peak (MB)', 'outcome'], rows.map((r) => [r.attack, r.loopMaxMs, r.loopP99Ms, r.gcLongestMs, r.rssBeforeMb, r.rssPeakMb, r.outcome]));
   console.log(`\nbench:attack (commit ${commit()}, target: loop max <= 50 ms)\n\n${report}`);
   console.log(`saved ${saveResult('attack', { commit: commit(), flags, rows })}`);
 }

@@ -126,12 +126,13 @@ async function main(): Promise<void> {
   sampleRss(true);
 
   // Time spent collecting garbage, young generation (scavenges) and the rest.
-  const gcMs = { minor: 0, major: 0 };
+  const gcMs = { minor: 0, major: 0, longest: 0 };
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
       if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gcMs.minor += entry.duration;
       else gcMs.major += entry.duration;
+      gcMs.longest = Math.max(gcMs.longest, entry.duration);
     }
   }).observe({ entryTypes: ['gc'] });
 
@@ -168,7 +169,7 @@ async function main(): Promise<void> {
           sqlStatements: sql?.count ?? 0, connects,
           loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6, rssPeak,
           lazyFree: lazilyFreedBytes(),
-          gcMinorMs: gcMs.minor, gcMajorMs: gcMs.major,
+          gcMinorMs: gcMs.minor, gcMajorMs: gcMs.major, gcLongestMs: gcMs.longest,
           spaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((space) => [space.space_name, { committed: space.physical_space_size, used: space.space_used_size }])),
         });
         break;
@@ -177,6 +178,7 @@ async function main(): Promise<void> {
         sql?.reset();
         connects = 0;
         loop.reset();
+        gcMs.longest = 0;
         rssPeak = process.memoryUsage.rss();
         sampleRss(message.sampleRss !== false);
         break;

@@ -88,6 +88,8 @@ export interface ServerStats {
   /** Time spent in garbage collection since the server started, ms: scavenges of the young generation, and the rest. */
   gcMinorMs: number;
   gcMajorMs: number;
+  /** The longest single garbage collection since the last reset, ms (the main thread's pause or less). */
+  gcLongestMs: number;
   /** Each V8 heap space's committed and used bytes (new_space, old_space, large_object_space, code_space...). */
   spaces: Record<string, { committed: number; used: number }>;
 }

@@ -5,86 +5,13 @@
 // here speaks the WebSocket protocol by hand over a TCP socket, so that it can
 // stop reading, as no WebSocket library lets a caller do.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { BayeuxMessage } from 'faye';
 import { MAX_UNSENT_BYTES } from '../../lib/edge/request-limit';
 import { BACKENDS, startPresenceServer, type PresenceServer } from '../support/presence-server';
+import { clientFrame, handWebSocket } from '../support/hand-websocket';
 import { eventually, sleep } from '../support/wait';
-import { loudLines, recordingLogger, type Reply } from './support';
-
-/** A masked text frame, as a client sends it. */
-function clientFrame(text: string): Buffer {
-  const payload = Buffer.from(text);
-  const mask = crypto.randomBytes(4);
-  const length = payload.length;
-  const head = length < 126 ? Buffer.from([0x81, 0x80 | length]) : Buffer.from([0x81, 0x80 | 126, length >> 8, length & 0xff]);
-  const masked = Buffer.alloc(length);
-  for (let i = 0; i < length; i++) masked[i] = payload[i] ^ mask[i & 3];
-  return Buffer.concat([head, mask, masked]);
-}
-
-interface HandWebSocket {
-  socket: net.Socket;
-  /** Replies read so far (reading only while `reading()` is on). */
-  replies: Reply[];
-  send(messages: object[]): boolean;
-  /** Starts or stops reading the socket. */
-  reading(on: boolean): void;
-  closed: Promise<void>;
-}
-
-async function handWebSocket(server: PresenceServer): Promise<HandWebSocket> {
-  const socket = net.connect(server.port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  const key = crypto.randomBytes(16).toString('base64');
-  socket.write(`GET /faye HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-  const replies: Reply[] = [];
-  let pending = Buffer.alloc(0);
-  let upgraded = false;
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  socket.on('error', () => undefined);
-  await new Promise<void>((resolve) => {
-    socket.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      if (!upgraded) {
-        const end = pending.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        assert.match(pending.subarray(0, end).toString(), /^HTTP\/1\.1 101/);
-        pending = pending.subarray(end + 4);
-        upgraded = true;
-        resolve();
-      }
-      // Server frames: unmasked, text or control; lengths of 7, 16 or 64 bits.
-      for (;;) {
-        if (pending.length < 2) return;
-        let length = pending[1] & 0x7f;
-        let offset = 2;
-        if (length === 126) {
-          if (pending.length < 4) return;
-          length = pending.readUInt16BE(2);
-          offset = 4;
-        } else if (length === 127) {
-          if (pending.length < 10) return;
-          length = Number(pending.readBigUInt64BE(2));
-          offset = 10;
-        }
-        if (pending.length < offset + length) return;
-        const opcode = pending[0] & 0x0f;
-        if (opcode === 1) replies.push(...(JSON.parse(pending.subarray(offset, offset + length).toString()) as Reply[]));
-        pending = pending.subarray(offset + length);
-      }
-    });
-  });
-  return {
-    socket,
-    replies,
-    send: (messages) => socket.write(clientFrame(JSON.stringify(messages))),
-    reading: (on) => (on ? socket.resume() : socket.pause()),
-    closed,
-  };
-}
+import { loudLines, recordingLogger } from './support';
 
 const handshake = (id: string) => ({ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['websocket'], id });
 
@@ -103,7 +30,7 @@ describe('a WebSocket client that floods frames and does not read the answers', 
   after(() => server.close());
 
   test('is held back: the server stops reading it, and answers every frame in order once it reads again', async () => {
-    const client = await handWebSocket(server);
+    const client = await handWebSocket(server.url);
     try {
       client.reading(false);
       // Frames of about 100 bytes, in writes of 60 KB (600 frames each), until
@@ -144,7 +71,7 @@ for (const backend of BACKENDS) {
     after(() => server.close());
 
     test(`is closed once ${MAX_UNSENT_BYTES} bytes wait for it, with one log line, and other subscribers still receive`, async () => {
-      const slow = await handWebSocket(server);
+      const slow = await handWebSocket(server.url);
       const sockets = [slow.socket];
       const stop: Array<() => void> = [];
       try {
@@ -156,7 +83,7 @@ for (const backend of BACKENDS) {
       slow.send([{ channel: '/meta/connect', clientId, connectionType: 'websocket', id: 'c' }]);
       slow.reading(false);
 
-      const reader = await handWebSocket(server);
+      const reader = await handWebSocket(server.url);
       sockets.push(reader.socket);
       reader.send([handshake('h2')]);
       const readerId = (await eventually(() => reader.replies.find((reply) => reply.id === 'h2'))).clientId!;

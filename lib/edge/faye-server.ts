@@ -3,6 +3,7 @@
 // subscribe replies), the request limits and the opt-in delivery rule.
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import faye, { type BayeuxMessage, type NodeAdapter } from 'faye';
+import { clientIdsOf } from '../engine/client-id';
 import { timeoutsOnClock, type FayeTimeouts } from '../engine/memory-timeouts';
 import type { Logger } from '../log';
 import type { PresenceMetrics } from '../metrics';
@@ -19,7 +20,11 @@ import { bodyLimitFor, limitBatches, limitRequestBodies } from './request-limit'
 export function createAdapter(opts: ResolvedOptions, engine: Record<string, unknown>): NodeAdapter {
   const adapter = new faye.NodeAdapter({ mount: opts.mount, timeout: opts.timeout, ping: opts.ping, engine });
   // Faye's own memory engine (no engine type): its client timeouts go on the clock (the Redis engine's are already).
-  if (engine.type === undefined) timeoutsOnClock(adapter._server._engine._engine as FayeTimeouts, opts.clock);
+  if (engine.type === undefined) {
+    const memoryEngine = adapter._server._engine._engine;
+    timeoutsOnClock(memoryEngine as FayeTimeouts, opts.clock);
+    clientIdsOf(memoryEngine as { _namespace?: object });
+  }
   narrowDelivery(adapter._server._engine, { exactListsOnly: opts.authorizeSubscription !== undefined });
   return adapter;
 }

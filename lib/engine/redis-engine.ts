@@ -54,6 +54,7 @@ import { systemClock, type Clock, type ClockTimer } from '../core/clock';
 import { EngineKeys } from '../stores/keys';
 import { OPENED_CONNECTION_DEFAULTS, redisFromUrl, refuseKeyPrefix } from '../stores/redis-connection';
 import { decodeReply, loadScripts, luaScript, runScript, scriptArguments, type ScriptValue } from '../stores/lua';
+import { newClientId } from './client-id';
 
 /** Options of the engine, given beside `type: RedisEngine` in Faye's `engine` option. */
 export interface RedisEngineOptions {
@@ -484,7 +485,7 @@ export class RedisEngine {
   private async addClient(): Promise<string> {
     // NX: a freshly generated id that already exists is drawn again.
     for (;;) {
-      const clientId = this.server.generateId();
+      const clientId = newClientId();
       if ((await this.redis.zadd(this.keys.clients, 'NX', this.clock.now(), clientId)) === 1) return clientId;
     }
   }

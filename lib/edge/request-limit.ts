@@ -247,10 +247,6 @@ interface Driver {
   _maxLength?: number;
   _fail?(type: string, message: string): void;
 }
-/** The stream faye-websocket pipes a socket into, with its driver. */
-interface DriverStream {
-  _driver?: Driver;
-}
 
 /**
  * Faye's Server#process runs every message of a batch through the extensions
@@ -318,10 +314,9 @@ export function limitBatches(adapter: NodeAdapter, limits: { maxMessages: number
     // faye-websocket has just piped the socket into its driver's input stream;
     // the driver parses the first bytes (head) on the next tick, so a limit set
     // now applies to every frame. A frame past it closes the connection.
-    const pipes = (socket as unknown as { _readableState?: { pipes?: DriverStream[] } })._readableState?.pipes ?? [];
-    const io = pipes.find((pipe) => pipe._driver && typeof pipe._driver._maxLength === 'number');
-    const driver = io?._driver;
-    if (!io || !driver) {
+    const pipes = (socket as unknown as { _readableState?: { pipes?: Array<{ _driver?: Driver }> } })._readableState?.pipes ?? [];
+    const driver = pipes.find((pipe) => pipe._driver && typeof pipe._driver._maxLength === 'number')?._driver;
+    if (!driver) {
       logger.warn({}, 'could not limit the WebSocket frame size and unsent bytes (faye-websocket changed?): frames up to its own 64 MiB are read');
       return;
     }

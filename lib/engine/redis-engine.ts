@@ -88,7 +88,6 @@ export interface DisconnectInfo {
 /** The part of Faye's engine proxy (src/engines/proxy.js) that an engine talks to. */
 export interface FayeEngineServer {
   timeout: number;
-  generateId(): string;
   hasConnection(clientId: string): boolean;
   deliver(clientId: string, messages: object[]): boolean;
   flushConnection(clientId: string, close?: boolean): void;

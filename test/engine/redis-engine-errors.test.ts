@@ -20,7 +20,6 @@ function fakeServer(timeout = 2) {
   return {
     events,
     timeout,
-    generateId: () => Math.random().toString(36).slice(2),
     hasConnection: () => false,
     deliver: () => false,
     flushConnection: () => {},

@@ -25,7 +25,6 @@ test('one script call empties the queues of every client asked for in the same t
   const connected = new Set(['a', 'b', 'c', 'd']);
   const server = {
     timeout: 10,
-    generateId: () => Math.random().toString(36).slice(2),
     hasConnection: (clientId: string) => connected.has(clientId),
     deliver(clientId: string, messages: object[]) {
       delivered.set(clientId, [...(delivered.get(clientId) ?? []), ...messages]);

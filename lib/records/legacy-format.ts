@@ -131,7 +131,8 @@ export function checkTimeZone(timeZone: string): string {
 
 const wallClockFormats = new Map<string, Intl.DateTimeFormat>();
 
-function wallClock(date: Date, timeZone: string): number[] {
+/** The zone's wall clock at `ms` read by Intl (a few microseconds per call). */
+function readWallClock(ms: number, timeZone: string): number[] {
   let format = wallClockFormats.get(timeZone);
   if (!format) {
     format = new Intl.DateTimeFormat('en-US', {
@@ -140,8 +141,45 @@ function wallClock(date: Date, timeZone: string): number[] {
     });
     wallClockFormats.set(timeZone, format);
   }
-  const parts = Object.fromEntries(format.formatToParts(date).map((p) => [p.type, p.value]));
+  const parts = Object.fromEntries(format.formatToParts(ms).map((p) => [p.type, p.value]));
   return [parts.year, parts.month, parts.day, parts.hour, parts.minute, parts.second].map(Number);
+}
+
+/** Wall clock minus UTC at the whole second `second` (ms), as Intl reads it. */
+function readOffsetMs(second: number, timeZone: string): number {
+  const [y, mo, d, h, mi, s] = readWallClock(second, timeZone);
+  return Date.UTC(y, mo - 1, d, h, mi, s) - second;
+}
+
+// A zone's offset is read once per quarter hour and zone: a storm of leaves
+// stops thousands of timers started within a few minutes, and Intl's read
+// was a tenth of a leave's CPU. A quarter whose offset reads the same at its
+// first and last second keeps that offset throughout (no zone has changed
+// its offset twice within 15 minutes); one that does not (a DST change falls
+// in it, or a historical change off the minute) is read second by second.
+const QUARTER_MS = 15 * 60_000;
+const MAX_QUARTERS = 4096;
+const quarterOffsets = new Map<string, Map<number, number | null>>();
+
+function offsetMs(second: number, timeZone: string): number {
+  let quarters = quarterOffsets.get(timeZone);
+  if (!quarters) quarterOffsets.set(timeZone, (quarters = new Map()));
+  const quarter = Math.floor(second / QUARTER_MS);
+  let offset = quarters.get(quarter);
+  if (offset === undefined) {
+    const first = readOffsetMs(quarter * QUARTER_MS, timeZone);
+    offset = first === readOffsetMs((quarter + 1) * QUARTER_MS - 1000, timeZone) ? first : null;
+    if (quarters.size >= MAX_QUARTERS) quarters.clear();
+    quarters.set(quarter, offset);
+  }
+  return offset ?? readOffsetMs(second, timeZone);
+}
+
+/** [year, month, day, hour, minute, second] of the zone's wall clock at `date` (to the whole second). */
+function wallClock(date: Date, timeZone: string): number[] {
+  const second = Math.floor(date.getTime() / 1000) * 1000;
+  const wall = new Date(second + offsetMs(second, timeZone));
+  return [wall.getUTCFullYear(), wall.getUTCMonth() + 1, wall.getUTCDate(), wall.getUTCHours(), wall.getUTCMinutes(), wall.getUTCSeconds()];
 }
 
 export function formatStartedAt(date: Date, timeZone: string): string {
@@ -164,8 +202,7 @@ export function parseStartedAt(text: string, timeZone: string): Date | null {
 }
 
 function zoneOffsetMs(date: Date, timeZone: string): number {
-  const [y, mo, d, h, mi, s] = wallClock(date, timeZone);
-  return Date.UTC(y, mo - 1, d, h, mi, s) - Math.floor(date.getTime() / 1000) * 1000;
+  return offsetMs(Math.floor(date.getTime() / 1000) * 1000, timeZone);
 }
 
 /** Whole seconds between two instants, as the gem's `(stop - start).to_i`; never negative. */

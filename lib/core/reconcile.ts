@@ -110,6 +110,10 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     for (const [uid, clientIds] of await store.clientIdsByUser(room.toLowerCase())) live.set(uid, [...(live.get(uid) ?? []), ...clientIds]);
     return live;
   };
+  const userClientIdsOf = async (room: string, uid: number) => {
+    const [named, lower] = await Promise.all([store.clientIdsOfUser(room, uid), room === room.toLowerCase() ? [] : store.clientIdsOfUser(room.toLowerCase(), uid)]);
+    return [...named, ...lower];
+  };
   for (const { room, uids } of await records.allOnlineLists()) {
     const live = await clientIdsOf(room);
     const removed: number[] = [];
@@ -120,23 +124,30 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     }
     const added = [...live.keys()].filter((uid) => !uids.includes(uid));
     if (removed.length === 0 && added.length === 0) continue;
+    // All of a room's repairs at once, each in its user's queue: the records
+    // write them in a few batches (a crowded room's list is written at most
+    // every 0.05 ms per member, so one repair after another would take minutes
+    // after a crash that took half of a 5,000-member room). Batches are written
+    // in order, so the last list answered is the room's list as it stands.
     let list: number[] | undefined;
-    for (const uid of [...removed, ...added]) {
-      list = await options.forUser(uid, async () => {
-        // Look again inside the user's queue: an arrival or departure may have
-        // fixed it since the first look.
-        const present = (await clientIdsOf(room)).has(uid);
-        const repaired = await (present ? records.addToOnlineList(room, uid) : records.removeFromOnlineList(room, uid));
-        await options.listRepaired?.({ kind: present ? 'join' : 'leave', uid, room, at: clock.now() });
-        return repaired;
-      });
-    }
+    await Promise.all([...removed, ...added].map((uid) => options.forUser(uid, async () => {
+      // Look again inside the user's queue: an arrival or departure may have
+      // fixed it since the first look.
+      const present = (await userClientIdsOf(room, uid)).length > 0;
+      const repaired = await (present ? records.addToOnlineList(room, uid) : records.removeFromOnlineList(room, uid));
+      await options.listRepaired?.({ kind: present ? 'join' : 'leave', uid, room, at: clock.now() });
+      return repaired;
+    }).then((repaired) => {
+      list = repaired;
+    })));
     report.lists.push({ room, added, removed });
     if (list) options.onListChanged(room, list);
   }
 
   // 3. Timers.
   const byChannel = new Map<string, Map<number, string[]>>();
+  // The stops go out at once, each in its user's queue: the records write them in batches.
+  const stops: Array<{ uid: number; timeChannel: string }> = [];
   for (const { uid, timeChannel } of await records.runningTimers()) {
     if (!byChannel.has(timeChannel)) byChannel.set(timeChannel, await store.clientIdsByUser(timeChannel));
     if (byChannel.get(timeChannel)!.has(uid)) continue;
@@ -145,12 +156,15 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
       leaving.timers.push({ timeChannel, uid, mark });
       continue;
     }
-    const stopped = await options.forUser(uid, async () => {
-      if ((await store.clientIdsByUser(timeChannel)).has(uid)) return null;
-      return records.stopTimer(uid, timeChannel, new Date(clock.now()));
-    });
-    if (stopped !== null) report.timersStopped.push({ uid, timeChannel });
+    stops.push({ uid, timeChannel });
   }
+  const stopped = await Promise.all(stops.map(({ uid, timeChannel }) => options.forUser(uid, async () => {
+    if ((await store.clientIdsOfUser(timeChannel, uid)).length > 0) return null;
+    return records.stopTimer(uid, timeChannel, new Date(clock.now()));
+  })));
+  stops.forEach((stop, i) => {
+    if (stopped[i] !== null) report.timersStopped.push(stop);
+  });
   // One departure set a room's mark and its time channel's alike.
   const same = (a: LeaveMark, b: LeaveMark) => a.at === b.at && a.markedAt === b.markedAt;
   for (const { room, uid, mark } of leaving.rooms) {

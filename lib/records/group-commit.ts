@@ -7,7 +7,9 @@
 // writes each room's list a few dozen times instead of 1,000 times).
 //
 // A batch settles each of its entries itself (one row may fail while the
-// others succeed); entries it left unsettled get the batch's error.
+// others succeed); entries it left unsettled get the batch's error. A writer
+// whose batches cost more as its row grows (a crowded room's list) answers
+// with a longer window for the batch after it.
 
 export interface Pending<I, R> {
   readonly item: I;
@@ -20,21 +22,30 @@ export class GroupCommit<I, R> {
   private busy = false;
   /** When the last batch started (ms, performance clock). */
   private lastStart = -Infinity;
-  private readonly write: (batch: Array<Pending<I, R>>) => Promise<void>;
+  private readonly write: (batch: Array<Pending<I, R>>) => Promise<number | void>;
   private readonly maxBatch: number;
   private readonly windowMs: number;
+  /** The window before the next batch: the configured one, or what the last batch asked for. */
+  private window: number;
   /** Called when nothing is queued or in flight (keyed users drop the instance). */
   private readonly onIdle?: () => void;
 
-  constructor(write: (batch: Array<Pending<I, R>>) => Promise<void>, options: { maxBatch: number; windowMs: number; onIdle?: () => void }) {
+  /** `write` may resolve to the window (ms) to keep before the next batch, if longer than the configured one. */
+  constructor(write: (batch: Array<Pending<I, R>>) => Promise<number | void>, options: { maxBatch: number; windowMs: number; onIdle?: () => void }) {
     this.write = write;
     this.maxBatch = options.maxBatch;
     this.windowMs = options.windowMs;
+    this.window = options.windowMs;
     this.onIdle = options.onIdle;
   }
 
   get idle(): boolean {
     return !this.busy;
+  }
+
+  /** The current window, ms (longer than the configured one after a batch asked for more). */
+  get windowNow(): number {
+    return this.window;
   }
 
   add(item: I): Promise<R> {
@@ -51,13 +62,14 @@ export class GroupCommit<I, R> {
     while (this.queued.length > 0) {
       // The rest of this tick joins the batch (arrivals answered by one Redis
       // reply arrive together), and so does the rest of the window.
-      const wait = this.lastStart + this.windowMs - performance.now();
+      const wait = this.lastStart + this.window - performance.now();
       await new Promise((resolve) => (wait > 0 ? setTimeout(resolve, wait) : setImmediate(resolve)));
       this.lastStart = performance.now();
       const batch = this.queued.splice(0, this.maxBatch);
       const settled = batch.map((entry) => settleOnce(entry));
       try {
-        await this.write(settled);
+        const asked = await this.write(settled);
+        this.window = typeof asked === 'number' && asked > this.windowMs ? asked : this.windowMs;
       } catch (error) {
         for (const entry of settled) entry.reject(error);
       }
@@ -86,10 +98,10 @@ function settleOnce<I, R>(entry: Pending<I, R>): Pending<I, R> {
 /** One GroupCommit per key (a room's list), dropped once idle for a window (it remembers when its last batch started). */
 export class KeyedGroupCommit<K, I, R> {
   private readonly groups = new Map<K, GroupCommit<I, R>>();
-  private readonly write: (key: K, batch: Array<Pending<I, R>>) => Promise<void>;
+  private readonly write: (key: K, batch: Array<Pending<I, R>>) => Promise<number | void>;
   private readonly options: { maxBatch: number; windowMs: number };
 
-  constructor(write: (key: K, batch: Array<Pending<I, R>>) => Promise<void>, options: { maxBatch: number; windowMs: number }) {
+  constructor(write: (key: K, batch: Array<Pending<I, R>>) => Promise<number | void>, options: { maxBatch: number; windowMs: number }) {
     this.write = write;
     this.options = options;
   }
@@ -102,7 +114,7 @@ export class KeyedGroupCommit<K, I, R> {
         onIdle: () => {
           setTimeout(() => {
             if (created.idle && this.groups.get(key) === created) this.groups.delete(key);
-          }, this.options.windowMs).unref();
+          }, created.windowNow).unref();
         },
       });
       group = created;

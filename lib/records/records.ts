@@ -81,6 +81,12 @@ const LOGIN_LOG_BATCH = 500;
 const LIST_BATCH = 10_000;
 /** Under load, batches of one kind (and of one room) start at most this often, ms. */
 const DEFAULT_BATCH_WINDOW_MS = 20;
+/**
+ * A crowded room's list costs O(members) to read, edit and send on every
+ * write (and MySQL as much to store), so its window grows by this much per
+ * member: 250 ms at 5,000 members, half the window of its user_list messages.
+ */
+const LIST_WINDOW_MS_PER_MEMBER = 0.05;
 
 /** One edit of a room's list, applied in place: a Set keeps the list's order (new uids at the end) and makes each edit O(1). */
 type ListEdit = (uids: Set<number>) => void;
@@ -115,6 +121,7 @@ export class Records {
   private readonly engagedTimes: EngagedTimes;
   private readonly logger: Logger;
   private readonly events: boolean;
+  private readonly batchWindowMs: number;
   /** Bytes online_times holds: the gem's TEXT until a value that does not fit makes us look (the column may be widened). */
   private onlineTimesCapacity = ONLINE_TIMES_TEXT_BYTES;
   // Writes are batched by group commit (group-commit.ts): in a storm, one
@@ -159,6 +166,7 @@ export class Records {
     if (!(Number.isFinite(windowMs) && windowMs >= 0)) {
       throw new FayeOnlineError('INVALID_OPTION', `batchWindowMs: expected a number of ms >= 0, got ${String(options.batchWindowMs)}`);
     }
+    this.batchWindowMs = windowMs;
     this.listWrites = new KeyedGroupCommit((room, batch) => this.writeOnlineList(room, batch), { maxBatch: LIST_BATCH, windowMs });
     this.timerWrites = new GroupCommit((batch) => this.writeOnlineTimes(batch), { maxBatch: TIMER_BATCH, windowMs });
     this.loginLogWrites = new GroupCommit((batch) => this.writeLoginLogs(batch), { maxBatch: LOGIN_LOG_BATCH, windowMs });
@@ -200,7 +208,8 @@ export class Records {
     return this.listWrites.add(room, edit);
   }
 
-  private async writeOnlineList(room: string, batch: Array<Pending<ListEdit, number[]>>): Promise<void> {
+  /** Writes the batch's edits of the room's list; resolves to the window before the room's next write. */
+  private async writeOnlineList(room: string, batch: Array<Pending<ListEdit, number[]>>): Promise<number> {
     const channelId = await this.channelId(room);
     const list = await this.onlineLists.modify(channelId, (value): Change<number[]> => {
       const before = parseUserInfoList(value);
@@ -212,6 +221,7 @@ export class Records {
       return unchanged || (value === null && after.length === 0) ? { result: before } : { write: formatUserInfoList(after), result: after };
     });
     for (const entry of batch) entry.resolve(list);
+    return Math.max(this.batchWindowMs, list.length * LIST_WINDOW_MS_PER_MEMBER);
   }
 
   /** Every room that has an online list row, with its uids (for reconciliation). */

@@ -324,6 +324,10 @@ export class MemoryStore implements PresenceStore {
     return new Map([...(users ?? new Map<number, string[]>())].map(([uid, ids]) => [uid, [...ids]]));
   }
 
+  async clientIdsOfUser(channel: string, uid: number): Promise<string[]> {
+    return [...(this.lists.get(channel)?.get(uid) ?? [])];
+  }
+
   async userPresent(channel: string, uid: number): Promise<boolean> {
     return (this.lists.get(channel)?.get(uid)?.length ?? 0) > 0 || (this.leaving.get(channel)?.has(uid) ?? false);
   }

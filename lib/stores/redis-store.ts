@@ -239,6 +239,11 @@ export class RedisStore implements PresenceStore {
     return readClientIdLists(await this.redis.hgetall(this.keys.channel(channel)));
   }
 
+  async clientIdsOfUser(channel: string, uid: number): Promise<string[]> {
+    const clientIds = await this.redis.hget(this.keys.channel(channel), String(uid));
+    return clientIds === null ? [] : readClientIdLists({ [uid]: clientIds }).get(uid) ?? [];
+  }
+
   async userPresent(channel: string, uid: number): Promise<boolean> {
     // One transaction: a departure moving the user from the hash to the leave marks between two reads would hide them from both.
     const replies = await this.redis.multi().hget(this.keys.channel(channel), String(uid)).hexists(this.keys.leaving(channel), String(uid)).exec();

@@ -236,6 +236,8 @@ export interface PresenceStore {
   confirmClient(clientId: string): Promise<void>;
   /** uid → clientIds of a room or time channel (users without clientIds omitted). */
   clientIdsByUser(channel: string): Promise<Map<number, string[]>>;
+  /** The user's clientIds in a room or time channel (none: []): reads that user's field only. */
+  clientIdsOfUser(channel: string, uid: number): Promise<string[]>;
   /**
    * Whether the user has a clientId in the room or time channel, or a leave
    * there still in its grace period: reads that user's fields only.

@@ -36,6 +36,29 @@ describe('group commit', () => {
     assert.deepEqual(batches, [[1, 2], Array.from({ length: 20 }, (_, i) => i + 3)]);
   });
 
+  it('a batch may ask for a longer window before the next one (a crowded room), and the next batch may give it back', async () => {
+    const batches: number[][] = [];
+    const asks = [2000, undefined]; // far longer than 20 turns of the event loop, then nothing
+    const commit = new GroupCommit<number, number>(async (batch) => {
+      batches.push(batch.map((entry) => entry.item));
+      for (const entry of batch) entry.resolve(entry.item);
+      return asks.shift();
+    }, { maxBatch: 100, windowMs: 0 });
+    await commit.add(1);
+    await tick(); // the batch's answer is read once its write returns, after it settled its entries
+    assert.equal(commit.windowNow, 2000);
+    const held = [commit.add(2)];
+    for (let i = 0; i < 20; i++) await tick();
+    assert.deepEqual(batches, [[1]], 'the asked window holds the next batch back');
+    held.push(commit.add(3));
+    await Promise.all(held);
+    await tick();
+    assert.deepEqual(batches, [[1], [2, 3]]);
+    assert.equal(commit.windowNow, 0, 'a batch that asks nothing gets the configured window');
+    await commit.add(4);
+    assert.deepEqual(batches, [[1], [2, 3], [4]]);
+  });
+
   it('a failed batch fails the writes it did not settle, and the next batch goes on', async () => {
     let calls = 0;
     const commit = new GroupCommit<number, number>(async (batch) => {

@@ -58,6 +58,8 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.deepEqual(again, { added: false, joinedRoom: false, startedTimer: false, logLogin: false, evicted: [], seq: 0, resumedFrom: 0, previousAuth: null });
       assert.deepEqual([...(await store.clientIdsByUser(where.room))], [[1, ['c1a', 'c1b']]]);
       assert.deepEqual([...(await store.clientIdsByUser(where.timeChannel))], [[1, ['c1a', 'c1b']]]);
+      assert.deepEqual(await store.clientIdsOfUser(where.room, 1), ['c1a', 'c1b'], 'one user read alone, as in the whole map');
+      assert.deepEqual(await store.clientIdsOfUser(where.room, 2), []);
     });
 
     test('only the last clientId to depart leaves the room and stops the timer; each logs its logout once', async () => {
@@ -78,6 +80,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
         { removed: true, leftRoom: true, stoppedTimer: true, logLogout: true, seq: 2, pending: false },
       );
       assert.equal((await store.clientIdsByUser(where.room)).size, 0);
+      assert.deepEqual(await store.clientIdsOfUser(where.timeChannel, 2), []);
       assert.equal((await store.roomState(where.room)).seq, 2);
     });
 

@@ -75,9 +75,13 @@ export const DEFAULTS = {
   metricsPath: '/metrics',
   maxMessageBytes: 64 * 1024,
   maxMessagesPerRequest: 50,
+  maxUnsentBytes: 4 * 1024 * 1024,
   eventsDrainInterval: 1,
   eventsOutboxLimit: 100_000,
 } as const;
+
+/** maxUnsentBytes below this would close readers of a crowded room on a few of its user_list messages (70 KB each at 10,000 members). */
+export const MIN_UNSENT_BYTES = 256 * 1024;
 
 /** maxMessageBytes below this could not carry a full auth (4 KiB) with a message around it. */
 export const MIN_MESSAGE_BYTES = 8 * 1024;
@@ -278,6 +282,16 @@ export const OPTIONS = {
     doc: 'most Bayeux messages in one HTTP request or WebSocket frame; a larger batch is refused whole (Faye\'s clients flush a batch at 2 KiB)',
     resolve: (value) => positive('maxMessagesPerRequest', value, DEFAULTS.maxMessagesPerRequest, { integer: true }),
     serve: { flag: 'max-messages-per-request', env: 'FAYE_ONLINE_MAX_MESSAGES_PER_REQUEST', placeholder: 'N', kind: 'integer', help: 'Bayeux messages one HTTP request or WebSocket frame may carry; a larger batch is refused whole' },
+  }),
+  maxUnsentBytes: option<number>({
+    default: '`4194304`',
+    doc: `bytes sent to a WebSocket client that it has not taken yet, past which it is closed (a client that stops reading); at least ${MIN_UNSENT_BYTES} ([security-hostile.md](security-hostile.md))`,
+    resolve: (value) => {
+      const bytes = positive('maxUnsentBytes', value, DEFAULTS.maxUnsentBytes, { integer: true });
+      if (bytes < MIN_UNSENT_BYTES) fail('maxUnsentBytes', `must be at least ${MIN_UNSENT_BYTES} bytes (a few of a crowded room's user_list messages), got ${bytes}`);
+      return bytes;
+    },
+    serve: { flag: 'max-unsent-bytes', env: 'FAYE_ONLINE_MAX_UNSENT_BYTES', placeholder: 'N', kind: 'integer', help: 'bytes sent to a WebSocket client and not yet taken by it, past which it is closed' },
   }),
   secret: option<string | string[], string[] | undefined>({
     default: 'none',

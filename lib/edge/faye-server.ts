@@ -74,7 +74,7 @@ export function serveFaye(adapter: NodeAdapter, httpServer: HttpServer, opts: Re
   });
   noteParsedTexts(adapter, () => logger.warn({}, 'could not see the text of parsed Bayeux messages (faye changed?): each message is written again to measure its size'));
   limitRequestBodies(adapter, bodyLimitFor(opts.maxMessageBytes), logger);
-  limitBatches(adapter, { maxMessages: opts.maxMessagesPerRequest, maxFrameBytes: bodyLimitFor(opts.maxMessageBytes) }, logger);
+  limitBatches(adapter, { maxMessages: opts.maxMessagesPerRequest, maxFrameBytes: bodyLimitFor(opts.maxMessageBytes), maxUnsentBytes: opts.maxUnsentBytes }, logger);
   if (opts.authorizeSubscription) adapter.addExtension(new DeliveryRule({ rule: opts.authorizeSubscription, authOf: parts.authOf, logger }));
   adapter.attach(httpServer);
 }

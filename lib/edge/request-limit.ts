@@ -92,14 +92,6 @@ export const PAUSE_FRAMES_WAITING = 16;
  * so only frames averaging less than 64 bytes reach this.
  */
 export const MAX_FRAMES_WAITING = 1024;
-/**
- * Bytes written to a WebSocket that its client has not taken yet, past which
- * the connection is closed: a client that stops reading (a stalled tab, or a
- * script subscribed to a busy channel on purpose) would otherwise have every
- * message sent to it kept in the server's memory for as long as it stays
- * connected. 4 MiB is a minute of a 10,000-member room's user_list.
- */
-export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 
 /** Resolved: its reactions run once the work in progress is over (a microtask). */
 const SETTLED = Promise.resolve();
@@ -260,7 +252,15 @@ interface Driver {
  * A WebSocket frame is read whole into memory before it is parsed, and the
  * driver's own cap is 64 MiB; the frame limit here is the HTTP body limit.
  */
-export function limitBatches(adapter: NodeAdapter, limits: { maxMessages: number; maxFrameBytes: number }, logger: Logger): void {
+/**
+ * `maxUnsentBytes`: bytes written to a WebSocket that its client has not taken
+ * yet, past which the connection is closed: a client that stops reading (a
+ * stalled tab, or a script subscribed to a busy channel on purpose) would
+ * otherwise have every message sent to it kept in the server's memory for as
+ * long as it stays connected. The default, 4 MiB, is a minute of a
+ * 10,000-member room's user_list.
+ */
+export function limitBatches(adapter: NodeAdapter, limits: { maxMessages: number; maxFrameBytes: number; maxUnsentBytes: number }, logger: Logger): void {
   const server = (adapter as unknown as { _server: { process: Process } })._server;
   const frames = new FrameQueues();
   const drivers = new WeakMap<IncomingMessage, Driver>();
@@ -329,10 +329,10 @@ export function limitBatches(adapter: NodeAdapter, limits: { maxMessages: number
     let cut = false;
     socket.write = function writeUnlessStalled(this: Duplex, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
       const taken = (write as (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean).call(this, chunk, encoding, callback);
-      if (taken || cut || this.writableLength <= MAX_UNSENT_BYTES) return taken;
+      if (taken || cut || this.writableLength <= limits.maxUnsentBytes) return taken;
       // Closing writes a close frame, which comes back here.
       cut = true;
-      logger.warn({ unsentBytes: this.writableLength, limit: MAX_UNSENT_BYTES }, 'closed a WebSocket whose client does not take what it is sent');
+      logger.warn({ unsentBytes: this.writableLength, limit: limits.maxUnsentBytes }, 'closed a WebSocket whose client does not take what it is sent');
       closeWebSocket(request);
       return taken;
     } as Duplex['write'];

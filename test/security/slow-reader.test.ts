@@ -1,17 +1,26 @@
 // Hostile traffic: a WebSocket client that does not read what it is sent. The
 // server must not keep answering it into its own memory: a client flooding
 // frames is held back by TCP until it reads again, and a client subscribed to
-// a busy channel is cut off once MAX_UNSENT_BYTES wait for it. The client
+// a busy channel is cut off once maxUnsentBytes wait for it. The client
 // here speaks the WebSocket protocol by hand over a TCP socket, so that it can
 // stop reading, as no WebSocket library lets a caller do.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { BayeuxMessage } from 'faye';
-import { MAX_UNSENT_BYTES } from '../../lib/edge/request-limit';
+import { isFayeOnlineError } from '../../lib/errors';
+import { DEFAULTS, MIN_UNSENT_BYTES, resolveOptions } from '../../lib/options';
 import { BACKENDS, startPresenceServer, type PresenceServer } from '../support/presence-server';
 import { clientFrame, handWebSocket } from '../support/hand-websocket';
 import { eventually, sleep } from '../support/wait';
 import { loudLines, recordingLogger } from './support';
+
+test('maxUnsentBytes: 4 MiB by default, a whole number of bytes of at least 256 KiB, else an error naming it', () => {
+  assert.equal(resolveOptions({}).maxUnsentBytes, 4 * 1024 * 1024);
+  assert.equal(resolveOptions({ maxUnsentBytes: MIN_UNSENT_BYTES }).maxUnsentBytes, 256 * 1024);
+  for (const [value, pattern] of [[1000, /`maxUnsentBytes`: must be at least 262144 bytes/], [1.5e6 + 0.5, /must be a positive integer/], ['4MB', /must be a positive integer/]] as const) {
+    assert.throws(() => resolveOptions({ maxUnsentBytes: value as number }), (e) => isFayeOnlineError(e, 'INVALID_OPTION') && pattern.test(e.message), String(value));
+  }
+});
 
 const handshake = (id: string) => ({ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['websocket'], id });
 
@@ -61,12 +70,15 @@ describe('a WebSocket client that floods frames and does not read the answers', 
   });
 });
 
-for (const backend of BACKENDS) {
-  describe(`a WebSocket client subscribed to a busy channel that does not read (${backend})`, () => {
+// At the default limit on both backends, and at a limit set by the option.
+const cases = [...BACKENDS.map((backend) => ({ backend, limit: undefined as number | undefined })), { backend: BACKENDS[0], limit: 1024 * 1024 }];
+for (const { backend, limit } of cases) {
+  const MAX_UNSENT_BYTES = limit ?? DEFAULTS.maxUnsentBytes;
+  describe(`a WebSocket client subscribed to a busy channel that does not read (${backend}, maxUnsentBytes ${limit ?? 'default'})`, () => {
     let server: PresenceServer;
     const log = recordingLogger();
     before(async () => {
-      server = await startPresenceServer(backend, { logger: log.logger });
+      server = await startPresenceServer(backend, { logger: log.logger, ...(limit ? { maxUnsentBytes: limit } : {}) });
     });
     after(() => server.close());
 
@@ -92,13 +104,14 @@ for (const backend of BACKENDS) {
       // Faye holds a connect open until the timeout or a delivery: its answer is not waited for.
       reader.send([{ channel: '/meta/connect', clientId: readerId, connectionType: 'websocket', id: 'c2' }]);
 
-      // 32 KB messages until the slow client is cut off (its log line); far more than the limit may be published.
+      // 32 KB messages until the slow client is cut off (its log line); far more than the limit may be published:
+      // the system's socket buffers take a few MB before anything waits in the server.
       const from = log.lines.length;
       const publisher = server.handle.adapter.getClient();
       stop.push(() => publisher.disconnect());
       const text = 'x'.repeat(32 * 1024);
       let published = 0;
-      while (loudLines(log.lines, from).length === 0 && published < (4 * MAX_UNSENT_BYTES) / text.length) {
+      while (loudLines(log.lines, from).length === 0 && published < (4 * Math.max(MAX_UNSENT_BYTES, DEFAULTS.maxUnsentBytes)) / text.length) {
         await publisher.publish('/rooms/busy/chat', { text, n: published++ });
         if (published % 8 === 0) await sleep(5);
       }

@@ -49,7 +49,9 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   const inFlight = new InFlight(metrics && ((work) => metrics.time(work)));
   const track = (work: Promise<unknown>) => inFlight.track(work);
   const settled = () => inFlight.settled().then(() => presence.idle());
-  const broadcasts = new Broadcasts({ proxy, clock, logger, userListWindowMs: opts.userListWindow, presenceDiffs: opts.presenceDiffs, readList: (room) => records.onlineList(room) });
+  const broadcasts = new Broadcasts({
+    proxy, clock, logger, userListWindowMs: opts.userListWindow, presenceDiffs: opts.presenceDiffs, readList: (room) => records.onlineList(room), shared: !embedded,
+  });
   const onListChanged = (room: string, list: number[]) => broadcasts.listChanged(room, list);
   const { departures, beforeLeave } = bindDepartures({ adapter, redisEngine, presence, clock, logger, track, beforeLeaveDelayMs: opts.beforeLeaveDelay * 1000, untrack: (clientId) => extension.forget(clientId) });
   const extension = new PresenceExtension({

@@ -23,6 +23,8 @@ export interface BroadcastsOptions {
   presenceDiffs: boolean;
   /** A room's online list as stored now (the trailing message of a window). */
   readList(room: string): Promise<number[]>;
+  /** Other processes may publish the same rooms' lists (the Redis store): each burst's last list is confirmed (user-list.ts). */
+  shared: boolean;
 }
 
 export class Broadcasts {
@@ -43,6 +45,7 @@ export class Broadcasts {
       clock,
       publish,
       read: options.readList,
+      confirm: options.shared,
       onError: (error, room) => logger.error({ err: error, room }, 'could not read the online list for <room>/user_list'),
     });
     // One user's joins and leaves reach a room's members at most once per window (lib/edge/churn.ts).

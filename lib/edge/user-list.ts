@@ -11,6 +11,14 @@
 // window grows with its list, 0.1 ms per member once it holds more than
 // 1,000 (1 s at 10,000): what one subscriber receives per second stays bounded
 // (about 50 KB/s), and the last message still carries the final list.
+//
+// In a cluster every process publishes the lists its own joins and leaves
+// wrote, and two processes' messages can cross on their way to the engine: a
+// process slowed down (after a database outage, say) may publish a list read
+// before another process's write after that process published the newer
+// list, and a quiet room would show the older one until its next change. So
+// with a shared store, a window after a room's last message, each process
+// reads the list once more and sends it again if it changed.
 
 import { systemClock, type Clock, type ClockTimer } from '../core/clock';
 import { userListChannel, type UserListMessage } from '../protocol';
@@ -21,6 +29,8 @@ export interface UserListOptions {
   /** Reads the room's current list (for the trailing message of a window). */
   read(room: string): Promise<number[]>;
   onError(error: unknown, room: string): void;
+  /** Other processes publish this room's lists too (a shared store): confirm each burst's last message with one more read. Default false. */
+  confirm?: boolean;
   /** Default: the system clock. */
   clock?: Clock;
 }
@@ -38,6 +48,9 @@ interface RoomState {
   dirty: boolean;
   /** reads that failed in a row (the database is away): the next one waits longer */
   failures: number;
+  /** the list last sent, and whether a read a window after it found it current (options.confirm) */
+  lastSent: number[];
+  confirmed: boolean;
   /** drops the state of a room that stayed quiet for a window */
   expire?: ClockTimer;
 }
@@ -66,7 +79,9 @@ export class UserListBroadcaster {
     const state = this.rooms.get(room);
     if (!state) {
       this.send(room, list);
-      const fresh: RoomState = { lastSentAt: this.clock.now(), windowMs: windowFor(this.options.windowMs, list.length), reading: false, dirty: false, failures: 0 };
+      const fresh: RoomState = {
+        lastSentAt: this.clock.now(), windowMs: windowFor(this.options.windowMs, list.length), reading: false, dirty: false, failures: 0, lastSent: list, confirmed: false,
+      };
       this.rooms.set(room, fresh);
       this.scheduleExpiry(room, fresh);
       return;
@@ -95,23 +110,32 @@ export class UserListBroadcaster {
 
   private scheduleExpiry(room: string, state: RoomState): void {
     state.expire = this.clock.after(state.windowMs, () => {
-      if (this.rooms.get(room) === state && !state.due && !state.reading) this.rooms.delete(room);
+      if (this.rooms.get(room) !== state || state.due || state.reading) return;
+      if (this.options.confirm && !state.confirmed && !this.closed) this.trailing(room, state, true);
+      else this.rooms.delete(room);
     });
   }
 
   // Reads the list when the window ends, so that the message carries the list
   // as it is now even if concurrent writes reported their lists out of order.
-  private trailing(room: string, state: RoomState): void {
+  // A confirming read (a window after the last message) sends only a list
+  // that differs from the one last sent; the room's state is dropped once a
+  // confirming read found nothing new.
+  private trailing(room: string, state: RoomState, confirming = false): void {
     state.due = undefined;
     state.reading = true;
     state.dirty = false;
+    state.confirmed = confirming;
     const sending = this.options
       .read(room)
       .then((list) => {
+        state.failures = 0;
+        if (confirming && sameList(list, state.lastSent)) return;
         this.send(room, list);
+        state.lastSent = list;
+        state.confirmed = false; // a list sent is confirmed in its turn
         state.lastSentAt = this.clock.now();
         state.windowMs = windowFor(this.options.windowMs, list.length);
-        state.failures = 0;
       })
       .catch((error) => {
         // The change that asked for this message may be the room's last: the
@@ -144,4 +168,8 @@ export class UserListBroadcaster {
     for (const state of this.rooms.values()) state.expire?.cancel();
     this.rooms.clear();
   }
+}
+
+function sameList(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((uid, i) => uid === b[i]);
 }

@@ -68,4 +68,39 @@ describe('user_list windows', () => {
       await lists.flush();
     }
   });
+
+  it("in a cluster, a list another process sent late is not the room's last message: a window later each process reads it again", async () => {
+    // Two processes publish to one subscriber. B wrote the newer list and sent
+    // it; A's message, the list its own write saw just before, reached the
+    // engine after B's (A was slowed down).
+    for (const confirm of [true, false]) {
+      const clock = new ManualClock(0);
+      let stored = [3, 4, 5, 6];
+      const received: number[][] = [];
+      const process = () => new UserListBroadcaster({
+        windowMs: 100, clock, confirm,
+        publish: (_channel, data) => received.push(data.user_list),
+        read: async () => [...stored],
+        onError: (error) => assert.fail(String(error)),
+      });
+      const [a, b] = [process(), process()];
+      try {
+        b.changed('/rooms/r', [3, 4, 5, 6]);
+        a.changed('/rooms/r', [1, 3, 4, 5, 6]);
+        await clock.advance(1000);
+        if (confirm) {
+          assert.deepEqual(received, [[3, 4, 5, 6], [1, 3, 4, 5, 6], [3, 4, 5, 6]], 'A sends the stored list again; B finds its own current and sends nothing');
+        } else {
+          assert.deepEqual(received.at(-1), [1, 3, 4, 5, 6], 'without confirming, the late list stays the last one');
+        }
+        // The rooms' states are dropped once confirmed: a later change is a quiet room's, sent at once.
+        stored = [3, 4, 5];
+        const before = received.length;
+        b.changed('/rooms/r', [3, 4, 5]);
+        assert.equal(received.length, before + 1);
+      } finally {
+        await Promise.all([a.flush(), b.flush()]);
+      }
+    }
+  });
 });

@@ -14,11 +14,12 @@
 //
 // In a cluster every process publishes the lists its own joins and leaves
 // wrote, and two processes' messages can cross on their way to the engine: a
-// process slowed down (after a database outage, say) may publish a list read
-// before another process's write after that process published the newer
-// list, and a quiet room would show the older one until its next change. So
-// with a shared store, a window after a room's last message, each process
-// reads the list once more and sends it again if it changed.
+// leave's list goes out once its timer stop is written too, and a process
+// may be slowed down (by a database outage, say), so a list written before
+// another process's write may be published after that process published the
+// newer list, and a quiet room would show the older one until its next
+// change. So with a shared store, a window after a room's last message, each
+// process reads the list once more and sends it again if it changed.
 
 import { systemClock, type Clock, type ClockTimer } from '../core/clock';
 import { userListChannel, type UserListMessage } from '../protocol';

@@ -124,13 +124,15 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     }
     const added = [...live.keys()].filter((uid) => !uids.includes(uid));
     if (removed.length === 0 && added.length === 0) continue;
-    // All of a room's repairs at once, each in its user's queue: the records
-    // write them in a few batches (a crowded room's list is written at most
-    // every 0.05 ms per member, so one repair after another would take minutes
-    // after a crash that took half of a 5,000-member room). Batches are written
-    // in order, so the last list answered is the room's list as it stands.
+    // A room's removals at once, then its additions at once, each in its
+    // user's queue: the records write each group in a batch (a crowded room's
+    // list is written at most every 0.05 ms per member, so one repair after
+    // another would take minutes after a crash that took half of a
+    // 5,000-member room), and the events come in the order they always did.
+    // Batches are written in order, so the last list answered is the room's
+    // list as it stands.
     let list: number[] | undefined;
-    await Promise.all([...removed, ...added].map((uid) => options.forUser(uid, async () => {
+    const repair = (uid: number) => options.forUser(uid, async () => {
       // Look again inside the user's queue: an arrival or departure may have
       // fixed it since the first look.
       const present = (await userClientIdsOf(room, uid)).length > 0;
@@ -139,7 +141,9 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
       return repaired;
     }).then((repaired) => {
       list = repaired;
-    })));
+    });
+    await Promise.all(removed.map(repair));
+    await Promise.all(added.map(repair));
     report.lists.push({ room, added, removed });
     if (list) options.onListChanged(room, list);
   }

@@ -251,8 +251,7 @@ interface Driver {
  *
  * A WebSocket frame is read whole into memory before it is parsed, and the
  * driver's own cap is 64 MiB; the frame limit here is the HTTP body limit.
- */
-/**
+ *
  * `maxUnsentBytes`: bytes written to a WebSocket that its client has not taken
  * yet, past which the connection is closed: a client that stops reading (a
  * stalled tab, or a script subscribed to a busy channel on purpose) would

@@ -99,7 +99,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   // Users gone from a room or time channel whose leave is still pending there
   // are left to the pending leave (step 3 pairs a room's with its time channel's).
   const leaving = { rooms: [] as Array<{ room: string; uid: number; mark: LeaveMark }>, timers: [] as Array<{ timeChannel: string; uid: number; mark: LeaveMark }> };
-  const markOf = async (channel: string, uid: number) => (options.leaveAbandoned ? (await store.leaveMarks(channel)).get(uid) : undefined);
+  const markOf = async (channel: string, uid: number) => (options.leaveAbandoned ? await store.leaveMarkOf(channel, uid) : undefined);
   // A row may be named in another case than the room whose list it holds:
   // MySQL finds rows regardless of case, and the gem (which accepted capitals)
   // or an older version may have created it as /rooms/aBx. Our keys are
@@ -169,19 +169,32 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   stops.forEach((stop, i) => {
     if (stopped[i] !== null) report.timersStopped.push(stop);
   });
-  // One departure set a room's mark and its time channel's alike.
-  const same = (a: LeaveMark, b: LeaveMark) => a.at === b.at && a.markedAt === b.markedAt;
+  // One departure set a room's mark and its time channel's alike: pair them.
+  // The confirmations go out at once, each in its user's queue, so that the
+  // records write them in batches (one after another, each would wait for a
+  // batch window).
+  const markKey = (uid: number, mark: LeaveMark) => `${uid} ${mark.at} ${mark.markedAt}`;
+  const timersByMark = new Map<string, Array<(typeof leaving.timers)[number]>>();
+  for (const timer of leaving.timers) {
+    const key = markKey(timer.uid, timer.mark);
+    timersByMark.set(key, [...(timersByMark.get(key) ?? []), timer]);
+  }
+  const paired = new Set<(typeof leaving.timers)[number]>();
+  const abandoned: Array<{ pending: PendingLeave; scope: { room: boolean; timer: boolean } }> = [];
   for (const { room, uid, mark } of leaving.rooms) {
-    const paired = leaving.timers.findIndex((t) => t.uid === uid && same(t.mark, mark));
-    const timeChannel = paired >= 0 ? leaving.timers.splice(paired, 1)[0].timeChannel : room;
-    if (await options.leaveAbandoned!({ uid, room, timeChannel, ...mark }, { room: true, timer: paired >= 0 })) {
-      report.lists.push({ room, added: [], removed: [uid] });
-      if (paired >= 0) report.timersStopped.push({ uid, timeChannel });
-    }
+    const timer = timersByMark.get(markKey(uid, mark))?.find((t) => !paired.has(t));
+    if (timer) paired.add(timer);
+    abandoned.push({ pending: { uid, room, timeChannel: timer?.timeChannel ?? room, ...mark }, scope: { room: true, timer: timer !== undefined } });
   }
-  for (const { timeChannel, uid, mark } of leaving.timers) {
-    if (await options.leaveAbandoned!({ uid, room: timeChannel, timeChannel, ...mark }, { room: false, timer: true })) report.timersStopped.push({ uid, timeChannel });
+  for (const timer of leaving.timers.filter((t) => !paired.has(t))) {
+    abandoned.push({ pending: { uid: timer.uid, room: timer.timeChannel, timeChannel: timer.timeChannel, ...timer.mark }, scope: { room: false, timer: true } });
   }
+  const confirmed = await Promise.all(abandoned.map(({ pending, scope }) => options.leaveAbandoned!(pending, scope)));
+  abandoned.forEach(({ pending, scope }, i) => {
+    if (!confirmed[i]) return;
+    if (scope.room) report.lists.push({ room: pending.room, added: [], removed: [pending.uid] });
+    if (scope.timer) report.timersStopped.push({ uid: pending.uid, timeChannel: pending.timeChannel });
+  });
 
   // 4. Engaged time.
   const engagedByChannel = new Map<string, Map<number, string[]>>();
@@ -189,7 +202,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     if (!engagedByChannel.has(timeChannel)) engagedByChannel.set(timeChannel, await store.engagedByUser(timeChannel));
     if (engagedByChannel.get(timeChannel)!.has(uid)) continue;
     const stopped = await options.forUser(uid, async () => {
-      if ((await store.engagedByUser(timeChannel)).has(uid)) return false;
+      if ((await store.engagedOfUser(timeChannel, uid)).length > 0) return false;
       return records.stopEngaged(uid, timeChannel, session, new Date(clock.now()), 'reconciled');
     });
     if (stopped) report.engagementsStopped.push({ uid, timeChannel });

@@ -226,6 +226,10 @@ export class MemoryStore implements PresenceStore {
     return result;
   }
 
+  async engagedOfUser(timeChannel: string, uid: number): Promise<string[]> {
+    return this.liveEngaged(timeChannel, uid);
+  }
+
   async depart(t: Departure): Promise<DepartureResult> {
     const remembered = t.ifRemembered ? this.auths.get(t.clientId) : undefined;
     const place = remembered === undefined ? null : rememberedPlace(remembered);
@@ -296,6 +300,11 @@ export class MemoryStore implements PresenceStore {
 
   async leaveMarks(channel: string): Promise<Map<number, LeaveMark>> {
     return new Map([...(this.leaving.get(channel) ?? [])].map(([uid, mark]) => [uid, { ...mark }]));
+  }
+
+  async leaveMarkOf(channel: string, uid: number): Promise<LeaveMark | undefined> {
+    const mark = this.leaving.get(channel)?.get(uid);
+    return mark && { ...mark };
   }
 
   private nextSeq(room: string): number {

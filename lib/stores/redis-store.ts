@@ -94,6 +94,12 @@ function gapsOf(pairs: ScriptValue[]): UnseenGap[] {
   return gaps;
 }
 
+/** "<last seen ms>,<marked ms>"; a mark without the second part was set when the user was last seen. */
+function readLeaveMark(value: string): LeaveMark | undefined {
+  const match = /^(\d+),?(\d*)$/.exec(value);
+  return match ? { at: Number(match[1]), markedAt: Number(match[2] || match[1]) } : undefined;
+}
+
 export interface RedisStoreOptions {
   redis: Redis;
   /** Closes the connection on close() (false when the app passed its own). */
@@ -191,6 +197,11 @@ export class RedisStore implements PresenceStore {
     return result;
   }
 
+  async engagedOfUser(timeChannel: string, uid: number): Promise<string[]> {
+    const [present, engaged] = await Promise.all([this.clientIdsOfUser(timeChannel, uid), this.redis.hget(this.keys.engaged(timeChannel), String(uid))]);
+    return engaged === null ? [] : engagedClientIds(engaged).filter((id) => present.includes(id));
+  }
+
   async confirmLeave(p: PendingLeave): Promise<LeaveConfirmation> {
     const r = await runScript(this.redis, CONFIRM_LEAVE, {
       room: this.keys.channel(p.room), roomLeaving: this.keys.leaving(p.room), time: this.keys.channel(p.timeChannel), timeLeaving: this.keys.leaving(p.timeChannel), seq: this.keys.seq(p.room),
@@ -205,11 +216,15 @@ export class RedisStore implements PresenceStore {
   async leaveMarks(channel: string): Promise<Map<number, LeaveMark>> {
     const marks = new Map<number, LeaveMark>();
     for (const [field, value] of Object.entries(await this.redis.hgetall(this.keys.leaving(channel)))) {
-      // "<last seen ms>,<marked ms>"; a mark without the second part was set when it was last seen.
-      const match = /^(\d+),?(\d*)$/.exec(value);
-      if (match) marks.set(Number(field), { at: Number(match[1]), markedAt: Number(match[2] || match[1]) });
+      const mark = readLeaveMark(value);
+      if (mark) marks.set(Number(field), mark);
     }
     return marks;
+  }
+
+  async leaveMarkOf(channel: string, uid: number): Promise<LeaveMark | undefined> {
+    const value = await this.redis.hget(this.keys.leaving(channel), String(uid));
+    return value === null ? undefined : readLeaveMark(value);
   }
 
   rememberedAuth(clientId: string): Promise<string | null> {

@@ -219,10 +219,14 @@ export interface PresenceStore {
   engage(engagement: Engagement): Promise<EngagementResult>;
   /** uid → engaged clientIds of a time channel (only clientIds still in the channel; users without any omitted). */
   engagedByUser(timeChannel: string): Promise<Map<number, string[]>>;
+  /** One user's engaged clientIds still in the time channel (none: []): reads that user's fields only. */
+  engagedOfUser(timeChannel: string, uid: number): Promise<string[]>;
   /** After the grace period: the pending leave takes effect unless the user came back. */
   confirmLeave(pending: PendingLeave): Promise<LeaveConfirmation>;
   /** uid → the user's pending-leave mark in a room or time channel (for reconciliation). */
   leaveMarks(channel: string): Promise<Map<number, LeaveMark>>;
+  /** One user's pending-leave mark in a room or time channel, or undefined: reads that user's field only. */
+  leaveMarkOf(channel: string, uid: number): Promise<LeaveMark | undefined>;
   /** The auth JSON remembered for a clientId, or null. */
   rememberedAuth(clientId: string): Promise<string | null>;
   /** The same for several clientIds at once (one round trip). */

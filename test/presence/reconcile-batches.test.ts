@@ -1,17 +1,23 @@
 // needs: mysql
 // After a crash that took many users of a crowded room with it, the repair
-// pass sends the room's repairs and the timer stops all at once, each in its
-// user's queue, so that the records write them in batches: one after another,
-// each would wait for the room's window (0.05 ms per member) and the pass
-// would take minutes. The counts are exact: every repair reaches the records
-// within one turn of the event loop.
+// pass sends the room's repairs, the timer stops and the confirmations of
+// leaves the dead process left pending all at once, each in its user's queue,
+// so that the records write them in batches: one after another, each would
+// wait for the room's window (0.05 ms per member) and the pass would take
+// minutes. The counts are exact: every repair reaches the records within one
+// turn of the event loop. The pass reads the store per user, never a whole
+// channel per user (which would make it quadratic in the room's size).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { readAuth, type Auth } from '../../lib/core/auth';
+import { ManualClock } from '../../lib/core/clock';
+import { Presence } from '../../lib/core/presence';
 import { reconcile } from '../../lib/core/reconcile';
 import { silentLogger } from '../../lib/log';
 import { countStatements, Records } from '../../lib/records';
 import { migrate } from '../../lib/schema';
 import { MemoryStore } from '../../lib/stores/memory-store';
+import type { PresenceStore } from '../../lib/stores/store';
 import { createMariadbBackend, type TestBackend } from '../support/databases';
 
 const ROOM = '/rooms/crowded';
@@ -59,4 +65,66 @@ test("600 users a dead process left in a room's list and timers: one list write 
   assert.equal(JSON.parse((await backend.rows<{ l: string }>('SELECT user_info_list AS l FROM faye_channel_online_lists'))[0].l).length, 0);
   const times = await backend.rows<{ t: string }>('SELECT online_times AS t FROM faye_user_online_times WHERE user_id = ?', [GONE[599]]);
   assert.equal(times[0].t, `{"${LESSON}_spended":60}`);
+});
+
+/** The store, counting the calls of each of its methods. */
+function counting(store: PresenceStore): { store: PresenceStore; calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const proxy = new Proxy(store, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.set(String(name), (calls.get(String(name)) ?? 0) + 1);
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { store: proxy, calls };
+}
+
+function authOf(uid: number, room: string, timeChannel: string): Auth {
+  return (readAuth({ room_channel: room, time_channel: timeChannel, current_user: { uid, uname: `u${uid}` } }) as { auth: Auth }).auth;
+}
+
+test("600 leaves a dead process left pending in a room: confirmed in one list write and two timer writes, each user's mark read alone", async () => {
+  const room = '/rooms/abandoned';
+  const lesson = '/lessons/abandoned';
+  const shared = new MemoryStore(32);
+  // The process that dies: its users time out, their leaves wait out the
+  // grace period on its clock, which never moves again.
+  const deadClock = new ManualClock();
+  const dead = new Presence({ store: shared, records, logger: silentLogger, clock: deadClock, leaveGraceMs: 5000 });
+  await Promise.all(GONE.map((uid) => dead.arrive(`c${uid}`, authOf(uid, room, lesson))));
+  await dead.idle();
+  await Promise.all(GONE.map((uid) => dead.depart(`c${uid}`, 'timeout', deadClock.now() + 1000)));
+  await dead.idle();
+  assert.equal((await shared.leaveMarks(room)).size, 600, 'every leave pending');
+  assert.equal((await records.onlineList(room)).length, 600);
+
+  const clock = new ManualClock(deadClock.now() + 60_000);
+  const { store, calls } = counting(shared);
+  const survivor = new Presence({ store, records, logger: silentLogger, clock, leaveGraceMs: 5000 });
+  const counter = countStatements(records.sequelize);
+  const report = await reconcile({
+    store, records, logger: silentLogger, engagement: false, clock,
+    clientExists: async () => false,
+    localClientIds: () => [],
+    departOrphan: async () => false,
+    forUser: (uid, task) => survivor.forUser(uid, task),
+    leaveAbandoned: (pending, scope) => survivor.leaveAbandoned(pending, scope),
+    onListChanged: () => undefined,
+  });
+  await survivor.idle();
+  counter.stop();
+  assert.deepEqual(report.lists, GONE.map((uid) => ({ room, added: [], removed: [uid] })));
+  assert.deepEqual(report.timersStopped, GONE.map((uid) => ({ uid, timeChannel: lesson })));
+  const writes = counter.statements.filter((sql) => /^(UPDATE|INSERT)/.test(sql)).map((sql) => /faye_\w+/.exec(sql)![0]);
+  assert.deepEqual(writes.sort(), ['faye_channel_online_lists', 'faye_user_online_times', 'faye_user_online_times'], '500 timers per UPDATE');
+  assert.deepEqual(await records.onlineList(room), []);
+  assert.equal(calls.get('leaveMarks') ?? 0, 0, 'no channel\'s marks read whole');
+  assert.equal(calls.get('leaveMarkOf'), 1200, 'each user\'s mark in the room and in the time channel');
+  assert.equal(calls.get('confirmLeave'), 600);
+  const times = await backend.rows<{ t: string }>('SELECT online_times AS t FROM faye_user_online_times WHERE user_id = ?', [GONE[599]]);
+  assert.equal(JSON.parse(times[0].t)[`${lesson}_spended`], 1, 'stopped as of the last sighting: one second after the start');
 });

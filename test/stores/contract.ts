@@ -116,9 +116,12 @@ export function storeContract(name: string, factory: StoreFactory): void {
       const mark = { at: T0 + 1000, markedAt: T0 + 1500 };
       assert.deepEqual(await store.leaveMarks(where.room), new Map([[14, mark]]));
       assert.deepEqual(await store.leaveMarks(where.timeChannel), new Map([[14, mark]]));
+      assert.deepEqual(await store.leaveMarkOf(where.room, 14), mark, 'one user read alone, as in the whole map');
+      assert.equal(await store.leaveMarkOf(where.room, 15), undefined);
       await store.confirmLeave({ uid: 14, ...where, ...mark });
       assert.deepEqual(await store.leaveMarks(where.room), new Map());
       assert.deepEqual(await store.leaveMarks(where.timeChannel), new Map());
+      assert.equal(await store.leaveMarkOf(where.timeChannel, 14), undefined);
     });
 
     test("a user is present in a channel while they have a clientId or a leave in its grace there, and only that user's fields count", async () => {
@@ -255,9 +258,12 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.deepEqual(await store.engage({ clientId: 'c13a', uid: 13, timeChannel: t, engaged: false, seq: 1, at: T0 + 300 }), { absent: false, stale: true, started: false, stopped: false, session: 0 });
       assert.deepEqual(await store.engage({ clientId: 'c13a', uid: 13, timeChannel: t, engaged: false, seq: 2, at: T0 + 300 }), { absent: false, stale: false, started: false, stopped: false, session: 0 });
       assert.deepEqual([...(await store.engagedByUser(t))], [[13, ['c13b']]]);
+      assert.deepEqual(await store.engagedOfUser(t, 13), ['c13b'], 'one user read alone, as in the whole map');
+      assert.deepEqual(await store.engagedOfUser(t, 14), []);
       const gone = await store.depart(departure('c13b', 13, where, T0 + 400, true));
       assert.deepEqual({ wasEngaged: gone.wasEngaged, disengaged: gone.disengaged, engagedSession: gone.engagedSession }, { wasEngaged: true, disengaged: true, engagedSession: T0 + 100 });
       assert.equal((await store.engagedByUser(t)).size, 0);
+      assert.deepEqual(await store.engagedOfUser(t, 13), []);
     });
 
     test('a backdated last departure stops the timer as of the latest departure of the user\'s clientIds there', async () => {

@@ -65,6 +65,8 @@ const flags = parseFlags({
   profile: false,
   /** The presence server's userListWindow, ms (0: its default); how often a crowded opening re-reads each room's list. */
   'user-list-window': 0,
+  /** The presence server's reconcileInterval, seconds (-1: its default, 300; 0: a pass at start only). */
+  'reconcile-interval': -1,
   /** Node/V8 flags for both servers, space-separated (e.g. "--max-semi-space-size=32"): how memory settings change RSS. */
   'server-flags': '',
   /**
@@ -132,6 +134,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     server = await startServer({
       kind: kind === 'presence' ? 'presence' : 'plain', engine: flags.engine as 'redis' | 'memory', redisUrl: backing.redis.url, namespace: backing.redis.namespace, databaseUrl: backing.db?.url, timeout: flags.timeout,
       ...(flags['user-list-window'] > 0 ? { userListWindow: flags['user-list-window'] } : {}),
+      ...(flags['reconcile-interval'] >= 0 ? { reconcileInterval: flags['reconcile-interval'] } : {}),
     }, { exposeGc: true, profileDir: flags.profile ? path.join(RESULTS_DIR, 'profiles') : undefined, nodeFlags: serverFlags });
     await server.settled();
     await sleep(1000);
@@ -210,7 +213,8 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
       load: machineLoad(),
       memoryOverTime,
     };
-    progress(`${label}: steady CPU ${result.steadyCpu.toFixed(3)} s/s (GC ${result.steadyGc.minor.toFixed(1)} ms/s scavenging, ${result.steadyGc.major.toFixed(1)} ms/s the rest), p99 ${latency.p99?.toFixed(1)} ms, RSS ${result.rssMB.toFixed(0)} MB ` +
+    progress(`${label}: steady CPU ${result.steadyCpu.toFixed(3)} s/s (GC ${result.steadyGc.minor.toFixed(1)} ms/s scavenging, ${result.steadyGc.major.toFixed(1)} ms/s the rest), p99 ${latency.p99?.toFixed(1)} ms ` +
+      `(the slowest 1% sent in the 10 s from second ${latency.slowest.slice(0, 4).map(([at, n]) => `${at}: ${n}`).join(', ')}), RSS ${result.rssMB.toFixed(0)} MB ` +
       `(${result.rssPerClientKB.toFixed(1)} KB per client), load ${result.load}; disconnecting`);
     await load.close();
     await server.settled();

@@ -37,6 +37,8 @@ export interface ServerConfig {
   /** Faye long-poll timeout, seconds. */
   timeout: number;
   userListWindow?: number;
+  /** Seconds between reconciliation passes (faye-online's default 300; 0: only at start); undefined: the default. */
+  reconcileInterval?: number;
   /** Seconds a leave after a disconnect waits for the user to come back (faye-online's default 5); undefined: the default. */
   leaveGrace?: number;
   /** Signed mode (bench:attack). */
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
       timeout: config.timeout,
       ...(config.userListWindow ? { userListWindow: config.userListWindow } : {}),
       ...(config.leaveGrace !== undefined ? { leaveGrace: config.leaveGrace } : {}),
+      ...(config.reconcileInterval !== undefined ? { reconcileInterval: config.reconcileInterval } : {}),
       ...(config.secret ? { secret: config.secret } : {}),
     });
     adapter = handle.adapter;

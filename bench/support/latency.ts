@@ -12,6 +12,8 @@ export interface LatencyResult {
   p50: number | null;
   p99: number | null;
   max: number | null;
+  /** Where the slowest 1% were sent: [second of the run the 10 s bucket starts at, how many], busiest first. */
+  slowest: Array<[number, number]>;
 }
 
 export interface LatencyProbe {
@@ -33,9 +35,13 @@ export async function startLatencyProbe(publishUrl: string, receiveUrl: string, 
   return {
     async run(seconds, rate) {
       const latencies: number[] = [];
-      sink = (sentAt) => latencies.push(performance.now() - sentAt);
-      const total = Math.max(1, Math.round(seconds * rate));
+      const sentAts: number[] = [];
       const started = performance.now();
+      sink = (sentAt) => {
+        latencies.push(performance.now() - sentAt);
+        sentAts.push(sentAt - started);
+      };
+      const total = Math.max(1, Math.round(seconds * rate));
       for (let i = 0; i < total; i += 1) {
         void publisher.publish(channel, { sentAt: performance.now(), seq: i });
         const due = started + ((i + 1) * 1000) / rate;
@@ -45,7 +51,14 @@ export async function startLatencyProbe(publishUrl: string, receiveUrl: string, 
       while (latencies.length < total && Date.now() < until) await sleep(50);
       sink = undefined;
       const sorted = [...latencies].sort((a, b) => a - b);
-      return { sent: total, received: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? null };
+      const buckets = new Map<number, number>();
+      const slowIndexes = latencies.map((_, i) => i).sort((a, b) => latencies[b]! - latencies[a]!).slice(0, Math.ceil(latencies.length / 100));
+      for (const i of slowIndexes) {
+        const bucket = Math.floor(sentAts[i]! / 10_000) * 10;
+        buckets.set(bucket, (buckets.get(bucket) ?? 0) + 1);
+      }
+      const slowest = [...buckets].sort((a, b) => b[1] - a[1]);
+      return { sent: total, received: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? null, slowest };
     },
     async close() {
       await Promise.all([publisher.disconnect(), subscriber.disconnect()].map((p) => Promise.resolve(p).catch(() => undefined)));

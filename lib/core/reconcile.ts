@@ -72,19 +72,28 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   const clock = options.clock ?? systemClock;
   const report: ReconcileReport = { orphanClientIds: [], lists: [], timersStopped: [], engagementsStopped: [] };
 
-  // 1. Orphans.
+  // 1. Orphans. The engine is asked about each clientId once per pass (a page
+  // is in its room and its time channel, and tracked here too).
   const dead = new Map<string, Array<{ channel: string; uid: number }>>();
+  const alive = new Set<string>();
+  const isDead = async (clientId: string) => {
+    if (alive.has(clientId)) return false;
+    if (dead.has(clientId)) return true;
+    if (await options.clientExists(clientId)) {
+      alive.add(clientId);
+      return false;
+    }
+    dead.set(clientId, []);
+    return true;
+  };
   for (const channel of await store.channels()) {
     for (const [uid, clientIds] of await store.clientIdsByUser(channel)) {
       for (const clientId of clientIds) {
-        if (dead.has(clientId)) dead.get(clientId)!.push({ channel, uid });
-        else if (!(await options.clientExists(clientId))) dead.set(clientId, [{ channel, uid }]);
+        if (await isDead(clientId)) dead.get(clientId)!.push({ channel, uid });
       }
     }
   }
-  for (const clientId of options.localClientIds()) {
-    if (!dead.has(clientId) && !(await options.clientExists(clientId))) dead.set(clientId, []);
-  }
+  for (const clientId of options.localClientIds()) await isDead(clientId);
   for (const [clientId, places] of dead) {
     report.orphanClientIds.push(clientId);
     await options.departOrphan(clientId);

@@ -153,10 +153,11 @@ function readOffsetMs(second: number, timeZone: string): number {
 
 // A zone's offset is read once per quarter hour and zone: a storm of leaves
 // stops thousands of timers started within a few minutes, and Intl's reads
-// were 2.7% of a 5,000-user leave storm's server CPU. A quarter whose offset reads the same at its
-// first and last second keeps that offset throughout (no zone has changed
-// its offset twice within 15 minutes); one that does not (a DST change falls
-// in it, or a historical change off the minute) is read second by second.
+// were 2.7% of a 5,000-user leave storm's server CPU. A quarter whose offset
+// reads the same at its first and last second keeps that offset throughout
+// (no zone has changed its offset twice within 15 minutes); one that does not
+// (a DST change falls in it, or a historical change off the minute) is read
+// second by second.
 const QUARTER_MS = 15 * 60_000;
 const MAX_QUARTERS = 4096;
 const quarterOffsets = new Map<string, Map<number, number | null>>();

@@ -128,3 +128,40 @@ test("600 leaves a dead process left pending in a room: confirmed in one list wr
   const times = await backend.rows<{ t: string }>('SELECT online_times AS t FROM faye_user_online_times WHERE user_id = ?', [GONE[599]]);
   assert.equal(JSON.parse(times[0].t)[`${lesson}_spended`], 1, 'stopped as of the last sighting: one second after the start');
 });
+
+test('the engine is asked about each clientId once per pass, 100 at a time', async () => {
+  const room = '/rooms/checked';
+  const lesson = '/lessons/checked';
+  const users = Array.from({ length: 250 }, (_, i) => 800_000 + i);
+  const store = new MemoryStore(32);
+  const clock = new ManualClock();
+  const presence = new Presence({ store, records, logger: silentLogger, clock, leaveGraceMs: 5000 });
+  await Promise.all(users.map((uid) => presence.arrive(`c${uid}`, authOf(uid, room, lesson))));
+  await presence.idle();
+  // Every fifth page's process died; each page is in its room and its time channel, and tracked here too.
+  const deadIds = users.filter((uid) => uid % 5 === 0).map((uid) => `c${uid}`);
+  const asked = new Map<string, number>();
+  let inFlight = 0;
+  let mostInFlight = 0;
+  const report = await reconcile({
+    store, records, logger: silentLogger, engagement: false, clock,
+    clientExists: async (clientId) => {
+      asked.set(clientId, (asked.get(clientId) ?? 0) + 1);
+      mostInFlight = Math.max(mostInFlight, ++inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight -= 1;
+      return !deadIds.includes(clientId);
+    },
+    localClientIds: () => users.map((uid) => `c${uid}`),
+    departOrphan: async () => false,
+    forUser: (uid, task) => presence.forUser(uid, task),
+    onListChanged: () => undefined,
+  });
+  await presence.idle();
+  assert.equal(asked.size, 250);
+  assert.ok([...asked.values()].every((n) => n === 1), 'each clientId asked once');
+  assert.equal(mostInFlight, 100, 'in chunks of 100');
+  assert.deepEqual(report.orphanClientIds, deadIds, 'in the order they were found');
+  assert.deepEqual(report.lists, [{ room, added: [], removed: deadIds.map((id) => Number(id.slice(1))) }]);
+  assert.deepEqual(await records.onlineList(room), users.filter((uid) => uid % 5 !== 0));
+});

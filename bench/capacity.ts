@@ -13,6 +13,7 @@ import { roomClients, startBayeuxLoad } from './support/bayeux-load';
 import { startLatencyProbe, type LatencyResult } from './support/latency';
 import { runBenchmark, startServer, type BenchServer, type ServerStats } from './support/processes';
 import path from 'node:path';
+import { redisRate } from './support/redis-rate';
 import { callCountDifference } from './support/call-counts';
 import { censusDifference, heapCensus } from './support/heap-census';
 import { RESULTS_DIR, commit, machineLoad, progress, saveResult, sleep, table } from './support/report';
@@ -119,6 +120,10 @@ interface MemoryReading {
   rssPerClientKB: number;
   oldCommittedMB: number;
   oldUsedMB: number;
+  /** Since the previous reading: the longest event-loop delay and single GC, ms, and what Redis ran. */
+  loopMaxMs: number;
+  gcLongestMs: number;
+  redis: string;
 }
 
 function specs(clients: number, url: string, kind: Kind): RawClientSpec[] {
@@ -160,14 +165,19 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     const rssPerClientKB = (rss: number) => (rss - idle.rss) / 1024 / Math.max(1, opened.connected);
     // Readings one after the other on the stats channel, never beside another request (a reply answers the oldest).
     const memoryOverTime: MemoryReading[] = [];
+    const redisCommands = await redisRate(backing.redis.redis);
     let reading = Promise.resolve();
     const sampler = flags['memory-every'] > 0 ? setInterval(() => {
       reading = reading.then(async () => {
         const now = await server!.stats();
         const old = now.spaces.old_space;
-        const sample = { seconds: Math.round((Date.now() - startedAt) / 1000), rssPerClientKB: rssPerClientKB(now.rss), oldCommittedMB: old.committed / 2 ** 20, oldUsedMB: old.used / 2 ** 20 };
+        const sample = {
+          seconds: Math.round((Date.now() - startedAt) / 1000), rssPerClientKB: rssPerClientKB(now.rss), oldCommittedMB: old.committed / 2 ** 20, oldUsedMB: old.used / 2 ** 20,
+          loopMaxMs: now.sinceRead.loopMaxMs, gcLongestMs: now.sinceRead.gcLongestMs, redis: await redisCommands.sinceLast(),
+        };
         memoryOverTime.push(sample);
-        progress(`${label}: ${sample.seconds} s steady: RSS ${sample.rssPerClientKB.toFixed(1)} KB per client, old space ${sample.oldCommittedMB.toFixed(0)}/${sample.oldUsedMB.toFixed(0)} MB`);
+        progress(`${label}: ${sample.seconds} s steady: RSS ${sample.rssPerClientKB.toFixed(1)} KB per client, old space ${sample.oldCommittedMB.toFixed(0)}/${sample.oldUsedMB.toFixed(0)} MB; ` +
+          `since the last reading: event loop held at most ${sample.loopMaxMs.toFixed(0)} ms, longest GC ${sample.gcLongestMs.toFixed(0)} ms; Redis ${sample.redis}`);
       });
     }, flags['memory-every'] * 1000) : undefined;
     const latency = await probe.run(flags.seconds, flags.rate);
@@ -214,7 +224,8 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
       memoryOverTime,
     };
     progress(`${label}: steady CPU ${result.steadyCpu.toFixed(3)} s/s (GC ${result.steadyGc.minor.toFixed(1)} ms/s scavenging, ${result.steadyGc.major.toFixed(1)} ms/s the rest), p99 ${latency.p99?.toFixed(1)} ms ` +
-      `(the slowest 1% sent in the 10 s from second ${latency.slowest.slice(0, 4).map(([at, n]) => `${at}: ${n}`).join(', ')}), RSS ${result.rssMB.toFixed(0)} MB ` +
+      `(the slowest 1% sent in the 10 s from second ${latency.slowest.slice(0, 4).map(([at, n]) => `${at}: ${n}`).join(', ')}; ` +
+      `the longest of each 10 s: ${latency.longestByBucket.map(([at, ms]) => `${at}: ${ms.toFixed(0)}`).join(', ')}), RSS ${result.rssMB.toFixed(0)} MB ` +
       `(${result.rssPerClientKB.toFixed(1)} KB per client), load ${result.load}; disconnecting`);
     await load.close();
     await server.settled();

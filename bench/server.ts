@@ -118,6 +118,9 @@ async function main(): Promise<void> {
   // max delay) and the largest RSS, since the last reset.
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
+  // The same since the previous stats reading, for readings taken through a window (bench:capacity --memory-every).
+  const loopSinceRead = monitorEventLoopDelay({ resolution: 5 });
+  loopSinceRead.enable();
   let rssPeak = 0;
   // Reading RSS costs about 12 us, 600 a second in the profiles at 50 reads a second: the sampler
   // stops for a window that measures CPU (a reset with sampleRss false), whose RSS is read after it.
@@ -129,13 +132,14 @@ async function main(): Promise<void> {
   sampleRss(true);
 
   // Time spent collecting garbage, young generation (scavenges) and the rest.
-  const gcMs = { minor: 0, major: 0, longest: 0 };
+  const gcMs = { minor: 0, major: 0, longest: 0, longestSinceRead: 0 };
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
       if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gcMs.minor += entry.duration;
       else gcMs.major += entry.duration;
       gcMs.longest = Math.max(gcMs.longest, entry.duration);
+      gcMs.longestSinceRead = Math.max(gcMs.longestSinceRead, entry.duration);
     }
   }).observe({ entryTypes: ['gc'] });
 
@@ -173,8 +177,11 @@ async function main(): Promise<void> {
           loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6, rssPeak,
           lazyFree: lazilyFreedBytes(),
           gcMinorMs: gcMs.minor, gcMajorMs: gcMs.major, gcLongestMs: gcMs.longest,
+          sinceRead: { loopMaxMs: loopSinceRead.max / 1e6, loopP99Ms: loopSinceRead.percentile(99) / 1e6, gcLongestMs: gcMs.longestSinceRead },
           spaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((space) => [space.space_name, { committed: space.physical_space_size, used: space.space_used_size }])),
         });
+        loopSinceRead.reset();
+        gcMs.longestSinceRead = 0;
         break;
       }
       case 'reset':

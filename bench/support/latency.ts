@@ -14,6 +14,8 @@ export interface LatencyResult {
   max: number | null;
   /** Where the slowest 1% were sent: [second of the run the 10 s bucket starts at, how many], busiest first. */
   slowest: Array<[number, number]>;
+  /** Each 10 s bucket of the run, by when its messages were sent: [second it starts at, the longest latency, ms]. */
+  longestByBucket: Array<[number, number]>;
 }
 
 export interface LatencyProbe {
@@ -58,7 +60,13 @@ export async function startLatencyProbe(publishUrl: string, receiveUrl: string, 
         buckets.set(bucket, (buckets.get(bucket) ?? 0) + 1);
       }
       const slowest = [...buckets].sort((a, b) => b[1] - a[1]);
-      return { sent: total, received: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? null, slowest };
+      const longest = new Map<number, number>();
+      latencies.forEach((latency, i) => {
+        const bucket = Math.floor(sentAts[i]! / 10_000) * 10;
+        longest.set(bucket, Math.max(longest.get(bucket) ?? 0, latency));
+      });
+      const longestByBucket = [...longest].sort((a, b) => a[0] - b[0]);
+      return { sent: total, received: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? null, slowest, longestByBucket };
     },
     async close() {
       await Promise.all([publisher.disconnect(), subscriber.disconnect()].map((p) => Promise.resolve(p).catch(() => undefined)));

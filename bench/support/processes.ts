@@ -90,6 +90,8 @@ export interface ServerStats {
   gcMajorMs: number;
   /** The longest single garbage collection since the last reset, ms (the main thread's pause or less). */
   gcLongestMs: number;
+  /** Since the previous stats reading: the longest event-loop delay, its 99th percentile and the longest single GC, ms. */
+  sinceRead: { loopMaxMs: number; loopP99Ms: number; gcLongestMs: number };
   /** Each V8 heap space's committed and used bytes (new_space, old_space, large_object_space, code_space...). */
   spaces: Record<string, { committed: number; used: number }>;
 }

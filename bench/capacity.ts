@@ -14,6 +14,7 @@ import { startLatencyProbe, type LatencyResult } from './support/latency';
 import { runBenchmark, startServer, type BenchServer, type ServerStats } from './support/processes';
 import path from 'node:path';
 import { redisRate } from './support/redis-rate';
+import { processCpu } from './support/process-cpu';
 import { callCountDifference } from './support/call-counts';
 import { censusDifference, heapCensus } from './support/heap-census';
 import { RESULTS_DIR, commit, machineLoad, progress, saveResult, sleep, table } from './support/report';
@@ -124,6 +125,8 @@ interface MemoryReading {
   loopMaxMs: number;
   gcLongestMs: number;
   redis: string;
+  /** Since the previous reading: the CPU of the benchmark's own process (its client threads) and of MariaDB and Redis. */
+  others: string;
 }
 
 function specs(clients: number, url: string, kind: Kind): RawClientSpec[] {
@@ -166,6 +169,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     // Readings one after the other on the stats channel, never beside another request (a reply answers the oldest).
     const memoryOverTime: MemoryReading[] = [];
     const redisCommands = await redisRate(backing.redis.redis);
+    const otherCpu = processCpu();
     let reading = Promise.resolve();
     const sampler = flags['memory-every'] > 0 ? setInterval(() => {
       reading = reading.then(async () => {
@@ -173,11 +177,11 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
         const old = now.spaces.old_space;
         const sample = {
           seconds: Math.round((Date.now() - startedAt) / 1000), rssPerClientKB: rssPerClientKB(now.rss), oldCommittedMB: old.committed / 2 ** 20, oldUsedMB: old.used / 2 ** 20,
-          loopMaxMs: now.sinceRead.loopMaxMs, gcLongestMs: now.sinceRead.gcLongestMs, redis: await redisCommands.sinceLast(),
+          loopMaxMs: now.sinceRead.loopMaxMs, gcLongestMs: now.sinceRead.gcLongestMs, redis: await redisCommands.sinceLast(), others: otherCpu.sinceLast(),
         };
         memoryOverTime.push(sample);
         progress(`${label}: ${sample.seconds} s steady: RSS ${sample.rssPerClientKB.toFixed(1)} KB per client, old space ${sample.oldCommittedMB.toFixed(0)}/${sample.oldUsedMB.toFixed(0)} MB; ` +
-          `since the last reading: event loop held at most ${sample.loopMaxMs.toFixed(0)} ms, longest GC ${sample.gcLongestMs.toFixed(0)} ms; Redis ${sample.redis}`);
+          `since the last reading: event loop held at most ${sample.loopMaxMs.toFixed(0)} ms, longest GC ${sample.gcLongestMs.toFixed(0)} ms; Redis ${sample.redis}; ${sample.others}`);
       });
     }, flags['memory-every'] * 1000) : undefined;
     const latency = await probe.run(flags.seconds, flags.rate);

@@ -142,7 +142,7 @@ const REQUEUE = luaScript({
 });
 /** Its KEYS are the queues of the clients to empty, as many as there are: the caller passes their number first. */
 const TAKE_QUEUES = luaScript({
-  // the reply: one list of messages per queue, oldest first
+  // the reply: the distinct messages, then for each queue the positions (from 1) of its messages among them, oldest first
   command: 'fayeEngineTakeQueues', file: 'engine/take-queue.lua', args: [], results: [],
 });
 /** Queues taken in one call at most (a notification storm still goes out in several round trips, none huge). */
@@ -160,7 +160,7 @@ const SCRIPTS = [DESTROY_CLIENT, SUBSCRIBE, PUBLISH, REQUEUE, TAKE_QUEUES, ACQUI
 interface EngineCommands {
   fayeEngineDestroyClient(...args: ScriptValue[]): Promise<unknown>;
   fayeEnginePublish(numberOfKeys: number, ...args: ScriptValue[]): Promise<unknown>;
-  fayeEngineTakeQueues(numberOfKeys: number, ...keys: string[]): Promise<string[][]>;
+  fayeEngineTakeQueues(numberOfKeys: number, ...keys: string[]): Promise<[string[], number[][]]>;
 }
 
 type EngineRedis = Redis & EngineCommands;
@@ -574,7 +574,8 @@ export class RedisEngine {
     for (let i = 0; i < clientIds.length; i += TAKE_BATCH) {
       const batch = clientIds.slice(i, i + TAKE_BATCH);
       this.redis.fayeEngineTakeQueues(batch.length, ...batch.map((clientId) => this.keys.clientMessages(clientId))).then(
-        (queues) => batch.forEach((clientId, j) => this.deliver(clientId, queues[j] ?? [])),
+        // Each distinct message comes once, however many of these clients it was queued for.
+        ([texts, positions]) => batch.forEach((clientId, j) => this.deliver(clientId, (positions[j] ?? []).map((position) => texts[position - 1]!))),
         (error) => this.logger.error({ err: error, clients: batch.length }, 'could not take the queued messages of clients'),
       );
     }

@@ -1,6 +1,9 @@
-// <room>/user_list in a crowded room: each message is the whole list, so a
-// room's coalescing window grows with its list (0.1 ms per member past 1,000),
-// and the last message still carries the final list. Simulated time.
+// <room>/user_list coalescing. Each message is the whole list, to every
+// member: a room's changes are merged into one message once the room is quiet
+// for twice its recent gap between changes, within a window and 20 windows
+// (2 s) of the last message; a crowded room's window grows with its list (0.1
+// ms per member past 1,000). The last message always carries the final list.
+// Simulated time.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../../lib/core/clock';
@@ -29,7 +32,7 @@ describe('user_list windows', () => {
     assert.equal(windowFor(2000, 10_000), 2000, 'a longer configured window stays');
   });
 
-  it('a 10,000-member room with a join every 50 ms gets about one list a second, and the last one is final', async () => {
+  it('a 10,000-member room with a join every 50 ms gets a list at most every 2 s, and the last one, final, right after the last join', async () => {
     const clock = new ManualClock(0);
     let members = 10_000;
     const { lists, sent } = broadcaster(clock, () => uids(members));
@@ -40,30 +43,94 @@ describe('user_list windows', () => {
         members += 1;
         lists.changed('/rooms/big', uids(members));
       }
-      await clock.advance(2000);
-      // 10,000 members: 1,000 ms; each message's window follows the list it sent.
-      assert.deepEqual(sent.map((m) => m.at), [0, 1000, 2002, 3006]);
-      sent.slice(1).forEach((m, i) => assert.equal(m.at - sent[i].at, windowFor(100, sent[i].count)));
+      await clock.advance(3000);
+      // Joins 50 ms apart never leave the room quiet for two gaps: 20 windows after the first list, the second;
+      // the last join at 3,000 ms, the last list two gaps (100 ms) after it. None sooner than the 1 s window of 10,000 members.
+      assert.deepEqual(sent.map((m) => m.at), [0, 2000, 3100]);
       assert.equal(sent.at(-1)!.count, 10_060, 'the last message carries the final list');
     } finally {
       await lists.flush();
     }
   });
 
-  it('a small room keeps its 100 ms window', async () => {
+  it('a storm in a small room: a list every 20 windows while it lasts, the final one two gaps after its end', async () => {
     const clock = new ManualClock(0);
     let members = 10;
     const { lists, sent } = broadcaster(clock, () => uids(members));
     try {
       lists.changed('/rooms/small', uids(members));
+      for (let i = 0; i < 500; i++) {
+        await clock.advance(10);
+        members += 1;
+        lists.changed('/rooms/small', uids(members));
+      }
+      await clock.advance(3000);
+      assert.deepEqual(sent.map((m) => m.at), [0, 2000, 4000, 5020]);
+      assert.equal(sent.at(-1)!.count, 510);
+    } finally {
+      await lists.flush();
+    }
+  });
+
+  it('a short burst: the merged list goes out once the room is quiet, not sooner than a window after the last one', async () => {
+    const clock = new ManualClock(0);
+    let members = 10;
+    const { lists, sent } = broadcaster(clock, () => uids(members));
+    try {
+      lists.changed('/rooms/small', uids(members));
+      await clock.advance(10);
+      members += 1;
+      lists.changed('/rooms/small', uids(members)); // 10 ms after: due a window after the first list
+      await clock.advance(500);
       for (let i = 0; i < 6; i++) {
         await clock.advance(50);
         members += 1;
         lists.changed('/rooms/small', uids(members));
       }
-      await clock.advance(500);
-      assert.deepEqual(sent.map((m) => m.at), [0, 100, 200, 300, 400]);
-      assert.equal(sent.at(-1)!.count, 16);
+      await clock.advance(1000);
+      // The room's gap, averaged over its changes, came down from the pause (550 ms) to 57 ms in the second
+      // burst: its list goes out two gaps (115 ms) after the burst's last change, at 810 ms.
+      assert.deepEqual(sent.map((m) => m.at), [0, 100, 925]);
+      assert.equal(sent.at(-1)!.count, 17);
+    } finally {
+      await lists.flush();
+    }
+  });
+
+  it('a room of 100 whose members come back 400 ms apart (a reconnect wave) gets a list every 2 s, not one per join', async () => {
+    const clock = new ManualClock(0);
+    let members = 1;
+    const { lists, sent } = broadcaster(clock, () => uids(members));
+    try {
+      lists.changed('/rooms/class', uids(members));
+      for (let i = 0; i < 99; i++) {
+        await clock.advance(400);
+        members += 1;
+        lists.changed('/rooms/class', uids(members));
+      }
+      await clock.advance(3000);
+      // 100 joins over 39.6 s: a list every 2 s (the last join's, due 800 ms after it, in the one at 40 s).
+      assert.equal(sent.length, 21);
+      sent.slice(1).forEach((m, i) => assert.equal(m.at - sent[i].at, 2000));
+      assert.deepEqual(sent.at(-1), { at: 40_000, count: 100 });
+    } finally {
+      await lists.flush();
+    }
+  });
+
+  it('a change 20 windows after the last one is a quiet room\'s: at once', async () => {
+    const clock = new ManualClock(0);
+    let members = 10;
+    const { lists, sent } = broadcaster(clock, () => uids(members));
+    try {
+      lists.changed('/rooms/quiet', uids(members));
+      await clock.advance(1500);
+      members += 1;
+      lists.changed('/rooms/quiet', uids(members)); // within 2 s of the last message: merged, sent 2 s after it
+      await clock.advance(4000);
+      members += 1;
+      lists.changed('/rooms/quiet', uids(members)); // 2 s after that, quiet again: at once
+      assert.deepEqual(sent.map((m) => m.at), [0, 2000, 5500]);
     } finally {
       await lists.flush();
     }
@@ -93,7 +160,8 @@ describe('user_list windows', () => {
         } else {
           assert.deepEqual(received.at(-1), [1, 3, 4, 5, 6], 'without confirming, the late list stays the last one');
         }
-        // The rooms' states are dropped once confirmed: a later change is a quiet room's, sent at once.
+        // The rooms' states are dropped once confirmed and quiet for 20 windows: a later change is a quiet room's, sent at once.
+        await clock.advance(2000);
         stored = [3, 4, 5];
         const before = received.length;
         b.changed('/rooms/r', [3, 4, 5]);

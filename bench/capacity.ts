@@ -154,7 +154,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     if (flags['allocation-profile']) await server.allocationProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}.heapprofile`));
     const connectedStats = await server.stats();
     const cpuPerConnectMs = (connectedStats.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, opened.connected);
-    progress(`${label}: ${opened.connected} connected, ${opened.failed} failed in ${opened.seconds.toFixed(1)} s (${cpuPerConnectMs.toFixed(2)} ms server CPU per connect)${opened.lastError ? `; last error: ${opened.lastError}` : ''}`);
+    progress(`${label}: ${opened.connected} connected, ${opened.failed} failed in ${opened.seconds.toFixed(1)} s (${cpuPerConnectMs.toFixed(2)} ms server CPU per connect, ${connectedStats.userLists - before.userLists} user_list messages)${opened.lastError ? `; last error: ${opened.lastError}` : ''}`);
     // One full timeout, so that every client's /meta/connect cycle is in the steady window.
     await sleep(flags.timeout * 1000 + 2000);
 

@@ -3,7 +3,7 @@
 //   presence: Express + attachFayeOnline (Faye NodeAdapter, RedisEngine, presence extension)
 //   plain:    Express + a Faye NodeAdapter with the same RedisEngine and no extension
 // Configuration comes as JSON in argv[2]; the parent talks to it over IPC:
-//   -> { type: 'stats', gc? } <- { type: 'stats', cpuMicros, rss, heapUsed, sqlStatements, connects } (after a GC when asked and --expose-gc)
+//   -> { type: 'stats', gc? } <- { type: 'stats', cpuMicros, rss, heapUsed, sqlStatements, connects, userLists } (after a GC when asked and --expose-gc)
 //   -> { type: 'reset', sampleRss } zeroes the SQL statement and /meta/connect counters, the loop delay and the RSS peak; sampleRss false stops the 20 ms RSS sampler
 //   -> { type: 'heapSnapshot', file } <- { type: 'heapSnapshot', file } once written
 //   -> { type: 'allocationProfile', action: 'start' | 'stop', file, everything? } <- { type: 'allocationProfile' } (stop: written to file)
@@ -65,6 +65,7 @@ async function main(): Promise<void> {
   let sql: StatementCounter | undefined;
   let adapter: faye.NodeAdapter;
   let connects = 0;
+  let userLists = 0;
 
   if (config.kind === 'presence') {
     const sequelize = openDatabase(config.databaseUrl!);
@@ -95,6 +96,13 @@ async function main(): Promise<void> {
     adapter.attach(server);
     await RedisEngine.fromAdapter(adapter)?.ready();
   }
+  // <room>/user_list messages handed to the engine (presence's go to it directly, not through the extensions).
+  const proxy = (adapter as unknown as { _server: { _engine: { publish(message: { channel: string }): void } } })._server._engine;
+  const publish = proxy.publish.bind(proxy);
+  proxy.publish = (message) => {
+    if (message.channel.endsWith('/user_list')) userLists += 1;
+    publish(message);
+  };
   adapter.addExtension({
     incoming(message: faye.BayeuxMessage, callback: (m: faye.BayeuxMessage) => void) {
       if (message.channel === '/meta/connect') connects += 1;
@@ -173,7 +181,7 @@ async function main(): Promise<void> {
         rssPeak = Math.max(rssPeak, memory.rss);
         process.send!({
           type: 'stats', cpuMicros: cpu.user + cpu.system, rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external,
-          sqlStatements: sql?.count ?? 0, connects,
+          sqlStatements: sql?.count ?? 0, connects, userLists,
           loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6, rssPeak,
           lazyFree: lazilyFreedBytes(),
           gcMinorMs: gcMs.minor, gcMajorMs: gcMs.major, gcLongestMs: gcMs.longest,

@@ -78,6 +78,8 @@ export interface ServerStats {
   external: number;
   sqlStatements: number;
   connects: number;
+  /** <room>/user_list messages published since the server started. */
+  userLists: number;
   /** Longest event-loop delay since the last reset, ms. */
   loopMaxMs: number;
   loopP99Ms: number;

@@ -4,8 +4,8 @@
 // which re-reads the list so that the last message carries the final list even
 // when concurrent writes finished out of order. That message goes out once the
 // room has been quiet for four times its recent gap between changes, but not sooner
-// than a window after the last message, nor later than 20 windows after it
-// (2 s at the default 100 ms): a storm (changes a millisecond apart) gets a
+// than a window after the last message, nor later than 2 s after it (or a
+// window, if that is longer): a storm (changes a millisecond apart) gets a
 // list every window and its last one right after it ends; a room whose
 // members come back one by one, a few hundred milliseconds apart (a restart
 // of the server, a class starting), gets one list every 2 s instead of one
@@ -73,8 +73,8 @@ const MAX_RETRY_MS = 2000;
 /** A room's window grows by this much per member of the list last sent, ms (1 s at 10,000 members). */
 const WINDOW_MS_PER_MEMBER = 0.1;
 
-/** A busy room's merged message waits at most this many configured windows after the last one. */
-const BUSY_WINDOWS = 20;
+/** A busy room's merged message waits at most this long after the last one, ms (or a window, if longer). */
+const BUSY_MAX_MS = 2000;
 /**
  * A room is quiet once no change came for this many of its recent gaps between changes, the gap being
  * averaged over its changes with this weight for the newest. Joins reach the lists in clumps (the
@@ -125,7 +125,7 @@ export class UserListBroadcaster {
 
   /** The longest a merged message waits after the last one. */
   private longestWait(state: RoomState): number {
-    return Math.max(state.windowMs, BUSY_WINDOWS * this.options.windowMs);
+    return Math.max(state.windowMs, BUSY_MAX_MS);
   }
 
   /** When the room's merged message is due: once quiet for QUIET_GAPS recent gaps, within [a window, the longest wait] after the last message. */

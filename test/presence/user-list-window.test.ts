@@ -23,6 +23,24 @@ function broadcaster(clock: ManualClock, current: () => number[]) {
   return { lists, sent };
 }
 
+/** A room of `members` that gets `count` more, one every `gapMs` (simulated time), then settles: what was sent, when. */
+async function joinsEvery(gapMs: number, members: number, count: number): Promise<Array<{ at: number; count: number }>> {
+  const clock = new ManualClock(0);
+  const { lists, sent } = broadcaster(clock, () => uids(members));
+  try {
+    lists.changed('/rooms/r', uids(members)); // a quiet room: at once
+    for (let i = 0; i < count; i++) {
+      await clock.advance(gapMs);
+      members += 1;
+      lists.changed('/rooms/r', uids(members));
+    }
+    await clock.advance(3000);
+    return sent;
+  } finally {
+    await lists.flush();
+  }
+}
+
 describe('user_list windows', () => {
   it('keep the configured window up to 1,000 members and grow with the list past it', () => {
     assert.equal(windowFor(100, 0), 100);
@@ -33,43 +51,17 @@ describe('user_list windows', () => {
   });
 
   it('a 10,000-member room with a join every 50 ms gets a list at most every 2 s, and the last one, final, right after the last join', async () => {
-    const clock = new ManualClock(0);
-    let members = 10_000;
-    const { lists, sent } = broadcaster(clock, () => uids(members));
-    try {
-      lists.changed('/rooms/big', uids(members)); // quiet room: at once
-      for (let i = 0; i < 60; i++) {
-        await clock.advance(50);
-        members += 1;
-        lists.changed('/rooms/big', uids(members));
-      }
-      await clock.advance(3000);
-      // Joins 50 ms apart never leave the room quiet for four gaps: 2 s after the first list, the second;
-      // the last join at 3,000 ms, the last list four gaps (200 ms) after it. None sooner than the 1 s window of 10,000 members.
-      assert.deepEqual(sent.map((m) => m.at), [0, 2000, 3200]);
-      assert.equal(sent.at(-1)!.count, 10_060, 'the last message carries the final list');
-    } finally {
-      await lists.flush();
-    }
+    const sent = await joinsEvery(50, 10_000, 60);
+    // Joins 50 ms apart never leave the room quiet for four gaps: 2 s after the first list, the second;
+    // the last join at 3,000 ms, the last list four gaps (200 ms) after it. None sooner than the 1 s window of 10,000 members.
+    assert.deepEqual(sent.map((m) => m.at), [0, 2000, 3200]);
+    assert.equal(sent.at(-1)!.count, 10_060, 'the last message carries the final list');
   });
 
   it('a storm in a small room: a list every 2 s while it lasts, the final one four gaps after its end', async () => {
-    const clock = new ManualClock(0);
-    let members = 10;
-    const { lists, sent } = broadcaster(clock, () => uids(members));
-    try {
-      lists.changed('/rooms/small', uids(members));
-      for (let i = 0; i < 500; i++) {
-        await clock.advance(10);
-        members += 1;
-        lists.changed('/rooms/small', uids(members));
-      }
-      await clock.advance(3000);
-      assert.deepEqual(sent.map((m) => m.at), [0, 2000, 4000, 5040]);
-      assert.equal(sent.at(-1)!.count, 510);
-    } finally {
-      await lists.flush();
-    }
+    const sent = await joinsEvery(10, 10, 500);
+    assert.deepEqual(sent.map((m) => m.at), [0, 2000, 4000, 5040]);
+    assert.equal(sent.at(-1)!.count, 510);
   });
 
   it('a short burst: the merged list goes out once the room is quiet, not sooner than a window after the last one', async () => {
@@ -98,24 +90,11 @@ describe('user_list windows', () => {
   });
 
   it('a room of 100 whose members come back 400 ms apart (a reconnect wave) gets a list every 2 s, not one per join', async () => {
-    const clock = new ManualClock(0);
-    let members = 1;
-    const { lists, sent } = broadcaster(clock, () => uids(members));
-    try {
-      lists.changed('/rooms/class', uids(members));
-      for (let i = 0; i < 99; i++) {
-        await clock.advance(400);
-        members += 1;
-        lists.changed('/rooms/class', uids(members));
-      }
-      await clock.advance(3000);
-      // 100 joins over 39.6 s: a list every 2 s (the last join's in the one at 40 s).
-      assert.equal(sent.length, 21);
-      sent.slice(1).forEach((m, i) => assert.equal(m.at - sent[i].at, 2000));
-      assert.deepEqual(sent.at(-1), { at: 40_000, count: 100 });
-    } finally {
-      await lists.flush();
-    }
+    const sent = await joinsEvery(400, 1, 99);
+    // 100 joins over 39.6 s: a list every 2 s (the last join's in the one at 40 s).
+    assert.equal(sent.length, 21);
+    sent.slice(1).forEach((m, i) => assert.equal(m.at - sent[i].at, 2000));
+    assert.deepEqual(sent.at(-1), { at: 40_000, count: 100 });
   });
 
   it('a change 2 s after the last one is a quiet room\'s: at once', async () => {

@@ -6,7 +6,7 @@
 // room has been quiet for four times its recent gap between changes, but not sooner
 // than a window after the last message, nor later than 2 s after it (or a
 // window, if that is longer): a storm (changes a millisecond apart) gets a
-// list every window and its last one right after it ends; a room whose
+// list every 2 s and its last one right after it ends; a room whose
 // members come back one by one, a few hundred milliseconds apart (a restart
 // of the server, a class starting), gets one list every 2 s instead of one
 // per join. Each of those lists goes to every member, and a long-polling

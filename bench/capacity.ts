@@ -55,6 +55,12 @@ const flags = parseFlags({
   'allocation-profile': false,
   /** Writes a sampling allocation profile of each server's steady window, every allocation, to bench/results/capacity-<kind>-steady.heapprofile. */
   'steady-allocation-profile': false,
+  /**
+   * Writes a sampling allocation profile of each server's steady window that keeps only the objects which survived
+   * young-generation collections and died later in old space (the garbage that grows the old generation between
+   * major collections) to bench/results/capacity-<kind>-steady-promoted.heapprofile.
+   */
+  'steady-promoted-profile': false,
   /** Writes a CPU profile of each server's steady window to bench/results/capacity-<kind>-steady.cpuprofile. */
   'steady-cpu-profile': false,
   /**
@@ -161,6 +167,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     const probe = await startLatencyProbe(server.url, server.url, '/rooms/r1/chat');
     server.reset({ sampleRss: false });
     if (flags['steady-allocation-profile']) await server.allocationProfile('start', undefined, true);
+    else if (flags['steady-promoted-profile']) await server.allocationProfile('start');
     if (flags['steady-cpu-profile']) await server.cpuProfile('start');
     if (flags['steady-call-counts']) await server.callCounts('start');
     const steadyBefore = await server.stats();
@@ -189,6 +196,7 @@ async function measure(kind: Kind, clients: number): Promise<CapacityResult> {
     await reading;
     const steadyAfter = await server.stats();
     if (flags['steady-allocation-profile']) await server.allocationProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}-steady.heapprofile`));
+    else if (flags['steady-promoted-profile']) await server.allocationProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}-steady-promoted.heapprofile`));
     if (flags['steady-cpu-profile']) await server.cpuProfile('stop', path.join(RESULTS_DIR, `capacity-${kind}-steady.cpuprofile`));
     if (flags['steady-call-counts']) await server.callCounts('stop', callCountsFile(kind));
     const wall = (Date.now() - startedAt) / 1000;

@@ -6,6 +6,11 @@
 // a channel, and the time until one subscriber has them all.
 //   npm run bench:storm -- --users 250,1000
 // --profile writes --cpu-prof profiles of the servers to bench/results/profiles/.
+// --server-flags "<node flags>" runs both servers with them (e.g. "--trace-gc", "--max-semi-space-size=32").
+// --leave-allocation-profile writes a sampling allocation profile of each server's leave storm (every
+// allocation, collected or not) to bench/results/storm-<kind>-<users>-leave.heapprofile: the garbage a leave makes.
+// --leave-promoted-profile keeps only what survived young collections (what each scavenge copies and promotes,
+// the in-flight state of the departures) in bench/results/storm-<kind>-<users>-leave-promoted.heapprofile.
 import { performance } from 'node:perf_hooks';
 import faye from 'faye';
 import type { ClientSpec } from './client-worker';
@@ -19,7 +24,7 @@ import { PresenceKeys } from '../lib/stores/keys';
 
 // --leave-grace 0: leaves are final at once, so the storm measures the work; faye-online's
 // default (5 s) delays every leave after a disconnect by design, to absorb reloads.
-const flags = parseFlags({ 'leave-grace': 0, users: '1000', hold: 12, timeout: 10, window: 100, 'long-polling': 0.25, workers: 2, repeat: 1, profile: false });
+const flags = parseFlags({ 'leave-grace': 0, users: '1000', hold: 12, timeout: 10, window: 100, 'long-polling': 0.25, workers: 2, repeat: 1, profile: false, 'leave-allocation-profile': false, 'leave-promoted-profile': false, 'server-flags': '' });
 const ROOM = '/rooms/storm';
 const LIMIT_MS = 180_000;
 
@@ -66,7 +71,7 @@ async function storm(kind: 'presence' | 'plain', users: number): Promise<StormRe
   try {
     server = await startServer(
       { kind, redisUrl: backing.redis.url, namespace: ns, databaseUrl: backing.db?.url, timeout: flags.timeout, userListWindow: flags.window, leaveGrace: flags['leave-grace'] },
-      { profileDir: flags.profile ? path.join(RESULTS_DIR, 'profiles') : undefined },
+      { profileDir: flags.profile ? path.join(RESULTS_DIR, 'profiles') : undefined, nodeFlags: String(flags['server-flags']).split(' ').filter(Boolean) },
     );
     for (let i = 0; i < flags.workers; i += 1) workers.push(await startClientWorker());
     const all = specs(users, server.url, kind);
@@ -140,7 +145,11 @@ async function storm(kind: 'presence' | 'plain', users: number): Promise<StormRe
     progress(`${label}: all joined in ${join.seconds.toFixed(2)} s; holding ${flags.hold} s (repeated connects)`);
     const hold = await phase('hold', () => sleep(flags.hold * 1000), async () => true);
     progress(`${label}: leave storm`);
+    const everything = flags['leave-allocation-profile'];
+    const profileLeave = everything || flags['leave-promoted-profile'];
+    if (profileLeave) await server.allocationProfile('start', undefined, everything);
     const leave = await phase('leave', () => Promise.all(workers.map((worker) => worker.close())), () => isFinal(0, () => leaves));
+    if (profileLeave) await server.allocationProfile('stop', path.join(RESULTS_DIR, `storm-${kind}-${users}-leave${everything ? '' : '-promoted'}.heapprofile`));
     progress(`${label}: all left in ${leave.seconds.toFixed(2)} s`);
     await Promise.resolve(listener.disconnect()).catch(() => undefined);
     return { kind, users, join, hold, leave };

@@ -6,6 +6,9 @@
 //   1. Orphans: every clientId in every uid_to_clientIds map, and every clientId
 //      this process tracks, that the Faye engine no longer knows departs (a full
 //      sweep, not a sample; the second half matters when Redis lost its data).
+//   This sweep, and step 3's, go a chunk at a time and keep nothing from one
+//   chunk to the next: the pass is a trickle of short-lived allocations, not a
+//   burst of long-lived ones (see step 1).
 //   2. Lists: each room's online list becomes the set of users that have a live
 //      clientId in the room (kept in its order; newcomers appended).
 //   3. Timers: a timer running for a user without a clientId in its time channel
@@ -22,7 +25,8 @@ import { systemClock, type Clock } from './clock';
 
 export interface ReconcileRecords {
   allOnlineLists(): Promise<Array<{ room: string; uids: number[] }>>;
-  runningTimers(): Promise<Array<{ uid: number; timeChannel: string }>>;
+  /** The running timers of at most `limit` users after `afterUid` (null: from the first), and the uid to go on after (null: no more). */
+  runningTimersPage(afterUid: number | null, limit: number): Promise<{ timers: Array<{ uid: number; timeChannel: string }>; next: number | null }>;
   addToOnlineList(room: string, uid: number): Promise<number[]>;
   removeFromOnlineList(room: string, uid: number): Promise<number[]>;
   stopTimer(uid: number, timeChannel: string, at: Date): Promise<number | null>;
@@ -69,43 +73,61 @@ export interface ReconcileReport {
 
 /** How many clientIds the pass asks the engine about at once. */
 const CLIENT_CHECKS_AT_ONCE = 100;
+/** How many users' online times the pass reads at once. */
+const TIMER_PAGE = 500;
 
 export async function reconcile(options: ReconcileOptions): Promise<ReconcileReport> {
   const { store, records, logger } = options;
   const clock = options.clock ?? systemClock;
   const report: ReconcileReport = { orphanClientIds: [], lists: [], timersStopped: [], engagementsStopped: [] };
 
-  // 1. Orphans. The engine is asked about each clientId once per pass (a page
-  // is in its room and its time channel, and tracked here too), a chunk at a
-  // time: one after another, 10,000 pages would be 10,000 round trips in a row.
-  const placesOf = new Map<string, Array<{ channel: string; uid: number }>>();
+  // 1. Orphans. Channel by channel, a chunk of clientIds at a time: the pass
+  // never holds every channel's map at once (with 10,000 pages, what it held
+  // lived long enough to reach V8's old generation, and that burst made V8 let
+  // the old generation grow to several times the live heap), and the engine
+  // is asked about a chunk at once (one after another, 10,000 pages would be
+  // 10,000 round trips in a row). A page is in its room and its time channel,
+  // and tracked here too: the engine is asked about it once per pass, which
+  // the pass remembers (one string a page).
+  const alive = new Set<string>();
+  const orphans = new Set<string>();
+  const depart = async (clientId: string) => {
+    if (orphans.has(clientId)) return;
+    orphans.add(clientId);
+    await options.departOrphan(clientId);
+  };
+  const deadAmong = async (clientIds: string[]) => {
+    const ask = clientIds.filter((clientId) => !alive.has(clientId) && !orphans.has(clientId));
+    const exists = await Promise.all(ask.map((clientId) => options.clientExists(clientId)));
+    ask.forEach((clientId, i) => {
+      if (exists[i]) alive.add(clientId);
+    });
+    return clientIds.filter((clientId) => !alive.has(clientId));
+  };
   for (const channel of await store.channels()) {
-    for (const [uid, clientIds] of await store.clientIdsByUser(channel)) {
-      for (const clientId of clientIds) {
-        if (!placesOf.has(clientId)) placesOf.set(clientId, []);
-        placesOf.get(clientId)!.push({ channel, uid });
+    const places: Array<{ clientId: string; uid: number }> = [];
+    for (const [uid, clientIds] of await store.clientIdsByUser(channel)) for (const clientId of clientIds) places.push({ clientId, uid });
+    for (let i = 0; i < places.length; i += CLIENT_CHECKS_AT_ONCE) {
+      const chunk = places.slice(i, i + CLIENT_CHECKS_AT_ONCE);
+      const dead = new Set(await deadAmong(chunk.map(({ clientId }) => clientId)));
+      for (const { clientId, uid } of chunk) {
+        if (!dead.has(clientId)) continue;
+        // The departure leaves from where the remembered auth says, and logs
+        // it. Wherever else the clientId still is (no remembered auth any
+        // more, or a place it was put in by a message the auth no longer
+        // names) it is removed from the map; steps 2 and 3 then fix that
+        // user's list and timer.
+        await depart(clientId);
+        await store.forget(channel, uid, [clientId]);
       }
     }
   }
-  for (const clientId of options.localClientIds()) if (!placesOf.has(clientId)) placesOf.set(clientId, []);
-  const everyClientId = [...placesOf.keys()];
-  const dead = new Map<string, Array<{ channel: string; uid: number }>>();
-  for (let i = 0; i < everyClientId.length; i += CLIENT_CHECKS_AT_ONCE) {
-    const chunk = everyClientId.slice(i, i + CLIENT_CHECKS_AT_ONCE);
-    const exists = await Promise.all(chunk.map((clientId) => options.clientExists(clientId)));
-    chunk.forEach((clientId, j) => {
-      if (!exists[j]) dead.set(clientId, placesOf.get(clientId)!);
-    });
+  // Pages this process tracks that no channel names any more (Redis lost its data).
+  const local = options.localClientIds();
+  for (let i = 0; i < local.length; i += CLIENT_CHECKS_AT_ONCE) {
+    for (const clientId of await deadAmong(local.slice(i, i + CLIENT_CHECKS_AT_ONCE))) await depart(clientId);
   }
-  for (const [clientId, places] of dead) {
-    report.orphanClientIds.push(clientId);
-    await options.departOrphan(clientId);
-    // The departure leaves from where the remembered auth says, and logs it.
-    // Anywhere else the clientId still is (no remembered auth any more, or a
-    // place it was put in by a message the auth no longer names) it is
-    // removed from the map; steps 2 and 3 then fix that user's list and timer.
-    for (const { channel, uid } of places) await store.forget(channel, uid, [clientId]);
-  }
+  report.orphanClientIds.push(...orphans);
 
   // 2. Lists.
   // Users gone from a room or time channel whose leave is still pending there
@@ -162,27 +184,29 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     if (list) options.onListChanged(room, list);
   }
 
-  // 3. Timers.
-  const byChannel = new Map<string, Map<number, string[]>>();
-  // The stops go out at once, each in its user's queue: the records write them in batches.
-  const stops: Array<{ uid: number; timeChannel: string }> = [];
-  for (const { uid, timeChannel } of await records.runningTimers()) {
-    if (!byChannel.has(timeChannel)) byChannel.set(timeChannel, await store.clientIdsByUser(timeChannel));
-    if (byChannel.get(timeChannel)!.has(uid)) continue;
-    const mark = await markOf(timeChannel, uid);
-    if (mark) {
-      leaving.timers.push({ timeChannel, uid, mark });
-      continue;
+  // 3. Timers, the rows of TIMER_PAGE users at a time (for the reason of step
+  // 1), each user looked up in the store alone. The stops of a page go out at
+  // once, each in its user's queue: the records write them in batches.
+  let after: number | null = null;
+  do {
+    const page = await records.runningTimersPage(after, TIMER_PAGE);
+    after = page.next;
+    const present = await Promise.all(page.timers.map(({ uid, timeChannel }) => store.clientIdsOfUser(timeChannel, uid)));
+    const stops: Array<{ uid: number; timeChannel: string }> = [];
+    for (const [i, { uid, timeChannel }] of page.timers.entries()) {
+      if (present[i].length > 0) continue;
+      const mark = await markOf(timeChannel, uid);
+      if (mark) leaving.timers.push({ timeChannel, uid, mark });
+      else stops.push({ uid, timeChannel });
     }
-    stops.push({ uid, timeChannel });
-  }
-  const stopped = await Promise.all(stops.map(({ uid, timeChannel }) => options.forUser(uid, async () => {
-    if ((await store.clientIdsOfUser(timeChannel, uid)).length > 0) return null;
-    return records.stopTimer(uid, timeChannel, new Date(clock.now()));
-  })));
-  stops.forEach((stop, i) => {
-    if (stopped[i] !== null) report.timersStopped.push(stop);
-  });
+    const stopped = await Promise.all(stops.map(({ uid, timeChannel }) => options.forUser(uid, async () => {
+      if ((await store.clientIdsOfUser(timeChannel, uid)).length > 0) return null;
+      return records.stopTimer(uid, timeChannel, new Date(clock.now()));
+    })));
+    stops.forEach((stop, i) => {
+      if (stopped[i] !== null) report.timersStopped.push(stop);
+    });
+  } while (after !== null);
   // One departure set a room's mark and its time channel's alike: pair them.
   // The confirmations go out at once, each in its user's queue, so that the
   // records write them in batches (one after another, each would wait for a

@@ -21,6 +21,13 @@ import { Sql } from './sql';
 import { isDatabaseUnavailable } from './database';
 import { withEvent, withEvents } from '../events/records';
 
+export interface RunningTimer {
+  uid: number;
+  timeChannel: string;
+  /** When the running session started (null when the stored start cannot be read). */
+  since: Date | null;
+}
+
 export interface OnlineTime {
   /** Sum of finished sessions. */
   spentSeconds: number;
@@ -232,12 +239,30 @@ export class Records {
 
   // -- online times --------------------------------------------------------
 
-  /** Every running timer (a `_started_at` key), for reconciliation. */
-  async runningTimers(): Promise<Array<{ uid: number; timeChannel: string; since: Date | null }>> {
+  /** Every running timer (a `_started_at` key): the cleanup report's. */
+  async runningTimers(): Promise<RunningTimer[]> {
     const rows = await this.sql.select<{ user_id: number; online_times: string | null }>(
       "SELECT user_id, online_times FROM faye_user_online_times WHERE online_times LIKE '%_started_at%'",
       [],
     );
+    return this.timersOf(rows);
+  }
+
+  /**
+   * The running timers of the rows of at most `limit` users after `afterUid`
+   * (null: from the first), in uid order, and the uid to go on after (null
+   * when no row is left): reconciliation reads them a page at a time, so that
+   * it never holds every user's online times at once.
+   */
+  async runningTimersPage(afterUid: number | null, limit: number): Promise<{ timers: RunningTimer[]; next: number | null }> {
+    const rows = await this.sql.select<{ user_id: number; online_times: string | null }>(
+      `SELECT user_id, online_times FROM faye_user_online_times WHERE online_times LIKE '%_started_at%' AND user_id ${afterUid === null ? 'IS NOT NULL' : '> ?'} ORDER BY user_id LIMIT ?`,
+      afterUid === null ? [limit] : [afterUid, limit],
+    );
+    return { timers: this.timersOf(rows), next: rows.length < limit ? null : Number(rows[rows.length - 1].user_id) };
+  }
+
+  private timersOf(rows: Array<{ user_id: number; online_times: string | null }>): RunningTimer[] {
     return rows.flatMap((row) => {
       const times = parseOnlineTimes(row.online_times);
       return runningTimeChannels(times).map((timeChannel) => ({

@@ -165,3 +165,49 @@ test('the engine is asked about each clientId once per pass, 100 at a time', asy
   assert.deepEqual(report.lists, [{ room, added: [], removed: deadIds.map((id) => Number(id.slice(1))) }]);
   assert.deepEqual(await records.onlineList(room), users.filter((uid) => uid % 5 !== 0));
 });
+
+test('running timers are read 500 users at a time: 1,200 users, the 800 without a page stop, across the pages', async () => {
+  const room = '/rooms/paged';
+  const lesson = '/lessons/paged';
+  const users = Array.from({ length: 1200 }, (_, i) => 900_000 + i);
+  const present = users.filter((uid) => uid % 3 === 0);
+  // The tests above left timers and lists of their own in this database.
+  await backend.rows('DELETE FROM faye_user_online_times');
+  await backend.rows('DELETE FROM faye_channel_online_lists');
+  const clock = new ManualClock(Date.parse('2026-12-01T09:00:00Z'));
+  const { store, calls } = counting(new MemoryStore(32));
+  const presence = new Presence({ store, records, logger: silentLogger, clock, leaveGraceMs: 5000 });
+  await Promise.all(present.map((uid) => presence.arrive(`c${uid}`, authOf(uid, room, lesson))));
+  await presence.idle();
+  // Their process died: timers running, nothing in the store.
+  await Promise.all(users.filter((uid) => uid % 3 !== 0).map((uid) => records.startTimer(uid, lesson, new Date(clock.now()))));
+  // A row without a user (nobody's timer to stop) is passed over.
+  await backend.rows(
+    'INSERT INTO faye_user_online_times (user_id, online_times, lock_version, created_at, updated_at) VALUES (NULL, ?, 0, NOW(), NOW())',
+    [`{"${lesson}_started_at":"2026-12-01 09:00:00"}`],
+  );
+  await clock.advance(90_000);
+  calls.clear();
+  const counter = countStatements(records.sequelize);
+  const report = await reconcile({
+    store, records, logger: silentLogger, engagement: false, clock,
+    clientExists: async () => true,
+    localClientIds: () => present.map((uid) => `c${uid}`),
+    departOrphan: async () => false,
+    forUser: (uid, task) => presence.forUser(uid, task),
+    onListChanged: () => undefined,
+  });
+  await presence.idle();
+  counter.stop();
+  const pages = counter.statements.filter((sql) => /^SELECT user_id, online_times FROM faye_user_online_times/.test(sql));
+  assert.equal(pages.length, 3, 'pages of 500, 500 and 200 users');
+  const absent = users.filter((uid) => uid % 3 !== 0);
+  assert.deepEqual(report.timersStopped, absent.map((uid) => ({ uid, timeChannel: lesson })), 'every absent user\'s timer, in uid order, none twice');
+  assert.equal(calls.get('clientIdsOfUser'), 1200 + absent.length, 'each running timer\'s user looked up alone, and again in the user\'s queue before its stop');
+  assert.equal(calls.get('clientIdsByUser'), 3, 'whole maps: the room and the time channel (step 1), the room (step 2); never a time channel per page');
+  for (const uid of [absent[0], absent[absent.length - 1]]) {
+    assert.deepEqual(await records.onlineTime(uid, lesson, new Date(clock.now())), { spentSeconds: 90, runningSince: null, totalSeconds: 90 });
+  }
+  assert.notEqual((await records.onlineTime(present[present.length - 1], lesson, new Date(clock.now()))).runningSince, null, 'present users\' timers run on');
+  await backend.rows('DELETE FROM faye_user_online_times WHERE user_id IS NULL');
+});

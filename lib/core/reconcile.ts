@@ -185,16 +185,23 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   }
 
   // 3. Timers, the rows of TIMER_PAGE users at a time (for the reason of step
-  // 1), each user looked up in the store alone. The stops of a page go out at
-  // once, each in its user's queue: the records write them in batches.
+  // 1); the store is asked about a page's users once per time channel. The
+  // stops of a page go out at once, each in its user's queue: the records
+  // write them in batches.
   let after: number | null = null;
   do {
     const page = await records.runningTimersPage(after, TIMER_PAGE);
     after = page.next;
-    const present = await Promise.all(page.timers.map(({ uid, timeChannel }) => store.clientIdsOfUser(timeChannel, uid)));
+    const uidsIn = new Map<string, number[]>();
+    for (const { uid, timeChannel } of page.timers) {
+      const uids = uidsIn.get(timeChannel);
+      if (uids) uids.push(uid);
+      else uidsIn.set(timeChannel, [uid]);
+    }
+    const present = new Map(await Promise.all([...uidsIn].map(async ([timeChannel, uids]) => [timeChannel, await store.withClientIds(timeChannel, uids)] as const)));
     const stops: Array<{ uid: number; timeChannel: string }> = [];
-    for (const [i, { uid, timeChannel }] of page.timers.entries()) {
-      if (present[i].length > 0) continue;
+    for (const { uid, timeChannel } of page.timers) {
+      if (present.get(timeChannel)!.has(uid)) continue;
       const mark = await markOf(timeChannel, uid);
       if (mark) leaving.timers.push({ timeChannel, uid, mark });
       else stops.push({ uid, timeChannel });

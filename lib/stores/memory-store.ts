@@ -337,6 +337,11 @@ export class MemoryStore implements PresenceStore {
     return [...(this.lists.get(channel)?.get(uid) ?? [])];
   }
 
+  async withClientIds(channel: string, uids: readonly number[]): Promise<Set<number>> {
+    const users = this.lists.get(channel);
+    return new Set(uids.filter((uid) => (users?.get(uid)?.length ?? 0) > 0));
+  }
+
   async userPresent(channel: string, uid: number): Promise<boolean> {
     return (this.lists.get(channel)?.get(uid)?.length ?? 0) > 0 || (this.leaving.get(channel)?.has(uid) ?? false);
   }

@@ -259,6 +259,16 @@ export class RedisStore implements PresenceStore {
     return clientIds === null ? [] : readClientIdLists({ [uid]: clientIds }).get(uid) ?? [];
   }
 
+  async withClientIds(channel: string, uids: readonly number[]): Promise<Set<number>> {
+    if (uids.length === 0) return new Set();
+    const values = await this.redis.hmget(this.keys.channel(channel), ...uids.map(String));
+    const raw: Record<string, string> = {};
+    uids.forEach((uid, i) => {
+      if (values[i] !== null) raw[uid] = values[i]!;
+    });
+    return new Set(readClientIdLists(raw).keys());
+  }
+
   async userPresent(channel: string, uid: number): Promise<boolean> {
     // One transaction: a departure moving the user from the hash to the leave marks between two reads would hide them from both.
     const replies = await this.redis.multi().hget(this.keys.channel(channel), String(uid)).hexists(this.keys.leaving(channel), String(uid)).exec();

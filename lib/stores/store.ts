@@ -242,6 +242,8 @@ export interface PresenceStore {
   clientIdsByUser(channel: string): Promise<Map<number, string[]>>;
   /** The user's clientIds in a room or time channel (none: []): reads that user's field only. */
   clientIdsOfUser(channel: string, uid: number): Promise<string[]>;
+  /** Which of `uids` have a clientId in the room or time channel: reads those users' fields only, at once. */
+  withClientIds(channel: string, uids: readonly number[]): Promise<Set<number>>;
   /**
    * Whether the user has a clientId in the room or time channel, or a leave
    * there still in its grace period: reads that user's fields only.

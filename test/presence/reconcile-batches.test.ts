@@ -203,7 +203,8 @@ test('running timers are read 500 users at a time: 1,200 users, the 800 without 
   assert.equal(pages.length, 3, 'pages of 500, 500 and 200 users');
   const absent = users.filter((uid) => uid % 3 !== 0);
   assert.deepEqual(report.timersStopped, absent.map((uid) => ({ uid, timeChannel: lesson })), 'every absent user\'s timer, in uid order, none twice');
-  assert.equal(calls.get('clientIdsOfUser'), 1200 + absent.length, 'each running timer\'s user looked up alone, and again in the user\'s queue before its stop');
+  assert.equal(calls.get('withClientIds'), 3, 'a page\'s users of a time channel looked up at once');
+  assert.equal(calls.get('clientIdsOfUser'), absent.length, 'and each absent user again, alone, in the user\'s queue before its stop');
   assert.equal(calls.get('clientIdsByUser'), 3, 'whole maps: the room and the time channel (step 1), the room (step 2); never a time channel per page');
   for (const uid of [absent[0], absent[absent.length - 1]]) {
     assert.deepEqual(await records.onlineTime(uid, lesson, new Date(clock.now())), { spentSeconds: 90, runningSince: null, totalSeconds: 90 });

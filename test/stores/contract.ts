@@ -60,6 +60,8 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.deepEqual([...(await store.clientIdsByUser(where.timeChannel))], [[1, ['c1a', 'c1b']]]);
       assert.deepEqual(await store.clientIdsOfUser(where.room, 1), ['c1a', 'c1b'], 'one user read alone, as in the whole map');
       assert.deepEqual(await store.clientIdsOfUser(where.room, 2), []);
+      assert.deepEqual([...(await store.withClientIds(where.timeChannel, [2, 1, 7]))], [1], 'of several users read at once, those with a clientId');
+      assert.deepEqual([...(await store.withClientIds(where.timeChannel, []))], []);
     });
 
     test('only the last clientId to depart leaves the room and stops the timer; each logs its logout once', async () => {

@@ -28,6 +28,21 @@ test('a pending-leave mark written before marks carried their own time (a bare l
   }
 });
 
+test('users read at once count as present only with a readable, non-empty list of clientIds, as when read alone', async () => {
+  const redis = await createTestRedis();
+  try {
+    const store = new RedisStore({ redis: redis.redis, ownsConnection: false, namespace: redis.namespace, maxClientIdsPerUser: LIMIT, leaveGraceMs: GRACE_MS });
+    const key = store.keys.channel('/mixed/lesson');
+    await redis.redis.hset(key, '1', '["a"]', '2', '[]', '3', 'not json', '4', '["b","c"]');
+    assert.deepEqual([...(await store.withClientIds('/mixed/lesson', [1, 2, 3, 4, 5]))].sort(), [1, 4]);
+    for (const uid of [1, 2, 3, 4, 5]) {
+      assert.equal((await store.clientIdsOfUser('/mixed/lesson', uid)).length > 0, uid === 1 || uid === 4, `uid ${uid} read alone agrees`);
+    }
+  } finally {
+    await redis.cleanup();
+  }
+});
+
 test("arrival times and sightings live in keys of our own, gone once the user's pages are; the gem's values stay JSON arrays of clientIds", async () => {
   const redis = await createTestRedis();
   try {

@@ -65,7 +65,11 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
   });
   const reconciliation = new Reconciliation({
     presence, departures, track, clock, logger, intervalSeconds: opts.reconcileInterval, timeoutSeconds: opts.timeout,
-    sources: { store, records, engagement, clientExists: clientExistsOn(proxy), onListChanged, listRepaired: events && ((repair) => events.listRepaired(repair)) },
+    sources: {
+      store, records, engagement, onListChanged, listRepaired: events && ((repair) => events.listRepaired(repair)),
+      // The Redis engine's check rejects when Redis fails (the pass then fails and runs again later); Faye's answers no.
+      clientExists: redisEngine ? (clientId) => redisEngine.alive(clientId) : clientExistsOn(proxy),
+    },
   });
   // Restarted or failed over, Redis may have lost the last writes before.
   if (backends.redis) onReconnected(backends.redis, () => reconciliation.soon());

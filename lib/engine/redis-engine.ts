@@ -446,6 +446,17 @@ export class RedisEngine {
 
   // --- extras for the presence layer ------------------------------------------
 
+  /**
+   * What clientExists answers, but rejecting when Redis fails where Faye's
+   * callback can only answer no: reconciliation departs the clients it is
+   * told are gone, and a failed read must not depart a live one.
+   */
+  async alive(clientId: string): Promise<boolean> {
+    const cutoff = this.aliveAfter();
+    const score = await this.redis.zscore(this.keys.clients, clientId);
+    return score !== null && Number(score) > cutoff;
+  }
+
   /** Time (ms) of the client's last ping, or null if the engine does not know it. Rejects if Redis fails. */
   async lastSeen(clientId: string): Promise<number | null> {
     const score = await this.redis.zscore(this.keys.clients, clientId);

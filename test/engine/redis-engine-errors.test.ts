@@ -94,7 +94,9 @@ describe('RedisEngine against Redis', () => {
     const logger = recordingLogger();
     const engine = RedisEngine.create(server, { redis: testRedis.url, namespace: testRedis.namespace, logger });
     const clientId = await new Promise<string>((resolve) => engine.createClient(resolve));
+    assert.equal(await engine.alive(clientId), true, 'reconciliation\'s check agrees with clientExists while Redis answers');
     await new Promise<void>((resolve) => engine.destroyClient(clientId, resolve));
+    assert.equal(await engine.alive(clientId), false);
     assert.deepEqual(logger.errors, ['a Faye event listener threw']);
     await engine.disconnect();
   });
@@ -112,6 +114,8 @@ describe('RedisEngine when Redis cannot be reached', () => {
     });
     const exists = await new Promise<boolean>((resolve) => engine.clientExists('someone', resolve));
     assert.equal(exists, false);
+    // Reconciliation's check says it could not tell, rather than "gone": it must not depart a live client.
+    await assert.rejects(engine.alive('someone'));
     await new Promise<void>((resolve) => engine.destroyClient('someone', resolve));
     engine.ping('someone');
     engine.publish({ channel: '/x', data: 1 }, ['/x', '/*', '/**']);

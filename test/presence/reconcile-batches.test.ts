@@ -212,3 +212,30 @@ test('running timers are read 500 users at a time: 1,200 users, the 800 without 
   assert.notEqual((await records.onlineTime(present[present.length - 1], lesson, new Date(clock.now()))).runningSince, null, 'present users\' timers run on');
   await backend.rows('DELETE FROM faye_user_online_times WHERE user_id IS NULL');
 });
+
+test('a pass that cannot ask the engine about a clientId fails and departs nobody', async () => {
+  const room = '/rooms/unasked';
+  const lesson = '/lessons/unasked';
+  const clock = new ManualClock(Date.parse('2026-12-01T10:00:00Z'));
+  const store = new MemoryStore(32);
+  const presence = new Presence({ store, records, logger: silentLogger, clock, leaveGraceMs: 5000 });
+  await Promise.all([1, 2, 3].map((i) => presence.arrive(`u${i}`, authOf(950_000 + i, room, lesson))));
+  await presence.idle();
+  const departed: string[] = [];
+  await assert.rejects(reconcile({
+    store, records, logger: silentLogger, engagement: false, clock,
+    clientExists: async (clientId) => {
+      if (clientId === 'u2') throw new Error('Redis read timed out');
+      return true;
+    },
+    localClientIds: () => ['u1', 'u2', 'u3'],
+    departOrphan: async (clientId) => {
+      departed.push(clientId);
+      return true;
+    },
+    forUser: (uid, task) => presence.forUser(uid, task),
+    onListChanged: () => undefined,
+  }), /Redis read timed out/);
+  assert.deepEqual(departed, []);
+  assert.equal((await store.clientIdsByUser(room)).size, 3);
+});

@@ -6,9 +6,10 @@
 //   1. Orphans: every clientId in every uid_to_clientIds map, and every clientId
 //      this process tracks, that the Faye engine no longer knows departs (a full
 //      sweep, not a sample; the second half matters when Redis lost its data).
-//   This sweep, and step 3's, go a chunk at a time and keep nothing from one
-//   chunk to the next: the pass is a trickle of short-lived allocations, not a
-//   burst of long-lived ones (see step 1).
+//   This sweep, and step 3's, go a chunk at a time and carry nothing from one
+//   chunk to the next but the clientIds already found alive: the pass is a
+//   trickle of short-lived allocations, not a burst of long-lived ones (see
+//   step 1).
 //   2. Lists: each room's online list becomes the set of users that have a live
 //      clientId in the room (kept in its order; newcomers appended).
 //   3. Timers: a timer running for a user without a clientId in its time channel

@@ -63,17 +63,17 @@ export function attachFayeOnline(app: Express, httpServer: HttpServer, options: 
     presence: extension, onDisconnect: (clientId) => departures.disconnected(clientId), isTracked: (clientId) => presence.isKnown(clientId),
     authOf: (clientId) => presence.authOf(clientId) ?? null, store, metrics, logger,
   });
+  // What reconciliation and the reports ask: the Redis engine's check rejects
+  // when Redis fails (the pass fails and runs again later, a report fails),
+  // where Faye's callback answers no and a live page would look gone.
+  const clientExists = redisEngine ? (clientId: string) => redisEngine.alive(clientId) : clientExistsOn(proxy);
   const reconciliation = new Reconciliation({
     presence, departures, track, clock, logger, intervalSeconds: opts.reconcileInterval, timeoutSeconds: opts.timeout,
-    sources: {
-      store, records, engagement, onListChanged, listRepaired: events && ((repair) => events.listRepaired(repair)),
-      // The Redis engine's check rejects when Redis fails (the pass then fails and runs again later); Faye's answers no.
-      clientExists: redisEngine ? (clientId) => redisEngine.alive(clientId) : clientExistsOn(proxy),
-    },
+    sources: { store, records, engagement, clientExists, onListChanged, listRepaired: events && ((repair) => events.listRepaired(repair)) },
   });
   // Restarted or failed over, Redis may have lost the last writes before.
   if (backends.redis) onReconnected(backends.redis, () => reconciliation.soon());
-  const reports = createReports({ sequelize, timeZone: opts.timeZone, engagement, status: { store, records, isLive: engineLiveness(proxy), settle: settled, onListChanged } });
+  const reports = createReports({ sequelize, timeZone: opts.timeZone, engagement, status: { store, records, isLive: engineLiveness(clientExists), settle: settled, onListChanged } });
   mountRoutes(app, { clientPath: opts.clientPath, reports: { api: reports, ...opts.reports }, history, metrics: metrics && opts.metrics && { collector: metrics, path: opts.metrics.path }, logger });
   if (!opts.secret) logger.warn({}, 'no `secret`: auth is not signed, so any page can claim to be any user (the gem\'s behaviour); see faye-online\'s docs/security.md');
 

@@ -15,9 +15,15 @@ export function clientExistsOn(engine: EngineLike): (clientId: string) => Promis
   return (clientId) => new Promise((resolve) => engine.clientExists(clientId, resolve));
 }
 
-/** Liveness from a running server's Faye engine (in-process memory engine or the Redis engine). */
-export function engineLiveness(engine: EngineLike): AliveFilter {
-  const exists = clientExistsOn(engine);
+/**
+ * Liveness from a running server's Faye engine (in-process memory engine or
+ * the Redis engine), or from a check of one clientId that rejects when it
+ * cannot tell (the Redis engine's `alive`): Faye's callback answers no when
+ * Redis fails, which a report would show as a page gone and a cleanup would
+ * log out.
+ */
+export function engineLiveness(engine: EngineLike | ((clientId: string) => Promise<boolean>)): AliveFilter {
+  const exists = typeof engine === 'function' ? engine : clientExistsOn(engine);
   return async (clientIds) => {
     const answers = await Promise.all(clientIds.map(exists));
     return new Set(clientIds.filter((_, i) => answers[i]));

@@ -97,22 +97,22 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     orphans.add(clientId);
     await options.departOrphan(clientId);
   };
-  const deadAmong = async (clientIds: string[]) => {
+  /** Asks the engine about those of `clientIds` not asked yet this pass; `alive` then has every live one. */
+  const check = async (clientIds: string[]) => {
     const ask = clientIds.filter((clientId) => !alive.has(clientId) && !orphans.has(clientId));
     const exists = await Promise.all(ask.map((clientId) => options.clientExists(clientId)));
     ask.forEach((clientId, i) => {
       if (exists[i]) alive.add(clientId);
     });
-    return clientIds.filter((clientId) => !alive.has(clientId));
   };
   for (const channel of await store.channels()) {
     const places: Array<{ clientId: string; uid: number }> = [];
     for (const [uid, clientIds] of await store.clientIdsByUser(channel)) for (const clientId of clientIds) places.push({ clientId, uid });
     for (let i = 0; i < places.length; i += CLIENT_CHECKS_AT_ONCE) {
       const chunk = places.slice(i, i + CLIENT_CHECKS_AT_ONCE);
-      const dead = new Set(await deadAmong(chunk.map(({ clientId }) => clientId)));
+      await check(chunk.map(({ clientId }) => clientId));
       for (const { clientId, uid } of chunk) {
-        if (!dead.has(clientId)) continue;
+        if (alive.has(clientId)) continue;
         // The departure leaves from where the remembered auth says, and logs
         // it. Wherever else the clientId still is (no remembered auth any
         // more, or a place it was put in by a message the auth no longer
@@ -126,7 +126,9 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   // Pages this process tracks that no channel names any more (Redis lost its data).
   const local = options.localClientIds();
   for (let i = 0; i < local.length; i += CLIENT_CHECKS_AT_ONCE) {
-    for (const clientId of await deadAmong(local.slice(i, i + CLIENT_CHECKS_AT_ONCE))) await depart(clientId);
+    const chunk = local.slice(i, i + CLIENT_CHECKS_AT_ONCE);
+    await check(chunk);
+    for (const clientId of chunk) if (!alive.has(clientId)) await depart(clientId);
   }
   report.orphanClientIds.push(...orphans);
 

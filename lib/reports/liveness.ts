@@ -16,14 +16,12 @@ export function clientExistsOn(engine: EngineLike): (clientId: string) => Promis
 }
 
 /**
- * Liveness from a running server's Faye engine (in-process memory engine or
- * the Redis engine), or from a check of one clientId that rejects when it
- * cannot tell (the Redis engine's `alive`): Faye's callback answers no when
- * Redis fails, which a report would show as a page gone and a cleanup would
- * log out.
+ * Liveness from a running server's engine, through a check of one clientId:
+ * the Redis engine's `alive`, which rejects when it cannot tell (Faye's
+ * callback answers no when Redis fails, which a report would show as a page
+ * gone and a cleanup would log out), or `clientExistsOn` the memory engine.
  */
-export function engineLiveness(engine: EngineLike | ((clientId: string) => Promise<boolean>)): AliveFilter {
-  const exists = typeof engine === 'function' ? engine : clientExistsOn(engine);
+export function engineLiveness(exists: (clientId: string) => Promise<boolean>): AliveFilter {
   return async (clientIds) => {
     const answers = await Promise.all(clientIds.map(exists));
     return new Set(clientIds.filter((_, i) => answers[i]));

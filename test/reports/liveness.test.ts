@@ -4,11 +4,11 @@
 // live pages as gone (which a cleanup would log out).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { engineLiveness } from '../../lib/reports';
+import { clientExistsOn, engineLiveness } from '../../lib/reports';
 
 test("Faye's callback engine: the clientIds it answers yes for", async () => {
   const engine = { clientExists: (clientId: string, callback: (exists: boolean) => void) => setImmediate(() => callback(clientId !== 'gone')) };
-  assert.deepEqual([...(await engineLiveness(engine)(['a', 'gone', 'b']))], ['a', 'b']);
+  assert.deepEqual([...(await engineLiveness(clientExistsOn(engine))(['a', 'gone', 'b']))], ['a', 'b']);
 });
 
 test('a check that cannot tell rejects the whole answer rather than calling a page gone', async () => {

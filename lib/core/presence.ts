@@ -5,7 +5,7 @@
 // is answered from memory.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log';
-import { markExpiresAt, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type EngineClients, type DepartureResult, type PendingLeave, type PresenceStore } from '../stores/store';
+import { markExpiresAt, TIMER_RESOLUTION_MS, type Arrival, type ArrivalResult, type EngineClients, type DepartureResult, type PendingLeave, type PresenceStore, type UnseenGap } from '../stores/store';
 import { keptAuth, presenceKey, readAuth, rememberedAuthJson, samePresence, type Auth, type User } from './auth';
 import { KeyedQueue } from './keyed-queue';
 import { sleep, systemClock, type Clock, type ClockTimer } from './clock';
@@ -52,6 +52,13 @@ export interface EngagementEvent {
 }
 
 export type DepartureReason = 'disconnect' | 'timeout' | 'before_leave' | 'evicted' | 'moved';
+
+/** What a leave changed, as the store decided it. */
+interface LeaveEffects {
+  leftRoom: boolean;
+  stoppedTimer: boolean;
+  seq: number;
+}
 
 /**
  * One change of presence, emitted once, after its writes (Phoenix.Presence's
@@ -536,28 +543,38 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const now = this.clock.now();
     const result = await this.store.depart({ clientId, uid, room: auth.room, timeChannel: auth.timeChannel, sawLogin, at, deferLeave, now, ifRemembered, reason, movingTo });
     if (result.elsewhere !== null) return result;
-    const logout = result.logLogout
-      ? this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: new Date(at), reason }))
-      : undefined;
+    // Only what waits is kept while the writes wait out their batch windows
+    // (in a leave storm, thousands of departures at once): no frame or
+    // promise for effects that do not apply.
+    const writes: Array<Promise<unknown>> = [];
+    if (result.logLogout) {
+      writes.push(this.write('write logout log', () => this.records.writeLoginLog({ status: 0, uid, timeChannel: auth.timeChannel, clientId, at: new Date(at), reason })));
+    }
     // A page that is gone is not engaged: no grace period for engaged time.
-    const disengaged = result.disengaged ? this.applyEngagement(clientId, auth, false, result.engagedSession, at) : this.pauseEngagement(clientId, auth, result);
+    if (result.disengaged) writes.push(this.applyEngagement(clientId, auth, false, result.engagedSession, at));
+    else if (result.engagedGap) writes.push(this.pauseEngagement(clientId, auth, result.engagedGap, result.engagedSession));
     // Time in which nobody saw the user (their other pages came after this
     // one's last sighting) is no online time; those restarts come before a stop.
-    const leave = (async () => {
-      for (const gap of result.unseen) await this.restartTimer(auth, gap.from, gap.until);
-      await this.applyLeave(clientId, auth, result.leaveAt, reason, result, result.removed ? at : undefined);
-    })();
-    await Promise.all([logout, disengaged, leave]);
+    const departedAt = result.removed ? at : undefined;
+    let leave: (() => void) | undefined;
+    if (result.unseen.length === 0) leave = this.startLeave(clientId, auth, result.leaveAt, reason, result, departedAt, writes);
+    else writes.push(this.restartThenLeave(clientId, auth, reason, result, departedAt));
+    await Promise.all(writes);
+    leave?.();
     if (result.roomLeavePending || result.timerStopPending) this.scheduleConfirm(clientId, auth, { at: result.leaveAt, markedAt: result.markedAt }, reason);
     return result;
   }
 
-  /** An engaged session that spans an unseen gap ends at its start; a new one starts at its end. */
-  private async pauseEngagement(clientId: string, auth: Auth, result: DepartureResult): Promise<void> {
-    const gap = result.engagedGap;
-    if (!gap) return;
-    await this.applyEngagement(clientId, auth, false, result.engagedSession, gap.from);
+  /** An engaged session (started at `session`) that spans an unseen gap ends at its start; a new one starts at its end. */
+  private async pauseEngagement(clientId: string, auth: Auth, gap: UnseenGap, session: number): Promise<void> {
+    await this.applyEngagement(clientId, auth, false, session, gap.from);
     await this.applyEngagement(clientId, auth, true, gap.until, gap.until);
+  }
+
+  /** The timer restarts over the departure's unseen gaps, then the leave. */
+  private async restartThenLeave(clientId: string, auth: Auth, reason: DepartureReason, result: DepartureResult, departedAt: number | undefined): Promise<void> {
+    for (const gap of result.unseen) await this.restartTimer(auth, gap.from, gap.until);
+    await this.applyLeave(clientId, auth, result.leaveAt, reason, result, departedAt);
   }
 
   /**
@@ -573,12 +590,13 @@ export class Presence extends EventEmitter<PresenceEvents> {
    * else (a crash, Redis losing its data) and runs on. The arrival does not
    * wait for those attempts, and they read nothing but the timer's row.
    */
-  private async startTimer(clientId: string, auth: Auth, at: Date, attempt = 1): Promise<void> {
+  private startTimer(clientId: string, auth: Auth, at: Date, attempt = 1): Promise<void> {
     const uid = auth.user.uid;
-    const started = await this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, at));
-    if (started !== false || attempt >= this.writeAttempts) return;
-    this.lookAgain(uid, auth.timeChannel, attempt, 'start a timer', async () => {
-      if (this.known.get(clientId)?.auth.timeChannel === auth.timeChannel) await this.startTimer(clientId, auth, at, attempt + 1);
+    return this.write('start timer', () => this.records.startTimer(uid, auth.timeChannel, at)).then((started) => {
+      if (started !== false || attempt >= this.writeAttempts) return;
+      this.lookAgain(uid, auth.timeChannel, attempt, 'start a timer', async () => {
+        if (this.known.get(clientId)?.auth.timeChannel === auth.timeChannel) await this.startTimer(clientId, auth, at, attempt + 1);
+      });
     });
   }
 
@@ -595,12 +613,13 @@ export class Presence extends EventEmitter<PresenceEvents> {
    * The departure does not wait for those attempts, and they read nothing but
    * the user's fields in the store and the timer's row.
    */
-  private async stopTimer(auth: Auth, at: number, attempt = 1): Promise<void> {
+  private stopTimer(auth: Auth, at: number, attempt = 1): Promise<void> {
     const uid = auth.user.uid;
-    const added = await this.write('stop timer', () => this.records.stopTimer(uid, auth.timeChannel, new Date(at)));
-    if (added !== null || attempt >= this.writeAttempts) return;
-    this.lookAgain(uid, auth.timeChannel, attempt, 'stop a timer', async () => {
-      if (!(await this.userPresent(uid, auth.timeChannel))) await this.stopTimer(auth, at, attempt + 1);
+    return this.write('stop timer', () => this.records.stopTimer(uid, auth.timeChannel, new Date(at))).then((added) => {
+      if (added !== null || attempt >= this.writeAttempts) return;
+      this.lookAgain(uid, auth.timeChannel, attempt, 'stop a timer', async () => {
+        if (!(await this.userPresent(uid, auth.timeChannel))) await this.stopTimer(auth, at, attempt + 1);
+      });
     });
   }
 
@@ -637,24 +656,41 @@ export class Presence extends EventEmitter<PresenceEvents> {
    * period).
    */
   private async applyLeave(
-    clientId: string, auth: Auth, at: number, reason: DepartureReason, effects: { leftRoom: boolean; stoppedTimer: boolean; seq: number },
-    departedAt?: number,
+    clientId: string, auth: Auth, at: number, reason: DepartureReason, effects: LeaveEffects, departedAt?: number,
   ): Promise<void> {
-    const uid = auth.user.uid;
-    const transition: Transition = { ...this.transition(clientId, auth, departedAt ?? at, effects.seq), reason };
     const writes: Array<Promise<unknown>> = [];
+    const emit = this.startLeave(clientId, auth, at, reason, effects, departedAt, writes);
+    await Promise.all(writes);
+    emit();
+  }
+
+  /**
+   * applyLeave in two halves, so that a departure waits for its leave's writes
+   * and its own in one Promise.all: this one adds the leave's writes to
+   * `writes`; the function it returns, called once they are all done, emits
+   * the transition. Until then the departure keeps as little as it can: the
+   * transition is built at the end.
+   */
+  private startLeave(
+    clientId: string, auth: Auth, at: number, reason: DepartureReason, effects: LeaveEffects, departedAt: number | undefined, writes: Array<Promise<unknown>>,
+  ): () => void {
+    const uid = auth.user.uid;
+    let list: number[] | undefined;
     if (effects.leftRoom) {
-      writes.push(this.write('remove from online list', () => this.records.removeFromOnlineList(auth.room, uid)).then((list) => {
-        if (list) transition.list = list;
+      writes.push(this.write('remove from online list', () => this.records.removeFromOnlineList(auth.room, uid)).then((written) => {
+        list = written;
       }));
     }
     if (effects.stoppedTimer) writes.push(this.stopTimer(auth, at));
-    await Promise.all(writes);
-    if (departedAt !== undefined) transition.client = 'departed';
-    if (effects.leftRoom) transition.membership = 'left';
-    if (effects.stoppedTimer) transition.timer = 'stopped';
-    if (effects.leftRoom || effects.stoppedTimer) transition.leftAt = new Date(at);
-    this.changed(transition);
+    return () => {
+      const transition: Transition = { ...this.transition(clientId, auth, departedAt ?? at, effects.seq), reason };
+      if (list) transition.list = list;
+      if (departedAt !== undefined) transition.client = 'departed';
+      if (effects.leftRoom) transition.membership = 'left';
+      if (effects.stoppedTimer) transition.timer = 'stopped';
+      if (effects.leftRoom || effects.stoppedTimer) transition.leftAt = new Date(at);
+      this.changed(transition);
+    };
   }
 
   private scheduleConfirm(clientId: string, auth: Auth, mark: { at: number; markedAt: number }, reason: DepartureReason): void {
@@ -724,21 +760,38 @@ export class Presence extends EventEmitter<PresenceEvents> {
   // lost; the user's later arrivals and departures wait behind them, in order.
   // What still fails is logged and reported, and the reconciliation pass
   // repairs online lists later.
-  private async write<T>(what: string, action: () => Promise<T>): Promise<T | undefined> {
+  //
+  // The first attempt is not an async function of its own: in a storm
+  // thousands of writes wait out their batch windows at once, and each
+  // suspended frame would live (and be copied by the young collections) as
+  // long as its write.
+  private write<T>(what: string, action: () => Promise<T>): Promise<T | undefined> {
     const started = this.clock.now();
+    let first: Promise<T>;
+    try {
+      first = action();
+    } catch (error) {
+      first = Promise.reject(error);
+    }
+    return first.then(undefined, (error: unknown) => this.retryWrite(what, action, started, error));
+  }
+
+  /** The attempts after the first one, which failed with `error`. */
+  private async retryWrite<T>(what: string, action: () => Promise<T>, started: number, error: unknown): Promise<T | undefined> {
     for (let attempt = 1; ; attempt++) {
+      const transient = this.records.isTransient?.(error) ?? true;
+      const waiting = transient && this.records.isUnavailable?.(error) === true && this.clock.now() - started < this.unavailableWaitMs;
+      if (!transient || (!waiting && attempt >= this.writeAttempts)) {
+        this.logger.error({ err: error, attempts: attempt }, `presence: could not ${what}: ${(error as Error).message}`);
+        this.emit('writeFailed', error as Error);
+        return undefined;
+      }
+      if (attempt === 1 || !waiting) this.logger.warn({ err: error, attempt }, `presence: ${what} failed, retrying`);
+      await this.backOff(what, attempt + 1, this.retryDelayAfter(attempt));
       try {
         return await action();
-      } catch (error) {
-        const transient = this.records.isTransient?.(error) ?? true;
-        const waiting = transient && this.records.isUnavailable?.(error) === true && this.clock.now() - started < this.unavailableWaitMs;
-        if (!transient || (!waiting && attempt >= this.writeAttempts)) {
-          this.logger.error({ err: error, attempts: attempt }, `presence: could not ${what}: ${(error as Error).message}`);
-          this.emit('writeFailed', error as Error);
-          return undefined;
-        }
-        if (attempt === 1 || !waiting) this.logger.warn({ err: error, attempt }, `presence: ${what} failed, retrying`);
-        await this.backOff(what, attempt + 1, this.retryDelayAfter(attempt));
+      } catch (failed) {
+        error = failed;
       }
     }
   }

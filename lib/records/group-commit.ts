@@ -66,7 +66,7 @@ export class GroupCommit<I, R> {
       await new Promise((resolve) => (wait > 0 ? setTimeout(resolve, wait) : setImmediate(resolve)));
       this.lastStart = performance.now();
       const batch = this.queued.splice(0, this.maxBatch);
-      const settled = batch.map((entry) => settleOnce(entry));
+      const settled: Array<Pending<I, R>> = batch.map((entry) => new SettleOnce(entry));
       try {
         const asked = await this.write(settled);
         this.window = typeof asked === 'number' && asked > this.windowMs ? asked : this.windowMs;
@@ -79,20 +79,29 @@ export class GroupCommit<I, R> {
   }
 }
 
-/** An entry whose first settlement wins, so that a batch's error reaches only the entries it did not settle. */
-function settleOnce<I, R>(entry: Pending<I, R>): Pending<I, R> {
-  let done = false;
-  return {
-    item: entry.item,
-    resolve(result) {
-      if (!done) entry.resolve(result);
-      done = true;
-    },
-    reject(error) {
-      if (!done) entry.reject(error);
-      done = true;
-    },
-  };
+/**
+ * An entry whose first settlement wins, so that a batch's error reaches only
+ * the entries it did not settle. A class rather than two closures: a storm
+ * keeps thousands of these alive while their batches are written.
+ */
+class SettleOnce<I, R> implements Pending<I, R> {
+  private done = false;
+
+  constructor(private readonly entry: Pending<I, R>) {}
+
+  get item(): I {
+    return this.entry.item;
+  }
+
+  resolve(result: R): void {
+    if (!this.done) this.entry.resolve(result);
+    this.done = true;
+  }
+
+  reject(error: unknown): void {
+    if (!this.done) this.entry.reject(error);
+    this.done = true;
+  }
 }
 
 /** One GroupCommit per key (a room's list), dropped once idle for a window (it remembers when its last batch started). */

@@ -199,13 +199,13 @@ export class Records {
   }
 
   /** Adds `uid` at the end of the room's list (no-op if present or not a uid); returns the list. */
-  async addToOnlineList(room: string, uid: number): Promise<number[]> {
+  addToOnlineList(room: string, uid: number): Promise<number[]> {
     return this.changeOnlineList(room, (uids) => {
       if (isUid(uid)) uids.add(uid);
     });
   }
 
-  async removeFromOnlineList(room: string, uid: number): Promise<number[]> {
+  removeFromOnlineList(room: string, uid: number): Promise<number[]> {
     return this.changeOnlineList(room, (uids) => {
       uids.delete(uid);
     });
@@ -274,7 +274,7 @@ export class Records {
   }
 
   /** Starts the user's timer for `timeChannel` at `at`; false if it was already running. */
-  async startTimer(uid: number, timeChannel: string, at: Date): Promise<boolean> {
+  startTimer(uid: number, timeChannel: string, at: Date): Promise<boolean> {
     return this.changeTimer(uid, timeChannel, (value): Change<boolean> => {
       const times = parseOnlineTimes(value);
       if (timerState(times, timeChannel).startedAt !== null) return { result: false };
@@ -283,7 +283,7 @@ export class Records {
   }
 
   /** Stops the timer and adds the whole seconds since its start; null if it was not running. */
-  async stopTimer(uid: number, timeChannel: string, at: Date): Promise<number | null> {
+  stopTimer(uid: number, timeChannel: string, at: Date): Promise<number | null> {
     return this.changeTimer(uid, timeChannel, (value): Change<number | null> => {
       const times = parseOnlineTimes(value);
       const since = this.runningSince(timerState(times, timeChannel).startedAt);

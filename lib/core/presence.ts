@@ -481,11 +481,12 @@ export class Presence extends EventEmitter<PresenceEvents> {
       throw new FayeOnlineError('FORBIDDEN', `clientId ${clientId} is tracked for another user; uid ${uid} cannot take it over`);
     }
     const date = new Date(at);
-    const transition = this.transition(clientId, auth, at, result.seq);
+    // As for a departure, the transition is built once the writes are done.
+    let list: number[] | undefined;
     const writes: Array<Promise<unknown>> = [];
     if (result.joinedRoom) {
-      writes.push(this.write('add to online list', () => this.records.addToOnlineList(auth.room, uid)).then((list) => {
-        if (list) transition.list = list;
+      writes.push(this.write('add to online list', () => this.records.addToOnlineList(auth.room, uid)).then((written) => {
+        list = written;
       }));
     }
     if (result.startedTimer) writes.push(this.startTimer(clientId, auth, date));
@@ -497,11 +498,13 @@ export class Presence extends EventEmitter<PresenceEvents> {
       writes.push(this.write('write login log', () => this.records.writeLoginLog({ status: 1, uid, timeChannel: auth.timeChannel, clientId, at: date })));
     }
     await Promise.all(writes);
+    const transition = this.transition(clientId, auth, at, result.seq);
+    if (list) transition.list = list;
     if (result.added) transition.client = 'arrived';
     if (result.joinedRoom) transition.membership = 'joined';
     if (result.startedTimer) transition.timer = 'started';
     this.changed(transition);
-    await this.evict(result.evicted, auth, at);
+    if (result.evicted.length > 0) await this.evict(result.evicted, auth, at);
     return result;
   }
 
@@ -509,7 +512,6 @@ export class Presence extends EventEmitter<PresenceEvents> {
   // session: its auth is the one remembered for it, not the newcomer's (only
   // the room is sure to be the same).
   private async evict(clientIds: string[], newcomer: Auth, at: number): Promise<void> {
-    if (clientIds.length === 0) return;
     const remembered = await this.store.rememberedAuths(clientIds);
     for (const [i, evicted] of clientIds.entries()) {
       this.logger.warn({ clientId: evicted, uid: newcomer.user.uid, room: newcomer.room }, 'too many clientIds for one user in a room: the oldest was dropped');

@@ -163,15 +163,17 @@ async function storm(kind: 'presence' | 'plain', users: number): Promise<StormRe
 
 async function main(): Promise<void> {
   const results: StormResult[] = [];
+  const every: StormResult[] = [];
   for (const users of numberList(flags.users)) {
     for (const kind of ['presence', 'plain'] as const) {
       const runs: StormResult[] = [];
       for (let r = 0; r < flags.repeat; r += 1) runs.push(await storm(kind, users));
+      every.push(...runs);
       results.push(runs.reduce((a, b) => (b.join.seconds + b.leave.seconds < a.join.seconds + a.leave.seconds ? b : a)));
     }
   }
   const per = (n: number, d: number) => (d > 0 ? n / d : null);
-  console.log(`\nJoin storm into one room, Faye timeout ${flags.timeout} s, user_list window ${flags.window} ms, leave grace ${flags['leave-grace']} s, best of ${flags.repeat}; commit ${commit()}\n`);
+  console.log(`\nJoin storm into one room, Faye timeout ${flags.timeout} s, user_list window ${flags.window} ms, leave grace ${flags['leave-grace']} s; ${flags.repeat > 1 ? `of ${flags.repeat} runs each, the one with the shortest join + leave` : 'one run each'}; commit ${commit()}\n`);
   console.log(table(
     ['users', 'server', 'join s', 'leave s', 'server CPU ms/join', 'server CPU ms/leave', 'load (1, 5, 15 min)', 'SQL/join', 'SQL/leave', 'presence RT/join', 'presence RT/leave', 'engine RT/join', 'engine RT/leave', 'msgs to subscriber (join+leave)', 'bytes (join+leave)', 'largest msg B'],
     results.map((r) => [
@@ -198,22 +200,43 @@ async function main(): Promise<void> {
       byName(r.hold.redis.engineByName, r.hold.connects),
     ]),
   ));
-  console.log('\nfaye-online vs plain Faye delivering the same joins and leaves (target: settles within 1.5x, at most 2 SQL statements per join and per leave)\n');
   const sizes = [...new Set(results.map((r) => r.users))];
+  // Each storm is timed on its own: a phase's figure is the median of its runs,
+  // so that one slow join (this machine's neighbours) does not pick the leave
+  // the ratio is judged on, as picking whole runs by their sum did.
+  const runsOf = (users: number, kind: StormResult['kind']) => every.filter((r) => r.users === users && r.kind === kind);
+  const seconds = (users: number, kind: StormResult['kind'], phase: 'join' | 'leave') => runsOf(users, kind).map((r) => r[phase].seconds);
+  if (flags.repeat > 1) {
+    console.log('\nEvery run, seconds (the ratios below are of the medians)\n');
+    console.log(table(
+      ['users', 'server', 'join s', 'leave s', 'median join s', 'median leave s'],
+      sizes.flatMap((users) => (['presence', 'plain'] as const).map((kind) => [
+        users, kind, seconds(users, kind, 'join').map((x) => x.toFixed(2)).join(', '), seconds(users, kind, 'leave').map((x) => x.toFixed(2)).join(', '),
+        median(seconds(users, kind, 'join')), median(seconds(users, kind, 'leave')),
+      ])),
+    ));
+  }
+  console.log('\nfaye-online vs plain Faye delivering the same joins and leaves (target: settles within 1.5x, at most 2 SQL statements per join and per leave)\n');
   console.log(table(
     ['users', 'join ratio', 'leave ratio', 'CPU ratio (join+leave)', 'target', 'user_list B per message per user', 'user_list msgs per window-of-storm'],
     sizes.map((users) => {
       const p = results.find((r) => r.users === users && r.kind === 'presence')!;
       const q = results.find((r) => r.users === users && r.kind === 'plain')!;
-      const jr = p.join.seconds / q.join.seconds;
-      const lr = p.leave.seconds / q.leave.seconds;
+      const jr = median(seconds(users, 'presence', 'join')) / median(seconds(users, 'plain', 'join'));
+      const lr = median(seconds(users, 'presence', 'leave')) / median(seconds(users, 'plain', 'leave'));
       const windows = ((p.join.seconds + p.leave.seconds) * 1000) / flags.window;
       const cpu = (p.join.cpuSeconds + p.leave.cpuSeconds) / (q.join.cpuSeconds + q.leave.cpuSeconds);
       const sqlMet = p.join.sql <= 2 * users && p.leave.sql <= 2 * users;
       return [users, jr, lr, cpu, jr <= 1.5 && lr <= 1.5 && sqlMet ? 'met' : 'missed', per(p.join.bytes + p.leave.bytes, (p.join.messages + p.leave.messages) * users), per(p.join.messages + p.leave.messages, windows)];
     }),
   ));
-  progress(`results: ${saveResult('storm', { flags, results })}`);
+  progress(`results: ${saveResult('storm', { flags, results, runs: every })}`);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 runBenchmark(main);

@@ -94,6 +94,35 @@ describe('presence transitions', () => {
     ]);
   });
 
+  it('an engaged page that leaves: its engagement stops before its leave, however long each write takes', async () => {
+    const clock = new ManualClock(1_000_000);
+    // The engaged time's row is written last; before the departure waited for
+    // all its writes at once, the leave went out first whenever this happened.
+    let releaseEngaged!: () => void;
+    const engagedWritten = new Promise<void>((resolve) => (releaseEngaged = resolve));
+    const records: PresenceRecords = { ...memoryRecords(), stopEngaged: async () => (await engagedWritten, true) };
+    const presence = new Presence({ store: new MemoryStore(32), records, logger: silentLogger, clock });
+    const transitions: Transition[] = [];
+    presence.on('transition', (t) => transitions.push(t));
+
+    await presence.arrive('a', authOf(7));
+    assert.equal(await presence.engage('a', authOf(7), true, 1), 'applied');
+    await clock.advance(5000);
+    const departed = presence.depart('a', 'disconnect', clock.now());
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(transitions.map(summary).slice(2), [], 'nothing is emitted while a write of the departure is pending');
+    releaseEngaged();
+    await departed;
+    await presence.idle();
+
+    assert.deepEqual(transitions.map((t) => `${t.engagement ?? ''} ${summary(t)}`), [
+      ' a arrived joined started  [7]',
+      'started a     ',
+      'stopped a     ',
+      ' a departed left stopped disconnect []',
+    ]);
+  });
+
   it('a server closes once: a second close() waits for the same steps, which ran once, in order', async () => {
     const steps: string[] = [];
     const lifecycle = new Lifecycle({

@@ -204,8 +204,8 @@ async function main(): Promise<void> {
   // Each storm is timed on its own: a phase's figure is the median of its runs,
   // so that one slow join (this machine's neighbours) does not pick the leave
   // the ratio is judged on, as picking whole runs by their sum did.
-  const runsOf = (users: number, kind: StormResult['kind']) => every.filter((r) => r.users === users && r.kind === kind);
-  const seconds = (users: number, kind: StormResult['kind'], phase: 'join' | 'leave') => runsOf(users, kind).map((r) => r[phase].seconds);
+  const seconds = (users: number, kind: StormResult['kind'], phase: 'join' | 'leave') =>
+    every.filter((r) => r.users === users && r.kind === kind).map((r) => r[phase].seconds);
   if (flags.repeat > 1) {
     console.log('\nEvery run, seconds (the ratios below are of the medians)\n');
     console.log(table(

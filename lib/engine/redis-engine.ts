@@ -453,8 +453,8 @@ export class RedisEngine {
    */
   async alive(clientId: string): Promise<boolean> {
     const cutoff = this.aliveAfter();
-    const score = await this.redis.zscore(this.keys.clients, clientId);
-    return score !== null && Number(score) > cutoff;
+    const seen = await this.lastSeen(clientId);
+    return seen !== null && seen > cutoff;
   }
 
   /** Time (ms) of the client's last ping, or null if the engine does not know it. Rejects if Redis fails. */

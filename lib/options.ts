@@ -257,7 +257,7 @@ export const OPTIONS = {
   }),
   userListWindow: option<number>({
     default: '`100`',
-    doc: 'ms; coalescing window of `<room>/user_list` messages: a busy room\'s merged message goes out once the room is quiet, at least one window and at most 2 s (or one window, if longer) after the last (the window is longer past 1,000 members: 0.1 ms per member)',
+    doc: 'ms; coalescing window of `<room>/user_list` messages: a busy room\'s merged message goes out once the room is quiet, at least one window and at most 2 s (or one window, if longer) after the last (the window is longer past 1,000 members: 0.1 ms per member; the 2 s grows, up to 10 s, while the rooms waiting for one hold more than 2,000 members in all: 1 ms per member)',
     resolve: (value) => positive('userListWindow', value, DEFAULTS.userListWindow),
     serve: { flag: 'user-list-window', env: 'FAYE_ONLINE_USER_LIST_WINDOW', placeholder: 'MS', kind: 'integer', help: 'milliseconds over which <room>/user_list messages are coalesced' },
   }),

@@ -21,6 +21,18 @@
 // 1,000 (1 s at 10,000): what one subscriber receives per second stays bounded
 // (about 50 KB/s), and the last message still carries the final list.
 //
+// Several busy rooms at once (a reconnect wave of a whole process) multiply
+// that: 100 rooms of 100 members, each sending a list every 2 s, cost 5,000
+// deliveries a second, each ending a long-polling page's request (about 0.1
+// ms of CPU on a small machine), for as long as the wave lasts, which they
+// lengthen. So a process shares a budget of 1,000 deliveries a second among
+// its busy rooms: a busy room waits at most 2 s, or longer when the rooms
+// waiting for a merged message hold more members than that budget delivers
+// in 2 s (4 s for 40 rooms of 100, 5 s for one room of 5,000), but never more
+// than 10 s (so that joins in thousands of rooms cannot hold every list back
+// for long). One busy room of up to 2,000 members keeps the 2 s; a quiet
+// room's first list still goes out at once.
+//
 // In a cluster every process publishes the lists its own joins and leaves
 // wrote, and two processes' messages can cross on their way to the engine: a
 // leave's list goes out once its timer stop is written too, and a process
@@ -66,6 +78,10 @@ interface RoomState {
   /** when the list last changed, and the room's recent gap between changes, ms (from its second change on) */
   lastChangedAt: number;
   gapMs?: number;
+  /** the length of the list the last change reported */
+  members: number;
+  /** the members this room counts toward the process's busy rooms while its merged message waits (0: none waits) */
+  pendingMembers: number;
 }
 
 /** The longest wait between two reads of a list that could not be read. */
@@ -75,6 +91,10 @@ const WINDOW_MS_PER_MEMBER = 0.1;
 
 /** A busy room's merged message waits at most this long after the last one, ms (or a window, if longer). */
 const BUSY_MAX_MS = 2000;
+/** The lists the busy rooms of a process wait for reach about this many members a second at most (see above). */
+const BUSY_DELIVERIES_PER_S = 1000;
+/** ... but a busy room's share of that budget keeps its merged message back at most this long, ms. */
+const BUSY_SHARE_MAX_MS = 10_000;
 /**
  * A room is quiet once no change came for this many of its recent gaps between changes, the gap being
  * averaged over its changes with this weight for the newest. Joins reach the lists in clumps (the
@@ -95,6 +115,8 @@ export class UserListBroadcaster {
   private readonly sending = new Set<Promise<void>>();
   private readonly clock: Clock;
   private closed = false;
+  /** the members of the rooms whose merged message waits (RoomState.pendingMembers summed) */
+  private pendingMembers = 0;
 
   constructor(private readonly options: UserListOptions) {
     this.clock = options.clock ?? systemClock;
@@ -107,7 +129,7 @@ export class UserListBroadcaster {
       this.send(room, list);
       const fresh: RoomState = {
         lastSentAt: now, windowMs: windowFor(this.options.windowMs, list.length), reading: false, dirty: false, failures: 0, lastSent: list, confirmed: false,
-        lastChangedAt: now,
+        lastChangedAt: now, members: list.length, pendingMembers: 0,
       };
       this.rooms.set(room, fresh);
       this.scheduleExpiry(room, fresh);
@@ -116,6 +138,7 @@ export class UserListBroadcaster {
     const gap = now - state.lastChangedAt;
     state.gapMs = state.gapMs === undefined ? gap : (1 - GAP_WEIGHT) * state.gapMs + GAP_WEIGHT * gap;
     state.lastChangedAt = now;
+    state.members = list.length;
     if (state.reading) {
       state.dirty = true;
       return;
@@ -123,9 +146,17 @@ export class UserListBroadcaster {
     this.scheduleTrailing(room, state);
   }
 
-  /** The longest a merged message waits after the last one. */
+  /** The longest a merged message waits after the last one: 2 s, a crowded room's window, or the busy rooms' share of the budget. */
   private longestWait(state: RoomState): number {
-    return Math.max(state.windowMs, BUSY_MAX_MS);
+    const share = Math.min(BUSY_SHARE_MAX_MS, Math.ceil((this.pendingMembers * 1000) / BUSY_DELIVERIES_PER_S));
+    return Math.max(state.windowMs, BUSY_MAX_MS, share);
+  }
+
+  /** The room's merged message waits from now on (counted once however often it is rescheduled), or no longer does. */
+  private setPending(state: RoomState, pending: boolean): void {
+    const members = pending ? Math.max(1, state.members) : 0;
+    this.pendingMembers += members - state.pendingMembers;
+    state.pendingMembers = members;
   }
 
   /** When the room's merged message is due: once quiet for QUIET_GAPS recent gaps, within [a window, the longest wait] after the last message. */
@@ -143,6 +174,7 @@ export class UserListBroadcaster {
     state.expire?.cancel();
     state.expire = undefined;
     if (this.closed) return;
+    this.setPending(state, true);
     // After failed reads, try less and less often (up to every 2 s) while the database is away.
     const at = state.failures > 0 ? state.lastSentAt + Math.min(this.options.windowMs * 2 ** state.failures, MAX_RETRY_MS) : this.dueAt(state);
     state.due?.cancel();
@@ -175,6 +207,7 @@ export class UserListBroadcaster {
   // confirming read found nothing new.
   private trailing(room: string, state: RoomState, confirming = false): void {
     state.due = undefined;
+    this.setPending(state, false);
     state.reading = true;
     state.dirty = false;
     state.confirmed = confirming;
@@ -219,6 +252,7 @@ export class UserListBroadcaster {
     await Promise.all([...this.sending]);
     for (const state of this.rooms.values()) state.expire?.cancel();
     this.rooms.clear();
+    this.pendingMembers = 0;
   }
 }
 

@@ -1,8 +1,9 @@
 // <room>/user_list coalescing. Each message is the whole list, to every
 // member: a room's changes are merged into one message once the room is quiet
 // for four times its recent gap between changes, within a window and 2 s of
-// the last message; a crowded room's window grows with its list (0.1
-// ms per member past 1,000). The last message always carries the final list.
+// the last message (longer while the process's waiting rooms hold more than
+// 2,000 members); a crowded room's window grows with its list (0.1 ms per
+// member past 1,000). The last message always carries the final list.
 // Simulated time.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -50,12 +51,67 @@ describe('user_list windows', () => {
     assert.equal(windowFor(2000, 10_000), 2000, 'a longer configured window stays');
   });
 
-  it('a 10,000-member room with a join every 50 ms gets a list at most every 2 s, and the last one, final, right after the last join', async () => {
-    const sent = await joinsEvery(50, 10_000, 60);
-    // Joins 50 ms apart never leave the room quiet for four gaps: 2 s after the first list, the second;
-    // the last join at 3,000 ms, the last list four gaps (200 ms) after it. None sooner than the 1 s window of 10,000 members.
-    assert.deepEqual(sent.map((m) => m.at), [0, 2000, 3200]);
-    assert.equal(sent.at(-1)!.count, 10_060, 'the last message carries the final list');
+  it('a 5,000-member room with a join every 50 ms gets a list at most every 5 s, and the last one, final, right after the last join', async () => {
+    const sent = await joinsEvery(50, 5000, 120);
+    // Joins 50 ms apart never leave the room quiet for four gaps. Its members are more than the process's
+    // busy rooms may reach in 2 s (1,000 a second): the second list waits 1 ms per member, 5,102 ms at the
+    // join of 5,100 ms; the last join at 6,000 ms, the last list four gaps (200 ms) after it.
+    assert.deepEqual(sent.map((m) => m.at), [0, 5102, 6200]);
+    assert.equal(sent.at(-1)!.count, 5120, 'the last message carries the final list');
+  });
+
+  it("a busy room's share of the budget holds its list back 10 s at most", async () => {
+    const sent = await joinsEvery(50, 40_000, 240);
+    // 40,000 members would be 40 s of the budget. The last join at 12,000 ms; its list a window (4,020 ms
+    // for the 40,200 members of the list sent at 10 s) after the last one.
+    assert.deepEqual(sent.map((m) => m.at), [0, 10_000, 14_020]);
+  });
+
+  it('busy rooms share a budget of deliveries: 40 rooms of 100 get a list every 4 s or more, and 2 s again once the others are quiet', async () => {
+    const clock = new ManualClock(0);
+    const sizes = new Map<string, number>();
+    const sent: Array<{ at: number; room: string; count: number }> = [];
+    const lists = new UserListBroadcaster({
+      windowMs: 100,
+      clock,
+      publish: (channel, data) => sent.push({ at: clock.now(), room: channel, count: data.count }),
+      read: async (room) => uids(sizes.get(room)!),
+      onError: (error) => assert.fail(String(error)),
+    });
+    const rooms = Array.from({ length: 40 }, (_, i) => `/rooms/${i}`);
+    const join = (room: string) => {
+      sizes.set(room, (sizes.get(room) ?? 99) + 1);
+      lists.changed(room, uids(sizes.get(room)!));
+    };
+    try {
+      rooms.forEach(join); // each room's first list: at once
+      // A join in every room every 400 ms for 20 s: the rooms never go quiet.
+      for (let t = 400; t <= 20_000; t += 400) {
+        await clock.advance(400);
+        rooms.forEach(join);
+      }
+      const busy = sent.filter((m) => m.at > 0 && m.at <= 20_000);
+      const delivered = busy.reduce((sum, m) => sum + m.count, 0);
+      // The waiting rooms hold about 40 times the members of each, so a list waits about 40 ms per member:
+      // room 0's first merged list 4,361 ms after its first, when it reached 110 and the others held 109.
+      assert.deepEqual(busy.filter((m) => m.room === '/rooms/0/user_list').map((m) => [m.at, m.count]), [[4361, 110], [9242, 123], [14_643, 136]]);
+      assert.equal(busy.length, 120, 'every room the same');
+      assert.ok(delivered <= 1000 * 20, `at most 1,000 members reached a second while busy: ${delivered} in 20 s`);
+      // Every room goes quiet; the last lists carry the final lists.
+      await clock.advance(10_000);
+      for (const room of rooms) assert.equal(sent.filter((m) => m.room === `${room}/user_list`).at(-1)!.count, sizes.get(room));
+      // One room alone busy again: its budget share is its own 150 members, so 2 s.
+      const mark = sent.length;
+      for (let i = 0; i < 10; i++) {
+        await clock.advance(400);
+        join(rooms[0]);
+      }
+      await clock.advance(5000);
+      const again = sent.slice(mark).map((m) => m.at - sent[mark].at);
+      assert.deepEqual(again, [0, 2000, 4000], 'at once (a quiet room), then every 2 s');
+    } finally {
+      await lists.flush();
+    }
   });
 
   it('a storm in a small room: a list every 2 s while it lasts, the final one four gaps after its end', async () => {
